@@ -1,0 +1,239 @@
+// Package job defines the wire contracts of cronless: the Job the planner
+// sends to the targets queue and the Result a worker sends to the results
+// queue. Everything that crosses a queue is defined here and nowhere else.
+//
+// Both carry a version field ("v":1). Decode functions reject unknown
+// versions, unknown fields and missing required fields, so a malformed
+// message is recognised before anything acts on it.
+package job
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Version is the contract version this build writes and accepts.
+const Version = 1
+
+// ErrInvalid is wrapped by every decode and validation error, so callers can
+// tell a malformed message (never worth retrying) from other failures.
+var ErrInvalid = errors.New("invalid message")
+
+// Rule says how to extract one field from a page.
+type Rule struct {
+	// CSS is the selector of the element(s).
+	CSS string `json:"css"`
+	// Attr is what to take from the element: "text" (default), "html", or
+	// the name of an attribute such as "href".
+	Attr string `json:"attr,omitempty"`
+	// All collects every match as a list instead of the first one.
+	All bool `json:"all,omitempty"`
+	// Required makes a page without a match a permanent failure.
+	Required bool `json:"required,omitempty"`
+	// Regex, when set, captures from the value (first group, or the whole match).
+	Regex string `json:"regex,omitempty"`
+}
+
+// Job is one target to crawl in one run. It carries everything the worker
+// needs, so workers hold no configuration of their own beyond safety limits.
+type Job struct {
+	V           int             `json:"v"`
+	RunID       string          `json:"run_id"`
+	Schedule    string          `json:"schedule"`
+	TargetID    string          `json:"target_id"`
+	URL         string          `json:"url"`
+	ScheduledAt time.Time       `json:"scheduled_at"`
+	Extract     map[string]Rule `json:"extract,omitempty"`
+	TimeoutMS   int64           `json:"timeout_ms,omitempty"`
+	UserAgent   string          `json:"user_agent,omitempty"`
+	// Robots is whether robots.txt is respected; nil means yes.
+	Robots *bool `json:"robots,omitempty"`
+}
+
+// RespectsRobots reports whether robots.txt applies to this job (the default).
+func (j Job) RespectsRobots() bool { return j.Robots == nil || *j.Robots }
+
+// Timeout is the job's total fetch timeout, or def when the job sets none.
+func (j Job) Timeout(def time.Duration) time.Duration {
+	if j.TimeoutMS <= 0 {
+		return def
+	}
+	return time.Duration(j.TimeoutMS) * time.Millisecond
+}
+
+// Validate checks a job's required fields.
+func (j Job) Validate() error {
+	var problems []string
+	if j.V != Version {
+		problems = append(problems, fmt.Sprintf("version %d is not supported (want \"v\":%d)", j.V, Version))
+	}
+	if j.RunID == "" {
+		problems = append(problems, "run_id is missing")
+	}
+	if j.TargetID == "" {
+		problems = append(problems, "target_id is missing")
+	}
+	if j.ScheduledAt.IsZero() {
+		problems = append(problems, "scheduled_at is missing")
+	}
+	if err := checkURL(j.URL); err != nil {
+		problems = append(problems, err.Error())
+	}
+	for name, r := range j.Extract {
+		if strings.TrimSpace(r.CSS) == "" {
+			problems = append(problems, fmt.Sprintf("extract.%s.css is missing", name))
+		}
+	}
+	if j.TimeoutMS < 0 {
+		problems = append(problems, "timeout_ms is negative")
+	}
+	return problemsErr("job", problems)
+}
+
+// Status is the outcome of one crawl.
+type Status string
+
+// The statuses a Result can have.
+const (
+	StatusOK     Status = "ok"
+	StatusFailed Status = "failed"
+)
+
+// Error says why a crawl failed: a kind callers switch on and a message a
+// person can act on.
+type Error struct {
+	Kind    string `json:"kind"`
+	Message string `json:"message"`
+}
+
+func (e *Error) Error() string { return e.Kind + ": " + e.Message }
+
+// Result is the outcome of one Job. It is keyed by (TargetID, RunID):
+// storing it twice is the same as storing it once.
+type Result struct {
+	V           int            `json:"v"`
+	RunID       string         `json:"run_id"`
+	Schedule    string         `json:"schedule,omitempty"`
+	TargetID    string         `json:"target_id"`
+	URL         string         `json:"url"`
+	ScheduledAt time.Time      `json:"scheduled_at"`
+	Status      Status         `json:"status"`
+	HTTPStatus  int            `json:"http_status,omitempty"`
+	Fields      map[string]any `json:"fields,omitempty"`
+	ContentHash string         `json:"content_hash,omitempty"`
+	// Changed is set by the store: the content hash differs from the
+	// previous run's result of the same target.
+	Changed    bool      `json:"changed"`
+	FetchedAt  time.Time `json:"fetched_at"`
+	DurationMS int64     `json:"duration_ms"`
+	Attempt    int       `json:"attempt"`
+	Error      *Error    `json:"error,omitempty"`
+}
+
+// Validate checks a result's required fields.
+func (r Result) Validate() error {
+	var problems []string
+	if r.V != Version {
+		problems = append(problems, fmt.Sprintf("version %d is not supported (want \"v\":%d)", r.V, Version))
+	}
+	if r.RunID == "" {
+		problems = append(problems, "run_id is missing")
+	}
+	if r.TargetID == "" {
+		problems = append(problems, "target_id is missing")
+	}
+	if r.ScheduledAt.IsZero() {
+		problems = append(problems, "scheduled_at is missing")
+	}
+	if r.FetchedAt.IsZero() {
+		problems = append(problems, "fetched_at is missing")
+	}
+	switch r.Status {
+	case StatusOK:
+		if r.Error != nil {
+			problems = append(problems, "status \"ok\" must not carry an error")
+		}
+	case StatusFailed:
+		if r.Error == nil || r.Error.Kind == "" {
+			problems = append(problems, "status \"failed\" needs an error with a kind")
+		}
+	default:
+		problems = append(problems, fmt.Sprintf("status %q is not \"ok\" or \"failed\"", r.Status))
+	}
+	return problemsErr("result", problems)
+}
+
+// DecodeJob parses and validates a Job from a message body.
+func DecodeJob(body []byte) (Job, error) {
+	var j Job
+	if err := decodeStrict(body, &j); err != nil {
+		return Job{}, fmt.Errorf("%w: job: %v", ErrInvalid, err)
+	}
+	return j, j.Validate()
+}
+
+// DecodeResult parses and validates a Result from a message body.
+func DecodeResult(body []byte) (Result, error) {
+	var r Result
+	if err := decodeStrict(body, &r); err != nil {
+		return Result{}, fmt.Errorf("%w: result: %v", ErrInvalid, err)
+	}
+	return r, r.Validate()
+}
+
+// Encode marshals a Job or Result for a message body.
+func Encode(v any) (string, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return "", fmt.Errorf("encode message: %w", err)
+	}
+	return string(b), nil
+}
+
+func decodeStrict(body []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("trailing data after the JSON object")
+	}
+	return nil
+}
+
+func checkURL(raw string) error {
+	if raw == "" {
+		return errors.New("url is missing")
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("url %q does not parse: %v", raw, err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return fmt.Errorf("url %q must be http or https", raw)
+	}
+	if u.Host == "" {
+		return fmt.Errorf("url %q has no host", raw)
+	}
+	return nil
+}
+
+func problemsErr(what string, problems []string) error {
+	if len(problems) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %s: %s", ErrInvalid, what, strings.Join(problems, "; "))
+}
+
+// RunID is the deterministic ID of a schedule's tick: the schedule's name and
+// the scheduled time in UTC, so a repeated delivery of the same tick yields
+// the same run.
+func RunID(schedule string, scheduledAt time.Time) string {
+	return schedule + "-" + scheduledAt.UTC().Format("20060102T150405Z")
+}

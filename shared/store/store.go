@@ -1,0 +1,93 @@
+// Package store is the results and runs store port of cronless. Adapters:
+// localstore (SQLite, for local mode) and dynamo (Amazon DynamoDB).
+//
+// The semantics every adapter keeps (checked by storetest, the contract
+// suite every adapter runs):
+//   - a result is keyed by (target ID, run ID); putting it again changes
+//     nothing and reports Duplicate;
+//   - the first put of a result counts once in its run's Succeeded or Failed;
+//   - "latest" per target moves only to a result of a later scheduled time;
+//   - Changed is true when an ok result's content hash differs from that of
+//     the target's previous ok result (the ok result of the latest earlier
+//     scheduled time); the first ok result of a target is not changed. When
+//     an older result arrives late, the next later result's Changed is
+//     recomputed against it;
+//   - PutRun creates a run once; putting it again keeps the first.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/cronless/cronless/shared/job"
+)
+
+// ErrNotFound is returned when a run or result does not exist.
+var ErrNotFound = errors.New("not found")
+
+// Run is one tick of one schedule and its counters.
+type Run struct {
+	ID          string    `json:"run_id"`
+	Schedule    string    `json:"schedule"`
+	ScheduledAt time.Time `json:"scheduled_at"`
+	Planned     int       `json:"planned"`
+	Succeeded   int       `json:"succeeded"`
+	Failed      int       `json:"failed"`
+	CreatedAt   time.Time `json:"created_at"`
+	// FirstResultAt and LastResultAt are when the first and last results
+	// were stored (zero before any).
+	FirstResultAt time.Time `json:"first_result_at,omitzero"`
+	LastResultAt  time.Time `json:"last_result_at,omitzero"`
+}
+
+// Done is the number of (run, target) pairs with a stored result.
+func (r Run) Done() int { return r.Succeeded + r.Failed }
+
+// Outcome is what a PutResult did.
+type Outcome struct {
+	// Duplicate: the result was stored before; nothing changed.
+	Duplicate bool
+	// Changed is the stored result's Changed flag.
+	Changed bool
+	// Latest: the result became the target's latest.
+	Latest bool
+}
+
+// Attempt is one failed, retryable attempt at a job, recorded by the worker
+// so a dead-lettered message can be explained.
+type Attempt struct {
+	RunID     string    `json:"run_id"`
+	TargetID  string    `json:"target_id"`
+	MessageID string    `json:"message_id"`
+	Attempt   int       `json:"attempt"`
+	At        time.Time `json:"at"`
+	Error     job.Error `json:"error"`
+}
+
+// Store is everything the handler cores and the CLI need from the store.
+// Handler cores declare the narrower interfaces they use.
+type Store interface {
+	// PutRun records a run with its planned count; a run that exists is kept.
+	PutRun(ctx context.Context, run Run) (created bool, err error)
+	// PutResult stores a result idempotently and updates its run's counters
+	// and its target's latest result.
+	PutResult(ctx context.Context, r job.Result) (Outcome, error)
+	// RecordAttempt records a failed attempt (idempotent per run, target, attempt).
+	RecordAttempt(ctx context.Context, a Attempt) error
+
+	// Run returns one run, or ErrNotFound.
+	Run(ctx context.Context, runID string) (Run, error)
+	// Runs returns the most recent runs by scheduled time, newest first.
+	Runs(ctx context.Context, limit int) ([]Run, error)
+	// Result returns one result, or ErrNotFound.
+	Result(ctx context.Context, targetID, runID string) (job.Result, error)
+	// Latest returns the latest result of every target (or of one when
+	// targetID is not empty), ordered by target ID.
+	Latest(ctx context.Context, targetID string) ([]job.Result, error)
+	// RunResults returns one run's results, ordered by target ID.
+	RunResults(ctx context.Context, runID string) ([]job.Result, error)
+	// Attempts returns the recorded failed attempts of a (run, target),
+	// oldest first.
+	Attempts(ctx context.Context, runID, targetID string) ([]Attempt, error)
+}
