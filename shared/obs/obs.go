@@ -1,0 +1,61 @@
+// Package obs builds the zap loggers of cronless: JSON lines for Lambda and
+// for pipes, human-readable console output for a person at a terminal.
+//
+// Field names are shared by every component so logs can be joined: run_id,
+// target_id, message_id (see the Field helpers).
+package obs
+
+import (
+	"io"
+	"os"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+// Format selects how log lines look.
+type Format int
+
+// The log formats.
+const (
+	// JSON writes one JSON object per line (Lambda, CloudWatch, pipes).
+	JSON Format = iota
+	// Console writes short human-readable lines (a terminal).
+	Console
+)
+
+// New returns a logger writing to w in the given format at level.
+func New(w io.Writer, format Format, level zapcore.Level) *zap.Logger {
+	var enc zapcore.Encoder
+	switch format {
+	case Console:
+		cfg := zap.NewDevelopmentEncoderConfig()
+		cfg.EncodeTime = zapcore.TimeEncoderOfLayout("15:04:05.000")
+		cfg.EncodeLevel = zapcore.CapitalColorLevelEncoder
+		cfg.EncodeCaller = nil
+		enc = zapcore.NewConsoleEncoder(cfg)
+	default:
+		cfg := zap.NewProductionEncoderConfig()
+		cfg.TimeKey = "time"
+		cfg.EncodeTime = zapcore.RFC3339NanoTimeEncoder
+		cfg.EncodeDuration = zapcore.MillisDurationEncoder
+		enc = zapcore.NewJSONEncoder(cfg)
+	}
+	core := zapcore.NewCore(enc, zapcore.Lock(zapcore.AddSync(w)), level)
+	return zap.New(core)
+}
+
+// Lambda returns the JSON logger a Lambda function uses, on stdout (which
+// the Lambda runtime sends to CloudWatch Logs), with the function's name.
+func Lambda(function string) *zap.Logger {
+	return New(os.Stdout, JSON, zapcore.InfoLevel).With(zap.String("function", function))
+}
+
+// RunID, TargetID and MessageID are the correlation fields every component logs.
+func RunID(id string) zap.Field { return zap.String("run_id", id) }
+
+// TargetID is the target_id correlation field.
+func TargetID(id string) zap.Field { return zap.String("target_id", id) }
+
+// MessageID is the message_id correlation field.
+func MessageID(id string) zap.Field { return zap.String("message_id", id) }

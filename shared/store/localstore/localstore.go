@@ -1,0 +1,307 @@
+// Package localstore is the SQLite adapter of the store port, used by the
+// local mode of cronless. It keeps every semantic of store.Store (see the
+// store package) and adds the queries the CLI needs (History, Changed,
+// Failed).
+//
+// The Store takes a *sql.DB opened with the modernc.org/sqlite driver. It is
+// safe for concurrent use by many goroutines and by several processes on the
+// same file, provided the connections wait for locks (a busy_timeout, as
+// shared/sqlite.Open sets): every write is one statement or one transaction
+// whose first statement writes, so it takes SQLite's write lock before it
+// reads anything, whether or not the DSN asks for immediate transactions.
+//
+// Results of one target are ordered by (scheduled time, run ID): the run ID
+// only breaks ties between runs scheduled at the same instant, so that
+// "previous", "next" and "latest" do not depend on arrival order.
+package localstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cronless/cronless/shared/job"
+	"github.com/cronless/cronless/shared/store"
+)
+
+var _ store.Store = (*Store)(nil)
+
+// Store is the SQLite store. Create it with New.
+type Store struct {
+	db  *sql.DB
+	now func() time.Time
+}
+
+// New returns a Store on db, creating its tables and indexes if they are
+// missing. The caller keeps ownership of db and closes it.
+func New(ctx context.Context, db *sql.DB) (*Store, error) {
+	if db == nil {
+		return nil, errors.New("localstore: db is nil")
+	}
+	s := &Store{db: db, now: time.Now}
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		for _, stmt := range schema {
+			if _, err := tx.ExecContext(ctx, stmt); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("localstore: create tables: %w", err)
+	}
+	return s, nil
+}
+
+// PutRun records a run. The first PutRun of a run ID stores its schedule,
+// scheduled time and planned count and reports created. A run that a result
+// created first (planned count unknown) gets its planned count, and its
+// schedule if it had none, and keeps its counters; that PutRun reports
+// created too, since it recorded the plan. Otherwise the stored run is kept
+// and created is false.
+func (s *Store) PutRun(ctx context.Context, run store.Run) (bool, error) {
+	if err := checkRun(run); err != nil {
+		return false, fmt.Errorf("localstore: put run %q: %w", run.ID, err)
+	}
+	createdAt := run.CreatedAt
+	if createdAt.IsZero() {
+		createdAt = s.now()
+	}
+	res, err := s.db.ExecContext(ctx, `
+		INSERT INTO store_runs (run_id, schedule, scheduled_at, planned, created_at)
+		VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (run_id) DO UPDATE SET
+			planned  = excluded.planned,
+			schedule = CASE WHEN store_runs.schedule = '' THEN excluded.schedule ELSE store_runs.schedule END
+		WHERE store_runs.planned IS NULL`,
+		run.ID, run.Schedule, timeText(run.ScheduledAt), run.Planned, timeText(createdAt))
+	if err != nil {
+		return false, fmt.Errorf("localstore: put run %q: %w", run.ID, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("localstore: put run %q: %w", run.ID, err)
+	}
+	return n == 1, nil
+}
+
+func checkRun(run store.Run) error {
+	switch {
+	case run.ID == "":
+		return errors.New("run ID is missing")
+	case run.ScheduledAt.IsZero():
+		return errors.New("scheduled time is missing")
+	case run.Planned < 0:
+		return fmt.Errorf("planned count %d is negative", run.Planned)
+	}
+	return nil
+}
+
+// PutResult stores r once per (target ID, run ID), in one transaction. The
+// first put counts in its run (creating the run if no PutRun came first),
+// sets r's Changed flag against the target's previous ok result, recomputes
+// the Changed flag of the target's next ok result, and moves the target's
+// latest result forward if r is later. A later put of the same key changes
+// nothing and reports Duplicate. r.Changed is ignored: the store sets it.
+func (s *Store) PutResult(ctx context.Context, r job.Result) (store.Outcome, error) {
+	if err := r.Validate(); err != nil {
+		return store.Outcome{}, fmt.Errorf("localstore: put result %s/%s: %w", r.TargetID, r.RunID, err)
+	}
+	var fields any // NULL when the result has none
+	if r.Fields != nil {
+		b, err := json.Marshal(r.Fields)
+		if err != nil {
+			return store.Outcome{}, fmt.Errorf("localstore: put result %s/%s: encode fields: %w", r.TargetID, r.RunID, err)
+		}
+		fields = string(b)
+	}
+	var out store.Outcome
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		var err error
+		out, err = putResult(ctx, tx, r, fields, timeString(s.now()))
+		return err
+	})
+	if err != nil {
+		return store.Outcome{}, fmt.Errorf("localstore: put result %s/%s: %w", r.TargetID, r.RunID, err)
+	}
+	return out, nil
+}
+
+// putResult is PutResult's transaction. Its first statement writes, so the
+// transaction holds the write lock before it reads.
+func putResult(ctx context.Context, tx *sql.Tx, r job.Result, fields any, now string) (store.Outcome, error) {
+	var errKind, errMsg any
+	if r.Error != nil {
+		errKind, errMsg = r.Error.Kind, r.Error.Message
+	}
+	at := timeString(r.ScheduledAt)
+	res, err := tx.ExecContext(ctx, `
+		INSERT INTO store_results (target_id, run_id, schedule, url, scheduled_at, status,
+			http_status, fields, content_hash, changed, fetched_at, duration_ms, attempt,
+			error_kind, error_message, stored_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (target_id, run_id) DO NOTHING`,
+		r.TargetID, r.RunID, r.Schedule, r.URL, at, string(r.Status),
+		r.HTTPStatus, fields, r.ContentHash, timeText(r.FetchedAt), r.DurationMS, r.Attempt,
+		errKind, errMsg, now)
+	if err != nil {
+		return store.Outcome{}, fmt.Errorf("insert: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return store.Outcome{}, fmt.Errorf("insert: %w", err)
+	} else if n == 0 {
+		var changed bool
+		err := tx.QueryRowContext(ctx,
+			`SELECT changed FROM store_results WHERE target_id = ? AND run_id = ?`,
+			r.TargetID, r.RunID).Scan(&changed)
+		if err != nil {
+			return store.Outcome{}, fmt.Errorf("read stored duplicate: %w", err)
+		}
+		return store.Outcome{Duplicate: true, Changed: changed}, nil
+	}
+
+	succeeded, failed := 0, 0
+	if r.Status == job.StatusOK {
+		succeeded = 1
+	} else {
+		failed = 1
+	}
+	// A result can overtake its run's PutRun: then it creates the run,
+	// planned unknown (NULL) until PutRun fills it in.
+	_, err = tx.ExecContext(ctx, `
+		INSERT INTO store_runs (run_id, schedule, scheduled_at, planned, succeeded, failed,
+			created_at, first_result_at, last_result_at)
+		VALUES (?, ?, ?, NULL, ?, ?, ?, ?, ?)
+		ON CONFLICT (run_id) DO UPDATE SET
+			schedule        = CASE WHEN store_runs.schedule = '' THEN excluded.schedule ELSE store_runs.schedule END,
+			succeeded       = store_runs.succeeded + excluded.succeeded,
+			failed          = store_runs.failed + excluded.failed,
+			first_result_at = COALESCE(store_runs.first_result_at, excluded.first_result_at),
+			last_result_at  = max(COALESCE(store_runs.last_result_at, ''), excluded.last_result_at)`,
+		r.RunID, r.Schedule, at, succeeded, failed, now, now, now)
+	if err != nil {
+		return store.Outcome{}, fmt.Errorf("count in run: %w", err)
+	}
+
+	var out store.Outcome
+	if r.Status == job.StatusOK {
+		if out.Changed, err = relinkChanged(ctx, tx, r.TargetID, r.RunID, at, r.ContentHash); err != nil {
+			return store.Outcome{}, err
+		}
+	}
+
+	res, err = tx.ExecContext(ctx, `
+		INSERT INTO store_latest (target_id, run_id, scheduled_at) VALUES (?, ?, ?)
+		ON CONFLICT (target_id) DO UPDATE SET
+			run_id = excluded.run_id, scheduled_at = excluded.scheduled_at
+		WHERE (excluded.scheduled_at, excluded.run_id) > (store_latest.scheduled_at, store_latest.run_id)`,
+		r.TargetID, r.RunID, at)
+	if err != nil {
+		return store.Outcome{}, fmt.Errorf("move latest: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return store.Outcome{}, fmt.Errorf("move latest: %w", err)
+	}
+	out.Latest = n == 1
+	return out, nil
+}
+
+// relinkChanged inserts a new ok result into its target's chain of ok
+// results: it sets the result's Changed flag against the previous ok result
+// and recomputes the next ok result's flag against the new one.
+func relinkChanged(ctx context.Context, tx *sql.Tx, targetID, runID, at, hash string) (bool, error) {
+	var prevHash string
+	err := tx.QueryRowContext(ctx, `
+		SELECT content_hash FROM store_results
+		WHERE target_id = ? AND status = 'ok' AND (scheduled_at, run_id) < (?, ?)
+		ORDER BY scheduled_at DESC, run_id DESC LIMIT 1`,
+		targetID, at, runID).Scan(&prevHash)
+	changed := err == nil && prevHash != hash
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return false, fmt.Errorf("read previous result: %w", err)
+	}
+	if changed {
+		_, err := tx.ExecContext(ctx,
+			`UPDATE store_results SET changed = 1 WHERE target_id = ? AND run_id = ?`, targetID, runID)
+		if err != nil {
+			return false, fmt.Errorf("set changed: %w", err)
+		}
+	}
+	// The next ok result's previous is now this one.
+	_, err = tx.ExecContext(ctx, `
+		UPDATE store_results SET changed = (content_hash <> ?)
+		WHERE (target_id, run_id) IN (
+			SELECT target_id, run_id FROM store_results
+			WHERE target_id = ? AND status = 'ok' AND (scheduled_at, run_id) > (?, ?)
+			ORDER BY scheduled_at, run_id LIMIT 1)`,
+		hash, targetID, at, runID)
+	if err != nil {
+		return false, fmt.Errorf("recompute next result's changed: %w", err)
+	}
+	return changed, nil
+}
+
+// RecordAttempt records a failed attempt once per (run, target, attempt);
+// recording it again keeps the first.
+func (s *Store) RecordAttempt(ctx context.Context, a store.Attempt) error {
+	if a.RunID == "" || a.TargetID == "" {
+		return fmt.Errorf("localstore: record attempt %s/%s #%d: run ID and target ID are required", a.TargetID, a.RunID, a.Attempt)
+	}
+	_, err := s.db.ExecContext(ctx, `
+		INSERT INTO store_attempts (run_id, target_id, attempt, message_id, at, error_kind, error_message)
+		VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (run_id, target_id, attempt) DO NOTHING`,
+		a.RunID, a.TargetID, a.Attempt, a.MessageID, timeText(a.At), a.Error.Kind, a.Error.Message)
+	if err != nil {
+		return fmt.Errorf("localstore: record attempt %s/%s #%d: %w", a.TargetID, a.RunID, a.Attempt, err)
+	}
+	return nil
+}
+
+// write runs fn in a transaction and commits it, or rolls it back when fn
+// fails.
+func (s *Store) write(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback() // the error that matters is fn's
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// timeLayout is RFC 3339 in UTC with a fixed nine fractional digits, so the
+// text sorts in time order and round-trips to the nanosecond.
+const timeLayout = "2006-01-02T15:04:05.000000000Z"
+
+// timeString is t as stored: UTC text in timeLayout.
+func timeString(t time.Time) string { return t.UTC().Format(timeLayout) }
+
+// timeText is t as stored in a nullable column: NULL (nil) when zero.
+func timeText(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return timeString(t)
+}
+
+// parseTime reads a stored time; NULL is the zero time.
+func parseTime(s sql.NullString) (time.Time, error) {
+	if !s.Valid {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s.String)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("stored time %q: %w", s.String, err)
+	}
+	return t.UTC(), nil
+}

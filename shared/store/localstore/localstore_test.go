@@ -1,0 +1,403 @@
+package localstore_test
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+
+	_ "modernc.org/sqlite"
+
+	"github.com/cronless/cronless/shared/job"
+	"github.com/cronless/cronless/shared/store"
+	"github.com/cronless/cronless/shared/store/localstore"
+	"github.com/cronless/cronless/shared/store/storetest"
+)
+
+// dsnImmediate is how shared/sqlite opens the file: WAL, a busy timeout and
+// immediate write transactions.
+const dsnImmediate = "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_txlock=immediate"
+
+// dsnDeferred leaves transactions deferred (SQLite's default); the store
+// must stay correct on such a handle too.
+const dsnDeferred = "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)"
+
+// openDB opens the SQLite file at path and closes it when the test ends.
+func openDB(t testing.TB, path, params string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+path+params)
+	if err != nil {
+		t.Fatalf("open %s: %v", path, err)
+	}
+	t.Cleanup(func() {
+		if err := db.Close(); err != nil {
+			t.Errorf("close %s: %v", path, err)
+		}
+	})
+	return db
+}
+
+// newStore returns a Store on db.
+func newStore(t testing.TB, db *sql.DB) *localstore.Store {
+	t.Helper()
+	s, err := localstore.New(t.Context(), db)
+	if err != nil {
+		t.Fatalf("localstore.New: %v", err)
+	}
+	return s
+}
+
+// newTestStore returns a Store on a new file in a temporary directory.
+func newTestStore(t testing.TB) *localstore.Store {
+	t.Helper()
+	return newStore(t, openDB(t, filepath.Join(t.TempDir(), "cronless.db"), dsnImmediate))
+}
+
+func TestContract(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store { return newTestStore(t) })
+}
+
+var base = time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)
+
+func tick(i int) time.Time { return base.Add(time.Duration(i) * time.Hour) }
+
+func runID(i int) string { return job.RunID("hourly", tick(i)) }
+
+func result(target string, i int, hash string) job.Result {
+	r := job.Result{
+		V: job.Version, RunID: runID(i), Schedule: "hourly", TargetID: target,
+		URL: "https://example.com/" + target, ScheduledAt: tick(i), FetchedAt: tick(i).Add(time.Second),
+		Status: job.StatusOK, HTTPStatus: 200, ContentHash: hash, DurationMS: 100, Attempt: 1,
+	}
+	if hash == "" {
+		r.Status, r.HTTPStatus = job.StatusFailed, 503
+		r.Error = &job.Error{Kind: "http_5xx", Message: "503 Service Unavailable"}
+	}
+	return r
+}
+
+func put(t testing.TB, s *localstore.Store, rs ...job.Result) {
+	t.Helper()
+	for _, r := range rs {
+		if _, err := s.PutResult(t.Context(), r); err != nil {
+			t.Fatalf("PutResult(%s/%s): %v", r.TargetID, r.RunID, err)
+		}
+	}
+}
+
+// keys names results as "target@tick-run-ID" for readable comparisons.
+func keys(rs []job.Result) []string {
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = r.TargetID + "@" + r.RunID
+	}
+	return out
+}
+
+func key(target string, i int) string { return target + "@" + runID(i) }
+
+func TestHistory(t *testing.T) {
+	s := newTestStore(t)
+	put(t, s,
+		result("a", 0, "A"), result("a", 3, "B"), result("a", 1, ""), result("a", 2, "A"), result("a", 4, "B"),
+		result("b", 2, "A"))
+	tests := []struct {
+		name         string
+		since, until time.Time
+		limit        int
+		want         []string
+	}{
+		{"all", time.Time{}, time.Time{}, 0, []string{key("a", 4), key("a", 3), key("a", 2), key("a", 1), key("a", 0)}},
+		{"limit", time.Time{}, time.Time{}, 2, []string{key("a", 4), key("a", 3)}},
+		{"since is inclusive", tick(3), time.Time{}, 0, []string{key("a", 4), key("a", 3)}},
+		{"until is exclusive", time.Time{}, tick(2), 0, []string{key("a", 1), key("a", 0)}},
+		{"window with limit", tick(1), tick(4), 2, []string{key("a", 3), key("a", 2)}},
+		{"empty window", tick(5), time.Time{}, 0, []string{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := s.History(t.Context(), "a", tt.since, tt.until, tt.limit)
+			if err != nil {
+				t.Fatalf("History: %v", err)
+			}
+			if !reflect.DeepEqual(keys(got), tt.want) {
+				t.Errorf("History = %v, want %v", keys(got), tt.want)
+			}
+		})
+	}
+}
+
+func TestChanged(t *testing.T) {
+	s := newTestStore(t)
+	put(t, s,
+		result("a", 0, "A"), result("a", 1, "B"), result("a", 2, "B"), result("a", 3, "C"),
+		result("b", 0, "X"), result("b", 1, ""), result("b", 3, "Y"),
+		result("c", 1, "Z"), result("c", 2, "Z"))
+	tests := []struct {
+		name  string
+		since time.Time
+		want  []string
+	}{
+		{"all", time.Time{}, []string{key("a", 3), key("b", 3), key("a", 1)}},
+		{"since is inclusive", tick(3), []string{key("a", 3), key("b", 3)}},
+		{"nothing after", tick(4), []string{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := s.Changed(t.Context(), tt.since)
+			if err != nil {
+				t.Fatalf("Changed: %v", err)
+			}
+			if !reflect.DeepEqual(keys(got), tt.want) {
+				t.Errorf("Changed(%v) = %v, want %v", tt.since, keys(got), tt.want)
+			}
+			for _, r := range got {
+				if !r.Changed {
+					t.Errorf("Changed returned %s with Changed = false", r.TargetID)
+				}
+			}
+		})
+	}
+}
+
+func TestFailed(t *testing.T) {
+	s := newTestStore(t)
+	put(t, s,
+		result("a", 0, ""), result("a", 1, "A"), result("a", 2, ""), result("a", 3, "A"),
+		result("b", 1, ""), result("c", 2, ""), result("c", 0, ""), result("d", 2, "D"))
+	tests := []struct {
+		runID string
+		want  []string
+	}{
+		{runID(2), []string{key("a", 2), key("c", 2)}},
+		{runID(1), []string{key("b", 1)}},
+		{runID(3), []string{}},
+		{"", []string{key("a", 2), key("b", 1), key("c", 2)}}, // most recent failure per target
+	}
+	for _, tt := range tests {
+		got, err := s.Failed(t.Context(), tt.runID)
+		if err != nil {
+			t.Fatalf("Failed(%q): %v", tt.runID, err)
+		}
+		if !reflect.DeepEqual(keys(got), tt.want) {
+			t.Errorf("Failed(%q) = %v, want %v", tt.runID, keys(got), tt.want)
+		}
+		for _, r := range got {
+			if r.Status != job.StatusFailed || r.Error == nil {
+				t.Errorf("Failed(%q) returned %s with status %q, error %v", tt.runID, r.TargetID, r.Status, r.Error)
+			}
+		}
+	}
+}
+
+// TestSameScheduledTime checks that runs scheduled at the same instant are
+// ordered by run ID, whatever the arrival order.
+func TestSameScheduledTime(t *testing.T) {
+	first, second := result("a", 0, "A"), result("a", 0, "B")
+	first.RunID, second.RunID = "alpha-run", "beta-run"
+	for _, order := range [][]job.Result{{first, second}, {second, first}} {
+		s := newTestStore(t)
+		put(t, s, order...)
+		got, err := s.Latest(t.Context(), "a")
+		if err != nil {
+			t.Fatalf("Latest: %v", err)
+		}
+		if len(got) != 1 || got[0].RunID != "beta-run" || !got[0].Changed {
+			t.Errorf("arrival %v: Latest = %v (changed %v), want beta-run, changed",
+				keys(order), keys(got), len(got) == 1 && got[0].Changed)
+		}
+	}
+}
+
+func TestRejectsInvalid(t *testing.T) {
+	s := newTestStore(t)
+	bad := result("a", 0, "A")
+	bad.TargetID = ""
+	if _, err := s.PutResult(t.Context(), bad); !errors.Is(err, job.ErrInvalid) {
+		t.Errorf("PutResult(no target ID) error = %v, want job.ErrInvalid", err)
+	}
+	for _, run := range []store.Run{
+		{Schedule: "hourly", ScheduledAt: tick(0)},
+		{ID: runID(0), Schedule: "hourly"},
+		{ID: runID(0), Schedule: "hourly", ScheduledAt: tick(0), Planned: -1},
+	} {
+		if _, err := s.PutRun(t.Context(), run); err == nil {
+			t.Errorf("PutRun(%+v) succeeded, want an error", run)
+		}
+	}
+	if err := s.RecordAttempt(t.Context(), store.Attempt{Attempt: 1}); err == nil {
+		t.Errorf("RecordAttempt(no IDs) succeeded, want an error")
+	}
+	if _, err := localstore.New(t.Context(), nil); err == nil {
+		t.Errorf("New(nil) succeeded, want an error")
+	}
+}
+
+// TestReopen checks that everything survives closing and reopening the file,
+// and that New on existing tables keeps them.
+func TestReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cronless.db")
+	db := openDB(t, path, dsnImmediate)
+	s := newStore(t, db)
+	run := store.Run{ID: runID(0), Schedule: "hourly", ScheduledAt: tick(0), Planned: 2, CreatedAt: tick(0)}
+	if _, err := s.PutRun(t.Context(), run); err != nil {
+		t.Fatalf("PutRun: %v", err)
+	}
+	put(t, s, result("a", 0, "A"), result("b", 0, ""))
+	att := store.Attempt{RunID: runID(0), TargetID: "b", MessageID: "m", Attempt: 1, At: tick(0),
+		Error: job.Error{Kind: "timeout", Message: "deadline"}}
+	if err := s.RecordAttempt(t.Context(), att); err != nil {
+		t.Fatalf("RecordAttempt: %v", err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+
+	s = newStore(t, openDB(t, path, dsnImmediate))
+	got, err := s.Run(t.Context(), runID(0))
+	if err != nil {
+		t.Fatalf("Run after reopen: %v", err)
+	}
+	if got.Planned != 2 || got.Succeeded != 1 || got.Failed != 1 || !got.CreatedAt.Equal(run.CreatedAt) {
+		t.Errorf("Run after reopen = %+v, want planned 2, succeeded 1, failed 1", got)
+	}
+	latest, err := s.Latest(t.Context(), "")
+	if err != nil || !reflect.DeepEqual(keys(latest), []string{key("a", 0), key("b", 0)}) {
+		t.Errorf("Latest after reopen = %v, %v", keys(latest), err)
+	}
+	if out, err := s.PutResult(t.Context(), result("a", 0, "A")); err != nil || !out.Duplicate {
+		t.Errorf("PutResult of a stored result after reopen = %+v, %v; want duplicate", out, err)
+	}
+	if as, err := s.Attempts(t.Context(), runID(0), "b"); err != nil || len(as) != 1 || as[0].MessageID != "m" {
+		t.Errorf("Attempts after reopen = %+v, %v", as, err)
+	}
+}
+
+// TestTwoHandles writes through two *sql.DB handles on one file, as two
+// processes would, one of them with deferred transactions, and checks that
+// nothing is lost or counted twice.
+func TestTwoHandles(t *testing.T) {
+	const (
+		targets   = 20
+		runs      = 3
+		perHandle = 4
+	)
+	path := filepath.Join(t.TempDir(), "cronless.db")
+	dbs := []*sql.DB{openDB(t, path, dsnImmediate), openDB(t, path, dsnDeferred)}
+
+	// Both create the tables at once.
+	stores := make([]*localstore.Store, len(dbs))
+	var wg sync.WaitGroup
+	for i, db := range dbs {
+		wg.Go(func() {
+			s, err := localstore.New(t.Context(), db)
+			if err != nil {
+				t.Errorf("New on handle %d: %v", i, err)
+			}
+			stores[i] = s
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+
+	resultOf := func(ti, ri int) job.Result {
+		hash := fmt.Sprint("h", (ti+ri)%2)
+		if (ti*ri)%5 == 3 {
+			hash = ""
+		}
+		return result(fmt.Sprintf("t%02d", ti), ri, hash)
+	}
+	// Every goroutine of both handles puts every result, in its own order.
+	for h, s := range stores {
+		for g := range perHandle {
+			wg.Go(func() {
+				for k := range targets * runs {
+					k = (k*7 + g*13 + h*29) % (targets * runs)
+					r := resultOf(k%targets, k/targets)
+					if _, err := s.PutResult(t.Context(), r); err != nil {
+						t.Errorf("handle %d: PutResult(%s/%s): %v", h, r.TargetID, r.RunID, err)
+						return
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+
+	s := stores[1]
+	for ri := range runs {
+		succeeded, failed := 0, 0
+		for ti := range targets {
+			if resultOf(ti, ri).Status == job.StatusOK {
+				succeeded++
+			} else {
+				failed++
+			}
+		}
+		got, err := s.Run(t.Context(), runID(ri))
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+		if got.Succeeded != succeeded || got.Failed != failed {
+			t.Errorf("Run(%s): succeeded %d, failed %d; want %d, %d", got.ID, got.Succeeded, got.Failed, succeeded, failed)
+		}
+	}
+	latest, err := s.Latest(t.Context(), "")
+	if err != nil {
+		t.Fatalf("Latest: %v", err)
+	}
+	if len(latest) != targets {
+		t.Fatalf("Latest has %d results, want %d", len(latest), targets)
+	}
+	for _, r := range latest {
+		if r.RunID != runID(runs-1) {
+			t.Errorf("Latest(%s) = %s, want %s", r.TargetID, r.RunID, runID(runs-1))
+		}
+	}
+}
+
+// BenchmarkPutResult measures storing new results (each a new key, on a
+// file in WAL mode), duplicates, and new results from parallel goroutines.
+func BenchmarkPutResult(b *testing.B) {
+	b.Run("new", func(b *testing.B) {
+		s := newTestStore(b)
+		i := 0
+		for b.Loop() {
+			put(b, s, result(fmt.Sprintf("t%04d", i%1000), i/1000, fmt.Sprint("h", i%3)))
+			i++
+		}
+	})
+	b.Run("duplicate", func(b *testing.B) {
+		s := newTestStore(b)
+		r := result("a", 0, "A")
+		put(b, s, r)
+		for b.Loop() {
+			put(b, s, r)
+		}
+	})
+	b.Run("new-parallel", func(b *testing.B) {
+		s := newTestStore(b)
+		var (
+			mu   sync.Mutex
+			next int
+		)
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				mu.Lock()
+				i := next
+				next++
+				mu.Unlock()
+				if _, err := s.PutResult(b.Context(), result(fmt.Sprintf("t%04d", i%1000), i/1000, "h")); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+}

@@ -1,0 +1,260 @@
+package localstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/cronless/cronless/shared/job"
+	"github.com/cronless/cronless/shared/store"
+)
+
+// Run returns one run, or an error wrapping store.ErrNotFound. A run that
+// only results have created so far has Planned 0.
+func (s *Store) Run(ctx context.Context, runID string) (store.Run, error) {
+	runs, err := s.queryRuns(ctx, `WHERE run_id = ?`, runID)
+	if err != nil {
+		return store.Run{}, fmt.Errorf("localstore: run %q: %w", runID, err)
+	}
+	if len(runs) == 0 {
+		return store.Run{}, fmt.Errorf("localstore: run %q: %w", runID, store.ErrNotFound)
+	}
+	return runs[0], nil
+}
+
+// Runs returns up to limit runs, newest scheduled first (all when limit <= 0).
+func (s *Store) Runs(ctx context.Context, limit int) ([]store.Run, error) {
+	runs, err := s.queryRuns(ctx, `ORDER BY scheduled_at DESC, run_id DESC LIMIT ?`, sqlLimit(limit))
+	if err != nil {
+		return nil, fmt.Errorf("localstore: runs: %w", err)
+	}
+	return runs, nil
+}
+
+// Result returns one result, or an error wrapping store.ErrNotFound.
+func (s *Store) Result(ctx context.Context, targetID, runID string) (job.Result, error) {
+	rs, err := s.queryResults(ctx, `WHERE r.target_id = ? AND r.run_id = ?`, targetID, runID)
+	if err != nil {
+		return job.Result{}, fmt.Errorf("localstore: result %s/%s: %w", targetID, runID, err)
+	}
+	if len(rs) == 0 {
+		return job.Result{}, fmt.Errorf("localstore: result %s/%s: %w", targetID, runID, store.ErrNotFound)
+	}
+	return rs[0], nil
+}
+
+// Latest returns the latest result of every target, or of targetID when it
+// is not empty (none for an unknown target), ordered by target ID.
+func (s *Store) Latest(ctx context.Context, targetID string) ([]job.Result, error) {
+	const from = `JOIN store_latest l ON l.target_id = r.target_id AND l.run_id = r.run_id `
+	var (
+		rs  []job.Result
+		err error
+	)
+	if targetID == "" {
+		rs, err = s.queryResults(ctx, from+`ORDER BY r.target_id`)
+	} else {
+		rs, err = s.queryResults(ctx, from+`WHERE l.target_id = ?`, targetID)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("localstore: latest %q: %w", targetID, err)
+	}
+	return rs, nil
+}
+
+// RunResults returns one run's results ordered by target ID (none for an
+// unknown run).
+func (s *Store) RunResults(ctx context.Context, runID string) ([]job.Result, error) {
+	rs, err := s.queryResults(ctx, `WHERE r.run_id = ? ORDER BY r.target_id`, runID)
+	if err != nil {
+		return nil, fmt.Errorf("localstore: results of run %q: %w", runID, err)
+	}
+	return rs, nil
+}
+
+// History returns a target's results scheduled in [since, until), newest
+// first, at most limit of them. A zero since or until leaves that end open;
+// limit <= 0 means no limit.
+func (s *Store) History(ctx context.Context, targetID string, since, until time.Time, limit int) ([]job.Result, error) {
+	rs, err := s.queryResults(ctx, `
+		WHERE r.target_id = ?1
+		  AND (?2 IS NULL OR r.scheduled_at >= ?2)
+		  AND (?3 IS NULL OR r.scheduled_at < ?3)
+		ORDER BY r.scheduled_at DESC, r.run_id DESC LIMIT ?4`,
+		targetID, timeText(since), timeText(until), sqlLimit(limit))
+	if err != nil {
+		return nil, fmt.Errorf("localstore: history of %q: %w", targetID, err)
+	}
+	return rs, nil
+}
+
+// Changed returns the results whose Changed flag is set and that were
+// scheduled at or after since (all when since is zero), newest first, then
+// by target ID.
+func (s *Store) Changed(ctx context.Context, since time.Time) ([]job.Result, error) {
+	rs, err := s.queryResults(ctx, `
+		WHERE r.changed = 1 AND r.scheduled_at >= ?
+		ORDER BY r.scheduled_at DESC, r.target_id, r.run_id DESC`,
+		timeString(since))
+	if err != nil {
+		return nil, fmt.Errorf("localstore: changed since %s: %w", since.Format(time.RFC3339), err)
+	}
+	return rs, nil
+}
+
+// Failed returns the failed results of run runID ordered by target ID or,
+// when runID is empty, the most recent failed result of every target that
+// has one (whether or not a later run succeeded), ordered by target ID.
+func (s *Store) Failed(ctx context.Context, runID string) ([]job.Result, error) {
+	var (
+		rs  []job.Result
+		err error
+	)
+	if runID != "" {
+		rs, err = s.queryResults(ctx, `WHERE r.run_id = ? AND r.status = 'failed' ORDER BY r.target_id`, runID)
+	} else {
+		rs, err = s.queryResults(ctx, `
+			WHERE r.status = 'failed' AND NOT EXISTS (
+				SELECT 1 FROM store_results n
+				WHERE n.target_id = r.target_id AND n.status = 'failed'
+				  AND (n.scheduled_at, n.run_id) > (r.scheduled_at, r.run_id))
+			ORDER BY r.target_id`)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("localstore: failed results of run %q: %w", runID, err)
+	}
+	return rs, nil
+}
+
+// Attempts returns the recorded failed attempts of a (run, target) in
+// attempt order.
+func (s *Store) Attempts(ctx context.Context, runID, targetID string) ([]store.Attempt, error) {
+	rows, err := s.db.QueryContext(ctx, `
+		SELECT attempt, message_id, at, error_kind, error_message FROM store_attempts
+		WHERE run_id = ? AND target_id = ? ORDER BY attempt`, runID, targetID)
+	if err != nil {
+		return nil, fmt.Errorf("localstore: attempts of %s/%s: %w", targetID, runID, err)
+	}
+	defer rows.Close()
+	as := []store.Attempt{}
+	for rows.Next() {
+		a := store.Attempt{RunID: runID, TargetID: targetID}
+		var at sql.NullString
+		if err := rows.Scan(&a.Attempt, &a.MessageID, &at, &a.Error.Kind, &a.Error.Message); err != nil {
+			return nil, fmt.Errorf("localstore: attempts of %s/%s: %w", targetID, runID, err)
+		}
+		if a.At, err = parseTime(at); err != nil {
+			return nil, fmt.Errorf("localstore: attempts of %s/%s: %w", targetID, runID, err)
+		}
+		as = append(as, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("localstore: attempts of %s/%s: %w", targetID, runID, err)
+	}
+	return as, nil
+}
+
+// queryRuns selects runs; rest is the query after the FROM clause.
+func (s *Store) queryRuns(ctx context.Context, rest string, args ...any) ([]store.Run, error) {
+	rows, err := s.db.QueryContext(ctx, `
+		SELECT run_id, schedule, scheduled_at, planned, succeeded, failed,
+			created_at, first_result_at, last_result_at
+		FROM store_runs `+rest, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	runs := []store.Run{}
+	for rows.Next() {
+		var (
+			run                                     store.Run
+			planned                                 sql.NullInt64
+			scheduledAt, createdAt, firstAt, lastAt sql.NullString
+		)
+		err := rows.Scan(&run.ID, &run.Schedule, &scheduledAt, &planned, &run.Succeeded, &run.Failed,
+			&createdAt, &firstAt, &lastAt)
+		if err != nil {
+			return nil, err
+		}
+		run.Planned = int(planned.Int64)
+		for _, f := range []struct {
+			dst *time.Time
+			src sql.NullString
+		}{
+			{&run.ScheduledAt, scheduledAt}, {&run.CreatedAt, createdAt},
+			{&run.FirstResultAt, firstAt}, {&run.LastResultAt, lastAt},
+		} {
+			if *f.dst, err = parseTime(f.src); err != nil {
+				return nil, fmt.Errorf("run %q: %w", run.ID, err)
+			}
+		}
+		runs = append(runs, run)
+	}
+	return runs, rows.Err()
+}
+
+// queryResults selects results from store_results aliased r; rest is the
+// query after the FROM clause (joins, WHERE, ORDER BY).
+func (s *Store) queryResults(ctx context.Context, rest string, args ...any) ([]job.Result, error) {
+	rows, err := s.db.QueryContext(ctx, `
+		SELECT r.target_id, r.run_id, r.schedule, r.url, r.scheduled_at, r.status,
+			r.http_status, r.fields, r.content_hash, r.changed, r.fetched_at,
+			r.duration_ms, r.attempt, r.error_kind, r.error_message
+		FROM store_results r `+rest, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	rs := []job.Result{}
+	for rows.Next() {
+		r, err := scanResult(rows)
+		if err != nil {
+			return nil, err
+		}
+		rs = append(rs, r)
+	}
+	return rs, rows.Err()
+}
+
+// scanResult reads one row of queryResults' columns.
+func scanResult(rows *sql.Rows) (job.Result, error) {
+	var (
+		r                      job.Result
+		status                 string
+		fields, kind, msg      sql.NullString
+		scheduledAt, fetchedAt sql.NullString
+	)
+	err := rows.Scan(&r.TargetID, &r.RunID, &r.Schedule, &r.URL, &scheduledAt, &status,
+		&r.HTTPStatus, &fields, &r.ContentHash, &r.Changed, &fetchedAt,
+		&r.DurationMS, &r.Attempt, &kind, &msg)
+	if err != nil {
+		return job.Result{}, err
+	}
+	r.V = job.Version
+	r.Status = job.Status(status)
+	if r.ScheduledAt, err = parseTime(scheduledAt); err != nil {
+		return job.Result{}, fmt.Errorf("result %s/%s: %w", r.TargetID, r.RunID, err)
+	}
+	if r.FetchedAt, err = parseTime(fetchedAt); err != nil {
+		return job.Result{}, fmt.Errorf("result %s/%s: %w", r.TargetID, r.RunID, err)
+	}
+	if fields.Valid {
+		if err := json.Unmarshal([]byte(fields.String), &r.Fields); err != nil {
+			return job.Result{}, fmt.Errorf("result %s/%s: stored fields: %w", r.TargetID, r.RunID, err)
+		}
+	}
+	if kind.Valid {
+		r.Error = &job.Error{Kind: kind.String, Message: msg.String}
+	}
+	return r, nil
+}
+
+// sqlLimit maps "no limit" (limit <= 0) to SQLite's LIMIT -1.
+func sqlLimit(limit int) int {
+	if limit <= 0 {
+		return -1
+	}
+	return limit
+}

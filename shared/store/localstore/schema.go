@@ -1,0 +1,82 @@
+package localstore
+
+// schema creates the adapter's tables and indexes when they are missing. Every
+// name starts with "store_" because other adapters (the local queue) share the
+// SQLite file.
+//
+// Timestamps are TEXT in UTC with a fixed width of nine fractional digits
+// ("2006-01-02T15:04:05.000000000Z"), so they sort as text in time order,
+// compare exactly and stay readable in the sqlite3 shell. Zero times are NULL.
+//
+// Results are ordered per target by (scheduled_at, run_id): the scheduled
+// time first, and the run ID breaks a tie, so that "previous", "next" and
+// "latest" do not depend on the order in which results arrive.
+var schema = []string{
+	// One row per (target, run): the stored result, first write wins.
+	`CREATE TABLE IF NOT EXISTS store_results (
+		target_id     TEXT    NOT NULL,
+		run_id        TEXT    NOT NULL,
+		schedule      TEXT    NOT NULL DEFAULT '',
+		url           TEXT    NOT NULL DEFAULT '',
+		scheduled_at  TEXT    NOT NULL,
+		status        TEXT    NOT NULL,
+		http_status   INTEGER NOT NULL DEFAULT 0,
+		fields        TEXT,
+		content_hash  TEXT    NOT NULL DEFAULT '',
+		changed       INTEGER NOT NULL DEFAULT 0,
+		fetched_at    TEXT    NOT NULL,
+		duration_ms   INTEGER NOT NULL DEFAULT 0,
+		attempt       INTEGER NOT NULL DEFAULT 0,
+		error_kind    TEXT,
+		error_message TEXT,
+		stored_at     TEXT    NOT NULL,
+		PRIMARY KEY (target_id, run_id)
+	) WITHOUT ROWID`,
+	// A target's results in time order (History, previous and next result).
+	`CREATE INDEX IF NOT EXISTS store_results_by_target_time
+		ON store_results (target_id, scheduled_at, run_id)`,
+	// One run's results (RunResults, Failed).
+	`CREATE INDEX IF NOT EXISTS store_results_by_run
+		ON store_results (run_id, target_id)`,
+	// Failed results per target (Failed without a run).
+	`CREATE INDEX IF NOT EXISTS store_results_failed
+		ON store_results (target_id, scheduled_at, run_id) WHERE status = 'failed'`,
+	// Changed results by time (Changed).
+	`CREATE INDEX IF NOT EXISTS store_results_changed
+		ON store_results (scheduled_at) WHERE changed = 1`,
+
+	// One row per run. planned is NULL while the planner's PutRun has not
+	// been stored (a result can overtake it).
+	`CREATE TABLE IF NOT EXISTS store_runs (
+		run_id          TEXT    NOT NULL PRIMARY KEY,
+		schedule        TEXT    NOT NULL DEFAULT '',
+		scheduled_at    TEXT    NOT NULL,
+		planned         INTEGER,
+		succeeded       INTEGER NOT NULL DEFAULT 0,
+		failed          INTEGER NOT NULL DEFAULT 0,
+		created_at      TEXT    NOT NULL,
+		first_result_at TEXT,
+		last_result_at  TEXT
+	) WITHOUT ROWID`,
+	`CREATE INDEX IF NOT EXISTS store_runs_by_time
+		ON store_runs (scheduled_at, run_id)`,
+
+	// The latest result of each target: a pointer into store_results.
+	`CREATE TABLE IF NOT EXISTS store_latest (
+		target_id    TEXT NOT NULL PRIMARY KEY,
+		run_id       TEXT NOT NULL,
+		scheduled_at TEXT NOT NULL
+	) WITHOUT ROWID`,
+
+	// Failed, retryable attempts, first write wins per (run, target, attempt).
+	`CREATE TABLE IF NOT EXISTS store_attempts (
+		run_id        TEXT    NOT NULL,
+		target_id     TEXT    NOT NULL,
+		attempt       INTEGER NOT NULL,
+		message_id    TEXT    NOT NULL DEFAULT '',
+		at            TEXT,
+		error_kind    TEXT    NOT NULL DEFAULT '',
+		error_message TEXT    NOT NULL DEFAULT '',
+		PRIMARY KEY (run_id, target_id, attempt)
+	) WITHOUT ROWID`,
+}

@@ -1,0 +1,765 @@
+// Package storetest is the contract suite of the store port: what every
+// store.Store adapter (localstore, dynamo) must do, asserted the way a user
+// relies on it. An adapter's tests call Run with a constructor of empty
+// stores:
+//
+//	func TestContract(t *testing.T) {
+//		storetest.Run(t, func(t *testing.T) store.Store { return newTestStore(t) })
+//	}
+package storetest
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cronless/cronless/shared/job"
+	"github.com/cronless/cronless/shared/store"
+)
+
+// Run runs the contract suite. newStore must return a new, empty store for
+// each call (it is called once per subtest) and register its cleanup with
+// t.Cleanup.
+func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
+	tests := []struct {
+		name string
+		run  func(t *testing.T, newStore func(t *testing.T) store.Store)
+	}{
+		{"ResultRoundTrip", testResultRoundTrip},
+		{"DuplicateResult", testDuplicateResult},
+		{"DuplicateResultConcurrent", testDuplicateResultConcurrent},
+		{"RunCounters", testRunCounters},
+		{"PutRunIdempotent", testPutRunIdempotent},
+		{"ResultBeforeRun", testResultBeforeRun},
+		{"LatestMovesForwardOnly", testLatestMovesForwardOnly},
+		{"LatestOfEveryTarget", testLatestOfEveryTarget},
+		{"Changed", testChanged},
+		{"Attempts", testAttempts},
+		{"Runs", testRuns},
+		{"RunResults", testRunResults},
+		{"NotFound", testNotFound},
+		{"ConcurrentRuns", testConcurrentRuns},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { tt.run(t, newStore) })
+	}
+}
+
+// base is the scheduled time of tick 0, with nanoseconds so that exact
+// round trips are checked.
+var base = time.Date(2025, 3, 1, 10, 0, 0, 123456789, time.UTC)
+
+// tick is the scheduled time of the i-th hourly tick.
+func tick(i int) time.Time { return base.Add(time.Duration(i) * time.Hour) }
+
+// runID is the run ID of the i-th hourly tick.
+func runID(i int) string { return job.RunID("hourly", tick(i)) }
+
+// okResult is a successful result of target in the i-th tick.
+func okResult(target string, i int, hash string) job.Result {
+	return job.Result{
+		V:           job.Version,
+		RunID:       runID(i),
+		Schedule:    "hourly",
+		TargetID:    target,
+		URL:         "https://example.com/" + target,
+		ScheduledAt: tick(i),
+		Status:      job.StatusOK,
+		HTTPStatus:  200,
+		Fields:      map[string]any{"title": "page " + hash},
+		ContentHash: hash,
+		FetchedAt:   tick(i).Add(1500 * time.Millisecond),
+		DurationMS:  310,
+		Attempt:     1,
+	}
+}
+
+// failedResult is a failed result of target in the i-th tick.
+func failedResult(target string, i int) job.Result {
+	return job.Result{
+		V:           job.Version,
+		RunID:       runID(i),
+		Schedule:    "hourly",
+		TargetID:    target,
+		URL:         "https://example.com/" + target,
+		ScheduledAt: tick(i),
+		Status:      job.StatusFailed,
+		HTTPStatus:  404,
+		FetchedAt:   tick(i).Add(900 * time.Millisecond),
+		DurationMS:  120,
+		Attempt:     1,
+		Error:       &job.Error{Kind: "http_4xx", Message: "GET https://example.com/" + target + ": 404 Not Found"},
+	}
+}
+
+func putRun(t *testing.T, s store.Store, run store.Run) bool {
+	t.Helper()
+	created, err := s.PutRun(t.Context(), run)
+	if err != nil {
+		t.Fatalf("PutRun(%s): %v", run.ID, err)
+	}
+	return created
+}
+
+func putResult(t *testing.T, s store.Store, r job.Result) store.Outcome {
+	t.Helper()
+	out, err := s.PutResult(t.Context(), r)
+	if err != nil {
+		t.Fatalf("PutResult(%s/%s): %v", r.TargetID, r.RunID, err)
+	}
+	return out
+}
+
+func getRun(t *testing.T, s store.Store, id string) store.Run {
+	t.Helper()
+	run, err := s.Run(t.Context(), id)
+	if err != nil {
+		t.Fatalf("Run(%s): %v", id, err)
+	}
+	return run
+}
+
+func getResult(t *testing.T, s store.Store, targetID, runID string) job.Result {
+	t.Helper()
+	r, err := s.Result(t.Context(), targetID, runID)
+	if err != nil {
+		t.Fatalf("Result(%s, %s): %v", targetID, runID, err)
+	}
+	return r
+}
+
+func latest(t *testing.T, s store.Store, targetID string) []job.Result {
+	t.Helper()
+	rs, err := s.Latest(t.Context(), targetID)
+	if err != nil {
+		t.Fatalf("Latest(%q): %v", targetID, err)
+	}
+	return rs
+}
+
+func runResults(t *testing.T, s store.Store, id string) []job.Result {
+	t.Helper()
+	rs, err := s.RunResults(t.Context(), id)
+	if err != nil {
+		t.Fatalf("RunResults(%s): %v", id, err)
+	}
+	return rs
+}
+
+// checkResult fails unless got is want: times equal as instants, no fields
+// and empty fields alike, everything else deeply equal.
+func checkResult(t *testing.T, what string, got, want job.Result) {
+	t.Helper()
+	if !sameResult(got, want) {
+		t.Errorf("%s:\n got %s\nwant %s", what, asJSON(got), asJSON(want))
+	}
+}
+
+func sameResult(a, b job.Result) bool {
+	if !a.ScheduledAt.Equal(b.ScheduledAt) || !a.FetchedAt.Equal(b.FetchedAt) {
+		return false
+	}
+	a.ScheduledAt, b.ScheduledAt = time.Time{}, time.Time{}
+	a.FetchedAt, b.FetchedAt = time.Time{}, time.Time{}
+	if len(a.Fields) == 0 && len(b.Fields) == 0 {
+		a.Fields, b.Fields = nil, nil
+	}
+	return reflect.DeepEqual(a, b)
+}
+
+// checkRun fails unless got has want's identity and counters; the result
+// times are checked only for being set when results were stored.
+func checkRun(t *testing.T, got, want store.Run) {
+	t.Helper()
+	if got.ID != want.ID || got.Schedule != want.Schedule || !got.ScheduledAt.Equal(want.ScheduledAt) ||
+		got.Planned != want.Planned || got.Succeeded != want.Succeeded || got.Failed != want.Failed {
+		t.Errorf("Run(%s):\n got %s\nwant %s", want.ID, asJSON(got), asJSON(want))
+	}
+	if got.Done() > 0 && (got.FirstResultAt.IsZero() || got.LastResultAt.Before(got.FirstResultAt)) {
+		t.Errorf("Run(%s) with results: first_result_at %v, last_result_at %v; want both set, first <= last",
+			want.ID, got.FirstResultAt, got.LastResultAt)
+	}
+	if got.Done() == 0 && (!got.FirstResultAt.IsZero() || !got.LastResultAt.IsZero()) {
+		t.Errorf("Run(%s) without results: first_result_at %v, last_result_at %v; want zero",
+			want.ID, got.FirstResultAt, got.LastResultAt)
+	}
+}
+
+func asJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprintf("%+v", v)
+	}
+	return string(b)
+}
+
+func targetsOf(rs []job.Result) []string {
+	ids := make([]string, len(rs))
+	for i, r := range rs {
+		ids[i] = r.TargetID + "/" + r.RunID
+	}
+	return ids
+}
+
+func testResultRoundTrip(t *testing.T, newStore func(t *testing.T) store.Store) {
+	paris := time.FixedZone("CET", 3600)
+	ok := job.Result{
+		V:           job.Version,
+		RunID:       runID(0),
+		Schedule:    "hourly",
+		TargetID:    "shop-ünïcode",
+		URL:         "https://example.com/päth?q=1&x=<y>",
+		ScheduledAt: tick(0).In(paris),
+		Status:      job.StatusOK,
+		HTTPStatus:  200,
+		Fields: map[string]any{
+			"title":    "Grüße, 世界 🚀",
+			"price":    12.5,
+			"count":    float64(3),
+			"in_stock": true,
+			"missing":  nil,
+			"tags":     []any{"a", "b", ""},
+			"nested": map[string]any{
+				"list":  []any{map[string]any{"k": "v"}, 1.0, []any{}},
+				"empty": map[string]any{},
+			},
+			"markup": "\"<&>\"\n\t\\",
+		},
+		ContentHash: "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+		FetchedAt:   tick(0).Add(1234567891 * time.Nanosecond).In(paris),
+		DurationMS:  1234,
+		Attempt:     2,
+	}
+	failed := failedResult("gone", 0)
+	failed.Error.Message = "GET https://example.com/gone: 404 Not Found — «ünïcode»"
+	failed.Attempt = 3
+
+	for _, want := range []job.Result{ok, failed} {
+		t.Run(string(want.Status), func(t *testing.T) {
+			s := newStore(t)
+			putResult(t, s, want)
+			checkResult(t, "Result", getResult(t, s, want.TargetID, want.RunID), want)
+			if got := latest(t, s, want.TargetID); len(got) != 1 {
+				t.Errorf("Latest(%s) = %v, want the one result", want.TargetID, targetsOf(got))
+			} else {
+				checkResult(t, "Latest", got[0], want)
+			}
+			if got := runResults(t, s, want.RunID); len(got) != 1 {
+				t.Errorf("RunResults(%s) = %v, want the one result", want.RunID, targetsOf(got))
+			} else {
+				checkResult(t, "RunResults", got[0], want)
+			}
+		})
+	}
+}
+
+func testDuplicateResult(t *testing.T, newStore func(t *testing.T) store.Store) {
+	s := newStore(t)
+	first := okResult("a", 0, "h1")
+	if out := putResult(t, s, first); out.Duplicate || !out.Latest {
+		t.Errorf("first put: outcome %+v, want not duplicate, latest", out)
+	}
+	if out := putResult(t, s, first); !out.Duplicate || out.Latest {
+		t.Errorf("second put: outcome %+v, want duplicate, not latest", out)
+	}
+	// A redelivery with other content (a retried crawl) is the same key:
+	// the first write wins.
+	other := failedResult("a", 0)
+	if out := putResult(t, s, other); !out.Duplicate {
+		t.Errorf("put of the same key with other content: outcome %+v, want duplicate", out)
+	}
+	checkResult(t, "Result after duplicates", getResult(t, s, "a", runID(0)), first)
+	checkRun(t, getRun(t, s, runID(0)), store.Run{
+		ID: runID(0), Schedule: "hourly", ScheduledAt: tick(0), Succeeded: 1,
+	})
+}
+
+func testDuplicateResultConcurrent(t *testing.T, newStore func(t *testing.T) store.Store) {
+	s := newStore(t)
+	putRun(t, s, store.Run{ID: runID(0), Schedule: "hourly", ScheduledAt: tick(0), Planned: 1})
+	r := okResult("a", 0, "h1")
+	const writers = 8
+	var (
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		stored int
+		start  = make(chan struct{})
+	)
+	for range writers {
+		wg.Go(func() {
+			<-start
+			out, err := s.PutResult(t.Context(), r)
+			if err != nil {
+				t.Errorf("PutResult: %v", err)
+				return
+			}
+			if !out.Duplicate {
+				mu.Lock()
+				stored++
+				mu.Unlock()
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	if stored != 1 {
+		t.Errorf("%d of %d concurrent puts of one result were not duplicates, want exactly 1", stored, writers)
+	}
+	checkRun(t, getRun(t, s, runID(0)), store.Run{
+		ID: runID(0), Schedule: "hourly", ScheduledAt: tick(0), Planned: 1, Succeeded: 1,
+	})
+	checkResult(t, "Result", getResult(t, s, "a", runID(0)), r)
+}
+
+func testRunCounters(t *testing.T, newStore func(t *testing.T) store.Store) {
+	s := newStore(t)
+	putRun(t, s, store.Run{ID: runID(0), Schedule: "hourly", ScheduledAt: tick(0), Planned: 6, CreatedAt: tick(0)})
+	checkRun(t, getRun(t, s, runID(0)), store.Run{ID: runID(0), Schedule: "hourly", ScheduledAt: tick(0), Planned: 6})
+	for _, r := range []job.Result{
+		okResult("a", 0, "h"), okResult("b", 0, "h"), failedResult("c", 0),
+		okResult("d", 0, "h"), failedResult("e", 0), okResult("a", 0, "h"),
+	} {
+		putResult(t, s, r)
+	}
+	got := getRun(t, s, runID(0))
+	checkRun(t, got, store.Run{
+		ID: runID(0), Schedule: "hourly", ScheduledAt: tick(0), Planned: 6, Succeeded: 3, Failed: 2,
+	})
+	if got.Done() != 5 {
+		t.Errorf("Done() = %d, want 5", got.Done())
+	}
+	// Another run's results do not count here.
+	putResult(t, s, okResult("a", 1, "h"))
+	checkRun(t, getRun(t, s, runID(0)), got)
+}
+
+func testPutRunIdempotent(t *testing.T, newStore func(t *testing.T) store.Store) {
+	s := newStore(t)
+	first := store.Run{ID: runID(0), Schedule: "hourly", ScheduledAt: tick(0), Planned: 3, CreatedAt: tick(0).Add(time.Second)}
+	if !putRun(t, s, first) {
+		t.Errorf("first PutRun: created = false, want true")
+	}
+	again := first
+	again.Schedule, again.Planned, again.CreatedAt = "daily", 99, tick(5)
+	if putRun(t, s, again) {
+		t.Errorf("second PutRun: created = true, want false")
+	}
+	got := getRun(t, s, first.ID)
+	checkRun(t, got, first)
+	if !got.CreatedAt.Equal(first.CreatedAt) {
+		t.Errorf("CreatedAt = %v, want the first PutRun's %v", got.CreatedAt, first.CreatedAt)
+	}
+}
+
+func testResultBeforeRun(t *testing.T, newStore func(t *testing.T) store.Store) {
+	s := newStore(t)
+	// The results messages overtook the planner's write. A result may
+	// omit its schedule.
+	a, b := okResult("a", 0, "h"), failedResult("b", 0)
+	a.Schedule, b.Schedule = "", ""
+	putResult(t, s, a)
+	putResult(t, s, b)
+	got := getRun(t, s, runID(0))
+	if !got.ScheduledAt.Equal(tick(0)) || got.Planned != 0 || got.Succeeded != 1 || got.Failed != 1 {
+		t.Errorf("run created by its results = %s, want scheduled at %v, planned 0, succeeded 1, failed 1",
+			asJSON(got), tick(0))
+	}
+	// The planner's PutRun fills in what it knows and keeps the counters.
+	if !putRun(t, s, store.Run{ID: runID(0), Schedule: "hourly", ScheduledAt: tick(0), Planned: 3}) {
+		t.Errorf("PutRun after results: created = false, want true (it recorded the plan)")
+	}
+	if putRun(t, s, store.Run{ID: runID(0), Schedule: "hourly", ScheduledAt: tick(0), Planned: 7}) {
+		t.Errorf("second PutRun: created = true, want false")
+	}
+	putResult(t, s, okResult("c", 0, "h"))
+	checkRun(t, getRun(t, s, runID(0)), store.Run{
+		ID: runID(0), Schedule: "hourly", ScheduledAt: tick(0), Planned: 3, Succeeded: 2, Failed: 1,
+	})
+}
+
+func testLatestMovesForwardOnly(t *testing.T, newStore func(t *testing.T) store.Store) {
+	tests := []struct {
+		name  string
+		order []int // ticks, in the order their results arrive
+	}{
+		{"in order", []int{0, 1, 2}},
+		{"older arrives late", []int{2, 1}},
+		{"reversed", []int{2, 1, 0}},
+		{"middle arrives late", []int{0, 2, 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newStore(t)
+			newest := -1
+			for _, i := range tt.order {
+				out := putResult(t, s, okResult("a", i, fmt.Sprint("h", i)))
+				if want := i > newest; out.Latest != want {
+					t.Errorf("put tick %d after %v: Latest = %v, want %v", i, tt.order, out.Latest, want)
+				}
+				newest = max(newest, i)
+			}
+			got := latest(t, s, "a")
+			if len(got) != 1 || got[0].RunID != runID(newest) {
+				t.Errorf("Latest(a) = %v, want the result of tick %d (%s)", targetsOf(got), newest, runID(newest))
+			}
+		})
+	}
+	t.Run("failed result is latest too", func(t *testing.T) {
+		s := newStore(t)
+		putResult(t, s, okResult("a", 0, "h"))
+		if out := putResult(t, s, failedResult("a", 1)); !out.Latest {
+			t.Errorf("later failed result: Latest = false, want true")
+		}
+		got := latest(t, s, "a")
+		if len(got) != 1 || got[0].Status != job.StatusFailed {
+			t.Errorf("Latest(a) = %s, want the failed result of tick 1", asJSON(got))
+		}
+	})
+}
+
+func testLatestOfEveryTarget(t *testing.T, newStore func(t *testing.T) store.Store) {
+	s := newStore(t)
+	for _, r := range []job.Result{
+		okResult("c", 1, "h"), okResult("a", 0, "h"), okResult("b", 2, "h"),
+		okResult("a", 1, "h"), failedResult("c", 0),
+	} {
+		putResult(t, s, r)
+	}
+	got := targetsOf(latest(t, s, ""))
+	want := []string{"a/" + runID(1), "b/" + runID(2), "c/" + runID(1)}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Latest(\"\") = %v, want %v (one per target, by target ID)", got, want)
+	}
+	if got := latest(t, s, "zzz"); len(got) != 0 {
+		t.Errorf("Latest(unknown target) = %v, want none", targetsOf(got))
+	}
+}
+
+func testChanged(t *testing.T, newStore func(t *testing.T) store.Store) {
+	type step struct {
+		tick        int
+		hash        string // "" puts a failed result
+		wantChanged bool   // the put's Outcome.Changed
+	}
+	tests := []struct {
+		name  string
+		steps []step
+		want  map[int]bool // tick -> final Changed flag
+	}{
+		{"first result is not changed",
+			[]step{{0, "A", false}},
+			map[int]bool{0: false}},
+		{"same hash is not changed",
+			[]step{{0, "A", false}, {1, "A", false}},
+			map[int]bool{0: false, 1: false}},
+		{"different hash is changed",
+			[]step{{0, "A", false}, {1, "B", true}, {2, "A", true}},
+			map[int]bool{0: false, 1: true, 2: true}},
+		{"failed results are not changed and are skipped",
+			[]step{{0, "A", false}, {1, "", false}, {2, "A", false}, {3, "", false}, {4, "B", true}},
+			map[int]bool{0: false, 1: false, 2: false, 3: false, 4: true}},
+		{"first ok result after a failure is not changed",
+			[]step{{0, "", false}, {1, "A", false}},
+			map[int]bool{0: false, 1: false}},
+		{"late middle result recomputes the later one",
+			[]step{{1, "A", false}, {3, "B", true}, {2, "B", true}},
+			map[int]bool{1: false, 2: true, 3: false}},
+		{"late middle result equal to the earlier one",
+			[]step{{1, "A", false}, {3, "B", true}, {2, "A", false}},
+			map[int]bool{1: false, 2: false, 3: true}},
+		{"late oldest result recomputes the next",
+			[]step{{1, "A", false}, {2, "A", false}, {0, "B", false}},
+			map[int]bool{0: false, 1: true, 2: false}},
+		{"late failed result recomputes nothing",
+			[]step{{1, "A", false}, {3, "B", true}, {2, "", false}},
+			map[int]bool{1: false, 2: false, 3: true}},
+		{"reversed arrival",
+			[]step{{3, "B", false}, {2, "B", false}, {1, "A", false}},
+			map[int]bool{1: false, 2: true, 3: false}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newStore(t)
+			results := map[int]job.Result{}
+			newest := -1
+			for _, st := range tt.steps {
+				r := failedResult("a", st.tick)
+				if st.hash != "" {
+					r = okResult("a", st.tick, st.hash)
+				}
+				r.Changed = !st.wantChanged // the store sets it, not the caller
+				results[st.tick] = r
+				newest = max(newest, st.tick)
+				if out := putResult(t, s, r); out.Changed != st.wantChanged {
+					t.Errorf("put tick %d (%q): Outcome.Changed = %v, want %v", st.tick, st.hash, out.Changed, st.wantChanged)
+				}
+			}
+			for i, want := range tt.want {
+				if got := getResult(t, s, "a", runID(i)); got.Changed != want {
+					t.Errorf("Result(tick %d).Changed = %v, want %v", i, got.Changed, want)
+				}
+				// A duplicate reports the stored flag.
+				if out := putResult(t, s, results[i]); !out.Duplicate || out.Changed != want {
+					t.Errorf("re-put tick %d: outcome %+v, want duplicate with Changed %v", i, out, want)
+				}
+			}
+			if got := latest(t, s, "a"); len(got) != 1 || got[0].Changed != tt.want[newest] {
+				t.Errorf("Latest(a) = %s, want tick %d with Changed %v", asJSON(got), newest, tt.want[newest])
+			}
+			if got := runResults(t, s, runID(newest)); len(got) != 1 || got[0].Changed != tt.want[newest] {
+				t.Errorf("RunResults(tick %d) = %s, want Changed %v", newest, asJSON(got), tt.want[newest])
+			}
+		})
+	}
+	t.Run("targets are independent", func(t *testing.T) {
+		s := newStore(t)
+		putResult(t, s, okResult("a", 0, "A"))
+		if out := putResult(t, s, okResult("b", 1, "B")); out.Changed {
+			t.Errorf("first result of b after a's: Changed = true, want false")
+		}
+	})
+}
+
+func testAttempts(t *testing.T, newStore func(t *testing.T) store.Store) {
+	s := newStore(t)
+	attempt := func(target string, run, n int, msg string) store.Attempt {
+		return store.Attempt{
+			RunID: runID(run), TargetID: target, MessageID: msg, Attempt: n,
+			At:    tick(run).Add(time.Duration(n)*time.Minute + 7*time.Nanosecond),
+			Error: job.Error{Kind: "timeout", Message: fmt.Sprintf("attempt %d: context deadline exceeded — ü", n)},
+		}
+	}
+	record := func(a store.Attempt) {
+		t.Helper()
+		if err := s.RecordAttempt(t.Context(), a); err != nil {
+			t.Fatalf("RecordAttempt(%+v): %v", a, err)
+		}
+	}
+	want := []store.Attempt{attempt("a", 0, 1, "m-1"), attempt("a", 0, 2, "m-1"), attempt("a", 0, 3, "m-1")}
+	record(want[1])
+	record(want[2])
+	record(want[0])
+	record(attempt("a", 0, 1, "m-other")) // again: the first is kept
+	record(attempt("b", 0, 1, "m-2"))     // another target
+	record(attempt("a", 1, 1, "m-3"))     // another run
+
+	got, err := s.Attempts(t.Context(), runID(0), "a")
+	if err != nil {
+		t.Fatalf("Attempts: %v", err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("Attempts(a, tick 0) = %s, want %s", asJSON(got), asJSON(want))
+	}
+	for i := range want {
+		g, w := got[i], want[i]
+		if !g.At.Equal(w.At) {
+			t.Errorf("attempt %d: At = %v, want %v", i, g.At, w.At)
+		}
+		g.At, w.At = time.Time{}, time.Time{}
+		if g != w {
+			t.Errorf("attempt %d = %+v, want %+v", i, g, w)
+		}
+	}
+	if got, err := s.Attempts(t.Context(), runID(9), "a"); err != nil || len(got) != 0 {
+		t.Errorf("Attempts(unknown run) = %v, %v; want none, no error", got, err)
+	}
+}
+
+func testRuns(t *testing.T, newStore func(t *testing.T) store.Store) {
+	s := newStore(t)
+	for _, i := range []int{3, 0, 4, 1, 2} {
+		putRun(t, s, store.Run{ID: runID(i), Schedule: "hourly", ScheduledAt: tick(i), Planned: i})
+	}
+	putResult(t, s, okResult("a", 5, "h")) // a run created by its first result is listed too
+	ids := func(limit int) []string {
+		t.Helper()
+		runs, err := s.Runs(t.Context(), limit)
+		if err != nil {
+			t.Fatalf("Runs(%d): %v", limit, err)
+		}
+		out := make([]string, len(runs))
+		for i, r := range runs {
+			out[i] = r.ID
+		}
+		return out
+	}
+	tests := []struct {
+		limit int
+		want  []string
+	}{
+		{1, []string{runID(5)}},
+		{3, []string{runID(5), runID(4), runID(3)}},
+		{10, []string{runID(5), runID(4), runID(3), runID(2), runID(1), runID(0)}},
+	}
+	for _, tt := range tests {
+		if got := ids(tt.limit); !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("Runs(%d) = %v, want %v (newest scheduled first)", tt.limit, got, tt.want)
+		}
+	}
+}
+
+func testRunResults(t *testing.T, newStore func(t *testing.T) store.Store) {
+	s := newStore(t)
+	for _, r := range []job.Result{
+		okResult("c", 0, "h"), failedResult("a", 0), okResult("b", 0, "h"), okResult("a", 1, "h"),
+	} {
+		putResult(t, s, r)
+	}
+	got := targetsOf(runResults(t, s, runID(0)))
+	want := []string{"a/" + runID(0), "b/" + runID(0), "c/" + runID(0)}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("RunResults(tick 0) = %v, want %v (that run's, by target ID)", got, want)
+	}
+	if got := runResults(t, s, runID(9)); len(got) != 0 {
+		t.Errorf("RunResults(unknown run) = %v, want none", targetsOf(got))
+	}
+}
+
+func testNotFound(t *testing.T, newStore func(t *testing.T) store.Store) {
+	s := newStore(t)
+	putResult(t, s, okResult("a", 0, "h"))
+	if _, err := s.Run(t.Context(), runID(9)); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Run(unknown) error = %v, want ErrNotFound", err)
+	}
+	for _, key := range [][2]string{{"a", runID(9)}, {"zzz", runID(0)}} {
+		if _, err := s.Result(t.Context(), key[0], key[1]); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("Result(%s, %s) error = %v, want ErrNotFound", key[0], key[1], err)
+		}
+	}
+}
+
+// testConcurrentRuns puts 50 targets × 3 runs, each result one to three
+// times and each run twice, from 8 goroutines in random order, and checks
+// counters, latest and changed flags against a sequential model.
+func testConcurrentRuns(t *testing.T, newStore func(t *testing.T) store.Store) {
+	const (
+		targets = 50
+		runs    = 3
+		writers = 8
+	)
+	s := newStore(t)
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 0))
+
+	target := func(i int) string { return fmt.Sprintf("t%02d", i) }
+	resultOf := func(ti, ri int) job.Result {
+		if (ti+ri)%7 == 0 {
+			return failedResult(target(ti), ri)
+		}
+		return okResult(target(ti), ri, fmt.Sprint("h", (ti*ri)%3))
+	}
+	type op struct {
+		run    *store.Run
+		result *job.Result
+	}
+	var ops []op
+	for ri := range runs {
+		for range 2 {
+			ops = append(ops, op{run: &store.Run{ID: runID(ri), Schedule: "hourly", ScheduledAt: tick(ri), Planned: targets}})
+		}
+		for ti := range targets {
+			r := resultOf(ti, ri)
+			for range 1 + rng.IntN(3) {
+				ops = append(ops, op{result: &r})
+			}
+		}
+	}
+	rng.Shuffle(len(ops), func(i, j int) { ops[i], ops[j] = ops[j], ops[i] })
+
+	var (
+		mu      sync.Mutex
+		stored  = map[string]int{} // target/run -> puts that were not duplicates
+		created = map[string]int{} // run -> PutRuns that reported created
+		wg      sync.WaitGroup
+		work    = make(chan op)
+	)
+	for range writers {
+		wg.Go(func() {
+			for o := range work {
+				if o.run != nil {
+					c, err := s.PutRun(t.Context(), *o.run)
+					if err != nil {
+						t.Errorf("PutRun(%s): %v", o.run.ID, err)
+						continue
+					}
+					if c {
+						mu.Lock()
+						created[o.run.ID]++
+						mu.Unlock()
+					}
+					continue
+				}
+				out, err := s.PutResult(t.Context(), *o.result)
+				if err != nil {
+					t.Errorf("PutResult(%s/%s): %v", o.result.TargetID, o.result.RunID, err)
+					continue
+				}
+				if !out.Duplicate {
+					mu.Lock()
+					stored[o.result.TargetID+"/"+o.result.RunID]++
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	for _, o := range ops {
+		work <- o
+	}
+	close(work)
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+
+	for ri := range runs {
+		want := store.Run{ID: runID(ri), Schedule: "hourly", ScheduledAt: tick(ri), Planned: targets}
+		for ti := range targets {
+			r := resultOf(ti, ri)
+			if r.Status == job.StatusOK {
+				want.Succeeded++
+			} else {
+				want.Failed++
+			}
+			if n := stored[r.TargetID+"/"+r.RunID]; n != 1 {
+				t.Errorf("%s/%s stored by %d puts, want exactly 1", r.TargetID, r.RunID, n)
+			}
+		}
+		checkRun(t, getRun(t, s, want.ID), want)
+		if created[want.ID] != 1 {
+			t.Errorf("PutRun(%s) reported created %d times, want once", want.ID, created[want.ID])
+		}
+		if got := runResults(t, s, want.ID); len(got) != targets {
+			t.Errorf("RunResults(%s) has %d results, want %d", want.ID, len(got), targets)
+		}
+	}
+
+	all := latest(t, s, "")
+	if len(all) != targets {
+		t.Fatalf("Latest(\"\") has %d results, want %d", len(all), targets)
+	}
+	for ti, got := range all {
+		// Sequential model of the changed flags: each ok result against
+		// the target's previous ok result.
+		prev, wantChanged := "", map[int]bool{}
+		for ri := range runs {
+			if r := resultOf(ti, ri); r.Status == job.StatusOK {
+				wantChanged[ri] = prev != "" && prev != r.ContentHash
+				prev = r.ContentHash
+			}
+		}
+		want := resultOf(ti, runs-1)
+		want.Changed = wantChanged[runs-1]
+		checkResult(t, "Latest of "+target(ti), got, want)
+		for ri := range runs {
+			if got := getResult(t, s, target(ti), runID(ri)); got.Changed != wantChanged[ri] {
+				t.Errorf("Result(%s, tick %d).Changed = %v, want %v", target(ti), ri, got.Changed, wantChanged[ri])
+			}
+		}
+	}
+}
