@@ -237,3 +237,16 @@ func problemsErr(what string, problems []string) error {
 func RunID(schedule string, scheduledAt time.Time) string {
 	return schedule + "-" + scheduledAt.UTC().Format("20060102T150405Z")
 }
+
+// Names of the message attributes that jobs and results carry beside their
+// body, so a message can be explained (in a DLQ listing, say) even when its
+// body does not decode.
+const (
+	AttrRunID    = "run_id"
+	AttrTargetID = "target_id"
+)
+
+// Attributes returns the message attributes of a job's or result's message.
+func Attributes(runID, targetID string) map[string]string {
+	return map[string]string{AttrRunID: runID, AttrTargetID: targetID}
+}

@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/mattn/go-isatty"
+	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/cronless/cronless/shared/obs"
+	"github.com/cronless/cronless/shared/targets"
+)
+
+// Exit codes.
+const (
+	exitOK    = 0
+	exitError = 1 // the command failed
+	exitUsage = 2 // bad flags, arguments or configuration
+)
+
+// usageError marks an error the user fixes by changing the command line or
+// the configuration; it exits with exitUsage.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+
+// app holds what every command shares: the streams and the global flags.
+type app struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	db             string
+	logLevel       string
+	logger         *zap.Logger
+}
+
+// Run runs the cronless command line with args and returns the exit code.
+func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr}
+	root := a.rootCommand()
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if a.logger != nil {
+		_ = a.logger.Sync()
+	}
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "cronless: %v\n", err)
+	var ue usageError
+	var te *targets.Error
+	if errors.As(err, &ue) || errors.As(err, &te) || isCobraUsage(err) {
+		return exitUsage
+	}
+	return exitError
+}
+
+// isCobraUsage recognises the usage errors cobra itself returns.
+func isCobraUsage(err error) bool {
+	msg := err.Error()
+	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "accepts ", "requires at least", "invalid argument"} {
+		if strings.HasPrefix(msg, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func (a *app) rootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "cronless",
+		Short: "Scheduled crawls without a cron server",
+		Long: `cronless runs scheduled crawls: a planner turns each schedule tick into jobs on a
+queue, workers crawl them with colly, and the results are stored.
+
+By default everything runs on this machine, on an embedded backend (one SQLite
+file, .cronless/local.db, or --db / CRONLESS_DB), with the same semantics as on AWS.
+
+Start with:  cronless demo`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usageError{fmt.Errorf("%w (see %s --help)", err, c.CommandPath())}
+	})
+	def := os.Getenv("CRONLESS_DB")
+	if def == "" {
+		def = filepath.Join(".cronless", "local.db")
+	}
+	root.PersistentFlags().StringVar(&a.db, "db", def, "the local backend's SQLite file (env CRONLESS_DB)")
+	root.PersistentFlags().StringVar(&a.logLevel, "log-level", "warn", "log level: debug, info, warn or error")
+	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
+		var lvl zapcore.Level
+		if cmd.Name() == "demo" && !cmd.Flags().Changed("log-level") {
+			a.logLevel = "error" // the demo's retries are expected; its tables tell the story
+		}
+		if err := lvl.Set(a.logLevel); err != nil {
+			return usagef("--log-level %q: use debug, info, warn or error", a.logLevel)
+		}
+		format := obs.JSON
+		if a.isTerminal(a.stderr) {
+			format = obs.Console
+		}
+		a.logger = obs.New(a.stderr, format, lvl)
+		return nil
+	}
+	root.AddCommand(a.demoCommand(), a.runCommand(), a.invokeCommand(), a.resultsCommand(), a.validateCommand())
+	return root
+}
+
+// isTerminal reports whether w is a terminal (then output is for a person).
+func (a *app) isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
+}
+
+// loadTargets loads and validates a targets file.
+func loadTargets(path string) (*targets.File, error) {
+	tf, err := targets.Load(path)
+	if err != nil {
+		var te *targets.Error
+		if errors.As(err, &te) {
+			return nil, err
+		}
+		return nil, usageError{err}
+	}
+	return tf, nil
+}
+
+// durationFlag checks a duration flag's value is within [lo, hi].
+func durationFlag(name string, d, lo, hi time.Duration) error {
+	if d < lo || d > hi {
+		return usagef("--%s %s: must be between %s and %s", name, d, lo, hi)
+	}
+	return nil
+}
+
+func intFlag(name string, n, lo, hi int) error {
+	if n < lo || n > hi {
+		return usagef("--%s %d: must be between %d and %d", name, n, lo, hi)
+	}
+	return nil
+}

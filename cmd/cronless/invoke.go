@@ -1,0 +1,86 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/spf13/cobra"
+
+	"github.com/cronless/cronless/shared/planner"
+)
+
+func (a *app) invokeCommand() *cobra.Command {
+	var f pipelineFlags
+	var eventFile string
+	cmd := &cobra.Command{
+		Use:   "invoke planner|worker|results --event FILE",
+		Short: "Run one handler with a sample event on the local backend and print its response",
+		Long: `Run one handler core, the very code the Lambda function runs, with an event
+from a file (see events/), on the local backend, and print the response JSON.
+
+  planner   takes a Scheduler payload (events/schedule.json) and sends jobs to the
+            local targets queue;
+  worker    takes an SQS batch of jobs (events/worker-sqs.json), crawls them and
+            sends results to the local results queue;
+  results   takes an SQS batch of results (events/results-sqs.json) and stores them.`,
+		Example: `  cronless invoke planner --event events/schedule.json --targets targets.yaml
+  cronless invoke results --event events/results-sqs.json`,
+		ValidArgs: []string{"planner", "worker", "results"},
+		Args:      cobra.MatchAll(cobra.ExactArgs(1), cobra.OnlyValidArgs),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if eventFile == "" {
+				return usagef("--event is required: a JSON event file such as events/schedule.json")
+			}
+			if err := f.check(); err != nil {
+				return err
+			}
+			data, err := os.ReadFile(eventFile)
+			if err != nil {
+				return usagef("--event: %v", err)
+			}
+			tf, err := loadTargets(f.targetsFile)
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			b, err := openBackend(ctx, a.db, queueSettings{Visibility: f.visibility, MaxReceives: f.maxReceives})
+			if err != nil {
+				return err
+			}
+			defer b.Close()
+			p := a.pipeline(tf, b, &f)
+
+			var resp any
+			switch args[0] {
+			case "planner":
+				var tick planner.Tick
+				if err := json.Unmarshal(data, &tick); err != nil {
+					return usagef("%s is not a planner event: %v", eventFile, err)
+				}
+				resp, err = p.Planner().Handle(ctx, tick)
+			case "worker", "results":
+				var ev events.SQSEvent
+				if err := json.Unmarshal(data, &ev); err != nil || len(ev.Records) == 0 {
+					return usagef("%s is not an SQS event with records (see events/%s-sqs.json): %v", eventFile, args[0], err)
+				}
+				if args[0] == "worker" {
+					resp, err = p.Worker().Handle(ctx, ev)
+				} else {
+					resp, err = p.ResultsHandler().Handle(ctx, ev)
+				}
+			}
+			if err != nil {
+				return fmt.Errorf("%s: %w", args[0], err)
+			}
+			enc := json.NewEncoder(a.stdout)
+			enc.SetIndent("", "  ")
+			return enc.Encode(resp)
+		},
+	}
+	cmd.Flags().StringVar(&eventFile, "event", "", "the event JSON file (see events/)")
+	cmd.Flags().StringVar(&f.targetsFile, "targets", "targets.yaml", "the targets file (the planner reads it)")
+	f.register(cmd)
+	return cmd
+}

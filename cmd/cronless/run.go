@@ -1,0 +1,179 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+
+	"github.com/cronless/cronless/shared/crawl"
+	"github.com/cronless/cronless/shared/local"
+	"github.com/cronless/cronless/shared/targets"
+	"github.com/cronless/cronless/shared/worker"
+)
+
+// pipelineFlags are the settings of the local pipeline, shared by run and demo.
+type pipelineFlags struct {
+	targetsFile    string
+	schedules      []string
+	once           bool
+	allowPrivate   bool
+	visibility     time.Duration
+	maxReceives    int
+	batchSize      int
+	batchWindow    time.Duration
+	concurrency    int
+	functionTimout time.Duration
+	retryBase      time.Duration
+	pollWait       time.Duration
+}
+
+func (f *pipelineFlags) register(cmd *cobra.Command) {
+	fs := cmd.Flags()
+	fs.DurationVar(&f.visibility, "visibility-timeout", 30*time.Second, "queue visibility timeout (≥ --function-timeout, as Lambda requires)")
+	fs.IntVar(&f.maxReceives, "max-receives", 3, "receives before a message is dead-lettered (maxReceiveCount)")
+	fs.IntVar(&f.batchSize, "batch-size", 10, "records per invocation, 1 to 10")
+	fs.DurationVar(&f.batchWindow, "batch-window", 0, "how long to gather a batch before invoking with fewer records")
+	fs.IntVar(&f.concurrency, "concurrency", 4, "invocations at once per function (maximum concurrency)")
+	fs.DurationVar(&f.functionTimout, "function-timeout", 30*time.Second, "each invocation's time limit")
+	fs.DurationVar(&f.retryBase, "retry-delay", time.Second, "delay before the first retry of a failed crawl, doubled on each retry (a server's Retry-After wins)")
+	fs.BoolVar(&f.allowPrivate, "allow-private", false, "allow crawling private and loopback addresses (off by default: SSRF protection)")
+}
+
+func (f *pipelineFlags) check() error {
+	if err := durationFlag("visibility-timeout", f.visibility, time.Second, maxVisibility); err != nil {
+		return err
+	}
+	if err := durationFlag("function-timeout", f.functionTimout, time.Second, 15*time.Minute); err != nil {
+		return err
+	}
+	if f.functionTimout > f.visibility {
+		return usagef("--function-timeout %s is longer than --visibility-timeout %s: a message would come back while still being handled; raise --visibility-timeout", f.functionTimout, f.visibility)
+	}
+	if err := durationFlag("retry-delay", f.retryBase, 0, maxVisibility); err != nil {
+		return err
+	}
+	if err := durationFlag("batch-window", f.batchWindow, 0, 5*time.Minute); err != nil {
+		return err
+	}
+	if err := intFlag("max-receives", f.maxReceives, 1, maxReceiveLimit); err != nil {
+		return err
+	}
+	if err := intFlag("batch-size", f.batchSize, 1, 10); err != nil {
+		return err
+	}
+	return intFlag("concurrency", f.concurrency, 1, 1000)
+}
+
+// pipeline assembles the local pipeline over the backend.
+func (a *app) pipeline(tf *targets.File, b *backend, f *pipelineFlags) *local.Pipeline {
+	m := local.MappingConfig{BatchSize: f.batchSize, BatchWindow: f.batchWindow, MaxConcurrency: f.concurrency, Timeout: f.functionTimout}
+	return &local.Pipeline{
+		Targets: tf, Jobs: b.jobs, JobsDLQ: b.jobsDLQ, Results: b.results, ResultsDLQ: b.resultsDQ,
+		Store: b.store, Log: a.logger, Region: localRegion,
+		Fetcher:        crawl.New(crawl.Options{AllowPrivate: f.allowPrivate, UserAgent: tf.Defaults.UserAgent, Timeout: tf.Defaults.Timeout}),
+		WorkerMapping:  m,
+		ResultsMapping: m,
+		PollWait:       f.pollWait,
+		RetryDelay:     worker.Backoff(f.retryBase, f.visibility),
+	}
+}
+
+func (a *app) runCommand() *cobra.Command {
+	var f pipelineFlags
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Run the pipeline on this machine (the local backend)",
+		Long: `Run the whole pipeline on this machine: schedules fire as EventBridge Scheduler
+would fire them, and the worker and results handlers are invoked as Lambda's SQS
+event source mapping would invoke them, on the local backend (--db).
+
+With --once, each selected schedule fires once, now, and the command returns when
+that run has drained: every job has a result or sits in the dead-letter queue.
+Without it, schedules keep firing until you press Ctrl-C; messages in flight then
+simply become visible again, and the next run picks them up.`,
+		Example: `  cronless run --targets targets.yaml --once
+  cronless run --targets targets.yaml --schedule hourly`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := f.check(); err != nil {
+				return err
+			}
+			tf, err := loadTargets(f.targetsFile)
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			b, err := openBackend(ctx, a.db, queueSettings{Visibility: f.visibility, MaxReceives: f.maxReceives})
+			if err != nil {
+				return err
+			}
+			defer b.Close()
+			p := a.pipeline(tf, b, &f)
+			if !f.once {
+				fmt.Fprintf(a.stderr, "cronless: running schedules %v on %s; Ctrl-C stops\n", orAll(f.schedules), a.db)
+				return p.Run(ctx, f.schedules)
+			}
+			reports, err := a.runOnce(ctx, p, f.schedules)
+			if err != nil {
+				return err
+			}
+			return printRunReports(a.stdout, reports)
+		},
+	}
+	cmd.Flags().StringVar(&f.targetsFile, "targets", "targets.yaml", "the targets file")
+	cmd.Flags().StringSliceVar(&f.schedules, "schedule", nil, "run only this schedule (repeatable; default: all)")
+	cmd.Flags().BoolVar(&f.once, "once", false, "fire each selected schedule once, now, and return when the run has drained")
+	f.register(cmd)
+	return cmd
+}
+
+func orAll(names []string) any {
+	if len(names) == 0 {
+		return "(all)"
+	}
+	return names
+}
+
+// runOnce runs the pipeline once, with a progress bar on a terminal.
+func (a *app) runOnce(ctx context.Context, p *local.Pipeline, schedules []string) ([]local.RunReport, error) {
+	var bar *progressbar.ProgressBar
+	var progress func(local.Progress)
+	if a.isTerminal(a.stderr) {
+		progress = func(pr local.Progress) {
+			if bar == nil && pr.Planned > 0 {
+				bar = progressbar.NewOptions(pr.Planned, progressbar.OptionSetWriter(a.stderr),
+					progressbar.OptionSetDescription("crawling"), progressbar.OptionShowCount(),
+					progressbar.OptionClearOnFinish(), progressbar.OptionThrottle(100*time.Millisecond))
+			}
+			if bar != nil {
+				bar.Describe(fmt.Sprintf("crawling (in queue %d, dead-lettered %d)", pr.Jobs.Total(), pr.DeadLetters))
+				_ = bar.Set(pr.Done)
+			}
+		}
+	}
+	reports, err := p.RunOnce(ctx, schedules, progress)
+	if bar != nil {
+		_ = bar.Finish()
+	}
+	if errors.Is(err, context.Canceled) {
+		return nil, fmt.Errorf("interrupted before the run drained; what is in flight is kept in %s: run again to finish it", a.db)
+	}
+	return reports, err
+}
+
+func printRunReports(w io.Writer, reports []local.RunReport) error {
+	t := newTable("RUN", "PLANNED", "OK", "FAILED", "DEAD-LETTERED", "TOOK")
+	for _, r := range reports {
+		took := "-"
+		if !r.LastResultAt.IsZero() {
+			took = r.LastResultAt.Sub(r.CreatedAt).Round(time.Millisecond).String()
+		}
+		t.add(r.ID, r.Planned, r.Succeeded, r.Failed, r.DeadLettered, took)
+	}
+	return t.write(w)
+}

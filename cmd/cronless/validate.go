@@ -1,0 +1,49 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+func (a *app) validateCommand() *cobra.Command {
+	var file string
+	cmd := &cobra.Command{
+		Use:   "validate",
+		Short: "Check a targets file and show when each schedule fires next",
+		Long: `Check a targets file: every problem is reported with its line and column and
+what to change. When the file is valid, each schedule is shown with its targets
+and its next three times.`,
+		Example: "  cronless validate --targets targets.yaml",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			tf, err := loadTargets(file)
+			if err != nil {
+				return err
+			}
+			t := newTable("SCHEDULE", "EXPRESSION", "TIMEZONE", "TARGETS", "NEXT")
+			now := time.Now()
+			for _, name := range tf.ScheduleNames {
+				sc := tf.Schedules[name]
+				next, after := "", now
+				for i := range 3 {
+					at := sc.Expr.Next(after, sc.Location)
+					if at.IsZero() {
+						break
+					}
+					if i > 0 {
+						next += ", "
+					}
+					next += at.In(sc.Location).Format("2006-01-02 15:04 MST")
+					after = at
+				}
+				t.add(name, sc.Expression, sc.Location, len(tf.TargetsFor(name)), next)
+			}
+			fmt.Fprintf(a.stdout, "%s: valid, %d targets, %d schedules\n\n", file, len(tf.Targets), len(tf.Schedules))
+			return t.write(a.stdout)
+		},
+	}
+	cmd.Flags().StringVar(&file, "targets", "targets.yaml", "the targets file")
+	return cmd
+}

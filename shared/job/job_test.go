@@ -1,0 +1,158 @@
+package job_test
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/cronless/cronless/shared/job"
+)
+
+const goodJob = `{"v":1,"run_id":"hourly-20261127T090000Z","schedule":"hourly","target_id":"example","url":"https://example.com/","scheduled_at":"2026-11-27T09:00:00Z","extract":{"title":{"css":"title"}}}`
+
+func TestDecodeJob(t *testing.T) {
+	tests := []struct {
+		name    string
+		body    string
+		wantErr string // empty: valid
+	}{
+		{"valid", goodJob, ""},
+		{"not json", `hello`, "invalid character"},
+		{"empty", ``, "EOF"},
+		{"wrong version", strings.Replace(goodJob, `"v":1`, `"v":2`, 1), `version 2 is not supported`},
+		{"no version", strings.Replace(goodJob, `"v":1,`, ``, 1), `version 0 is not supported`},
+		{"unknown field", strings.Replace(goodJob, `"v":1`, `"v":1,"colour":"red"`, 1), `unknown field "colour"`},
+		{"missing run", strings.Replace(goodJob, `"run_id":"hourly-20261127T090000Z",`, ``, 1), "run_id is missing"},
+		{"missing target", strings.Replace(goodJob, `"target_id":"example",`, ``, 1), "target_id is missing"},
+		{"missing time", strings.Replace(goodJob, `"scheduled_at":"2026-11-27T09:00:00Z",`, ``, 1), "scheduled_at is missing"},
+		{"ftp url", strings.Replace(goodJob, `https://example.com/`, `ftp://example.com/`, 1), "must be http or https"},
+		{"no host", strings.Replace(goodJob, `https://example.com/`, `https:///x`, 1), "has no host"},
+		{"empty css", strings.Replace(goodJob, `{"css":"title"}`, `{"css":" "}`, 1), "extract.title.css is missing"},
+		{"trailing data", goodJob + `{}`, "trailing data"},
+		{"wrong type", strings.Replace(goodJob, `"v":1`, `"v":"1"`, 1), "cannot unmarshal"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			j, err := job.DecodeJob([]byte(tt.body))
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("DecodeJob: %v", err)
+				}
+				if j.TargetID != "example" || j.Extract["title"].CSS != "title" || !j.RespectsRobots() {
+					t.Errorf("decoded %+v", j)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("DecodeJob accepted %s", tt.body)
+			}
+			if !errors.Is(err, job.ErrInvalid) {
+				t.Errorf("error %v does not wrap ErrInvalid", err)
+			}
+			if !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("error %q does not say %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestResultValidate(t *testing.T) {
+	at := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+	ok := job.Result{V: 1, RunID: "r", TargetID: "t", URL: "https://x/", ScheduledAt: at, FetchedAt: at, Status: job.StatusOK}
+	tests := []struct {
+		name    string
+		mutate  func(*job.Result)
+		wantErr string
+	}{
+		{"ok", func(r *job.Result) {}, ""},
+		{"failed with error", func(r *job.Result) { r.Status, r.Error = job.StatusFailed, &job.Error{Kind: "http_4xx", Message: "404"} }, ""},
+		{"failed without error", func(r *job.Result) { r.Status = job.StatusFailed }, "needs an error"},
+		{"ok with error", func(r *job.Result) { r.Error = &job.Error{Kind: "x"} }, "must not carry an error"},
+		{"bad status", func(r *job.Result) { r.Status = "maybe" }, `status "maybe"`},
+		{"no fetched_at", func(r *job.Result) { r.FetchedAt = time.Time{} }, "fetched_at is missing"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := ok
+			tt.mutate(&r)
+			err := r.Validate()
+			if tt.wantErr == "" && err != nil {
+				t.Fatalf("Validate: %v", err)
+			}
+			if tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Fatalf("Validate = %v, want %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestRoundTrip(t *testing.T) {
+	at := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+	r := job.Result{V: 1, RunID: "r", TargetID: "t", URL: "https://x/", ScheduledAt: at, FetchedAt: at.Add(time.Second),
+		Status: job.StatusFailed, HTTPStatus: 404, Error: &job.Error{Kind: "http_4xx", Message: "not found"}, Attempt: 2}
+	body, err := job.Encode(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{`"run_id"`, `"target_id"`, `"scheduled_at"`, `"status":"failed"`, `"http_status":404`, `"fetched_at"`, `"duration_ms"`, `"attempt":2`, `"error":{"kind":"http_4xx","message":"not found"}`, `"changed":false`, `"v":1`} {
+		if !strings.Contains(body, name) {
+			t.Errorf("encoded result %s lacks %s", body, name)
+		}
+	}
+	back, err := job.DecodeResult([]byte(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.Error.Message != "not found" || !back.ScheduledAt.Equal(at) || back.Attempt != 2 {
+		t.Errorf("round trip: %+v", back)
+	}
+}
+
+func TestRunIDDeterministic(t *testing.T) {
+	seoul, _ := time.LoadLocation("Asia/Seoul")
+	a := job.RunID("hourly", time.Date(2026, 11, 27, 18, 0, 0, 0, seoul))
+	b := job.RunID("hourly", time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC))
+	if a != b || a != "hourly-20261127T090000Z" {
+		t.Fatalf("RunID = %q and %q, want both hourly-20261127T090000Z", a, b)
+	}
+}
+
+// TestGoldenEvents decodes the sample events with aws-lambda-go's types
+// and the bodies with the contracts.
+func TestGoldenEvents(t *testing.T) {
+	for _, tt := range []struct {
+		file   string
+		decode func([]byte) error
+	}{
+		{"worker-sqs.json", func(b []byte) error { _, err := job.DecodeJob(b); return err }},
+		{"results-sqs.json", func(b []byte) error { _, err := job.DecodeResult(b); return err }},
+	} {
+		t.Run(tt.file, func(t *testing.T) {
+			data, err := os.ReadFile(filepath.Join("..", "..", "events", tt.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ev events.SQSEvent
+			if err := json.Unmarshal(data, &ev); err != nil {
+				t.Fatal(err)
+			}
+			if len(ev.Records) == 0 {
+				t.Fatal("no records")
+			}
+			for _, r := range ev.Records {
+				if r.EventSource != "aws:sqs" || r.MessageId == "" || r.ReceiptHandle == "" || r.Attributes["ApproximateReceiveCount"] == "" {
+					t.Errorf("record %s is not shaped as Lambda delivers it", r.MessageId)
+				}
+				if err := tt.decode([]byte(r.Body)); err != nil {
+					t.Errorf("record %s: %v", r.MessageId, err)
+				}
+			}
+		})
+	}
+}

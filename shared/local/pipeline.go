@@ -1,0 +1,260 @@
+package local
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/cronless/cronless/shared/planner"
+	"github.com/cronless/cronless/shared/queue"
+	"github.com/cronless/cronless/shared/results"
+	"github.com/cronless/cronless/shared/store"
+	"github.com/cronless/cronless/shared/targets"
+	"github.com/cronless/cronless/shared/worker"
+)
+
+// MappingConfig is the event source mapping of one function.
+type MappingConfig struct {
+	BatchSize      int
+	BatchWindow    time.Duration
+	MaxConcurrency int
+	Timeout        time.Duration
+}
+
+// Pipeline is the whole of cronless on one machine: the planner fed by the
+// local scheduler, the worker and results cores fed by emulated event source
+// mappings, over whatever queues and store it is given.
+type Pipeline struct {
+	Targets    *targets.File
+	Jobs       queue.Queue // the targets queue
+	JobsDLQ    queue.Queue
+	Results    queue.Queue
+	ResultsDLQ queue.Queue
+	Store      store.Store
+	Fetcher    worker.Fetcher
+	Log        *zap.Logger
+	Region     string
+
+	WorkerMapping  MappingConfig
+	ResultsMapping MappingConfig
+	// PollWait is the long-polling wait of the mappings (default 1s).
+	PollWait time.Duration
+	// RetryDelay, when set, is when a retryable failure comes back
+	// (see worker.Backoff); otherwise after the visibility timeout.
+	RetryDelay func(attempt int, retryAfter time.Duration) time.Duration
+	// WorkerConcurrency bounds the crawls of one batch (default 10).
+	WorkerConcurrency int
+
+	once                sync.Once
+	planner             *planner.Planner
+	worker              *worker.Worker
+	resultsH            *results.Results
+	jobsMap, resultsMap *Mapping
+}
+
+func (p *Pipeline) init() {
+	p.once.Do(func() {
+		if p.Log == nil {
+			p.Log = zap.NewNop()
+		}
+		p.planner = planner.New(p.Targets, p.Jobs, p.Store, planner.WithLogger(p.Log.With(zap.String("function", "planner"))))
+		wopts := []worker.Option{
+			worker.WithDeadLetters(p.JobsDLQ), worker.WithConcurrency(p.WorkerConcurrency),
+			worker.WithLogger(p.Log.With(zap.String("function", "worker"))),
+		}
+		if p.RetryDelay != nil {
+			wopts = append(wopts, worker.WithRetryDelay(p.Jobs, p.RetryDelay))
+		}
+		p.worker = worker.New(p.Fetcher, p.Results, p.Store, wopts...)
+		p.resultsH = results.New(p.Store,
+			results.WithDeadLetters(p.ResultsDLQ), results.WithLogger(p.Log.With(zap.String("function", "results"))))
+		p.jobsMap = p.mapping("worker", p.Jobs, p.worker.Handle, p.WorkerMapping)
+		p.resultsMap = p.mapping("results", p.Results, p.resultsH.Handle, p.ResultsMapping)
+	})
+}
+
+func (p *Pipeline) mapping(fn string, q queue.Queue, h SQSHandler, c MappingConfig) *Mapping {
+	m := &Mapping{
+		Function: fn, Queue: q, Handler: h, BatchSize: c.BatchSize, BatchWindow: c.BatchWindow,
+		MaxConcurrency: c.MaxConcurrency, Timeout: c.Timeout, Region: p.Region, PollWait: p.PollWait,
+		Log: p.Log.With(zap.String("function", fn)),
+	}
+	m.defaults()
+	return m
+}
+
+// Planner, Worker and ResultsHandler return the handler cores the pipeline runs.
+func (p *Pipeline) Planner() *planner.Planner { p.init(); return p.planner }
+
+// Worker returns the worker core.
+func (p *Pipeline) Worker() *worker.Worker { p.init(); return p.worker }
+
+// ResultsHandler returns the results core.
+func (p *Pipeline) ResultsHandler() *results.Results { p.init(); return p.resultsH }
+
+// StartMappings runs the worker and results mappings until ctx ends; the
+// returned function waits for them to stop.
+func (p *Pipeline) StartMappings(ctx context.Context) (wait func()) {
+	p.init()
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = p.jobsMap.Run(ctx) })
+	wg.Go(func() { _ = p.resultsMap.Run(ctx) })
+	return wg.Wait
+}
+
+// Progress is a snapshot of the pipeline for a progress display.
+type Progress struct {
+	Planned     int
+	Done        int // results stored
+	Jobs        queue.Depth
+	Results     queue.Depth
+	DeadLetters int // messages in the targets and results DLQs
+}
+
+// Drained reports whether nothing is left to do: every job has a result
+// stored or sits in a dead-letter queue.
+func (pr Progress) Drained() bool { return pr.Jobs.Total() == 0 && pr.Results.Total() == 0 }
+
+// Snapshot reads the queues and the given runs.
+func (p *Pipeline) Snapshot(ctx context.Context, runIDs []string) (Progress, error) {
+	var pr Progress
+	var err error
+	if pr.Jobs, err = p.Jobs.Depth(ctx); err != nil {
+		return pr, fmt.Errorf("depth of %s: %w", p.Jobs.Name(), err)
+	}
+	if pr.Results, err = p.Results.Depth(ctx); err != nil {
+		return pr, fmt.Errorf("depth of %s: %w", p.Results.Name(), err)
+	}
+	for _, q := range []queue.Queue{p.JobsDLQ, p.ResultsDLQ} {
+		d, err := q.Depth(ctx)
+		if err != nil {
+			return pr, fmt.Errorf("depth of %s: %w", q.Name(), err)
+		}
+		pr.DeadLetters += d.Total()
+	}
+	for _, id := range runIDs {
+		r, err := p.Store.Run(ctx, id)
+		if err != nil {
+			return pr, fmt.Errorf("run %s: %w", id, err)
+		}
+		pr.Planned += r.Planned
+		pr.Done += r.Done()
+	}
+	return pr, nil
+}
+
+// RunReport is one run after it drained.
+type RunReport struct {
+	store.Run
+	// DeadLettered is how many of the run's jobs ended without a result,
+	// in the dead-letter queue.
+	DeadLettered int `json:"dead_lettered"`
+}
+
+// RunOnce fires each named schedule once, now (all schedules when names is
+// empty), and returns when those runs have drained: every job has a stored
+// result or sits in a dead-letter queue. progress, when not nil, is called
+// every interval while waiting.
+func (p *Pipeline) RunOnce(ctx context.Context, names []string, progress func(Progress)) ([]RunReport, error) {
+	p.init()
+	scheds, err := p.selectSchedules(names)
+	if err != nil {
+		return nil, err
+	}
+	mctx, stop := context.WithCancel(ctx)
+	wait := p.StartMappings(mctx)
+	defer func() { stop(); wait() }()
+
+	at := time.Now().UTC().Truncate(time.Second)
+	var runIDs []string
+	for _, sc := range scheds {
+		resp, err := p.planner.Handle(ctx, NewTick(sc.Name, at))
+		if err != nil {
+			return nil, fmt.Errorf("plan schedule %s: %w", sc.Name, err)
+		}
+		runIDs = append(runIDs, resp.RunID)
+	}
+	if err := p.WaitDrained(ctx, runIDs, progress); err != nil {
+		return nil, err
+	}
+	return p.reports(ctx, runIDs)
+}
+
+// WaitDrained waits until the queues are empty (seen twice in a row),
+// calling progress on the way.
+func (p *Pipeline) WaitDrained(ctx context.Context, runIDs []string, progress func(Progress)) error {
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	emptySeen := 0
+	for {
+		pr, err := p.Snapshot(ctx, runIDs)
+		if err != nil {
+			return err
+		}
+		if progress != nil {
+			progress(pr)
+		}
+		if pr.Drained() {
+			emptySeen++
+			if emptySeen == 2 {
+				return nil
+			}
+		} else {
+			emptySeen = 0
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+func (p *Pipeline) reports(ctx context.Context, runIDs []string) ([]RunReport, error) {
+	out := make([]RunReport, 0, len(runIDs))
+	for _, id := range runIDs {
+		r, err := p.Store.Run(ctx, id)
+		if err != nil {
+			return nil, fmt.Errorf("run %s: %w", id, err)
+		}
+		out = append(out, RunReport{Run: r, DeadLettered: max(0, r.Planned-r.Done())})
+	}
+	return out, nil
+}
+
+// Run fires the named schedules (all when names is empty) at their times
+// and runs the pipeline until ctx ends. In-flight invocations finish; the
+// messages of any that cannot simply become visible again.
+func (p *Pipeline) Run(ctx context.Context, names []string) error {
+	p.init()
+	scheds, err := p.selectSchedules(names)
+	if err != nil {
+		return err
+	}
+	wait := p.StartMappings(ctx)
+	s := &Scheduler{Schedules: scheds, Log: p.Log, Fire: func(ctx context.Context, t planner.Tick) error {
+		_, err := p.planner.Handle(ctx, t)
+		return err
+	}}
+	_ = s.Run(ctx)
+	wait()
+	return nil
+}
+
+func (p *Pipeline) selectSchedules(names []string) ([]targets.Schedule, error) {
+	if len(names) == 0 {
+		names = p.Targets.ScheduleNames
+	}
+	out := make([]targets.Schedule, 0, len(names))
+	for _, n := range names {
+		sc, ok := p.Targets.Schedules[n]
+		if !ok {
+			return nil, fmt.Errorf("schedule %q is not in the targets file (defined: %v)", n, p.Targets.ScheduleNames)
+		}
+		out = append(out, sc)
+	}
+	return out, nil
+}

@@ -1,0 +1,203 @@
+// Package planner is the handler core of the planner Lambda: a schedule tick
+// becomes one Job per target of that schedule on the targets queue, and the
+// run is recorded with its planned count.
+package planner
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/cronless/cronless/shared/job"
+	"github.com/cronless/cronless/shared/obs"
+	"github.com/cronless/cronless/shared/queue"
+	"github.com/cronless/cronless/shared/store"
+	"github.com/cronless/cronless/shared/targets"
+)
+
+// Tick is what EventBridge Scheduler delivers to the planner: the schedule's
+// Input, set in serverless.yml to
+// {"schedule": "<name>", "scheduled_time": "<aws.scheduler.scheduled-time>"}.
+// The local runtime sends the same payload.
+type Tick struct {
+	Schedule      string `json:"schedule"`
+	ScheduledTime string `json:"scheduled_time"`
+}
+
+// ErrBadTick is wrapped by errors about the tick itself (retrying will not help).
+var ErrBadTick = errors.New("bad tick")
+
+// UnmarshalJSON decodes a tick strictly, so a wrong payload (for example an
+// EventBridge rule's event instead of a Scheduler input) is named as such.
+func (t *Tick) UnmarshalJSON(b []byte) error {
+	type plain Tick
+	var p plain
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		return fmt.Errorf("%w: want {\"schedule\": \"<name>\", \"scheduled_time\": \"<RFC 3339 time>\"}: %v", ErrBadTick, err)
+	}
+	*t = Tick(p)
+	return nil
+}
+
+// Time parses the tick's scheduled time.
+func (t Tick) Time() (time.Time, error) {
+	if t.ScheduledTime == "" {
+		return time.Time{}, fmt.Errorf("%w: scheduled_time is missing; the schedule's input must carry \"scheduled_time\": \"<aws.scheduler.scheduled-time>\"", ErrBadTick)
+	}
+	at, err := time.Parse(time.RFC3339, t.ScheduledTime)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%w: scheduled_time %q is not an RFC 3339 time (Scheduler fills it in from <aws.scheduler.scheduled-time>)", ErrBadTick, t.ScheduledTime)
+	}
+	return at.UTC(), nil
+}
+
+// Response is what a tick planned.
+type Response struct {
+	RunID       string    `json:"run_id"`
+	Schedule    string    `json:"schedule"`
+	ScheduledAt time.Time `json:"scheduled_at"`
+	Planned     int       `json:"planned"`
+	// NewRun is false when the tick was delivered before (the same run is
+	// planned again; its jobs are sent again and absorbed downstream).
+	NewRun bool `json:"new_run"`
+}
+
+// Sender sends a batch of up to queue.MaxBatch messages.
+type Sender interface {
+	SendBatch(ctx context.Context, msgs []queue.Outgoing) error
+}
+
+// RunRecorder records a run and its planned count.
+type RunRecorder interface {
+	PutRun(ctx context.Context, run store.Run) (created bool, err error)
+}
+
+// Planner plans runs. It is safe for concurrent use.
+type Planner struct {
+	targets     *targets.File
+	jobs        Sender
+	runs        RunRecorder
+	log         *zap.Logger
+	parallelism int
+	now         func() time.Time
+}
+
+// Option configures a Planner.
+type Option func(*Planner)
+
+// WithLogger sets the logger (default: none).
+func WithLogger(l *zap.Logger) Option { return func(p *Planner) { p.log = l } }
+
+// WithParallelism sets how many batches are sent at once (default 8).
+func WithParallelism(n int) Option {
+	return func(p *Planner) {
+		if n > 0 {
+			p.parallelism = n
+		}
+	}
+}
+
+// New returns a planner for the targets in tf, sending jobs with jobs and
+// recording runs with runs.
+func New(tf *targets.File, jobs Sender, runs RunRecorder, opts ...Option) *Planner {
+	p := &Planner{targets: tf, jobs: jobs, runs: runs, log: zap.NewNop(), parallelism: 8, now: time.Now}
+	for _, o := range opts {
+		o(p)
+	}
+	return p
+}
+
+// Handle plans the run of one tick. A repeated delivery of the same tick
+// plans the same run again (same run ID, no second run). It returns an error
+// when the tick is bad or when some jobs could not be sent; then the whole
+// tick should be retried (Scheduler does), which is safe.
+func (p *Planner) Handle(ctx context.Context, tick Tick) (Response, error) {
+	at, err := tick.Time()
+	if err != nil {
+		return Response{}, err
+	}
+	if _, ok := p.targets.Schedules[tick.Schedule]; !ok {
+		return Response{}, fmt.Errorf("%w: schedule %q is not in the targets file (defined: %s)",
+			ErrBadTick, tick.Schedule, strings.Join(p.targets.ScheduleNames, ", "))
+	}
+	runID := job.RunID(tick.Schedule, at)
+	log := p.log.With(obs.RunID(runID), zap.String("schedule", tick.Schedule))
+
+	tgts := p.targets.TargetsFor(tick.Schedule)
+	msgs := make([]queue.Outgoing, 0, len(tgts))
+	for _, t := range tgts {
+		j := t.Job(runID, at)
+		body, err := job.Encode(j)
+		if err != nil {
+			return Response{}, fmt.Errorf("plan %s: %w", runID, err)
+		}
+		msgs = append(msgs, queue.Outgoing{
+			ID:         entryID(len(msgs)),
+			Body:       body,
+			Attributes: job.Attributes(j.RunID, j.TargetID),
+		})
+	}
+
+	// The run is recorded before its jobs are sent, so no result can be
+	// stored for a run whose planned count is unknown for long.
+	created, err := p.runs.PutRun(ctx, store.Run{
+		ID: runID, Schedule: tick.Schedule, ScheduledAt: at, Planned: len(msgs), CreatedAt: p.now().UTC(),
+	})
+	if err != nil {
+		return Response{}, fmt.Errorf("record run %s: %w", runID, err)
+	}
+	if err := p.send(ctx, msgs, tgts); err != nil {
+		return Response{}, fmt.Errorf("plan %s: %w", runID, err)
+	}
+	log.Info("run planned", zap.Int("planned", len(msgs)), zap.Bool("new_run", created))
+	return Response{RunID: runID, Schedule: tick.Schedule, ScheduledAt: at, Planned: len(msgs), NewRun: created}, nil
+}
+
+// send sends msgs in batches of queue.MaxBatch, p.parallelism batches at a
+// time, and returns an error naming every target whose job was not sent.
+func (p *Planner) send(ctx context.Context, msgs []queue.Outgoing, tgts []targets.Target) error {
+	var (
+		mu     sync.Mutex
+		failed []string
+		wg     sync.WaitGroup
+		sem    = make(chan struct{}, p.parallelism)
+	)
+	for start := 0; start < len(msgs); start += queue.MaxBatch {
+		end := min(start+queue.MaxBatch, len(msgs))
+		batch := msgs[start:end]
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			err := p.jobs.SendBatch(ctx, batch)
+			if err == nil {
+				return
+			}
+			bad, partial := queue.FailedIDs(err)
+			mu.Lock()
+			defer mu.Unlock()
+			for i, m := range batch {
+				if e, ok := bad[m.ID]; ok || !partial {
+					if !partial {
+						e = err
+					}
+					failed = append(failed, fmt.Sprintf("%s (%v)", tgts[start+i].ID, e))
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if len(failed) > 0 {
+		return fmt.Errorf("jobs of %d of %d targets not sent: %s", len(failed), len(msgs), strings.Join(failed, ", "))
+	}
+	return nil
+}
+
+func entryID(i int) string { return fmt.Sprintf("job-%d", i) }

@@ -1,0 +1,266 @@
+// Package worker is the handler core of the worker Lambda: a batch of jobs
+// from the targets queue is crawled concurrently, the results are sent to the
+// results queue, and retryable failures are reported in BatchItemFailures so
+// SQS redelivers them (and, after maxReceiveCount, dead-letters them).
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"go.uber.org/zap"
+
+	"github.com/cronless/cronless/shared/crawl"
+	"github.com/cronless/cronless/shared/job"
+	"github.com/cronless/cronless/shared/obs"
+	"github.com/cronless/cronless/shared/queue"
+	"github.com/cronless/cronless/shared/sqsevent"
+	"github.com/cronless/cronless/shared/store"
+)
+
+// Fetcher crawls one job's page.
+type Fetcher interface {
+	Fetch(ctx context.Context, j job.Job) (crawl.Page, error)
+}
+
+// Sender sends a batch of up to queue.MaxBatch messages.
+type Sender interface {
+	SendBatch(ctx context.Context, msgs []queue.Outgoing) error
+}
+
+// AttemptRecorder records a failed, retryable attempt, so a message that
+// ends in the dead-letter queue can be explained.
+type AttemptRecorder interface {
+	RecordAttempt(ctx context.Context, a store.Attempt) error
+}
+
+// VisibilityChanger delays the redelivery of a message (SQS's
+// ChangeMessageVisibility).
+type VisibilityChanger interface {
+	ChangeVisibility(ctx context.Context, receiptHandle string, d time.Duration) error
+}
+
+// Worker crawls batches of jobs. It is safe for concurrent use.
+type Worker struct {
+	fetch       Fetcher
+	results     Sender
+	attempts    AttemptRecorder
+	deadLetters Sender
+	jobs        VisibilityChanger
+	retryDelay  func(attempt int, retryAfter time.Duration) time.Duration
+	concurrency int
+	log         *zap.Logger
+	now         func() time.Time
+}
+
+// Option configures a Worker.
+type Option func(*Worker)
+
+// WithLogger sets the logger (default: none).
+func WithLogger(l *zap.Logger) Option { return func(w *Worker) { w.log = l } }
+
+// WithConcurrency bounds how many jobs of a batch are crawled at once (default 10).
+func WithConcurrency(n int) Option {
+	return func(w *Worker) {
+		if n > 0 {
+			w.concurrency = n
+		}
+	}
+}
+
+// WithDeadLetters sends malformed messages straight to this queue (the
+// targets queue's DLQ), with the reason in their attributes, instead of
+// letting SQS redeliver them maxReceiveCount times first.
+func WithDeadLetters(dlq Sender) Option { return func(w *Worker) { w.deadLetters = dlq } }
+
+// WithRetryDelay makes a retryable failure come back after delay(attempt,
+// retryAfter) instead of after the queue's visibility timeout, by changing
+// the message's visibility on jobs (the targets queue). retryAfter is the
+// server's Retry-After, zero when it sent none.
+func WithRetryDelay(jobs VisibilityChanger, delay func(attempt int, retryAfter time.Duration) time.Duration) Option {
+	return func(w *Worker) { w.jobs, w.retryDelay = jobs, delay }
+}
+
+// Backoff is a retry delay: the server's Retry-After when it sent one (up
+// to max), else base doubled for each attempt after the first (up to max),
+// in whole seconds as SQS takes them.
+func Backoff(base, limit time.Duration) func(attempt int, retryAfter time.Duration) time.Duration {
+	return func(attempt int, retryAfter time.Duration) time.Duration {
+		d := retryAfter
+		if d <= 0 {
+			d = base << min(max(attempt-1, 0), 20)
+		}
+		return min(d, limit).Round(time.Second)
+	}
+}
+
+// WithClock sets the clock (tests).
+func WithClock(now func() time.Time) Option { return func(w *Worker) { w.now = now } }
+
+// New returns a worker that crawls with fetch, sends results with results
+// and records failed attempts with attempts.
+func New(fetch Fetcher, results Sender, attempts AttemptRecorder, opts ...Option) *Worker {
+	w := &Worker{fetch: fetch, results: results, attempts: attempts, concurrency: 10, log: zap.NewNop(), now: time.Now}
+	for _, o := range opts {
+		o(w)
+	}
+	return w
+}
+
+// outcome is what became of one record.
+type outcome struct {
+	msg    events.SQSMessage
+	result *job.Result // to send; nil when the record failed or was dead-lettered
+	retry  bool        // report in BatchItemFailures
+}
+
+// Handle crawls the jobs of one SQS batch. Every per-message problem is
+// reported in the response (so the error is always nil): retryable failures
+// and jobs whose results could not be sent are listed in BatchItemFailures.
+func (w *Worker) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+	outs := make([]outcome, len(ev.Records))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, w.concurrency)
+	for i, rec := range ev.Records {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			outs[i] = w.handleOne(ctx, rec)
+		})
+	}
+	wg.Wait()
+
+	var failures sqsevent.Failures
+	var toSend []outcome
+	for _, o := range outs {
+		switch {
+		case o.retry:
+			failures.Add(o.msg.MessageId)
+		case o.result != nil:
+			toSend = append(toSend, o)
+		}
+	}
+	w.sendResults(ctx, toSend, &failures)
+	return failures.Response(ev), nil
+}
+
+func (w *Worker) handleOne(ctx context.Context, rec events.SQSMessage) outcome {
+	log := w.log.With(obs.MessageID(rec.MessageId))
+	j, err := job.DecodeJob([]byte(rec.Body))
+	if err != nil {
+		return outcome{msg: rec, retry: !w.deadLetter(ctx, rec, err, log)}
+	}
+	log = log.With(obs.RunID(j.RunID), obs.TargetID(j.TargetID))
+	attempt := sqsevent.ReceiveCount(rec)
+
+	start := w.now()
+	page, err := w.fetch.Fetch(ctx, j)
+	elapsed := w.now().Sub(start)
+	res := job.Result{
+		V: job.Version, RunID: j.RunID, Schedule: j.Schedule, TargetID: j.TargetID, URL: j.URL,
+		ScheduledAt: j.ScheduledAt, FetchedAt: start.UTC(), DurationMS: elapsed.Milliseconds(), Attempt: attempt,
+	}
+	if err == nil {
+		res.Status, res.HTTPStatus, res.Fields, res.ContentHash = job.StatusOK, page.HTTPStatus, page.Fields, page.ContentHash
+		log.Info("crawled", zap.Int("http_status", page.HTTPStatus), zap.Duration("duration", elapsed))
+		return outcome{msg: rec, result: &res}
+	}
+
+	kind := crawl.KindOf(err)
+	if crawl.Retryable(err) || ctx.Err() != nil {
+		log.Warn("crawl failed, will retry", zap.Int("attempt", attempt), zap.String("kind", string(kind)), zap.Error(err))
+		w.recordAttempt(ctx, store.Attempt{
+			RunID: j.RunID, TargetID: j.TargetID, MessageID: rec.MessageId, Attempt: attempt, At: start.UTC(),
+			Error: job.Error{Kind: string(kind), Message: err.Error()},
+		}, log)
+		w.delayRetry(ctx, rec, attempt, err, log)
+		return outcome{msg: rec, retry: true}
+	}
+	var ce *crawl.Error
+	if errors.As(err, &ce) {
+		res.HTTPStatus = ce.HTTPStatus
+	}
+	res.Status, res.Error = job.StatusFailed, &job.Error{Kind: string(kind), Message: err.Error()}
+	log.Info("crawl failed permanently", zap.String("kind", string(kind)), zap.Error(err))
+	return outcome{msg: rec, result: &res}
+}
+
+// recordAttempt records a failed attempt. Failing to record it is logged
+// and otherwise ignored: the message is retried either way.
+func (w *Worker) recordAttempt(ctx context.Context, a store.Attempt, log *zap.Logger) {
+	if w.attempts == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := w.attempts.RecordAttempt(ctx, a); err != nil {
+		log.Warn("could not record the failed attempt", zap.Error(err))
+	}
+}
+
+// delayRetry sets when a failed message comes back. Failing to is logged
+// and otherwise ignored: it then comes back after the visibility timeout.
+func (w *Worker) delayRetry(ctx context.Context, rec events.SQSMessage, attempt int, cause error, log *zap.Logger) {
+	if w.jobs == nil || w.retryDelay == nil {
+		return
+	}
+	var retryAfter time.Duration
+	var ce *crawl.Error
+	if errors.As(cause, &ce) {
+		retryAfter = ce.RetryAfter
+	}
+	d := w.retryDelay(attempt, retryAfter)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := w.jobs.ChangeVisibility(ctx, rec.ReceiptHandle, d); err != nil {
+		log.Warn("could not delay the retry; it comes back after the visibility timeout", zap.Error(err))
+	}
+}
+
+// deadLetter sends a malformed message to the dead-letter queue with the
+// reason, and reports whether that succeeded (then the message may be
+// deleted). Without a dead-letter queue it reports false, and SQS dead-letters
+// the message after maxReceiveCount receives.
+func (w *Worker) deadLetter(ctx context.Context, rec events.SQSMessage, cause error, log *zap.Logger) bool {
+	return sqsevent.DeadLetter(ctx, w.deadLetters, rec, cause, log)
+}
+
+// sendResults sends the results in batches of queue.MaxBatch. A job whose
+// result was not sent is marked failed, so its message is redelivered: it is
+// deleted only after its result is durably on the results queue.
+func (w *Worker) sendResults(ctx context.Context, outs []outcome, failures *sqsevent.Failures) {
+	for start := 0; start < len(outs); start += queue.MaxBatch {
+		batch := outs[start:min(start+queue.MaxBatch, len(outs))]
+		msgs := make([]queue.Outgoing, 0, len(batch))
+		sent := make([]outcome, 0, len(batch))
+		for _, o := range batch {
+			body, err := job.Encode(o.result)
+			if err != nil {
+				w.log.Error("result not encodable; its job will be retried", obs.MessageID(o.msg.MessageId), zap.Error(err))
+				failures.Add(o.msg.MessageId)
+				continue
+			}
+			msgs = append(msgs, queue.Outgoing{ID: fmt.Sprintf("r%d", len(msgs)), Body: body,
+				Attributes: job.Attributes(o.result.RunID, o.result.TargetID)})
+			sent = append(sent, o)
+		}
+		if len(msgs) == 0 {
+			continue
+		}
+		err := w.results.SendBatch(ctx, msgs)
+		if err == nil {
+			continue
+		}
+		bad, partial := queue.FailedIDs(err)
+		for i, o := range sent {
+			if _, ok := bad[msgs[i].ID]; ok || !partial {
+				failures.Add(o.msg.MessageId)
+			}
+		}
+		w.log.Error("results not sent; their jobs will be retried", zap.Error(err))
+	}
+}
