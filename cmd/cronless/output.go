@@ -100,6 +100,7 @@ func printResults(w io.Writer, format string, results []job.Result) error {
 	}
 	return t.write(w)
 }
+
 // flatFields renders extracted fields as name=value pairs in name order.
 func flatFields(fields map[string]any) string {
 	names := make([]string, 0, len(fields))

@@ -71,7 +71,9 @@ func TestResultValidate(t *testing.T) {
 		wantErr string
 	}{
 		{"ok", func(r *job.Result) {}, ""},
-		{"failed with error", func(r *job.Result) { r.Status, r.Error = job.StatusFailed, &job.Error{Kind: "http_4xx", Message: "404"} }, ""},
+		{"failed with error", func(r *job.Result) {
+			r.Status, r.Error = job.StatusFailed, &job.Error{Kind: "http_4xx", Message: "404"}
+		}, ""},
 		{"failed without error", func(r *job.Result) { r.Status = job.StatusFailed }, "needs an error"},
 		{"ok with error", func(r *job.Result) { r.Error = &job.Error{Kind: "x"} }, "must not carry an error"},
 		{"bad status", func(r *job.Result) { r.Status = "maybe" }, `status "maybe"`},
