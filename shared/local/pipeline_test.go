@@ -1,0 +1,350 @@
+package local_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cronless/cronless/shared/crawl"
+	"github.com/cronless/cronless/shared/job"
+	"github.com/cronless/cronless/shared/local"
+	"github.com/cronless/cronless/shared/queue"
+	"github.com/cronless/cronless/shared/queue/localq"
+	"github.com/cronless/cronless/shared/sqlite"
+	"github.com/cronless/cronless/shared/store"
+	"github.com/cronless/cronless/shared/store/localstore"
+	"github.com/cronless/cronless/shared/targets"
+)
+
+const maxReceives = 3
+
+// site is an httptest site that counts the requests of each path.
+type site struct {
+	*httptest.Server
+	mu   sync.Mutex
+	hits map[string]int
+}
+
+func newSite(t *testing.T) *site {
+	t.Helper()
+	s := &site{hits: map[string]int{}}
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		s.hits[r.URL.Path]++
+		s.mu.Unlock()
+		switch r.URL.Path {
+		case "/robots.txt":
+			fmt.Fprint(w, "User-agent: *\nAllow: /\n")
+		case "/a", "/b", "/c":
+			w.Header().Set("Content-Type", "text/html")
+			fmt.Fprintf(w, "<html><head><title>page %s</title></head><body><h1>%s</h1></body></html>", r.URL.Path, r.URL.Path)
+		case "/boom":
+			http.Error(w, "down", http.StatusInternalServerError)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func (s *site) count(path string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.hits[path]
+}
+
+// env is a pipeline on a fresh local backend.
+type env struct {
+	p     *local.Pipeline
+	store *localstore.Store
+	jobs  *localq.Queue
+	dlq   *localq.Queue
+	res   *localq.Queue
+	rdlq  *localq.Queue
+	tf    *targets.File
+}
+
+func newEnv(t *testing.T, base string) *env {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sqlite.Open(filepath.Join(t.TempDir(), "local.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	qb, err := localq.New(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mk := func(name string, cfg localq.Config) *localq.Queue {
+		q, err := qb.CreateQueue(ctx, name, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return q
+	}
+	e := &env{}
+	e.dlq = mk("targets-dlq", localq.Config{})
+	e.rdlq = mk("results-dlq", localq.Config{})
+	e.jobs = mk("targets", localq.Config{VisibilityTimeout: 5 * time.Second, MaxReceiveCount: maxReceives, DeadLetterQueue: "targets-dlq"})
+	e.res = mk("results", localq.Config{VisibilityTimeout: 5 * time.Second, MaxReceiveCount: maxReceives, DeadLetterQueue: "results-dlq"})
+	if e.store, err = localstore.New(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	yaml := fmt.Sprintf(`schedules:
+  tick: { expression: "rate(1 hour)" }
+targets:
+  - { id: a, url: "%[1]s/a", schedule: tick, extract: { title: { css: title } } }
+  - { id: b, url: "%[1]s/b", schedule: tick }
+  - { id: c, url: "%[1]s/c", schedule: tick }
+  - { id: gone, url: "%[1]s/gone", schedule: tick }
+  - { id: boom, url: "%[1]s/boom", schedule: tick }
+`, base)
+	if e.tf, err = targets.Parse("targets.yaml", []byte(yaml)); err != nil {
+		t.Fatal(err)
+	}
+	m := local.MappingConfig{BatchSize: 10, MaxConcurrency: 2, Timeout: 5 * time.Second}
+	e.p = &local.Pipeline{
+		Targets: e.tf, Jobs: e.jobs, JobsDLQ: e.dlq, Results: e.res, ResultsDLQ: e.rdlq, Store: e.store,
+		Fetcher:       crawl.New(crawl.Options{AllowPrivate: true, Timeout: 2 * time.Second}),
+		WorkerMapping: m, ResultsMapping: m, PollWait: 50 * time.Millisecond,
+		RetryDelay: func(int, time.Duration) time.Duration { return 0 },
+	}
+	return e
+}
+
+// drain runs the mappings until the queues are empty.
+func (e *env) drain(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	mctx, stop := context.WithCancel(ctx)
+	wait := e.p.StartMappings(mctx)
+	err := e.p.WaitDrained(ctx, nil, nil)
+	stop()
+	wait()
+	if err != nil {
+		t.Fatalf("pipeline did not drain: %v", err)
+	}
+}
+
+// deadLetters receives every message in q (and leaves them in flight).
+func deadLetters(t *testing.T, q queue.Queue) []queue.Message {
+	t.Helper()
+	var all []queue.Message
+	for {
+		msgs, err := q.Receive(context.Background(), queue.ReceiveOptions{Max: 10, Visibility: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(msgs) == 0 {
+			return all
+		}
+		all = append(all, msgs...)
+	}
+}
+
+func TestPipelineRunOnce(t *testing.T) {
+	s := newSite(t)
+	e := newEnv(t, s.URL)
+	ctx := context.Background()
+
+	reports, err := e.p.RunOnce(ctx, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(reports) != 1 {
+		t.Fatalf("%d runs, want 1", len(reports))
+	}
+	run := reports[0]
+	if run.Planned != 5 || run.Succeeded != 3 || run.Failed != 1 || run.DeadLettered != 1 {
+		t.Errorf("run = planned %d, ok %d, failed %d, dead-lettered %d; want 5, 3, 1, 1",
+			run.Planned, run.Succeeded, run.Failed, run.DeadLettered)
+	}
+
+	results, err := e.store.RunResults(ctx, run.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]job.Result{}
+	for _, r := range results {
+		if _, dup := got[r.TargetID]; dup {
+			t.Errorf("target %s has two results", r.TargetID)
+		}
+		got[r.TargetID] = r
+	}
+	for _, id := range []string{"a", "b", "c"} {
+		if r, ok := got[id]; !ok || r.Status != job.StatusOK || r.HTTPStatus != 200 {
+			t.Errorf("target %s: %+v, want an ok result", id, r)
+		}
+	}
+	if got["a"].Fields["title"] != "page /a" {
+		t.Errorf("a's title = %v, want the extracted title", got["a"].Fields["title"])
+	}
+	// The 404 is a failed result, crawled once, not retried, not dead-lettered.
+	if r := got["gone"]; r.Status != job.StatusFailed || r.HTTPStatus != 404 || r.Error == nil || r.Error.Kind != string(crawl.KindHTTP4xx) {
+		t.Errorf("gone: %+v, want a failed http_4xx result", r)
+	}
+	if n := s.count("/gone"); n != 1 {
+		t.Errorf("/gone fetched %d times, want 1 (permanent failures are not retried)", n)
+	}
+	// The 500 has no result: it was tried maxReceiveCount times and dead-lettered.
+	if _, ok := got["boom"]; ok {
+		t.Errorf("boom has a result; want none (dead-lettered)")
+	}
+	if n := s.count("/boom"); n != maxReceives {
+		t.Errorf("/boom fetched %d times, want %d (maxReceiveCount)", n, maxReceives)
+	}
+	dl := deadLetters(t, e.dlq)
+	if len(dl) != 1 || dl[0].Attributes[job.AttrTargetID] != "boom" {
+		t.Fatalf("targets DLQ holds %+v, want boom's job", dl)
+	}
+	if dl[0].ReceiveCount < maxReceives {
+		t.Errorf("dead letter received %d times, want ≥ %d", dl[0].ReceiveCount, maxReceives)
+	}
+	attempts, err := e.store.Attempts(ctx, run.ID, "boom")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(attempts) != maxReceives {
+		t.Fatalf("%d attempts recorded for boom, want %d", len(attempts), maxReceives)
+	}
+	last := attempts[len(attempts)-1]
+	if last.Attempt != maxReceives || last.Error.Kind != string(crawl.KindHTTP5xx) || !strings.Contains(last.Error.Message, "500") {
+		t.Errorf("last attempt = %+v, want attempt %d, http_5xx mentioning 500", last, maxReceives)
+	}
+	if d, _ := e.rdlq.Depth(ctx); d.Total() != 0 {
+		t.Errorf("results DLQ holds %d messages, want 0", d.Total())
+	}
+}
+
+func TestPipelineRepeatedTickIsOneRun(t *testing.T) {
+	s := newSite(t)
+	e := newEnv(t, s.URL)
+	ctx := context.Background()
+	at := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+	for range 2 { // Scheduler delivers at least once
+		if _, err := e.p.Planner().Handle(ctx, local.NewTick("tick", at)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.drain(t)
+	runs, err := e.store.Runs(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(runs) != 1 {
+		t.Fatalf("%d runs, want 1", len(runs))
+	}
+	r := runs[0]
+	if r.Planned != 5 || r.Succeeded != 3 || r.Failed != 1 {
+		t.Errorf("run counters = planned %d ok %d failed %d, want 5 3 1 despite every job delivered twice", r.Planned, r.Succeeded, r.Failed)
+	}
+	results, _ := e.store.RunResults(ctx, r.ID)
+	if len(results) != 4 {
+		t.Errorf("%d results, want 4 (one per target that did not dead-letter)", len(results))
+	}
+}
+
+func TestPipelineDuplicateResultDelivery(t *testing.T) {
+	s := newSite(t)
+	e := newEnv(t, s.URL)
+	ctx := context.Background()
+	reports, err := e.p.RunOnce(ctx, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, _ := e.store.Run(ctx, reports[0].ID)
+	stored, err := e.store.Result(ctx, "a", reports[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := job.Encode(stored)
+	// The same result delivered twice more, in one batch and in another.
+	for _, batch := range [][]string{{body, body}, {body}} {
+		var out []queue.Outgoing
+		for i, b := range batch {
+			out = append(out, queue.Outgoing{ID: fmt.Sprint(i), Body: b})
+		}
+		if err := e.res.SendBatch(ctx, out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.drain(t)
+	after, _ := e.store.Run(ctx, reports[0].ID)
+	if after.Succeeded != before.Succeeded || after.Failed != before.Failed {
+		t.Errorf("counters moved from %d/%d to %d/%d on duplicate results", before.Succeeded, before.Failed, after.Succeeded, after.Failed)
+	}
+	results, _ := e.store.RunResults(ctx, reports[0].ID)
+	if len(results) != 4 {
+		t.Errorf("%d results, want 4", len(results))
+	}
+}
+
+func TestPipelineMalformedMessages(t *testing.T) {
+	s := newSite(t)
+	e := newEnv(t, s.URL)
+	ctx := context.Background()
+	valid := job.Job{V: 1, RunID: "tick-x", TargetID: "a", URL: s.URL + "/a", ScheduledAt: time.Now().UTC()}
+	wrongVersion := strings.Replace(mustEncode(t, valid), `"v":1`, `"v":9`, 1)
+	noURL := strings.Replace(mustEncode(t, valid), `"url":"`+s.URL+`/a",`, ``, 1)
+	bodies := []string{"not json at all", wrongVersion, noURL, `{"v":1}`}
+	var out []queue.Outgoing
+	for i, b := range bodies {
+		out = append(out, queue.Outgoing{ID: fmt.Sprint(i), Body: b})
+	}
+	if err := e.jobs.SendBatch(ctx, out); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.res.SendBatch(ctx, []queue.Outgoing{{ID: "r", Body: `{"v":1,"status":"ok"}`}}); err != nil {
+		t.Fatal(err)
+	}
+	e.drain(t)
+	if n := s.count("/a"); n != 0 {
+		t.Errorf("a malformed job was crawled (%d requests)", n)
+	}
+	dl := deadLetters(t, e.dlq)
+	if len(dl) != len(bodies) {
+		t.Fatalf("targets DLQ holds %d messages, want %d", len(dl), len(bodies))
+	}
+	seen := map[string]bool{}
+	for _, m := range dl {
+		seen[m.Body] = true
+		if m.Attributes["error_kind"] != "bad_message" || m.Attributes["error_message"] == "" {
+			t.Errorf("dead letter %q lacks its reason: %v", m.Body, m.Attributes)
+		}
+		if m.ReceiveCount > 1 {
+			// received once by the worker is fine; it must not have been retried maxReceiveCount times
+			t.Logf("dead letter %q received %d times", m.Body, m.ReceiveCount)
+		}
+	}
+	for _, b := range bodies {
+		if !seen[b] {
+			t.Errorf("malformed body %q is not in the DLQ", b)
+		}
+	}
+	if rdl := deadLetters(t, e.rdlq); len(rdl) != 1 {
+		t.Errorf("results DLQ holds %d messages, want the malformed result", len(rdl))
+	}
+	if runs, _ := e.store.Runs(ctx, 10); len(runs) != 0 {
+		t.Errorf("malformed messages created runs: %+v", runs)
+	}
+}
+
+func mustEncode(t *testing.T, v any) string {
+	t.Helper()
+	s, err := job.Encode(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+var _ store.Store = (*localstore.Store)(nil)

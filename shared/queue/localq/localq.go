@@ -1,0 +1,723 @@
+// Package localq is the embedded queue backend of cronless's local mode:
+// named queues with the semantics of Amazon SQS standard queues, kept in a
+// SQLite file (see package sqlite) that several goroutines and processes may
+// use at once.
+//
+// What it does as SQS does: batches of 1 to 10, message IDs, attributes,
+// delays, visibility timeouts, receipt handles that change on every receive,
+// long polling, receive counts and redrive to a dead-letter queue, and the
+// same limits (1 MiB messages, 10 attributes, 15 min delays, 12 h visibility,
+// 20 s waits). Every state change is one IMMEDIATE transaction, so no message
+// is delivered to two consumers within its visibility timeout, and a message
+// is on disk once SendBatch returns.
+//
+// Where it differs: messages are returned in the order they became visible
+// (oldest first) rather than approximately, and durations need not be whole
+// seconds.
+package localq
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/cronless/cronless/shared/queue"
+	"github.com/cronless/cronless/shared/sqlite"
+)
+
+// Limits, as on SQS.
+const (
+	// MaxMessageSize is the most bytes a message may hold: its body plus its
+	// attributes' names, data types and values.
+	MaxMessageSize = 1 << 20
+	// MaxAttributes is the most attributes a message may carry.
+	MaxAttributes = 10
+	// MaxDelay is the longest delay a message may be sent with.
+	MaxDelay = 15 * time.Minute
+	// MaxVisibility is the longest visibility timeout.
+	MaxVisibility = 12 * time.Hour
+	// MaxWait is the longest long-polling wait of one receive.
+	MaxWait = 20 * time.Second
+	// MaxReceiveCountLimit is the largest MaxReceiveCount of a redrive policy.
+	MaxReceiveCountLimit = 1000
+)
+
+// Defaults of Config.
+const (
+	DefaultVisibilityTimeout = 30 * time.Second
+	DefaultRegion            = "local"
+)
+
+// pollInterval is how often a long-polling receive looks again for messages
+// that no send in this process announced: sends from other processes,
+// expired visibility timeouts and elapsed delays.
+const pollInterval = 25 * time.Millisecond
+
+// accountID is the account in the ARNs of local queues.
+const accountID = "000000000000"
+
+// Config is a queue's configuration.
+type Config struct {
+	// VisibilityTimeout hides a received message for this long (default 30 s).
+	VisibilityTimeout time.Duration
+	// MaxReceiveCount is the redrive policy's maxReceiveCount: a message
+	// already received this many times goes to DeadLetterQueue instead of
+	// being delivered again. Zero means no redrive.
+	MaxReceiveCount int
+	// DeadLetterQueue names the dead-letter queue, which must exist. It is
+	// required with MaxReceiveCount and forbidden without.
+	DeadLetterQueue string
+	// Region is the region in the queue's ARN (default "local").
+	Region string
+}
+
+// Backend holds the queues of one SQLite database.
+type Backend struct {
+	db *sql.DB
+
+	mu      sync.Mutex
+	waiters map[string]chan struct{} // per queue, closed when messages may have become visible
+}
+
+// Queue is one named queue of a Backend. It implements queue.Queue.
+type Queue struct {
+	b    *Backend
+	name string
+	arn  string
+}
+
+var _ queue.Queue = (*Queue)(nil)
+
+// schema is localq's first migration.
+var schema = []string{
+	`CREATE TABLE IF NOT EXISTS localq_queues (
+		name              TEXT PRIMARY KEY,
+		region            TEXT NOT NULL,
+		visibility_ns     INTEGER NOT NULL,
+		max_receive_count INTEGER NOT NULL,
+		dead_letter_queue TEXT REFERENCES localq_queues (name)
+	) STRICT`,
+	// seq is the order of arrival. visible_at is when the message may next
+	// be received (unix ns); receipt is the handle of its last receive, NULL
+	// before its first and after a move to the dead-letter queue. So a
+	// message with visible_at in the future is in flight when it has a
+	// receipt and delayed when it has none.
+	`CREATE TABLE IF NOT EXISTS localq_messages (
+		seq               INTEGER PRIMARY KEY,
+		queue             TEXT NOT NULL REFERENCES localq_queues (name),
+		id                TEXT NOT NULL,
+		body              TEXT NOT NULL,
+		attributes        TEXT NOT NULL,
+		sent_at           INTEGER NOT NULL,
+		visible_at        INTEGER NOT NULL,
+		receive_count     INTEGER NOT NULL DEFAULT 0,
+		first_received_at INTEGER,
+		receipt           TEXT
+	) STRICT`,
+	// Receive reads this index in order from its start: O(batch).
+	`CREATE INDEX IF NOT EXISTS localq_messages_ready ON localq_messages (queue, visible_at)`,
+}
+
+// New returns the Backend of the queues in db, creating its tables if
+// missing. db should come from sqlite.Open.
+func New(db *sql.DB) (*Backend, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*sqlite.BusyTimeout)
+	defer cancel()
+	if err := sqlite.Migrate(ctx, db, "localq/1", schema...); err != nil {
+		return nil, fmt.Errorf("localq: %w", err)
+	}
+	return &Backend{db: db, waiters: make(map[string]chan struct{})}, nil
+}
+
+var queueName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,80}$`)
+
+// CreateQueue creates the queue called name, or updates its configuration if
+// it exists, and returns it.
+func (b *Backend) CreateQueue(ctx context.Context, name string, cfg Config) (*Queue, error) {
+	if !queueName.MatchString(name) {
+		return nil, fmt.Errorf("create queue %q: name must be 1 to 80 letters, digits, hyphens or underscores", name)
+	}
+	if cfg.VisibilityTimeout == 0 {
+		cfg.VisibilityTimeout = DefaultVisibilityTimeout
+	}
+	if cfg.Region == "" {
+		cfg.Region = DefaultRegion
+	}
+	if err := cfg.check(name); err != nil {
+		return nil, fmt.Errorf("create queue %s: %w", name, err)
+	}
+	err := sqlite.WriteTx(ctx, b.db, func(tx *sql.Tx) error {
+		var dlq sql.NullString
+		if cfg.DeadLetterQueue != "" {
+			var n int
+			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM localq_queues WHERE name = ?`, cfg.DeadLetterQueue).Scan(&n); err != nil {
+				return err
+			}
+			if n == 0 {
+				return fmt.Errorf("dead-letter queue %s: %w", cfg.DeadLetterQueue, queue.ErrNoQueue)
+			}
+			dlq = sql.NullString{String: cfg.DeadLetterQueue, Valid: true}
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO localq_queues (name, region, visibility_ns, max_receive_count, dead_letter_queue)
+			VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (name) DO UPDATE SET region = excluded.region, visibility_ns = excluded.visibility_ns,
+				max_receive_count = excluded.max_receive_count, dead_letter_queue = excluded.dead_letter_queue`,
+			name, cfg.Region, int64(cfg.VisibilityTimeout), cfg.MaxReceiveCount, dlq)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create queue %s: %w", name, err)
+	}
+	return b.queue(name, cfg.Region), nil
+}
+
+// check validates a configuration with its defaults filled in.
+func (c Config) check(name string) error {
+	switch {
+	case c.VisibilityTimeout < 0 || c.VisibilityTimeout > MaxVisibility:
+		return fmt.Errorf("visibility timeout %v out of range 0 to %v", c.VisibilityTimeout, MaxVisibility)
+	case c.MaxReceiveCount < 0 || c.MaxReceiveCount > MaxReceiveCountLimit:
+		return fmt.Errorf("max receive count %d out of range 0 to %d", c.MaxReceiveCount, MaxReceiveCountLimit)
+	case c.MaxReceiveCount > 0 && c.DeadLetterQueue == "":
+		return errors.New("max receive count needs a dead-letter queue")
+	case c.MaxReceiveCount == 0 && c.DeadLetterQueue != "":
+		return errors.New("dead-letter queue needs a max receive count")
+	case c.DeadLetterQueue == name:
+		return errors.New("a queue cannot be its own dead-letter queue")
+	}
+	return nil
+}
+
+// Queue returns the queue called name, or an error wrapping queue.ErrNoQueue.
+func (b *Backend) Queue(ctx context.Context, name string) (*Queue, error) {
+	var region string
+	err := b.db.QueryRowContext(ctx, `SELECT region FROM localq_queues WHERE name = ?`, name).Scan(&region)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("queue %s: %w", name, queue.ErrNoQueue)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("queue %s: %w", name, err)
+	}
+	return b.queue(name, region), nil
+}
+
+// ListQueues returns the names of all queues, sorted.
+func (b *Backend) ListQueues(ctx context.Context) ([]string, error) {
+	rows, err := b.db.QueryContext(ctx, `SELECT name FROM localq_queues ORDER BY name`)
+	if err != nil {
+		return nil, fmt.Errorf("list queues: %w", err)
+	}
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, fmt.Errorf("list queues: %w", err)
+		}
+		names = append(names, n)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list queues: %w", err)
+	}
+	return names, nil
+}
+
+func (b *Backend) queue(name, region string) *Queue {
+	return &Queue{b: b, name: name, arn: fmt.Sprintf("arn:aws:sqs:%s:%s:%s", region, accountID, name)}
+}
+
+// signal returns a channel that is closed the next time notify(name) runs.
+func (b *Backend) signal(name string) <-chan struct{} {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	ch, ok := b.waiters[name]
+	if !ok {
+		ch = make(chan struct{})
+		b.waiters[name] = ch
+	}
+	return ch
+}
+
+// notify wakes the long-polling receives of queue name in this Backend.
+func (b *Backend) notify(name string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if ch, ok := b.waiters[name]; ok {
+		close(ch)
+		delete(b.waiters, name)
+	}
+}
+
+// Name returns the queue's name.
+func (q *Queue) Name() string { return q.name }
+
+// ARN returns the queue's ARN, arn:aws:sqs:<region>:000000000000:<name>.
+func (q *Queue) ARN() string { return q.arn }
+
+// SendBatch sends 1 to 10 messages in one transaction. Entries that break
+// SQS's limits (empty or oversized message, characters SQS rejects, bad
+// attributes, delay out of range) are reported in a *queue.BatchError with
+// SenderFault set, and the others are sent. An empty or duplicate entry ID
+// fails the whole batch, as on SQS.
+func (q *Queue) SendBatch(ctx context.Context, msgs []queue.Outgoing) error {
+	if len(msgs) == 0 || len(msgs) > queue.MaxBatch {
+		return fmt.Errorf("send batch to %s: %d entries: %w", q.name, len(msgs), queue.ErrBatchTooLarge)
+	}
+	if err := checkEntryIDs(msgs); err != nil {
+		return fmt.Errorf("send batch to %s: %w", q.name, err)
+	}
+	var failed []queue.EntryError
+	type row struct {
+		id, body, attrs string
+		delay           time.Duration
+	}
+	rows := make([]row, 0, len(msgs))
+	for _, m := range msgs {
+		attrs, err := checkMessage(m)
+		if err != nil {
+			failed = append(failed, queue.EntryError{ID: m.ID, Err: err, SenderFault: true})
+			continue
+		}
+		id, err := newMessageID()
+		if err != nil {
+			return fmt.Errorf("send batch to %s: %w", q.name, err)
+		}
+		rows = append(rows, row{id: id, body: m.Body, attrs: attrs, delay: m.Delay})
+	}
+	if len(rows) > 0 {
+		err := sqlite.WriteTx(ctx, q.b.db, func(tx *sql.Tx) error {
+			if err := queueExists(ctx, tx, q.name); err != nil {
+				return err
+			}
+			stmt, err := tx.PrepareContext(ctx, `INSERT INTO localq_messages (queue, id, body, attributes, sent_at, visible_at)
+				VALUES (?, ?, ?, ?, ?, ?)`)
+			if err != nil {
+				return err
+			}
+			defer stmt.Close()
+			now := time.Now().UnixNano()
+			for _, r := range rows {
+				if _, err := stmt.ExecContext(ctx, q.name, r.id, r.body, r.attrs, now, now+int64(r.delay)); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("send batch to %s: %w", q.name, err)
+		}
+		q.b.notify(q.name)
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("send batch to %s: %w", q.name, &queue.BatchError{Failed: failed})
+	}
+	return nil
+}
+
+var entryID = regexp.MustCompile(`^[A-Za-z0-9_-]{1,80}$`)
+
+// checkEntryIDs checks that the batch entry IDs are valid and distinct.
+func checkEntryIDs(msgs []queue.Outgoing) error {
+	seen := make(map[string]bool, len(msgs))
+	for _, m := range msgs {
+		if !entryID.MatchString(m.ID) {
+			return fmt.Errorf("entry ID %q: must be 1 to 80 letters, digits, hyphens or underscores", m.ID)
+		}
+		if seen[m.ID] {
+			return fmt.Errorf("entry ID %q is not distinct", m.ID)
+		}
+		seen[m.ID] = true
+	}
+	return nil
+}
+
+var attrName = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,256}$`)
+
+// checkMessage checks one entry against SQS's limits and returns its
+// attributes encoded for storage.
+func checkMessage(m queue.Outgoing) (string, error) {
+	if m.Body == "" {
+		return "", errors.New("empty message body")
+	}
+	if !validText(m.Body) {
+		return "", errors.New("message body holds characters SQS does not allow")
+	}
+	if m.Delay < 0 || m.Delay > MaxDelay {
+		return "", fmt.Errorf("delay %v out of range 0 to %v", m.Delay, MaxDelay)
+	}
+	if len(m.Attributes) > MaxAttributes {
+		return "", fmt.Errorf("%d attributes, at most %d allowed", len(m.Attributes), MaxAttributes)
+	}
+	size := len(m.Body)
+	for k, v := range m.Attributes {
+		lower := strings.ToLower(k)
+		if !attrName.MatchString(k) || strings.HasPrefix(k, ".") || strings.HasSuffix(k, ".") ||
+			strings.Contains(k, "..") || strings.HasPrefix(lower, "aws.") || strings.HasPrefix(lower, "amazon.") {
+			return "", fmt.Errorf("invalid attribute name %q", k)
+		}
+		if v == "" || !validText(v) {
+			return "", fmt.Errorf("attribute %s: value must be non-empty text SQS allows", k)
+		}
+		size += len(k) + len("String") + len(v)
+	}
+	if size > MaxMessageSize {
+		return "", fmt.Errorf("message of %d bytes exceeds %d", size, MaxMessageSize)
+	}
+	if len(m.Attributes) == 0 {
+		return "", nil
+	}
+	b, err := json.Marshal(m.Attributes)
+	if err != nil {
+		return "", fmt.Errorf("encode attributes: %w", err)
+	}
+	return string(b), nil
+}
+
+// validText reports whether s is UTF-8 made only of the characters SQS
+// accepts: #x9 #xA #xD #x20-#xD7FF #xE000-#xFFFD #x10000-#x10FFFF.
+func validText(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		switch {
+		case r == 0x9 || r == 0xA || r == 0xD:
+		case r >= 0x20 && r <= 0xD7FF:
+		case r >= 0xE000 && r <= 0xFFFD:
+		case r >= 0x10000 && r <= 0x10FFFF:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// Receive returns up to opts.Max visible messages, oldest first, and hides
+// them for the visibility timeout. With opts.Wait it long-polls: it returns
+// as soon as a message is available, or with none when Wait has passed. A
+// message already received MaxReceiveCount times is moved to the
+// dead-letter queue instead of being delivered.
+func (q *Queue) Receive(ctx context.Context, opts queue.ReceiveOptions) ([]queue.Message, error) {
+	limit := opts.Max
+	if limit == 0 {
+		limit = 1
+	}
+	switch {
+	case limit < 0 || limit > queue.MaxBatch:
+		return nil, fmt.Errorf("receive from %s: max %d: %w", q.name, opts.Max, queue.ErrBatchTooLarge)
+	case opts.Wait < 0 || opts.Wait > MaxWait:
+		return nil, fmt.Errorf("receive from %s: wait %v out of range 0 to %v", q.name, opts.Wait, MaxWait)
+	case opts.Visibility < 0 || opts.Visibility > MaxVisibility:
+		return nil, fmt.Errorf("receive from %s: visibility %v out of range 0 to %v", q.name, opts.Visibility, MaxVisibility)
+	}
+	deadline := time.Now().Add(opts.Wait)
+	for {
+		// Take the signal before looking, so that a send committed after
+		// the look still wakes the wait below.
+		sig := q.b.signal(q.name)
+		msgs, err := q.receiveOnce(ctx, limit, opts.Visibility)
+		if err != nil {
+			if ctx.Err() != nil {
+				// The driver reports an interrupted statement in its own words.
+				err = ctx.Err()
+			}
+			return nil, fmt.Errorf("receive from %s: %w", q.name, err)
+		}
+		left := time.Until(deadline)
+		if len(msgs) > 0 || left <= 0 {
+			return msgs, nil
+		}
+		t := time.NewTimer(min(left, pollInterval))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("receive from %s: %w", q.name, ctx.Err())
+		case <-sig:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// receiveOnce is one receive without waiting.
+func (q *Queue) receiveOnce(ctx context.Context, limit int, visibility time.Duration) ([]queue.Message, error) {
+	// Look first without the write lock: idle long polls then cost a read.
+	var ready bool
+	err := q.b.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM localq_messages WHERE queue = ? AND visible_at <= ?)`,
+		q.name, time.Now().UnixNano()).Scan(&ready)
+	if err != nil {
+		return nil, err
+	}
+	if !ready {
+		return nil, nil
+	}
+	var (
+		msgs []queue.Message
+		dlq  string
+	)
+	err = sqlite.WriteTx(ctx, q.b.db, func(tx *sql.Tx) error {
+		msgs, dlq = nil, ""
+		var (
+			visNS      int64
+			maxReceive int
+			dlqName    sql.NullString
+		)
+		err := tx.QueryRowContext(ctx, `SELECT visibility_ns, max_receive_count, dead_letter_queue FROM localq_queues WHERE name = ?`,
+			q.name).Scan(&visNS, &maxReceive, &dlqName)
+		if errors.Is(err, sql.ErrNoRows) {
+			return queue.ErrNoQueue
+		}
+		if err != nil {
+			return err
+		}
+		if visibility > 0 {
+			visNS = int64(visibility)
+		}
+		now := time.Now().UnixNano()
+		for len(msgs) < limit {
+			cands, err := candidates(ctx, tx, q.name, now, limit-len(msgs))
+			if err != nil {
+				return err
+			}
+			moved := 0
+			for _, c := range cands {
+				if maxReceive > 0 && c.ReceiveCount >= maxReceive && dlqName.Valid {
+					if _, err := tx.ExecContext(ctx, `UPDATE localq_messages SET queue = ?, visible_at = ?, receipt = NULL WHERE seq = ?`,
+						dlqName.String, now, c.seq); err != nil {
+						return fmt.Errorf("move to dead-letter queue %s: %w", dlqName.String, err)
+					}
+					dlq = dlqName.String
+					moved++
+					continue
+				}
+				m, err := deliver(ctx, tx, c, now, visNS)
+				if err != nil {
+					return err
+				}
+				msgs = append(msgs, m)
+			}
+			if moved == 0 {
+				// Either the batch is full or the queue has no more
+				// visible messages.
+				break
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if dlq != "" {
+		q.b.notify(dlq)
+	}
+	return msgs, nil
+}
+
+// candidate is a visible message about to be delivered or dead-lettered.
+type candidate struct {
+	queue.Message
+	seq int64
+}
+
+// candidates returns up to n visible messages of queue name, oldest first.
+func candidates(ctx context.Context, tx *sql.Tx, name string, now int64, n int) ([]candidate, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT seq, id, body, attributes, sent_at, receive_count, first_received_at
+		FROM localq_messages WHERE queue = ? AND visible_at <= ? ORDER BY visible_at, seq LIMIT ?`, name, now, n)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var cs []candidate
+	for rows.Next() {
+		var (
+			c      candidate
+			attrs  string
+			sentAt int64
+			first  sql.NullInt64
+		)
+		if err := rows.Scan(&c.seq, &c.ID, &c.Body, &attrs, &sentAt, &c.ReceiveCount, &first); err != nil {
+			return nil, err
+		}
+		if attrs != "" {
+			if err := json.Unmarshal([]byte(attrs), &c.Attributes); err != nil {
+				return nil, fmt.Errorf("decode attributes of message %s: %w", c.ID, err)
+			}
+		}
+		c.SentAt = time.Unix(0, sentAt)
+		if first.Valid {
+			c.FirstReceivedAt = time.Unix(0, first.Int64)
+		}
+		cs = append(cs, c)
+	}
+	return cs, rows.Err()
+}
+
+// deliver marks c received now, hidden for visNS, under a new receipt handle.
+func deliver(ctx context.Context, tx *sql.Tx, c candidate, now, visNS int64) (queue.Message, error) {
+	token, err := randomHex(16)
+	if err != nil {
+		return queue.Message{}, err
+	}
+	m := c.Message
+	m.ReceiptHandle = formatReceipt(c.seq, token)
+	m.ReceiveCount++
+	if m.FirstReceivedAt.IsZero() {
+		m.FirstReceivedAt = time.Unix(0, now)
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE localq_messages SET receipt = ?, receive_count = ?, first_received_at = ?, visible_at = ?
+		WHERE seq = ?`, token, m.ReceiveCount, m.FirstReceivedAt.UnixNano(), now+visNS, c.seq)
+	if err != nil {
+		return queue.Message{}, fmt.Errorf("deliver message %s: %w", m.ID, err)
+	}
+	return m, nil
+}
+
+// Delete deletes the messages whose current receipt handles are given (1 to
+// 10). A handle that is no longer current deletes nothing, as on SQS; a
+// handle this package did not make fails the whole call with
+// queue.ErrReceiptInvalid before anything is deleted.
+func (q *Queue) Delete(ctx context.Context, receiptHandles []string) error {
+	if len(receiptHandles) == 0 || len(receiptHandles) > queue.MaxBatch {
+		return fmt.Errorf("delete from %s: %d handles: %w", q.name, len(receiptHandles), queue.ErrBatchTooLarge)
+	}
+	type handle struct {
+		seq   int64
+		token string
+	}
+	hs := make([]handle, 0, len(receiptHandles))
+	for _, rh := range receiptHandles {
+		seq, token, err := parseReceipt(rh)
+		if err != nil {
+			return fmt.Errorf("delete from %s: %w", q.name, err)
+		}
+		hs = append(hs, handle{seq, token})
+	}
+	err := sqlite.WriteTx(ctx, q.b.db, func(tx *sql.Tx) error {
+		for _, h := range hs {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM localq_messages WHERE seq = ? AND queue = ? AND receipt = ?`,
+				h.seq, q.name, h.token); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("delete from %s: %w", q.name, err)
+	}
+	return nil
+}
+
+// ChangeVisibility hides an in-flight message for d from now (zero: makes
+// it visible at once). It returns queue.ErrReceiptInvalid when the handle is
+// not the message's current one or the message is not in flight (SQS's
+// MessageNotInflight).
+func (q *Queue) ChangeVisibility(ctx context.Context, receiptHandle string, d time.Duration) error {
+	if d < 0 || d > MaxVisibility {
+		return fmt.Errorf("change visibility in %s: %v out of range 0 to %v", q.name, d, MaxVisibility)
+	}
+	seq, token, err := parseReceipt(receiptHandle)
+	if err != nil {
+		return fmt.Errorf("change visibility in %s: %w", q.name, err)
+	}
+	err = sqlite.WriteTx(ctx, q.b.db, func(tx *sql.Tx) error {
+		now := time.Now().UnixNano()
+		res, err := tx.ExecContext(ctx, `UPDATE localq_messages SET visible_at = ?
+			WHERE seq = ? AND queue = ? AND receipt = ? AND visible_at > ?`, now+int64(d), seq, q.name, token, now)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return queue.ErrReceiptInvalid
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("change visibility in %s: %w", q.name, err)
+	}
+	if d == 0 {
+		q.b.notify(q.name)
+	}
+	return nil
+}
+
+// Depth counts the queue's visible, in-flight and delayed messages.
+func (q *Queue) Depth(ctx context.Context) (queue.Depth, error) {
+	var d queue.Depth
+	err := q.b.db.QueryRowContext(ctx, `SELECT
+			coalesce(sum(visible_at <= ?1), 0),
+			coalesce(sum(visible_at > ?1 AND receipt IS NOT NULL), 0),
+			coalesce(sum(visible_at > ?1 AND receipt IS NULL), 0)
+		FROM localq_messages WHERE queue = ?2`, time.Now().UnixNano(), q.name).Scan(&d.Visible, &d.InFlight, &d.Delayed)
+	if err != nil {
+		return queue.Depth{}, fmt.Errorf("depth of %s: %w", q.name, err)
+	}
+	return d, nil
+}
+
+// queueExists returns queue.ErrNoQueue unless queue name exists.
+func queueExists(ctx context.Context, tx *sql.Tx, name string) error {
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM localq_queues WHERE name = ?`, name).Scan(&n); err != nil {
+		return err
+	}
+	if n == 0 {
+		return queue.ErrNoQueue
+	}
+	return nil
+}
+
+// Receipt handles are "<seq>.<token>": the message's row and the random
+// token of the receive that made the handle.
+const receiptTokenLen = 32
+
+func formatReceipt(seq int64, token string) string {
+	return strconv.FormatInt(seq, 10) + "." + token
+}
+
+func parseReceipt(rh string) (seq int64, token string, err error) {
+	s, token, ok := strings.Cut(rh, ".")
+	if ok {
+		seq, err = strconv.ParseInt(s, 10, 64)
+	}
+	if !ok || err != nil || seq <= 0 || len(token) != receiptTokenLen {
+		return 0, "", fmt.Errorf("malformed receipt handle %q: %w", rh, queue.ErrReceiptInvalid)
+	}
+	if _, err := hex.DecodeString(token); err != nil {
+		return 0, "", fmt.Errorf("malformed receipt handle %q: %w", rh, queue.ErrReceiptInvalid)
+	}
+	return seq, token, nil
+}
+
+// newMessageID returns a random (version 4) UUID.
+func newMessageID() (string, error) {
+	var u [16]byte
+	if _, err := rand.Read(u[:]); err != nil {
+		return "", fmt.Errorf("message ID: %w", err)
+	}
+	u[6] = u[6]&0x0f | 0x40
+	u[8] = u[8]&0x3f | 0x80
+	h := hex.EncodeToString(u[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:], nil
+}
+
+func randomHex(n int) (string, error) {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("receipt handle: %w", err)
+	}
+	return hex.EncodeToString(b), nil
+}

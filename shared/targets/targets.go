@@ -1,0 +1,210 @@
+// Package targets loads and validates targets.yaml: what to crawl, on which
+// schedule, and what to extract.
+//
+// Validation reports every problem in the file at once, each with the line
+// and column it is on and a hint on how to fix it, so a user can correct the
+// whole file in one pass:
+//
+//	targets.yaml:7:5: unknown key "shedule" in target "example"; did you mean "schedule"? (allowed: id, url, schedule, timeout, user_agent, robots, extract)
+//
+// The file looks like this (see the repository's targets.yaml for a
+// commented example):
+//
+//	schedules:
+//	  hourly: { expression: "rate(1 hour)", timezone: "Asia/Seoul" }
+//	defaults: { timeout: 10s, robots: true }
+//	targets:
+//	  - id: example
+//	    url: https://example.com/
+//	    schedule: hourly
+//	    extract:
+//	      title: { css: title }
+package targets
+
+import (
+	"fmt"
+	"maps"
+	"os"
+	"slices"
+	"strings"
+	"time"
+	_ "time/tzdata" // time zones work on machines (and Lambda images) without zoneinfo
+
+	"github.com/cronless/cronless/shared/job"
+	"github.com/cronless/cronless/shared/schedule"
+)
+
+// Built-in defaults, used when targets.yaml does not set them.
+const (
+	DefaultTimeout   = 10 * time.Second
+	DefaultUserAgent = "cronless/0.1 (+https://github.com/cronless/cronless)"
+	DefaultRobots    = true
+	// DefaultTimezone is the zone of a schedule that names none.
+	DefaultTimezone = "UTC"
+)
+
+// File is a validated targets.yaml.
+type File struct {
+	// Schedules are the schedules by name.
+	Schedules map[string]Schedule
+	// ScheduleNames are the schedule names in file order.
+	ScheduleNames []string
+	// Defaults are the file's defaults, with built-in values for what the
+	// file leaves out.
+	Defaults Defaults
+	// Targets are the targets in file order, with defaults applied.
+	Targets []Target
+}
+
+// Schedule is a named schedule that targets refer to. Its name becomes part
+// of AWS resource names and of run IDs.
+type Schedule struct {
+	Name string
+	// Expression is the EventBridge schedule expression as written, e.g.
+	// "cron(0 9 * * ? *)".
+	Expression string
+	// Expr is Expression parsed.
+	Expr schedule.Expr
+	// Timezone is the IANA zone the expression is evaluated in ("UTC" when
+	// the file names none).
+	Timezone string
+	// Location is Timezone loaded.
+	Location *time.Location
+	// Description is free text for people; optional.
+	Description string
+}
+
+// Next is the schedule's next fire time strictly after `after`, or the
+// zero time if it never fires again.
+func (s Schedule) Next(after time.Time) time.Time {
+	return s.Expr.Next(after, s.Location)
+}
+
+// Defaults apply to every target that does not set its own value.
+type Defaults struct {
+	// Timeout is the total time one fetch may take.
+	Timeout time.Duration
+	// UserAgent is sent with every request.
+	UserAgent string
+	// Robots is whether robots.txt is respected.
+	Robots bool
+}
+
+// Target is one page to crawl on a schedule, with defaults applied.
+type Target struct {
+	// ID names the target; it is unique in the file and keys its results.
+	ID string
+	// URL is the absolute http or https URL to fetch.
+	URL string
+	// Schedule is the name of the schedule that runs the target.
+	Schedule string
+	// Timeout, UserAgent and Robots are the target's own values, or the
+	// file's defaults.
+	Timeout   time.Duration
+	UserAgent string
+	Robots    bool
+	// Extract maps a result field name to the rule that extracts it. It is
+	// empty when the target only records the page's status and content hash.
+	Extract map[string]job.Rule
+}
+
+// Load reads and validates the targets file at path. Problems in the file
+// are returned as an *Error naming path, line and column.
+func Load(path string) (*File, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("load targets: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// TargetsFor returns the targets run by the named schedule, in file order.
+func (f *File) TargetsFor(schedule string) []Target {
+	var out []Target
+	for _, t := range f.Targets {
+		if t.Schedule == schedule {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// Target returns the target with the given id.
+func (f *File) Target(id string) (Target, bool) {
+	for _, t := range f.Targets {
+		if t.ID == id {
+			return t, true
+		}
+	}
+	return Target{}, false
+}
+
+// Job builds the message the planner sends for this target in one run.
+// scheduledAt is written in UTC; Robots is always set explicitly.
+func (t Target) Job(runID string, scheduledAt time.Time) job.Job {
+	robots := t.Robots
+	var extract map[string]job.Rule
+	if len(t.Extract) > 0 {
+		extract = maps.Clone(t.Extract) // the job must not share the file's map
+	}
+	return job.Job{
+		V:           job.Version,
+		RunID:       runID,
+		Schedule:    t.Schedule,
+		TargetID:    t.ID,
+		URL:         t.URL,
+		ScheduledAt: scheduledAt.UTC(),
+		Extract:     extract,
+		TimeoutMS:   t.Timeout.Milliseconds(),
+		UserAgent:   t.UserAgent,
+		Robots:      &robots,
+	}
+}
+
+// Problem is one thing wrong in a targets file, at a line and column.
+type Problem struct {
+	File string
+	// Line and Col are 1-based; Col is 0 when only the line is known (YAML
+	// syntax errors), and both are 0 when the problem is the whole file.
+	Line, Col int
+	// Msg says what is wrong and how to fix it.
+	Msg string
+}
+
+// String formats the problem as "file:line:col: message", the form editors
+// and terminals link to the spot.
+func (p Problem) String() string {
+	switch {
+	case p.Line == 0:
+		return fmt.Sprintf("%s: %s", p.File, p.Msg)
+	case p.Col == 0:
+		return fmt.Sprintf("%s:%d: %s", p.File, p.Line, p.Msg)
+	}
+	return fmt.Sprintf("%s:%d:%d: %s", p.File, p.Line, p.Col, p.Msg)
+}
+
+// Error is every problem found in a targets file, in file order. Get at it
+// with errors.As.
+type Error struct {
+	Problems []Problem
+}
+
+// Error lists the problems one per line.
+func (e *Error) Error() string {
+	lines := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		lines[i] = p.String()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// sortProblems orders problems by position, keeping the order of problems
+// found at the same spot.
+func sortProblems(ps []Problem) {
+	slices.SortStableFunc(ps, func(a, b Problem) int {
+		if a.Line != b.Line {
+			return a.Line - b.Line
+		}
+		return a.Col - b.Col
+	})
+}
