@@ -62,8 +62,11 @@ from a file (see events/), on the local backend, and print the response JSON.
 				resp, err = p.Planner().Handle(ctx, tick)
 			case "worker", "results":
 				var ev events.SQSEvent
-				if err := json.Unmarshal(data, &ev); err != nil || len(ev.Records) == 0 {
-					return usagef("%s is not an SQS event with records (see events/%s-sqs.json): %v", eventFile, args[0], err)
+				if err := json.Unmarshal(data, &ev); err != nil {
+					return usagef("%s is not an SQS event (see events/%s-sqs.json): %v", eventFile, args[0], err)
+				}
+				if len(ev.Records) == 0 {
+					return usagef("%s is not an SQS event with records (see events/%s-sqs.json)", eventFile, args[0])
 				}
 				if args[0] == "worker" {
 					resp, err = p.Worker().Handle(ctx, ev)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -106,6 +107,11 @@ simply become visible again, and the next run picks them up.`,
 			tf, err := loadTargets(f.targetsFile)
 			if err != nil {
 				return err
+			}
+			for _, name := range f.schedules {
+				if _, ok := tf.Schedules[name]; !ok {
+					return usagef("--schedule %q is not in %s (defined: %s)", name, f.targetsFile, strings.Join(tf.ScheduleNames, ", "))
+				}
 			}
 			ctx := cmd.Context()
 			b, err := openBackend(ctx, a.db, queueSettings{Visibility: f.visibility, MaxReceives: f.maxReceives})

@@ -1,0 +1,237 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/cronless/cronless/shared/job"
+)
+
+// cli runs the command line in-process and returns its exit code and output.
+func cli(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = Run(context.Background(), args, strings.NewReader(""), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestHelpOnEveryCommand(t *testing.T) {
+	for _, args := range [][]string{
+		{"--help"}, {"demo", "--help"}, {"run", "--help"}, {"invoke", "--help"},
+		{"results", "--help"}, {"results", "latest", "--help"}, {"validate", "--help"},
+	} {
+		code, out, _ := cli(t, args...)
+		if code != exitOK || !strings.Contains(out, "Usage:") {
+			t.Errorf("cronless %v: exit %d, output %q; want 0 and a usage text", args, code, out)
+		}
+	}
+}
+
+func TestUsageErrorsExit2(t *testing.T) {
+	good := writeFile(t, "targets.yaml", "schedules:\n  s: { expression: \"rate(1 hour)\" }\ntargets:\n  - { id: a, url: \"https://example.com/\", schedule: s }\n")
+	tests := []struct {
+		name string
+		args []string
+		want string // in stderr
+	}{
+		{"unknown command", []string{"crawl"}, "unknown command"},
+		{"unknown flag", []string{"run", "--bogus"}, "unknown flag"},
+		{"bad duration flag", []string{"run", "--targets", good, "--visibility-timeout", "soon"}, "invalid argument"},
+		{"visibility below function timeout", []string{"run", "--targets", good, "--once", "--visibility-timeout", "5s", "--function-timeout", "10s"}, "raise --visibility-timeout"},
+		{"batch size", []string{"run", "--targets", good, "--once", "--batch-size", "11"}, "--batch-size 11"},
+		{"missing targets file", []string{"validate", "--targets", filepath.Join(t.TempDir(), "nope.yaml")}, "nope.yaml"},
+		{"unknown schedule", []string{"run", "--targets", good, "--once", "--schedule", "daily", "--db", filepath.Join(t.TempDir(), "x.db")}, `schedule "daily"`},
+		{"invoke without event", []string{"invoke", "planner"}, "--event is required"},
+		{"invoke unknown handler", []string{"invoke", "mailer", "--event", "x.json"}, "invalid argument"},
+		{"bad output", []string{"results", "latest", "--output", "xml"}, "use table, json or csv"},
+		{"bad log level", []string{"validate", "--log-level", "loud", "--targets", good}, "--log-level"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, stderr := cli(t, tt.args...)
+			if code != exitUsage {
+				t.Errorf("exit %d, want %d; stderr: %s", code, exitUsage, stderr)
+			}
+			if !strings.Contains(stderr, tt.want) {
+				t.Errorf("stderr %q does not say %q", stderr, tt.want)
+			}
+		})
+	}
+}
+
+func TestValidate(t *testing.T) {
+	good := writeFile(t, "targets.yaml", "schedules:\n  s: { expression: \"cron(0 9 * * ? *)\", timezone: Asia/Seoul }\ntargets:\n  - { id: a, url: \"https://example.com/\", schedule: s }\n")
+	code, out, stderr := cli(t, "validate", "--targets", good)
+	if code != exitOK || !strings.Contains(out, "valid, 1 targets") || !strings.Contains(out, "KST") {
+		t.Errorf("exit %d, out %q, err %q", code, out, stderr)
+	}
+	bad := writeFile(t, "targets.yaml", "schedules:\n  s: { expression: \"rate(1 hour)\" }\ntargets:\n  - id: a\n    url: https://example.com/\n    shedule: s\n")
+	code, _, stderr = cli(t, "validate", "--targets", bad)
+	if code != exitUsage || !strings.Contains(stderr, "targets.yaml:6:5") || !strings.Contains(stderr, `did you mean "schedule"`) {
+		t.Errorf("exit %d, stderr %q; want 2 with line:col and a suggestion", code, stderr)
+	}
+	// The repository's example file is valid.
+	if code, _, stderr := cli(t, "validate", "--targets", "../../targets.yaml"); code != exitOK {
+		t.Errorf("targets.yaml: exit %d: %s", code, stderr)
+	}
+}
+
+func TestDemo(t *testing.T) {
+	dir := t.TempDir()
+	code, out, stderr := cli(t, "demo", "--dir", dir)
+	if code != exitOK {
+		t.Fatalf("demo: exit %d\n%s\n%s", code, out, stderr)
+	}
+	for _, want := range []string{
+		"about", "products", "news", "private",
+		"gone", "http_4xx", "404", // the 404 is a failed result
+		"Dead-lettered", "flaky", "http_5xx", "500 Internal Server Error", // the 500 is dead-lettered with its error
+		"Try next:", "cronless results latest --db " + filepath.Join(dir, "local.db"),
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, out)
+		}
+	}
+	// What the demo stored is there for the next commands.
+	code, out, stderr = cli(t, "results", "latest", "--db", filepath.Join(dir, "local.db"), "--output", "json")
+	if code != exitOK {
+		t.Fatalf("results latest: exit %d: %s", code, stderr)
+	}
+	byTarget := decodeLines(t, out)
+	if len(byTarget) != 5 {
+		t.Errorf("%d latest results after the demo, want 5 (every page but the dead-lettered one)", len(byTarget))
+	}
+	if r := byTarget["gone"]; r.Status != job.StatusFailed || r.HTTPStatus != 404 {
+		t.Errorf("gone = %+v, want failed 404", r)
+	}
+	if r := byTarget["about"]; r.Status != job.StatusOK || r.Fields["contact"] != "team@example.com" {
+		t.Errorf("about = %+v, want ok with contact extracted by regex", r)
+	}
+}
+
+func decodeLines(t *testing.T, out string) map[string]job.Result {
+	t.Helper()
+	got := map[string]job.Result{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if line == "" {
+			continue
+		}
+		var r job.Result
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("line %q is not a JSON result: %v", line, err)
+		}
+		got[r.TargetID] = r
+	}
+	return got
+}
+
+func TestRunOnceAndResults(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		fmt.Fprintf(w, "<title>t%s</title><a href=\"/x\">x</a>", r.URL.Path)
+	}))
+	defer srv.Close()
+	tf := writeFile(t, "targets.yaml", fmt.Sprintf(`schedules:
+  fast: { expression: "rate(5 minutes)" }
+  slow: { expression: "rate(1 day)" }
+targets:
+  - { id: one, url: "%[1]s/1", schedule: fast, extract: { links: { css: a, attr: href, all: true } } }
+  - { id: two, url: "%[1]s/2", schedule: fast }
+  - { id: three, url: "%[1]s/3", schedule: slow }
+`, srv.URL))
+	db := filepath.Join(t.TempDir(), "local.db")
+
+	// Without --allow-private the loopback site is refused: a permanent failure.
+	code, out, stderr := cli(t, "run", "--targets", tf, "--db", db, "--once", "--schedule", "slow")
+	if code != exitOK || !strings.Contains(out, "slow-") {
+		t.Fatalf("run: exit %d\n%s\n%s", code, out, stderr)
+	}
+	code, out, _ = cli(t, "results", "latest", "--db", db, "--target", "three", "-o", "json")
+	if r := decodeLines(t, out)["three"]; code != exitOK || r.Status != job.StatusFailed || r.Error == nil || r.Error.Kind != "blocked_address" {
+		t.Errorf("three without --allow-private = %+v, want failed blocked_address", r)
+	}
+
+	code, out, stderr = cli(t, "run", "--targets", tf, "--db", db, "--once", "--schedule", "fast", "--allow-private")
+	if code != exitOK {
+		t.Fatalf("run: exit %d\n%s\n%s", code, out, stderr)
+	}
+	// The summary names the run with its counts.
+	if !strings.Contains(out, "fast-") || !strings.Contains(out, "PLANNED") {
+		t.Errorf("run summary: %q", out)
+	}
+	code, out, _ = cli(t, "results", "latest", "--db", db, "-o", "json")
+	got := decodeLines(t, out)
+	if code != exitOK || len(got) != 3 || got["one"].Status != job.StatusOK || got["two"].Status != job.StatusOK {
+		t.Fatalf("latest = %+v", got)
+	}
+	links, _ := got["one"].Fields["links"].([]any)
+	if len(links) != 1 || links[0] != srv.URL+"/x" {
+		t.Errorf("one's links = %v, want the absolute link", got["one"].Fields["links"])
+	}
+
+	code, out, _ = cli(t, "results", "latest", "--db", db, "-o", "csv")
+	rows, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+	if code != exitOK || err != nil || len(rows) != 4 || rows[0][0] != "target_id" {
+		t.Errorf("csv: exit %d, err %v, rows %v", code, err, rows)
+	}
+	code, out, _ = cli(t, "results", "latest", "--db", db, "-o", "table")
+	if code != exitOK || !strings.Contains(out, "TARGET") || !strings.Contains(out, "links=[") {
+		t.Errorf("table: %q", out)
+	}
+}
+
+func TestResultsWithoutDatabase(t *testing.T) {
+	code, _, stderr := cli(t, "results", "latest", "--db", filepath.Join(t.TempDir(), "none.db"))
+	if code != exitError || !strings.Contains(stderr, "cronless demo") {
+		t.Errorf("exit %d, stderr %q; want 1 and a hint", code, stderr)
+	}
+}
+
+func TestInvoke(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "local.db")
+	tf := writeFile(t, "targets.yaml", "schedules:\n  hourly: { expression: \"rate(1 hour)\" }\ntargets:\n  - { id: example, url: \"https://example.com/\", schedule: hourly }\n  - { id: other, url: \"https://example.org/\", schedule: hourly }\n")
+
+	code, out, stderr := cli(t, "invoke", "planner", "--event", "../../events/schedule.json", "--targets", tf, "--db", db)
+	if code != exitOK {
+		t.Fatalf("invoke planner: exit %d: %s", code, stderr)
+	}
+	var plan struct {
+		RunID   string `json:"run_id"`
+		Planned int    `json:"planned"`
+	}
+	if err := json.Unmarshal([]byte(out), &plan); err != nil || plan.RunID != "hourly-20261127T090000Z" || plan.Planned != 2 {
+		t.Errorf("planner response %q (%v)", out, err)
+	}
+
+	code, out, stderr = cli(t, "invoke", "results", "--event", "../../events/results-sqs.json", "--targets", tf, "--db", db)
+	if code != exitOK || !strings.Contains(out, `"batchItemFailures": []`) {
+		t.Fatalf("invoke results: exit %d, out %q, err %s", code, out, stderr)
+	}
+	code, out, _ = cli(t, "results", "latest", "--db", db, "-o", "json")
+	if got := decodeLines(t, out); code != exitOK || len(got) != 2 {
+		t.Errorf("after invoke results: %d results, want the sample's 2", len(got))
+	}
+
+	code, _, stderr = cli(t, "invoke", "worker", "--event", "../../events/schedule.json", "--targets", tf, "--db", db)
+	if code != exitUsage || !strings.Contains(stderr, "not an SQS event") {
+		t.Errorf("worker with a schedule event: exit %d, %q", code, stderr)
+	}
+}
