@@ -110,6 +110,9 @@ func (m *Mapping) poll(ctx context.Context) {
 	}
 }
 
+// maxPollWait is the longest long-polling wait of one receive (SQS's limit).
+const maxPollWait = 20 * time.Second
+
 // gather receives one batch: up to BatchSize records, waiting up to
 // BatchWindow for a batch that is not full.
 func (m *Mapping) gather(ctx context.Context) ([]queue.Message, error) {
@@ -123,7 +126,9 @@ func (m *Mapping) gather(ctx context.Context) ([]queue.Message, error) {
 		if left <= 0 || ctx.Err() != nil {
 			break
 		}
-		more, err := m.Queue.Receive(ctx, queue.ReceiveOptions{Max: m.BatchSize - len(msgs), Wait: left})
+		// One receive waits at most maxPollWait (as on SQS); a longer
+		// window takes several.
+		more, err := m.Queue.Receive(ctx, queue.ReceiveOptions{Max: m.BatchSize - len(msgs), Wait: min(left, maxPollWait)})
 		if err != nil {
 			break // invoke with what we have; the rest is received later
 		}

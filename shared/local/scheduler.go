@@ -27,6 +27,9 @@ type Scheduler struct {
 	Log       *zap.Logger
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// After waits on that clock, as time.After does (default time.After).
+	// Tests give a fake clock both Now and After.
+	After func(d time.Duration) <-chan time.Time
 }
 
 // Run fires every schedule at each of its times until ctx ends. A tick
@@ -34,6 +37,9 @@ type Scheduler struct {
 func (s *Scheduler) Run(ctx context.Context) error {
 	if s.Now == nil {
 		s.Now = time.Now
+	}
+	if s.After == nil {
+		s.After = time.After
 	}
 	if s.Log == nil {
 		s.Log = zap.NewNop()
@@ -55,7 +61,12 @@ func (s *Scheduler) runOne(ctx context.Context, sc targets.Schedule) {
 			return
 		}
 		s.Log.Info("next tick", zap.String("schedule", sc.Name), zap.Time("at", next))
-		sleep(ctx, time.Until(next))
+		// Wait on the same clock next came from.
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.After(next.Sub(s.Now())):
+		}
 		if ctx.Err() != nil {
 			return
 		}

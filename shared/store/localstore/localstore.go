@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/cronless/cronless/shared/job"
+	"github.com/cronless/cronless/shared/sqlite"
 	"github.com/cronless/cronless/shared/store"
 )
 
@@ -263,20 +264,11 @@ func (s *Store) RecordAttempt(ctx context.Context, a store.Attempt) error {
 }
 
 // write runs fn in a transaction and commits it, or rolls it back when fn
-// fails.
+// fails. It takes its turn at the file's write lock with the other adapters
+// of this process (sqlite.WriteTx), so writers queue fairly instead of
+// sleeping in SQLite's busy handler.
 func (s *Store) write(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback() // the error that matters is fn's
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	return nil
+	return sqlite.WriteTx(ctx, s.db, fn)
 }
 
 // timeLayout is RFC 3339 in UTC with a fixed nine fractional digits, so the
