@@ -104,8 +104,13 @@ Start with:  cronless demo`,
 	root.PersistentFlags().StringVar(&a.logLevel, "log-level", "warn", "log level: debug, info, warn or error")
 	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
 		var lvl zapcore.Level
-		if cmd.Name() == "demo" && !cmd.Flags().Changed("log-level") {
-			a.logLevel = "error" // the demo's retries are expected; its tables tell the story
+		if !cmd.Flags().Changed("log-level") {
+			switch once, _ := cmd.Flags().GetBool("once"); {
+			case cmd.Name() == "demo":
+				a.logLevel = "error" // the demo's retries are expected; its tables tell the story
+			case cmd.Name() == "run" && !once:
+				a.logLevel = "info" // a long-running pipeline tells what it does
+			}
 		}
 		if err := lvl.Set(a.logLevel); err != nil {
 			return usagef("--log-level %q: use debug, info, warn or error", a.logLevel)
