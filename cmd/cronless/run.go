@@ -122,7 +122,11 @@ simply become visible again, and the next run picks them up.`,
 			p := a.pipeline(tf, b, &f)
 			if !f.once {
 				fmt.Fprintf(a.stderr, "cronless: running schedules %v on %s; Ctrl-C stops\n", orAll(f.schedules), a.db)
-				return p.Run(ctx, f.schedules)
+				if err := p.Run(ctx, f.schedules); err != nil {
+					return err
+				}
+				fmt.Fprintf(a.stderr, "cronless: stopped; messages still queued in %s are picked up by the next run\n", a.db)
+				return nil
 			}
 			reports, err := a.runOnce(ctx, p, f.schedules)
 			if err != nil {
