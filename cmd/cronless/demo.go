@@ -16,7 +16,10 @@ import (
 )
 
 func (a *app) demoCommand() *cobra.Command {
-	var dir string
+	var (
+		dir   string
+		ticks int
+	)
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "See cronless work end to end in seconds, with nothing to set up",
@@ -30,6 +33,9 @@ The demo site has pages that extract cleanly, a page that changes on every run, 
 (retried, then dead-lettered with its last error) and a page robots.txt disallows.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := intFlag("ticks", ticks, 1, 10); err != nil {
+				return err
+			}
 			ctx := cmd.Context()
 			site := &demosite.Site{}
 			base, stop, err := site.Serve()
@@ -67,30 +73,37 @@ The demo site has pages that extract cleanly, a page that changes on every run, 
 			defer b.Close()
 
 			fmt.Fprintf(a.stdout, "Demo site on %s; %d targets in %s\n", base, len(tf.Targets), targetsPath)
-			fmt.Fprintf(a.stdout, "One tick of schedule %q: planner → targets queue → workers → results queue → store (%s)\n\n", "demo", dbPath)
-			start := time.Now()
-			reports, err := a.runOnce(ctx, a.pipeline(tf, b, &f), nil)
-			if err != nil {
-				return err
-			}
-			if err := printRunReports(a.stdout, reports); err != nil {
-				return err
-			}
-			fmt.Fprintf(a.stdout, "\nResults (took %s):\n", time.Since(start).Round(time.Millisecond))
-			res, err := b.store.RunResults(ctx, reports[0].ID)
-			if err != nil {
-				return fmt.Errorf("demo results: %w", err)
-			}
-			if err := printResults(a.stdout, "table", res); err != nil {
-				return err
-			}
-			if err := a.printDeadLettered(cmd, b.store, reports[0].ID, tf.TargetsFor("demo"), res); err != nil {
-				return err
+			p := a.pipeline(tf, b, &f)
+			// Ticks a minute apart, the last one now, as a rate(1 minute)
+			// schedule would have fired them.
+			first := time.Now().Add(-time.Duration(ticks-1) * time.Minute)
+			for i := range ticks {
+				fmt.Fprintf(a.stdout, "\nTick %d of schedule %q: planner → targets queue → workers → results queue → store (%s)\n\n", i+1, "demo", dbPath)
+				start := time.Now()
+				reports, err := a.runOnce(ctx, p, nil, first.Add(time.Duration(i)*time.Minute))
+				if err != nil {
+					return err
+				}
+				if err := printRunReports(a.stdout, reports); err != nil {
+					return err
+				}
+				fmt.Fprintf(a.stdout, "\nResults (took %s):\n", time.Since(start).Round(time.Millisecond))
+				res, err := b.store.RunResults(ctx, reports[0].ID)
+				if err != nil {
+					return fmt.Errorf("demo results: %w", err)
+				}
+				if err := printResults(a.stdout, "table", res); err != nil {
+					return err
+				}
+				if err := a.printDeadLettered(cmd, b.store, reports[0].ID, tf.TargetsFor("demo"), res); err != nil {
+					return err
+				}
 			}
 			fmt.Fprintf(a.stdout, `
 Try next:
   cronless results latest --db %[1]s            # the latest result per target
   cronless results latest --db %[1]s -o json    # the same, whole, as JSON lines
+  cronless demo --ticks 2                        # two runs: see the news page change
   cronless validate --targets targets.yaml       # check your own targets file
   cronless run --targets targets.yaml --once     # crawl your targets once, on this machine
 The demo's files stay in %[2]s (delete it when done).
@@ -98,6 +111,7 @@ The demo's files stay in %[2]s (delete it when done).
 			return nil
 		},
 	}
+	cmd.Flags().IntVar(&ticks, "ticks", 1, "how many ticks to run, a minute apart in scheduled time (the news page changes on each)")
 	cmd.Flags().StringVar(&dir, "dir", "", "where to write the demo's targets file and database (default: a new temporary directory)")
 	return cmd
 }

@@ -96,7 +96,7 @@ func TestValidate(t *testing.T) {
 
 func TestDemo(t *testing.T) {
 	dir := t.TempDir()
-	code, out, stderr := cli(t, "demo", "--dir", dir)
+	code, out, stderr := cli(t, "demo", "--dir", dir, "--ticks", "2")
 	if code != exitOK {
 		t.Fatalf("demo: exit %d\n%s\n%s", code, out, stderr)
 	}
@@ -122,8 +122,12 @@ func TestDemo(t *testing.T) {
 	if r := byTarget["gone"]; r.Status != job.StatusFailed || r.HTTPStatus != 404 {
 		t.Errorf("gone = %+v, want failed 404", r)
 	}
-	if r := byTarget["about"]; r.Status != job.StatusOK || r.Fields["contact"] != "team@example.com" {
-		t.Errorf("about = %+v, want ok with contact extracted by regex", r)
+	if r := byTarget["about"]; r.Status != job.StatusOK || r.Fields["contact"] != "team@example.com" || r.Changed {
+		t.Errorf("about = %+v, want ok, unchanged, with contact extracted by regex", r)
+	}
+	// The news page changes between runs; the second run says so.
+	if r := byTarget["news"]; r.Status != job.StatusOK || !r.Changed || r.Fields["edition"] != "Edition 2" {
+		t.Errorf("news = %+v, want ok and changed in the second run", r)
 	}
 }
 

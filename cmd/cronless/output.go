@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/cronless/cronless/shared/crawl"
 	"github.com/cronless/cronless/shared/job"
 )
 
@@ -101,13 +103,24 @@ func printResults(w io.Writer, format string, results []job.Result) error {
 	return t.write(w)
 }
 
-// flatFields renders extracted fields as name=value pairs in name order.
+// flatFields renders extracted fields as name=value pairs: the fields of
+// the target's rules in name order, then the built-in ones.
 func flatFields(fields map[string]any) string {
 	names := make([]string, 0, len(fields))
 	for k := range fields {
 		names = append(names, k)
 	}
-	sort.Strings(names)
+	builtin := func(name string) int { return slices.Index(crawl.BuiltinFields, name) }
+	sort.Slice(names, func(i, j int) bool {
+		bi, bj := builtin(names[i]), builtin(names[j])
+		if (bi < 0) != (bj < 0) {
+			return bi < 0
+		}
+		if bi >= 0 {
+			return bi < bj
+		}
+		return names[i] < names[j]
+	})
 	parts := make([]string, 0, len(names))
 	for _, k := range names {
 		var v string

@@ -128,7 +128,7 @@ simply become visible again, and the next run picks them up.`,
 				fmt.Fprintf(a.stderr, "cronless: stopped; messages still queued in %s are picked up by the next run\n", a.db)
 				return nil
 			}
-			reports, err := a.runOnce(ctx, p, f.schedules)
+			reports, err := a.runOnce(ctx, p, f.schedules, time.Now())
 			if err != nil {
 				return err
 			}
@@ -150,7 +150,7 @@ func orAll(names []string) any {
 }
 
 // runOnce runs the pipeline once, with a progress bar on a terminal.
-func (a *app) runOnce(ctx context.Context, p *local.Pipeline, schedules []string) ([]local.RunReport, error) {
+func (a *app) runOnce(ctx context.Context, p *local.Pipeline, schedules []string, at time.Time) ([]local.RunReport, error) {
 	var bar *progressbar.ProgressBar
 	var progress func(local.Progress)
 	if a.isTerminal(a.stderr) {
@@ -166,7 +166,7 @@ func (a *app) runOnce(ctx context.Context, p *local.Pipeline, schedules []string
 			}
 		}
 	}
-	reports, err := p.RunOnce(ctx, schedules, progress)
+	reports, err := p.RunOnce(ctx, schedules, at, progress)
 	if bar != nil {
 		_ = bar.Finish()
 	}

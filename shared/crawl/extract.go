@@ -186,6 +186,10 @@ func applyRegex(re *regexp.Regexp, v string) (string, bool) {
 	return v[m[0]:m[1]], true
 }
 
+// BuiltinFields are the fields every HTML page gives without a rule, when
+// the page has them and no rule of the same name exists.
+var BuiltinFields = []string{"title", "description", "canonical", "og"}
+
 func addBuiltins(fields map[string]any, doc *html.Node, abs func(string) string) {
 	if _, ok := fields["title"]; !ok {
 		if n := titleSel.MatchFirst(doc); n != nil {

@@ -154,11 +154,11 @@ type RunReport struct {
 	DeadLettered int `json:"dead_lettered"`
 }
 
-// RunOnce fires each named schedule once, now (all schedules when names is
-// empty), and returns when those runs have drained: every job has a stored
+// RunOnce fires each named schedule once, at the given scheduled time (all
+// schedules when names is empty), and returns when those runs have drained: every job has a stored
 // result or sits in a dead-letter queue. progress, when not nil, is called
 // every interval while waiting.
-func (p *Pipeline) RunOnce(ctx context.Context, names []string, progress func(Progress)) ([]RunReport, error) {
+func (p *Pipeline) RunOnce(ctx context.Context, names []string, at time.Time, progress func(Progress)) ([]RunReport, error) {
 	p.init()
 	scheds, err := p.selectSchedules(names)
 	if err != nil {
@@ -168,7 +168,7 @@ func (p *Pipeline) RunOnce(ctx context.Context, names []string, progress func(Pr
 	wait := p.StartMappings(mctx)
 	defer func() { stop(); wait() }()
 
-	at := time.Now().UTC().Truncate(time.Second)
+	at = at.UTC().Truncate(time.Second)
 	var runIDs []string
 	for _, sc := range scheds {
 		resp, err := p.planner.Handle(ctx, NewTick(sc.Name, at))

@@ -156,7 +156,7 @@ func TestPipelineRunOnce(t *testing.T) {
 	e := newEnv(t, s.URL)
 	ctx := context.Background()
 
-	reports, err := e.p.RunOnce(ctx, nil, nil)
+	reports, err := e.p.RunOnce(ctx, nil, time.Now(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,7 +257,7 @@ func TestPipelineDuplicateResultDelivery(t *testing.T) {
 	s := newSite(t)
 	e := newEnv(t, s.URL)
 	ctx := context.Background()
-	reports, err := e.p.RunOnce(ctx, nil, nil)
+	reports, err := e.p.RunOnce(ctx, nil, time.Now(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
