@@ -6,6 +6,7 @@ package sqsevent
 import (
 	"context"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
 	"go.uber.org/zap"
@@ -95,7 +96,12 @@ func DeadLetter(ctx context.Context, dlq Sender, rec events.SQSMessage, cause er
 	}
 	msg := cause.Error()
 	if len(msg) > 1024 {
-		msg = msg[:1024]
+		// Cut on a character boundary: an attribute value must be valid UTF-8.
+		cut := 1024
+		for cut > 0 && !utf8.RuneStart(msg[cut]) {
+			cut--
+		}
+		msg = msg[:cut]
 	}
 	attrs[AttrErrorKind] = KindBadMessage
 	attrs[AttrErrorMessage] = msg
