@@ -87,14 +87,19 @@ func WithRetryDelay(jobs VisibilityChanger, delay func(attempt int, retryAfter t
 
 // Backoff is a retry delay: the server's Retry-After when it sent one (up
 // to max), else base doubled for each attempt after the first (up to max),
-// in whole seconds as SQS takes them.
+// in whole seconds (rounded up) as SQS takes them.
 func Backoff(base, limit time.Duration) func(attempt int, retryAfter time.Duration) time.Duration {
 	return func(attempt int, retryAfter time.Duration) time.Duration {
 		d := retryAfter
 		if d <= 0 {
-			d = base << min(max(attempt-1, 0), 20)
+			shift := min(max(attempt-1, 0), 20)
+			d = base << shift
+			if d>>shift != base { // overflowed: as long as allowed
+				d = limit
+			}
 		}
-		return min(d, limit).Round(time.Second)
+		// Whole seconds, rounded up, so a Retry-After is never cut short.
+		return (min(d, limit) + time.Second - 1).Truncate(time.Second)
 	}
 }
 

@@ -1,0 +1,702 @@
+package planner_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cronless/cronless/shared/job"
+	"github.com/cronless/cronless/shared/planner"
+	"github.com/cronless/cronless/shared/queue"
+	"github.com/cronless/cronless/shared/store"
+	"github.com/cronless/cronless/shared/targets"
+)
+
+// ---- fakes ----
+
+// probe measures how many calls are in flight at once. Each call waits
+// (up to two seconds) until want calls have been in flight together, so a
+// sender that does not run batches in parallel is seen as such, and then
+// stays in flight a little longer, so one that runs more than it may at once
+// is seen too.
+type probe struct {
+	want    int
+	mu      sync.Mutex
+	cur     int
+	max     int
+	reached chan struct{}
+	closed  bool
+}
+
+func newProbe(want int) *probe { return &probe{want: want, reached: make(chan struct{})} }
+
+func (p *probe) enter() {
+	p.mu.Lock()
+	p.cur++
+	p.max = max(p.max, p.cur)
+	if p.max >= p.want && !p.closed {
+		p.closed = true
+		close(p.reached)
+	}
+	p.mu.Unlock()
+	select {
+	case <-p.reached:
+	case <-time.After(2 * time.Second):
+	}
+	time.Sleep(3 * time.Millisecond)
+}
+
+func (p *probe) exit() {
+	p.mu.Lock()
+	p.cur--
+	p.mu.Unlock()
+}
+
+func (p *probe) Max() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.max
+}
+
+// journal records the order of calls across fakes.
+type journal struct {
+	mu     sync.Mutex
+	events []string
+}
+
+func (j *journal) add(e string) {
+	if j == nil {
+		return
+	}
+	j.mu.Lock()
+	j.events = append(j.events, e)
+	j.mu.Unlock()
+}
+
+// fakeSender records every batch. fail, when set, decides a batch's error.
+type fakeSender struct {
+	mu      sync.Mutex
+	batches [][]queue.Outgoing
+	fail    func(batch []queue.Outgoing) error
+	probe   *probe
+	journal *journal
+}
+
+func (s *fakeSender) SendBatch(_ context.Context, msgs []queue.Outgoing) error {
+	if s.probe != nil {
+		s.probe.enter()
+		defer s.probe.exit()
+	}
+	s.journal.add("send")
+	s.mu.Lock()
+	s.batches = append(s.batches, slices.Clone(msgs))
+	s.mu.Unlock()
+	if len(msgs) == 0 || len(msgs) > queue.MaxBatch {
+		return queue.ErrBatchTooLarge
+	}
+	if s.fail != nil {
+		return s.fail(msgs)
+	}
+	return nil
+}
+
+func (s *fakeSender) sent() []queue.Outgoing {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var all []queue.Outgoing
+	for _, b := range s.batches {
+		all = append(all, b...)
+	}
+	return all
+}
+
+func (s *fakeSender) batchSizes() []int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var n []int
+	for _, b := range s.batches {
+		n = append(n, len(b))
+	}
+	slices.Sort(n)
+	slices.Reverse(n)
+	return n
+}
+
+// fakeRuns records runs; a run ID is created once, as store.Store does.
+type fakeRuns struct {
+	mu      sync.Mutex
+	runs    []store.Run
+	seen    map[string]bool
+	err     error
+	journal *journal
+}
+
+func (r *fakeRuns) PutRun(_ context.Context, run store.Run) (bool, error) {
+	r.journal.add("run")
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.runs = append(r.runs, run)
+	if r.err != nil {
+		return false, r.err
+	}
+	if r.seen == nil {
+		r.seen = map[string]bool{}
+	}
+	created := !r.seen[run.ID]
+	r.seen[run.ID] = true
+	return created, nil
+}
+
+// ---- helpers ----
+
+const tickTime = "2026-11-27T09:00:00Z"
+
+var tickAt = time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+
+// targetsFile builds a targets file with n plain targets named
+// target-00.. on "hourly", a target "daily-one" on "daily", and a schedule
+// "idle" that runs no target. Extra YAML target entries are appended.
+func targetsFile(t *testing.T, n int, extra string) *targets.File {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString(`schedules:
+  hourly: { expression: "rate(1 hour)" }
+  daily: { expression: "rate(1 day)" }
+  idle: { expression: "rate(7 days)" }
+defaults: { timeout: 10s, user_agent: "default-agent/1.0", robots: true }
+targets:
+  - id: daily-one
+    url: https://daily.example.com/
+    schedule: daily
+`)
+	for i := range n {
+		fmt.Fprintf(&b, "  - { id: %s, url: \"https://example.com/%d\", schedule: hourly }\n", targetID(i), i)
+	}
+	b.WriteString(extra)
+	tf, err := targets.Parse("targets.yaml", []byte(b.String()))
+	if err != nil {
+		t.Fatalf("targets.Parse: %v\n%s", err, b.String())
+	}
+	return tf
+}
+
+func targetID(i int) string { return fmt.Sprintf("target-%02d", i) }
+
+func hourly() planner.Tick { return planner.Tick{Schedule: "hourly", ScheduledTime: tickTime} }
+
+func decodeJobs(t *testing.T, msgs []queue.Outgoing) map[string]job.Job {
+	t.Helper()
+	jobs := map[string]job.Job{}
+	for _, m := range msgs {
+		j, err := job.DecodeJob([]byte(m.Body))
+		if err != nil {
+			t.Fatalf("job body does not decode: %v\n%s", err, m.Body)
+		}
+		if _, dup := jobs[j.TargetID]; dup {
+			t.Errorf("target %s sent twice", j.TargetID)
+		}
+		jobs[j.TargetID] = j
+	}
+	return jobs
+}
+
+// ---- tests ----
+
+func TestHandleSendsOneJobPerTargetOfTheSchedule(t *testing.T) {
+	tf := targetsFile(t, 2, `  - id: custom
+    url: https://custom.example.com/page?q=1
+    schedule: hourly
+    timeout: 2500ms
+    user_agent: "custom-agent/2.0"
+    robots: false
+    extract:
+      title: { css: title }
+      links: { css: "a.item", attr: href, all: true }
+      price: { css: ".price", regex: "([0-9.]+)", required: true }
+`)
+	send, runs := &fakeSender{}, &fakeRuns{}
+	resp, err := planner.New(tf, send, runs).Handle(context.Background(), hourly())
+	if err != nil {
+		t.Fatalf("Handle: %v", err)
+	}
+	const runID = "hourly-20261127T090000Z"
+	want := planner.Response{RunID: runID, Schedule: "hourly", ScheduledAt: tickAt, Planned: 3, NewRun: true}
+	if resp != want {
+		t.Errorf("response = %+v, want %+v", resp, want)
+	}
+
+	msgs := send.sent()
+	jobs := decodeJobs(t, msgs)
+	ids := slices.Sorted(func(yield func(string) bool) {
+		for id := range jobs {
+			if !yield(id) {
+				return
+			}
+		}
+	})
+	if !slices.Equal(ids, []string{"custom", "target-00", "target-01"}) {
+		t.Fatalf("jobs sent for %q, want the 3 hourly targets only", ids)
+	}
+	entryIDs := map[string]bool{}
+	for _, m := range msgs {
+		j := jobs[mustTarget(t, m)]
+		if m.Attributes[job.AttrRunID] != runID || m.Attributes[job.AttrTargetID] != j.TargetID || len(m.Attributes) != 2 {
+			t.Errorf("attributes of %s = %v, want run_id=%s target_id=%s", j.TargetID, m.Attributes, runID, j.TargetID)
+		}
+		if m.ID == "" || entryIDs[m.ID] {
+			t.Errorf("entry ID %q is empty or not unique", m.ID)
+		}
+		entryIDs[m.ID] = true
+		if m.Delay != 0 {
+			t.Errorf("job %s is delayed by %s", j.TargetID, m.Delay)
+		}
+		if j.V != job.Version || j.RunID != runID || j.Schedule != "hourly" || !j.ScheduledAt.Equal(tickAt) {
+			t.Errorf("job %s: v=%d run_id=%q schedule=%q scheduled_at=%s", j.TargetID, j.V, j.RunID, j.Schedule, j.ScheduledAt)
+		}
+	}
+
+	plain := jobs["target-01"]
+	if plain.URL != "https://example.com/1" || plain.TimeoutMS != 10000 || plain.UserAgent != "default-agent/1.0" ||
+		plain.Robots == nil || !*plain.Robots || len(plain.Extract) != 0 {
+		t.Errorf("plain job = %+v, want the file's defaults", plain)
+	}
+	c := jobs["custom"]
+	if c.URL != "https://custom.example.com/page?q=1" || c.TimeoutMS != 2500 || c.UserAgent != "custom-agent/2.0" {
+		t.Errorf("custom job url/timeout/ua = %q/%d/%q", c.URL, c.TimeoutMS, c.UserAgent)
+	}
+	if c.Robots == nil || *c.Robots || c.RespectsRobots() {
+		t.Errorf("custom job robots = %v, want explicitly false", c.Robots)
+	}
+	wantExtract := map[string]job.Rule{
+		"title": {CSS: "title"},
+		"links": {CSS: "a.item", Attr: "href", All: true},
+		"price": {CSS: ".price", Regex: "([0-9.]+)", Required: true},
+	}
+	if len(c.Extract) != len(wantExtract) {
+		t.Errorf("extract = %+v, want %+v", c.Extract, wantExtract)
+	}
+	for name, r := range wantExtract {
+		if c.Extract[name] != r {
+			t.Errorf("extract.%s = %+v, want %+v", name, c.Extract[name], r)
+		}
+	}
+}
+
+func mustTarget(t *testing.T, m queue.Outgoing) string {
+	t.Helper()
+	j, err := job.DecodeJob([]byte(m.Body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return j.TargetID
+}
+
+func TestHandleBatches(t *testing.T) {
+	tests := []struct {
+		targets int
+		want    []int // batch sizes, largest first
+	}{
+		{1, []int{1}},
+		{9, []int{9}},
+		{10, []int{10}},
+		{11, []int{10, 1}},
+		{25, []int{10, 10, 5}},
+		{30, []int{10, 10, 10}},
+		{95, []int{10, 10, 10, 10, 10, 10, 10, 10, 10, 5}},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.targets), func(t *testing.T) {
+			send, runs := &fakeSender{}, &fakeRuns{}
+			resp, err := planner.New(targetsFile(t, tt.targets, ""), send, runs).Handle(context.Background(), hourly())
+			if err != nil {
+				t.Fatalf("Handle: %v", err)
+			}
+			if got := send.batchSizes(); !slices.Equal(got, tt.want) {
+				t.Errorf("batch sizes = %v, want %v", got, tt.want)
+			}
+			if resp.Planned != tt.targets {
+				t.Errorf("planned = %d, want %d", resp.Planned, tt.targets)
+			}
+			if len(runs.runs) != 1 || runs.runs[0].Planned != tt.targets {
+				t.Errorf("runs recorded = %+v, want one with planned %d", runs.runs, tt.targets)
+			}
+			jobs := decodeJobs(t, send.sent())
+			for i := range tt.targets {
+				if _, ok := jobs[targetID(i)]; !ok {
+					t.Errorf("no job for %s", targetID(i))
+				}
+			}
+			if _, ok := jobs["daily-one"]; ok {
+				t.Error("a job was sent for a target of another schedule")
+			}
+		})
+	}
+}
+
+func TestHandleScheduleWithoutTargets(t *testing.T) {
+	send, runs := &fakeSender{}, &fakeRuns{}
+	resp, err := planner.New(targetsFile(t, 3, ""), send, runs).Handle(context.Background(),
+		planner.Tick{Schedule: "idle", ScheduledTime: tickTime})
+	if err != nil {
+		t.Fatalf("Handle: %v", err)
+	}
+	if resp.Planned != 0 || resp.RunID != "idle-20261127T090000Z" {
+		t.Errorf("response = %+v, want planned 0", resp)
+	}
+	if len(send.batches) != 0 {
+		t.Errorf("sent %d batches, want none (an empty batch is an error on SQS)", len(send.batches))
+	}
+	if len(runs.runs) != 1 || runs.runs[0].Planned != 0 {
+		t.Errorf("runs = %+v, want one with planned 0", runs.runs)
+	}
+}
+
+func TestHandleSendsBatchesInParallel(t *testing.T) {
+	tests := []struct {
+		name    string
+		targets int
+		opts    []planner.Option
+		want    int // batches in flight at once
+	}{
+		{"parallelism 1 is serial", 30, []planner.Option{planner.WithParallelism(1)}, 1},
+		{"parallelism 2", 50, []planner.Option{planner.WithParallelism(2)}, 2},
+		{"parallelism 3", 95, []planner.Option{planner.WithParallelism(3)}, 3},
+		{"default 8", 200, nil, 8},
+		{"fewer batches than the default", 40, nil, 4},
+		{"non-positive keeps the default", 200, []planner.Option{planner.WithParallelism(0), planner.WithParallelism(-1)}, 8},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := newProbe(tt.want)
+			send := &fakeSender{probe: p}
+			resp, err := planner.New(targetsFile(t, tt.targets, ""), send, &fakeRuns{}, tt.opts...).
+				Handle(context.Background(), hourly())
+			if err != nil {
+				t.Fatalf("Handle: %v", err)
+			}
+			if got := p.Max(); got != tt.want {
+				t.Errorf("at most %d batches in flight at once, want %d", got, tt.want)
+			}
+			if resp.Planned != tt.targets || len(send.sent()) != tt.targets {
+				t.Errorf("planned %d, sent %d, want %d", resp.Planned, len(send.sent()), tt.targets)
+			}
+		})
+	}
+}
+
+func TestHandleRecordsRunBeforeSendingJobs(t *testing.T) {
+	j := &journal{}
+	send, runs := &fakeSender{journal: j}, &fakeRuns{journal: j}
+	before := time.Now().UTC()
+	if _, err := planner.New(targetsFile(t, 12, ""), send, runs).Handle(context.Background(), hourly()); err != nil {
+		t.Fatalf("Handle: %v", err)
+	}
+	after := time.Now().UTC()
+	if want := []string{"run", "send", "send"}; !slices.Equal(j.events, want) {
+		t.Errorf("calls = %v, want %v", j.events, want)
+	}
+	if len(runs.runs) != 1 {
+		t.Fatalf("runs = %+v, want one", runs.runs)
+	}
+	r := runs.runs[0]
+	if r.ID != "hourly-20261127T090000Z" || r.Schedule != "hourly" || !r.ScheduledAt.Equal(tickAt) || r.Planned != 12 {
+		t.Errorf("run = %+v", r)
+	}
+	if r.Succeeded != 0 || r.Failed != 0 {
+		t.Errorf("new run has counters %d/%d", r.Succeeded, r.Failed)
+	}
+	if r.CreatedAt.Before(before) || r.CreatedAt.After(after) || r.CreatedAt.Location() != time.UTC {
+		t.Errorf("created_at = %s, want a UTC time between %s and %s", r.CreatedAt, before, after)
+	}
+}
+
+func TestHandleRunIDIsDeterministic(t *testing.T) {
+	send, runs := &fakeSender{}, &fakeRuns{}
+	p := planner.New(targetsFile(t, 3, ""), send, runs)
+	ctx := context.Background()
+
+	first, err := p.Handle(ctx, hourly())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The same tick delivered again, once as-is and once in another offset.
+	again, err := p.Handle(ctx, hourly())
+	if err != nil {
+		t.Fatal(err)
+	}
+	seoul, err := p.Handle(ctx, planner.Tick{Schedule: "hourly", ScheduledTime: "2026-11-27T18:00:00+09:00"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.RunID != job.RunID("hourly", tickAt) || first.RunID != "hourly-20261127T090000Z" {
+		t.Errorf("run ID = %q", first.RunID)
+	}
+	if again.RunID != first.RunID || seoul.RunID != first.RunID {
+		t.Errorf("run IDs %q, %q, %q differ for the same tick", first.RunID, again.RunID, seoul.RunID)
+	}
+	if !first.NewRun || again.NewRun || seoul.NewRun {
+		t.Errorf("NewRun = %v, %v, %v, want true, false, false", first.NewRun, again.NewRun, seoul.NewRun)
+	}
+	if !seoul.ScheduledAt.Equal(tickAt) || seoul.ScheduledAt.Location() != time.UTC {
+		t.Errorf("scheduled_at = %s, want %s in UTC", seoul.ScheduledAt, tickAt)
+	}
+	// Every delivery sends its jobs again (absorbed downstream).
+	if got := len(send.sent()); got != 9 {
+		t.Errorf("sent %d jobs over three deliveries, want 9", got)
+	}
+	for _, m := range send.sent() {
+		if m.Attributes[job.AttrRunID] != first.RunID {
+			t.Errorf("job of run %q, want %q", m.Attributes[job.AttrRunID], first.RunID)
+		}
+	}
+
+	// Another tick is another run.
+	next, err := p.Handle(ctx, planner.Tick{Schedule: "hourly", ScheduledTime: "2026-11-27T10:00:00Z"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if next.RunID == first.RunID || !next.NewRun {
+		t.Errorf("next tick: run %q new=%v, want a new run", next.RunID, next.NewRun)
+	}
+	daily, err := p.Handle(ctx, planner.Tick{Schedule: "daily", ScheduledTime: tickTime})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if daily.RunID == first.RunID || !daily.NewRun {
+		t.Errorf("other schedule: run %q new=%v, want a new run", daily.RunID, daily.NewRun)
+	}
+}
+
+func TestHandleBadTick(t *testing.T) {
+	tests := []struct {
+		name string
+		tick planner.Tick
+		want []string // in the error message
+	}{
+		{"unknown schedule", planner.Tick{Schedule: "hourlyy", ScheduledTime: tickTime},
+			[]string{`"hourlyy"`, "hourly, daily, idle"}},
+		{"no schedule", planner.Tick{ScheduledTime: tickTime}, []string{"hourly, daily, idle"}},
+		{"missing scheduled_time", planner.Tick{Schedule: "hourly"}, []string{"scheduled_time is missing"}},
+		{"unsubstituted placeholder", planner.Tick{Schedule: "hourly", ScheduledTime: "<aws.scheduler.scheduled-time>"},
+			[]string{"<aws.scheduler.scheduled-time>", "RFC 3339"}},
+		{"not RFC 3339", planner.Tick{Schedule: "hourly", ScheduledTime: "2026-11-27 09:00:00"}, []string{"RFC 3339"}},
+		{"no zone", planner.Tick{Schedule: "hourly", ScheduledTime: "2026-11-27T09:00:00"}, []string{"RFC 3339"}},
+		{"unix seconds", planner.Tick{Schedule: "hourly", ScheduledTime: "1795770000"}, []string{"RFC 3339"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			send, runs := &fakeSender{}, &fakeRuns{}
+			_, err := planner.New(targetsFile(t, 3, ""), send, runs).Handle(context.Background(), tt.tick)
+			if !errors.Is(err, planner.ErrBadTick) {
+				t.Fatalf("error = %v, want one wrapping ErrBadTick", err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+			if len(runs.runs) != 0 || len(send.batches) != 0 {
+				t.Errorf("a bad tick recorded %d runs and sent %d batches", len(runs.runs), len(send.batches))
+			}
+		})
+	}
+}
+
+func TestTickUnmarshalJSON(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      string
+		want    planner.Tick
+		wantErr bool
+	}{
+		{name: "scheduler input", in: `{"schedule":"hourly","scheduled_time":"2026-11-27T09:00:00Z"}`,
+			want: planner.Tick{Schedule: "hourly", ScheduledTime: tickTime}},
+		{name: "unknown key", in: `{"schedule":"hourly","scheduled_time":"2026-11-27T09:00:00Z","target":"x"}`, wantErr: true},
+		{name: "misspelled key", in: `{"schedule":"hourly","scheduledTime":"2026-11-27T09:00:00Z"}`, wantErr: true},
+		{name: "EventBridge rule event", in: `{"version":"0","id":"1","detail-type":"Scheduled Event","source":"aws.events",` +
+			`"time":"2026-11-27T09:00:00Z","resources":[],"detail":{}}`, wantErr: true},
+		{name: "wrong type", in: `{"schedule":5,"scheduled_time":"2026-11-27T09:00:00Z"}`, wantErr: true},
+		{name: "not an object", in: `["hourly"]`, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got planner.Tick
+			err := json.Unmarshal([]byte(tt.in), &got)
+			if tt.wantErr {
+				if !errors.Is(err, planner.ErrBadTick) {
+					t.Fatalf("error = %v, want one wrapping ErrBadTick", err)
+				}
+				if !strings.Contains(err.Error(), "scheduled_time") {
+					t.Errorf("error %q does not show the expected shape", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Unmarshal: %v", err)
+			}
+			if got != tt.want {
+				t.Errorf("tick = %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestTickNullIsABadTick(t *testing.T) {
+	var tick planner.Tick
+	if err := json.Unmarshal([]byte(`null`), &tick); err != nil {
+		t.Fatalf("Unmarshal(null): %v", err)
+	}
+	_, err := planner.New(targetsFile(t, 1, ""), &fakeSender{}, &fakeRuns{}).Handle(context.Background(), tick)
+	if !errors.Is(err, planner.ErrBadTick) {
+		t.Errorf("error = %v, want ErrBadTick", err)
+	}
+}
+
+// partialFailure fails the entries of the listed targets with a BatchError.
+func partialFailure(failing ...string) func([]queue.Outgoing) error {
+	return func(batch []queue.Outgoing) error {
+		var be queue.BatchError
+		for _, m := range batch {
+			if slices.Contains(failing, m.Attributes[job.AttrTargetID]) {
+				be.Failed = append(be.Failed, queue.EntryError{ID: m.ID, Err: errors.New("throttled")})
+			}
+		}
+		if len(be.Failed) == 0 {
+			return nil
+		}
+		return &be
+	}
+}
+
+// totalFailure fails whole batches holding any of the listed targets.
+func totalFailure(failing ...string) func([]queue.Outgoing) error {
+	return func(batch []queue.Outgoing) error {
+		for _, m := range batch {
+			if slices.Contains(failing, m.Attributes[job.AttrTargetID]) {
+				return errors.New("connection reset")
+			}
+		}
+		return nil
+	}
+}
+
+func TestHandleSendFailures(t *testing.T) {
+	all := make([]string, 25)
+	for i := range all {
+		all[i] = targetID(i)
+	}
+	tests := []struct {
+		name       string
+		fail       func([]queue.Outgoing) error
+		wantFailed []string
+		wantCause  string
+	}{
+		{"one entry", partialFailure("target-07"), []string{"target-07"}, "throttled"},
+		{"entries of two batches", partialFailure("target-03", "target-12", "target-24"),
+			[]string{"target-03", "target-12", "target-24"}, "throttled"},
+		{"a whole batch", totalFailure("target-10"), all[10:20], "connection reset"},
+		{"the short last batch", totalFailure("target-20"), all[20:], "connection reset"},
+		{"every batch", func([]queue.Outgoing) error { return errors.New("connection reset") }, all, "connection reset"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			send := &fakeSender{fail: tt.fail}
+			_, err := planner.New(targetsFile(t, 25, ""), send, &fakeRuns{}).Handle(context.Background(), hourly())
+			if err == nil {
+				t.Fatal("Handle succeeded although jobs were not sent")
+			}
+			if errors.Is(err, planner.ErrBadTick) {
+				t.Errorf("a send failure is reported as a bad tick: %v", err)
+			}
+			msg := err.Error()
+			for _, id := range all {
+				if named, want := strings.Contains(msg, id), slices.Contains(tt.wantFailed, id); named != want {
+					t.Errorf("error names %s: %v, want %v\nerror: %s", id, named, want, msg)
+				}
+			}
+			if strings.Contains(msg, "daily-one") {
+				t.Error("error names a target of another schedule")
+			}
+			if want := fmt.Sprintf("%d of 25", len(tt.wantFailed)); !strings.Contains(msg, want) {
+				t.Errorf("error %q does not say %q", msg, want)
+			}
+			if !strings.Contains(msg, tt.wantCause) {
+				t.Errorf("error %q does not give the cause %q", msg, tt.wantCause)
+			}
+			if !strings.Contains(msg, "hourly-20261127T090000Z") {
+				t.Errorf("error %q does not name the run", msg)
+			}
+			if got := len(send.batches); got != 3 {
+				t.Errorf("%d batches attempted, want all 3 despite the failure", got)
+			}
+		})
+	}
+}
+
+func TestHandlePutRunFailure(t *testing.T) {
+	boom := errors.New("table not found")
+	send, runs := &fakeSender{}, &fakeRuns{err: boom}
+	_, err := planner.New(targetsFile(t, 5, ""), send, runs).Handle(context.Background(), hourly())
+	if !errors.Is(err, boom) {
+		t.Fatalf("error = %v, want it to wrap %v", err, boom)
+	}
+	if errors.Is(err, planner.ErrBadTick) {
+		t.Error("a store failure is reported as a bad tick")
+	}
+	if !strings.Contains(err.Error(), "hourly-20261127T090000Z") {
+		t.Errorf("error %q does not name the run", err)
+	}
+	if len(send.batches) != 0 {
+		t.Errorf("sent %d batches although the run was not recorded", len(send.batches))
+	}
+}
+
+func TestHandleGoldenScheduleEvent(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "events", "schedule.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tick planner.Tick
+	if err := json.Unmarshal(data, &tick); err != nil {
+		t.Fatalf("events/schedule.json does not decode into a Tick: %v", err)
+	}
+	tf, err := targets.Parse("targets.yaml", []byte(`schedules:
+  `+tick.Schedule+`: { expression: "rate(1 hour)", timezone: "Asia/Seoul" }
+  other: { expression: "rate(1 day)" }
+targets:
+  - { id: example, url: "https://example.com/", schedule: `+tick.Schedule+`, extract: { title: { css: title } } }
+  - { id: go-blog, url: "https://go.dev/blog/", schedule: `+tick.Schedule+` }
+  - { id: elsewhere, url: "https://elsewhere.example/", schedule: other }
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	send, runs := &fakeSender{}, &fakeRuns{}
+	resp, err := planner.New(tf, send, runs).Handle(context.Background(), tick)
+	if err != nil {
+		t.Fatalf("Handle: %v", err)
+	}
+	want := planner.Response{RunID: "hourly-20261127T090000Z", Schedule: "hourly", ScheduledAt: tickAt, Planned: 2, NewRun: true}
+	if resp != want {
+		t.Errorf("response = %+v, want %+v", resp, want)
+	}
+	jobs := decodeJobs(t, send.sent())
+	if len(jobs) != 2 || jobs["example"].URL != "https://example.com/" || jobs["go-blog"].URL != "https://go.dev/blog/" {
+		t.Errorf("jobs = %+v", jobs)
+	}
+	if jobs["example"].Extract["title"].CSS != "title" {
+		t.Errorf("example's extract rules were not carried: %+v", jobs["example"].Extract)
+	}
+	// The response is what the Lambda returns: it must marshal.
+	if _, err := json.Marshal(resp); err != nil {
+		t.Errorf("response does not marshal: %v", err)
+	}
+}

@@ -1,0 +1,293 @@
+package worker_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/cronless/cronless/shared/crawl"
+	"github.com/cronless/cronless/shared/job"
+	"github.com/cronless/cronless/shared/queue"
+	"github.com/cronless/cronless/shared/store"
+)
+
+// probe measures how many calls are in flight at once. Each call waits (up
+// to two seconds) until want calls have been in flight together, so work
+// that should run in parallel but does not is seen, and then stays in
+// flight a little longer, so more calls at once than allowed are seen too.
+type probe struct {
+	want    int
+	mu      sync.Mutex
+	cur     int
+	max     int
+	reached chan struct{}
+	closed  bool
+}
+
+func newProbe(want int) *probe { return &probe{want: want, reached: make(chan struct{})} }
+
+func (p *probe) enter() {
+	p.mu.Lock()
+	p.cur++
+	p.max = max(p.max, p.cur)
+	if p.max >= p.want && !p.closed {
+		p.closed = true
+		close(p.reached)
+	}
+	p.mu.Unlock()
+	select {
+	case <-p.reached:
+	case <-time.After(2 * time.Second):
+	}
+	time.Sleep(3 * time.Millisecond)
+}
+
+func (p *probe) exit() {
+	p.mu.Lock()
+	p.cur--
+	p.mu.Unlock()
+}
+
+func (p *probe) Max() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.max
+}
+
+// fakeFetcher answers by target ID: a page, or an error. Targets it does
+// not know get an ok page. It records every job it is given.
+type fakeFetcher struct {
+	mu    sync.Mutex
+	jobs  []job.Job
+	pages map[string]crawl.Page
+	errs  map[string]error
+	probe *probe
+	// during, when set, runs inside Fetch (e.g. to cancel the context).
+	during func(ctx context.Context, j job.Job) error
+}
+
+func (f *fakeFetcher) Fetch(ctx context.Context, j job.Job) (crawl.Page, error) {
+	if f.probe != nil {
+		f.probe.enter()
+		defer f.probe.exit()
+	}
+	f.mu.Lock()
+	f.jobs = append(f.jobs, j)
+	f.mu.Unlock()
+	if f.during != nil {
+		if err := f.during(ctx, j); err != nil {
+			return crawl.Page{}, err
+		}
+	}
+	if err, ok := f.errs[j.TargetID]; ok {
+		return crawl.Page{}, err
+	}
+	if p, ok := f.pages[j.TargetID]; ok {
+		return p, nil
+	}
+	return okPage(j.URL), nil
+}
+
+func (f *fakeFetcher) fetched() []job.Job {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.jobs)
+}
+
+func okPage(url string) crawl.Page {
+	return crawl.Page{URL: url, HTTPStatus: 200, Fields: map[string]any{"title": "Hello"}, ContentHash: "hash-of-" + url}
+}
+
+// fakeSender records every batch; fail, when set, decides a batch's error.
+type fakeSender struct {
+	mu      sync.Mutex
+	batches [][]queue.Outgoing
+	fail    func(call int, batch []queue.Outgoing) error
+}
+
+func (s *fakeSender) SendBatch(_ context.Context, msgs []queue.Outgoing) error {
+	s.mu.Lock()
+	call := len(s.batches)
+	s.batches = append(s.batches, slices.Clone(msgs))
+	s.mu.Unlock()
+	if len(msgs) == 0 || len(msgs) > queue.MaxBatch {
+		return queue.ErrBatchTooLarge
+	}
+	seen := map[string]bool{}
+	for _, m := range msgs {
+		if seen[m.ID] {
+			return fmt.Errorf("entry ID %q is not unique in its batch", m.ID)
+		}
+		seen[m.ID] = true
+	}
+	if s.fail != nil {
+		return s.fail(call, msgs)
+	}
+	return nil
+}
+
+func (s *fakeSender) sent() []queue.Outgoing {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var all []queue.Outgoing
+	for _, b := range s.batches {
+		all = append(all, b...)
+	}
+	return all
+}
+
+func (s *fakeSender) calls() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.batches)
+}
+
+// results decodes the sent results by target ID.
+func (s *fakeSender) results(t *testing.T) map[string]job.Result {
+	t.Helper()
+	out := map[string]job.Result{}
+	for _, m := range s.sent() {
+		r, err := job.DecodeResult([]byte(m.Body))
+		if err != nil {
+			t.Fatalf("sent result does not decode: %v\n%s", err, m.Body)
+		}
+		if m.Attributes[job.AttrRunID] != r.RunID || m.Attributes[job.AttrTargetID] != r.TargetID {
+			t.Errorf("result %s: attributes %v do not match its body", r.TargetID, m.Attributes)
+		}
+		out[r.TargetID] = r
+	}
+	return out
+}
+
+// fakeAttempts records attempts; err makes RecordAttempt fail.
+type fakeAttempts struct {
+	mu       sync.Mutex
+	attempts []store.Attempt
+	err      error
+}
+
+func (a *fakeAttempts) RecordAttempt(_ context.Context, at store.Attempt) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.attempts = append(a.attempts, at)
+	return a.err
+}
+
+func (a *fakeAttempts) all() []store.Attempt {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return slices.Clone(a.attempts)
+}
+
+type visibilityChange struct {
+	handle string
+	d      time.Duration
+}
+
+// fakeVisibility records visibility changes; err makes them fail.
+type fakeVisibility struct {
+	mu      sync.Mutex
+	changes []visibilityChange
+	err     error
+}
+
+func (v *fakeVisibility) ChangeVisibility(_ context.Context, handle string, d time.Duration) error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.changes = append(v.changes, visibilityChange{handle, d})
+	return v.err
+}
+
+func (v *fakeVisibility) all() []visibilityChange {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return slices.Clone(v.changes)
+}
+
+// stepClock returns t0, t0+step, t0+2*step, ... on successive calls.
+func stepClock(t0 time.Time, step time.Duration) func() time.Time {
+	var mu sync.Mutex
+	n := 0
+	return func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		t := t0.Add(time.Duration(n) * step)
+		n++
+		return t
+	}
+}
+
+const (
+	runID     = "hourly-20261127T090000Z"
+	targetsQ  = "arn:aws:sqs:us-east-1:123456789012:cronless-dev-targets"
+	userAgent = "cronless-test/1.0"
+)
+
+var scheduledAt = time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+
+func str(s string) *string { return &s }
+
+func testJob(targetID string) job.Job {
+	robots := true
+	return job.Job{
+		V: job.Version, RunID: runID, Schedule: "hourly", TargetID: targetID,
+		URL: "https://" + targetID + ".example.com/", ScheduledAt: scheduledAt,
+		Extract:   map[string]job.Rule{"title": {CSS: "title"}},
+		TimeoutMS: 5000, UserAgent: userAgent, Robots: &robots,
+	}
+}
+
+func jobBody(t *testing.T, j job.Job) string {
+	t.Helper()
+	b, err := job.Encode(j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// record is an SQS record as Lambda delivers it from the targets queue.
+func record(messageID, body string, receiveCount int) events.SQSMessage {
+	return events.SQSMessage{
+		MessageId:     messageID,
+		ReceiptHandle: "rh-" + messageID,
+		Body:          body,
+		Attributes: map[string]string{
+			"ApproximateReceiveCount": fmt.Sprint(receiveCount),
+			"SentTimestamp":           "1795770000123",
+		},
+		MessageAttributes: map[string]events.SQSMessageAttribute{
+			job.AttrRunID:    {DataType: "String", StringValue: str(runID)},
+			job.AttrTargetID: {DataType: "String", StringValue: str("from-attributes")},
+		},
+		EventSource:    "aws:sqs",
+		EventSourceARN: targetsQ,
+	}
+}
+
+// jobRecord is a record carrying testJob(targetID), with message ID "m-"+targetID.
+func jobRecord(t *testing.T, targetID string, receiveCount int) events.SQSMessage {
+	t.Helper()
+	return record("m-"+targetID, jobBody(t, testJob(targetID)), receiveCount)
+}
+
+func event(recs ...events.SQSMessage) events.SQSEvent { return events.SQSEvent{Records: recs} }
+
+func failureIDs(resp events.SQSEventResponse) []string {
+	out := []string{}
+	for _, f := range resp.BatchItemFailures {
+		out = append(out, f.ItemIdentifier)
+	}
+	return out
+}
+
+// targetOf returns the target ID of an outgoing result message.
+func targetOf(m queue.Outgoing) string { return m.Attributes[job.AttrTargetID] }
+
+var errBoom = errors.New("boom")

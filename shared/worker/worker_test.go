@@ -1,0 +1,776 @@
+package worker_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/cronless/cronless/shared/crawl"
+	"github.com/cronless/cronless/shared/job"
+	"github.com/cronless/cronless/shared/queue"
+	"github.com/cronless/cronless/shared/sqsevent"
+	"github.com/cronless/cronless/shared/store"
+	"github.com/cronless/cronless/shared/worker"
+)
+
+func TestHandleGoldenEvent(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "events", "worker-sqs.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev events.SQSEvent
+	if err := json.Unmarshal(data, &ev); err != nil {
+		t.Fatalf("events/worker-sqs.json does not decode: %v", err)
+	}
+	if len(ev.Records) != 2 {
+		t.Fatalf("golden event has %d records, want 2", len(ev.Records))
+	}
+	fetch, results := &fakeFetcher{}, &fakeSender{}
+	resp, err := worker.New(fetch, results, &fakeAttempts{}).Handle(context.Background(), ev)
+	if err != nil {
+		t.Fatalf("Handle: %v", err)
+	}
+	if b, _ := json.Marshal(resp); string(b) != `{"batchItemFailures":[]}` {
+		t.Errorf("response = %s, want no failures", b)
+	}
+
+	got := map[string]job.Job{}
+	for _, j := range fetch.fetched() {
+		got[j.TargetID] = j
+	}
+	wantAt := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+	const ua = "cronless (+https://github.com/cronless/cronless)"
+	tests := []struct {
+		target, url string
+		extract     map[string]job.Rule
+	}{
+		{"example", "https://example.com/", map[string]job.Rule{
+			"title": {CSS: "title"},
+			"links": {CSS: "a", Attr: "href", All: true},
+		}},
+		{"go-blog", "https://go.dev/blog/", map[string]job.Rule{"title": {CSS: "title"}}},
+	}
+	for _, tt := range tests {
+		j, ok := got[tt.target]
+		if !ok {
+			t.Errorf("job %s did not reach the fetcher", tt.target)
+			continue
+		}
+		if j.V != 1 || j.RunID != "hourly-20261127T090000Z" || j.Schedule != "hourly" || j.URL != tt.url ||
+			!j.ScheduledAt.Equal(wantAt) || j.TimeoutMS != 10000 || j.UserAgent != ua || !j.RespectsRobots() {
+			t.Errorf("job %s reached the fetcher as %+v", tt.target, j)
+		}
+		if !maps.Equal(j.Extract, tt.extract) {
+			t.Errorf("job %s extract = %+v, want %+v", tt.target, j.Extract, tt.extract)
+		}
+	}
+	if len(fetch.fetched()) != 2 {
+		t.Errorf("fetcher called %d times, want 2", len(fetch.fetched()))
+	}
+
+	res := results.results(t)
+	if len(res) != 2 || results.calls() != 1 {
+		t.Fatalf("sent %d results in %d calls, want 2 in 1", len(res), results.calls())
+	}
+	// The second record has ApproximateReceiveCount 2.
+	if res["example"].Attempt != 1 || res["go-blog"].Attempt != 2 {
+		t.Errorf("attempts = %d, %d, want 1, 2", res["example"].Attempt, res["go-blog"].Attempt)
+	}
+	for _, r := range res {
+		if r.Status != job.StatusOK || r.RunID != "hourly-20261127T090000Z" || !r.ScheduledAt.Equal(wantAt) {
+			t.Errorf("result = %+v", r)
+		}
+	}
+}
+
+func TestHandleOKPage(t *testing.T) {
+	kst := time.FixedZone("KST", 9*60*60)
+	t0 := time.Date(2026, 11, 27, 18, 0, 1, 250_000_000, kst)
+	page := crawl.Page{
+		URL: "https://a.example.com/", HTTPStatus: 203,
+		Fields:      map[string]any{"title": "Example Domain", "links": []any{"https://x/", "https://y/"}},
+		ContentHash: "8f3c1b2a",
+		BodyHash:    "not-on-the-wire",
+	}
+	fetch := &fakeFetcher{pages: map[string]crawl.Page{"a": page}}
+	results, attempts, vis := &fakeSender{}, &fakeAttempts{}, &fakeVisibility{}
+	w := worker.New(fetch, results, attempts,
+		worker.WithClock(stepClock(t0, 250*time.Millisecond)),
+		worker.WithRetryDelay(vis, worker.Backoff(time.Second, time.Minute)))
+
+	resp, err := w.Handle(context.Background(), event(jobRecord(t, "a", 3)))
+	if err != nil {
+		t.Fatalf("Handle: %v", err)
+	}
+	if ids := failureIDs(resp); len(ids) != 0 {
+		t.Errorf("failures = %q, want none", ids)
+	}
+	if len(results.sent()) != 1 {
+		t.Fatalf("sent %d results, want 1", len(results.sent()))
+	}
+	m := results.sent()[0]
+	if !maps.Equal(m.Attributes, job.Attributes(runID, "a")) {
+		t.Errorf("result attributes = %v", m.Attributes)
+	}
+	if m.ID == "" || m.Delay != 0 {
+		t.Errorf("result entry ID %q, delay %s", m.ID, m.Delay)
+	}
+	r := results.results(t)["a"]
+	want := job.Result{
+		V: job.Version, RunID: runID, Schedule: "hourly", TargetID: "a", URL: "https://a.example.com/",
+		ScheduledAt: scheduledAt, Status: job.StatusOK, HTTPStatus: 203,
+		Fields:      map[string]any{"title": "Example Domain", "links": []any{"https://x/", "https://y/"}},
+		ContentHash: "8f3c1b2a", FetchedAt: t0.UTC(), DurationMS: 250, Attempt: 3,
+	}
+	if r.FetchedAt.Location() != time.UTC {
+		t.Errorf("fetched_at %s is not in UTC", r.FetchedAt)
+	}
+	if !resultsEqual(r, want) {
+		t.Errorf("result =\n%+v\nwant\n%+v", r, want)
+	}
+	if strings.Contains(m.Body, "not-on-the-wire") {
+		t.Error("the body hash went on the wire")
+	}
+	if len(attempts.all()) != 0 || len(vis.all()) != 0 {
+		t.Errorf("an ok page recorded attempts %v and changed visibility %v", attempts.all(), vis.all())
+	}
+}
+
+func resultsEqual(a, b job.Result) bool {
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	return string(ja) == string(jb)
+}
+
+type netTimeout struct{}
+
+func (netTimeout) Error() string   { return "i/o timeout" }
+func (netTimeout) Timeout() bool   { return true }
+func (netTimeout) Temporary() bool { return true }
+
+func TestHandlePermanentFailure(t *testing.T) {
+	tests := []struct {
+		name       string
+		err        error
+		wantKind   crawl.Kind
+		wantStatus int
+	}{
+		{"http 404", &crawl.Error{Kind: crawl.KindHTTP4xx, HTTPStatus: 404, URL: "https://a.example.com/"},
+			crawl.KindHTTP4xx, 404},
+		{"http 403 wrapped", fmt.Errorf("fetch: %w", &crawl.Error{Kind: crawl.KindHTTP4xx, HTTPStatus: 403}),
+			crawl.KindHTTP4xx, 403},
+		{"robots.txt", &crawl.Error{Kind: crawl.KindRobots, URL: "https://a.example.com/robots.txt",
+			Err: errors.New("disallowed for cronless-test")}, crawl.KindRobots, 0},
+		{"blocked address", &crawl.Error{Kind: crawl.KindBlocked, Err: errors.New("10.0.0.1 is a private address")},
+			crawl.KindBlocked, 0},
+		{"required field", &crawl.Error{Kind: crawl.KindRequired, HTTPStatus: 200, Err: errors.New("price matched nothing")},
+			crawl.KindRequired, 200},
+		{"too large", &crawl.Error{Kind: crawl.KindTooLarge, HTTPStatus: 200}, crawl.KindTooLarge, 200},
+		{"bad certificate", &crawl.Error{Kind: crawl.KindConnection, Err: errors.New("x509: unknown authority")},
+			crawl.KindConnection, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t0 := time.Date(2026, 11, 27, 9, 0, 2, 0, time.UTC)
+			fetch := &fakeFetcher{errs: map[string]error{"a": tt.err}}
+			results, attempts, vis := &fakeSender{}, &fakeAttempts{}, &fakeVisibility{}
+			w := worker.New(fetch, results, attempts, worker.WithClock(stepClock(t0, 95*time.Millisecond)),
+				worker.WithRetryDelay(vis, worker.Backoff(time.Second, time.Minute)))
+			resp, _ := w.Handle(context.Background(), event(jobRecord(t, "a", 2)))
+			if ids := failureIDs(resp); len(ids) != 0 {
+				t.Errorf("failures = %q; a permanent failure must not be retried", ids)
+			}
+			r, ok := results.results(t)["a"]
+			if !ok {
+				t.Fatal("no failed result was sent")
+			}
+			if r.Status != job.StatusFailed || r.Error == nil {
+				t.Fatalf("result status %q error %v, want failed with an error", r.Status, r.Error)
+			}
+			if r.Error.Kind != string(tt.wantKind) || r.Error.Message != tt.err.Error() {
+				t.Errorf("error = %+v, want kind %q message %q", r.Error, tt.wantKind, tt.err.Error())
+			}
+			if r.HTTPStatus != tt.wantStatus {
+				t.Errorf("http status = %d, want %d", r.HTTPStatus, tt.wantStatus)
+			}
+			if r.Fields != nil || r.ContentHash != "" {
+				t.Errorf("failed result carries fields %v / hash %q", r.Fields, r.ContentHash)
+			}
+			if r.Attempt != 2 || r.DurationMS != 95 || !r.FetchedAt.Equal(t0) || r.RunID != runID ||
+				r.TargetID != "a" || r.URL != "https://a.example.com/" || !r.ScheduledAt.Equal(scheduledAt) {
+				t.Errorf("result = %+v", r)
+			}
+			if len(attempts.all()) != 0 || len(vis.all()) != 0 {
+				t.Errorf("a permanent failure recorded attempts %v / changed visibility %v", attempts.all(), vis.all())
+			}
+		})
+	}
+}
+
+func TestHandleRetryableFailure(t *testing.T) {
+	tests := []struct {
+		name     string
+		err      error
+		wantKind crawl.Kind
+	}{
+		{"http 503", &crawl.Error{Kind: crawl.KindHTTP5xx, Retryable: true, HTTPStatus: 503}, crawl.KindHTTP5xx},
+		{"http 500 wrapped", fmt.Errorf("fetch: %w", &crawl.Error{Kind: crawl.KindHTTP5xx, Retryable: true, HTTPStatus: 500}),
+			crawl.KindHTTP5xx},
+		{"http 429", &crawl.Error{Kind: crawl.KindHTTP429, Retryable: true, HTTPStatus: 429, RetryAfter: 30 * time.Second},
+			crawl.KindHTTP429},
+		{"timeout", &crawl.Error{Kind: crawl.KindTimeout, Retryable: true, Err: errors.New("no answer within 10s")},
+			crawl.KindTimeout},
+		{"connection", &crawl.Error{Kind: crawl.KindConnection, Retryable: true, Err: errors.New("connection refused")},
+			crawl.KindConnection},
+		{"context deadline", context.DeadlineExceeded, crawl.KindTimeout},
+		{"wrapped context deadline", fmt.Errorf("get page: %w", context.DeadlineExceeded), crawl.KindTimeout},
+		{"network timeout", fmt.Errorf("read: %w", netTimeout{}), crawl.KindTimeout},
+		{"context canceled", context.Canceled, crawl.KindConnection},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t0 := time.Date(2026, 11, 27, 9, 0, 3, 0, time.UTC)
+			fetch := &fakeFetcher{errs: map[string]error{"a": tt.err}}
+			results, attempts := &fakeSender{}, &fakeAttempts{}
+			w := worker.New(fetch, results, attempts, worker.WithClock(stepClock(t0, time.Second)))
+			resp, err := w.Handle(context.Background(), event(jobRecord(t, "ok", 1), jobRecord(t, "a", 4)))
+			if err != nil {
+				t.Fatalf("Handle: %v", err)
+			}
+			if ids := failureIDs(resp); !slices.Equal(ids, []string{"m-a"}) {
+				t.Errorf("failures = %q, want [m-a]", ids)
+			}
+			res := results.results(t)
+			if _, sent := res["a"]; sent {
+				t.Error("a result was sent for a job that will be retried")
+			}
+			if _, sent := res["ok"]; !sent || len(res) != 1 {
+				t.Errorf("results sent = %v, want only the ok job's", slices.Collect(maps.Keys(res)))
+			}
+			got := attempts.all()
+			if len(got) != 1 {
+				t.Fatalf("attempts recorded = %+v, want 1", got)
+			}
+			want := store.Attempt{RunID: runID, TargetID: "a", MessageID: "m-a", Attempt: 4,
+				Error: job.Error{Kind: string(tt.wantKind), Message: tt.err.Error()}}
+			a := got[0]
+			if a.RunID != want.RunID || a.TargetID != want.TargetID || a.MessageID != want.MessageID ||
+				a.Attempt != want.Attempt || a.Error != want.Error {
+				t.Errorf("attempt = %+v, want %+v", a, want)
+			}
+			if a.At.IsZero() || a.At.Location() != time.UTC {
+				t.Errorf("attempt at = %s, want the fetch's start in UTC", a.At)
+			}
+		})
+	}
+}
+
+func TestHandleCanceledDuringFetchIsRetried(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	fetch := &fakeFetcher{during: func(context.Context, job.Job) error {
+		cancel()
+		return errors.New("aborted") // not classified: only the canceled context says why
+	}}
+	results, attempts := &fakeSender{}, &fakeAttempts{}
+	resp, _ := worker.New(fetch, results, attempts).Handle(ctx, event(jobRecord(t, "a", 1)))
+	if ids := failureIDs(resp); !slices.Equal(ids, []string{"m-a"}) {
+		t.Errorf("failures = %q, want [m-a]: work cut short by the invocation's end is retried", ids)
+	}
+	if len(results.sent()) != 0 {
+		t.Error("a failed result was sent for work cut short")
+	}
+	// The attempt is recorded even though the invocation's context is done.
+	if len(attempts.all()) != 1 {
+		t.Errorf("attempts = %+v, want 1", attempts.all())
+	}
+}
+
+func TestHandleRetryDelay(t *testing.T) {
+	backoff := worker.Backoff(10*time.Second, 15*time.Minute)
+	tests := []struct {
+		name    string
+		err     error
+		attempt int
+		want    time.Duration
+	}{
+		{"5xx first attempt", &crawl.Error{Kind: crawl.KindHTTP5xx, Retryable: true, HTTPStatus: 502}, 1, 10 * time.Second},
+		{"5xx third attempt", &crawl.Error{Kind: crawl.KindHTTP5xx, Retryable: true, HTTPStatus: 502}, 3, 40 * time.Second},
+		{"timeout, backoff capped", &crawl.Error{Kind: crawl.KindTimeout, Retryable: true}, 12, 15 * time.Minute},
+		{"context deadline", context.DeadlineExceeded, 2, 20 * time.Second},
+		{"429 Retry-After wins", &crawl.Error{Kind: crawl.KindHTTP429, Retryable: true, HTTPStatus: 429,
+			RetryAfter: 90 * time.Second}, 1, 90 * time.Second},
+		{"503 short Retry-After wins over backoff", &crawl.Error{Kind: crawl.KindHTTP5xx, Retryable: true, HTTPStatus: 503,
+			RetryAfter: 3 * time.Second}, 5, 3 * time.Second},
+		{"wrapped Retry-After", fmt.Errorf("x: %w", &crawl.Error{Kind: crawl.KindHTTP429, Retryable: true, HTTPStatus: 429,
+			RetryAfter: 2 * time.Minute}), 1, 2 * time.Minute},
+		{"Retry-After capped", &crawl.Error{Kind: crawl.KindHTTP5xx, Retryable: true, HTTPStatus: 503,
+			RetryAfter: 24 * time.Hour}, 1, 15 * time.Minute},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fetch := &fakeFetcher{errs: map[string]error{"a": tt.err}}
+			vis := &fakeVisibility{}
+			w := worker.New(fetch, &fakeSender{}, &fakeAttempts{}, worker.WithRetryDelay(vis, backoff))
+			rec := jobRecord(t, "a", tt.attempt)
+			resp, _ := w.Handle(context.Background(), event(rec))
+			if ids := failureIDs(resp); !slices.Equal(ids, []string{"m-a"}) {
+				t.Errorf("failures = %q, want [m-a]", ids)
+			}
+			want := []visibilityChange{{handle: rec.ReceiptHandle, d: tt.want}}
+			if got := vis.all(); !slices.Equal(got, want) {
+				t.Errorf("visibility changes = %+v, want %+v", got, want)
+			}
+		})
+	}
+}
+
+func TestHandleRetryDelayArguments(t *testing.T) {
+	type call struct {
+		attempt    int
+		retryAfter time.Duration
+	}
+	var calls []call
+	delay := func(attempt int, retryAfter time.Duration) time.Duration {
+		calls = append(calls, call{attempt, retryAfter})
+		return 7 * time.Second
+	}
+	fetch := &fakeFetcher{errs: map[string]error{
+		"a": &crawl.Error{Kind: crawl.KindHTTP429, Retryable: true, HTTPStatus: 429, RetryAfter: 33 * time.Second},
+	}}
+	vis := &fakeVisibility{}
+	w := worker.New(fetch, &fakeSender{}, nil, worker.WithRetryDelay(vis, delay), worker.WithConcurrency(1))
+	if _, err := w.Handle(context.Background(), event(jobRecord(t, "a", 6))); err != nil {
+		t.Fatal(err)
+	}
+	if want := []call{{6, 33 * time.Second}}; !slices.Equal(calls, want) {
+		t.Errorf("delay called with %+v, want %+v", calls, want)
+	}
+	if got := vis.all(); len(got) != 1 || got[0] != (visibilityChange{"rh-m-a", 7 * time.Second}) {
+		t.Errorf("visibility changes = %+v", got)
+	}
+}
+
+func TestHandleNoVisibilityChangeUnlessRetried(t *testing.T) {
+	fetch := &fakeFetcher{errs: map[string]error{
+		"perm": &crawl.Error{Kind: crawl.KindHTTP4xx, HTTPStatus: 404},
+	}}
+	vis, dlq := &fakeVisibility{}, &fakeSender{}
+	w := worker.New(fetch, &fakeSender{}, &fakeAttempts{}, worker.WithDeadLetters(dlq),
+		worker.WithRetryDelay(vis, worker.Backoff(time.Second, time.Minute)))
+	resp, _ := w.Handle(context.Background(), event(
+		jobRecord(t, "ok", 1), jobRecord(t, "perm", 1), record("m-bad", "not json", 1)))
+	if ids := failureIDs(resp); len(ids) != 0 {
+		t.Errorf("failures = %q, want none", ids)
+	}
+	if got := vis.all(); len(got) != 0 {
+		t.Errorf("visibility changed for messages that are done: %+v", got)
+	}
+}
+
+func TestHandleRetryDelayFailureStillRetries(t *testing.T) {
+	fetch := &fakeFetcher{errs: map[string]error{"a": &crawl.Error{Kind: crawl.KindHTTP5xx, Retryable: true, HTTPStatus: 500}}}
+	vis := &fakeVisibility{err: queue.ErrReceiptInvalid}
+	attempts := &fakeAttempts{}
+	w := worker.New(fetch, &fakeSender{}, attempts, worker.WithRetryDelay(vis, worker.Backoff(time.Second, time.Minute)))
+	resp, _ := w.Handle(context.Background(), event(jobRecord(t, "a", 1)))
+	if ids := failureIDs(resp); !slices.Equal(ids, []string{"m-a"}) {
+		t.Errorf("failures = %q, want [m-a]", ids)
+	}
+	if len(vis.all()) != 1 || len(attempts.all()) != 1 {
+		t.Errorf("visibility changes %v, attempts %v, want one each", vis.all(), attempts.all())
+	}
+}
+
+func TestHandleRecordAttemptFailureStillRetries(t *testing.T) {
+	fetch := &fakeFetcher{errs: map[string]error{
+		"a": &crawl.Error{Kind: crawl.KindTimeout, Retryable: true},
+		"b": &crawl.Error{Kind: crawl.KindHTTP5xx, Retryable: true, HTTPStatus: 502},
+	}}
+	results, attempts, vis := &fakeSender{}, &fakeAttempts{err: errBoom}, &fakeVisibility{}
+	w := worker.New(fetch, results, attempts, worker.WithRetryDelay(vis, worker.Backoff(5*time.Second, time.Minute)))
+	resp, _ := w.Handle(context.Background(), event(jobRecord(t, "a", 1), jobRecord(t, "ok", 1), jobRecord(t, "b", 2)))
+	if ids := failureIDs(resp); !slices.Equal(ids, []string{"m-a", "m-b"}) {
+		t.Errorf("failures = %q, want [m-a m-b]", ids)
+	}
+	if len(attempts.all()) != 2 {
+		t.Errorf("RecordAttempt called %d times, want 2", len(attempts.all()))
+	}
+	if got := vis.all(); len(got) != 2 {
+		t.Errorf("visibility changes = %+v, want 2 despite the attempt not being recorded", got)
+	}
+	if res := results.results(t); len(res) != 1 || res["ok"].Status != job.StatusOK {
+		t.Errorf("results = %v, want only ok's", res)
+	}
+}
+
+func TestHandleWithoutAttemptRecorder(t *testing.T) {
+	fetch := &fakeFetcher{errs: map[string]error{"a": context.DeadlineExceeded}}
+	resp, _ := worker.New(fetch, &fakeSender{}, nil).Handle(context.Background(), event(jobRecord(t, "a", 1)))
+	if ids := failureIDs(resp); !slices.Equal(ids, []string{"m-a"}) {
+		t.Errorf("failures = %q, want [m-a]", ids)
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	tests := []struct {
+		name        string
+		base, limit time.Duration
+		attempt     int
+		retryAfter  time.Duration
+		want        time.Duration
+	}{
+		{"attempt 0 is the first", 10 * time.Second, 5 * time.Minute, 0, 0, 10 * time.Second},
+		{"attempt 1", 10 * time.Second, 5 * time.Minute, 1, 0, 10 * time.Second},
+		{"attempt 2", 10 * time.Second, 5 * time.Minute, 2, 0, 20 * time.Second},
+		{"attempt 3", 10 * time.Second, 5 * time.Minute, 3, 0, 40 * time.Second},
+		{"attempt 4", 10 * time.Second, 5 * time.Minute, 4, 0, 80 * time.Second},
+		{"attempt 5", 10 * time.Second, 5 * time.Minute, 5, 0, 160 * time.Second},
+		{"attempt 6 capped", 10 * time.Second, 5 * time.Minute, 6, 0, 5 * time.Minute},
+		{"attempt 1000 capped, no overflow", 10 * time.Second, 5 * time.Minute, 1000, 0, 5 * time.Minute},
+		{"Retry-After wins", 10 * time.Second, 5 * time.Minute, 3, 45 * time.Second, 45 * time.Second},
+		{"Retry-After below base wins", 10 * time.Second, 5 * time.Minute, 1, 2 * time.Second, 2 * time.Second},
+		{"Retry-After capped", 10 * time.Second, 5 * time.Minute, 1, time.Hour, 5 * time.Minute},
+		{"negative Retry-After ignored", 10 * time.Second, 5 * time.Minute, 2, -time.Second, 20 * time.Second},
+		{"Retry-After in whole seconds", 10 * time.Second, 5 * time.Minute, 1, 1500 * time.Millisecond, 2 * time.Second},
+		{"backoff in whole seconds", 1500 * time.Millisecond, time.Minute, 2, 0, 3 * time.Second},
+		{"sub-second base", 700 * time.Millisecond, time.Minute, 1, 0, time.Second},
+		{"SQS limit", time.Minute, 12 * time.Hour, 20, 0, 12 * time.Hour},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := worker.Backoff(tt.base, tt.limit)(tt.attempt, tt.retryAfter)
+			if got != tt.want {
+				t.Errorf("Backoff(%s, %s)(%d, %s) = %s, want %s", tt.base, tt.limit, tt.attempt, tt.retryAfter, got, tt.want)
+			}
+			if got%time.Second != 0 {
+				t.Errorf("%s is not whole seconds", got)
+			}
+		})
+	}
+}
+
+func TestHandleMalformed(t *testing.T) {
+	good := testJob("x")
+	with := func(f func(*job.Job)) string {
+		j := good
+		f(&j)
+		return jobBody(t, j)
+	}
+	result := `{"v":1,"run_id":"r","target_id":"x","url":"https://x/","scheduled_at":"2026-11-27T09:00:00Z","status":"ok","fetched_at":"2026-11-27T09:00:01Z","duration_ms":1,"attempt":1,"changed":false}`
+	bodies := []struct {
+		name, body string
+	}{
+		{"not JSON", "hello"},
+		{"empty", ""},
+		{"JSON array", `[1,2]`},
+		{"wrong version", with(func(j *job.Job) { j.V = 2 })},
+		{"no version", with(func(j *job.Job) { j.V = 0 })},
+		{"missing run_id", with(func(j *job.Job) { j.RunID = "" })},
+		{"missing target_id", with(func(j *job.Job) { j.TargetID = "" })},
+		{"missing url", with(func(j *job.Job) { j.URL = "" })},
+		{"not http", with(func(j *job.Job) { j.URL = "file:///etc/passwd" })},
+		{"missing scheduled_at", with(func(j *job.Job) { j.ScheduledAt = time.Time{} })},
+		{"rule without css", with(func(j *job.Job) { j.Extract = map[string]job.Rule{"t": {Attr: "href"}} })},
+		{"unknown field", strings.TrimSuffix(jobBody(t, good), "}") + `,"priority":1}`},
+		{"trailing data", jobBody(t, good) + `{}`},
+		{"a result, not a job", result},
+	}
+	const id = "m-bad"
+	for _, b := range bodies {
+		t.Run(b.name, func(t *testing.T) {
+			if _, err := job.DecodeJob([]byte(b.body)); err == nil {
+				t.Fatalf("test body decodes as a job: %s", b.body)
+			}
+			modes := []struct {
+				name       string
+				dlq        *fakeSender // nil: no DLQ
+				wantFailed bool
+			}{
+				{"DLQ", &fakeSender{}, false},
+				{"DLQ send fails", &fakeSender{fail: func(int, []queue.Outgoing) error { return errBoom }}, true},
+				{"DLQ entry fails", &fakeSender{fail: func(_ int, b []queue.Outgoing) error {
+					return &queue.BatchError{Failed: []queue.EntryError{{ID: b[0].ID, Err: errBoom}}}
+				}}, true},
+				{"no DLQ", nil, true},
+			}
+			for _, m := range modes {
+				t.Run(m.name, func(t *testing.T) {
+					fetch, results, attempts := &fakeFetcher{}, &fakeSender{}, &fakeAttempts{}
+					var opts []worker.Option
+					if m.dlq != nil {
+						opts = append(opts, worker.WithDeadLetters(m.dlq))
+					}
+					rec := record(id, b.body, 2)
+					resp, err := worker.New(fetch, results, attempts, opts...).
+						Handle(context.Background(), event(jobRecord(t, "ok", 1), rec))
+					if err != nil {
+						t.Fatalf("Handle: %v", err)
+					}
+					if got := fetch.fetched(); len(got) != 1 || got[0].TargetID != "ok" {
+						t.Errorf("fetcher got %d jobs; a malformed message must never reach it", len(got))
+					}
+					if res := results.results(t); len(res) != 1 {
+						t.Errorf("results sent for %v, want only ok's", slices.Collect(maps.Keys(res)))
+					}
+					if len(attempts.all()) != 0 {
+						t.Errorf("attempts recorded for a malformed message: %+v", attempts.all())
+					}
+					wantIDs := []string{}
+					if m.wantFailed {
+						wantIDs = []string{id}
+					}
+					if ids := failureIDs(resp); !slices.Equal(ids, wantIDs) {
+						t.Errorf("failures = %q, want %q", ids, wantIDs)
+					}
+					if m.dlq == nil {
+						return
+					}
+					sent := m.dlq.sent()
+					if len(sent) != 1 {
+						t.Fatalf("DLQ got %d messages, want 1", len(sent))
+					}
+					dl := sent[0]
+					if dl.Body != b.body {
+						t.Errorf("DLQ body = %q, want the original %q", dl.Body, b.body)
+					}
+					a := dl.Attributes
+					if a[sqsevent.AttrErrorKind] != "bad_message" || a[sqsevent.AttrOriginalMessageID] != id ||
+						a[sqsevent.AttrSourceQueue] != targetsQ || a[job.AttrRunID] != runID {
+						t.Errorf("DLQ attributes = %v", a)
+					}
+					if msg := a[sqsevent.AttrErrorMessage]; !strings.Contains(msg, "invalid message") {
+						t.Errorf("error_message = %q, want the decode error", msg)
+					}
+				})
+			}
+		})
+	}
+}
+
+func TestHandleSendsResultsInBatches(t *testing.T) {
+	tests := []struct {
+		records int
+		want    []int
+	}{
+		{1, []int{1}},
+		{10, []int{10}},
+		{11, []int{10, 1}},
+		{25, []int{10, 10, 5}},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.records), func(t *testing.T) {
+			var recs []events.SQSMessage
+			for i := range tt.records {
+				recs = append(recs, jobRecord(t, fmt.Sprintf("t%02d", i), 1))
+			}
+			results := &fakeSender{}
+			resp, _ := worker.New(&fakeFetcher{}, results, &fakeAttempts{}).Handle(context.Background(), event(recs...))
+			if ids := failureIDs(resp); len(ids) != 0 {
+				t.Errorf("failures = %q", ids)
+			}
+			var sizes []int
+			for _, b := range results.batches {
+				sizes = append(sizes, len(b))
+			}
+			if !slices.Equal(sizes, tt.want) {
+				t.Errorf("SendBatch sizes = %v, want %v", sizes, tt.want)
+			}
+			if got := len(results.results(t)); got != tt.records {
+				t.Errorf("%d distinct results sent, want %d", got, tt.records)
+			}
+		})
+	}
+}
+
+func TestHandleNoResultsNoSend(t *testing.T) {
+	fetch := &fakeFetcher{errs: map[string]error{"a": context.DeadlineExceeded}}
+	results := &fakeSender{}
+	worker.New(fetch, results, nil).Handle(context.Background(), event(jobRecord(t, "a", 1), record("m-bad", "{", 1)))
+	if results.calls() != 0 {
+		t.Errorf("SendBatch called %d times with nothing to send", results.calls())
+	}
+}
+
+func TestHandleResultsSendFailure(t *testing.T) {
+	var recs []events.SQSMessage
+	for i := range 25 {
+		recs = append(recs, jobRecord(t, fmt.Sprintf("t%02d", i), 1))
+	}
+	failEntries := func(targets ...string) func(int, []queue.Outgoing) error {
+		return func(_ int, batch []queue.Outgoing) error {
+			var be queue.BatchError
+			for _, m := range batch {
+				if slices.Contains(targets, targetOf(m)) {
+					be.Failed = append(be.Failed, queue.EntryError{ID: m.ID, Err: errBoom})
+				}
+			}
+			if len(be.Failed) == 0 {
+				return nil
+			}
+			return &be
+		}
+	}
+	failBatchOf := func(target string) func(int, []queue.Outgoing) error {
+		return func(_ int, batch []queue.Outgoing) error {
+			for _, m := range batch {
+				if targetOf(m) == target {
+					return errBoom
+				}
+			}
+			return nil
+		}
+	}
+	all := func(int, []queue.Outgoing) error { return errBoom }
+
+	tests := []struct {
+		name string
+		fail func(int, []queue.Outgoing) error
+		// wantTargets lists the failed targets; nil means "those in the
+		// batch holding batchOf".
+		wantTargets []string
+		batchOf     string
+	}{
+		{name: "one entry", fail: failEntries("t07"), wantTargets: []string{"t07"}},
+		{name: "entries across batches", fail: failEntries("t02", "t13", "t24"), wantTargets: []string{"t02", "t13", "t24"}},
+		{name: "empty BatchError names nothing", fail: func(int, []queue.Outgoing) error { return &queue.BatchError{} },
+			wantTargets: []string{}},
+		{name: "a whole batch", fail: failBatchOf("t12"), batchOf: "t12"},
+		{name: "the short batch", fail: failBatchOf("t21"), batchOf: "t21"},
+		{name: "every batch", fail: all, wantTargets: func() []string {
+			var ids []string
+			for i := range 25 {
+				ids = append(ids, fmt.Sprintf("t%02d", i))
+			}
+			return ids
+		}()},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			results := &fakeSender{fail: tt.fail}
+			resp, _ := worker.New(&fakeFetcher{}, results, &fakeAttempts{}).Handle(context.Background(), event(recs...))
+			if results.calls() != 3 {
+				t.Errorf("SendBatch called %d times, want 3 (a failure must not stop the others)", results.calls())
+			}
+			want := tt.wantTargets
+			if tt.batchOf != "" {
+				for _, b := range results.batches {
+					if slices.ContainsFunc(b, func(m queue.Outgoing) bool { return targetOf(m) == tt.batchOf }) {
+						for _, m := range b {
+							want = append(want, targetOf(m))
+						}
+					}
+				}
+			}
+			// In batch order: the records are t00..t24 in order.
+			var wantIDs []string
+			for _, r := range recs {
+				if slices.Contains(want, strings.TrimPrefix(r.MessageId, "m-")) {
+					wantIDs = append(wantIDs, r.MessageId)
+				}
+			}
+			if wantIDs == nil {
+				wantIDs = []string{}
+			}
+			if ids := failureIDs(resp); !slices.Equal(ids, wantIDs) {
+				t.Errorf("failures = %q\nwant %q", ids, wantIDs)
+			}
+		})
+	}
+}
+
+func TestHandleMixedBatch(t *testing.T) {
+	fetch := &fakeFetcher{errs: map[string]error{
+		"perm":  &crawl.Error{Kind: crawl.KindRobots},
+		"retry": &crawl.Error{Kind: crawl.KindHTTP429, Retryable: true, HTTPStatus: 429},
+	}}
+	recs := []events.SQSMessage{
+		jobRecord(t, "retry", 1), jobRecord(t, "ok", 1), record("m-bad", `{"v":1}`, 1), jobRecord(t, "perm", 1),
+	}
+	tests := []struct {
+		name    string
+		fail    func(int, []queue.Outgoing) error
+		wantIDs []string
+	}{
+		{"results sent", nil, []string{"m-retry"}},
+		// Jobs are deleted only once their results are on the results queue.
+		{"results not sent", func(int, []queue.Outgoing) error { return errBoom }, []string{"m-retry", "m-ok", "m-perm"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			results, dlq := &fakeSender{fail: tt.fail}, &fakeSender{}
+			resp, err := worker.New(fetch, results, &fakeAttempts{}, worker.WithDeadLetters(dlq)).
+				Handle(context.Background(), event(recs...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ids := failureIDs(resp); !slices.Equal(ids, tt.wantIDs) {
+				t.Errorf("failures = %q, want %q", ids, tt.wantIDs)
+			}
+			if len(dlq.sent()) != 1 {
+				t.Errorf("DLQ got %d messages, want 1", len(dlq.sent()))
+			}
+			var got []string
+			for _, m := range results.sent() {
+				got = append(got, targetOf(m))
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, []string{"ok", "perm"}) {
+				t.Errorf("results sent for %q, want [ok perm]", got)
+			}
+		})
+	}
+}
+
+func TestHandleConcurrency(t *testing.T) {
+	tests := []struct {
+		name    string
+		records int
+		opts    []worker.Option
+		want    int
+	}{
+		{"WithConcurrency(1)", 5, []worker.Option{worker.WithConcurrency(1)}, 1},
+		{"WithConcurrency(3)", 12, []worker.Option{worker.WithConcurrency(3)}, 3},
+		{"default 10", 25, nil, 10},
+		{"non-positive keeps the default", 25, []worker.Option{worker.WithConcurrency(0), worker.WithConcurrency(-2)}, 10},
+		{"fewer records than the bound", 4, []worker.Option{worker.WithConcurrency(8)}, 4},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := newProbe(tt.want)
+			fetch := &fakeFetcher{probe: p}
+			var recs []events.SQSMessage
+			for i := range tt.records {
+				recs = append(recs, jobRecord(t, fmt.Sprintf("t%02d", i), 1))
+			}
+			results := &fakeSender{}
+			resp, _ := worker.New(fetch, results, nil, tt.opts...).Handle(context.Background(), event(recs...))
+			if got := p.Max(); got != tt.want {
+				t.Errorf("at most %d fetches at once, want %d", got, tt.want)
+			}
+			if ids := failureIDs(resp); len(ids) != 0 || len(results.sent()) != tt.records {
+				t.Errorf("failures %q, %d results sent, want none and %d", ids, len(results.sent()), tt.records)
+			}
+		})
+	}
+}
+
+func TestBackoffEdges(t *testing.T) {
+	b := worker.Backoff(3*time.Hour, 12*time.Hour)
+	if d := b(40, 0); d != 12*time.Hour {
+		t.Errorf("a huge attempt gives %s, want the limit", d)
+	}
+	if d := worker.Backoff(time.Second, time.Minute)(1, 1400*time.Millisecond); d != 2*time.Second {
+		t.Errorf("Retry-After 1.4s gives %s, want 2s (rounded up)", d)
+	}
+}
