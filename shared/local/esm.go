@@ -146,6 +146,11 @@ func (m *Mapping) Invoke(ctx context.Context, msgs []queue.Message) Invocation {
 	ev := Event(m.Queue.ARN(), m.Region, msgs)
 	invCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.Timeout)
 	resp, err := safeCall(invCtx, m.Handler, ev)
+	if err == nil && errors.Is(invCtx.Err(), context.DeadlineExceeded) {
+		// Lambda ends an invocation at its timeout; whatever it returns
+		// after that is lost and the whole batch is retried.
+		err = fmt.Errorf("%w after %s", ErrTimeout, m.Timeout)
+	}
 	cancel()
 
 	failed := map[string]bool{}
@@ -175,6 +180,10 @@ func (m *Mapping) Invoke(ctx context.Context, msgs []queue.Message) Invocation {
 	}
 	return Invocation{Records: len(msgs), Failed: len(failed)}
 }
+
+// ErrTimeout is wrapped by the error of an invocation that outlived the
+// function timeout.
+var ErrTimeout = errors.New("task timed out")
 
 // ErrPanic is wrapped by the error of an invocation whose handler panicked.
 var ErrPanic = errors.New("handler panicked")

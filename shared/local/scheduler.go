@@ -73,6 +73,12 @@ func (s *Scheduler) runOne(ctx context.Context, sc targets.Schedule) {
 		if err := s.Fire(ctx, NewTick(sc.Name, next)); err != nil {
 			s.Log.Error("tick failed", zap.String("schedule", sc.Name), zap.Time("at", next), zap.Error(err))
 		}
+		// Like EventBridge Scheduler, do not fire a backlog of missed
+		// times (after a sleep, or a Fire slower than the period): go on
+		// from now.
 		after = next
+		if now := s.Now(); now.After(after) {
+			after = now
+		}
 	}
 }
