@@ -56,24 +56,20 @@ The demo site has pages that extract cleanly, a page that changes on every run, 
 			if err := os.WriteFile(targetsPath, []byte(demosite.Targets(base)), 0o644); err != nil {
 				return fmt.Errorf("demo: %w", err)
 			}
-			tf, err := loadTargets(targetsPath)
-			if err != nil {
-				return fmt.Errorf("demo targets: %w", err)
-			}
 			// Short timeouts and few receives, for the demo only, so the
 			// failing page is retried and dead-lettered in seconds.
 			f := pipelineFlags{
-				allowPrivate: true, visibility: 5 * time.Second, maxReceives: 3, batchSize: 10,
+				targetsFile: targetsPath, allowPrivate: true, visibility: 5 * time.Second, maxReceives: 3, batchSize: 10,
 				concurrency: 2, functionTimout: 5 * time.Second, retryBase: 0, pollWait: 100 * time.Millisecond,
 			}
-			b, err := openBackend(ctx, dbPath, queueSettings{Visibility: f.visibility, MaxReceives: f.maxReceives})
+			p, b, err := a.openPipeline(ctx, &f, dbPath)
 			if err != nil {
-				return err
+				return fmt.Errorf("demo: %w", err)
 			}
 			defer b.Close()
+			tf := p.Targets
 
 			fmt.Fprintf(a.stdout, "Demo site on %s; %d targets in %s\n", base, len(tf.Targets), targetsPath)
-			p := a.pipeline(tf, b, &f)
 			// Ticks a minute apart, the last one now, as a rate(1 minute)
 			// schedule would have fired them.
 			first := time.Now().Add(-time.Duration(ticks-1) * time.Minute)

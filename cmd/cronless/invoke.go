@@ -33,24 +33,16 @@ from a file (see events/), on the local backend, and print the response JSON.
 			if eventFile == "" {
 				return usagef("--event is required: a JSON event file such as events/schedule.json")
 			}
-			if err := f.check(); err != nil {
-				return err
-			}
 			data, err := os.ReadFile(eventFile)
 			if err != nil {
 				return usagef("--event: %v", err)
 			}
-			tf, err := loadTargets(f.targetsFile)
-			if err != nil {
-				return err
-			}
 			ctx := cmd.Context()
-			b, err := openBackend(ctx, a.db, queueSettings{Visibility: f.visibility, MaxReceives: f.maxReceives})
+			p, b, err := a.openPipeline(ctx, &f, a.db)
 			if err != nil {
 				return err
 			}
 			defer b.Close()
-			p := a.pipeline(tf, b, &f)
 
 			var resp any
 			switch args[0] {

@@ -70,6 +70,28 @@ func (f *pipelineFlags) check() error {
 	return intFlag("concurrency", f.concurrency, 1, 1000)
 }
 
+// openPipeline checks the flags, loads the targets file and assembles the
+// local pipeline over the backend at dbPath. Close the backend when done.
+func (a *app) openPipeline(ctx context.Context, f *pipelineFlags, dbPath string) (*local.Pipeline, *backend, error) {
+	if err := f.check(); err != nil {
+		return nil, nil, err
+	}
+	tf, err := loadTargets(f.targetsFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, name := range f.schedules {
+		if _, ok := tf.Schedules[name]; !ok {
+			return nil, nil, usagef("--schedule %q is not in %s (defined: %s)", name, f.targetsFile, strings.Join(tf.ScheduleNames, ", "))
+		}
+	}
+	b, err := openBackend(ctx, dbPath, queueSettings{Visibility: f.visibility, MaxReceives: f.maxReceives})
+	if err != nil {
+		return nil, nil, err
+	}
+	return a.pipeline(tf, b, f), b, nil
+}
+
 // pipeline assembles the local pipeline over the backend.
 func (a *app) pipeline(tf *targets.File, b *backend, f *pipelineFlags) *local.Pipeline {
 	m := local.MappingConfig{BatchSize: f.batchSize, BatchWindow: f.batchWindow, MaxConcurrency: f.concurrency, Timeout: f.functionTimout}
@@ -101,25 +123,12 @@ simply become visible again, and the next run picks them up.`,
   cronless run --targets targets.yaml --schedule hourly`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := f.check(); err != nil {
-				return err
-			}
-			tf, err := loadTargets(f.targetsFile)
-			if err != nil {
-				return err
-			}
-			for _, name := range f.schedules {
-				if _, ok := tf.Schedules[name]; !ok {
-					return usagef("--schedule %q is not in %s (defined: %s)", name, f.targetsFile, strings.Join(tf.ScheduleNames, ", "))
-				}
-			}
 			ctx := cmd.Context()
-			b, err := openBackend(ctx, a.db, queueSettings{Visibility: f.visibility, MaxReceives: f.maxReceives})
+			p, b, err := a.openPipeline(ctx, &f, a.db)
 			if err != nil {
 				return err
 			}
 			defer b.Close()
-			p := a.pipeline(tf, b, &f)
 			if !f.once {
 				fmt.Fprintf(a.stderr, "cronless: running schedules %v on %s; Ctrl-C stops\n", orAll(f.schedules), a.db)
 				if err := p.Run(ctx, f.schedules); err != nil {
