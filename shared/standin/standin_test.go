@@ -1,0 +1,45 @@
+package standin_test
+
+import (
+	"context"
+	"net"
+	"strconv"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/cronless/cronless/shared/standin"
+)
+
+func TestStandInsStartOnLoopbackOnly(t *testing.T) {
+	ctx := context.Background()
+	fq := standin.Fauxqs(t)
+	if _, err := fq.SQS(t).ListQueues(ctx, &sqs.ListQueuesInput{}); err != nil {
+		t.Fatalf("fauxqs: %v\n%s", err, fq.Log())
+	}
+	dl := standin.Dynalite(t, "")
+	if _, err := dl.DynamoDB(t).ListTables(ctx, &dynamodb.ListTablesInput{}); err != nil {
+		t.Fatalf("dynalite: %v\n%s", err, dl.Log())
+	}
+	// Nothing listens on the machine's other addresses.
+	for _, s := range []*standin.Server{fq, dl} {
+		addrs, _ := net.InterfaceAddrs()
+		for _, a := range addrs {
+			ip, _, _ := net.ParseCIDR(a.String())
+			if ip == nil || ip.IsLoopback() || ip.To4() == nil {
+				continue
+			}
+			if c, err := net.Dial("tcp", net.JoinHostPort(ip.String(), itoa(s.Port))); err == nil {
+				c.Close()
+				t.Errorf("%s accepts connections on %s: it must listen on 127.0.0.1 only", s.Name, ip)
+			}
+		}
+	}
+	fq.Restart(t)
+	if _, err := fq.SQS(t).ListQueues(ctx, &sqs.ListQueuesInput{}); err != nil {
+		t.Fatalf("fauxqs after restart: %v", err)
+	}
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
