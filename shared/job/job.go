@@ -168,6 +168,50 @@ func (r Result) Validate() error {
 	return problemsErr("result", problems)
 }
 
+// Attempt is one failed, retryable attempt at a job. The worker sends it
+// to the results queue (the worker has no access to the store), and the
+// results handler stores it, so a message that ends in the dead-letter
+// queue can be explained by its last error.
+type Attempt struct {
+	V         int       `json:"v"`
+	RunID     string    `json:"run_id"`
+	TargetID  string    `json:"target_id"`
+	MessageID string    `json:"message_id"`
+	Attempt   int       `json:"attempt"`
+	At        time.Time `json:"at"`
+	Error     Error     `json:"error"`
+}
+
+// Validate checks an attempt's required fields.
+func (a Attempt) Validate() error {
+	var problems []string
+	if a.V != Version {
+		problems = append(problems, fmt.Sprintf("version %d is not supported (want \"v\":%d)", a.V, Version))
+	}
+	if a.RunID == "" {
+		problems = append(problems, "run_id is missing")
+	}
+	if a.TargetID == "" {
+		problems = append(problems, "target_id is missing")
+	}
+	if a.Attempt < 1 {
+		problems = append(problems, "attempt must be 1 or more")
+	}
+	if a.Error.Kind == "" {
+		problems = append(problems, "error.kind is missing")
+	}
+	return problemsErr("attempt", problems)
+}
+
+// DecodeAttempt parses and validates an Attempt from a message body.
+func DecodeAttempt(body []byte) (Attempt, error) {
+	var a Attempt
+	if err := decodeStrict(body, &a); err != nil {
+		return Attempt{}, fmt.Errorf("%w: attempt: %v", ErrInvalid, err)
+	}
+	return a, a.Validate()
+}
+
 // DecodeJob parses and validates a Job from a message body.
 func DecodeJob(body []byte) (Job, error) {
 	var j Job
@@ -244,6 +288,11 @@ func RunID(schedule string, scheduledAt time.Time) string {
 const (
 	AttrRunID    = "run_id"
 	AttrTargetID = "target_id"
+	// AttrType says what a results-queue message holds: TypeResult (the
+	// default when absent) or TypeAttempt.
+	AttrType    = "type"
+	TypeResult  = "result"
+	TypeAttempt = "attempt"
 )
 
 // Attributes returns the message attributes of a job's or result's message.

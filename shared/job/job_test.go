@@ -62,6 +62,76 @@ func TestDecodeJob(t *testing.T) {
 	}
 }
 
+const goodAttempt = `{"v":1,"run_id":"hourly-20261127T090000Z","target_id":"example","message_id":"m-1","attempt":3,"at":"2026-11-27T09:00:02Z","error":{"kind":"http_5xx","message":"503 Service Unavailable"}}`
+
+func TestDecodeAttempt(t *testing.T) {
+	tests := []struct {
+		name    string
+		body    string
+		wantErr string // empty: valid
+	}{
+		{"valid", goodAttempt, ""},
+		{"no message id or time", strings.Replace(goodAttempt, `"message_id":"m-1","attempt":3,"at":"2026-11-27T09:00:02Z",`, `"attempt":3,`, 1), ""},
+		{"not json", `hello`, "invalid character"},
+		{"empty", ``, "EOF"},
+		{"wrong version", strings.Replace(goodAttempt, `"v":1`, `"v":2`, 1), "version 2 is not supported"},
+		{"no version", strings.Replace(goodAttempt, `"v":1,`, ``, 1), "version 0 is not supported"},
+		{"unknown field", strings.Replace(goodAttempt, `"v":1`, `"v":1,"status":"failed"`, 1), `unknown field "status"`},
+		{"missing run", strings.Replace(goodAttempt, `"run_id":"hourly-20261127T090000Z",`, ``, 1), "run_id is missing"},
+		{"missing target", strings.Replace(goodAttempt, `"target_id":"example",`, ``, 1), "target_id is missing"},
+		{"attempt 0", strings.Replace(goodAttempt, `"attempt":3`, `"attempt":0`, 1), "attempt must be 1 or more"},
+		{"negative attempt", strings.Replace(goodAttempt, `"attempt":3`, `"attempt":-1`, 1), "attempt must be 1 or more"},
+		{"no attempt", strings.Replace(goodAttempt, `"attempt":3,`, ``, 1), "attempt must be 1 or more"},
+		{"missing kind", strings.Replace(goodAttempt, `"kind":"http_5xx",`, ``, 1), "error.kind is missing"},
+		{"empty kind", strings.Replace(goodAttempt, `"kind":"http_5xx"`, `"kind":""`, 1), "error.kind is missing"},
+		{"no error", strings.Replace(goodAttempt, `,"error":{"kind":"http_5xx","message":"503 Service Unavailable"}`, ``, 1), "error.kind is missing"},
+		{"trailing data", goodAttempt + `{}`, "trailing data"},
+		{"wrong type", strings.Replace(goodAttempt, `"attempt":3`, `"attempt":"3"`, 1), "cannot unmarshal"},
+		{"a result, not an attempt", `{"v":1,"run_id":"r","target_id":"t","url":"https://x/","scheduled_at":"2026-11-27T09:00:00Z","status":"ok","fetched_at":"2026-11-27T09:00:01Z","duration_ms":1,"attempt":1,"changed":false}`, "unknown field"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, err := job.DecodeAttempt([]byte(tt.body))
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("DecodeAttempt: %v", err)
+				}
+				if a.V != 1 || a.RunID != "hourly-20261127T090000Z" || a.TargetID != "example" || a.Attempt != 3 ||
+					a.Error != (job.Error{Kind: "http_5xx", Message: "503 Service Unavailable"}) {
+					t.Errorf("decoded %+v", a)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("DecodeAttempt accepted %s", tt.body)
+			}
+			if !errors.Is(err, job.ErrInvalid) {
+				t.Errorf("error %v does not wrap ErrInvalid", err)
+			}
+			if !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("error %q does not say %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestAttemptRoundTrip(t *testing.T) {
+	a := job.Attempt{V: job.Version, RunID: "r", TargetID: "t", MessageID: "m", Attempt: 4,
+		At: time.Date(2026, 11, 27, 9, 0, 2, 500_000_000, time.UTC), Error: job.Error{Kind: "timeout", Message: "no answer"}}
+	body, err := job.Encode(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := job.DecodeAttempt([]byte(body))
+	if err != nil {
+		t.Fatalf("DecodeAttempt(%s): %v", body, err)
+	}
+	if back.V != a.V || back.RunID != a.RunID || back.TargetID != a.TargetID || back.MessageID != a.MessageID ||
+		back.Attempt != a.Attempt || !back.At.Equal(a.At) || back.Error != a.Error {
+		t.Errorf("round trip: %+v, want %+v", back, a)
+	}
+}
+
 func TestResultValidate(t *testing.T) {
 	at := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
 	ok := job.Result{V: 1, RunID: "r", TargetID: "t", URL: "https://x/", ScheduledAt: at, FetchedAt: at, Status: job.StatusOK}

@@ -68,7 +68,7 @@ func (p *Pipeline) init() {
 		if p.RetryDelay != nil {
 			wopts = append(wopts, worker.WithRetryDelay(p.Jobs, p.RetryDelay))
 		}
-		p.worker = worker.New(p.Fetcher, p.Results, p.Store, wopts...)
+		p.worker = worker.New(p.Fetcher, p.Results, wopts...)
 		p.resultsH = results.New(p.Store,
 			results.WithDeadLetters(p.ResultsDLQ), results.WithLogger(p.Log.With(zap.String("function", "results"))))
 		p.jobsMap = p.mapping("worker", p.Jobs, p.worker.Handle, p.WorkerMapping)

@@ -6,6 +6,7 @@
 package obs
 
 import (
+	"context"
 	"io"
 	"os"
 
@@ -59,3 +60,19 @@ func TargetID(id string) zap.Field { return zap.String("target_id", id) }
 
 // MessageID is the message_id correlation field.
 func MessageID(id string) zap.Field { return zap.String("message_id", id) }
+
+type loggerKey struct{}
+
+// WithLogger returns a context carrying l, for the code it is passed to
+// (the Lambda wrapper puts a logger with the request ID there).
+func WithLogger(ctx context.Context, l *zap.Logger) context.Context {
+	return context.WithValue(ctx, loggerKey{}, l)
+}
+
+// FromContext returns the logger in ctx, or def when there is none.
+func FromContext(ctx context.Context, def *zap.Logger) *zap.Logger {
+	if l, ok := ctx.Value(loggerKey{}).(*zap.Logger); ok {
+		return l
+	}
+	return def
+}

@@ -18,9 +18,10 @@ import (
 	"github.com/cronless/cronless/shared/store"
 )
 
-// Store stores one result idempotently.
+// Store stores results and failed attempts idempotently.
 type Store interface {
 	PutResult(ctx context.Context, r job.Result) (store.Outcome, error)
+	RecordAttempt(ctx context.Context, a job.Attempt) error
 }
 
 // Sender sends a batch of up to queue.MaxBatch messages.
@@ -88,10 +89,13 @@ func (r *Results) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 	return failures.Response(ev), nil
 }
 
-// handleOne stores one record's result and reports whether the record is
-// done (stored, or dead-lettered as malformed).
+// handleOne stores one record's result (or failed attempt) and reports
+// whether the record is done (stored, or dead-lettered as malformed).
 func (r *Results) handleOne(ctx context.Context, rec events.SQSMessage) bool {
 	log := r.log.With(obs.MessageID(rec.MessageId))
+	if t := rec.MessageAttributes[job.AttrType].StringValue; t != nil && *t == job.TypeAttempt {
+		return r.handleAttempt(ctx, rec, log)
+	}
 	res, err := job.DecodeResult([]byte(rec.Body))
 	if err != nil {
 		return sqsevent.DeadLetter(ctx, r.deadLetters, rec, err, log)
@@ -104,5 +108,19 @@ func (r *Results) handleOne(ctx context.Context, rec events.SQSMessage) bool {
 	}
 	log.Info("result stored", zap.String("status", string(res.Status)),
 		zap.Bool("duplicate", out.Duplicate), zap.Bool("changed", out.Changed), zap.Bool("latest", out.Latest))
+	return true
+}
+
+func (r *Results) handleAttempt(ctx context.Context, rec events.SQSMessage, log *zap.Logger) bool {
+	a, err := job.DecodeAttempt([]byte(rec.Body))
+	if err != nil {
+		return sqsevent.DeadLetter(ctx, r.deadLetters, rec, err, log)
+	}
+	log = log.With(obs.RunID(a.RunID), obs.TargetID(a.TargetID))
+	if err := r.store.RecordAttempt(ctx, a); err != nil {
+		log.Warn("attempt not stored, will retry", zap.Error(err))
+		return false
+	}
+	log.Info("failed attempt stored", zap.Int("attempt", a.Attempt), zap.String("kind", a.Error.Kind))
 	return true
 }

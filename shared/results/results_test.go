@@ -67,14 +67,29 @@ func (p *probe) Max() int {
 	return p.max
 }
 
-// fakeStore records every PutResult. Results of targets in errs fail;
-// those already stored are reported as duplicates.
+// fakeStore records every PutResult and RecordAttempt. Results and
+// attempts of targets in errs fail; results already stored are reported as
+// duplicates.
 type fakeStore struct {
-	mu     sync.Mutex
-	puts   []job.Result
-	stored map[string]bool
-	errs   map[string]error
-	probe  *probe
+	mu       sync.Mutex
+	puts     []job.Result
+	attempts []job.Attempt
+	stored   map[string]bool
+	errs     map[string]error
+	probe    *probe
+}
+
+func (s *fakeStore) RecordAttempt(_ context.Context, a job.Attempt) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.attempts = append(s.attempts, a)
+	return s.errs[a.TargetID]
+}
+
+func (s *fakeStore) recorded() []job.Attempt {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.attempts)
 }
 
 func (s *fakeStore) PutResult(_ context.Context, r job.Result) (store.Outcome, error) {
@@ -165,6 +180,31 @@ func record(messageID, body string) events.SQSMessage {
 	}
 }
 
+func testAttempt(targetID string) job.Attempt {
+	return job.Attempt{
+		V: job.Version, RunID: runID, TargetID: targetID, MessageID: "job-" + targetID, Attempt: 2,
+		At:    time.Date(2026, 11, 27, 9, 0, 3, 0, time.UTC),
+		Error: job.Error{Kind: "http_5xx", Message: "503 Service Unavailable"},
+	}
+}
+
+// asAttempt marks a record as a failed attempt, as the worker sends it.
+func asAttempt(rec events.SQSMessage) events.SQSMessage {
+	rec.MessageAttributes[job.AttrType] = events.SQSMessageAttribute{DataType: "String", StringValue: str(job.TypeAttempt)}
+	return rec
+}
+
+// attemptRecord carries testAttempt(targetID), with message ID "m-"+targetID
+// and the type attribute of an attempt.
+func attemptRecord(t *testing.T, targetID string) events.SQSMessage {
+	t.Helper()
+	b, err := job.Encode(testAttempt(targetID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return asAttempt(record("m-"+targetID, b))
+}
+
 // resultRecord carries testResult(targetID) with message ID "m-"+targetID.
 func resultRecord(t *testing.T, targetID string) events.SQSMessage {
 	t.Helper()
@@ -204,8 +244,8 @@ func TestHandleGoldenEvent(t *testing.T) {
 	for _, r := range st.all() {
 		got[r.TargetID] = r
 	}
-	if len(st.all()) != 2 || len(got) != 2 {
-		t.Fatalf("stored %d results for %d targets, want 2 and 2", len(st.all()), len(got))
+	if len(st.all()) != 2 || len(got) != 2 || len(st.recorded()) != 0 {
+		t.Fatalf("stored %d results for %d targets and %d attempts, want 2, 2 and 0", len(st.all()), len(got), len(st.recorded()))
 	}
 	ex := got["example"]
 	if ex.Status != job.StatusOK || ex.RunID != runID || ex.Schedule != "hourly" || ex.HTTPStatus != 200 ||
@@ -243,6 +283,75 @@ func TestHandleStoresEveryResult(t *testing.T) {
 		if p.TargetID == "b" && (p.Error == nil || *p.Error != *r.Error) {
 			t.Errorf("b's error stored as %+v", p.Error)
 		}
+	}
+}
+
+func TestHandleStoresAttempts(t *testing.T) {
+	st := &fakeStore{}
+	typed := resultRecord(t, "c")
+	typed.MessageAttributes[job.AttrType] = events.SQSMessageAttribute{DataType: "String", StringValue: str(job.TypeResult)}
+	resp, err := results.New(st).Handle(context.Background(),
+		event(resultRecord(t, "a"), attemptRecord(t, "b"), typed, attemptRecord(t, "d")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids := failureIDs(resp); len(ids) != 0 {
+		t.Errorf("failures = %q", ids)
+	}
+	var puts []string
+	for _, p := range st.all() {
+		puts = append(puts, p.TargetID)
+	}
+	slices.Sort(puts)
+	if !slices.Equal(puts, []string{"a", "c"}) {
+		t.Errorf("PutResult got %q, want [a c]: attempts are not results", puts)
+	}
+	got := map[string]job.Attempt{}
+	for _, a := range st.recorded() {
+		got[a.TargetID] = a
+	}
+	if len(st.recorded()) != 2 || len(got) != 2 {
+		t.Fatalf("RecordAttempt got %+v, want b's and d's", st.recorded())
+	}
+	for _, target := range []string{"b", "d"} {
+		a, want := got[target], testAttempt(target)
+		if a.V != want.V || a.RunID != want.RunID || a.TargetID != want.TargetID || a.MessageID != want.MessageID ||
+			a.Attempt != want.Attempt || !a.At.Equal(want.At) || a.Error != want.Error {
+			t.Errorf("attempt stored as %+v, want %+v", a, want)
+		}
+	}
+}
+
+func TestHandleRecordAttemptError(t *testing.T) {
+	tests := []struct {
+		name    string
+		errs    map[string]error
+		wantIDs []string
+	}{
+		{"one", map[string]error{"b": errBoom}, []string{"m-b"}},
+		{"two", map[string]error{"a": errBoom, "d": context.DeadlineExceeded}, []string{"m-a", "m-d"}},
+		{"attempt and result", map[string]error{"c": errBoom, "r": errBoom}, []string{"m-r", "m-c"}},
+		{"none", nil, []string{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := &fakeStore{errs: tt.errs}
+			dlq := &fakeSender{}
+			resp, err := results.New(st, results.WithDeadLetters(dlq)).Handle(context.Background(),
+				event(attemptRecord(t, "a"), attemptRecord(t, "b"), resultRecord(t, "r"), attemptRecord(t, "c"), attemptRecord(t, "d")))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ids := failureIDs(resp); !slices.Equal(ids, tt.wantIDs) {
+				t.Errorf("failures = %q, want %q", ids, tt.wantIDs)
+			}
+			if len(st.recorded()) != 4 || len(st.all()) != 1 {
+				t.Errorf("RecordAttempt called %d times, PutResult %d, want 4 and 1", len(st.recorded()), len(st.all()))
+			}
+			if len(dlq.all()) != 0 {
+				t.Error("a store failure dead-lettered a well-formed attempt")
+			}
+		})
 	}
 }
 
@@ -309,23 +418,54 @@ func TestHandleMalformed(t *testing.T) {
 		return body(t, r)
 	}
 	good := body(t, testResult("x"))
-	bodies := []struct{ name, body string }{
-		{"not JSON", "{oops"},
-		{"empty", ""},
-		{"wrong version", with(func(r *job.Result) { r.V = 3 })},
-		{"missing run_id", with(func(r *job.Result) { r.RunID = "" })},
-		{"missing target_id", with(func(r *job.Result) { r.TargetID = "" })},
-		{"missing scheduled_at", with(func(r *job.Result) { r.ScheduledAt = time.Time{} })},
-		{"missing fetched_at", with(func(r *job.Result) { r.FetchedAt = time.Time{} })},
-		{"unknown status", with(func(r *job.Result) { r.Status = "maybe" })},
-		{"failed without error", with(func(r *job.Result) { r.Status = job.StatusFailed })},
-		{"ok with error", with(func(r *job.Result) { r.Error = &job.Error{Kind: "x", Message: "y"} })},
-		{"unknown field", strings.TrimSuffix(good, "}") + `,"extra":true}`},
-		{"a job, not a result", `{"v":1,"run_id":"r","schedule":"s","target_id":"t","url":"https://x/","scheduled_at":"2026-11-27T09:00:00Z"}`},
+	withAttempt := func(f func(*job.Attempt)) string {
+		a := testAttempt("x")
+		f(&a)
+		b, err := job.Encode(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	goodAttempt := withAttempt(func(*job.Attempt) {})
+	bodies := []struct {
+		name, body string
+		attempt    bool // carries the type attribute of an attempt
+	}{
+		{"not JSON", "{oops", false},
+		{"empty", "", false},
+		{"wrong version", with(func(r *job.Result) { r.V = 3 }), false},
+		{"missing run_id", with(func(r *job.Result) { r.RunID = "" }), false},
+		{"missing target_id", with(func(r *job.Result) { r.TargetID = "" }), false},
+		{"missing scheduled_at", with(func(r *job.Result) { r.ScheduledAt = time.Time{} }), false},
+		{"missing fetched_at", with(func(r *job.Result) { r.FetchedAt = time.Time{} }), false},
+		{"unknown status", with(func(r *job.Result) { r.Status = "maybe" }), false},
+		{"failed without error", with(func(r *job.Result) { r.Status = job.StatusFailed }), false},
+		{"ok with error", with(func(r *job.Result) { r.Error = &job.Error{Kind: "x", Message: "y"} }), false},
+		{"unknown field", strings.TrimSuffix(good, "}") + `,"extra":true}`, false},
+		{"a job, not a result", `{"v":1,"run_id":"r","schedule":"s","target_id":"t","url":"https://x/","scheduled_at":"2026-11-27T09:00:00Z"}`, false},
+		// Dispatch is on the type attribute, not on the body.
+		{"an attempt without the type attribute", goodAttempt, false},
+		{"attempt: not JSON", "{oops", true},
+		{"attempt: empty", "", true},
+		{"attempt: missing error kind", withAttempt(func(a *job.Attempt) { a.Error.Kind = "" }), true},
+		{"attempt: no error", strings.Replace(goodAttempt, `"error":{"kind":"http_5xx","message":"503 Service Unavailable"}`, `"error":{}`, 1), true},
+		{"attempt: attempt 0", withAttempt(func(a *job.Attempt) { a.Attempt = 0 }), true},
+		{"attempt: wrong version", withAttempt(func(a *job.Attempt) { a.V = 2 }), true},
+		{"attempt: missing run_id", withAttempt(func(a *job.Attempt) { a.RunID = "" }), true},
+		{"attempt: missing target_id", withAttempt(func(a *job.Attempt) { a.TargetID = "" }), true},
+		{"attempt: unknown field", strings.TrimSuffix(goodAttempt, "}") + `,"extra":true}`, true},
+		{"attempt: a result, not an attempt", good, true},
 	}
 	for _, b := range bodies {
 		t.Run(b.name, func(t *testing.T) {
-			if _, err := job.DecodeResult([]byte(b.body)); err == nil {
+			rec := record("m-bad", b.body)
+			if b.attempt {
+				rec = asAttempt(rec)
+				if _, err := job.DecodeAttempt([]byte(b.body)); err == nil {
+					t.Fatalf("test body decodes as an attempt: %s", b.body)
+				}
+			} else if _, err := job.DecodeResult([]byte(b.body)); err == nil {
 				t.Fatalf("test body decodes as a result: %s", b.body)
 			}
 			modes := []struct {
@@ -345,7 +485,7 @@ func TestHandleMalformed(t *testing.T) {
 						opts = append(opts, results.WithDeadLetters(m.dlq))
 					}
 					resp, err := results.New(st, opts...).Handle(context.Background(),
-						event(resultRecord(t, "ok"), record("m-bad", b.body)))
+						event(resultRecord(t, "ok"), rec))
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -359,6 +499,9 @@ func TestHandleMalformed(t *testing.T) {
 					if got := st.all(); len(got) != 1 || got[0].TargetID != "ok" {
 						t.Errorf("stored %d results; a malformed one must not reach the store", len(got))
 					}
+					if got := st.recorded(); len(got) != 0 {
+						t.Errorf("stored attempts %+v; a malformed one must not reach the store", got)
+					}
 					if m.dlq == nil {
 						return
 					}
@@ -371,6 +514,10 @@ func TestHandleMalformed(t *testing.T) {
 						a[sqsevent.AttrOriginalMessageID] != "m-bad" || a[sqsevent.AttrSourceQueue] != resultsQ ||
 						a[job.AttrRunID] != runID || !strings.Contains(a[sqsevent.AttrErrorMessage], "invalid message") {
 						t.Errorf("DLQ message = %q %v", sent[0].Body, a)
+					}
+					// A replayed message must still say what it holds.
+					if wantType := map[bool]string{true: job.TypeAttempt}[b.attempt]; a[job.AttrType] != wantType {
+						t.Errorf("DLQ type attribute = %q, want %q", a[job.AttrType], wantType)
 					}
 				})
 			}
@@ -417,8 +564,10 @@ func TestHandleFailuresInBatchOrder(t *testing.T) {
 		recs = append(recs, resultRecord(t, fmt.Sprintf("t%d", i)))
 	}
 	recs = append(recs, record("m-bad", "nope"))
+	st.errs["x"] = errBoom
+	recs = append([]events.SQSMessage{attemptRecord(t, "x")}, recs...)
 	resp, _ := results.New(st, results.WithConcurrency(8)).Handle(context.Background(), event(recs...))
-	if ids := failureIDs(resp); !slices.Equal(ids, []string{"m-t1", "m-t5", "m-bad"}) {
-		t.Errorf("failures = %q, want [m-t1 m-t5 m-bad]", ids)
+	if ids := failureIDs(resp); !slices.Equal(ids, []string{"m-x", "m-t1", "m-t5", "m-bad"}) {
+		t.Errorf("failures = %q, want [m-x m-t1 m-t5 m-bad]", ids)
 	}
 }

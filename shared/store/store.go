@@ -54,16 +54,9 @@ type Outcome struct {
 	Latest bool
 }
 
-// Attempt is one failed, retryable attempt at a job, recorded by the worker
-// so a dead-lettered message can be explained.
-type Attempt struct {
-	RunID     string    `json:"run_id"`
-	TargetID  string    `json:"target_id"`
-	MessageID string    `json:"message_id"`
-	Attempt   int       `json:"attempt"`
-	At        time.Time `json:"at"`
-	Error     job.Error `json:"error"`
-}
+// Attempt is one failed, retryable attempt at a job (the wire contract
+// job.Attempt), stored so a dead-lettered message can be explained.
+type Attempt = job.Attempt
 
 // Store is everything the handler cores and the CLI need from the store.
 // Handler cores declare the narrower interfaces they use.

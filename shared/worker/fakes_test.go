@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"testing"
@@ -14,7 +15,6 @@ import (
 	"github.com/cronless/cronless/shared/crawl"
 	"github.com/cronless/cronless/shared/job"
 	"github.com/cronless/cronless/shared/queue"
-	"github.com/cronless/cronless/shared/store"
 )
 
 // probe measures how many calls are in flight at once. Each call waits (up
@@ -105,13 +105,17 @@ func okPage(url string) crawl.Page {
 }
 
 // fakeSender records every batch; fail, when set, decides a batch's error.
+// Like a real queue client, it fails when its context is done.
 type fakeSender struct {
 	mu      sync.Mutex
 	batches [][]queue.Outgoing
 	fail    func(call int, batch []queue.Outgoing) error
 }
 
-func (s *fakeSender) SendBatch(_ context.Context, msgs []queue.Outgoing) error {
+func (s *fakeSender) SendBatch(ctx context.Context, msgs []queue.Outgoing) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("send batch: %w", err)
+	}
 	s.mu.Lock()
 	call := len(s.batches)
 	s.batches = append(s.batches, slices.Clone(msgs))
@@ -148,16 +152,23 @@ func (s *fakeSender) calls() int {
 	return len(s.batches)
 }
 
-// results decodes the sent results by target ID.
+// isAttempt reports whether a results-queue message carries a failed
+// attempt rather than a result.
+func isAttempt(m queue.Outgoing) bool { return m.Attributes[job.AttrType] == job.TypeAttempt }
+
+// results decodes the sent results (not the failed attempts) by target ID.
 func (s *fakeSender) results(t *testing.T) map[string]job.Result {
 	t.Helper()
 	out := map[string]job.Result{}
 	for _, m := range s.sent() {
+		if isAttempt(m) {
+			continue
+		}
 		r, err := job.DecodeResult([]byte(m.Body))
 		if err != nil {
 			t.Fatalf("sent result does not decode: %v\n%s", err, m.Body)
 		}
-		if m.Attributes[job.AttrRunID] != r.RunID || m.Attributes[job.AttrTargetID] != r.TargetID {
+		if !maps.Equal(m.Attributes, job.Attributes(r.RunID, r.TargetID)) {
 			t.Errorf("result %s: attributes %v do not match its body", r.TargetID, m.Attributes)
 		}
 		out[r.TargetID] = r
@@ -165,24 +176,38 @@ func (s *fakeSender) results(t *testing.T) map[string]job.Result {
 	return out
 }
 
-// fakeAttempts records attempts; err makes RecordAttempt fail.
-type fakeAttempts struct {
-	mu       sync.Mutex
-	attempts []store.Attempt
-	err      error
+// attempts decodes the sent failed attempts, in the order sent, checking
+// that each carries the attributes the results handler dispatches on.
+func (s *fakeSender) attempts(t *testing.T) []job.Attempt {
+	t.Helper()
+	var out []job.Attempt
+	for _, m := range s.sent() {
+		if !isAttempt(m) {
+			continue
+		}
+		a, err := job.DecodeAttempt([]byte(m.Body))
+		if err != nil {
+			t.Fatalf("sent attempt does not decode: %v\n%s", err, m.Body)
+		}
+		want := job.Attributes(a.RunID, a.TargetID)
+		want[job.AttrType] = job.TypeAttempt
+		if !maps.Equal(m.Attributes, want) {
+			t.Errorf("attempt %s: attributes %v, want %v", a.TargetID, m.Attributes, want)
+		}
+		out = append(out, a)
+	}
+	return out
 }
 
-func (a *fakeAttempts) RecordAttempt(_ context.Context, at store.Attempt) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.attempts = append(a.attempts, at)
-	return a.err
-}
-
-func (a *fakeAttempts) all() []store.Attempt {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return slices.Clone(a.attempts)
+// attemptTargets returns the target IDs of the sent failed attempts, sorted.
+func (s *fakeSender) attemptTargets(t *testing.T) []string {
+	t.Helper()
+	out := []string{}
+	for _, a := range s.attempts(t) {
+		out = append(out, a.TargetID)
+	}
+	slices.Sort(out)
+	return out
 }
 
 type visibilityChange struct {
@@ -287,7 +312,7 @@ func failureIDs(resp events.SQSEventResponse) []string {
 	return out
 }
 
-// targetOf returns the target ID of an outgoing result message.
+// targetOf returns the target ID of an outgoing result or attempt message.
 func targetOf(m queue.Outgoing) string { return m.Attributes[job.AttrTargetID] }
 
 var errBoom = errors.New("boom")

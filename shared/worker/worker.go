@@ -19,7 +19,6 @@ import (
 	"github.com/cronless/cronless/shared/obs"
 	"github.com/cronless/cronless/shared/queue"
 	"github.com/cronless/cronless/shared/sqsevent"
-	"github.com/cronless/cronless/shared/store"
 )
 
 // Fetcher crawls one job's page.
@@ -32,12 +31,6 @@ type Sender interface {
 	SendBatch(ctx context.Context, msgs []queue.Outgoing) error
 }
 
-// AttemptRecorder records a failed, retryable attempt, so a message that
-// ends in the dead-letter queue can be explained.
-type AttemptRecorder interface {
-	RecordAttempt(ctx context.Context, a store.Attempt) error
-}
-
 // VisibilityChanger delays the redelivery of a message (SQS's
 // ChangeMessageVisibility).
 type VisibilityChanger interface {
@@ -48,7 +41,6 @@ type VisibilityChanger interface {
 type Worker struct {
 	fetch       Fetcher
 	results     Sender
-	attempts    AttemptRecorder
 	deadLetters Sender
 	jobs        VisibilityChanger
 	retryDelay  func(attempt int, retryAfter time.Duration) time.Duration
@@ -107,9 +99,9 @@ func Backoff(base, limit time.Duration) func(attempt int, retryAfter time.Durati
 func WithClock(now func() time.Time) Option { return func(w *Worker) { w.now = now } }
 
 // New returns a worker that crawls with fetch, sends results with results
-// and records failed attempts with attempts.
-func New(fetch Fetcher, results Sender, attempts AttemptRecorder, opts ...Option) *Worker {
-	w := &Worker{fetch: fetch, results: results, attempts: attempts, concurrency: 10, log: zap.NewNop(), now: time.Now}
+// (where it also reports failed attempts, for the results handler to store).
+func New(fetch Fetcher, results Sender, opts ...Option) *Worker {
+	w := &Worker{fetch: fetch, results: results, concurrency: 10, log: zap.NewNop(), now: time.Now}
 	for _, o := range opts {
 		o(w)
 	}
@@ -118,9 +110,10 @@ func New(fetch Fetcher, results Sender, attempts AttemptRecorder, opts ...Option
 
 // outcome is what became of one record.
 type outcome struct {
-	msg    events.SQSMessage
-	result *job.Result // to send; nil when the record failed or was dead-lettered
-	retry  bool        // report in BatchItemFailures
+	msg     events.SQSMessage
+	result  *job.Result  // to send; its job is done once it is sent
+	attempt *job.Attempt // a failed attempt to report (the job is retried)
+	retry   bool         // report in BatchItemFailures
 }
 
 // Handle crawls the jobs of one SQS batch. Every per-message problem is
@@ -145,9 +138,19 @@ func (w *Worker) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEven
 		switch {
 		case o.retry:
 			failures.Add(o.msg.MessageId)
+			if o.attempt != nil {
+				toSend = append(toSend, o)
+			}
 		case o.result != nil:
 			toSend = append(toSend, o)
 		}
+	}
+	if ctx.Err() != nil {
+		// The invocation's context is done (work was cut short): still send
+		// what there is, the failed attempts above all, but briefly.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
 	}
 	w.sendResults(ctx, toSend, &failures)
 	return failures.Response(ev), nil
@@ -178,12 +181,11 @@ func (w *Worker) handleOne(ctx context.Context, rec events.SQSMessage) outcome {
 	kind := crawl.KindOf(err)
 	if crawl.Retryable(err) || ctx.Err() != nil {
 		log.Warn("crawl failed, will retry", zap.Int("attempt", attempt), zap.String("kind", string(kind)), zap.Error(err))
-		w.recordAttempt(ctx, store.Attempt{
-			RunID: j.RunID, TargetID: j.TargetID, MessageID: rec.MessageId, Attempt: attempt, At: start.UTC(),
-			Error: job.Error{Kind: string(kind), Message: err.Error()},
-		}, log)
 		w.delayRetry(ctx, rec, attempt, err, log)
-		return outcome{msg: rec, retry: true}
+		return outcome{msg: rec, retry: true, attempt: &job.Attempt{
+			V: job.Version, RunID: j.RunID, TargetID: j.TargetID, MessageID: rec.MessageId, Attempt: attempt, At: start.UTC(),
+			Error: job.Error{Kind: string(kind), Message: err.Error()},
+		}}
 	}
 	var ce *crawl.Error
 	if errors.As(err, &ce) {
@@ -192,19 +194,6 @@ func (w *Worker) handleOne(ctx context.Context, rec events.SQSMessage) outcome {
 	res.Status, res.Error = job.StatusFailed, &job.Error{Kind: string(kind), Message: err.Error()}
 	log.Info("crawl failed permanently", zap.String("kind", string(kind)), zap.Error(err))
 	return outcome{msg: rec, result: &res}
-}
-
-// recordAttempt records a failed attempt. Failing to record it is logged
-// and otherwise ignored: the message is retried either way.
-func (w *Worker) recordAttempt(ctx context.Context, a store.Attempt, log *zap.Logger) {
-	if w.attempts == nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	if err := w.attempts.RecordAttempt(ctx, a); err != nil {
-		log.Warn("could not record the failed attempt", zap.Error(err))
-	}
 }
 
 // delayRetry sets when a failed message comes back. Failing to is logged
@@ -234,23 +223,24 @@ func (w *Worker) deadLetter(ctx context.Context, rec events.SQSMessage, cause er
 	return sqsevent.DeadLetter(ctx, w.deadLetters, rec, cause, log)
 }
 
-// sendResults sends the results in batches of queue.MaxBatch. A job whose
-// result was not sent is marked failed, so its message is redelivered: it is
-// deleted only after its result is durably on the results queue.
+// sendResults sends the results and failed attempts in batches of
+// queue.MaxBatch. A job whose result was not sent is marked failed, so its
+// message is redelivered: it is deleted only after its result is durably on
+// the results queue. An attempt not sent is only logged: its job is retried
+// anyway.
 func (w *Worker) sendResults(ctx context.Context, outs []outcome, failures *sqsevent.Failures) {
 	for start := 0; start < len(outs); start += queue.MaxBatch {
 		batch := outs[start:min(start+queue.MaxBatch, len(outs))]
 		msgs := make([]queue.Outgoing, 0, len(batch))
 		sent := make([]outcome, 0, len(batch))
 		for _, o := range batch {
-			body, err := job.Encode(o.result)
+			m, err := o.message(fmt.Sprintf("r%d", len(msgs)))
 			if err != nil {
 				w.log.Error("result not encodable; its job will be retried", obs.MessageID(o.msg.MessageId), zap.Error(err))
 				failures.Add(o.msg.MessageId)
 				continue
 			}
-			msgs = append(msgs, queue.Outgoing{ID: fmt.Sprintf("r%d", len(msgs)), Body: body,
-				Attributes: job.Attributes(o.result.RunID, o.result.TargetID)})
+			msgs = append(msgs, m)
 			sent = append(sent, o)
 		}
 		if len(msgs) == 0 {
@@ -268,4 +258,17 @@ func (w *Worker) sendResults(ctx context.Context, outs []outcome, failures *sqse
 		}
 		w.log.Error("results not sent; their jobs will be retried", zap.Error(err))
 	}
+}
+
+// message is the results-queue message of an outcome: its result, or its
+// failed attempt (with the type attribute saying so).
+func (o outcome) message(id string) (queue.Outgoing, error) {
+	if o.attempt != nil {
+		body, err := job.Encode(o.attempt)
+		attrs := job.Attributes(o.attempt.RunID, o.attempt.TargetID)
+		attrs[job.AttrType] = job.TypeAttempt
+		return queue.Outgoing{ID: id, Body: body, Attributes: attrs}, err
+	}
+	body, err := job.Encode(o.result)
+	return queue.Outgoing{ID: id, Body: body, Attributes: job.Attributes(o.result.RunID, o.result.TargetID)}, err
 }

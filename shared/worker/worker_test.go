@@ -19,7 +19,6 @@ import (
 	"github.com/cronless/cronless/shared/job"
 	"github.com/cronless/cronless/shared/queue"
 	"github.com/cronless/cronless/shared/sqsevent"
-	"github.com/cronless/cronless/shared/store"
 	"github.com/cronless/cronless/shared/worker"
 )
 
@@ -36,7 +35,7 @@ func TestHandleGoldenEvent(t *testing.T) {
 		t.Fatalf("golden event has %d records, want 2", len(ev.Records))
 	}
 	fetch, results := &fakeFetcher{}, &fakeSender{}
-	resp, err := worker.New(fetch, results, &fakeAttempts{}).Handle(context.Background(), ev)
+	resp, err := worker.New(fetch, results).Handle(context.Background(), ev)
 	if err != nil {
 		t.Fatalf("Handle: %v", err)
 	}
@@ -79,8 +78,8 @@ func TestHandleGoldenEvent(t *testing.T) {
 	}
 
 	res := results.results(t)
-	if len(res) != 2 || results.calls() != 1 {
-		t.Fatalf("sent %d results in %d calls, want 2 in 1", len(res), results.calls())
+	if len(res) != 2 || results.calls() != 1 || len(results.sent()) != 2 {
+		t.Fatalf("sent %d results (%d messages) in %d calls, want 2 in 1", len(res), len(results.sent()), results.calls())
 	}
 	// The second record has ApproximateReceiveCount 2.
 	if res["example"].Attempt != 1 || res["go-blog"].Attempt != 2 {
@@ -103,8 +102,8 @@ func TestHandleOKPage(t *testing.T) {
 		BodyHash:    "not-on-the-wire",
 	}
 	fetch := &fakeFetcher{pages: map[string]crawl.Page{"a": page}}
-	results, attempts, vis := &fakeSender{}, &fakeAttempts{}, &fakeVisibility{}
-	w := worker.New(fetch, results, attempts,
+	results, vis := &fakeSender{}, &fakeVisibility{}
+	w := worker.New(fetch, results,
 		worker.WithClock(stepClock(t0, 250*time.Millisecond)),
 		worker.WithRetryDelay(vis, worker.Backoff(time.Second, time.Minute)))
 
@@ -141,8 +140,8 @@ func TestHandleOKPage(t *testing.T) {
 	if strings.Contains(m.Body, "not-on-the-wire") {
 		t.Error("the body hash went on the wire")
 	}
-	if len(attempts.all()) != 0 || len(vis.all()) != 0 {
-		t.Errorf("an ok page recorded attempts %v and changed visibility %v", attempts.all(), vis.all())
+	if len(results.attempts(t)) != 0 || len(vis.all()) != 0 {
+		t.Errorf("an ok page sent attempts %v and changed visibility %v", results.attempts(t), vis.all())
 	}
 }
 
@@ -183,8 +182,8 @@ func TestHandlePermanentFailure(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t0 := time.Date(2026, 11, 27, 9, 0, 2, 0, time.UTC)
 			fetch := &fakeFetcher{errs: map[string]error{"a": tt.err}}
-			results, attempts, vis := &fakeSender{}, &fakeAttempts{}, &fakeVisibility{}
-			w := worker.New(fetch, results, attempts, worker.WithClock(stepClock(t0, 95*time.Millisecond)),
+			results, vis := &fakeSender{}, &fakeVisibility{}
+			w := worker.New(fetch, results, worker.WithClock(stepClock(t0, 95*time.Millisecond)),
 				worker.WithRetryDelay(vis, worker.Backoff(time.Second, time.Minute)))
 			resp, _ := w.Handle(context.Background(), event(jobRecord(t, "a", 2)))
 			if ids := failureIDs(resp); len(ids) != 0 {
@@ -210,8 +209,9 @@ func TestHandlePermanentFailure(t *testing.T) {
 				r.TargetID != "a" || r.URL != "https://a.example.com/" || !r.ScheduledAt.Equal(scheduledAt) {
 				t.Errorf("result = %+v", r)
 			}
-			if len(attempts.all()) != 0 || len(vis.all()) != 0 {
-				t.Errorf("a permanent failure recorded attempts %v / changed visibility %v", attempts.all(), vis.all())
+			if len(results.attempts(t)) != 0 || len(results.sent()) != 1 || len(vis.all()) != 0 {
+				t.Errorf("a permanent failure sent %d messages, attempts %v / changed visibility %v",
+					len(results.sent()), results.attempts(t), vis.all())
 			}
 		})
 	}
@@ -239,10 +239,11 @@ func TestHandleRetryableFailure(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			t0 := time.Date(2026, 11, 27, 9, 0, 3, 0, time.UTC)
+			t0 := time.Date(2026, 11, 27, 18, 0, 3, 0, time.FixedZone("KST", 9*60*60))
 			fetch := &fakeFetcher{errs: map[string]error{"a": tt.err}}
-			results, attempts := &fakeSender{}, &fakeAttempts{}
-			w := worker.New(fetch, results, attempts, worker.WithClock(stepClock(t0, time.Second)))
+			results := &fakeSender{}
+			// One crawl at a time: ok's takes t0 and t0+1s, so a's starts at t0+2s.
+			w := worker.New(fetch, results, worker.WithClock(stepClock(t0, time.Second)), worker.WithConcurrency(1))
 			resp, err := w.Handle(context.Background(), event(jobRecord(t, "ok", 1), jobRecord(t, "a", 4)))
 			if err != nil {
 				t.Fatalf("Handle: %v", err)
@@ -257,18 +258,24 @@ func TestHandleRetryableFailure(t *testing.T) {
 			if _, sent := res["ok"]; !sent || len(res) != 1 {
 				t.Errorf("results sent = %v, want only the ok job's", slices.Collect(maps.Keys(res)))
 			}
-			got := attempts.all()
-			if len(got) != 1 {
-				t.Fatalf("attempts recorded = %+v, want 1", got)
+			// The failed attempt goes to the results queue, in the same
+			// batch as the ok job's result.
+			if results.calls() != 1 || len(results.sent()) != 2 {
+				t.Errorf("sent %d messages in %d calls, want the result and the attempt in 1", len(results.sent()), results.calls())
 			}
-			want := store.Attempt{RunID: runID, TargetID: "a", MessageID: "m-a", Attempt: 4,
+			got := results.attempts(t) // checks the run_id, target_id and type attributes
+			if len(got) != 1 {
+				t.Fatalf("attempts sent = %+v, want 1", got)
+			}
+			want := job.Attempt{V: job.Version, RunID: runID, TargetID: "a", MessageID: "m-a", Attempt: 4,
+				At:    t0.Add(2 * time.Second),
 				Error: job.Error{Kind: string(tt.wantKind), Message: tt.err.Error()}}
 			a := got[0]
-			if a.RunID != want.RunID || a.TargetID != want.TargetID || a.MessageID != want.MessageID ||
-				a.Attempt != want.Attempt || a.Error != want.Error {
+			if a.V != want.V || a.RunID != want.RunID || a.TargetID != want.TargetID || a.MessageID != want.MessageID ||
+				a.Attempt != want.Attempt || a.Error != want.Error || !a.At.Equal(want.At) {
 				t.Errorf("attempt = %+v, want %+v", a, want)
 			}
-			if a.At.IsZero() || a.At.Location() != time.UTC {
+			if a.At.Location() != time.UTC {
 				t.Errorf("attempt at = %s, want the fetch's start in UTC", a.At)
 			}
 		})
@@ -282,17 +289,18 @@ func TestHandleCanceledDuringFetchIsRetried(t *testing.T) {
 		cancel()
 		return errors.New("aborted") // not classified: only the canceled context says why
 	}}
-	results, attempts := &fakeSender{}, &fakeAttempts{}
-	resp, _ := worker.New(fetch, results, attempts).Handle(ctx, event(jobRecord(t, "a", 1)))
+	results := &fakeSender{}
+	resp, _ := worker.New(fetch, results).Handle(ctx, event(jobRecord(t, "a", 1)))
 	if ids := failureIDs(resp); !slices.Equal(ids, []string{"m-a"}) {
 		t.Errorf("failures = %q, want [m-a]: work cut short by the invocation's end is retried", ids)
 	}
-	if len(results.sent()) != 0 {
-		t.Error("a failed result was sent for work cut short")
+	if res := results.results(t); len(res) != 0 {
+		t.Errorf("a failed result was sent for work cut short: %+v", res)
 	}
-	// The attempt is recorded even though the invocation's context is done.
-	if len(attempts.all()) != 1 {
-		t.Errorf("attempts = %+v, want 1", attempts.all())
+	// The attempt is sent even though the invocation's context is done
+	// (the fake sender, like a real one, fails on a done context).
+	if got := results.attempts(t); len(got) != 1 || got[0].TargetID != "a" || got[0].Error.Kind != string(crawl.KindConnection) {
+		t.Errorf("attempts = %+v, want a's, of kind connection", got)
 	}
 }
 
@@ -321,7 +329,7 @@ func TestHandleRetryDelay(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			fetch := &fakeFetcher{errs: map[string]error{"a": tt.err}}
 			vis := &fakeVisibility{}
-			w := worker.New(fetch, &fakeSender{}, &fakeAttempts{}, worker.WithRetryDelay(vis, backoff))
+			w := worker.New(fetch, &fakeSender{}, worker.WithRetryDelay(vis, backoff))
 			rec := jobRecord(t, "a", tt.attempt)
 			resp, _ := w.Handle(context.Background(), event(rec))
 			if ids := failureIDs(resp); !slices.Equal(ids, []string{"m-a"}) {
@@ -349,7 +357,7 @@ func TestHandleRetryDelayArguments(t *testing.T) {
 		"a": &crawl.Error{Kind: crawl.KindHTTP429, Retryable: true, HTTPStatus: 429, RetryAfter: 33 * time.Second},
 	}}
 	vis := &fakeVisibility{}
-	w := worker.New(fetch, &fakeSender{}, nil, worker.WithRetryDelay(vis, delay), worker.WithConcurrency(1))
+	w := worker.New(fetch, &fakeSender{}, worker.WithRetryDelay(vis, delay), worker.WithConcurrency(1))
 	if _, err := w.Handle(context.Background(), event(jobRecord(t, "a", 6))); err != nil {
 		t.Fatal(err)
 	}
@@ -366,7 +374,7 @@ func TestHandleNoVisibilityChangeUnlessRetried(t *testing.T) {
 		"perm": &crawl.Error{Kind: crawl.KindHTTP4xx, HTTPStatus: 404},
 	}}
 	vis, dlq := &fakeVisibility{}, &fakeSender{}
-	w := worker.New(fetch, &fakeSender{}, &fakeAttempts{}, worker.WithDeadLetters(dlq),
+	w := worker.New(fetch, &fakeSender{}, worker.WithDeadLetters(dlq),
 		worker.WithRetryDelay(vis, worker.Backoff(time.Second, time.Minute)))
 	resp, _ := w.Handle(context.Background(), event(
 		jobRecord(t, "ok", 1), jobRecord(t, "perm", 1), record("m-bad", "not json", 1)))
@@ -381,44 +389,66 @@ func TestHandleNoVisibilityChangeUnlessRetried(t *testing.T) {
 func TestHandleRetryDelayFailureStillRetries(t *testing.T) {
 	fetch := &fakeFetcher{errs: map[string]error{"a": &crawl.Error{Kind: crawl.KindHTTP5xx, Retryable: true, HTTPStatus: 500}}}
 	vis := &fakeVisibility{err: queue.ErrReceiptInvalid}
-	attempts := &fakeAttempts{}
-	w := worker.New(fetch, &fakeSender{}, attempts, worker.WithRetryDelay(vis, worker.Backoff(time.Second, time.Minute)))
+	results := &fakeSender{}
+	w := worker.New(fetch, results, worker.WithRetryDelay(vis, worker.Backoff(time.Second, time.Minute)))
 	resp, _ := w.Handle(context.Background(), event(jobRecord(t, "a", 1)))
 	if ids := failureIDs(resp); !slices.Equal(ids, []string{"m-a"}) {
 		t.Errorf("failures = %q, want [m-a]", ids)
 	}
-	if len(vis.all()) != 1 || len(attempts.all()) != 1 {
-		t.Errorf("visibility changes %v, attempts %v, want one each", vis.all(), attempts.all())
+	if len(vis.all()) != 1 || len(results.attempts(t)) != 1 {
+		t.Errorf("visibility changes %v, attempts sent %v, want one each", vis.all(), results.attempts(t))
 	}
 }
 
-func TestHandleRecordAttemptFailureStillRetries(t *testing.T) {
+func TestHandleAttemptSendFailureStillRetries(t *testing.T) {
 	fetch := &fakeFetcher{errs: map[string]error{
 		"a": &crawl.Error{Kind: crawl.KindTimeout, Retryable: true},
 		"b": &crawl.Error{Kind: crawl.KindHTTP5xx, Retryable: true, HTTPStatus: 502},
 	}}
-	results, attempts, vis := &fakeSender{}, &fakeAttempts{err: errBoom}, &fakeVisibility{}
-	w := worker.New(fetch, results, attempts, worker.WithRetryDelay(vis, worker.Backoff(5*time.Second, time.Minute)))
-	resp, _ := w.Handle(context.Background(), event(jobRecord(t, "a", 1), jobRecord(t, "ok", 1), jobRecord(t, "b", 2)))
-	if ids := failureIDs(resp); !slices.Equal(ids, []string{"m-a", "m-b"}) {
-		t.Errorf("failures = %q, want [m-a m-b]", ids)
+	failAttempts := func(_ int, batch []queue.Outgoing) error {
+		var be queue.BatchError
+		for _, m := range batch {
+			if isAttempt(m) {
+				be.Failed = append(be.Failed, queue.EntryError{ID: m.ID, Err: errBoom})
+			}
+		}
+		if len(be.Failed) == 0 {
+			return nil
+		}
+		return &be
 	}
-	if len(attempts.all()) != 2 {
-		t.Errorf("RecordAttempt called %d times, want 2", len(attempts.all()))
+	tests := []struct {
+		name    string
+		fail    func(int, []queue.Outgoing) error
+		wantIDs []string
+	}{
+		// The attempts' entries fail: their jobs are retried anyway, and
+		// nothing else is reported.
+		{"attempt entries fail", failAttempts, []string{"m-a", "m-b"}},
+		// The whole batch fails: ok's result was not sent either.
+		{"whole batch fails", func(int, []queue.Outgoing) error { return errBoom }, []string{"m-a", "m-ok", "m-b"}},
 	}
-	if got := vis.all(); len(got) != 2 {
-		t.Errorf("visibility changes = %+v, want 2 despite the attempt not being recorded", got)
-	}
-	if res := results.results(t); len(res) != 1 || res["ok"].Status != job.StatusOK {
-		t.Errorf("results = %v, want only ok's", res)
-	}
-}
-
-func TestHandleWithoutAttemptRecorder(t *testing.T) {
-	fetch := &fakeFetcher{errs: map[string]error{"a": context.DeadlineExceeded}}
-	resp, _ := worker.New(fetch, &fakeSender{}, nil).Handle(context.Background(), event(jobRecord(t, "a", 1)))
-	if ids := failureIDs(resp); !slices.Equal(ids, []string{"m-a"}) {
-		t.Errorf("failures = %q, want [m-a]", ids)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			results, vis := &fakeSender{fail: tt.fail}, &fakeVisibility{}
+			w := worker.New(fetch, results, worker.WithRetryDelay(vis, worker.Backoff(5*time.Second, time.Minute)))
+			resp, _ := w.Handle(context.Background(), event(jobRecord(t, "a", 1), jobRecord(t, "ok", 1), jobRecord(t, "b", 2)))
+			if ids := failureIDs(resp); !slices.Equal(ids, tt.wantIDs) {
+				t.Errorf("failures = %q, want %q", ids, tt.wantIDs)
+			}
+			if got := results.attemptTargets(t); !slices.Equal(got, []string{"a", "b"}) {
+				t.Errorf("attempts sent for %q, want [a b]", got)
+			}
+			if got := vis.all(); len(got) != 2 {
+				t.Errorf("visibility changes = %+v, want 2 despite the attempts not being sent", got)
+			}
+			if res := results.results(t); len(res) != 1 || res["ok"].Status != job.StatusOK {
+				t.Errorf("results = %v, want only ok's", res)
+			}
+			if results.calls() != 1 {
+				t.Errorf("SendBatch called %d times, want 1", results.calls())
+			}
+		})
 	}
 }
 
@@ -506,13 +536,13 @@ func TestHandleMalformed(t *testing.T) {
 			}
 			for _, m := range modes {
 				t.Run(m.name, func(t *testing.T) {
-					fetch, results, attempts := &fakeFetcher{}, &fakeSender{}, &fakeAttempts{}
+					fetch, results := &fakeFetcher{}, &fakeSender{}
 					var opts []worker.Option
 					if m.dlq != nil {
 						opts = append(opts, worker.WithDeadLetters(m.dlq))
 					}
 					rec := record(id, b.body, 2)
-					resp, err := worker.New(fetch, results, attempts, opts...).
+					resp, err := worker.New(fetch, results, opts...).
 						Handle(context.Background(), event(jobRecord(t, "ok", 1), rec))
 					if err != nil {
 						t.Fatalf("Handle: %v", err)
@@ -523,8 +553,8 @@ func TestHandleMalformed(t *testing.T) {
 					if res := results.results(t); len(res) != 1 {
 						t.Errorf("results sent for %v, want only ok's", slices.Collect(maps.Keys(res)))
 					}
-					if len(attempts.all()) != 0 {
-						t.Errorf("attempts recorded for a malformed message: %+v", attempts.all())
+					if got := results.attempts(t); len(got) != 0 {
+						t.Errorf("attempts sent for a malformed message: %+v", got)
 					}
 					wantIDs := []string{}
 					if m.wantFailed {
@@ -561,23 +591,41 @@ func TestHandleMalformed(t *testing.T) {
 func TestHandleSendsResultsInBatches(t *testing.T) {
 	tests := []struct {
 		records int
+		retry   int // every retry-th record fails retryably (0: none)
 		want    []int
 	}{
-		{1, []int{1}},
-		{10, []int{10}},
-		{11, []int{10, 1}},
-		{25, []int{10, 10, 5}},
+		{1, 0, []int{1}},
+		{10, 0, []int{10}},
+		{11, 0, []int{10, 1}},
+		{25, 0, []int{10, 10, 5}},
+		// Failed attempts travel in the same batches as the results.
+		{1, 1, []int{1}},
+		{10, 3, []int{10}},
+		{11, 2, []int{10, 1}},
+		{25, 1, []int{10, 10, 5}},
+		{25, 4, []int{10, 10, 5}},
 	}
 	for _, tt := range tests {
-		t.Run(fmt.Sprint(tt.records), func(t *testing.T) {
+		t.Run(fmt.Sprintf("%d records, every %d retried", tt.records, tt.retry), func(t *testing.T) {
 			var recs []events.SQSMessage
+			fetch := &fakeFetcher{errs: map[string]error{}}
+			var wantIDs, wantAttempts []string
 			for i := range tt.records {
-				recs = append(recs, jobRecord(t, fmt.Sprintf("t%02d", i), 1))
+				target := fmt.Sprintf("t%02d", i)
+				recs = append(recs, jobRecord(t, target, 1))
+				if tt.retry > 0 && i%tt.retry == 0 {
+					fetch.errs[target] = &crawl.Error{Kind: crawl.KindHTTP5xx, Retryable: true, HTTPStatus: 503}
+					wantIDs = append(wantIDs, "m-"+target)
+					wantAttempts = append(wantAttempts, target)
+				}
+			}
+			if wantIDs == nil {
+				wantIDs, wantAttempts = []string{}, []string{}
 			}
 			results := &fakeSender{}
-			resp, _ := worker.New(&fakeFetcher{}, results, &fakeAttempts{}).Handle(context.Background(), event(recs...))
-			if ids := failureIDs(resp); len(ids) != 0 {
-				t.Errorf("failures = %q", ids)
+			resp, _ := worker.New(fetch, results).Handle(context.Background(), event(recs...))
+			if ids := failureIDs(resp); !slices.Equal(ids, wantIDs) {
+				t.Errorf("failures = %q, want %q", ids, wantIDs)
 			}
 			var sizes []int
 			for _, b := range results.batches {
@@ -586,19 +634,26 @@ func TestHandleSendsResultsInBatches(t *testing.T) {
 			if !slices.Equal(sizes, tt.want) {
 				t.Errorf("SendBatch sizes = %v, want %v", sizes, tt.want)
 			}
-			if got := len(results.results(t)); got != tt.records {
-				t.Errorf("%d distinct results sent, want %d", got, tt.records)
+			if got, want := len(results.results(t)), tt.records-len(wantAttempts); got != want {
+				t.Errorf("%d distinct results sent, want %d", got, want)
+			}
+			if got := results.attemptTargets(t); !slices.Equal(got, wantAttempts) {
+				t.Errorf("attempts sent for %q, want %q", got, wantAttempts)
 			}
 		})
 	}
 }
 
 func TestHandleNoResultsNoSend(t *testing.T) {
-	fetch := &fakeFetcher{errs: map[string]error{"a": context.DeadlineExceeded}}
+	// Malformed messages with no DLQ are retried, but have no attempt to report.
 	results := &fakeSender{}
-	worker.New(fetch, results, nil).Handle(context.Background(), event(jobRecord(t, "a", 1), record("m-bad", "{", 1)))
+	resp, _ := worker.New(&fakeFetcher{}, results).
+		Handle(context.Background(), event(record("m-bad", "{", 1), record("m-empty", "", 1)))
 	if results.calls() != 0 {
 		t.Errorf("SendBatch called %d times with nothing to send", results.calls())
+	}
+	if ids := failureIDs(resp); !slices.Equal(ids, []string{"m-bad", "m-empty"}) {
+		t.Errorf("failures = %q, want [m-bad m-empty]", ids)
 	}
 }
 
@@ -606,6 +661,13 @@ func TestHandleResultsSendFailure(t *testing.T) {
 	var recs []events.SQSMessage
 	for i := range 25 {
 		recs = append(recs, jobRecord(t, fmt.Sprintf("t%02d", i), 1))
+	}
+	// t03 and t17 fail retryably: their attempts travel among the results,
+	// and their jobs are reported failed whatever becomes of the attempts.
+	retried := []string{"t03", "t17"}
+	fetch := &fakeFetcher{errs: map[string]error{}}
+	for _, target := range retried {
+		fetch.errs[target] = &crawl.Error{Kind: crawl.KindTimeout, Retryable: true}
 	}
 	failEntries := func(targets ...string) func(int, []queue.Outgoing) error {
 		return func(_ int, batch []queue.Outgoing) error {
@@ -647,6 +709,9 @@ func TestHandleResultsSendFailure(t *testing.T) {
 			wantTargets: []string{}},
 		{name: "a whole batch", fail: failBatchOf("t12"), batchOf: "t12"},
 		{name: "the short batch", fail: failBatchOf("t21"), batchOf: "t21"},
+		{name: "an attempt entry adds nothing", fail: failEntries("t03"), wantTargets: []string{}},
+		{name: "attempt and result entries", fail: failEntries("t17", "t18"), wantTargets: []string{"t18"}},
+		{name: "the batch holding an attempt", fail: failBatchOf("t17"), batchOf: "t17"},
 		{name: "every batch", fail: all, wantTargets: func() []string {
 			var ids []string
 			for i := range 25 {
@@ -658,7 +723,7 @@ func TestHandleResultsSendFailure(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			results := &fakeSender{fail: tt.fail}
-			resp, _ := worker.New(&fakeFetcher{}, results, &fakeAttempts{}).Handle(context.Background(), event(recs...))
+			resp, _ := worker.New(fetch, results).Handle(context.Background(), event(recs...))
 			if results.calls() != 3 {
 				t.Errorf("SendBatch called %d times, want 3 (a failure must not stop the others)", results.calls())
 			}
@@ -672,15 +737,16 @@ func TestHandleResultsSendFailure(t *testing.T) {
 					}
 				}
 			}
+			if got := results.attemptTargets(t); !slices.Equal(got, retried) {
+				t.Errorf("attempts sent for %q, want %q", got, retried)
+			}
 			// In batch order: the records are t00..t24 in order.
 			var wantIDs []string
 			for _, r := range recs {
-				if slices.Contains(want, strings.TrimPrefix(r.MessageId, "m-")) {
+				target := strings.TrimPrefix(r.MessageId, "m-")
+				if slices.Contains(want, target) || slices.Contains(retried, target) {
 					wantIDs = append(wantIDs, r.MessageId)
 				}
-			}
-			if wantIDs == nil {
-				wantIDs = []string{}
 			}
 			if ids := failureIDs(resp); !slices.Equal(ids, wantIDs) {
 				t.Errorf("failures = %q\nwant %q", ids, wantIDs)
@@ -709,7 +775,7 @@ func TestHandleMixedBatch(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			results, dlq := &fakeSender{fail: tt.fail}, &fakeSender{}
-			resp, err := worker.New(fetch, results, &fakeAttempts{}, worker.WithDeadLetters(dlq)).
+			resp, err := worker.New(fetch, results, worker.WithDeadLetters(dlq)).
 				Handle(context.Background(), event(recs...))
 			if err != nil {
 				t.Fatal(err)
@@ -720,13 +786,15 @@ func TestHandleMixedBatch(t *testing.T) {
 			if len(dlq.sent()) != 1 {
 				t.Errorf("DLQ got %d messages, want 1", len(dlq.sent()))
 			}
-			var got []string
-			for _, m := range results.sent() {
-				got = append(got, targetOf(m))
-			}
-			slices.Sort(got)
+			got := slices.Sorted(maps.Keys(results.results(t)))
 			if !slices.Equal(got, []string{"ok", "perm"}) {
 				t.Errorf("results sent for %q, want [ok perm]", got)
+			}
+			if got := results.attemptTargets(t); !slices.Equal(got, []string{"retry"}) {
+				t.Errorf("attempts sent for %q, want [retry]", got)
+			}
+			if results.calls() != 1 || len(results.sent()) != 3 {
+				t.Errorf("sent %d messages in %d calls, want 3 in 1", len(results.sent()), results.calls())
 			}
 		})
 	}
@@ -754,7 +822,7 @@ func TestHandleConcurrency(t *testing.T) {
 				recs = append(recs, jobRecord(t, fmt.Sprintf("t%02d", i), 1))
 			}
 			results := &fakeSender{}
-			resp, _ := worker.New(fetch, results, nil, tt.opts...).Handle(context.Background(), event(recs...))
+			resp, _ := worker.New(fetch, results, tt.opts...).Handle(context.Background(), event(recs...))
 			if got := p.Max(); got != tt.want {
 				t.Errorf("at most %d fetches at once, want %d", got, tt.want)
 			}
