@@ -129,7 +129,7 @@ func (p *Planner) Handle(ctx context.Context, tick Tick) (Response, error) {
 			ErrBadTick, tick.Schedule, strings.Join(p.targets.ScheduleNames, ", "))
 	}
 	runID := job.RunID(tick.Schedule, at)
-	log := p.log.With(obs.RunID(runID), zap.String("schedule", tick.Schedule))
+	log := obs.FromContext(ctx, p.log).With(obs.RunID(runID), zap.String("schedule", tick.Schedule))
 
 	tgts := p.targets.TargetsFor(tick.Schedule)
 	msgs := make([]queue.Outgoing, 0, len(tgts))

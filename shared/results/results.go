@@ -92,7 +92,7 @@ func (r *Results) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 // handleOne stores one record's result (or failed attempt) and reports
 // whether the record is done (stored, or dead-lettered as malformed).
 func (r *Results) handleOne(ctx context.Context, rec events.SQSMessage) bool {
-	log := r.log.With(obs.MessageID(rec.MessageId))
+	log := obs.FromContext(ctx, r.log).With(obs.MessageID(rec.MessageId))
 	if t := rec.MessageAttributes[job.AttrType].StringValue; t != nil && *t == job.TypeAttempt {
 		return r.handleAttempt(ctx, rec, log)
 	}

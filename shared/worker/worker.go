@@ -157,7 +157,7 @@ func (w *Worker) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEven
 }
 
 func (w *Worker) handleOne(ctx context.Context, rec events.SQSMessage) outcome {
-	log := w.log.With(obs.MessageID(rec.MessageId))
+	log := obs.FromContext(ctx, w.log).With(obs.MessageID(rec.MessageId))
 	j, err := job.DecodeJob([]byte(rec.Body))
 	if err != nil {
 		return outcome{msg: rec, retry: !w.deadLetter(ctx, rec, err, log)}
@@ -236,7 +236,7 @@ func (w *Worker) sendResults(ctx context.Context, outs []outcome, failures *sqse
 		for _, o := range batch {
 			m, err := o.message(fmt.Sprintf("r%d", len(msgs)))
 			if err != nil {
-				w.log.Error("result not encodable; its job will be retried", obs.MessageID(o.msg.MessageId), zap.Error(err))
+				obs.FromContext(ctx, w.log).Error("result not encodable; its job will be retried", obs.MessageID(o.msg.MessageId), zap.Error(err))
 				failures.Add(o.msg.MessageId)
 				continue
 			}
@@ -256,7 +256,7 @@ func (w *Worker) sendResults(ctx context.Context, outs []outcome, failures *sqse
 				failures.Add(o.msg.MessageId)
 			}
 		}
-		w.log.Error("results not sent; their jobs will be retried", zap.Error(err))
+		obs.FromContext(ctx, w.log).Error("results not sent; their jobs will be retried", zap.Error(err))
 	}
 }
 
