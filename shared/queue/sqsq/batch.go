@@ -1,0 +1,425 @@
+package sqsq
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/cronless/cronless/shared/queue"
+)
+
+// SendBatch sends 1 to 10 messages. It splits them into as many
+// SendMessageBatch requests as needed so that none carries more than
+// MaxBatchSize bytes (body plus attribute names, data types and values, as
+// SQS counts), and retries entries that fail transiently (SenderFault
+// false, or a throttled or 5xx request) with the Queue's Backoff.
+//
+// Entries that are not sent in the end are named in a *queue.BatchError,
+// with an *EntryFailure (SQS's code and message) or the request's error.
+// Entries SQS would refuse (empty or oversized message, characters or
+// attributes SQS does not allow, delay out of range) are refused before
+// sending, with SenderFault set. When nothing was sent because every
+// request failed, the error is that of the request (it matches
+// queue.ErrNoQueue when the queue does not exist). An empty, malformed or
+// duplicate entry ID fails the whole batch, as on SQS.
+func (q *Queue) SendBatch(ctx context.Context, msgs []queue.Outgoing) error {
+	if len(msgs) == 0 || len(msgs) > queue.MaxBatch {
+		return fmt.Errorf("send batch to %s: %d entries: %w", q.name, len(msgs), queue.ErrBatchTooLarge)
+	}
+	if q.urlErr != nil {
+		return fmt.Errorf("send batch to %s: %w", q.url, q.urlErr)
+	}
+	if err := checkEntryIDs(msgs); err != nil {
+		return fmt.Errorf("send batch to %s: %w", q.name, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("send batch to %s: %w", q.name, err)
+	}
+	entries := make([]types.SendMessageBatchRequestEntry, len(msgs))
+	sizes := make([]int, len(msgs))
+	index := make(map[string]int, len(msgs))
+	failed := make(map[int]attempt)
+	var pending []int
+	for i, m := range msgs {
+		index[m.ID] = i
+		e, size, err := toEntry(m)
+		if err != nil {
+			failed[i] = attempt{err: err, senderFault: true}
+			continue
+		}
+		entries[i], sizes[i] = e, size
+		pending = append(pending, i)
+	}
+	send := func(ctx context.Context, pending []int) map[int]attempt {
+		res := make(map[int]attempt)
+		for _, chunk := range splitBySize(pending, sizes, MaxBatchSize) {
+			in := &sqs.SendMessageBatchInput{QueueUrl: aws.String(q.url), Entries: make([]types.SendMessageBatchRequestEntry, 0, len(chunk))}
+			for _, i := range chunk {
+				in.Entries = append(in.Entries, entries[i])
+			}
+			out, err := q.api.SendMessageBatch(ctx, in)
+			if err != nil {
+				for _, i := range chunk {
+					res[i] = attempt{err: err, retry: transient(err), request: true}
+				}
+				continue
+			}
+			batchResults(chunk, index, out.Successful, out.Failed, res, func(i int) string { return msgs[i].ID })
+		}
+		return res
+	}
+	if len(pending) > 0 {
+		for i, r := range q.withRetries(ctx, pending, send) {
+			failed[i] = r
+		}
+	}
+	if len(failed) == 0 {
+		return nil
+	}
+	if err := wholeFailure(failed, len(msgs)); err != nil {
+		return fmt.Errorf("send batch to %s: %w", q.name, mapErr(err))
+	}
+	be := &queue.BatchError{}
+	for _, i := range slices.Sorted(maps.Keys(failed)) {
+		r := failed[i]
+		be.Failed = append(be.Failed, queue.EntryError{ID: msgs[i].ID, Err: r.err, SenderFault: r.senderFault})
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("send batch to %s: %w (%w)", q.name, be, err)
+	}
+	return fmt.Errorf("send batch to %s: %w", q.name, be)
+}
+
+// batchResults records the outcome of one batch request's entries (chunk,
+// indexes into the caller's entries) in res: the failed ones with their
+// error, retryable unless SenderFault; those the response does not mention
+// as failed to be retried.
+func batchResults[S any](chunk []int, index map[string]int, successful []S, failed []types.BatchResultErrorEntry,
+	res map[int]attempt, id func(int) string) {
+	inChunk := make(map[int]bool, len(chunk))
+	for _, i := range chunk {
+		inChunk[i] = true
+	}
+	done := make(map[int]bool, len(successful))
+	for _, s := range successful {
+		var sid string
+		switch e := any(s).(type) {
+		case types.SendMessageBatchResultEntry:
+			sid = aws.ToString(e.Id)
+		case types.DeleteMessageBatchResultEntry:
+			sid = aws.ToString(e.Id)
+		}
+		if i, ok := index[sid]; ok && inChunk[i] {
+			done[i] = true
+		}
+	}
+	for _, f := range failed {
+		i, ok := index[aws.ToString(f.Id)]
+		if !ok || !inChunk[i] {
+			continue
+		}
+		ef := &EntryFailure{Code: normCode(aws.ToString(f.Code)), Message: aws.ToString(f.Message), SenderFault: f.SenderFault}
+		res[i] = attempt{err: ef, retry: !f.SenderFault, senderFault: f.SenderFault}
+	}
+	for _, i := range chunk {
+		if _, isFailed := res[i]; !isFailed && !done[i] {
+			res[i] = attempt{err: fmt.Errorf("entry %s missing from the response", id(i)), retry: true}
+		}
+	}
+}
+
+// wholeFailure returns the request error when every one of n entries
+// failed because its request did: then nothing was sent, and the caller
+// gets the request's error rather than a BatchError.
+func wholeFailure(failed map[int]attempt, n int) error {
+	if len(failed) != n {
+		return nil
+	}
+	var first error
+	for i := range n {
+		r := failed[i]
+		if !r.request {
+			return nil
+		}
+		if first == nil {
+			first = r.err
+		}
+	}
+	return first
+}
+
+// Delete deletes messages by their receipt handles (1 to 10) with
+// DeleteMessageBatch, retrying transient failures. A handle that SQS
+// accepts but that is no longer current deletes nothing and is not an
+// error, as on SQS; nor is one SQS reports expired. A handle SQS finds
+// malformed (ReceiptHandleIsInvalid) fails with an error matching
+// queue.ErrReceiptInvalid; an empty one fails the whole call before
+// anything is sent.
+func (q *Queue) Delete(ctx context.Context, receiptHandles []string) error {
+	if len(receiptHandles) == 0 || len(receiptHandles) > queue.MaxBatch {
+		return fmt.Errorf("delete from %s: %d handles: %w", q.name, len(receiptHandles), queue.ErrBatchTooLarge)
+	}
+	for i, h := range receiptHandles {
+		if h == "" {
+			return fmt.Errorf("delete from %s: handle %d is empty: %w", q.name, i, queue.ErrReceiptInvalid)
+		}
+	}
+	if q.urlErr != nil {
+		return fmt.Errorf("delete from %s: %w", q.url, q.urlErr)
+	}
+	index := make(map[string]int, len(receiptHandles))
+	pending := make([]int, len(receiptHandles))
+	for i := range receiptHandles {
+		index[strconv.Itoa(i)] = i
+		pending[i] = i
+	}
+	del := func(ctx context.Context, pending []int) map[int]attempt {
+		res := make(map[int]attempt)
+		in := &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(q.url)}
+		for _, i := range pending {
+			in.Entries = append(in.Entries, types.DeleteMessageBatchRequestEntry{
+				Id: aws.String(strconv.Itoa(i)), ReceiptHandle: aws.String(receiptHandles[i]),
+			})
+		}
+		out, err := q.api.DeleteMessageBatch(ctx, in)
+		if err != nil {
+			for _, i := range pending {
+				res[i] = attempt{err: err, retry: transient(err), request: true}
+			}
+			return res
+		}
+		batchResults(pending, index, out.Successful, out.Failed, res, strconv.Itoa)
+		for i, r := range res {
+			var ef *EntryFailure
+			if !errors.As(r.err, &ef) {
+				continue
+			}
+			switch {
+			case staleReceipt(ef.Code, ef.Message):
+				delete(res, i)
+			case receiptProblem(ef.Code, ef.Message):
+				res[i] = attempt{err: fmt.Errorf("%w: %w", queue.ErrReceiptInvalid, ef), senderFault: true}
+			}
+		}
+		return res
+	}
+	failed := q.withRetries(ctx, pending, del)
+	if len(failed) == 0 {
+		return nil
+	}
+	if err := wholeFailure(failed, len(receiptHandles)); err != nil {
+		return fmt.Errorf("delete from %s: %w", q.name, mapErr(err))
+	}
+	var errs []error
+	for _, i := range slices.Sorted(maps.Keys(failed)) {
+		errs = append(errs, fmt.Errorf("handle %d (%s): %w", i, abbrev(receiptHandles[i]), failed[i].err))
+	}
+	return fmt.Errorf("delete from %s: %d of %d entries failed: %w", q.name, len(failed), len(receiptHandles), errors.Join(errs...))
+}
+
+// abbrev shortens a receipt handle for error messages.
+func abbrev(s string) string {
+	if len(s) > 24 {
+		return s[:24] + "…"
+	}
+	return s
+}
+
+// attempt is the outcome of one try of one failed batch entry.
+type attempt struct {
+	err         error
+	retry       bool // transient: worth trying again
+	senderFault bool // the entry itself is wrong
+	request     bool // the whole request failed
+}
+
+// withRetries calls try with the pending entries, then again with those it
+// reports as failed and retryable, pacing the calls with the Backoff, until
+// none is left, the attempts or the time are used up, or ctx ends. It
+// returns the entries that failed in the end.
+func (q *Queue) withRetries(ctx context.Context, pending []int, try func(context.Context, []int) map[int]attempt) map[int]attempt {
+	final := make(map[int]attempt)
+	start := time.Now()
+	for n := 1; ; n++ {
+		res := try(ctx, pending)
+		var again []int
+		for _, i := range pending {
+			r, isFailed := res[i]
+			if !isFailed {
+				delete(final, i)
+				continue
+			}
+			final[i] = r
+			if r.retry {
+				again = append(again, i)
+			}
+		}
+		if len(again) == 0 || n >= q.backoff.Attempts || ctx.Err() != nil {
+			return final
+		}
+		wait := q.backoff.delay(n)
+		if time.Since(start)+wait > q.backoff.MaxElapsed {
+			return final
+		}
+		if err := sleep(ctx, wait); err != nil {
+			for _, i := range again {
+				r := final[i]
+				r.err = fmt.Errorf("%w (retry abandoned: %w)", r.err, err)
+				final[i] = r
+			}
+			return final
+		}
+		pending = again
+	}
+}
+
+// delay returns the wait before retry n (1, 2, ...): full jitter over
+// min(Max, Base·2^(n-1)).
+func (b Backoff) delay(n int) time.Duration {
+	ceiling := b.Max
+	if n-1 < 32 {
+		if d := b.Base << (n - 1); d > 0 && d < ceiling {
+			ceiling = d
+		}
+	}
+	if ceiling <= 0 {
+		return 0
+	}
+	return rand.N(ceiling + 1)
+}
+
+// sleep waits for d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// splitBySize cuts the entries idx, in order, into requests of at most
+// limit bytes each (an entry alone never exceeds it: toEntry refuses it).
+func splitBySize(idx []int, sizes []int, limit int) [][]int {
+	var chunks [][]int
+	var cur []int
+	total := 0
+	for _, i := range idx {
+		if len(cur) > 0 && total+sizes[i] > limit {
+			chunks = append(chunks, cur)
+			cur, total = nil, 0
+		}
+		cur = append(cur, i)
+		total += sizes[i]
+	}
+	if len(cur) > 0 {
+		chunks = append(chunks, cur)
+	}
+	return chunks
+}
+
+var entryIDRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,80}$`)
+
+// checkEntryIDs checks that the batch entry IDs are valid and distinct.
+func checkEntryIDs(msgs []queue.Outgoing) error {
+	seen := make(map[string]bool, len(msgs))
+	for _, m := range msgs {
+		if !entryIDRE.MatchString(m.ID) {
+			return fmt.Errorf("entry ID %q: must be 1 to 80 letters, digits, hyphens or underscores", m.ID)
+		}
+		if seen[m.ID] {
+			return fmt.Errorf("entry ID %q is not distinct", m.ID)
+		}
+		seen[m.ID] = true
+	}
+	return nil
+}
+
+var attrNameRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,256}$`)
+
+// MessageSize is the size SQS counts for a message: the body's bytes plus,
+// for each attribute, the bytes of its name, data type ("String") and value.
+func MessageSize(m queue.Outgoing) int {
+	size := len(m.Body)
+	for k, v := range m.Attributes {
+		size += len(k) + len("String") + len(v)
+	}
+	return size
+}
+
+// toEntry maps an outgoing message to a batch entry and its size, or
+// refuses it as SQS would (an *EntryFailure with SenderFault set).
+func toEntry(m queue.Outgoing) (types.SendMessageBatchRequestEntry, int, error) {
+	refuse := func(code, format string, args ...any) (types.SendMessageBatchRequestEntry, int, error) {
+		return types.SendMessageBatchRequestEntry{}, 0, &EntryFailure{Code: code, Message: fmt.Sprintf(format, args...), SenderFault: true}
+	}
+	if m.Body == "" {
+		return refuse("MissingParameter", "The request must contain the parameter MessageBody.")
+	}
+	if !validText(m.Body) {
+		return refuse("InvalidMessageContents", "message body holds characters SQS does not allow")
+	}
+	if m.Delay < 0 || m.Delay > MaxDelay {
+		return refuse(codeInvalidParameterValue, "delay %v out of range 0 to %v", m.Delay, MaxDelay)
+	}
+	if len(m.Attributes) > MaxAttributes {
+		return refuse(codeInvalidParameterValue, "%d message attributes, at most %d allowed", len(m.Attributes), MaxAttributes)
+	}
+	e := types.SendMessageBatchRequestEntry{
+		Id:           aws.String(m.ID),
+		MessageBody:  aws.String(m.Body),
+		DelaySeconds: seconds(m.Delay),
+	}
+	if len(m.Attributes) > 0 {
+		e.MessageAttributes = make(map[string]types.MessageAttributeValue, len(m.Attributes))
+	}
+	for k, v := range m.Attributes {
+		lower := strings.ToLower(k)
+		if !attrNameRE.MatchString(k) || strings.HasPrefix(k, ".") || strings.HasSuffix(k, ".") ||
+			strings.Contains(k, "..") || strings.HasPrefix(lower, "aws.") || strings.HasPrefix(lower, "amazon.") {
+			return refuse(codeInvalidParameterValue, "invalid message attribute name %q", k)
+		}
+		if v == "" || !validText(v) {
+			return refuse(codeInvalidParameterValue, "message attribute %s: value must be non-empty text SQS allows", k)
+		}
+		e.MessageAttributes[k] = types.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(v)}
+	}
+	size := MessageSize(m)
+	if size > MaxMessageSize {
+		return refuse(codeInvalidParameterValue, "message of %d bytes: must be at most %d bytes", size, MaxMessageSize)
+	}
+	return e, size, nil
+}
+
+// validText reports whether s is UTF-8 made only of the characters SQS
+// accepts: #x9 #xA #xD #x20-#xD7FF #xE000-#xFFFD #x10000-#x10FFFF.
+func validText(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		switch {
+		case r == 0x9 || r == 0xA || r == 0xD:
+		case r >= 0x20 && r <= 0xD7FF:
+		case r >= 0xE000 && r <= 0xFFFD:
+		case r >= 0x10000 && r <= 0x10FFFF:
+		default:
+			return false
+		}
+	}
+	return true
+}
