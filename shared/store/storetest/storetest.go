@@ -44,6 +44,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"RunResults", testRunResults},
 		{"NotFound", testNotFound},
 		{"ConcurrentRuns", testConcurrentRuns},
+		{"ConcurrentOneTarget", testConcurrentOneTarget},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, newStore) })
@@ -761,5 +762,81 @@ func testConcurrentRuns(t *testing.T, newStore func(t *testing.T) store.Store) {
 				t.Errorf("Result(%s, tick %d).Changed = %v, want %v", target(ti), ri, got.Changed, wantChanged[ri])
 			}
 		}
+	}
+}
+
+// testConcurrentOneTarget puts 24 results of one target (ok with one of
+// three hashes, or failed), each one to three times, from 8 goroutines in
+// random order, so that neighbours in the target's chain of ok results
+// arrive at the same time; then checks every Changed flag, the latest
+// result and the run counters against a sequential model.
+func testConcurrentOneTarget(t *testing.T, newStore func(t *testing.T) store.Store) {
+	const (
+		runs    = 24
+		writers = 8
+	)
+	s := newStore(t)
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 1))
+
+	results := make([]job.Result, runs)
+	for i := range results {
+		if rng.IntN(5) == 0 {
+			results[i] = failedResult("a", i)
+		} else {
+			results[i] = okResult("a", i, fmt.Sprint("h", rng.IntN(3)))
+		}
+	}
+	var puts []job.Result
+	for _, r := range results {
+		for range 1 + rng.IntN(3) {
+			puts = append(puts, r)
+		}
+	}
+	rng.Shuffle(len(puts), func(i, j int) { puts[i], puts[j] = puts[j], puts[i] })
+
+	var (
+		wg   sync.WaitGroup
+		work = make(chan job.Result)
+	)
+	for range writers {
+		wg.Go(func() {
+			for r := range work {
+				if _, err := s.PutResult(t.Context(), r); err != nil {
+					t.Errorf("PutResult(%s/%s): %v", r.TargetID, r.RunID, err)
+				}
+			}
+		})
+	}
+	for _, r := range puts {
+		work <- r
+	}
+	close(work)
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+
+	prev := ""
+	for i, r := range results {
+		want := false
+		if r.Status == job.StatusOK {
+			want = prev != "" && prev != r.ContentHash
+			prev = r.ContentHash
+		}
+		results[i].Changed = want
+		if got := getResult(t, s, "a", runID(i)); got.Changed != want {
+			t.Errorf("Result(tick %d %q).Changed = %v, want %v", i, r.ContentHash, got.Changed, want)
+		}
+		got := getRun(t, s, runID(i))
+		if got.Done() != 1 {
+			t.Errorf("Run(tick %d).Done() = %d, want 1", i, got.Done())
+		}
+	}
+	if got := latest(t, s, "a"); len(got) != 1 {
+		t.Errorf("Latest(a) = %v, want one result", targetsOf(got))
+	} else {
+		checkResult(t, "Latest(a)", got[0], results[runs-1])
 	}
 }

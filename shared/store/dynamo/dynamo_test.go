@@ -1,0 +1,423 @@
+package dynamo
+
+import (
+	"database/sql"
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	_ "modernc.org/sqlite"
+
+	"github.com/cronless/cronless/shared/job"
+	"github.com/cronless/cronless/shared/standin"
+	"github.com/cronless/cronless/shared/store"
+	"github.com/cronless/cronless/shared/store/localstore"
+	"github.com/cronless/cronless/shared/store/storetest"
+)
+
+// dynalite starts a DynamoDB stand-in for the test and returns a client of it.
+func dynalite(t *testing.T) *dynamodb.Client {
+	t.Helper()
+	return standin.Dynalite(t, "").DynamoDB(t)
+}
+
+var tables atomic.Int64
+
+// newTable creates a table with a unique name and returns its name.
+func newTable(t *testing.T, client TableAPI) string {
+	t.Helper()
+	name := fmt.Sprintf("cronless-test-%d", tables.Add(1))
+	if err := CreateTable(t.Context(), client, name); err != nil {
+		t.Fatal(err)
+	}
+	return name
+}
+
+// newStore returns a Store of a new table.
+func newStore(t *testing.T, client *dynamodb.Client, opts ...Option) *Store {
+	t.Helper()
+	return New(client, newTable(t, client), opts...)
+}
+
+func TestContract(t *testing.T) {
+	client := dynalite(t)
+	storetest.Run(t, func(t *testing.T) store.Store { return newStore(t, client) })
+}
+
+func TestCreateTable(t *testing.T) {
+	client := dynalite(t)
+	name := newTable(t, client)
+	out, err := client.DescribeTable(t.Context(), &dynamodb.DescribeTableInput{TableName: aws.String(name)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tbl := out.Table
+	if tbl.TableStatus != types.TableStatusActive {
+		t.Errorf("status %s, want ACTIVE", tbl.TableStatus)
+	}
+	if tbl.BillingModeSummary == nil || tbl.BillingModeSummary.BillingMode != types.BillingModePayPerRequest {
+		t.Errorf("billing mode %+v, want PAY_PER_REQUEST", tbl.BillingModeSummary)
+	}
+	keys := func(ks []types.KeySchemaElement) string {
+		var s string
+		for _, k := range ks {
+			s += aws.ToString(k.AttributeName) + ":" + string(k.KeyType) + " "
+		}
+		return s
+	}
+	if got, want := keys(tbl.KeySchema), AttrPK+":HASH "+AttrSK+":RANGE "; got != want {
+		t.Errorf("key %q, want %q", got, want)
+	}
+	if len(tbl.GlobalSecondaryIndexes) != 1 || aws.ToString(tbl.GlobalSecondaryIndexes[0].IndexName) != IndexGSI1 ||
+		keys(tbl.GlobalSecondaryIndexes[0].KeySchema) != AttrGSI1PK+":HASH "+AttrGSI1SK+":RANGE " ||
+		tbl.GlobalSecondaryIndexes[0].Projection.ProjectionType != types.ProjectionTypeAll {
+		t.Errorf("global indexes %+v, want GSI1 on (GSI1PK, GSI1SK), projection ALL", tbl.GlobalSecondaryIndexes)
+	}
+	if len(tbl.LocalSecondaryIndexes) != 1 || aws.ToString(tbl.LocalSecondaryIndexes[0].IndexName) != IndexLSI1 ||
+		keys(tbl.LocalSecondaryIndexes[0].KeySchema) != AttrPK+":HASH "+AttrLSI1SK+":RANGE " ||
+		tbl.LocalSecondaryIndexes[0].Projection.ProjectionType != types.ProjectionTypeAll {
+		t.Errorf("local indexes %+v, want LSI1 on (PK, LSI1SK), projection ALL", tbl.LocalSecondaryIndexes)
+	}
+	if err := CreateTable(t.Context(), client, name); err == nil {
+		t.Errorf("CreateTable of an existing table: no error")
+	}
+}
+
+// rawItem reads one item as stored.
+func rawItem(t *testing.T, client API, table string, k item) item {
+	t.Helper()
+	out, err := client.GetItem(t.Context(), &dynamodb.GetItemInput{TableName: aws.String(table), Key: k, ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Item) == 0 {
+		t.Fatalf("no item %s", k.keyString())
+	}
+	return out.Item
+}
+
+var base = time.Date(2025, 3, 1, 10, 0, 0, 123456789, time.UTC)
+
+func tick(i int) time.Time { return base.Add(time.Duration(i) * time.Hour) }
+
+func okResult(target string, i int, hash string) job.Result {
+	return job.Result{
+		V: job.Version, RunID: job.RunID("hourly", tick(i)), Schedule: "hourly", TargetID: target,
+		URL: "https://example.com/" + target, ScheduledAt: tick(i), Status: job.StatusOK, HTTPStatus: 200,
+		Fields: map[string]any{"title": hash}, ContentHash: hash, FetchedAt: tick(i).Add(time.Second),
+		DurationMS: 100, Attempt: 1,
+	}
+}
+
+func failedResult(target string, i int) job.Result {
+	return job.Result{
+		V: job.Version, RunID: job.RunID("hourly", tick(i)), Schedule: "hourly", TargetID: target,
+		URL: "https://example.com/" + target, ScheduledAt: tick(i), Status: job.StatusFailed, HTTPStatus: 500,
+		FetchedAt: tick(i).Add(time.Second), DurationMS: 100, Attempt: 3,
+		Error: &job.Error{Kind: "http_5xx", Message: "500 Internal Server Error"},
+	}
+}
+
+func TestTTL(t *testing.T) {
+	client := dynalite(t)
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	clock := func() time.Time { return now }
+	tests := []struct {
+		name string
+		opts []Option
+		want int64 // 0: no expires_at
+	}{
+		{"default 90 days", nil, now.Add(90 * 24 * time.Hour).Unix()},
+		{"retention", []Option{WithRetention(48 * time.Hour)}, now.Add(48 * time.Hour).Unix()},
+		{"no expiry", []Option{WithRetention(0)}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newStore(t, client, append([]Option{WithClock(clock)}, tt.opts...)...)
+			r := okResult("a", 0, "h")
+			if _, err := s.PutResult(t.Context(), r); err != nil {
+				t.Fatal(err)
+			}
+			a := store.Attempt{RunID: r.RunID, TargetID: "a", Attempt: 1, At: now, Error: job.Error{Kind: "timeout", Message: "slow"}}
+			if err := s.RecordAttempt(t.Context(), a); err != nil {
+				t.Fatal(err)
+			}
+			check := func(what string, k item, want int64) {
+				t.Helper()
+				it := rawItem(t, client, s.table, k)
+				v, ok := it[AttrExpiresAt]
+				switch {
+				case want == 0 && ok:
+					t.Errorf("%s: %s = %v, want none", what, AttrExpiresAt, v)
+				case want != 0 && !ok:
+					t.Errorf("%s: no %s, want %d", what, AttrExpiresAt, want)
+				case want != 0:
+					n, isN := v.(*types.AttributeValueMemberN)
+					if !isN || n.Value != strconv.FormatInt(want, 10) {
+						t.Errorf("%s: %s = %#v, want N %d (epoch seconds)", what, AttrExpiresAt, v, want)
+					}
+				}
+			}
+			check("result", key(targetPK("a"), resultSK(r.RunID)), tt.want)
+			check("attempt", key(targetPK("a"), attemptSK(r.RunID, 1)), tt.want)
+			check("latest", key(targetPK("a"), skLatest), 0)
+			check("run", runKey(r.RunID), 0)
+			if got := rawItem(t, client, s.table, key(targetPK("a"), resultSK(r.RunID))).str(attrStoredAt); got != timeString(now) {
+				t.Errorf("stored_at = %q, want %q (the clock's)", got, timeString(now))
+			}
+		})
+	}
+}
+
+// TestItemShapes checks the keys of every item against docs/aws.md.
+func TestItemShapes(t *testing.T) {
+	client := dynalite(t)
+	s := newStore(t, client)
+	r := okResult("shop", 0, "h")
+	if _, err := s.PutResult(t.Context(), r); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RecordAttempt(t.Context(), store.Attempt{RunID: r.RunID, TargetID: "shop", Attempt: 2, Error: job.Error{Kind: "timeout"}}); err != nil {
+		t.Fatal(err)
+	}
+	at := "2025-03-01T10:00:00.123456789Z"
+	tests := []struct {
+		name string
+		k    item
+		want map[string]string // attribute -> value; "" = absent
+	}{
+		{"result", key("T#shop", "R#"+r.RunID), map[string]string{
+			AttrGSI1PK: "RUN#" + r.RunID, AttrGSI1SK: "T#shop", AttrLSI1SK: "AT#" + at + "#" + r.RunID,
+		}},
+		{"latest", key("T#shop", "LATEST"), map[string]string{
+			AttrGSI1PK: "LATEST", AttrGSI1SK: "T#shop", AttrLSI1SK: "",
+		}},
+		{"run", key("RUN#"+r.RunID, "SUMMARY"), map[string]string{
+			AttrGSI1PK: "RUNS", AttrGSI1SK: at + "#" + r.RunID, AttrLSI1SK: "",
+		}},
+		{"attempt", key("T#shop", "A#"+r.RunID+"#000002"), map[string]string{
+			AttrGSI1PK: "", AttrGSI1SK: "", AttrLSI1SK: "",
+		}},
+	}
+	for _, tt := range tests {
+		it := rawItem(t, client, s.table, tt.k)
+		for attr, want := range tt.want {
+			if got := it.str(attr); got != want {
+				t.Errorf("%s item %s = %q, want %q", tt.name, attr, got, want)
+			}
+		}
+	}
+}
+
+// TestCLIQueries checks History, Changed and Failed against localstore's
+// on the same history.
+func TestCLIQueries(t *testing.T) {
+	client := dynalite(t)
+	s := newStore(t, client)
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(t.TempDir(), "ref.db")+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	ref, err := localstore.New(t.Context(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	var rs []job.Result
+	for ti, target := range []string{"a", "b", "c", "d"} {
+		for i := range 8 {
+			switch {
+			case ti == 3: // d never fails
+				rs = append(rs, okResult(target, i, "same"))
+			case rng.IntN(4) == 0:
+				rs = append(rs, failedResult(target, i))
+			default:
+				rs = append(rs, okResult(target, i, fmt.Sprint("h", rng.IntN(2))))
+			}
+		}
+	}
+	// Two runs at the same instant, to check the tie-break by run ID.
+	tie := okResult("a", 3, "tie")
+	tie.RunID, tie.Schedule = job.RunID("other", tick(3)), "other"
+	rs = append(rs, tie)
+	rng.Shuffle(len(rs), func(i, j int) { rs[i], rs[j] = rs[j], rs[i] })
+	for _, r := range rs {
+		if _, err := s.PutResult(t.Context(), r); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ref.PutResult(t.Context(), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	same := func(what string, got, want []job.Result, err1, err2 error) {
+		t.Helper()
+		if err1 != nil || err2 != nil {
+			t.Fatalf("%s: %v / %v", what, err1, err2)
+		}
+		if len(got) != len(want) {
+			t.Errorf("%s: dynamo %v,\n localstore %v", what, ids(got), ids(want))
+			return
+		}
+		for i := range got {
+			if !got[i].ScheduledAt.Equal(want[i].ScheduledAt) || !got[i].FetchedAt.Equal(want[i].FetchedAt) {
+				t.Errorf("%s[%d]: times differ", what, i)
+			}
+			g, w := got[i], want[i]
+			g.ScheduledAt, w.ScheduledAt, g.FetchedAt, w.FetchedAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}
+			if !reflect.DeepEqual(g, w) {
+				t.Errorf("%s[%d]:\n dynamo     %+v\n localstore %+v", what, i, g, w)
+			}
+		}
+	}
+	ctx := t.Context()
+	for _, target := range []string{"a", "b", "d", "zzz"} {
+		for _, c := range []struct {
+			since, until time.Time
+			limit        int
+		}{
+			{}, {tick(2), time.Time{}, 0}, {time.Time{}, tick(5), 0}, {tick(2), tick(5), 0},
+			{tick(3), tick(4), 0}, {time.Time{}, time.Time{}, 3}, {tick(1), tick(7), 2}, {tick(5), tick(2), 0},
+		} {
+			got, err1 := s.History(ctx, target, c.since, c.until, c.limit)
+			want, err2 := ref.History(ctx, target, c.since, c.until, c.limit)
+			same(fmt.Sprintf("History(%s, %v, %v, %d)", target, c.since, c.until, c.limit), got, want, err1, err2)
+		}
+	}
+	for _, since := range []time.Time{{}, tick(4), tick(7), tick(9)} {
+		got, err1 := s.Changed(ctx, since)
+		want, err2 := ref.Changed(ctx, since)
+		same(fmt.Sprintf("Changed(%v)", since), got, want, err1, err2)
+	}
+	for _, run := range []string{"", job.RunID("hourly", tick(2)), job.RunID("hourly", tick(9))} {
+		got, err1 := s.Failed(ctx, run)
+		want, err2 := ref.Failed(ctx, run)
+		same(fmt.Sprintf("Failed(%q)", run), got, want, err1, err2)
+	}
+	for _, run := range []string{job.RunID("hourly", tick(3)), tie.RunID} {
+		got, err1 := s.RunResults(ctx, run)
+		want, err2 := ref.RunResults(ctx, run)
+		same("RunResults("+run+")", got, want, err1, err2)
+	}
+	got, err1 := s.Latest(ctx, "")
+	want, err2 := ref.Latest(ctx, "")
+	same("Latest", got, want, err1, err2)
+}
+
+func ids(rs []job.Result) []string {
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = r.TargetID + "/" + r.RunID
+	}
+	return out
+}
+
+// TestImport checks that a bulk import leaves the table as PutResult does.
+func TestImport(t *testing.T) {
+	client := dynalite(t)
+	imported, put := newStore(t, client), newStore(t, client)
+	rng := rand.New(rand.NewPCG(3, 4))
+	var (
+		runs []store.Run
+		rs   []job.Result
+	)
+	for i := range 4 {
+		if i != 2 { // run 2 only exists through its results
+			runs = append(runs, store.Run{ID: job.RunID("hourly", tick(i)), Schedule: "hourly", ScheduledAt: tick(i), Planned: 20})
+		}
+		for ti := range 20 {
+			if rng.IntN(5) == 0 {
+				rs = append(rs, failedResult(fmt.Sprintf("t%02d", ti), i))
+			} else {
+				rs = append(rs, okResult(fmt.Sprintf("t%02d", ti), i, fmt.Sprint("h", rng.IntN(2))))
+			}
+		}
+	}
+	rs = append(rs, rs[5]) // a duplicate
+	if err := imported.Import(t.Context(), runs, rs); err != nil {
+		t.Fatal(err)
+	}
+	rng.Shuffle(len(rs), func(i, j int) { rs[i], rs[j] = rs[j], rs[i] })
+	for _, run := range runs {
+		if _, err := put.PutRun(t.Context(), run); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, r := range rs {
+		if _, err := put.PutResult(t.Context(), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	compareStores(t, imported, put)
+}
+
+// compareStores fails unless a and b hold the same runs and results.
+func compareStores(t *testing.T, a, b *Store) {
+	t.Helper()
+	ctx := t.Context()
+	ra, err := a.Runs(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rb, err := b.Runs(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ra) != len(rb) {
+		t.Fatalf("runs: %d and %d", len(ra), len(rb))
+	}
+	for i := range ra {
+		x, y := ra[i], rb[i]
+		if x.ID != y.ID || x.Schedule != y.Schedule || !x.ScheduledAt.Equal(y.ScheduledAt) ||
+			x.Planned != y.Planned || x.Succeeded != y.Succeeded || x.Failed != y.Failed {
+			t.Errorf("run %d:\n %+v\n %+v", i, x, y)
+		}
+		xa, err := a.RunResults(ctx, x.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		xb, err := b.RunResults(ctx, x.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !sameResults(xa, xb) {
+			t.Errorf("results of run %s differ:\n %+v\n %+v", x.ID, xa, xb)
+		}
+	}
+	la, err := a.Latest(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lb, err := b.Latest(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sameResults(la, lb) {
+		t.Errorf("latest differs:\n %+v\n %+v", la, lb)
+	}
+}
+
+func sameResults(a, b []job.Result) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		x, y := a[i], b[i]
+		if !x.ScheduledAt.Equal(y.ScheduledAt) || !x.FetchedAt.Equal(y.FetchedAt) {
+			return false
+		}
+		x.ScheduledAt, y.ScheduledAt, x.FetchedAt, y.FetchedAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}
+		if !reflect.DeepEqual(x, y) {
+			return false
+		}
+	}
+	return true
+}
