@@ -10,7 +10,7 @@ RIE           := $(BIN)/aws-lambda-rie-$(RIE_VERSION)
 NODE_TOOLS    := node_modules/.installed
 GOFILES        = $(shell find . -name '*.go' -not -path './node_modules/*' -not -path './.git/*')
 
-.PHONY: all test lint tools demo build bench clean
+.PHONY: all test lint tools demo build cli schedules deploy remove logs bench clean
 
 all: test
 
@@ -48,9 +48,68 @@ $(NODE_TOOLS): package.json package-lock.json
 demo:
 	$(GO) run ./cmd/cronless demo
 
-## build: the cronless CLI in ./bin
-build:
+# Deployment settings: make deploy STAGE=prod REGION=eu-west-1 PARAMS="--param maxReceiveCount=3"
+STAGE         ?= dev
+REGION        ?= us-east-1
+PARAMS        ?=
+FUNCTION      ?= worker
+LAMBDAS       := planner worker results
+OSLS          := npx --no-install osls
+OSLS_ARGS      = --stage $(STAGE) --region $(REGION)
+# Files in a zip get this fixed time, so the same code gives the same zip
+# (and osls sees no change to deploy).
+ZIP_MTIME     := 198001010000
+# zip(1) where it is installed, else Python's zipfile; both keep the
+# executable bit of bootstrap.
+ZIP_TOOL      := $(shell command -v zip 2>/dev/null)
+# What goes into a function's zip: bootstrap, and for the planner targets.yaml.
+zip_files      = bootstrap $(if $(filter planner,$(1)),targets.yaml)
+PY_ZIP        := import sys, zipfile; z = zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED); [z.write(f, f.rsplit("/", 1)[-1]) for f in sys.argv[2:]]; z.close()
+
+## build: the Lambda artifacts for serverless.yml: build/<fn>.zip for each
+## function (a static, stripped linux/arm64 `bootstrap` for provided.al2023;
+## the planner's zip also holds targets.yaml) and build/schedules.json
+build: schedules $(addprefix build/,$(addsuffix .zip,$(LAMBDAS)))
+
+## cli: the cronless CLI in ./bin
+cli:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/cronless ./cmd/cronless
+
+## schedules: build/schedules.json, the planner's schedules from targets.yaml
+## (serverless.yml reads it)
+schedules:
+	@mkdir -p build
+	$(GO) run ./cmd/cronless schedules --targets targets.yaml > build/schedules.json.tmp
+	mv build/schedules.json.tmp build/schedules.json
+
+# The functions are always rebuilt (Go's cache makes that quick).
+build/%.zip: FORCE
+	@rm -rf build/$* && mkdir -p build/$*
+	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags="-s -w" -o build/$*/bootstrap ./functions/$*
+	$(if $(filter targets.yaml,$(call zip_files,$*)),cp targets.yaml build/$*/targets.yaml)
+	@chmod 0755 build/$*/bootstrap
+	@touch -t $(ZIP_MTIME) build/$*/*
+	@rm -f build/$*.zip.tmp
+ifneq ($(ZIP_TOOL),)
+	cd build/$* && $(ZIP_TOOL) -q -X ../$*.zip.tmp $(call zip_files,$*)
+else
+	python3 -c '$(PY_ZIP)' build/$*.zip.tmp $(addprefix build/$*/,$(call zip_files,$*))
+endif
+	@mv build/$*.zip.tmp $@
+
+FORCE:
+
+## deploy: build, then deploy the stack of STAGE to REGION with osls
+deploy: build $(NODE_TOOLS)
+	$(OSLS) deploy $(OSLS_ARGS) $(PARAMS)
+
+## remove: delete the stack of STAGE in REGION, with its queues and table
+remove: schedules $(NODE_TOOLS)
+	$(OSLS) remove $(OSLS_ARGS) $(PARAMS)
+
+## logs: follow FUNCTION's logs (planner, worker or results) in STAGE
+logs: schedules $(NODE_TOOLS)
+	$(OSLS) logs --function $(FUNCTION) --tail $(OSLS_ARGS) $(PARAMS)
 
 ## bench: the Go benchmarks
 bench:

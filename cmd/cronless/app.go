@@ -122,7 +122,7 @@ Start with:  cronless demo`,
 		a.logger = obs.New(a.stderr, format, lvl)
 		return nil
 	}
-	root.AddCommand(a.demoCommand(), a.runCommand(), a.invokeCommand(), a.resultsCommand(), a.validateCommand())
+	root.AddCommand(a.demoCommand(), a.runCommand(), a.invokeCommand(), a.resultsCommand(), a.validateCommand(), a.schedulesCommand())
 	return root
 }
 

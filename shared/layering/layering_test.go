@@ -26,6 +26,15 @@ var rules = []struct {
 		},
 	},
 	{
+		why:      "the Lambda binaries stay small: they never link SQLite, the local runtime or the CLI",
+		packages: []string{"functions/planner", "functions/worker", "functions/results"},
+		forbidden: []string{
+			"modernc.org/sqlite", "database/sql", "github.com/spf13/cobra",
+			module + "shared/sqlite", module + "shared/queue/localq", module + "shared/store/localstore",
+			module + "shared/local", module + "shared/demosite", module + "cmd",
+		},
+	},
+	{
 		why:       "the local runtime works over the ports, so it can run on any backend",
 		packages:  []string{"shared/local"},
 		forbidden: []string{"modernc.org/sqlite", "github.com/aws/aws-sdk-go-v2", module + "shared/sqlite"},

@@ -1,0 +1,660 @@
+// The deployment test: the Serverless Framework (osls, the open-source v3
+// line) packages serverless.yml offline, with no credentials, and the test
+// reads the CloudFormation it generates. Nothing reaches AWS.
+//
+// It runs in a temporary copy of what osls needs (serverless.yml, targets,
+// package.json, a node_modules link and placeholder artifacts in build/), so
+// it never writes into the repository. build/schedules.json comes from the
+// real `cronless schedules` command, as in `make build`.
+package cronless_test
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cronless/cronless/shared/standin"
+	"github.com/cronless/cronless/shared/targets"
+)
+
+// A targets file with what the repository's example lacks: an at()
+// expression (which osls's schema only takes wrapped in Fn::Sub), a
+// schedule with no timezone (UTC), and three schedules.
+const otherTargets = `schedules:
+  every-15: { expression: "rate(15 minutes)" }
+  launch: { expression: "at(2030-01-01T09:00:00)", timezone: "Europe/London" }
+  nightly: { expression: "cron(0 2 * * ? *)", timezone: "America/New_York" }
+targets:
+  - { id: a, url: "https://example.com/", schedule: every-15 }
+  - { id: b, url: "https://example.org/", schedule: nightly }
+`
+
+// deployCase is one `osls package` run and what its template must hold.
+type deployCase struct {
+	name            string
+	stage, region   string
+	params          []string // --param name=value
+	targets         string   // contents of the targets file; "" = the repository's targets.yaml
+	maxReceiveCount int
+	timeouts        map[string]int // function key -> seconds
+	alertEmail      string
+}
+
+func TestDeploymentTemplate(t *testing.T) {
+	osls := standin.Osls(t)
+	node, err := exec.LookPath("node")
+	if err != nil {
+		standin.Unavailable(t, "osls needs node on PATH")
+	}
+	root := standin.Root()
+	cli := buildCLI(t, root)
+	// One HOME for both runs: osls caches its compiled schema validator
+	// there (~/.serverless/artifacts), which halves the second run.
+	home := t.TempDir()
+
+	cases := []deployCase{
+		{
+			name: "defaults", stage: "test", region: "us-east-1",
+			maxReceiveCount: 5,
+			timeouts:        map[string]int{"planner": 30, "worker": 60, "results": 30},
+		},
+		{
+			name: "params", stage: "qa7", region: "eu-west-1",
+			params:          []string{"maxReceiveCount=3", "workerTimeout=90", "resultsTimeout=45", "alertEmail=ops@example.com"},
+			targets:         otherTargets,
+			maxReceiveCount: 3,
+			timeouts:        map[string]int{"planner": 30, "worker": 90, "results": 45},
+			alertEmail:      "ops@example.com",
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := serviceDir(t, root, cli, c.targets)
+			tpl := oslsPackage(t, node, osls, home, dir, c)
+			tf, err := targets.Load(filepath.Join(dir, "targets.yaml"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Run("functions", func(t *testing.T) { checkFunctions(t, tpl, c) })
+			t.Run("queues", func(t *testing.T) { checkQueues(t, tpl, c) })
+			t.Run("alarms", func(t *testing.T) { checkAlarms(t, tpl, c) })
+			t.Run("schedules", func(t *testing.T) { checkSchedules(t, tpl, tf) })
+			t.Run("table", func(t *testing.T) { checkTable(t, tpl) })
+			t.Run("iam", func(t *testing.T) { checkIAM(t, tpl) })
+			t.Run("outputs", func(t *testing.T) { checkOutputs(t, tpl) })
+			t.Run("names", func(t *testing.T) { checkNames(t, tpl, c) })
+		})
+	}
+}
+
+// buildCLI builds cmd/cronless for the host.
+func buildCLI(t *testing.T, root string) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "cronless")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/cronless")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/cronless: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// serviceDir lays out a temporary service directory: serverless.yml,
+// targets.yaml, package.json, node_modules (a link), build/schedules.json
+// from `cronless schedules` and placeholder artifacts.
+func serviceDir(t *testing.T, root, cli, targetsYAML string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, f := range []string{"serverless.yml", "package.json"} {
+		copyFile(t, filepath.Join(root, f), filepath.Join(dir, f))
+	}
+	if targetsYAML == "" {
+		copyFile(t, filepath.Join(root, "targets.yaml"), filepath.Join(dir, "targets.yaml"))
+	} else {
+		writeFile(t, filepath.Join(dir, "targets.yaml"), []byte(targetsYAML))
+	}
+	if err := os.Symlink(filepath.Join(root, "node_modules"), filepath.Join(dir, "node_modules")); err != nil {
+		t.Fatal(err)
+	}
+	build := filepath.Join(dir, "build")
+	if err := os.Mkdir(build, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(cli, "schedules", "--targets", "targets.yaml")
+	cmd.Dir = dir
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("cronless schedules: %v\n%s", err, stderr.Bytes())
+	}
+	writeFile(t, filepath.Join(build, "schedules.json"), out)
+	for _, fn := range []string{"planner", "worker", "results"} {
+		writeFile(t, filepath.Join(build, fn+".zip"), placeholderZip(t))
+	}
+	return dir
+}
+
+// placeholderZip is an artifact with an executable bootstrap at its root
+// (osls packages it as is; the Lambda tests build the real ones).
+func placeholderZip(t *testing.T) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	h := &zip.FileHeader{Name: "bootstrap", Method: zip.Deflate}
+	h.SetMode(0o755)
+	w, err := zw.CreateHeader(h)
+	if err == nil {
+		_, err = w.Write([]byte("#!/bin/sh\necho placeholder\n"))
+	}
+	if err == nil {
+		err = zw.Close()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, to, b)
+}
+
+func writeFile(t *testing.T, name string, b []byte) {
+	t.Helper()
+	if err := os.WriteFile(name, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// oslsPackage runs `osls package` in dir with no AWS credentials and a
+// throwaway HOME, and returns the generated template.
+func oslsPackage(t *testing.T, node, osls, home, dir string, c deployCase) *template {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	args := []string{osls, "package", "--stage", c.stage, "--region", c.region}
+	for _, p := range c.params {
+		args = append(args, "--param", p)
+	}
+	cmd := exec.CommandContext(ctx, node, args...)
+	cmd.Dir = dir
+	cmd.Env = append(withoutAWS(os.Environ()),
+		"HOME="+home, "XDG_CONFIG_HOME="+filepath.Join(home, ".config"),
+		"SLS_TELEMETRY_DISABLED=1", "SLS_NOTIFICATIONS_MODE=off", "AWS_EC2_METADATA_DISABLED=true")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("osls %s: %v\n%s", strings.Join(args[1:], " "), err, out)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, ".serverless", "cloudformation-template-update-stack.json"))
+	if err != nil {
+		t.Fatalf("%v\nosls output:\n%s", err, out)
+	}
+	var tpl template
+	if err := json.Unmarshal(b, &tpl); err != nil {
+		t.Fatal(err)
+	}
+	return &tpl
+}
+
+// withoutAWS drops every AWS_* variable (credentials, profile, region,
+// endpoints) so nothing can reach an account.
+func withoutAWS(env []string) []string {
+	return slices.DeleteFunc(slices.Clone(env), func(kv string) bool { return strings.HasPrefix(kv, "AWS_") })
+}
+
+// template is the part of a CloudFormation template the test reads.
+type template struct {
+	Conditions map[string]any
+	Resources  map[string]resource
+	Outputs    map[string]struct{ Value any }
+}
+
+type resource struct {
+	Type       string
+	Condition  string
+	Properties map[string]any
+}
+
+// res returns the resource with the logical ID, of the type.
+func (tpl *template) res(t *testing.T, id, typ string) resource {
+	t.Helper()
+	r, ok := tpl.Resources[id]
+	if !ok {
+		t.Fatalf("no resource %s", id)
+	}
+	if r.Type != typ {
+		t.Fatalf("%s is a %s, want %s", id, r.Type, typ)
+	}
+	return r
+}
+
+// ofType returns the logical IDs of the resources of a type, sorted.
+func (tpl *template) ofType(typ string) []string {
+	var ids []string
+	for id, r := range tpl.Resources {
+		if r.Type == typ {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// dig walks nested maps.
+func dig(v any, path ...string) any {
+	for _, k := range path {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[k]
+	}
+	return v
+}
+
+// ref renders a CloudFormation value as text: Ref X is "X", Fn::GetAtt
+// [X, A] is "X.A", Fn::Join and Fn::Sub are their parts; a literal is itself.
+func ref(v any) string {
+	switch v := v.(type) {
+	case string:
+		return v
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	case bool:
+		return strconv.FormatBool(v)
+	case map[string]any:
+		if len(v) == 1 {
+			switch {
+			case v["Ref"] != nil:
+				return ref(v["Ref"])
+			case v["Fn::GetAtt"] != nil:
+				if a, ok := v["Fn::GetAtt"].([]any); ok && len(a) == 2 {
+					return ref(a[0]) + "." + ref(a[1])
+				}
+			case v["Fn::Sub"] != nil:
+				return ref(v["Fn::Sub"])
+			case v["Fn::Join"] != nil:
+				if a, ok := v["Fn::Join"].([]any); ok && len(a) == 2 {
+					parts, _ := a[1].([]any)
+					s := make([]string, len(parts))
+					for i, p := range parts {
+						s[i] = ref(p)
+					}
+					return strings.Join(s, ref(a[0]))
+				}
+			}
+		}
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// list returns v as a list of rendered values (a single value is a list of one).
+func list(v any) []string {
+	a, ok := v.([]any)
+	if !ok {
+		return []string{ref(v)}
+	}
+	out := make([]string, len(a))
+	for i, x := range a {
+		out[i] = ref(x)
+	}
+	return out
+}
+
+func want(t *testing.T, what string, got any, wantV string) {
+	t.Helper()
+	if g := ref(got); g != wantV {
+		t.Errorf("%s = %s, want %s", what, g, wantV)
+	}
+}
+
+// functionIDs maps each function key to its logical ID.
+var functionIDs = map[string]string{"planner": "PlannerLambdaFunction", "worker": "WorkerLambdaFunction", "results": "ResultsLambdaFunction"}
+
+func checkFunctions(t *testing.T, tpl *template, c deployCase) {
+	if got := tpl.ofType("AWS::Lambda::Function"); !slices.Equal(got, slices.Sorted(maps.Values(functionIDs))) {
+		t.Errorf("functions %v, want %v", got, slices.Sorted(maps.Values(functionIDs)))
+	}
+	// docs/aws.md, Function configuration: the variables each function gets.
+	env := map[string]map[string]string{
+		"planner": {"TARGETS_QUEUE_URL": "TargetsQueue", "TABLE_NAME": "Table", "TARGETS_FILE": "targets.yaml", "LOG_LEVEL": "info"},
+		"worker": {"TARGETS_QUEUE_URL": "TargetsQueue", "TARGETS_DLQ_URL": "TargetsDLQ", "RESULTS_QUEUE_URL": "ResultsQueue",
+			"RETRY_DELAY": "30s", "WORKER_CONCURRENCY": "10", "LOG_LEVEL": "info"},
+		"results": {"RESULTS_DLQ_URL": "ResultsDLQ", "TABLE_NAME": "Table", "RETENTION_DAYS": "90", "LOG_LEVEL": "info"},
+	}
+	for fn, id := range functionIDs {
+		p := tpl.res(t, id, "AWS::Lambda::Function").Properties
+		want(t, id+" Runtime", p["Runtime"], "provided.al2023")
+		want(t, id+" Handler", p["Handler"], "bootstrap")
+		want(t, id+" Architectures", p["Architectures"], `["arm64"]`)
+		want(t, id+" Timeout", p["Timeout"], strconv.Itoa(c.timeouts[fn]))
+		want(t, id+" Role", p["Role"], strings.ToUpper(fn[:1])+fn[1:]+"Role.Arn")
+		vars, _ := dig(p, "Environment", "Variables").(map[string]any)
+		got := map[string]string{}
+		for k, v := range vars {
+			got[k] = ref(v)
+		}
+		if !maps.Equal(got, env[fn]) {
+			t.Errorf("%s environment %v, want %v", id, got, env[fn])
+		}
+	}
+
+	// The planner is invoked asynchronously: two retries, then the
+	// failures queue.
+	ec := tpl.res(t, "PlannerLambdaEvConf", "AWS::Lambda::EventInvokeConfig").Properties
+	want(t, "planner MaximumRetryAttempts", ec["MaximumRetryAttempts"], "2")
+	want(t, "planner on-failure destination", dig(ec, "DestinationConfig", "OnFailure", "Destination"), "PlannerFailuresQueue.Arn")
+}
+
+// consumers maps each queue to the function its event source mapping invokes.
+var consumers = map[string]string{"TargetsQueue": "WorkerLambdaFunction", "ResultsQueue": "ResultsLambdaFunction"}
+
+func checkQueues(t *testing.T, tpl *template, c deployCase) {
+	esms := tpl.ofType("AWS::Lambda::EventSourceMapping")
+	if len(esms) != len(consumers) {
+		t.Errorf("%d event source mappings %v, want %d", len(esms), esms, len(consumers))
+	}
+	seen := map[string]bool{}
+	for _, id := range esms {
+		p := tpl.Resources[id].Properties
+		want(t, id+" FunctionResponseTypes", p["FunctionResponseTypes"], `["ReportBatchItemFailures"]`)
+		queue := strings.TrimSuffix(ref(p["EventSourceArn"]), ".Arn")
+		fn := strings.TrimSuffix(ref(p["FunctionName"]), ".Arn")
+		if consumers[queue] != fn {
+			t.Errorf("%s: %s consumes %s, want %q", id, fn, queue, consumers[queue])
+			continue
+		}
+		seen[queue] = true
+		if dig(p, "ScalingConfig", "MaximumConcurrency") == nil || p["BatchSize"] == nil {
+			t.Errorf("%s: no BatchSize or ScalingConfig.MaximumConcurrency: %v", id, p)
+		}
+		// AWS: a queue's visibility timeout should be at least 6 times its
+		// consumer's timeout, or messages in flight are redelivered.
+		vis, _ := tpl.res(t, queue, "AWS::SQS::Queue").Properties["VisibilityTimeout"].(float64)
+		timeout, _ := tpl.res(t, fn, "AWS::Lambda::Function").Properties["Timeout"].(float64)
+		if timeout <= 0 || vis < 6*timeout {
+			t.Errorf("%s VisibilityTimeout %v < 6 × %s Timeout %v", queue, vis, fn, timeout)
+		}
+	}
+	for q := range consumers {
+		if !seen[q] {
+			t.Errorf("no event source mapping on %s", q)
+		}
+	}
+
+	for queue, dlq := range map[string]string{"TargetsQueue": "TargetsDLQ", "ResultsQueue": "ResultsDLQ"} {
+		p := tpl.res(t, queue, "AWS::SQS::Queue").Properties
+		want(t, queue+" dead-letter target", dig(p, "RedrivePolicy", "deadLetterTargetArn"), dlq+".Arn")
+		// A --param arrives as a string; SQS takes either.
+		want(t, queue+" maxReceiveCount", dig(p, "RedrivePolicy", "maxReceiveCount"), strconv.Itoa(c.maxReceiveCount))
+	}
+	for _, dlq := range []string{"TargetsDLQ", "ResultsDLQ", "PlannerFailuresQueue"} {
+		want(t, dlq+" MessageRetentionPeriod", tpl.res(t, dlq, "AWS::SQS::Queue").Properties["MessageRetentionPeriod"], "1209600")
+	}
+	for _, id := range tpl.ofType("AWS::SQS::Queue") {
+		want(t, id+" SqsManagedSseEnabled", tpl.Resources[id].Properties["SqsManagedSseEnabled"], "true")
+	}
+}
+
+func checkAlarms(t *testing.T, tpl *template, c deployCase) {
+	alarmed := map[string]bool{}
+	for _, id := range tpl.ofType("AWS::CloudWatch::Alarm") {
+		p := tpl.Resources[id].Properties
+		dims, _ := p["Dimensions"].([]any)
+		if len(dims) != 1 || ref(dig(dims[0], "Name")) != "QueueName" {
+			t.Errorf("%s: dimensions %v, want one QueueName", id, dims)
+			continue
+		}
+		queue := strings.TrimSuffix(ref(dig(dims[0], "Value")), ".QueueName")
+		want(t, id+" Namespace", p["Namespace"], "AWS/SQS")
+		want(t, id+" MetricName", p["MetricName"], "ApproximateNumberOfMessagesVisible")
+		want(t, id+" ComparisonOperator", p["ComparisonOperator"], "GreaterThanThreshold")
+		want(t, id+" Threshold", p["Threshold"], "0")
+		want(t, id+" AlarmActions", p["AlarmActions"], `[{"Ref":"AlarmTopic"}]`)
+		alarmed[queue] = true
+	}
+	for _, dlq := range []string{"TargetsDLQ", "ResultsDLQ", "PlannerFailuresQueue"} {
+		if !alarmed[dlq] {
+			t.Errorf("no alarm on %s", dlq)
+		}
+	}
+
+	// The e-mail subscription exists only when alertEmail is set.
+	sub := tpl.res(t, "AlarmEmailSubscription", "AWS::SNS::Subscription")
+	if sub.Condition != "HasAlertEmail" {
+		t.Errorf("AlarmEmailSubscription condition %q, want HasAlertEmail", sub.Condition)
+	}
+	want(t, "HasAlertEmail", tpl.Conditions["HasAlertEmail"], fmt.Sprintf(`{"Fn::Not":[{"Fn::Equals":[%q,""]}]}`, c.alertEmail))
+	want(t, "subscription endpoint", sub.Properties["Endpoint"], c.alertEmail)
+	want(t, "subscription topic", sub.Properties["TopicArn"], "AlarmTopic")
+}
+
+func checkSchedules(t *testing.T, tpl *template, tf *targets.File) {
+	ids := tpl.ofType("AWS::Scheduler::Schedule")
+	if len(ids) != len(tf.ScheduleNames) {
+		t.Errorf("%d schedules %v, want one per targets schedule %v", len(ids), ids, tf.ScheduleNames)
+	}
+	// A schedule is found by the name in its Input. It has no Name of its
+	// own (CloudFormation names it; see cmd/cronless/schedules.go).
+	byName := map[string]map[string]any{}
+	for _, id := range ids {
+		p := tpl.Resources[id].Properties
+		var input struct{ Schedule string }
+		if s, ok := dig(p, "Target", "Input").(string); !ok || json.Unmarshal([]byte(s), &input) != nil {
+			t.Errorf("%s Input %v is not a JSON object", id, dig(p, "Target", "Input"))
+			continue
+		}
+		if _, dup := byName[input.Schedule]; dup {
+			t.Errorf("two schedules for %q", input.Schedule)
+		}
+		byName[input.Schedule] = p
+		if p["Name"] != nil {
+			t.Errorf("%s has a Name %v: renaming or reordering schedules would fail a deploy", id, p["Name"])
+		}
+	}
+	for _, name := range tf.ScheduleNames {
+		sc := tf.Schedules[name]
+		p, ok := byName[name]
+		if !ok {
+			t.Errorf("no schedule delivers %q", name)
+			continue
+		}
+		want(t, name+" Description", p["Description"], "cronless: targets.yaml schedule "+name)
+		want(t, name+" ScheduleExpression", p["ScheduleExpression"], sc.Expression)
+		want(t, name+" ScheduleExpressionTimezone", p["ScheduleExpressionTimezone"], sc.Timezone)
+		want(t, name+" GroupName", p["GroupName"], "SchedulerGroup")
+		want(t, name+" State", p["State"], "ENABLED")
+		want(t, name+" FlexibleTimeWindow", dig(p, "FlexibleTimeWindow", "Mode"), "OFF")
+		want(t, name+" target", dig(p, "Target", "Arn"), "PlannerLambdaFunction.Arn")
+		want(t, name+" role", dig(p, "Target", "RoleArn"), "SchedulerRole.Arn")
+		want(t, name+" dead-letter queue", dig(p, "DeadLetterConfig", "Arn"), "PlannerFailuresQueue.Arn")
+		want(t, name+" retry policy", p["RetryPolicy"], `{"MaximumEventAgeInSeconds":3600,"MaximumRetryAttempts":20}`)
+		var input map[string]any
+		_ = json.Unmarshal([]byte(dig(p, "Target", "Input").(string)), &input)
+		if w := map[string]any{"schedule": name, "scheduled_time": "<aws.scheduler.scheduled-time>"}; !maps.Equal(input, w) {
+			t.Errorf("%s Input %v, want %v", name, input, w)
+		}
+	}
+}
+
+func checkTable(t *testing.T, tpl *template) {
+	p := tpl.res(t, "Table", "AWS::DynamoDB::Table").Properties
+	want(t, "BillingMode", p["BillingMode"], "PAY_PER_REQUEST")
+	want(t, "KeySchema", p["KeySchema"], `[{"AttributeName":"PK","KeyType":"HASH"},{"AttributeName":"SK","KeyType":"RANGE"}]`)
+	attrs := map[string]string{}
+	for _, a := range p["AttributeDefinitions"].([]any) {
+		attrs[ref(dig(a, "AttributeName"))] = ref(dig(a, "AttributeType"))
+	}
+	if w := map[string]string{"PK": "S", "SK": "S", "GSI1PK": "S", "GSI1SK": "S", "LSI1SK": "S"}; !maps.Equal(attrs, w) {
+		t.Errorf("AttributeDefinitions %v, want %v", attrs, w)
+	}
+	want(t, "GlobalSecondaryIndexes", p["GlobalSecondaryIndexes"],
+		`[{"IndexName":"GSI1","KeySchema":[{"AttributeName":"GSI1PK","KeyType":"HASH"},{"AttributeName":"GSI1SK","KeyType":"RANGE"}],"Projection":{"ProjectionType":"ALL"}}]`)
+	want(t, "LocalSecondaryIndexes", p["LocalSecondaryIndexes"],
+		`[{"IndexName":"LSI1","KeySchema":[{"AttributeName":"PK","KeyType":"HASH"},{"AttributeName":"LSI1SK","KeyType":"RANGE"}],"Projection":{"ProjectionType":"ALL"}}]`)
+	want(t, "TimeToLiveSpecification", p["TimeToLiveSpecification"], `{"AttributeName":"expires_at","Enabled":true}`)
+	want(t, "PointInTimeRecoverySpecification", p["PointInTimeRecoverySpecification"], `{"PointInTimeRecoveryEnabled":true}`)
+	want(t, "SSESpecification", p["SSESpecification"], `{"SSEEnabled":true}`)
+}
+
+// grants is each role's permissions, as "action resource" pairs. Nothing
+// else may be granted: a change here is a change to least privilege.
+var grants = map[string]struct {
+	principal string
+	allow     []string
+}{
+	"PlannerRole": {"lambda.amazonaws.com", []string{
+		"logs:CreateLogStream PlannerLogGroup.Arn", "logs:PutLogEvents PlannerLogGroup.Arn",
+		"sqs:SendMessage TargetsQueue.Arn",
+		"sqs:SendMessage PlannerFailuresQueue.Arn", // its on-failure destination
+		"dynamodb:PutItem Table.Arn", "dynamodb:UpdateItem Table.Arn", "dynamodb:GetItem Table.Arn",
+	}},
+	"WorkerRole": {"lambda.amazonaws.com", []string{
+		"logs:CreateLogStream WorkerLogGroup.Arn", "logs:PutLogEvents WorkerLogGroup.Arn",
+		"sqs:ReceiveMessage TargetsQueue.Arn", "sqs:DeleteMessage TargetsQueue.Arn",
+		"sqs:GetQueueAttributes TargetsQueue.Arn", "sqs:ChangeMessageVisibility TargetsQueue.Arn",
+		"sqs:SendMessage ResultsQueue.Arn", "sqs:SendMessage TargetsDLQ.Arn",
+	}},
+	"ResultsRole": {"lambda.amazonaws.com", []string{
+		"logs:CreateLogStream ResultsLogGroup.Arn", "logs:PutLogEvents ResultsLogGroup.Arn",
+		"sqs:ReceiveMessage ResultsQueue.Arn", "sqs:DeleteMessage ResultsQueue.Arn", "sqs:GetQueueAttributes ResultsQueue.Arn",
+		"sqs:SendMessage ResultsDLQ.Arn",
+		"dynamodb:PutItem Table.Arn", "dynamodb:UpdateItem Table.Arn", "dynamodb:GetItem Table.Arn", "dynamodb:Query Table.Arn",
+		"dynamodb:PutItem Table.Arn/index/*", "dynamodb:UpdateItem Table.Arn/index/*",
+		"dynamodb:GetItem Table.Arn/index/*", "dynamodb:Query Table.Arn/index/*",
+	}},
+	"SchedulerRole": {"scheduler.amazonaws.com", []string{
+		"lambda:InvokeFunction PlannerLambdaFunction.Arn",
+		"sqs:SendMessage PlannerFailuresQueue.Arn", // its dead-letter queue
+	}},
+}
+
+func checkIAM(t *testing.T, tpl *template) {
+	if got, w := tpl.ofType("AWS::IAM::Role"), slices.Sorted(maps.Keys(grants)); !slices.Equal(got, w) {
+		t.Errorf("roles %v, want %v (no framework default role)", got, w)
+	}
+	if ps := tpl.ofType("AWS::IAM::Policy"); len(ps) > 0 {
+		t.Errorf("policies outside the roles: %v", ps)
+	}
+	for id, g := range grants {
+		p := tpl.res(t, id, "AWS::IAM::Role").Properties
+		if p["ManagedPolicyArns"] != nil || p["PermissionsBoundary"] != nil {
+			t.Errorf("%s has managed policies: %v", id, p["ManagedPolicyArns"])
+		}
+		trust, _ := dig(p, "AssumeRolePolicyDocument", "Statement").([]any)
+		if len(trust) != 1 || ref(dig(trust[0], "Principal", "Service")) != g.principal || ref(dig(trust[0], "Action")) != "sts:AssumeRole" {
+			t.Errorf("%s trust policy %v, want %s only", id, trust, g.principal)
+		}
+		var got []string
+		policies, _ := p["Policies"].([]any)
+		for _, pol := range policies {
+			stmts, _ := dig(pol, "PolicyDocument", "Statement").([]any)
+			for _, s := range stmts {
+				if ref(dig(s, "Effect")) != "Allow" || dig(s, "Condition") != nil || dig(s, "NotAction") != nil || dig(s, "NotResource") != nil {
+					t.Errorf("%s: unexpected statement %v", id, s)
+				}
+				for _, a := range list(dig(s, "Action")) {
+					for _, r := range list(dig(s, "Resource")) {
+						got = append(got, a+" "+r)
+					}
+				}
+			}
+		}
+		if extra := minus(got, g.allow); len(extra) > 0 {
+			t.Errorf("%s grants more than it needs:\n  %s", id, strings.Join(extra, "\n  "))
+		}
+		if missing := minus(g.allow, got); len(missing) > 0 {
+			t.Errorf("%s lacks:\n  %s", id, strings.Join(missing, "\n  "))
+		}
+	}
+}
+
+// minus returns what is in a and not in b, sorted.
+func minus(a, b []string) []string {
+	var out []string
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			out = append(out, x)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func checkOutputs(t *testing.T, tpl *template) {
+	for out, res := range map[string]string{
+		"TargetsQueueUrl": "TargetsQueue", "TargetsDLQUrl": "TargetsDLQ",
+		"ResultsQueueUrl": "ResultsQueue", "ResultsDLQUrl": "ResultsDLQ",
+		"TableName": "Table", "AlarmTopicArn": "AlarmTopic",
+	} {
+		o, ok := tpl.Outputs[out]
+		if !ok {
+			t.Errorf("no output %s", out)
+			continue
+		}
+		if got, _ := dig(o.Value, "Ref").(string); got != res {
+			t.Errorf("output %s = %v, want Ref %s", out, o.Value, res)
+		}
+	}
+}
+
+// nameProps are the properties that name a resource.
+var nameProps = []string{"QueueName", "TableName", "TopicName", "AlarmName", "FunctionName", "LogGroupName", "RoleName"}
+
+func checkNames(t *testing.T, tpl *template, c deployCase) {
+	// docs/aws.md, Resources.
+	p := "cronless-" + c.stage
+	for id, name := range map[string]string{
+		"TargetsQueue": p + "-targets", "TargetsDLQ": p + "-targets-dlq",
+		"ResultsQueue": p + "-results", "ResultsDLQ": p + "-results-dlq",
+		"PlannerFailuresQueue": p + "-planner-failures", "Table": p, "AlarmTopic": p + "-alarms",
+		"PlannerLambdaFunction": p + "-planner", "WorkerLambdaFunction": p + "-worker", "ResultsLambdaFunction": p + "-results",
+		"SchedulerGroup": p, "PlannerRole": p + "-" + c.region + "-planner",
+	} {
+		r, ok := tpl.Resources[id]
+		if !ok {
+			t.Errorf("no resource %s", id)
+			continue
+		}
+		var got []string
+		for _, k := range append(nameProps, "Name") {
+			if v, ok := r.Properties[k]; ok {
+				got = append(got, ref(v))
+			}
+		}
+		if len(got) != 1 || got[0] != name {
+			t.Errorf("%s is named %v, want %s", id, got, name)
+		}
+	}
+	// Every resource given a name carries the stage (a reference to another
+	// resource, such as a mapping's FunctionName, is not a name); schedules
+	// are named within the stage's group.
+	for id, r := range tpl.Resources {
+		for _, k := range nameProps {
+			if v, ok := r.Properties[k].(string); ok && v != p && !strings.Contains(v, p+"-") {
+				t.Errorf("%s %s %q does not carry the stage", id, k, v)
+			}
+		}
+		if r.Type == "AWS::Scheduler::Schedule" && ref(r.Properties["GroupName"]) != "SchedulerGroup" {
+			t.Errorf("schedule %s is outside the stage's group", id)
+		}
+	}
+}

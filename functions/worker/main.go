@@ -1,0 +1,43 @@
+// Command worker is the worker Lambda: the targets queue's event source
+// mapping invokes it with batches of jobs; it crawls them and sends the
+// results to the results queue. The handler core is shared/worker.
+package main
+
+import (
+	"context"
+	"os"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/cronless/cronless/shared/crawl"
+	"github.com/cronless/cronless/shared/lambdafn"
+	"github.com/cronless/cronless/shared/queue/sqsq"
+	"github.com/cronless/cronless/shared/worker"
+)
+
+func main() {
+	env := lambdafn.NewEnv(os.Getenv)
+	jobsURL := env.QueueURL("TARGETS_QUEUE_URL", "the URL of the targets queue, to delay retries")
+	dlqURL := env.QueueURL("TARGETS_DLQ_URL", "the URL of the targets dead-letter queue, for malformed jobs")
+	resultsURL := env.QueueURL("RESULTS_QUEUE_URL", "the URL of the results queue")
+	retryDelay := env.Duration("RETRY_DELAY", 30*time.Second, 0, 12*time.Hour)
+	concurrency := env.Int("WORKER_CONCURRENCY", 10, 1, 100)
+	// Only tests set this: on AWS, private and metadata addresses stay blocked.
+	allowPrivate := env.Bool("ALLOW_PRIVATE", false)
+	log := lambdafn.Logger("worker", env.Level())
+	if err := env.Err(); err != nil {
+		lambdafn.Fail("worker", err)
+	}
+	cfg, err := lambdafn.AWSConfig(context.Background())
+	if err != nil {
+		lambdafn.Fail("worker", err)
+	}
+	client := sqs.NewFromConfig(cfg)
+	jobs := sqsq.New(client, jobsURL)
+	w := worker.New(crawl.New(crawl.Options{AllowPrivate: allowPrivate}), sqsq.New(client, resultsURL),
+		worker.WithDeadLetters(sqsq.New(client, dlqURL)),
+		worker.WithRetryDelay(jobs, worker.Backoff(retryDelay, 12*time.Hour)),
+		worker.WithConcurrency(concurrency), worker.WithLogger(log))
+	lambdafn.Start(log, w.Handle)
+}
