@@ -40,6 +40,9 @@ type app struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	db             string
+	stage          string // a deployed stage; empty: the local backend
+	region         string
+	profile        string
 	logLevel       string
 	logger         *zap.Logger
 }
@@ -101,6 +104,9 @@ Start with:  cronless demo`,
 		def = filepath.Join(".cronless", "local.db")
 	}
 	root.PersistentFlags().StringVar(&a.db, "db", def, "the local backend's SQLite file (env CRONLESS_DB)")
+	root.PersistentFlags().StringVar(&a.stage, "stage", "", "work on this deployed stage instead of the local backend (dlq, results, runs)")
+	root.PersistentFlags().StringVar(&a.region, "region", "", "the stage's AWS region (default: AWS_REGION or your profile's)")
+	root.PersistentFlags().StringVar(&a.profile, "profile", "", "the AWS profile to use for --stage (default: AWS_PROFILE)")
 	root.PersistentFlags().StringVar(&a.logLevel, "log-level", "warn", "log level: debug, info, warn or error")
 	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
 		var lvl zapcore.Level

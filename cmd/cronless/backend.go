@@ -35,8 +35,10 @@ type backend struct {
 	store                             *localstore.Store
 }
 
-// openBackend opens (creating it if needed) the local backend at path.
-func openBackend(ctx context.Context, path string, qs queueSettings) (*backend, error) {
+// openBackend opens (creating it if needed) the local backend at path,
+// with its queues set as qs says; with qs nil, the queues must exist and
+// keep their settings.
+func openBackend(ctx context.Context, path string, qs *queueSettings) (*backend, error) {
 	db, err := sqlite.Open(path)
 	if err != nil {
 		return nil, err
@@ -49,10 +51,13 @@ func openBackend(ctx context.Context, path string, qs queueSettings) (*backend, 
 	return b, nil
 }
 
-func (b *backend) init(ctx context.Context, qs queueSettings) error {
+func (b *backend) init(ctx context.Context, qs *queueSettings) error {
 	qb, err := localq.New(b.db)
 	if err != nil {
 		return err
+	}
+	if qs == nil {
+		return b.open(ctx, qb)
 	}
 	dlq := localq.Config{VisibilityTimeout: 30 * time.Second, Region: localRegion}
 	if b.jobsDLQ, err = qb.CreateQueue(ctx, jobsDLQueue, dlq); err != nil {
@@ -69,6 +74,21 @@ func (b *backend) init(ctx context.Context, qs queueSettings) error {
 	}
 	if b.results, err = qb.CreateQueue(ctx, resultsQueue, cfg(resultsDLQueue)); err != nil {
 		return err
+	}
+	b.store, err = localstore.New(ctx, b.db)
+	return err
+}
+
+// open opens the existing queues and the store.
+func (b *backend) open(ctx context.Context, qb *localq.Backend) error {
+	var err error
+	for _, q := range []struct {
+		dst  **localq.Queue
+		name string
+	}{{&b.jobs, jobsQueue}, {&b.jobsDLQ, jobsDLQueue}, {&b.results, resultsQueue}, {&b.resultsDQ, resultsDLQueue}} {
+		if *q.dst, err = qb.Queue(ctx, q.name); err != nil {
+			return fmt.Errorf("queue %s: %w (run `cronless run --once` once to create the local backend)", q.name, err)
+		}
 	}
 	b.store, err = localstore.New(ctx, b.db)
 	return err

@@ -1,16 +1,9 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 
 	"github.com/spf13/cobra"
-
-	"github.com/cronless/cronless/shared/sqlite"
-	"github.com/cronless/cronless/shared/store/localstore"
 )
 
 func (a *app) resultsCommand() *cobra.Command {
@@ -31,17 +24,17 @@ func (a *app) resultsCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st, closeStore, err := openStore(cmd.Context(), a.db)
+			o, err := a.openOps(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer closeStore()
-			res, err := st.Latest(cmd.Context(), target)
+			defer o.Close()
+			res, err := o.store.Latest(cmd.Context(), target)
 			if err != nil {
 				return fmt.Errorf("latest results: %w", err)
 			}
 			if len(res) == 0 && format == "table" {
-				fmt.Fprintf(a.stderr, "no results in %s yet: run `cronless run --once` (or `cronless demo`) first\n", a.db)
+				fmt.Fprintf(a.stderr, "no results in %s yet: run `cronless run --once` (or `cronless demo`) first\n", o.where)
 				return nil
 			}
 			return printResults(a.stdout, format, res)
@@ -53,19 +46,3 @@ func (a *app) resultsCommand() *cobra.Command {
 	return cmd
 }
 
-// openStore opens only the results store of the local backend.
-func openStore(ctx context.Context, path string) (*localstore.Store, func(), error) {
-	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-		return nil, nil, fmt.Errorf("no local backend at %s yet: run `cronless run --once` or `cronless demo` first, or point --db at one", path)
-	}
-	db, err := sqlite.Open(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	st, err := localstore.New(ctx, db)
-	if err != nil {
-		_ = db.Close()
-		return nil, nil, fmt.Errorf("local store %s: %w", path, err)
-	}
-	return st, func() { _ = db.Close() }, nil
-}

@@ -85,7 +85,7 @@ func (a *app) openPipeline(ctx context.Context, f *pipelineFlags, dbPath string)
 			return nil, nil, usagef("--schedule %q is not in %s (defined: %s)", name, f.targetsFile, strings.Join(tf.ScheduleNames, ", "))
 		}
 	}
-	b, err := openBackend(ctx, dbPath, queueSettings{Visibility: f.visibility, MaxReceives: f.maxReceives})
+	b, err := openBackend(ctx, dbPath, &queueSettings{Visibility: f.visibility, MaxReceives: f.maxReceives})
 	if err != nil {
 		return nil, nil, err
 	}
