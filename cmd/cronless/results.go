@@ -45,4 +45,3 @@ func (a *app) resultsCommand() *cobra.Command {
 	cmd.AddCommand(latest)
 	return cmd
 }
-
