@@ -128,7 +128,8 @@ Start with:  cronless demo`,
 		a.logger = obs.New(a.stderr, format, lvl)
 		return nil
 	}
-	root.AddCommand(a.demoCommand(), a.runCommand(), a.invokeCommand(), a.resultsCommand(), a.validateCommand(), a.schedulesCommand())
+	root.AddCommand(a.demoCommand(), a.runCommand(), a.invokeCommand(), a.resultsCommand(), a.validateCommand(), a.schedulesCommand(),
+		a.dlqCommand(), a.runsCommand(), a.costCommand())
 	return root
 }
 

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cronless/cronless/shared/job"
 )
@@ -237,5 +238,26 @@ func TestInvoke(t *testing.T) {
 	code, _, stderr = cli(t, "invoke", "worker", "--event", "../../events/schedule.json", "--targets", tf, "--db", db)
 	if code != exitUsage || !strings.Contains(stderr, "not an SQS event") {
 		t.Errorf("worker with a schedule event: exit %d, %q", code, stderr)
+	}
+}
+
+// TestResultsLatestOnBothBackends checks the operating commands' backends:
+// the same seeded result reads back the same from the local file and from a
+// stage on fauxqs and dynalite.
+func TestResultsLatestOnBothBackends(t *testing.T) {
+	at := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+	r := job.Result{V: 1, RunID: "hourly-20261127T090000Z", Schedule: "hourly", TargetID: "example", URL: "https://example.com/",
+		ScheduledAt: at, FetchedAt: at.Add(time.Second), Status: job.StatusOK, HTTPStatus: 200, Fields: map[string]any{"title": "Example"}, Attempt: 1}
+	for _, b := range testBackends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			if _, err := b.store.PutResult(context.Background(), r); err != nil {
+				t.Fatal(err)
+			}
+			code, out, stderr := cli(t, b.withArgs("results", "latest", "-o", "json")...)
+			got := decodeLines(t, out)["example"]
+			if code != exitOK || got.Fields["title"] != "Example" || got.RunID != r.RunID {
+				t.Errorf("exit %d, got %+v, stderr %s", code, got, stderr)
+			}
+		})
 	}
 }
