@@ -4,9 +4,30 @@
 // for concurrent use. It owns the shared pieces: one http.Transport with
 // keep-alive whose dialer refuses private and internal addresses (checked
 // after DNS resolution, for every connection including redirects and
-// robots.txt), and a bounded robots.txt cache. Each Fetch builds a small
-// colly Collector on that transport, bound to the fetch's context, so
-// cancellation and the job's timeout abort the request.
+// robots.txt), a per-host limit of concurrent requests and of their pace
+// (politeness, see polite.go), and a bounded robots.txt cache. Each Fetch
+// builds a small colly Collector on that transport, bound to the fetch's
+// context, so cancellation and the job's timeout abort the request.
+//
+// colly v2.3.0 notes (what this package does instead, and why):
+//   - colly reads the body with io.ReadAll under a LimitReader and truncates
+//     silently at MaxBodySize; a page's body is read here instead, by the
+//     collector's transport (body.go), into a pooled buffer, with the limit
+//     enforced on the decompressed stream as it streams (a gzip bomb or an
+//     endless body stops at the limit, as KindTooLarge). colly then sees an
+//     empty body.
+//   - colly parses every HTML page with goquery when any OnHTML callback is
+//     registered, then builds an element (and its text) per match; this
+//     package registers none and parses once with x/net/html, then runs its
+//     compiled rules (extract.go) on that one tree.
+//   - colly decodes legacy charsets only from the Content-Type header (or,
+//     with DetectCharset, by statistical guessing over the whole body); it
+//     never reads <meta charset>. charset.go does header, BOM and meta.
+//   - colly's robots.txt cache is unbounded, ignores the request context and
+//     caches a 5xx as "disallow all" forever: robots.go replaces it.
+//   - colly.NewCollector reads COLLY_* environment variables; the collector
+//     is built with Init instead so nothing in a Lambda's environment
+//     changes the limits.
 //
 // Every failure is an *Error with a Kind (the wire value of job.Error.Kind)
 // and a Retryable flag the worker uses to choose between redelivery and a
@@ -16,12 +37,12 @@ package crawl
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"mime"
 	"net"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -31,10 +52,14 @@ import (
 
 // Defaults for the zero values of Options.
 const (
-	DefaultUserAgent    = "cronless/1.0 (+https://github.com/cronless/cronless)"
-	DefaultTimeout      = 10 * time.Second
-	DefaultMaxBodyBytes = 5 << 20
-	DefaultMaxRedirects = 5
+	DefaultUserAgent             = "cronless/1.0 (+https://github.com/cronless/cronless)"
+	DefaultTimeout               = 10 * time.Second
+	DefaultConnectTimeout        = 5 * time.Second
+	DefaultTLSHandshakeTimeout   = 5 * time.Second
+	DefaultResponseHeaderTimeout = 10 * time.Second
+	DefaultMaxBodyBytes          = 5 << 20
+	DefaultMaxRedirects          = 5
+	DefaultHostConcurrency       = 2
 )
 
 // Options configure a Fetcher. The zero value is usable.
@@ -43,13 +68,28 @@ type Options struct {
 	AllowPrivate bool
 	// UserAgent is used when the job sets none (default DefaultUserAgent).
 	UserAgent string
-	// Timeout is the total timeout of a fetch, robots.txt included, when the
-	// job sets none (default 10s).
+	// Timeout is the total timeout of a fetch, robots.txt and any wait for
+	// a per-host slot included, when the job sets none (default 10s).
 	Timeout time.Duration
+	// ConnectTimeout bounds the name resolution and TCP connect of one
+	// connection (default 5s).
+	ConnectTimeout time.Duration
+	// TLSHandshakeTimeout bounds a TLS handshake (default 5s).
+	TLSHandshakeTimeout time.Duration
+	// ResponseHeaderTimeout bounds the wait for a response's headers once
+	// the request is sent (default 10s). The total Timeout still applies.
+	ResponseHeaderTimeout time.Duration
 	// MaxBodyBytes caps the (decompressed) body (default 5 MiB).
 	MaxBodyBytes int64
 	// MaxRedirects caps the redirects followed (default 5).
 	MaxRedirects int
+	// HostConcurrency is how many requests this Fetcher sends to one host
+	// at a time (default 2; negative: no limit). robots.txt and every
+	// redirect hop count.
+	HostConcurrency int
+	// HostDelay is the least time between the starts of two requests to
+	// one host (default 0: none).
+	HostDelay time.Duration
 	// DialContext is the underlying dialer, called with an address that
 	// passed the address check (an IP, never a name). Tests use it to
 	// route fake public addresses to a loopback server.
@@ -65,15 +105,17 @@ type Page struct {
 	Fields      map[string]any // string, []string, or map[string]string (og)
 	ContentHash string         // sha256 hex of the canonical JSON of Fields
 	BodyHash    string         // sha256 hex of the body (decompressed, in UTF-8)
-	Bytes       int64          // the body's length
+	Bytes       int64          // the body's length (decompressed, as received)
 }
 
 // Fetcher fetches pages. Build it with New; it is safe for concurrent use.
 type Fetcher struct {
 	opts      Options
 	transport *http.Transport
-	client    *http.Client // robots.txt; pages go through colly on the same transport
+	rt        http.RoundTripper // transport behind the per-host limits
+	client    *http.Client      // robots.txt; pages go through colly on rt
 	robots    *robotsCache
+	rules     *ruleCache
 	headers   http.Header // read-only after New: colly copies them per request
 	now       func() time.Time
 }
@@ -86,20 +128,32 @@ func New(opts Options) *Fetcher {
 	if opts.Timeout <= 0 {
 		opts.Timeout = DefaultTimeout
 	}
+	if opts.ConnectTimeout <= 0 {
+		opts.ConnectTimeout = DefaultConnectTimeout
+	}
+	if opts.TLSHandshakeTimeout <= 0 {
+		opts.TLSHandshakeTimeout = DefaultTLSHandshakeTimeout
+	}
+	if opts.ResponseHeaderTimeout <= 0 {
+		opts.ResponseHeaderTimeout = DefaultResponseHeaderTimeout
+	}
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
 	}
 	if opts.MaxRedirects <= 0 {
 		opts.MaxRedirects = DefaultMaxRedirects
 	}
+	if opts.HostConcurrency == 0 {
+		opts.HostConcurrency = DefaultHostConcurrency
+	}
 	if opts.Resolver == nil {
 		opts.Resolver = net.DefaultResolver
 	}
 	dial := opts.DialContext
 	if dial == nil {
-		dial = (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+		dial = (&net.Dialer{KeepAlive: 30 * time.Second}).DialContext
 	}
-	guard := &guardedDialer{allowPrivate: opts.AllowPrivate, resolver: opts.Resolver, dial: dial}
+	guard := &guardedDialer{allowPrivate: opts.AllowPrivate, resolver: opts.Resolver, dial: dial, timeout: opts.ConnectTimeout}
 	f := &Fetcher{
 		opts: opts,
 		transport: &http.Transport{
@@ -111,18 +165,24 @@ func New(opts Options) *Fetcher {
 			MaxIdleConns:           256,
 			MaxIdleConnsPerHost:    16,
 			IdleConnTimeout:        90 * time.Second,
-			TLSHandshakeTimeout:    5 * time.Second,
+			TLSHandshakeTimeout:    opts.TLSHandshakeTimeout,
+			ResponseHeaderTimeout:  opts.ResponseHeaderTimeout,
 			ExpectContinueTimeout:  time.Second,
 			MaxResponseHeaderBytes: 256 << 10,
 			TLSClientConfig:        &tls.Config{MinVersion: tls.VersionTLS12},
 		},
 		robots: newRobotsCache(robotsCacheSize, robotsCacheTTL),
+		rules:  newRuleCache(ruleCacheSize),
 		headers: http.Header{
 			"Accept": {"text/html,application/xhtml+xml;q=0.9,text/*;q=0.8,*/*;q=0.5"},
 		},
 		now: time.Now,
 	}
-	f.client = &http.Client{Transport: f.transport, CheckRedirect: f.checkRedirect}
+	f.rt = f.transport
+	if opts.HostConcurrency > 0 || opts.HostDelay > 0 {
+		f.rt = &politeTransport{next: f.transport, hosts: newHostLimiter(opts.HostConcurrency, opts.HostDelay)}
+	}
+	f.client = &http.Client{Transport: f.rt, CheckRedirect: f.checkRedirect}
 	return f
 }
 
@@ -133,12 +193,11 @@ func (f *Fetcher) CloseIdleConnections() { f.transport.CloseIdleConnections() }
 // extracts j.Extract. On an HTTP error the Page still carries the final URL
 // and status. Every error is an *Error (see Retryable and KindOf).
 func (f *Fetcher) Fetch(ctx context.Context, j job.Job) (Page, error) {
-	u, err := url.Parse(j.URL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return Page{}, &Error{Kind: KindBadRule, URL: j.URL,
-			Err: fmt.Errorf("url %q is not an absolute http or https URL", j.URL)}
+	u, err := parseTargetURL(j.URL)
+	if err != nil {
+		return Page{}, err
 	}
-	rules, err := compileRules(j.Extract)
+	rules, err := f.rules.compile(j.Extract)
 	if err != nil {
 		err.(*Error).URL = j.URL
 		return Page{}, err
@@ -150,153 +209,130 @@ func (f *Fetcher) Fetch(ctx context.Context, j job.Job) (Page, error) {
 	if ua == "" {
 		ua = f.opts.UserAgent
 	}
-	if j.RespectsRobots() {
+	robots := j.RespectsRobots()
+	if robots {
 		if err := f.checkRobots(ctx, u, ua, timeout); err != nil {
 			return Page{}, err
 		}
 	}
-	// Per-host politeness (a delay or concurrency cap per host) will wait
-	// here, between the robots.txt check and the request.
-	return f.fetchPage(ctx, u.String(), ua, rules, timeout)
+	return f.fetchPage(ctx, u.String(), ua, robots, rules, timeout)
 }
 
-// fetchState collects what colly's callbacks see during one fetch. The
-// callbacks run synchronously inside Visit (the collector is not Async).
+// parseTargetURL parses a job's URL: absolute http or https, with a host
+// written the way browsers read it (see canonicalHost).
+func parseTargetURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Hostname() == "" {
+		return nil, &Error{Kind: KindBadRule, URL: raw,
+			Err: fmt.Errorf("url %q is not an absolute http or https URL", raw)}
+	}
+	if err := canonicalizeURLHost(u); err != nil {
+		return nil, &Error{Kind: KindBadRule, URL: raw, Err: err}
+	}
+	return u, nil
+}
+
+// fetchState is what one fetch's transport and colly callbacks record.
 type fetchState struct {
-	err       *Error
 	status    int
 	finalURL  string
 	header    http.Header
-	mediaType string
-	html      bool
-	responded bool
-	extracted bool
-	fields    map[string]any
-	lastErr   error // the last error colly reported to OnError
-	bodyHash  string
-	bytes     int64
+	mediaType string // from Content-Type; "" when absent (the body is sniffed)
+	body      *bodyBuffer
 }
 
-func (f *Fetcher) newCollector(ctx context.Context, ua string) *colly.Collector {
+func (f *Fetcher) newCollector(ctx context.Context, ua string, st *fetchState, redirect func(*http.Request, []*http.Request) error) *colly.Collector {
 	// Not colly.NewCollector: it also applies COLLY_* environment variables,
 	// which could silently change limits (MAX_BODY_SIZE, robots) in a Lambda.
 	c := &colly.Collector{}
 	c.Init()
 	c.UserAgent = ua
 	c.Headers = &f.headers
-	// One byte over the limit: colly truncates silently at MaxBodySize, so
-	// reading limit+1 bytes is how a too-large body is told from a full one.
-	c.MaxBodySize = int(f.opts.MaxBodyBytes + 1)
+	c.MaxBodySize = 0               // the body never reaches colly (see pageTransport)
 	c.AllowURLRevisit = true        // no visited-URL bookkeeping per fetch
 	c.IgnoreRobotsTxt = true        // robots.txt is ours (see robots.go)
-	c.ParseHTTPErrorResponse = true // colly treats 203-299 as errors otherwise; we classify statuses ourselves
+	c.ParseHTTPErrorResponse = true // statuses are classified by pageTransport
 	c.Context = ctx
-	c.WithTransport(f.transport)
+	c.WithTransport(&pageTransport{f: f, st: st})
 	c.SetRequestTimeout(0) // the context carries the job's timeout
-	c.SetRedirectHandler(f.checkRedirect)
+	c.SetRedirectHandler(redirect)
 	return c
 }
 
-func (f *Fetcher) fetchPage(ctx context.Context, rawURL, ua string, rules []rule, timeout time.Duration) (Page, error) {
+func (f *Fetcher) fetchPage(ctx context.Context, rawURL, ua string, robots bool, rules []*rule, timeout time.Duration) (Page, error) {
 	st := &fetchState{finalURL: rawURL}
-	c := f.newCollector(ctx, ua)
-	c.OnResponseHeaders(func(r *colly.Response) {
-		st.status, st.finalURL, st.header = r.StatusCode, r.Request.URL.String(), *r.Headers
-		if err := f.checkHeaders(st); err != nil {
-			st.err = err
-			r.Request.Abort() // do not download what will be rejected
-		}
-	})
-	c.OnResponse(func(r *colly.Response) {
-		st.responded = true
-		if int64(len(r.Body)) > f.opts.MaxBodyBytes {
-			st.err = f.tooLarge(st.finalURL, -1)
-			return
-		}
-		if st.mediaType == "" { // no Content-Type: sniff, as colly does
-			st.mediaType = mediaType(http.DetectContentType(r.Body))
-			if !textual(st.mediaType) {
-				st.err = contentTypeErr(st.finalURL, st.mediaType)
-				return
-			}
-		}
-		st.html = isHTML(st.mediaType)
-		st.bodyHash, st.bytes = hashBytes(r.Body), int64(len(r.Body))
-	})
-	// One callback on <head>, which the HTML parser always creates, and
-	// extraction over the whole document from there: colly computes the
-	// text of every element it hands to a callback, and the text of <html>
-	// (the whole page) was a fifth of the allocations of a fetch.
-	c.OnHTML("head", func(e *colly.HTMLElement) {
-		if st.err != nil || st.extracted || !st.html || len(e.DOM.Nodes) == 0 {
-			return
-		}
-		st.extracted = true
-		doc := e.DOM.Nodes[0]
-		for doc.Parent != nil {
-			doc = doc.Parent // the document node, so selectors may name <html>
-		}
-		fields, err := extract(doc, rules, absolutizer(e.Request), st.finalURL)
-		if err != nil {
-			st.err = err.(*Error)
-			return
-		}
-		st.fields = fields
-	})
-
-	// colly v2.3.0 reports an HTML parse error only to OnError: Visit
-	// returns nil (the OnXML step overwrites it).
-	c.OnError(func(_ *colly.Response, err error) { st.lastErr = err })
-
+	defer func() { st.body.release() }()
+	c := f.newCollector(ctx, ua, st, f.pageRedirect(ua, robots, timeout))
 	err := c.Visit(rawURL)
 	page := Page{URL: st.finalURL, HTTPStatus: st.status}
+	// fail returns a failure that came with (or after) the final response
+	// with that response's status, which the worker records.
+	fail := func(e *Error) (Page, error) {
+		if e.HTTPStatus == 0 {
+			e.HTTPStatus = st.status
+		}
+		return page, e
+	}
 	switch {
-	case st.err != nil:
-		return page, st.err
 	case err != nil:
-		return page, classify(ctx, err, st.finalURL, timeout)
-	case !st.responded:
-		return page, &Error{Kind: KindConnection, Retryable: true, URL: st.finalURL,
-			Err: fmt.Errorf("no response was received")}
+		return fail(classify(ctx, err, st.finalURL, timeout))
+	case st.body == nil:
+		return fail(&Error{Kind: KindConnection, Retryable: true, URL: st.finalURL,
+			Err: fmt.Errorf("no response was received")})
 	}
-	if st.html && !st.extracted {
-		// x/net/html refuses documents nested deeper than 512 elements.
-		return page, &Error{Kind: KindContentType, URL: st.finalURL,
-			Err: fmt.Errorf("the HTML could not be parsed: %v", st.lastErr)}
+	body := st.body.b
+	if st.mediaType == "" { // no Content-Type: sniff, as browsers do
+		st.mediaType = mediaType(http.DetectContentType(body))
+		if !textual(st.mediaType) {
+			return fail(contentTypeErr(st.finalURL, st.mediaType))
+		}
 	}
-	if !st.extracted {
+	isPage := isHTML(st.mediaType)
+	body = toUTF8(body, st.header.Get("Content-Type"), isPage)
+	page.BodyHash, page.Bytes = hashBytes(body), int64(len(st.body.b))
+	if !isPage {
 		// Text that is not HTML: no fields, and required ones are missing.
 		if err := requiredMissing(rules, st.finalURL, st.mediaType); err != nil {
-			return page, err
+			return fail(err)
 		}
-		st.fields = map[string]any{}
+		page.Fields = map[string]any{}
+		page.ContentHash = hashFields(page.Fields)
+		return page, nil
 	}
-	page.Fields = st.fields
-	page.ContentHash = hashFields(st.fields)
-	page.BodyHash = st.bodyHash
-	page.Bytes = st.bytes
+	doc, err := parseHTML(body)
+	if err != nil {
+		// x/net/html refuses documents nested deeper than 512 elements.
+		return fail(&Error{Kind: KindContentType, URL: st.finalURL,
+			Err: fmt.Errorf("the HTML could not be parsed: %v", err)})
+	}
+	fields, ferr := extract(doc, rules, newAbsolutizer(st.finalURL, doc), st.finalURL)
+	if ferr != nil {
+		return fail(ferr)
+	}
+	page.Fields = fields
+	page.ContentHash = hashFields(fields)
 	return page, nil
 }
 
-// checkHeaders rejects a response on its status and headers, before its body
-// is read.
+// checkHeaders rejects a final response on its status and headers, before
+// its body is read.
 func (f *Fetcher) checkHeaders(st *fetchState) *Error {
 	if st.status < 200 || st.status > 299 {
 		return statusError(st.status, st.header, st.finalURL, f.now())
 	}
 	if cl := st.header.Get("Content-Length"); cl != "" {
-		if n, err := strconv.ParseInt(cl, 10, 64); err == nil && n > f.opts.MaxBodyBytes {
+		if n, err := parseContentLength(cl); err == nil && n > f.opts.MaxBodyBytes {
 			return f.tooLarge(st.finalURL, n)
 		}
 	}
 	// The transport decodes gzip it asked for and removes the header; any
-	// Content-Encoding left is one we cannot decode (or that colly would
-	// decompress without a limit).
+	// Content-Encoding left is one we cannot decode.
 	if ce := strings.TrimSpace(st.header.Get("Content-Encoding")); ce != "" && !strings.EqualFold(ce, "identity") {
 		return &Error{Kind: KindContentType, URL: st.finalURL,
 			Err: fmt.Errorf("the body has content encoding %q, which is not supported", ce)}
 	}
-	// colly gunzips *.xml.gz itself, with no limit on what it inflates.
+	// colly gunzips *.xml.gz itself (with no limit); such a file is not a
+	// page anyway.
 	if u, err := url.Parse(st.finalURL); err == nil && strings.HasSuffix(strings.ToLower(u.Path), ".xml.gz") {
 		return contentTypeErr(st.finalURL, "a compressed XML file")
 	}
@@ -310,7 +346,7 @@ func (f *Fetcher) checkHeaders(st *fetchState) *Error {
 }
 
 func (f *Fetcher) tooLarge(u string, n int64) *Error {
-	err := fmt.Errorf("the body is larger than the limit of %d bytes", f.opts.MaxBodyBytes)
+	err := fmt.Errorf("the body is larger than the limit of %d bytes; it was cut there", f.opts.MaxBodyBytes)
 	if n >= 0 {
 		err = fmt.Errorf("the body is %d bytes, larger than the limit of %d bytes", n, f.opts.MaxBodyBytes)
 	}
@@ -321,44 +357,50 @@ func contentTypeErr(u, mt string) *Error {
 	return &Error{Kind: KindContentType, URL: u, Err: fmt.Errorf("the page is %s, not HTML or text", mt)}
 }
 
-// checkRedirect is the http.Client's CheckRedirect, for pages and robots.txt.
-// Each hop's address is checked by the dialer.
+// checkRedirect is the CheckRedirect of every request, pages and robots.txt:
+// the redirect limit, the scheme, and the target's host written the way
+// browsers read it. Each hop's address is then checked by the dialer.
 func (f *Fetcher) checkRedirect(req *http.Request, via []*http.Request) error {
 	if len(via) > f.opts.MaxRedirects {
 		return &Error{Kind: KindRedirects, URL: via[0].URL.String(),
-			Err: fmt.Errorf("more than %d redirects (the last to %s)", f.opts.MaxRedirects, req.URL)}
+			Err: fmt.Errorf("more than %d redirects (the last to %s)", f.opts.MaxRedirects, req.URL.Redacted())}
 	}
 	if req.URL.Scheme != "http" && req.URL.Scheme != "https" {
-		e := &Error{Kind: KindHTTP4xx, URL: via[len(via)-1].URL.String(),
-			Err: fmt.Errorf("redirect to %s: only http and https URLs are fetched", req.URL.Redacted())}
-		if req.Response != nil {
-			e.HTTPStatus = req.Response.StatusCode
-		}
-		return e
+		return redirectRefused(req, via, errors.New("only http and https URLs are fetched"))
+	}
+	if err := canonicalizeURLHost(req.URL); err != nil {
+		return redirectRefused(req, via, err)
 	}
 	return nil
 }
 
-// absolutizer resolves URLs against the page's base URL: its final URL, or
-// <base href> (colly has resolved it into the request's base). colly's
-// AbsoluteURL parses the base again for every value with a WHATWG parser and
-// turns fragment-only references into ""; this parses the base once and
-// falls back to colly for what net/url rejects.
-func absolutizer(r *colly.Request) func(string) string {
-	var base *url.URL
-	if b := r.AbsoluteURL(""); b != "" {
-		base, _ = url.Parse(b)
+func redirectRefused(req *http.Request, via []*http.Request, err error) *Error {
+	e := &Error{Kind: KindHTTP4xx, URL: via[len(via)-1].URL.String(),
+		Err: fmt.Errorf("redirect to %s: %w", req.URL.Redacted(), err)}
+	if req.Response != nil {
+		e.HTTPStatus = req.Response.StatusCode
 	}
-	return func(v string) string {
-		if base != nil {
-			if u, err := base.Parse(v); err == nil {
-				return u.String()
-			}
+	return e
+}
+
+// pageRedirect is a page fetch's CheckRedirect: checkRedirect, then the
+// target's robots.txt, so a redirect cannot lead where robots.txt forbids.
+func (f *Fetcher) pageRedirect(ua string, robots bool, timeout time.Duration) func(*http.Request, []*http.Request) error {
+	return func(req *http.Request, via []*http.Request) error {
+		if err := f.checkRedirect(req, via); err != nil {
+			return err
 		}
-		if a := r.AbsoluteURL(v); a != "" {
-			return a
+		if !robots {
+			return nil
 		}
-		return v
+		err := f.checkRobots(req.Context(), req.URL, ua, timeout)
+		var ce *Error
+		if errors.As(err, &ce) && ce.Kind == KindRobots {
+			c := *ce
+			c.Err = fmt.Errorf("redirected from %s: %w", via[len(via)-1].URL.Redacted(), ce.Err)
+			return &c
+		}
+		return err
 	}
 }
 

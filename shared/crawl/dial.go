@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"net/url"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // The address guard runs at dial time, after name resolution, on every
@@ -110,12 +113,35 @@ type guardedDialer struct {
 	allowPrivate bool
 	resolver     Resolver
 	dial         func(ctx context.Context, network, addr string) (net.Conn, error)
+	timeout      time.Duration // resolution and connect; 0: none
 }
 
 func (d *guardedDialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	if d.timeout <= 0 {
+		return d.dialContext(ctx, network, addr)
+	}
+	dctx, cancel := context.WithTimeout(ctx, d.timeout)
+	defer cancel()
+	conn, err := d.dialContext(dctx, network, addr)
+	if err != nil && ctx.Err() == nil && errors.Is(dctx.Err(), context.DeadlineExceeded) {
+		return nil, &Error{Kind: KindTimeout, Retryable: true,
+			Err: fmt.Errorf("connecting to %s: no connection within the connect timeout of %s: %w", addr, d.timeout, err)}
+	}
+	return conn, err
+}
+
+func (d *guardedDialer) dialContext(ctx context.Context, network, addr string) (net.Conn, error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, err
+	}
+	// A host that reads as an IPv4 number in another form (2130706433,
+	// 0x7f.1, 0177.0.0.1) is never handed to a resolver: Go's own resolver
+	// would look it up in the DNS, the C library's would read it as an
+	// address. Read here, it is checked like any address.
+	host, err = canonicalHost(host)
+	if err != nil {
+		return nil, &Error{Kind: KindBadRule, Err: err}
 	}
 	var ips []netip.Addr
 	if ip, err := netip.ParseAddr(host); err == nil {
@@ -167,4 +193,121 @@ func lookupNetwork(network string) string {
 		return "ip6"
 	}
 	return "ip"
+}
+
+// canonicalizeURLHost rewrites u's host the way the URL standard (and so
+// every browser) reads it: an IPv4 address in decimal, octal, hex or short
+// form becomes dotted decimal, and a host that ends in a number but is no
+// valid IPv4 address is an error. Then the address guard, the robots.txt
+// cache and the per-host limits all see the one address it means.
+func canonicalizeURLHost(u *url.URL) error {
+	h := u.Hostname()
+	c, err := canonicalHost(h)
+	if err != nil {
+		return err
+	}
+	if c == h {
+		return nil
+	}
+	if p := u.Port(); p != "" {
+		u.Host = net.JoinHostPort(c, p)
+	} else {
+		u.Host = c
+	}
+	return nil
+}
+
+// canonicalHost returns host with an IPv4 address in any form the WHATWG
+// URL standard's IPv4 parser accepts written in dotted decimal (and any
+// other host unchanged). A host whose last label is a number is an IPv4
+// address or invalid: "1.2.3.4.5", "256.1.1.1" and "foo.123" are errors,
+// as they are in browsers.
+func canonicalHost(host string) (string, error) {
+	if host == "" || strings.HasPrefix(host, "[") || strings.Contains(host, ":") {
+		return host, nil // empty, or IPv6
+	}
+	parts := strings.Split(host, ".")
+	if len(parts) > 1 && parts[len(parts)-1] == "" {
+		parts = parts[:len(parts)-1] // one trailing dot
+	}
+	if !endsInNumber(parts[len(parts)-1]) {
+		return host, nil
+	}
+	bad := func(why string) error {
+		return fmt.Errorf("host %q ends in a number, so it must be an IPv4 address, but %s; write the address as four decimal numbers (such as 93.184.215.14) or use a host name", host, why)
+	}
+	if len(parts) > 4 {
+		return "", bad("it has more than four parts")
+	}
+	nums := make([]uint64, len(parts))
+	for i, p := range parts {
+		n, ok := ipv4Number(p)
+		if !ok {
+			return "", bad(fmt.Sprintf("%q is not a number", p))
+		}
+		nums[i] = n
+	}
+	var v uint64
+	for i, n := range nums[:len(nums)-1] {
+		if n > 255 {
+			return "", bad(fmt.Sprintf("part %d is larger than 255", i+1))
+		}
+		v |= n << (8 * (3 - i))
+	}
+	last := nums[len(nums)-1]
+	if last >= 1<<(8*(5-len(nums))) {
+		return "", bad("its last part is too large")
+	}
+	v |= last
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}).String(), nil
+}
+
+// endsInNumber is the URL standard's test of a host's last label: all
+// decimal digits, or a number in the IPv4 parser's sense (0x… hex).
+func endsInNumber(last string) bool {
+	if last == "" {
+		return false
+	}
+	if strings.Trim(last, "0123456789") == "" {
+		return true
+	}
+	_, ok := ipv4Number(last)
+	return ok
+}
+
+// ipv4Number parses one part of an IPv4 host: decimal, 0x hex or 0 octal
+// ("0x" alone is 0).
+func ipv4Number(s string) (uint64, bool) {
+	if s == "" {
+		return 0, false
+	}
+	base := 10
+	switch {
+	case len(s) >= 2 && (s[:2] == "0x" || s[:2] == "0X"):
+		s, base = s[2:], 16
+	case len(s) >= 2 && s[0] == '0':
+		s, base = s[1:], 8
+	}
+	if s == "" {
+		return 0, true
+	}
+	for _, c := range s {
+		var d int
+		switch {
+		case c >= '0' && c <= '9':
+			d = int(c - '0')
+		case base == 16 && c >= 'a' && c <= 'f', base == 16 && c >= 'A' && c <= 'F':
+			d = 10
+		default:
+			return 0, false
+		}
+		if d >= base {
+			return 0, false
+		}
+	}
+	n, err := strconv.ParseUint(s, base, 64)
+	if err != nil {
+		return 1 << 40, true // out of range: too large for any part
+	}
+	return n, true
 }

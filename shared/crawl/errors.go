@@ -179,15 +179,18 @@ func classify(ctx context.Context, err error, rawURL string, timeout time.Durati
 		return &c
 	}
 	switch {
-	case errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		// The fetch's total timeout.
 		return &Error{Kind: KindTimeout, Retryable: true, URL: rawURL,
 			Err: fmt.Errorf("no complete answer within %s: %w", timeout, err)}
 	case errors.Is(ctx.Err(), context.Canceled) || errors.Is(err, context.Canceled):
 		return &Error{Kind: KindConnection, Retryable: true, URL: rawURL,
 			Err: fmt.Errorf("the fetch was canceled before it finished: %w", err)}
 	}
+	// A shorter timeout inside the fetch: the TLS handshake's, the
+	// response headers', or another caller's context.
 	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
+	if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
 		return &Error{Kind: KindTimeout, Retryable: true, URL: rawURL, Err: err}
 	}
 	// A certificate the client rejects stays rejected: retrying cannot help.

@@ -6,13 +6,16 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"unicode"
 
 	"github.com/andybalholm/cascadia"
 	"github.com/cronless/cronless/shared/job"
+	"github.com/gocolly/colly/v2"
 	"golang.org/x/net/html"
 	"golang.org/x/net/html/atom"
 )
@@ -26,7 +29,7 @@ const (
 	modeAttr
 )
 
-// rule is a job.Rule compiled once per fetch.
+// rule is a compiled job.Rule, shared read-only by fetches (see ruleCache).
 type rule struct {
 	name string
 	spec job.Rule
@@ -45,36 +48,107 @@ var urlAttrs = map[string]bool{
 	"icon": true, "codebase": true, "usemap": true, "srcset": true,
 }
 
-// compileRules validates and compiles the job's rules, sorted by name so
-// extraction (and its first error) is deterministic.
-func compileRules(extract map[string]job.Rule) ([]rule, error) {
-	rules := make([]rule, 0, len(extract))
+// ruleKey identifies a compiled rule.
+type ruleKey struct {
+	name string
+	spec job.Rule
+}
+
+// ruleCache keeps compiled rules: a warm worker sees the same targets over
+// and over, and compiling a selector and a regex costs more than matching
+// them on a page. It is bounded: when full, it starts over.
+type ruleCache struct {
+	mu    sync.RWMutex
+	max   int
+	rules map[ruleKey]*rule
+}
+
+const ruleCacheSize = 4096
+
+func newRuleCache(max int) *ruleCache {
+	return &ruleCache{max: max, rules: make(map[ruleKey]*rule)}
+}
+
+// compile returns the job's rules compiled, sorted by name so extraction
+// (and its first error) is deterministic. Errors are *Error of KindBadRule.
+func (c *ruleCache) compile(extract map[string]job.Rule) ([]*rule, error) {
+	rules := make([]*rule, 0, len(extract))
 	for name, spec := range extract {
-		r := rule{name: name, spec: spec}
-		sel, err := cascadia.Compile(spec.CSS)
-		if err != nil {
-			return nil, &Error{Kind: KindBadRule, Err: fmt.Errorf("field %q: css selector %q does not parse: %v", name, spec.CSS, err)}
-		}
-		r.sel = sel
-		if spec.Regex != "" {
-			re, err := regexp.Compile(spec.Regex)
-			if err != nil {
-				return nil, &Error{Kind: KindBadRule, Err: fmt.Errorf("field %q: regex %q does not parse: %v", name, spec.Regex, err)}
+		k := ruleKey{name, spec}
+		c.mu.RLock()
+		r := c.rules[k]
+		c.mu.RUnlock()
+		if r == nil {
+			var err error
+			if r, err = compileRule(name, spec); err != nil {
+				return nil, err
 			}
-			r.re = re
-		}
-		switch a := strings.ToLower(strings.TrimSpace(spec.Attr)); a {
-		case "", "text":
-			r.mode = modeText
-		case "html":
-			r.mode = modeHTML
-		default:
-			r.mode, r.attr, r.url = modeAttr, a, urlAttrs[a]
+			c.mu.Lock()
+			if len(c.rules) >= c.max {
+				clear(c.rules)
+			}
+			c.rules[k] = r
+			c.mu.Unlock()
 		}
 		rules = append(rules, r)
 	}
 	sort.Slice(rules, func(i, k int) bool { return rules[i].name < rules[k].name })
 	return rules, nil
+}
+
+// compileRule validates and compiles one rule. A compiled rule is
+// read-only: fetches share it.
+func compileRule(name string, spec job.Rule) (*rule, error) {
+	r := &rule{name: name, spec: spec}
+	sel, err := cascadia.Compile(spec.CSS)
+	if err != nil {
+		return nil, &Error{Kind: KindBadRule, Err: fmt.Errorf("field %q: css selector %q does not parse: %v", name, spec.CSS, err)}
+	}
+	r.sel = sel
+	if spec.Regex != "" {
+		re, err := regexp.Compile(spec.Regex)
+		if err != nil {
+			return nil, &Error{Kind: KindBadRule, Err: fmt.Errorf("field %q: regex %q does not parse: %v", name, spec.Regex, err)}
+		}
+		r.re = re
+	}
+	switch a := strings.ToLower(strings.TrimSpace(spec.Attr)); a {
+	case "", "text":
+		r.mode = modeText
+	case "html":
+		r.mode = modeHTML
+	default:
+		r.mode, r.attr, r.url = modeAttr, a, urlAttrs[a]
+	}
+	return r, nil
+}
+
+var baseSel = cascadia.MustCompile("base[href]")
+
+// newAbsolutizer returns a function that makes URLs absolute against the
+// page's base URL: the href of its first <base href>, resolved against the
+// final URL, or the final URL. net/url parses the base once; a value it
+// rejects falls back to colly's WHATWG resolution (which turns a
+// fragment-only reference into "").
+func newAbsolutizer(pageURL string, doc *html.Node) func(string) string {
+	base, _ := url.Parse(pageURL)
+	if n := baseSel.MatchFirst(doc); n != nil && base != nil {
+		if b, err := base.Parse(strings.TrimSpace(attr(n, "href"))); err == nil && (b.Scheme == "http" || b.Scheme == "https") {
+			base = b
+		}
+	}
+	return func(v string) string {
+		if base == nil {
+			return v
+		}
+		if u, err := base.Parse(v); err == nil {
+			return u.String()
+		}
+		if a := (&colly.Request{URL: base}).AbsoluteURL(v); a != "" {
+			return a
+		}
+		return v
+	}
 }
 
 // The built-in fields, filled when the job has no rule of that name.
@@ -87,10 +161,9 @@ var (
 
 // extract applies rules, then the built-ins, to the document rooted at doc.
 // abs makes a URL absolute against the page's base URL.
-func extract(doc *html.Node, rules []rule, abs func(string) string, pageURL string) (map[string]any, error) {
+func extract(doc *html.Node, rules []*rule, abs func(string) string, pageURL string) (map[string]any, *Error) {
 	fields := make(map[string]any, len(rules)+4)
-	for i := range rules {
-		r := &rules[i]
+	for _, r := range rules {
 		var vals []string
 		if !r.spec.All && r.re == nil && r.mode != modeAttr {
 			// Every element has a text and an inner HTML: the first match is the value.
@@ -129,22 +202,32 @@ func extract(doc *html.Node, rules []rule, abs func(string) string, pageURL stri
 	return fields, nil
 }
 
+// missingErr is the message of a required field without a value, such as
+//
+//	extraction: field "price" (css ".price") matched nothing
 func missingErr(r *rule) error {
-	if r.re != nil {
-		return fmt.Errorf("required field %q: no value of css %q matches regex %q", r.name, r.spec.CSS, r.spec.Regex)
-	}
+	return fmt.Errorf("extraction: field %q (%s) matched nothing", r.name, r.describe())
+}
+
+// describe names what the rule looks for: its selector, and the attribute
+// and regex when it has them.
+func (r *rule) describe() string {
+	d := fmt.Sprintf("css %q", r.spec.CSS)
 	if r.mode == modeAttr {
-		return fmt.Errorf("required field %q: no element matches css %q with attribute %q", r.name, r.spec.CSS, r.attr)
+		d += fmt.Sprintf(", attr %q", r.attr)
 	}
-	return fmt.Errorf("required field %q: no element matches css %q", r.name, r.spec.CSS)
+	if r.re != nil {
+		d += fmt.Sprintf(", regex %q", r.spec.Regex)
+	}
+	return d
 }
 
 // requiredMissing is the error for a page that cannot carry fields at all.
-func requiredMissing(rules []rule, pageURL, mediaType string) error {
-	for i := range rules {
-		if rules[i].spec.Required {
+func requiredMissing(rules []*rule, pageURL, mediaType string) *Error {
+	for _, r := range rules {
+		if r.spec.Required {
 			return &Error{Kind: KindRequired, URL: pageURL,
-				Err: fmt.Errorf("required field %q: the page is %s, not HTML", rules[i].name, mediaType)}
+				Err: fmt.Errorf("extraction: field %q (%s) matched nothing: the page is %s, not HTML", r.name, r.describe(), mediaType)}
 		}
 	}
 	return nil

@@ -233,3 +233,35 @@ func TestTextDeepNesting(t *testing.T) {
 		t.Errorf("b = %#v", page.Fields["b"])
 	}
 }
+
+// TestRequiredFieldMessage: a required field that matches nothing is a
+// permanent "extraction" failure of kind required_field_missing whose
+// message names the field and what it looked for.
+func TestRequiredFieldMessage(t *testing.T) {
+	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { writeHTML(w, productPage) }))
+	f := newFetcher(t, Options{})
+	tests := []struct {
+		rule job.Rule
+		want string
+	}{
+		{job.Rule{CSS: ".missing", Required: true},
+			`extraction: field "price" (css ".missing") matched nothing (permanent; check the selector, or make the field optional)`},
+		{job.Rule{CSS: "li", Attr: "href", Required: true},
+			`extraction: field "price" (css "li", attr "href") matched nothing`},
+		{job.Rule{CSS: "p.price", Regex: `\$(\d+)`, Required: true},
+			`extraction: field "price" (css "p.price", regex "\\$(\\d+)") matched nothing`},
+	}
+	for _, tt := range tests {
+		page, err := fetch(t, f, testJob(srv.URL+"/p", map[string]job.Rule{"price": tt.rule, "title": {CSS: "title"}}))
+		ce := asError(t, err)
+		if ce.Kind != KindRequired || ce.Retryable || string(ce.Kind) != "required_field_missing" || ce.HTTPStatus != 200 {
+			t.Fatalf("got %v, want a permanent %s", err, KindRequired)
+		}
+		if msg := err.Error(); !strings.Contains(msg, tt.want) || !strings.HasPrefix(msg, "GET "+srv.URL+"/p: ") {
+			t.Errorf("message\n%s\ndoes not contain\n%s", msg, tt.want)
+		}
+		if page.HTTPStatus != 200 || page.URL != srv.URL+"/p" {
+			t.Errorf("page = %+v", page)
+		}
+	}
+}

@@ -3,8 +3,10 @@ package crawl
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -19,13 +21,36 @@ func newServer(t testing.TB, h http.Handler) *httptest.Server {
 	return srv
 }
 
-// newFetcher builds a Fetcher for loopback test servers.
+// newFetcher builds a Fetcher for loopback test servers. Unless the test
+// brings its own, the resolver knows no names and the dialer fails the test
+// on any address that is not loopback, so nothing leaves the machine even
+// when the code under test is broken.
 func newFetcher(t testing.TB, opts Options) *Fetcher {
 	t.Helper()
 	opts.AllowPrivate = true
+	if opts.Resolver == nil {
+		opts.Resolver = stubResolver{}
+	}
+	if opts.DialContext == nil {
+		opts.DialContext = loopbackDialer(t)
+	}
 	f := New(opts)
 	t.Cleanup(f.CloseIdleConnections)
 	return f
+}
+
+// loopbackDialer dials loopback addresses only, and fails the test when
+// asked for any other.
+func loopbackDialer(t testing.TB) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		ap, err := netip.ParseAddrPort(addr)
+		if err != nil || !ap.Addr().Unmap().IsLoopback() {
+			t.Errorf("dial of non-loopback address %s", addr)
+			return nil, errors.New("test dialer: refusing non-loopback " + addr)
+		}
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
+	}
 }
 
 func noRobots() *bool { b := false; return &b }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cronless/cronless/shared/job"
 	"github.com/temoto/robotstxt"
 )
 
@@ -233,5 +234,70 @@ func TestRobotsAgent(t *testing.T) {
 		if got := robotsAgent(in); got != want {
 			t.Errorf("robotsAgent(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestRobotsOnRedirect: robots.txt is checked for every redirect target,
+// on the same host and on another one; a disallowed target is a permanent
+// robots_disallowed, and it is never requested.
+func TestRobotsOnRedirect(t *testing.T) {
+	var otherPage, otherRobots atomic.Int32
+	other := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/robots.txt" {
+			otherRobots.Add(1)
+			_, _ = w.Write([]byte("User-agent: *\nDisallow: /\n"))
+			return
+		}
+		otherPage.Add(1)
+		writeHTML(w, "<title>other</title>")
+	}))
+	var privateHits atomic.Int32
+	mux := http.NewServeMux()
+	mux.HandleFunc("/robots.txt", robotsText("User-agent: *\nDisallow: /private\n"))
+	mux.HandleFunc("/to-private", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/private/x", http.StatusFound)
+	})
+	mux.HandleFunc("/to-other", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.URL+"/page", http.StatusMovedPermanently)
+	})
+	mux.HandleFunc("/to-public", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/public", http.StatusFound)
+	})
+	mux.HandleFunc("/private/", func(w http.ResponseWriter, r *http.Request) {
+		privateHits.Add(1)
+		writeHTML(w, "<title>private</title>")
+	})
+	mux.HandleFunc("/public", func(w http.ResponseWriter, r *http.Request) { writeHTML(w, "<title>public</title>") })
+	srv := newServer(t, mux)
+	f := newFetcher(t, Options{})
+	respecting := func(u string) job.Job { j := testJob(u, nil); j.Robots = nil; return j }
+
+	page, err := fetch(t, f, respecting(srv.URL+"/to-public"))
+	if err != nil || page.Fields["title"] != "public" {
+		t.Fatalf("allowed redirect: page=%+v err=%v", page, err)
+	}
+	for _, tt := range []struct{ path, target string }{
+		{"/to-private", srv.URL + "/private/x"},
+		{"/to-other", other.URL + "/page"},
+	} {
+		_, err := fetch(t, f, respecting(srv.URL+tt.path))
+		ce := asError(t, err)
+		if ce.Kind != KindRobots || ce.Retryable {
+			t.Fatalf("%s: got %v, want a permanent %s", tt.path, err, KindRobots)
+		}
+		if msg := err.Error(); !strings.Contains(msg, "redirected from "+srv.URL+tt.path) || !strings.Contains(msg, "robots.txt") || ce.URL != tt.target {
+			t.Errorf("%s: message %q (URL %s) should name the redirect and its target", tt.path, msg, ce.URL)
+		}
+	}
+	if privateHits.Load() != 0 || otherPage.Load() != 0 {
+		t.Errorf("disallowed targets were fetched: %d, %d", privateHits.Load(), otherPage.Load())
+	}
+	if otherRobots.Load() != 1 {
+		t.Errorf("the other host's robots.txt was fetched %d times, want 1", otherRobots.Load())
+	}
+	// robots: false on the target follows the redirect anyway.
+	page, err = fetch(t, f, testJob(srv.URL+"/to-private", nil))
+	if err != nil || page.Fields["title"] != "private" {
+		t.Errorf("robots off: page=%+v err=%v", page, err)
 	}
 }

@@ -159,6 +159,16 @@ func TestSSRFRedirectToBlocked(t *testing.T) {
 			http.Redirect(w, r, "http://internal.test/admin", http.StatusMovedPermanently)
 		case "/to-loopback":
 			http.Redirect(w, r, "http://127.0.0.1:"+port+"/ok", http.StatusFound)
+		case "/to-decimal":
+			http.Redirect(w, r, "http://2130706433:"+port+"/ok", http.StatusFound)
+		case "/to-hex":
+			http.Redirect(w, r, "http://0x7f.1:"+port+"/ok", http.StatusFound)
+		case "/to-octal-metadata":
+			http.Redirect(w, r, "http://0251.0376.0251.0376/latest/", http.StatusFound)
+		case "/to-mapped":
+			http.Redirect(w, r, "http://[::ffff:127.0.0.1]:"+port+"/ok", http.StatusFound)
+		case "/to-bad-number":
+			http.Redirect(w, r, "http://1.2.3.4.5/", http.StatusFound)
 		}
 	}))
 	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
@@ -185,7 +195,7 @@ func TestSSRFRedirectToBlocked(t *testing.T) {
 			t.Errorf("dials = %v, want one keep-alive connection to the checked address", got)
 		}
 	})
-	for _, path := range []string{"/to-ten", "/to-metadata", "/to-name", "/to-loopback"} {
+	for _, path := range []string{"/to-ten", "/to-metadata", "/to-name", "/to-loopback", "/to-decimal", "/to-hex", "/to-octal-metadata", "/to-mapped"} {
 		t.Run(path, func(t *testing.T) {
 			f, d := newF(t)
 			page, err := fetch(t, f, testJob(public+path, nil))
@@ -205,6 +215,25 @@ func TestSSRFRedirectToBlocked(t *testing.T) {
 				t.Errorf("message %q does not name the redirect target", err)
 			}
 		})
+	}
+}
+
+func TestSSRFRedirectToBadNumber(t *testing.T) {
+	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "http://1.2.3.4.5/", http.StatusFound)
+	}))
+	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
+	d := &guardDialer{t: t, route: map[string]string{"203.0.113.10:" + port: srv.Listener.Addr().String()}}
+	f := New(Options{Resolver: &strictResolver{t: t, table: ssrfResolver}, DialContext: d.DialContext})
+	t.Cleanup(f.CloseIdleConnections)
+	j := testJob("http://public.test:"+port+"/", nil)
+	_, err := fetch(t, f, j)
+	ce := asError(t, err)
+	if ce.Kind != KindHTTP4xx || ce.Retryable || ce.HTTPStatus != http.StatusFound {
+		t.Fatalf("got %v, want a permanent %s", err, KindHTTP4xx)
+	}
+	if msg := err.Error(); !strings.Contains(msg, "redirect to http://1.2.3.4.5/") || !strings.Contains(msg, "ends in a number") {
+		t.Errorf("message %q does not name the redirect and what is wrong with it", msg)
 	}
 }
 
@@ -232,12 +261,14 @@ func TestBlockedReason(t *testing.T) {
 
 func TestAllowPrivate(t *testing.T) {
 	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { writeHTML(w, "<title>local</title>") }))
-	// The default dialer, the default resolver (an IP literal needs none).
-	page, err := fetch(t, New(Options{AllowPrivate: true}), testJob(srv.URL, nil))
+	allowed := New(Options{AllowPrivate: true, Resolver: stubResolver{}, DialContext: loopbackDialer(t)})
+	t.Cleanup(allowed.CloseIdleConnections)
+	page, err := fetch(t, allowed, testJob(srv.URL, nil))
 	if err != nil || page.Fields["title"] != "local" {
 		t.Fatalf("AllowPrivate: page=%+v err=%v", page, err)
 	}
-	_, err = fetch(t, New(Options{}), testJob(srv.URL, nil))
+	d := &guardDialer{t: t} // fails the test if reached
+	_, err = fetch(t, New(Options{Resolver: stubResolver{}, DialContext: d.DialContext}), testJob(srv.URL, nil))
 	if KindOf(err) != KindBlocked {
 		t.Fatalf("default: got %v, want %s", err, KindBlocked)
 	}
