@@ -40,6 +40,15 @@ func (t *table) write(w io.Writer) error {
 	return tw.Flush()
 }
 
+// writeRows writes the rows aligned, without the header.
+func (t *table) writeRows(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, r := range t.rows {
+		fmt.Fprintln(tw, strings.Join(r, "\t"))
+	}
+	return tw.Flush()
+}
+
 func (t *table) writeCSV(w io.Writer) error {
 	cw := csv.NewWriter(w)
 	if err := cw.Write(t.header); err != nil {
@@ -66,32 +75,18 @@ func (a *app) outputFormat(flag string) (string, error) {
 	return "", usagef("--output %q: use table, json or csv", flag)
 }
 
-// printResults prints results as a table (fields flat), JSON lines (whole)
-// or CSV (fields flat).
+// printResults prints results as a table (fields flat, for a person), JSON
+// lines (each result whole) or CSV (one column per extracted field).
 func printResults(w io.Writer, format string, results []job.Result) error {
-	if format == "json" {
-		enc := json.NewEncoder(w)
-		for _, r := range results {
-			if err := enc.Encode(r); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	if format == "csv" {
-		t := newTable("target_id", "run_id", "status", "http_status", "changed", "fetched_at", "duration_ms", "attempt", "fields", "error_kind", "error_message")
-		for _, r := range results {
-			var kind, msg string
-			if r.Error != nil {
-				kind, msg = r.Error.Kind, r.Error.Message
-			}
-			t.add(r.TargetID, r.RunID, r.Status, r.HTTPStatus, r.Changed, r.FetchedAt.Format(time.RFC3339Nano),
-				r.DurationMS, r.Attempt, flatFields(r.Fields), kind, msg)
-		}
-		return t.writeCSV(w)
+	switch format {
+	case "json":
+		return printJSONLines(w, results)
+	case "csv":
+		return resultsCSV(results).writeCSV(w)
 	}
 	// A table for a person: the fields of an ok result, or the error of a
-	// failed one, in one column clipped to fit.
+	// failed one, in one column clipped to fit. The run ID says when the
+	// result was scheduled.
 	t := newTable("TARGET", "RUN", "STATUS", "HTTP", "CHANGED", "MS", "FIELDS / ERROR")
 	for _, r := range results {
 		detail := flatFields(r.Fields)
@@ -103,13 +98,99 @@ func printResults(w io.Writer, format string, results []job.Result) error {
 	return t.write(w)
 }
 
-// flatFields renders extracted fields as name=value pairs: the fields of
-// the target's rules in name order, then the built-in ones.
-func flatFields(fields map[string]any) string {
-	names := make([]string, 0, len(fields))
-	for k := range fields {
-		names = append(names, k)
+// printJSONLines writes each value as one line of JSON.
+func printJSONLines[T any](w io.Writer, values []T) error {
+	enc := json.NewEncoder(w)
+	for _, v := range values {
+		if err := enc.Encode(v); err != nil {
+			return err
+		}
 	}
+	return nil
+}
+
+// resultsCSV is results as CSV rows: the result's own columns, then one
+// column "fields.<name>" per extracted field any of the results has.
+func resultsCSV(results []job.Result) *table {
+	names := fieldNames(results)
+	header := []string{"target_id", "run_id", "schedule", "scheduled_at", "url", "status", "http_status", "changed",
+		"content_hash", "fetched_at", "duration_ms", "attempt", "error_kind", "error_message"}
+	for _, n := range names {
+		header = append(header, "fields."+n)
+	}
+	t := newTable(header...)
+	for _, r := range results {
+		kind, msg := errorCells(r.Error)
+		row := []any{r.TargetID, r.RunID, r.Schedule, csvTime(r.ScheduledAt), r.URL, r.Status, orEmpty(r.HTTPStatus), r.Changed,
+			r.ContentHash, csvTime(r.FetchedAt), r.DurationMS, r.Attempt, kind, msg}
+		for _, n := range names {
+			row = append(row, fieldCell(r.Fields, n))
+		}
+		t.add(row...)
+	}
+	return t
+}
+
+// fieldNames is the union of the results' field names, in flatFields' order.
+func fieldNames(results []job.Result) []string {
+	seen := map[string]bool{}
+	var names []string
+	for _, r := range results {
+		for k := range r.Fields {
+			if !seen[k] {
+				seen[k] = true
+				names = append(names, k)
+			}
+		}
+	}
+	sortFieldNames(names)
+	return names
+}
+
+// fieldCell is one extracted field in a CSV cell: a string as is, anything
+// else (a list, a map) as JSON; empty when the result lacks the field.
+func fieldCell(fields map[string]any, name string) string {
+	v, ok := fields[name]
+	if !ok || v == nil {
+		return ""
+	}
+	if s, ok := v.(string); ok {
+		return s
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}
+
+func errorCells(e *job.Error) (kind, msg string) {
+	if e == nil {
+		return "", ""
+	}
+	return e.Kind, e.Message
+}
+
+// tableTime is a time for a person: UTC, to the second; "-" when zero.
+func tableTime(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// csvTime is a time in a CSV cell: UTC RFC 3339 with its fraction; empty
+// when zero.
+func csvTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+// sortFieldNames orders field names as flatFields prints them: the fields
+// of the target's rules in name order, then the built-in ones.
+func sortFieldNames(names []string) {
 	builtin := func(name string) int { return slices.Index(crawl.BuiltinFields, name) }
 	sort.Slice(names, func(i, j int) bool {
 		bi, bj := builtin(names[i]), builtin(names[j])
@@ -121,6 +202,16 @@ func flatFields(fields map[string]any) string {
 		}
 		return names[i] < names[j]
 	})
+}
+
+// flatFields renders extracted fields as name=value pairs: the fields of
+// the target's rules in name order, then the built-in ones.
+func flatFields(fields map[string]any) string {
+	names := make([]string, 0, len(fields))
+	for k := range fields {
+		names = append(names, k)
+	}
+	sortFieldNames(names)
 	parts := make([]string, 0, len(names))
 	for _, k := range names {
 		var v string
@@ -155,6 +246,14 @@ func clip(s string, n int) string {
 func orDash(n int) string {
 	if n == 0 {
 		return "-"
+	}
+	return fmt.Sprint(n)
+}
+
+// orEmpty is n in a CSV cell, empty when zero (no HTTP status, say).
+func orEmpty(n int) string {
+	if n == 0 {
+		return ""
 	}
 	return fmt.Sprint(n)
 }

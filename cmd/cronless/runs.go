@@ -1,8 +1,489 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"sync"
+	"time"
 
-// runsCommand is the runs commands (issue 5; being written).
+	"github.com/spf13/cobra"
+
+	"github.com/cronless/cronless/shared/job"
+	"github.com/cronless/cronless/shared/queue"
+	"github.com/cronless/cronless/shared/sqsevent"
+	"github.com/cronless/cronless/shared/store"
+)
+
 func (a *app) runsCommand() *cobra.Command {
-	return &cobra.Command{Use: "runs", Short: "List runs and show one"}
+	var output string
+	cmd := &cobra.Command{
+		Use:   "runs",
+		Short: "List runs and show one",
+		Long: `List the runs (schedule ticks) of the local backend (default) or of a deployed stage
+(--stage), with what became of their jobs, or show one run target by target.
+
+For each run: its schedule and scheduled time (UTC), the jobs planned, the results
+stored (ok and failed), the jobs still in flight, the jobs dead-lettered (messages
+of this run in the targets DLQ), and when the first and last results were stored.
+
+Dead-lettered jobs are counted by looking at the targets DLQ without consuming it:
+its messages are received and made visible again at once. In flight is planned
+minus ok, failed and dead-lettered; a job replayed from the DLQ whose message also
+stays there counts as dead-lettered until that message is gone.`,
+		Args: cobra.ArbitraryArgs,
+		RunE: groupRunE,
+	}
+	cmd.PersistentFlags().StringVarP(&output, "output", "o", "", outputUsage)
+
+	var limit int
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "The most recent runs, newest first",
+		Example: `  cronless runs list
+  cronless runs list --limit 100 -o csv`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			format, err := a.outputFormat(output)
+			if err != nil {
+				return err
+			}
+			if err := intFlag("limit", limit, 0, 1_000_000); err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			o, err := a.openOps(ctx)
+			if err != nil {
+				return err
+			}
+			defer o.Close()
+			runs, err := o.store.Runs(ctx, limit)
+			if err != nil {
+				return fmt.Errorf("list runs: %w", err)
+			}
+			if len(runs) == 0 {
+				if format == "table" {
+					fmt.Fprintf(a.stderr, "no runs in %s yet: run `cronless run --once` (or `cronless demo`) first\n", o.where)
+				}
+				return nil
+			}
+			letters, err := peekDeadLetters(ctx, o.jobsDLQ)
+			if err != nil {
+				return err
+			}
+			dead := map[string]int{}
+			for _, l := range letters {
+				dead[l.RunID]++
+			}
+			views := make([]runView, len(runs))
+			for i, r := range runs {
+				views[i] = newRunView(r, dead[r.ID])
+			}
+			return printRuns(a.stdout, format, views)
+		},
+	}
+	list.Flags().IntVar(&limit, "limit", 20, "at most this many runs (0: all)")
+
+	show := &cobra.Command{
+		Use:   "show RUN_ID",
+		Short: "One run: its counts, its results, and the targets without a result",
+		Long: `One run: its counts, its results, and the targets without a result, each with
+whether its job is in the targets DLQ and the last error recorded for it.
+
+The targets without a result are those whose job is in the targets DLQ and, when
+that does not account for every job missing, the targets of the run's schedule
+(known from their latest result) that have no result in this run.`,
+		Example: `  cronless runs show hourly-20261127T090000Z
+  cronless runs show hourly-20261127T090000Z -o json`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			format, err := a.outputFormat(output)
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			o, err := a.openOps(ctx)
+			if err != nil {
+				return err
+			}
+			defer o.Close()
+			run, err := findRun(ctx, o, args[0])
+			if err != nil {
+				return err
+			}
+			res, err := o.store.RunResults(ctx, run.ID)
+			if err != nil {
+				return fmt.Errorf("results of run %s: %w", run.ID, err)
+			}
+			letters, err := peekDeadLetters(ctx, o.jobsDLQ)
+			if err != nil {
+				return err
+			}
+			d, err := newRunDetail(ctx, o.store, run, res, letters)
+			if err != nil {
+				return err
+			}
+			return printRunDetail(a.stdout, format, d)
+		},
+	}
+	cmd.AddCommand(list, show)
+	return cmd
+}
+
+// runView is a run as the runs commands print it.
+type runView struct {
+	ID          string    `json:"run_id"`
+	Schedule    string    `json:"schedule"`
+	ScheduledAt time.Time `json:"scheduled_at"`
+	// Planned is 0 while unknown (results stored before the run's plan).
+	Planned       int       `json:"planned"`
+	Succeeded     int       `json:"succeeded"`
+	Failed        int       `json:"failed"`
+	InFlight      int       `json:"in_flight"`
+	DeadLettered  int       `json:"dead_lettered"`
+	FirstResultAt time.Time `json:"first_result_at,omitzero"`
+	LastResultAt  time.Time `json:"last_result_at,omitzero"`
+}
+
+// newRunView is run with dead of its jobs in the targets DLQ.
+func newRunView(r store.Run, dead int) runView {
+	return runView{
+		ID: r.ID, Schedule: r.Schedule, ScheduledAt: r.ScheduledAt.UTC(),
+		Planned: r.Planned, Succeeded: r.Succeeded, Failed: r.Failed,
+		InFlight: max(0, r.Planned-r.Done()-dead), DeadLettered: dead,
+		FirstResultAt: r.FirstResultAt.UTC(), LastResultAt: r.LastResultAt.UTC(),
+	}
+}
+
+// plannedCell is the planned count for a person: "?" while unknown.
+func (v runView) plannedCell() string {
+	if v.Planned == 0 && v.Succeeded+v.Failed > 0 {
+		return "?"
+	}
+	return fmt.Sprint(v.Planned)
+}
+
+func printRuns(w io.Writer, format string, views []runView) error {
+	switch format {
+	case "json":
+		return printJSONLines(w, views)
+	case "csv":
+		t := newTable("run_id", "schedule", "scheduled_at", "planned", "succeeded", "failed", "in_flight", "dead_lettered",
+			"first_result_at", "last_result_at")
+		for _, v := range views {
+			t.add(v.ID, v.Schedule, csvTime(v.ScheduledAt), v.Planned, v.Succeeded, v.Failed, v.InFlight, v.DeadLettered,
+				csvTime(v.FirstResultAt), csvTime(v.LastResultAt))
+		}
+		return t.writeCSV(w)
+	}
+	t := newTable("RUN", "SCHEDULE", "SCHEDULED", "PLANNED", "OK", "FAILED", "IN FLIGHT", "DEAD-LETTERED", "FIRST RESULT", "LAST RESULT")
+	for _, v := range views {
+		t.add(v.ID, v.Schedule, tableTime(v.ScheduledAt), v.plannedCell(), v.Succeeded, v.Failed, v.InFlight, v.DeadLettered,
+			tableTime(v.FirstResultAt), tableTime(v.LastResultAt))
+	}
+	return t.write(w)
+}
+
+// runDetail is one run as runs show prints it.
+type runDetail struct {
+	runView
+	Results []job.Result `json:"results"`
+	// Missing are the targets without a result (see runs show's help).
+	Missing []missingTarget `json:"without_result"`
+}
+
+// missingTarget is a target of a run that has no result in it.
+type missingTarget struct {
+	TargetID string `json:"target_id"`
+	// InDLQ: the target's job of this run is in the targets DLQ.
+	InDLQ bool `json:"in_dlq"`
+	// Attempts is the number of failed attempts recorded.
+	Attempts int `json:"attempts"`
+	// LastError is the last recorded attempt's error or, without one, the
+	// error the dead-lettered message carries (a malformed message).
+	LastError     *job.Error `json:"last_error,omitempty"`
+	LastAttemptAt time.Time  `json:"last_attempt_at,omitzero"`
+}
+
+// newRunDetail puts together what runs show prints.
+func newRunDetail(ctx context.Context, st resultsStore, run store.Run, res []job.Result, letters []deadLetter) (runDetail, error) {
+	have := map[string]bool{}
+	for _, r := range res {
+		have[r.TargetID] = true
+	}
+	dead := 0
+	inDLQ := map[string]deadLetter{}
+	for _, l := range letters {
+		if l.RunID != run.ID {
+			continue
+		}
+		dead++
+		if _, ok := inDLQ[l.TargetID]; !ok && l.TargetID != "" {
+			inDLQ[l.TargetID] = l
+		}
+	}
+	var ids []string
+	for id := range inDLQ {
+		if !have[id] {
+			ids = append(ids, id)
+		}
+	}
+	// Jobs that are neither done nor accounted for by the DLQ: look for
+	// them among the targets the schedule is known to have.
+	if run.Planned-run.Done()-len(ids) > 0 {
+		latest, err := st.Latest(ctx, "")
+		if err != nil {
+			return runDetail{}, fmt.Errorf("targets of schedule %s: %w", run.Schedule, err)
+		}
+		for _, l := range latest {
+			_, dl := inDLQ[l.TargetID]
+			if l.Schedule == run.Schedule && !have[l.TargetID] && !dl {
+				ids = append(ids, l.TargetID)
+			}
+		}
+	}
+	sort.Strings(ids)
+	d := runDetail{runView: newRunView(run, dead), Results: res, Missing: []missingTarget{}}
+	if d.Results == nil {
+		d.Results = []job.Result{}
+	}
+	for _, id := range ids {
+		attempts, err := st.Attempts(ctx, run.ID, id)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return runDetail{}, fmt.Errorf("attempts of %s in run %s: %w", id, run.ID, err)
+		}
+		l, dl := inDLQ[id]
+		m := missingTarget{TargetID: id, InDLQ: dl, Attempts: len(attempts)}
+		if n := len(attempts); n > 0 {
+			last := attempts[n-1]
+			m.LastError, m.LastAttemptAt = &job.Error{Kind: last.Error.Kind, Message: last.Error.Message}, last.At.UTC()
+		} else if dl && l.ErrorKind != "" {
+			m.LastError = &job.Error{Kind: l.ErrorKind, Message: l.ErrorMessage}
+		}
+		d.Missing = append(d.Missing, m)
+	}
+	return d, nil
+}
+
+func printRunDetail(w io.Writer, format string, d runDetail) error {
+	switch format {
+	case "json":
+		return json.NewEncoder(w).Encode(d)
+	case "csv":
+		return runDetailCSV(d).writeCSV(w)
+	}
+	v := d.runView
+	head := &table{}
+	for _, kv := range [][2]string{
+		{"Run", v.ID}, {"Schedule", v.Schedule}, {"Scheduled", tableTime(v.ScheduledAt)},
+		{"Planned", v.plannedCell()}, {"OK", fmt.Sprint(v.Succeeded)}, {"Failed", fmt.Sprint(v.Failed)},
+		{"In flight", fmt.Sprint(v.InFlight)}, {"Dead-lettered", fmt.Sprint(v.DeadLettered)},
+		{"First result", tableTime(v.FirstResultAt)}, {"Last result", tableTime(v.LastResultAt)},
+	} {
+		head.rows = append(head.rows, []string{kv[0] + ":", kv[1]})
+	}
+	if err := head.writeRows(w); err != nil {
+		return err
+	}
+	if len(d.Results) == 0 {
+		fmt.Fprintln(w, "\nNo results yet.")
+	} else {
+		fmt.Fprintf(w, "\nResults (%d):\n", len(d.Results))
+		if err := printResults(w, "table", d.Results); err != nil {
+			return err
+		}
+	}
+	if len(d.Missing) == 0 {
+		return nil
+	}
+	fmt.Fprintf(w, "\nWithout a result (%d):\n", len(d.Missing))
+	t := newTable("TARGET", "IN DLQ", "ATTEMPTS", "LAST ATTEMPT", "LAST ERROR")
+	anyDead, guessed := false, false
+	for _, m := range d.Missing {
+		last := "-"
+		if m.LastError != nil {
+			last = clip(m.LastError.Kind+": "+m.LastError.Message, 100)
+		}
+		t.add(m.TargetID, yesNo(m.InDLQ), m.Attempts, tableTime(m.LastAttemptAt), last)
+		anyDead = anyDead || m.InDLQ
+		guessed = guessed || !m.InDLQ
+	}
+	if err := t.write(w); err != nil {
+		return err
+	}
+	if guessed {
+		fmt.Fprintf(w, "\nNot in the DLQ: the targets of schedule %s (known from their latest results) with no result in this run;\n%d of the run's jobs are neither done nor dead-lettered.\n", v.Schedule, v.InFlight)
+	}
+	if anyDead {
+		fmt.Fprintf(w, "\nOnce the cause is fixed: cronless dlq replay --run %s\n", v.ID)
+	}
+	return nil
+}
+
+// runDetailCSV is one row per target of the run: its result or, for a
+// target without one, status dead_lettered (its job is in the targets DLQ)
+// or no_result, with its recorded failed attempts and last error.
+func runDetailCSV(d runDetail) *table {
+	names := fieldNames(d.Results)
+	header := []string{"run_id", "target_id", "status", "http_status", "changed", "fetched_at", "duration_ms", "attempt",
+		"in_dlq", "failed_attempts", "error_kind", "error_message"}
+	for _, n := range names {
+		header = append(header, "fields."+n)
+	}
+	t := newTable(header...)
+	for _, r := range d.Results {
+		kind, msg := errorCells(r.Error)
+		row := []any{r.RunID, r.TargetID, r.Status, orEmpty(r.HTTPStatus), r.Changed, csvTime(r.FetchedAt), r.DurationMS, r.Attempt,
+			false, "", kind, msg}
+		for _, n := range names {
+			row = append(row, fieldCell(r.Fields, n))
+		}
+		t.add(row...)
+	}
+	for _, m := range d.Missing {
+		status := "no_result"
+		if m.InDLQ {
+			status = "dead_lettered"
+		}
+		kind, msg := errorCells(m.LastError)
+		row := []any{d.ID, m.TargetID, status, "", "", "", "", "", m.InDLQ, m.Attempts, kind, msg}
+		for range names {
+			row = append(row, "")
+		}
+		t.add(row...)
+	}
+	return t
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+// deadLetter is a message of the targets DLQ, as the runs commands need it.
+type deadLetter struct {
+	MessageID, RunID, TargetID string
+	ReceiveCount               int
+	// ErrorKind and ErrorMessage are the error attributes a message carries
+	// when it was dead-lettered as malformed (sqsevent.AttrErrorKind).
+	ErrorKind, ErrorMessage string
+}
+
+// Bounds of peekDeadLetters.
+const (
+	peekVisibility = 60 * time.Second // how long a peeked message stays hidden if restoring fails (or we are killed)
+	peekMax        = 100_000          // the most messages looked at
+	peekRestorers  = 8                // ChangeVisibility calls at once
+)
+
+// peekDeadLetters lists the messages of a DLQ without consuming them: it
+// receives every visible message (hidden for peekVisibility), then makes
+// each visible again at once, even when the listing fails part way. If the
+// process dies in between, the messages come back after peekVisibility.
+// Messages in flight (being listed or replayed by someone else) are not
+// seen. A message's run and target come from its attributes or, failing
+// that, its body.
+//
+// This is a small private stand-in for the listing of shared/dlq (issue 5,
+// being written): swap it for that package's listing when it lands.
+func peekDeadLetters(ctx context.Context, q queue.Queue) (letters []deadLetter, err error) {
+	depth, err := q.Depth(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("count the messages of %s: %w", q.Name(), err)
+	}
+	if depth.Visible == 0 {
+		return nil, nil
+	}
+	var handles []string
+	defer func() {
+		if rerr := restoreVisibility(ctx, q, handles); rerr != nil && err == nil {
+			err = rerr
+		}
+	}()
+	seen := map[string]bool{}
+	for len(seen) < min(depth.Visible, peekMax) {
+		// A long poll, so that SQS looks at all of its servers; it
+		// returns as soon as a message is there.
+		msgs, err := q.Receive(ctx, queue.ReceiveOptions{Max: queue.MaxBatch, Wait: time.Second, Visibility: peekVisibility})
+		if err != nil {
+			return nil, fmt.Errorf("look at the messages of %s: %w", q.Name(), err)
+		}
+		if len(msgs) == 0 {
+			break
+		}
+		for _, m := range msgs {
+			handles = append(handles, m.ReceiptHandle)
+			if seen[m.ID] {
+				continue
+			}
+			seen[m.ID] = true
+			letters = append(letters, toDeadLetter(m))
+		}
+	}
+	return letters, nil
+}
+
+// restoreVisibility makes received messages visible again. It carries on
+// after ctx is cancelled (Ctrl-C), for a while, so that it still happens.
+func restoreVisibility(ctx context.Context, q queue.Queue, handles []string) error {
+	if len(handles) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	var (
+		mu    sync.Mutex
+		first error
+		wg    sync.WaitGroup
+		next  = make(chan string)
+	)
+	for range min(peekRestorers, len(handles)) {
+		wg.Go(func() {
+			for h := range next {
+				err := q.ChangeVisibility(ctx, h, 0)
+				if err != nil && !errors.Is(err, queue.ErrReceiptInvalid) {
+					mu.Lock()
+					if first == nil {
+						first = err
+					}
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	for _, h := range handles {
+		next <- h
+	}
+	close(next)
+	wg.Wait()
+	if first != nil {
+		return fmt.Errorf("make the messages of %s visible again (they will be after %s): %w", q.Name(), peekVisibility, first)
+	}
+	return nil
+}
+
+// toDeadLetter reads what the runs commands need from a message.
+func toDeadLetter(m queue.Message) deadLetter {
+	l := deadLetter{
+		MessageID: m.ID, RunID: m.Attributes[job.AttrRunID], TargetID: m.Attributes[job.AttrTargetID], ReceiveCount: m.ReceiveCount,
+		ErrorKind: m.Attributes[sqsevent.AttrErrorKind], ErrorMessage: m.Attributes[sqsevent.AttrErrorMessage],
+	}
+	if l.RunID == "" || l.TargetID == "" {
+		// A message sent without attributes: its body may still say.
+		var body struct {
+			RunID    string `json:"run_id"`
+			TargetID string `json:"target_id"`
+		}
+		if json.Unmarshal([]byte(m.Body), &body) == nil {
+			l.RunID = cmp.Or(l.RunID, body.RunID)
+			l.TargetID = cmp.Or(l.TargetID, body.TargetID)
+		}
+	}
+	return l
 }
