@@ -1,8 +1,358 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math"
+	"os"
+	"strconv"
+	"strings"
+	"time"
 
-// costCommand estimates the monthly AWS bill (issue 5; being written).
+	"github.com/spf13/cobra"
+
+	"github.com/cronless/cronless/shared/cost"
+	"github.com/cronless/cronless/shared/schedule"
+)
+
+// costOptions are the flags of `cronless cost`.
+type costOptions struct {
+	targets       string // a number of targets, or the targets file
+	serverless    string
+	schedule      string
+	timezone      string
+	batchSize     int
+	memory        int
+	duration      time.Duration
+	resultKB      float64
+	failureRate   float64
+	coldStartRate string
+	initDuration  time.Duration
+	compareEC2    string
+	upkeepHours   float64
+	upkeepRate    float64
+	output        string
+}
+
+// costReport is what `cronless cost` prints (whole, with -o json).
+type costReport struct {
+	Input        cost.Input `json:"input"`
+	ParamsSource string     `json:"params_source"`
+	Bill         cost.Bill  `json:"bill"`
+	EC2          *cost.EC2  `json:"ec2,omitempty"`
+}
+
+// costCommand estimates the monthly AWS bill of a setup (issue 5).
 func (a *app) costCommand() *cobra.Command {
-	return &cobra.Command{Use: "cost", Short: "Estimate the monthly AWS bill of a setup"}
+	var o costOptions
+	cmd := &cobra.Command{
+		Use:   "cost",
+		Short: "Estimate the monthly AWS bill of a setup",
+		Long: `Estimates the monthly AWS bill of a cronless deployment, itemised, with and
+without the free tier, from targets.yaml (targets per schedule; ticks a month
+from each schedule's expression in its time zone) and serverless.yml
+(params.default: memory, timeouts, batch sizes and windows, concurrency,
+maxReceiveCount, log and result retention), or from flags. Flags override the
+files; with --targets N no targets file is read, and serverless.yml is read only
+if it exists (else its shipped defaults apply).
+
+Prices are public list prices of ` + strings.Join(cost.Regions(), " and ") + `, recorded ` + cost.PricesAsOf + `
+(shared/cost/prices.go, with the pricing pages to check them against). Choose
+the region with --region (default us-east-1).
+
+` + cost.Assumptions(),
+		Example: `  cronless cost                                   # targets.yaml and serverless.yml here
+  cronless cost --targets 1 --schedule "rate(1 minute)" --duration 1s
+  cronless cost --targets 10000 --schedule "rate(1 hour)" --compare-ec2 t4g.small
+  cronless cost -o json | jq .bill.total_with_free_tier_usd`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.cost(cmd, o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.targets, "targets", "targets.yaml", "a number of targets (then no targets file is read), or the targets file")
+	f.StringVar(&o.serverless, "serverless", "serverless.yml", "the deployment whose params.default to read")
+	f.StringVar(&o.schedule, "schedule", "", `one schedule expression for every target (default with --targets N: "rate(1 hour)")`)
+	f.StringVar(&o.timezone, "timezone", "UTC", "the IANA time zone of --schedule")
+	f.IntVar(&o.batchSize, "batch-size", 0, "the worker's batch size (default: workerBatchSize)")
+	f.IntVar(&o.memory, "memory", 0, "the worker's memory in MB (default: workerMemory)")
+	f.DurationVar(&o.duration, "duration", time.Second, "how long one page's crawl takes")
+	f.Float64Var(&o.resultKB, "result-kb", float64(cost.DefaultResultBytes)/1024, "the size of a result message and item, KiB")
+	f.Float64Var(&o.failureRate, "failure-rate", 0, "share of crawls that fail once, retryably, and are retried (0 to 0.99)")
+	f.StringVar(&o.coldStartRate, "cold-start-rate", "auto", `share of all invocations that start cold, 0 to 1, or "auto" (derived from the schedules)`)
+	f.DurationVar(&o.initDuration, "init-duration", cost.DefaultInitDuration, "the billed INIT time of a cold start")
+	f.StringVar(&o.compareEC2, "compare-ec2", "", "also price a cron server: an EC2 instance type ("+strings.Join(cost.InstanceTypes("us-east-1"), ", ")+")")
+	f.Float64Var(&o.upkeepHours, "upkeep-hours", 0, "with --compare-ec2: hours a month spent looking after the server")
+	f.Float64Var(&o.upkeepRate, "upkeep-rate", 50, "with --compare-ec2: USD an hour of upkeep")
+	f.StringVarP(&o.output, "output", "o", "", "table, json or csv (default: table on a terminal, json otherwise)")
+	return cmd
+}
+
+func (a *app) cost(cmd *cobra.Command, o costOptions) error {
+	format, err := a.outputFormat(o.output)
+	if err != nil {
+		return err
+	}
+	in, source, err := costInput(cmd, o, a.region)
+	if err != nil {
+		return err
+	}
+	bill, err := cost.Estimate(in)
+	if err != nil {
+		return usageError{err}
+	}
+	rep := costReport{Input: in, ParamsSource: source, Bill: bill}
+	if o.compareEC2 != "" {
+		e, err := cost.CompareEC2(in.Region, o.compareEC2, o.upkeepHours, o.upkeepRate)
+		if err != nil {
+			return usagef("--compare-ec2: %v", err)
+		}
+		rep.EC2 = &e
+	} else if cmd.Flags().Changed("upkeep-hours") || cmd.Flags().Changed("upkeep-rate") {
+		return usagef("--upkeep-hours and --upkeep-rate go with --compare-ec2")
+	}
+	switch format {
+	case "json":
+		return json.NewEncoder(a.stdout).Encode(rep)
+	case "csv":
+		return costCSV(a.stdout, rep)
+	}
+	return costTable(a.stdout, rep)
+}
+
+// costInput builds the model's input from the files and the flags.
+func costInput(cmd *cobra.Command, o costOptions, region string) (cost.Input, string, error) {
+	flags := cmd.Flags()
+	in := cost.DefaultInput()
+	if region != "" {
+		in.Region = region
+	}
+	if _, err := cost.PricesFor(in.Region); err != nil {
+		return in, "", usagef("--region: %v", err)
+	}
+
+	// The flags' own ranges first, so their errors name the flag.
+	if flags.Changed("batch-size") {
+		if err := intFlag("batch-size", o.batchSize, 1, 10000); err != nil {
+			return in, "", err
+		}
+	}
+	if flags.Changed("memory") {
+		if err := intFlag("memory", o.memory, 128, 10240); err != nil {
+			return in, "", err
+		}
+	}
+	if err := durationFlag("duration", o.duration, time.Millisecond, 15*time.Minute); err != nil {
+		return in, "", err
+	}
+	if err := durationFlag("init-duration", o.initDuration, 0, 10*time.Second); err != nil {
+		return in, "", err
+	}
+	if o.resultKB <= 0 || o.resultKB > 256 || math.IsNaN(o.resultKB) {
+		return in, "", usagef("--result-kb %g: must be above 0 and at most 256", o.resultKB)
+	}
+	if o.failureRate < 0 || o.failureRate > 0.99 || math.IsNaN(o.failureRate) {
+		return in, "", usagef("--failure-rate %g: must be between 0 and 0.99", o.failureRate)
+	}
+	coldRate := -1.0 // derived
+	if o.coldStartRate != "auto" {
+		r, err := strconv.ParseFloat(o.coldStartRate, 64)
+		if err != nil || r < 0 || r > 1 || math.IsNaN(r) {
+			return in, "", usagef(`--cold-start-rate %q: use a share between 0 and 1, or "auto"`, o.coldStartRate)
+		}
+		coldRate = r
+	}
+	if flags.Changed("timezone") && o.schedule == "" {
+		return in, "", usagef("--timezone goes with --schedule")
+	}
+
+	// Parameters: serverless.yml's, or the shipped defaults when there is
+	// none and it was not asked for.
+	source := o.serverless
+	data, err := os.ReadFile(o.serverless)
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && !flags.Changed("serverless"):
+		source = "defaults (no " + o.serverless + ")"
+	case err != nil:
+		return in, "", usagef("--serverless: %v", err)
+	default:
+		p, err := cost.ParseParams(data)
+		if err != nil {
+			return in, "", usagef("%s: %v", o.serverless, err)
+		}
+		in.Params = p
+	}
+	if flags.Changed("batch-size") {
+		in.Params.WorkerBatchSize = o.batchSize
+	}
+	if flags.Changed("memory") {
+		in.Params.WorkerMemoryMB = o.memory
+	}
+	if err := in.Params.Validate(); err != nil {
+		return in, "", usagef("%s: %v", source, err)
+	}
+
+	// Schedules.
+	var expr schedule.Expr
+	loc := time.UTC
+	if o.schedule != "" {
+		if expr, err = schedule.Parse(o.schedule); err != nil {
+			return in, "", usagef("--schedule: %v", err)
+		}
+		if loc, err = time.LoadLocation(o.timezone); err != nil {
+			return in, "", usagef("--timezone %q: not an IANA time zone (e.g. UTC, Asia/Seoul)", o.timezone)
+		}
+	}
+	if n, err := strconv.Atoi(o.targets); err == nil {
+		if n < 0 || n > 10_000_000 {
+			return in, "", usagef("--targets %d: must be between 0 and 10000000", n)
+		}
+		if expr.IsZero() {
+			expr, _ = schedule.Parse("rate(1 hour)")
+		}
+		in.Schedules = []cost.Schedule{cost.NewSchedule("flags", expr, loc, n)}
+	} else {
+		tf, err := loadTargets(o.targets)
+		if err != nil {
+			return in, "", fmt.Errorf("%w (--targets takes a targets file or a number of targets)", err)
+		}
+		if !expr.IsZero() {
+			in.Schedules = []cost.Schedule{cost.NewSchedule("flags", expr, loc, len(tf.Targets))}
+		} else {
+			for _, name := range tf.ScheduleNames {
+				s := tf.Schedules[name]
+				in.Schedules = append(in.Schedules, cost.NewSchedule(name, s.Expr, s.Location, len(tf.TargetsFor(name))))
+			}
+		}
+	}
+
+	in.PageDuration = o.duration
+	in.ResultBytes = int(math.Round(o.resultKB * 1024))
+	in.FailureRate = o.failureRate
+	in.ColdStartRate = coldRate
+	in.InitDuration = o.initDuration
+	return in, source, nil
+}
+
+// costTable prints the report for a person.
+func costTable(w io.Writer, rep costReport) error {
+	in, b := rep.Input, rep.Bill
+	p := in.Params
+	fmt.Fprintf(w, "Monthly AWS bill in %s (list prices of %s; a 30-day month)\n\n", b.Region, b.PricesAsOf)
+	st := newTable("SCHEDULE", "EXPRESSION", "TIMEZONE", "TARGETS", "TICKS", "AFTER IDLE GAP")
+	for _, s := range in.Schedules {
+		st.add(s.Name, s.Expression, s.Timezone, number(float64(s.Targets)), number(float64(s.Ticks)), number(float64(s.ColdTicks)))
+	}
+	if err := st.write(w); err != nil {
+		return err
+	}
+	cold := "derived"
+	if in.ColdStartRate >= 0 {
+		cold = fmt.Sprint(in.ColdStartRate)
+	}
+	fmt.Fprintf(w, "\nparams: %s; memory planner/worker/results %d/%d/%d MB; worker batch %d (window %d s, %d crawls at once); results batch %d (window %d s)\n",
+		rep.ParamsSource, p.PlannerMemoryMB, p.WorkerMemoryMB, p.ResultsMemoryMB, p.WorkerBatchSize, p.WorkerBatchWindow, p.CrawlConcurrency,
+		p.ResultsBatchSize, p.ResultsBatchWindow)
+	fmt.Fprintf(w, "model: %s a page, results of %s B, failure rate %g, cold starts %s, INIT %s, logs kept %d days, results %d days\n\n",
+		in.PageDuration, number(float64(in.ResultBytes)), in.FailureRate, cold, in.InitDuration, p.LogRetentionDays, p.RetentionDays)
+
+	t := newTable("SERVICE", "ITEM", "QUANTITY", "UNIT", "PRICE (USD)", "MONTHLY (USD)")
+	for _, it := range b.Items {
+		t.add(it.Service, it.Item, number(it.Quantity), it.Unit, price(it.UnitPrice), usd(it.USD))
+	}
+	t.add("", "", "", "", "", "")
+	t.add("total", "", "", "", "", usd(b.Total))
+	t.add("free tier", "", "", "", "", usd(-b.FreeTier))
+	t.add("total with free tier", "", "", "", "", usd(b.TotalWithFreeTier))
+	if err := t.write(w); err != nil {
+		return err
+	}
+	if rep.EC2 != nil {
+		fmt.Fprintf(w, "\nThe cron-server alternative (%s, on demand, all month):\n\n", rep.EC2.Instance)
+		e := newTable("SERVICE", "ITEM", "QUANTITY", "UNIT", "PRICE (USD)", "MONTHLY (USD)")
+		for _, it := range rep.EC2.Items {
+			e.add(it.Service, it.Item, number(it.Quantity), it.Unit, price(it.UnitPrice), usd(it.USD))
+		}
+		e.add("", "", "", "", "", "")
+		e.add("total", "", "", "", "", usd(rep.EC2.Total))
+		if err := e.write(w); err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "\ncronless: %s a month (%s with the free tier); %s server: %s a month\n",
+			usd(b.Total), usd(b.TotalWithFreeTier), rep.EC2.Instance, usd(rep.EC2.Total))
+	}
+	fmt.Fprintf(w, "\nThe assumptions: cronless cost --help. Check the prices against AWS's pricing pages.\n")
+	return nil
+}
+
+// costCSV prints the bill's items (and the EC2 alternative's) as CSV.
+func costCSV(w io.Writer, rep costReport) error {
+	t := newTable("service", "item", "quantity", "unit", "unit_price_usd", "usd", "free_quantity")
+	f := func(x float64) string { return strconv.FormatFloat(x, 'f', -1, 64) }
+	for _, it := range rep.Bill.Items {
+		t.add(it.Service, it.Item, f(it.Quantity), it.Unit, f(it.UnitPrice), f(it.USD), f(it.Free))
+	}
+	t.add("total", "", "", "", "", f(rep.Bill.Total), "")
+	t.add("total with free tier", "", "", "", "", f(rep.Bill.TotalWithFreeTier), "")
+	if rep.EC2 != nil {
+		for _, it := range rep.EC2.Items {
+			t.add(it.Service, it.Item, f(it.Quantity), it.Unit, f(it.UnitPrice), f(it.USD), "0")
+		}
+		t.add("EC2 total", "", "", "", "", f(rep.EC2.Total), "")
+	}
+	return t.writeCSV(w)
+}
+
+// usd formats dollars to a hundredth of a cent.
+func usd(x float64) string {
+	if math.Abs(x) < 0.00005 {
+		x = 0 // no "-0.0000"
+	}
+	return strconv.FormatFloat(x, 'f', 4, 64)
+}
+
+// price formats a unit price: per million units when it is that small.
+func price(p float64) string {
+	if p < 1e-5 {
+		return strconv.FormatFloat(math.Round(p*1e12)/1e6, 'f', -1, 64) + " per 1M"
+	}
+	return strconv.FormatFloat(p, 'f', -1, 64)
+}
+
+// number formats a quantity with thousands separators: whole numbers as
+// such, others with two decimals (four below 1).
+func number(x float64) string {
+	if x == math.Trunc(x) && math.Abs(x) < 1e15 {
+		return commas(strconv.FormatFloat(x, 'f', 0, 64))
+	}
+	if math.Abs(x) < 1 {
+		return strconv.FormatFloat(x, 'f', 4, 64)
+	}
+	return commas(strconv.FormatFloat(x, 'f', 2, 64))
+}
+
+// commas puts thousands separators in the integer part of a formatted number.
+func commas(s string) string {
+	intPart, frac, _ := strings.Cut(s, ".")
+	neg := strings.HasPrefix(intPart, "-")
+	intPart = strings.TrimPrefix(intPart, "-")
+	var b strings.Builder
+	for i, r := range intPart {
+		if i > 0 && (len(intPart)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	out := b.String()
+	if neg {
+		out = "-" + out
+	}
+	if frac != "" {
+		out += "." + frac
+	}
+	return out
 }

@@ -1,0 +1,265 @@
+package main
+
+import (
+	"encoding/json"
+	"math"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/cronless/cronless/shared/cost"
+)
+
+// costJSON runs `cronless cost ARGS -o json` and decodes its report.
+func costJSON(t *testing.T, args ...string) costReport {
+	t.Helper()
+	code, out, stderr := cli(t, append([]string{"cost", "-o", "json"}, args...)...)
+	if code != exitOK {
+		t.Fatalf("cronless cost %v: exit %d: %s", args, code, stderr)
+	}
+	var rep costReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("decode %s: %v", out, err)
+	}
+	return rep
+}
+
+// within1Cent fails unless the command's total is the hand-computed one.
+func within1Cent(t *testing.T, what string, got, want float64) {
+	t.Helper()
+	if math.Abs(got-want) > 0.01 {
+		t.Errorf("%s: cronless cost says %.4f USD, the hand calculation %.4f USD", what, got, want)
+	}
+}
+
+const gb = 1 << 30 // AWS's GB for data
+
+// The seed scenario: one target every minute, about 1 s a crawl, with
+// serverless.yml's shipped parameters (the test runs where there is no
+// serverless.yml, so the defaults apply; TestCostReadsTheRepositoryFiles
+// checks they are the file's).
+func TestCostSeedScenario(t *testing.T) {
+	rep := costJSON(t, "--targets", "1", "--schedule", "rate(1 minute)", "--duration", "1s")
+	p, err := cost.PricesFor("us-east-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	ticks := 30.0 * 24 * 60 // 43,200 ticks; each 1 minute after the last: never idle 10 min
+	// One invocation of each function a tick.
+	requests := 3 * ticks // 129,600
+	// Warm ticks: 1 invocation in 100 is a cold start, 100 ms of INIT.
+	cold := 0.01 * ticks                // 432 per function
+	gbs := ticks*(0.050+1*0.020)*0.25 + // planner, 256 MB: 50 ms + 1 wave of SendMessageBatch (20 ms): 756
+		ticks*(1*1.0+0.020)*0.5 + // worker, 512 MB: 1 page of 1 s + 20 ms: 22,032
+		ticks*(0.010+1*0.050)*0.25 + // results, 256 MB: 10 ms + 1 result stored (50 ms): 648
+		cold*0.1*(0.25+0.5+0.25) // INIT: 43.2
+	scheduler := ticks
+	// SQS: send jobs, receive, delete, send results, receive, delete (one each
+	// a tick), and the two event sources' idle polls: 2 × 5 × 3 × 43,200.
+	sqs := 6*ticks + 2*5*3*43200.0 // 1,555,200
+	// DynamoDB, a 2 KiB result: run 1 + result 2 × 3 (table, GSI1, LSI1) +
+	// latest 2 × 2 = 11 WRU; PutRun 2 WRU. Reads: 2 queries of 4 × 2 KiB
+	// (2 RRU each) + 1 empty query + 1 GetItem = 6 RRU.
+	wru := ticks * (2 + 11)
+	rru := ticks * 6
+	// Storage after 90 days: 3 months of results, 3 copies of 2,048 + 100 B,
+	// and 2 of the latest item; PITR: table and LSI1.
+	storage := (ticks*3*3*2148 + 2*2148) / gb
+	pitr := (ticks*3*2*2148 + 2148) / gb
+	// Logs: 3 platform lines an invocation, 1 per cold start, and the
+	// planner's, worker's and results' one line each a tick; 300 B a line,
+	// kept 30 days.
+	logs := (3*requests + 3*cold + 3*ticks) * 300 / gb
+	alarms := 3.0
+
+	total := requests*p.LambdaRequest + gbs*p.LambdaGBSecond + scheduler*p.SchedulerInvocation +
+		sqs*p.SQSRequest + wru*p.DynamoWRU + rru*p.DynamoRRU + storage*p.DynamoStorageGBMonth +
+		pitr*p.DynamoPITRGBMonth + logs*p.LogsIngestGB + logs*p.LogsStorageGBMonth + alarms*p.AlarmMonth
+	// Free tier: Lambda (129,600 requests, 23,479 GB-s), Scheduler, storage,
+	// logs (0.29 GB) and alarms are all inside it; SQS pays past 1 M.
+	withFree := (sqs-1e6)*p.SQSRequest + wru*p.DynamoWRU + rru*p.DynamoRRU + pitr*p.DynamoPITRGBMonth
+
+	within1Cent(t, "total", rep.Bill.Total, total)                             // ≈ 2.06
+	within1Cent(t, "with the free tier", rep.Bill.TotalWithFreeTier, withFree) // ≈ 0.71
+	if got := rep.Input.Schedules[0]; got.Ticks != 43200 || got.ColdTicks != 0 {
+		t.Errorf("schedule %+v: want 43,200 ticks, none after an idle gap", got)
+	}
+	t.Logf("seed scenario: %.4f USD, %.4f USD with the free tier", total, withFree)
+}
+
+// 10,000 targets crawled every hour, 1 s a page.
+func TestCost10000TargetsHourly(t *testing.T) {
+	rep := costJSON(t, "--targets", "10000", "--schedule", "rate(1 hour)", "--duration", "1s")
+	p, err := cost.PricesFor("us-east-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	ticks := 30.0 * 24 // 720, each an hour after the last: every tick starts cold
+	results := ticks * 10000
+	// Per tick: 1 planner invocation; 10,000/10 = 1,000 worker and 1,000
+	// results invocations.
+	planner, worker, resultsInv := ticks, ticks*1000, ticks*1000
+	requests := planner + worker + resultsInv // 1,440,720
+	// Cold starts: per tick min(invocations, max concurrency) (planner 1,
+	// worker 10, results 5), then 1 % of the other invocations.
+	coldPlanner := ticks * 1                           // 720
+	coldWorker := ticks*10 + 0.01*(worker-ticks*10)    // 7,200 + 7,128
+	coldResults := ticks*5 + 0.01*(resultsInv-ticks*5) // 3,600 + 7,164
+	gbs := planner*(0.050+125*0.020)*0.25 +            // 1,000 SendMessageBatch in 125 waves of 8: 2.55 s: 459
+		worker*(1*1.0+0.020)*0.5 + // 10 pages crawled 10 at once: 1.02 s: 367,200
+		resultsInv*(0.010+1*0.050)*0.25 + // 10 results stored 10 at once: 60 ms: 10,800
+		(coldPlanner*0.25+coldWorker*0.5+coldResults*0.25)*0.1 // INIT: 1,003.5
+	// SQS a tick: 1,000 job batches sent, received, deleted; 1,000 result
+	// batches (10 × 2 KiB < 64 KiB) sent, received, deleted.
+	sqs := ticks*6*1000 + 2*5*3*43200.0                                                          // 5,616,000
+	wru := ticks*2 + results*11                                                                  // 79,201,440
+	rru := results * 6                                                                           // 43,200,000
+	storage := (results*3*3*2148 + 10000*2*2148) / gb                                            // 129.67 GB
+	pitr := (results*3*2*2148 + 10000*2148) / gb                                                 // 86.44 GB
+	logs := (3*requests + coldPlanner + coldWorker + coldResults + ticks + 2*results) * 300 / gb // 5.24 GB
+
+	total := requests*p.LambdaRequest + gbs*p.LambdaGBSecond + ticks*p.SchedulerInvocation +
+		sqs*p.SQSRequest + wru*p.DynamoWRU + rru*p.DynamoRRU + storage*p.DynamoStorageGBMonth +
+		pitr*p.DynamoPITRGBMonth + logs*p.LogsIngestGB + logs*p.LogsStorageGBMonth + 3*p.AlarmMonth
+	// Free tier: 1 M Lambda requests, all 379,462 GB-s (< 400,000), the
+	// Scheduler, 1 M SQS requests, 25 GB of storage, 5 GB of logs
+	// (ingestion first), the alarms.
+	withFree := (requests-1e6)*p.LambdaRequest + (sqs-1e6)*p.SQSRequest + wru*p.DynamoWRU + rru*p.DynamoRRU +
+		(storage-25)*p.DynamoStorageGBMonth + pitr*p.DynamoPITRGBMonth + (logs-5)*p.LogsIngestGB + logs*p.LogsStorageGBMonth
+
+	within1Cent(t, "total", rep.Bill.Total, total)                             // ≈ 115.28
+	within1Cent(t, "with the free tier", rep.Bill.TotalWithFreeTier, withFree) // ≈ 100.57
+	t.Logf("10,000 targets hourly: %.4f USD, %.4f USD with the free tier", total, withFree)
+}
+
+func TestCostReadsTheRepositoryFiles(t *testing.T) {
+	rep := costJSON(t, "--targets", "../../targets.yaml", "--serverless", "../../serverless.yml")
+	if rep.ParamsSource != "../../serverless.yml" || rep.Input.Params != cost.DefaultParams() {
+		t.Errorf("params from %q: %+v; want the file's, which are the defaults", rep.ParamsSource, rep.Input.Params)
+	}
+	want := []cost.Schedule{
+		{Name: "hourly", Expression: "rate(1 hour)", Timezone: "Asia/Seoul", Targets: 2, Ticks: 720, ColdTicks: 720},
+		{Name: "weekday-morning", Expression: "cron(0 9 ? * MON-FRI *)", Timezone: "Asia/Seoul", Targets: 1, Ticks: 22, ColdTicks: 22},
+	}
+	if len(rep.Input.Schedules) != len(want) {
+		t.Fatalf("schedules %+v, want %+v", rep.Input.Schedules, want)
+	}
+	for i, s := range want {
+		if rep.Input.Schedules[i] != s {
+			t.Errorf("schedule %d: %+v, want %+v", i, rep.Input.Schedules[i], s)
+		}
+	}
+	if rep.Bill.Total <= 0 || rep.Bill.TotalWithFreeTier > rep.Bill.Total {
+		t.Errorf("totals %v, %v", rep.Bill.Total, rep.Bill.TotalWithFreeTier)
+	}
+
+	// --schedule puts every target of the file on one schedule; flags
+	// override the file's parameters.
+	rep = costJSON(t, "--targets", "../../targets.yaml", "--serverless", "../../serverless.yml",
+		"--schedule", "rate(5 minutes)", "--batch-size", "5", "--memory", "1024")
+	if s := rep.Input.Schedules; len(s) != 1 || s[0].Targets != 3 || s[0].Ticks != 8640 {
+		t.Errorf("schedules %+v, want 3 targets on 8,640 ticks", s)
+	}
+	if p := rep.Input.Params; p.WorkerBatchSize != 5 || p.WorkerMemoryMB != 1024 {
+		t.Errorf("params %+v: flags did not override", p)
+	}
+}
+
+func TestCostCompareEC2(t *testing.T) {
+	rep := costJSON(t, "--targets", "1", "--schedule", "rate(1 minute)", "--compare-ec2", "t3.small", "--upkeep-hours", "1", "--upkeep-rate", "40")
+	// 730 h × 0.0208 + 8 GB × 0.08 + 730 h × 0.005 (public IPv4) + 1 h × 40.
+	want := 730*0.0208 + 8*0.08 + 730*0.005 + 40
+	if rep.EC2 == nil || math.Abs(rep.EC2.Total-want) > 1e-9 {
+		t.Fatalf("ec2 %+v, want a total of %v", rep.EC2, want)
+	}
+
+	code, out, stderr := cli(t, "cost", "--targets", "1", "--schedule", "rate(1 minute)", "--compare-ec2", "t4g.small", "-o", "table")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, s := range []string{"t4g.small on-demand", "public IPv4 address", "16.5540", "cronless: 2.06", "t4g.small server: 16.5540 a month"} {
+		if !strings.Contains(out, s) {
+			t.Errorf("table output does not say %q:\n%s", s, out)
+		}
+	}
+}
+
+func TestCostOutputs(t *testing.T) {
+	args := []string{"cost", "--targets", "10000"}
+	code, out, stderr := cli(t, append(args, "-o", "table")...)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, s := range []string{"SERVICE", "empty long polls (2 event sources)", "1,296,000", "0.4 per 1M",
+		"worker INIT (14,328 cold starts)", "total with free tier", "params: defaults (no serverless.yml)"} {
+		if !strings.Contains(out, s) {
+			t.Errorf("table does not say %q:\n%s", s, out)
+		}
+	}
+	code, out, stderr = cli(t, append(args, "-o", "csv")...)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if lines[0] != "service,item,quantity,unit,unit_price_usd,usd,free_quantity" ||
+		!strings.HasPrefix(lines[len(lines)-1], "total with free tier,") {
+		t.Errorf("csv:\n%s", out)
+	}
+	// Not a terminal: JSON by default.
+	code, out, _ = cli(t, args...)
+	if code != exitOK || !json.Valid([]byte(out)) {
+		t.Errorf("default output on a pipe is not JSON: %s", out)
+	}
+	code, out, _ = cli(t, "cost", "--help")
+	for _, s := range []string{"--targets", "--compare-ec2", "--cold-start-rate", "Assumptions", "empty long polls", "Free tier", "prices.go"} {
+		if code != exitOK || !strings.Contains(out, s) {
+			t.Errorf("cost --help does not say %q", s)
+		}
+	}
+}
+
+func TestCostUsageErrors(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "nope.yaml")
+	badParams := writeFile(t, "serverless.yml", "params:\n  default:\n    workerMemory: lots\n")
+	badTargets := writeFile(t, "targets.yaml", "schedules: {}\ntargets: []\n")
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"negative targets", []string{"--targets", "-5"}, "--targets -5: must be between 0"},
+		{"missing targets file", []string{"--targets", missing}, "--targets takes a targets file or a number of targets"},
+		{"bad targets file", []string{"--targets", badTargets}, "targets.yaml"},
+		{"bad schedule", []string{"--targets", "10", "--schedule", "every hour"}, "--schedule: every hour"},
+		{"bad timezone", []string{"--targets", "10", "--schedule", "rate(1 hour)", "--timezone", "Mars/Olympus"}, `--timezone "Mars/Olympus"`},
+		{"timezone alone", []string{"--targets", "10", "--timezone", "UTC"}, "--timezone goes with --schedule"},
+		{"batch size 0", []string{"--targets", "10", "--batch-size", "0"}, "--batch-size 0: must be between 1 and 10000"},
+		{"batch size needs window", []string{"--targets", "10", "--batch-size", "20"}, "workerBatchSize 20 needs workerBatchWindow"},
+		{"memory", []string{"--targets", "10", "--memory", "64"}, "--memory 64: must be between 128 and 10240"},
+		{"duration", []string{"--targets", "10", "--duration", "0s"}, "--duration 0s"},
+		{"duration over the timeout", []string{"--targets", "10", "--duration", "2m"}, "more than workerTimeout 60 s"},
+		{"region", []string{"--targets", "10", "--region", "eu-west-9"}, `no prices for region "eu-west-9"`},
+		{"instance type", []string{"--targets", "10", "--compare-ec2", "m5.huge"}, `no price for instance type "m5.huge"`},
+		{"upkeep without ec2", []string{"--targets", "10", "--upkeep-hours", "2"}, "go with --compare-ec2"},
+		{"failure rate", []string{"--targets", "10", "--failure-rate", "1.5"}, "--failure-rate 1.5"},
+		{"cold start rate", []string{"--targets", "10", "--cold-start-rate", "2"}, `--cold-start-rate "2": use a share between 0 and 1`},
+		{"result size", []string{"--targets", "10", "--result-kb", "0"}, "--result-kb 0"},
+		{"bad serverless.yml", []string{"--targets", "10", "--serverless", badParams}, `params.default.workerMemory is "lots"`},
+		{"missing serverless.yml", []string{"--targets", "10", "--serverless", missing}, "--serverless"},
+		{"output", []string{"--targets", "10", "-o", "xml"}, "use table, json or csv"},
+		{"argument", []string{"10000"}, "unknown command"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, stderr := cli(t, append([]string{"cost"}, tt.args...)...)
+			if code != exitUsage {
+				t.Errorf("exit %d, want %d; stderr: %s", code, exitUsage, stderr)
+			}
+			if !strings.Contains(stderr, tt.want) {
+				t.Errorf("stderr %q does not say %q", stderr, tt.want)
+			}
+		})
+	}
+}
