@@ -49,6 +49,7 @@ type deployCase struct {
 	maxReceiveCount int
 	timeouts        map[string]int // function key -> seconds
 	alertEmail      string
+	workerEnv       map[string]string // worker variables that differ from the defaults
 }
 
 func TestDeploymentTemplate(t *testing.T) {
@@ -71,11 +72,13 @@ func TestDeploymentTemplate(t *testing.T) {
 		},
 		{
 			name: "params", stage: "qa7", region: "eu-west-1",
-			params:          []string{"maxReceiveCount=3", "workerTimeout=90", "resultsTimeout=45", "alertEmail=ops@example.com"},
+			params: []string{"maxReceiveCount=3", "workerTimeout=90", "resultsTimeout=45", "alertEmail=ops@example.com",
+				"hostConcurrency=4", "hostDelay=250ms", "maxBodyBytes=1048576"},
 			targets:         otherTargets,
 			maxReceiveCount: 3,
 			timeouts:        map[string]int{"planner": 30, "worker": 90, "results": 45},
 			alertEmail:      "ops@example.com",
+			workerEnv:       map[string]string{"HOST_CONCURRENCY": "4", "HOST_DELAY": "250ms", "MAX_BODY_BYTES": "1048576"},
 		},
 	}
 	for _, c := range cases {
@@ -337,9 +340,11 @@ func checkFunctions(t *testing.T, tpl *template, c deployCase) {
 	env := map[string]map[string]string{
 		"planner": {"TARGETS_QUEUE_URL": "TargetsQueue", "TABLE_NAME": "Table", "TARGETS_FILE": "targets.yaml", "LOG_LEVEL": "info"},
 		"worker": {"TARGETS_QUEUE_URL": "TargetsQueue", "TARGETS_DLQ_URL": "TargetsDLQ", "RESULTS_QUEUE_URL": "ResultsQueue",
-			"RETRY_DELAY": "30s", "WORKER_CONCURRENCY": "10", "LOG_LEVEL": "info"},
+			"RETRY_DELAY": "30s", "WORKER_CONCURRENCY": "10", "LOG_LEVEL": "info",
+			"HOST_CONCURRENCY": "2", "HOST_DELAY": "0s", "MAX_BODY_BYTES": "5242880", "GOGC": "200"},
 		"results": {"RESULTS_DLQ_URL": "ResultsDLQ", "TABLE_NAME": "Table", "RETENTION_DAYS": "90", "LOG_LEVEL": "info"},
 	}
+	maps.Copy(env["worker"], c.workerEnv)
 	for fn, id := range functionIDs {
 		p := tpl.res(t, id, "AWS::Lambda::Function").Properties
 		want(t, id+" Runtime", p["Runtime"], "provided.al2023")
@@ -526,6 +531,7 @@ var grants = map[string]struct {
 		"sqs:SendMessage TargetsQueue.Arn",
 		"sqs:SendMessage PlannerFailuresQueue.Arn", // its on-failure destination
 		"dynamodb:PutItem Table.Arn", "dynamodb:UpdateItem Table.Arn", "dynamodb:GetItem Table.Arn",
+		"dynamodb:Query Table.Arn/index/GSI1", // the latest results, for conditional requests
 	}},
 	"WorkerRole": {"lambda.amazonaws.com", []string{
 		"logs:CreateLogStream WorkerLogGroup.Arn", "logs:PutLogEvents WorkerLogGroup.Arn",

@@ -155,6 +155,7 @@ func newStack(t *testing.T) *stack {
 		"AWS_ENDPOINT_URL_SQS": fq.Endpoint, "AWS_ENDPOINT_URL_DYNAMODB": dl.Endpoint,
 		"TARGETS_QUEUE_URL": s.jobs, "TARGETS_DLQ_URL": s.jobsDLQ, "RESULTS_QUEUE_URL": s.res, "RESULTS_DLQ_URL": s.resDLQ,
 		"TABLE_NAME": s.table, "RETRY_DELAY": "0s", "ALLOW_PRIVATE": "true", "LOG_LEVEL": "debug",
+		"HOST_CONCURRENCY": "4", "HOST_DELAY": "0s", "MAX_BODY_BYTES": "1048576",
 	}
 	return s
 }
@@ -221,6 +222,14 @@ func TestFunctionsUnderRIE(t *testing.T) {
 			http.Error(w, "down", http.StatusInternalServerError)
 		case "/missing":
 			http.NotFound(w, r)
+		case "/one":
+			w.Header().Set("ETag", `"one-v1"`)
+			if r.Header.Get("If-None-Match") == `"one-v1"` {
+				w.WriteHeader(http.StatusNotModified)
+				return
+			}
+			w.Header().Set("Content-Type", "text/html")
+			fmt.Fprintf(w, "<title>page %s</title><h1>%s</h1>", r.URL.Path, r.URL.Path)
 		default:
 			w.Header().Set("Content-Type", "text/html")
 			fmt.Fprintf(w, "<title>page %s</title><h1>%s</h1>", r.URL.Path, r.URL.Path)
@@ -306,6 +315,24 @@ targets:
 	if len(attempts) != maxReceives || attempts[len(attempts)-1].Error.Kind != "http_5xx" {
 		t.Errorf("attempts of down = %+v, want %d ending in http_5xx", attempts, maxReceives)
 	}
+
+	// A second tick: the planner reads the latest results (Query of GSI1)
+	// and sends one's ETag; the site answers 304, and the stored result
+	// keeps the first run's fields.
+	body = planner.call(t, []byte(`{"schedule": "hourly", "scheduled_time": "2026-11-27T10:00:00Z"}`))
+	if err := json.Unmarshal(body, &plan); err != nil || plan.Planned != 4 {
+		t.Fatalf("planner answered %s\n%s", body, planner.logs())
+	}
+	s.drive(t, worker, s.jobs)
+	s.drive(t, results, s.res)
+	second, err := s.store.Result(ctx, "one", plan.RunID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !second.NotModified || second.HTTPStatus != 304 || second.Changed || second.ETag != `"one-v1"` || second.Fields["h1"] != "/one" {
+		t.Errorf("one's second result = %+v, want a 304, not changed, with the first run's fields", second)
+	}
+
 	// The Lambda logs carry the request ID and the cold-start flag.
 	if l := worker.logs(); !strings.Contains(l, `"request_id"`) || !strings.Contains(l, `"cold_start":true`) || !strings.Contains(l, `"run_id":"hourly-20261127T090000Z"`) {
 		t.Errorf("worker logs lack request_id, cold_start or run_id:\n%s", l)
@@ -322,8 +349,10 @@ func TestInitErrorNamesEveryProblem(t *testing.T) {
 		env  map[string]string
 		want []string
 	}{
-		{"worker", map[string]string{"RESULTS_QUEUE_URL": "nope", "RETRY_DELAY": "soon"},
-			[]string{"TARGETS_QUEUE_URL is not set", "TARGETS_DLQ_URL is not set", `RESULTS_QUEUE_URL="nope" is not a queue URL`, `RETRY_DELAY="soon"`}},
+		{"worker", map[string]string{"RESULTS_QUEUE_URL": "nope", "RETRY_DELAY": "soon",
+			"HOST_CONCURRENCY": "0", "HOST_DELAY": "later", "MAX_BODY_BYTES": "5MB"},
+			[]string{"TARGETS_QUEUE_URL is not set", "TARGETS_DLQ_URL is not set", `RESULTS_QUEUE_URL="nope" is not a queue URL`, `RETRY_DELAY="soon"`,
+				`HOST_CONCURRENCY="0"`, `HOST_DELAY="later"`, `MAX_BODY_BYTES="5MB"`}},
 		{"results", map[string]string{}, []string{"TABLE_NAME is not set", "RESULTS_DLQ_URL is not set"}},
 		{"planner", map[string]string{"TABLE_NAME": "t"}, []string{"TARGETS_QUEUE_URL is not set"}},
 	} {

@@ -31,6 +31,9 @@ type pipelineFlags struct {
 	functionTimout time.Duration
 	retryBase      time.Duration
 	pollWait       time.Duration
+	// The crawl's politeness; zero values are crawl's defaults.
+	hostConcurrency int
+	hostDelay       time.Duration
 }
 
 func (f *pipelineFlags) register(cmd *cobra.Command) {
@@ -43,6 +46,8 @@ func (f *pipelineFlags) register(cmd *cobra.Command) {
 	fs.DurationVar(&f.functionTimout, "function-timeout", 30*time.Second, "each invocation's time limit")
 	fs.DurationVar(&f.retryBase, "retry-delay", time.Second, "delay before the first retry of a failed crawl, doubled on each retry (a server's Retry-After wins)")
 	fs.BoolVar(&f.allowPrivate, "allow-private", false, "allow crawling private and loopback addresses (off by default: SSRF protection)")
+	fs.IntVar(&f.hostConcurrency, "host-concurrency", crawl.DefaultHostConcurrency, "requests at once to one host, robots.txt and redirects included (HOST_CONCURRENCY on AWS)")
+	fs.DurationVar(&f.hostDelay, "host-delay", 0, "least time between the starts of two requests to one host (HOST_DELAY on AWS)")
 }
 
 func (f *pipelineFlags) check() error {
@@ -65,6 +70,14 @@ func (f *pipelineFlags) check() error {
 		return err
 	}
 	if err := intFlag("batch-size", f.batchSize, 1, 10); err != nil {
+		return err
+	}
+	if f.hostConcurrency != 0 { // 0: a caller's pipelineFlags without it (the default)
+		if err := intFlag("host-concurrency", f.hostConcurrency, 1, 100); err != nil {
+			return err
+		}
+	}
+	if err := durationFlag("host-delay", f.hostDelay, 0, time.Minute); err != nil {
 		return err
 	}
 	return intFlag("concurrency", f.concurrency, 1, 1000)
@@ -98,7 +111,10 @@ func (a *app) pipeline(tf *targets.File, b *backend, f *pipelineFlags) *local.Pi
 	return &local.Pipeline{
 		Targets: tf, Jobs: b.jobs, JobsDLQ: b.jobsDLQ, Results: b.results, ResultsDLQ: b.resultsDQ,
 		Store: b.store, Log: a.logger, Region: localRegion,
-		Fetcher:        crawl.New(crawl.Options{AllowPrivate: f.allowPrivate, UserAgent: tf.Defaults.UserAgent, Timeout: tf.Defaults.Timeout}),
+		Fetcher: crawl.New(crawl.Options{
+			AllowPrivate: f.allowPrivate, UserAgent: tf.Defaults.UserAgent, Timeout: tf.Defaults.Timeout,
+			HostConcurrency: f.hostConcurrency, HostDelay: f.hostDelay,
+		}),
 		WorkerMapping:  m,
 		ResultsMapping: m,
 		PollWait:       f.pollWait,

@@ -23,8 +23,13 @@ func main() {
 	resultsURL := env.QueueURL("RESULTS_QUEUE_URL", "the URL of the results queue")
 	retryDelay := env.Duration("RETRY_DELAY", 30*time.Second, 0, 12*time.Hour)
 	concurrency := env.Int("WORKER_CONCURRENCY", 10, 1, 100)
+	crawlOpts := crawl.Options{
+		HostConcurrency: env.Int("HOST_CONCURRENCY", crawl.DefaultHostConcurrency, 1, 100),
+		HostDelay:       env.Duration("HOST_DELAY", 0, 0, time.Minute),
+		MaxBodyBytes:    int64(env.Int("MAX_BODY_BYTES", crawl.DefaultMaxBodyBytes, 64<<10, 64<<20)),
+	}
 	// Only tests set this: on AWS, private and metadata addresses stay blocked.
-	allowPrivate := env.Bool("ALLOW_PRIVATE", false)
+	crawlOpts.AllowPrivate = env.Bool("ALLOW_PRIVATE", false)
 	log := lambdafn.Logger("worker", env.Level())
 	if err := env.Err(); err != nil {
 		lambdafn.Fail("worker", err)
@@ -35,7 +40,7 @@ func main() {
 	}
 	client := sqs.NewFromConfig(cfg)
 	jobs := sqsq.New(client, jobsURL)
-	w := worker.New(crawl.New(crawl.Options{AllowPrivate: allowPrivate}), sqsq.New(client, resultsURL),
+	w := worker.New(crawl.New(crawlOpts), sqsq.New(client, resultsURL),
 		worker.WithDeadLetters(sqsq.New(client, dlqURL)),
 		worker.WithRetryDelay(jobs, worker.Backoff(retryDelay, 12*time.Hour)),
 		worker.WithConcurrency(concurrency), worker.WithLogger(log))

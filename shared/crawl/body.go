@@ -35,6 +35,14 @@ func (t *pageTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	st := t.st
 	st.status, st.finalURL, st.header = resp.StatusCode, req.URL.String(), resp.Header
+	if resp.StatusCode == http.StatusNotModified && st.conditional {
+		// Unchanged since the validators were sent: there is no body to
+		// read (a 304 has none), and nothing to extract.
+		resp.Body.Close()
+		st.notModified = true
+		resp.Body, resp.ContentLength = http.NoBody, 0
+		return resp, nil
+	}
 	if e := t.f.checkHeaders(st); e != nil {
 		resp.Body.Close() // unread: the connection is dropped, nothing more is downloaded
 		return nil, e

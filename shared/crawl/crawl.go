@@ -48,6 +48,7 @@ import (
 
 	"github.com/cronless/cronless/shared/job"
 	"github.com/gocolly/colly/v2"
+	"golang.org/x/net/http/httpguts"
 )
 
 // Defaults for the zero values of Options.
@@ -99,14 +100,30 @@ type Options struct {
 }
 
 // Page is a fetched page and its extracted fields.
+//
+// A page fetched with validators (job.Previous) that the server answers
+// with 304 Not Modified has HTTPStatus 304, NotModified set, and nothing
+// else but its URL and the validators the 304 carried: no body is read and
+// nothing is extracted.
 type Page struct {
 	URL         string         // the final URL, after redirects
 	HTTPStatus  int            // the final response's status
-	Fields      map[string]any // string, []string, or map[string]string (og)
+	Fields      map[string]any // string, []string, map[string]string (og) or []any (jsonld)
 	ContentHash string         // sha256 hex of the canonical JSON of Fields
 	BodyHash    string         // sha256 hex of the body (decompressed, in UTF-8)
 	Bytes       int64          // the body's length (decompressed, as received)
+	// ETag and LastModified are the final response's validators (empty
+	// when it sent none, or one longer than MaxValidatorBytes).
+	ETag         string
+	LastModified string
+	// NotModified: the server answered the conditional request with 304.
+	NotModified bool
 }
+
+// MaxValidatorBytes bounds the ETag and Last-Modified values a Page keeps:
+// they travel in every later job and result message, which SQS limits in
+// size, so a longer one is dropped (the next fetch is then unconditional).
+const MaxValidatorBytes = 512
 
 // Fetcher fetches pages. Build it with New; it is safe for concurrent use.
 type Fetcher struct {
@@ -215,7 +232,30 @@ func (f *Fetcher) Fetch(ctx context.Context, j job.Job) (Page, error) {
 			return Page{}, err
 		}
 	}
-	return f.fetchPage(ctx, u.String(), ua, robots, rules, timeout)
+	return f.fetchPage(ctx, u.String(), ua, robots, rules, timeout, f.conditionalHeaders(j.Previous))
+}
+
+// conditionalHeaders are the request headers of a fetch with the previous
+// result's validators: the Fetcher's headers plus If-None-Match and
+// If-Modified-Since for the validators it has. nil (the shared headers)
+// when it has none, or only ones that cannot be sent.
+func (f *Fetcher) conditionalHeaders(p *job.Previous) http.Header {
+	if !p.Conditional() {
+		return nil
+	}
+	var h http.Header
+	add := func(name, v string) {
+		if v == "" || !httpguts.ValidHeaderFieldValue(v) {
+			return
+		}
+		if h == nil {
+			h = f.headers.Clone()
+		}
+		h.Set(name, v)
+	}
+	add("If-None-Match", p.ETag)
+	add("If-Modified-Since", p.LastModified)
+	return h
 }
 
 // parseTargetURL parses a job's URL: absolute http or https, with a host
@@ -234,11 +274,13 @@ func parseTargetURL(raw string) (*url.URL, error) {
 
 // fetchState is what one fetch's transport and colly callbacks record.
 type fetchState struct {
-	status    int
-	finalURL  string
-	header    http.Header
-	mediaType string // from Content-Type; "" when absent (the body is sniffed)
-	body      *bodyBuffer
+	status      int
+	finalURL    string
+	header      http.Header
+	mediaType   string // from Content-Type; "" when absent (the body is sniffed)
+	body        *bodyBuffer
+	conditional bool // the request carries validators
+	notModified bool // and the final response is a 304
 }
 
 func (f *Fetcher) newCollector(ctx context.Context, ua string, st *fetchState, redirect func(*http.Request, []*http.Request) error) *colly.Collector {
@@ -259,12 +301,16 @@ func (f *Fetcher) newCollector(ctx context.Context, ua string, st *fetchState, r
 	return c
 }
 
-func (f *Fetcher) fetchPage(ctx context.Context, rawURL, ua string, robots bool, rules []*rule, timeout time.Duration) (Page, error) {
-	st := &fetchState{finalURL: rawURL}
+func (f *Fetcher) fetchPage(ctx context.Context, rawURL, ua string, robots bool, rules []*rule, timeout time.Duration, hdr http.Header) (Page, error) {
+	st := &fetchState{finalURL: rawURL, conditional: hdr != nil}
 	defer func() { st.body.release() }()
 	c := f.newCollector(ctx, ua, st, f.pageRedirect(ua, robots, timeout))
-	err := c.Visit(rawURL)
+	// hdr nil: colly copies the Fetcher's shared headers (what Visit does).
+	err := c.Request(http.MethodGet, rawURL, nil, nil, hdr)
 	page := Page{URL: st.finalURL, HTTPStatus: st.status}
+	if st.header != nil {
+		page.ETag, page.LastModified = validator(st.header, "ETag"), validator(st.header, "Last-Modified")
+	}
 	// fail returns a failure that came with (or after) the final response
 	// with that response's status, which the worker records.
 	fail := func(e *Error) (Page, error) {
@@ -276,6 +322,9 @@ func (f *Fetcher) fetchPage(ctx context.Context, rawURL, ua string, robots bool,
 	switch {
 	case err != nil:
 		return fail(classify(ctx, err, st.finalURL, timeout))
+	case st.notModified:
+		page.NotModified = true
+		return page, nil
 	case st.body == nil:
 		return fail(&Error{Kind: KindConnection, Retryable: true, URL: st.finalURL,
 			Err: fmt.Errorf("no response was received")})
@@ -402,6 +451,16 @@ func (f *Fetcher) pageRedirect(ua string, robots bool, timeout time.Duration) fu
 		}
 		return err
 	}
+}
+
+// validator is a response's ETag or Last-Modified value, "" when it is
+// absent or longer than MaxValidatorBytes.
+func validator(h http.Header, name string) string {
+	v := strings.TrimSpace(h.Get(name))
+	if len(v) > MaxValidatorBytes {
+		return ""
+	}
+	return v
 }
 
 func mediaType(ct string) string {

@@ -6,8 +6,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -157,6 +159,7 @@ var (
 	descSel      = cascadia.MustCompile(`meta[name="description" i][content]`)
 	canonicalSel = cascadia.MustCompile(`link[rel~="canonical" i][href]`)
 	ogSel        = cascadia.MustCompile(`meta[property^="og:" i][content]`)
+	scriptSel    = cascadia.MustCompile(`script[type]`)
 )
 
 // extract applies rules, then the built-ins, to the document rooted at doc.
@@ -198,7 +201,7 @@ func extract(doc *html.Node, rules []*rule, abs func(string) string, pageURL str
 			fields[r.name] = vals[0]
 		}
 	}
-	addBuiltins(fields, doc, abs)
+	addBuiltins(fields, doc, abs, rules)
 	return fields, nil
 }
 
@@ -270,32 +273,38 @@ func applyRegex(re *regexp.Regexp, v string) (string, bool) {
 }
 
 // BuiltinFields are the fields every HTML page gives without a rule, when
-// the page has them and no rule of the same name exists.
-var BuiltinFields = []string{"title", "description", "canonical", "og"}
+// the page has them and no rule of the same name exists (a rule of that
+// name that matches nothing leaves the field out).
+var BuiltinFields = []string{"title", "description", "canonical", "og", "jsonld"}
 
-func addBuiltins(fields map[string]any, doc *html.Node, abs func(string) string) {
-	if _, ok := fields["title"]; !ok {
+func addBuiltins(fields map[string]any, doc *html.Node, abs func(string) string, rules []*rule) {
+	// free reports whether no rule owns the name (a rule that matched
+	// nothing still does).
+	free := func(name string) bool {
+		return !slices.ContainsFunc(rules, func(r *rule) bool { return r.name == name })
+	}
+	if free("title") {
 		if n := titleSel.MatchFirst(doc); n != nil {
 			if t := text(n); t != "" {
 				fields["title"] = t
 			}
 		}
 	}
-	if _, ok := fields["description"]; !ok {
+	if free("description") {
 		if n := descSel.MatchFirst(doc); n != nil {
 			if d := collapse(attr(n, "content")); d != "" {
 				fields["description"] = d
 			}
 		}
 	}
-	if _, ok := fields["canonical"]; !ok {
+	if free("canonical") {
 		if n := canonicalSel.MatchFirst(doc); n != nil {
 			if h := strings.TrimSpace(attr(n, "href")); h != "" {
 				fields["canonical"] = abs(h)
 			}
 		}
 	}
-	if _, ok := fields["og"]; !ok {
+	if free("og") {
 		var og map[string]string
 		for _, n := range ogSel.MatchAll(doc) {
 			p := strings.ToLower(strings.TrimSpace(attr(n, "property")))
@@ -314,6 +323,48 @@ func addBuiltins(fields map[string]any, doc *html.Node, abs func(string) string)
 			fields["og"] = og
 		}
 	}
+	if free("jsonld") {
+		if blocks := jsonLD(doc); blocks != nil {
+			fields["jsonld"] = blocks
+		}
+	}
+}
+
+// jsonLD returns the page's <script type="application/ld+json"> blocks,
+// each parsed as JSON (numbers kept as written), in document order; a block
+// that is not one JSON value is skipped. nil when there is none.
+func jsonLD(doc *html.Node) []any {
+	var blocks []any
+	for _, n := range scriptSel.MatchAll(doc) {
+		if mediaType(attr(n, "type")) != "application/ld+json" {
+			continue
+		}
+		var src strings.Builder
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			if c.Type == html.TextNode {
+				src.WriteString(c.Data)
+			}
+		}
+		if v, ok := parseJSONValue(src.String()); ok {
+			blocks = append(blocks, v)
+		}
+	}
+	return blocks
+}
+
+// parseJSONValue parses s as exactly one JSON value, with numbers as
+// json.Number so that they hash and travel as written.
+func parseJSONValue(s string) (any, bool) {
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil || v == nil {
+		return nil, false
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, false // trailing data
+	}
+	return v, true
 }
 
 func attr(n *html.Node, key string) string {
@@ -432,8 +483,9 @@ func hashFields(fields map[string]any) string {
 	if fields == nil {
 		fields = map[string]any{}
 	}
-	// Fields hold only strings, []string and map[string]string: encoding
-	// cannot fail (invalid UTF-8 becomes U+FFFD, as it will on the wire).
+	// Fields hold only strings, []string, map[string]string and values
+	// decoded from JSON (jsonld): encoding cannot fail (invalid UTF-8
+	// becomes U+FFFD, as it will on the wire).
 	_ = enc.Encode(fields)
 	sum := sha256.Sum256(bytes.TrimSuffix(b.Bytes(), []byte{'\n'}))
 	return hex.EncodeToString(sum[:])

@@ -1,8 +1,10 @@
 package crawl
 
 import (
+	"encoding/json"
 	"net/http"
 	"reflect"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -135,6 +137,7 @@ func TestBuiltins(t *testing.T) {
 		"description": "The best widget.",
 		"canonical":   srv.URL + "/products/blue",
 		"og":          map[string]string{"og:title": "Blue Widget", "og:image": "https://cdn.example/blue.png"},
+		"jsonld":      []any{map[string]any{"@type": "Product"}},
 	}
 	if !reflect.DeepEqual(page.Fields, want) {
 		t.Errorf("fields = %#v\nwant %#v", page.Fields, want)
@@ -159,6 +162,74 @@ func TestBuiltins(t *testing.T) {
 	}
 	if len(page.Fields) != 0 {
 		t.Errorf("fields = %#v, want none", page.Fields)
+	}
+}
+
+func TestJSONLD(t *testing.T) {
+	pages := map[string]string{
+		"/blocks": `<html><head>
+  <script type="application/ld+json">
+    {"@context": "https://schema.org", "@type": "Product", "name": "Blue <Widget>",
+     "offers": {"price": 12.50, "sku": 12345678901234567890}}
+  </script>
+  <script type="Application/LD+JSON; charset=utf-8">[{"@type": "BreadcrumbList"}, 1]</script>
+  <script type="application/ld+json">{"broken": </script>
+  <script type="application/ld+json">{"a": 1} {"b": 2}</script>
+  <script type="application/ld+json"></script>
+  <script type="application/json">{"not": "ld"}</script>
+  <script>{"no": "type"}</script>
+</head><body><script type="application/ld+json">"late"</script></body></html>`,
+		"/invalid": `<script type="application/ld+json">{not json}</script><title>t</title>`,
+		"/none":    `<title>t</title>`,
+	}
+	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeHTML(w, pages[r.URL.Path])
+	}))
+	f := newFetcher(t, Options{})
+
+	page, err := fetch(t, f, testJob(srv.URL+"/blocks", nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []any{
+		map[string]any{"@context": "https://schema.org", "@type": "Product", "name": "Blue <Widget>",
+			"offers": map[string]any{"price": json.Number("12.50"), "sku": json.Number("12345678901234567890")}},
+		[]any{map[string]any{"@type": "BreadcrumbList"}, json.Number("1")},
+		"late",
+	}
+	if !reflect.DeepEqual(page.Fields["jsonld"], want) {
+		t.Errorf("jsonld = %#v\nwant %#v", page.Fields["jsonld"], want)
+	}
+	// The blocks are part of the content hash, as written (no float
+	// rounding, no HTML escaping).
+	if page.ContentHash != hashFields(page.Fields) {
+		t.Errorf("content hash %s is not the hash of the fields", page.ContentHash)
+	}
+	canon, _ := json.Marshal(page.Fields["jsonld"])
+	if !strings.Contains(string(canon), `12345678901234567890`) || !strings.Contains(string(canon), `12.50`) {
+		t.Errorf("jsonld does not keep its numbers as written: %s", canon)
+	}
+
+	for _, path := range []string{"/invalid", "/none"} {
+		page, err := fetch(t, f, testJob(srv.URL+path, nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v, ok := page.Fields["jsonld"]; ok {
+			t.Errorf("%s: jsonld = %#v, want no field (no valid block)", path, v)
+		}
+	}
+
+	// A rule named jsonld wins over the built-in.
+	page, err = fetch(t, f, testJob(srv.URL+"/blocks", map[string]job.Rule{"jsonld": {CSS: "title", Attr: "text"}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := page.Fields["jsonld"]; ok {
+		t.Errorf("jsonld = %#v, want the rule's (no match: absent), not the built-in", page.Fields["jsonld"])
+	}
+	if !slices.Contains(BuiltinFields, "jsonld") {
+		t.Errorf("BuiltinFields = %v, want jsonld listed", BuiltinFields)
 	}
 }
 

@@ -53,6 +53,40 @@ type Job struct {
 	UserAgent   string          `json:"user_agent,omitempty"`
 	// Robots is whether robots.txt is respected; nil means yes.
 	Robots *bool `json:"robots,omitempty"`
+	// Previous, when set, holds the validators of the target's latest ok
+	// result, so the worker can make a conditional request (If-None-Match,
+	// If-Modified-Since) and a 304 costs almost nothing.
+	Previous *Previous `json:"previous,omitempty"`
+}
+
+// Previous is what a job knows of its target's latest ok result: the
+// validators the server sent with it, and its content hash (which a 304
+// result keeps).
+type Previous struct {
+	ETag         string `json:"etag,omitempty"`
+	LastModified string `json:"last_modified,omitempty"`
+	ContentHash  string `json:"content_hash,omitempty"`
+}
+
+// Conditional reports whether p holds a validator to send.
+func (p *Previous) Conditional() bool { return p != nil && (p.ETag != "" || p.LastModified != "") }
+
+// Validate checks that p has a validator and that its validators can be
+// sent as header values.
+func (p Previous) Validate() error { return problemsErr("previous", p.problems()) }
+
+func (p Previous) problems() []string {
+	var problems []string
+	if p.ETag == "" && p.LastModified == "" {
+		problems = append(problems, "previous has neither etag nor last_modified")
+	}
+	if !headerValue(p.ETag) {
+		problems = append(problems, fmt.Sprintf("previous.etag %q is not a valid header value", p.ETag))
+	}
+	if !headerValue(p.LastModified) {
+		problems = append(problems, fmt.Sprintf("previous.last_modified %q is not a valid header value", p.LastModified))
+	}
+	return problems
 }
 
 // RespectsRobots reports whether robots.txt applies to this job (the default).
@@ -92,6 +126,9 @@ func (j Job) Validate() error {
 	if j.TimeoutMS < 0 {
 		problems = append(problems, "timeout_ms is negative")
 	}
+	if j.Previous != nil {
+		problems = append(problems, j.Previous.problems()...)
+	}
 	return problemsErr("job", problems)
 }
 
@@ -128,11 +165,21 @@ type Result struct {
 	ContentHash string         `json:"content_hash,omitempty"`
 	// Changed is set by the store: the content hash differs from the
 	// previous run's result of the same target.
-	Changed    bool      `json:"changed"`
-	FetchedAt  time.Time `json:"fetched_at"`
-	DurationMS int64     `json:"duration_ms"`
-	Attempt    int       `json:"attempt"`
-	Error      *Error    `json:"error,omitempty"`
+	Changed bool `json:"changed"`
+	// ETag and LastModified are the page's validators (its ETag and
+	// Last-Modified response headers), sent back in the next run's
+	// conditional request.
+	ETag         string `json:"etag,omitempty"`
+	LastModified string `json:"last_modified,omitempty"`
+	// NotModified: the server answered the conditional request with 304
+	// Not Modified. The worker sends no fields and the previous content
+	// hash; the store fills in the fields of the previous ok result, and
+	// such a result is never Changed.
+	NotModified bool      `json:"not_modified,omitempty"`
+	FetchedAt   time.Time `json:"fetched_at"`
+	DurationMS  int64     `json:"duration_ms"`
+	Attempt     int       `json:"attempt"`
+	Error       *Error    `json:"error,omitempty"`
 }
 
 // Validate checks a result's required fields.
@@ -161,6 +208,9 @@ func (r Result) Validate() error {
 	case StatusFailed:
 		if r.Error == nil || r.Error.Kind == "" {
 			problems = append(problems, "status \"failed\" needs an error with a kind")
+		}
+		if r.NotModified {
+			problems = append(problems, "not_modified needs status \"ok\"")
 		}
 	default:
 		problems = append(problems, fmt.Sprintf("status %q is not \"ok\" or \"failed\"", r.Status))
@@ -266,6 +316,17 @@ func checkURL(raw string) error {
 		return fmt.Errorf("url %q has no host", raw)
 	}
 	return nil
+}
+
+// headerValue reports whether v can be sent as an HTTP header value: no
+// control characters but tab (RFC 9110, field-value).
+func headerValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; (c < ' ' && c != '\t') || c == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 func problemsErr(what string, problems []string) error {

@@ -36,6 +36,11 @@ func TestDecodeJob(t *testing.T) {
 		{"empty css", strings.Replace(goodJob, `{"css":"title"}`, `{"css":" "}`, 1), "extract.title.css is missing"},
 		{"trailing data", goodJob + `{}`, "trailing data"},
 		{"wrong type", strings.Replace(goodJob, `"v":1`, `"v":"1"`, 1), "cannot unmarshal"},
+		{"previous with etag", strings.Replace(goodJob, `"v":1`, `"v":1,"previous":{"etag":"\"abc\"","content_hash":"h"}`, 1), ""},
+		{"previous with last_modified", strings.Replace(goodJob, `"v":1`, `"v":1,"previous":{"last_modified":"Wed, 21 Oct 2015 07:28:00 GMT"}`, 1), ""},
+		{"previous without validators", strings.Replace(goodJob, `"v":1`, `"v":1,"previous":{"content_hash":"h"}`, 1), "previous has neither etag nor last_modified"},
+		{"previous etag with newline", strings.Replace(goodJob, `"v":1`, `"v":1,"previous":{"etag":"a\r\nX-Evil: 1"}`, 1), "previous.etag"},
+		{"previous unknown field", strings.Replace(goodJob, `"v":1`, `"v":1,"previous":{"etag":"x","hash":"h"}`, 1), `unknown field "hash"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -148,6 +153,10 @@ func TestResultValidate(t *testing.T) {
 		{"ok with error", func(r *job.Result) { r.Error = &job.Error{Kind: "x"} }, "must not carry an error"},
 		{"bad status", func(r *job.Result) { r.Status = "maybe" }, `status "maybe"`},
 		{"no fetched_at", func(r *job.Result) { r.FetchedAt = time.Time{} }, "fetched_at is missing"},
+		{"not modified", func(r *job.Result) { r.NotModified, r.HTTPStatus, r.ETag = true, 304, `"v1"` }, ""},
+		{"failed not modified", func(r *job.Result) {
+			r.Status, r.Error, r.NotModified = job.StatusFailed, &job.Error{Kind: "http_4xx", Message: "404"}, true
+		}, `not_modified needs status "ok"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -183,6 +192,54 @@ func TestRoundTrip(t *testing.T) {
 	}
 	if back.Error.Message != "not found" || !back.ScheduledAt.Equal(at) || back.Attempt != 2 {
 		t.Errorf("round trip: %+v", back)
+	}
+}
+
+func TestConditionalRoundTrip(t *testing.T) {
+	at := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+	j := job.Job{V: 1, RunID: "r", TargetID: "t", URL: "https://x/", ScheduledAt: at,
+		Previous: &job.Previous{ETag: `W/"1"`, LastModified: "Wed, 21 Oct 2015 07:28:00 GMT", ContentHash: "h1"}}
+	body, err := job.Encode(j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `"previous":{"etag":"W/\"1\"","last_modified":"Wed, 21 Oct 2015 07:28:00 GMT","content_hash":"h1"}`
+	if !strings.Contains(body, want) {
+		t.Errorf("encoded job %s lacks %s", body, want)
+	}
+	back, err := job.DecodeJob([]byte(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.Previous == nil || *back.Previous != *j.Previous || !back.Previous.Conditional() {
+		t.Errorf("previous round trip: %+v, want %+v", back.Previous, j.Previous)
+	}
+	// Absent: nothing on the wire, and no conditional request.
+	j.Previous = nil
+	if body, _ = job.Encode(j); strings.Contains(body, "previous") {
+		t.Errorf("job without previous encodes %s", body)
+	}
+	if (*job.Previous)(nil).Conditional() || (&job.Previous{ContentHash: "h"}).Conditional() {
+		t.Error("Conditional() true without validators")
+	}
+
+	r := job.Result{V: 1, RunID: "r", TargetID: "t", URL: "https://x/", ScheduledAt: at, FetchedAt: at, Status: job.StatusOK,
+		HTTPStatus: 304, ETag: `"e"`, LastModified: "Wed, 21 Oct 2015 07:28:00 GMT", NotModified: true, ContentHash: "h1"}
+	if body, err = job.Encode(r); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{`"etag":"\"e\""`, `"last_modified":"Wed, 21 Oct 2015 07:28:00 GMT"`, `"not_modified":true`} {
+		if !strings.Contains(body, name) {
+			t.Errorf("encoded result %s lacks %s", body, name)
+		}
+	}
+	rb, err := job.DecodeResult([]byte(body))
+	if err != nil || rb.ETag != r.ETag || rb.LastModified != r.LastModified || !rb.NotModified {
+		t.Errorf("result round trip: %+v, %v", rb, err)
+	}
+	r.ETag, r.LastModified, r.NotModified = "", "", false
+	if body, _ = job.Encode(r); strings.Contains(body, "etag") || strings.Contains(body, "modified") {
+		t.Errorf("result without validators encodes %s", body)
 	}
 }
 

@@ -3,9 +3,12 @@ package local_test
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -73,6 +76,21 @@ type env struct {
 
 func newEnv(t *testing.T, base string) *env {
 	t.Helper()
+	return newEnvYAML(t, fmt.Sprintf(`schedules:
+  tick: { expression: "rate(1 hour)" }
+targets:
+  - { id: a, url: "%[1]s/a", schedule: tick, extract: { title: { css: title } } }
+  - { id: b, url: "%[1]s/b", schedule: tick }
+  - { id: c, url: "%[1]s/c", schedule: tick }
+  - { id: gone, url: "%[1]s/gone", schedule: tick }
+  - { id: boom, url: "%[1]s/boom", schedule: tick }
+`, base))
+}
+
+// newEnvYAML is a pipeline on a fresh local backend for the targets file
+// yaml.
+func newEnvYAML(t *testing.T, yaml string) *env {
+	t.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(filepath.Join(t.TempDir(), "local.db"))
 	if err != nil {
@@ -98,15 +116,6 @@ func newEnv(t *testing.T, base string) *env {
 	if e.store, err = localstore.New(ctx, db); err != nil {
 		t.Fatal(err)
 	}
-	yaml := fmt.Sprintf(`schedules:
-  tick: { expression: "rate(1 hour)" }
-targets:
-  - { id: a, url: "%[1]s/a", schedule: tick, extract: { title: { css: title } } }
-  - { id: b, url: "%[1]s/b", schedule: tick }
-  - { id: c, url: "%[1]s/c", schedule: tick }
-  - { id: gone, url: "%[1]s/gone", schedule: tick }
-  - { id: boom, url: "%[1]s/boom", schedule: tick }
-`, base)
 	if e.tf, err = targets.Parse("targets.yaml", []byte(yaml)); err != nil {
 		t.Fatal(err)
 	}
@@ -348,3 +357,116 @@ func mustEncode(t *testing.T, v any) string {
 }
 
 var _ store.Store = (*localstore.Store)(nil)
+
+// loopbackOnly is a crawl.Resolver that knows no names and a dialer that
+// refuses anything but loopback, so a test crawl never leaves the machine.
+type loopbackOnly struct{ t *testing.T }
+
+func (loopbackOnly) LookupNetIP(_ context.Context, _, host string) ([]netip.Addr, error) {
+	return nil, fmt.Errorf("test resolver: no name %q", host)
+}
+
+func (l loopbackOnly) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil || !ap.Addr().Unmap().IsLoopback() {
+		l.t.Errorf("dial of non-loopback address %s", addr)
+		return nil, fmt.Errorf("test dialer: refusing non-loopback %s", addr)
+	}
+	var d net.Dialer
+	return d.DialContext(ctx, network, addr)
+}
+
+// TestPipelineConditionalRequests runs a schedule twice against a site that
+// answers a matching If-None-Match with 304: the second run's result of that
+// page is not modified, unchanged, and has the first run's fields.
+func TestPipelineConditionalRequests(t *testing.T) {
+	var (
+		mu            sync.Mutex
+		full, notMod  int
+		conditionalOn = map[string]string{} // path -> If-None-Match of its last request
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		conditionalOn[r.URL.Path] = r.Header.Get("If-None-Match")
+		switch r.URL.Path {
+		case "/robots.txt":
+			fmt.Fprint(w, "User-agent: *\nAllow: /\n")
+			return
+		case "/page":
+			w.Header().Set("ETag", `"v1"`)
+			w.Header().Set("Last-Modified", "Fri, 20 Nov 2026 08:00:00 GMT")
+			if r.Header.Get("If-None-Match") == `"v1"` {
+				notMod++
+				w.WriteHeader(http.StatusNotModified)
+				return
+			}
+		}
+		full++
+		w.Header().Set("Content-Type", "text/html")
+		fmt.Fprintf(w, `<html><head><title>%s</title><script type="application/ld+json">{"@type":"Thing"}</script></head><body><p class="price">12</p></body></html>`, r.URL.Path)
+	}))
+	t.Cleanup(srv.Close)
+	e := newEnvYAML(t, fmt.Sprintf(`schedules:
+  tick: { expression: "rate(1 hour)" }
+targets:
+  - { id: page, url: "%[1]s/page", schedule: tick, extract: { price: { css: .price, required: true } } }
+  - { id: plain, url: "%[1]s/plain", schedule: tick }
+`, srv.URL))
+	guard := loopbackOnly{t}
+	e.p.Fetcher = crawl.New(crawl.Options{AllowPrivate: true, Timeout: 2 * time.Second, Resolver: guard, DialContext: guard.DialContext})
+	ctx := context.Background()
+	t0 := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+
+	runOnce := func(at time.Time) map[string]job.Result {
+		t.Helper()
+		reports, err := e.p.RunOnce(ctx, nil, at, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(reports) != 1 || reports[0].Succeeded != 2 {
+			t.Fatalf("run at %s: %+v, want one run with 2 ok results", at, reports)
+		}
+		rs, err := e.store.RunResults(ctx, reports[0].ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]job.Result{}
+		for _, r := range rs {
+			out[r.TargetID] = r
+		}
+		return out
+	}
+
+	first := runOnce(t0)
+	p1 := first["page"]
+	if p1.HTTPStatus != 200 || p1.NotModified || p1.ETag != `"v1"` || p1.Fields["price"] != "12" || p1.Fields["jsonld"] == nil {
+		t.Fatalf("first run's page = %+v, want a 200 with its etag and fields", p1)
+	}
+
+	second := runOnce(t0.Add(time.Hour))
+	p2 := second["page"]
+	if p2.Status != job.StatusOK || p2.HTTPStatus != 304 || !p2.NotModified || p2.Changed {
+		t.Errorf("second run's page = %+v, want ok, 304, not modified, not changed", p2)
+	}
+	if p2.ContentHash != p1.ContentHash || p2.ETag != `"v1"` || !reflect.DeepEqual(p2.Fields, p1.Fields) {
+		t.Errorf("second run's page: hash %q etag %q fields %v; want the first run's hash %q, etag \"v1\" and fields %v",
+			p2.ContentHash, p2.ETag, p2.Fields, p1.ContentHash, p1.Fields)
+	}
+	if pl := second["plain"]; pl.HTTPStatus != 200 || pl.NotModified {
+		t.Errorf("page without validators = %+v, want a full 200 again", pl)
+	}
+	latest, err := e.store.Latest(ctx, "page")
+	if err != nil || len(latest) != 1 || latest[0].RunID != p2.RunID || !reflect.DeepEqual(latest[0].Fields, p1.Fields) {
+		t.Errorf("Latest(page) = %+v, %v; want the 304's result with the first run's fields", latest, err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if notMod != 1 || conditionalOn["/plain"] != "" {
+		t.Errorf("304s served %d, /plain sent If-None-Match %q; want one 304, and no validators for /plain",
+			notMod, conditionalOn["/plain"])
+	}
+	if full != 3 {
+		t.Errorf("full pages served %d, want 3 (page once, plain twice)", full)
+	}
+}

@@ -80,11 +80,29 @@ type RunRecorder interface {
 	PutRun(ctx context.Context, run store.Run) (created bool, err error)
 }
 
+// LatestReader reads the latest result of every target (targetID "") or
+// of one, as store.Store does.
+type LatestReader interface {
+	Latest(ctx context.Context, targetID string) ([]job.Result, error)
+}
+
+// Store is what the planner needs of the store: it records runs, and reads
+// the targets' latest results once per tick for the validators of
+// conditional requests.
+type Store interface {
+	RunRecorder
+	LatestReader
+}
+
+// latestTimeout bounds the read of the latest results: without it a tick
+// is planned with unconditional requests, which is only more expensive.
+const latestTimeout = 10 * time.Second
+
 // Planner plans runs. It is safe for concurrent use.
 type Planner struct {
 	targets     *targets.File
 	jobs        Sender
-	runs        RunRecorder
+	runs        Store
 	log         *zap.Logger
 	parallelism int
 	now         func() time.Time
@@ -106,8 +124,8 @@ func WithParallelism(n int) Option {
 }
 
 // New returns a planner for the targets in tf, sending jobs with jobs and
-// recording runs with runs.
-func New(tf *targets.File, jobs Sender, runs RunRecorder, opts ...Option) *Planner {
+// recording runs (and reading the latest results) with runs.
+func New(tf *targets.File, jobs Sender, runs Store, opts ...Option) *Planner {
 	p := &Planner{targets: tf, jobs: jobs, runs: runs, log: zap.NewNop(), parallelism: 8, now: time.Now}
 	for _, o := range opts {
 		o(p)
@@ -132,9 +150,11 @@ func (p *Planner) Handle(ctx context.Context, tick Tick) (Response, error) {
 	log := obs.FromContext(ctx, p.log).With(obs.RunID(runID), zap.String("schedule", tick.Schedule))
 
 	tgts := p.targets.TargetsFor(tick.Schedule)
+	prev := p.previous(ctx, tgts, log)
 	msgs := make([]queue.Outgoing, 0, len(tgts))
 	for _, t := range tgts {
 		j := t.Job(runID, at)
+		j.Previous = prev[t.ID]
 		body, err := job.Encode(j)
 		if err != nil {
 			return Response{}, fmt.Errorf("plan %s: %w", runID, err)
@@ -159,6 +179,40 @@ func (p *Planner) Handle(ctx context.Context, tick Tick) (Response, error) {
 	}
 	log.Info("run planned", zap.Int("planned", len(msgs)), zap.Bool("new_run", created))
 	return Response{RunID: runID, Schedule: tick.Schedule, ScheduledAt: at, Planned: len(msgs), NewRun: created}, nil
+}
+
+// previous returns, by target ID, the validators of the targets whose
+// latest result is ok, of the same URL, and has an ETag or Last-Modified,
+// read with one Latest call. A failed read is logged and yields none: the
+// tick is then planned with unconditional requests.
+func (p *Planner) previous(ctx context.Context, tgts []targets.Target, log *zap.Logger) map[string]*job.Previous {
+	if len(tgts) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, latestTimeout)
+	defer cancel()
+	latest, err := p.runs.Latest(ctx, "")
+	if err != nil {
+		log.Warn("latest results not read; the run's requests are unconditional", zap.Error(err))
+		return nil
+	}
+	urls := make(map[string]string, len(tgts))
+	for _, t := range tgts {
+		urls[t.ID] = t.URL
+	}
+	prev := map[string]*job.Previous{}
+	for _, r := range latest {
+		// A result of another URL (the target's was edited) is another page.
+		if u, ok := urls[r.TargetID]; !ok || u != r.URL || r.Status != job.StatusOK {
+			continue
+		}
+		pr := job.Previous{ETag: r.ETag, LastModified: r.LastModified, ContentHash: r.ContentHash}
+		if pr.Validate() != nil { // none, or not sendable: the job would be malformed
+			continue
+		}
+		prev[r.TargetID] = &pr
+	}
+	return prev
 }
 
 // send sends msgs in batches of queue.MaxBatch, p.parallelism batches at a

@@ -131,12 +131,27 @@ func (s *fakeSender) batchSizes() []int {
 }
 
 // fakeRuns records runs; a run ID is created once, as store.Store does.
+// Latest returns latest (or latestErr) and counts its calls.
 type fakeRuns struct {
-	mu      sync.Mutex
-	runs    []store.Run
-	seen    map[string]bool
-	err     error
-	journal *journal
+	mu          sync.Mutex
+	runs        []store.Run
+	seen        map[string]bool
+	err         error
+	journal     *journal
+	latest      []job.Result
+	latestErr   error
+	latestCalls []string // the targetID of each call
+}
+
+func (r *fakeRuns) Latest(ctx context.Context, targetID string) ([]job.Result, error) {
+	r.journal.add("latest")
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.latestCalls = append(r.latestCalls, targetID)
+	if _, ok := ctx.Deadline(); !ok {
+		return nil, errors.New("fake: Latest called without a deadline")
+	}
+	return slices.Clone(r.latest), r.latestErr
 }
 
 func (r *fakeRuns) PutRun(_ context.Context, run store.Run) (bool, error) {
@@ -400,7 +415,7 @@ func TestHandleRecordsRunBeforeSendingJobs(t *testing.T) {
 		t.Fatalf("Handle: %v", err)
 	}
 	after := time.Now().UTC()
-	if want := []string{"run", "send", "send"}; !slices.Equal(j.events, want) {
+	if want := []string{"latest", "run", "send", "send"}; !slices.Equal(j.events, want) {
 		t.Errorf("calls = %v, want %v", j.events, want)
 	}
 	if len(runs.runs) != 1 {
@@ -698,5 +713,83 @@ targets:
 	// The response is what the Lambda returns: it must marshal.
 	if _, err := json.Marshal(resp); err != nil {
 		t.Errorf("response does not marshal: %v", err)
+	}
+}
+
+// latestResult is a stored latest result of target i of targetsFile.
+func latestResult(i int, status job.Status, etag, lastMod string) job.Result {
+	r := job.Result{
+		V: job.Version, RunID: "hourly-20261127T080000Z", TargetID: targetID(i), URL: fmt.Sprintf("https://example.com/%d", i),
+		ScheduledAt: tickAt.Add(-time.Hour), FetchedAt: tickAt.Add(-time.Hour), Status: status,
+		ETag: etag, LastModified: lastMod, ContentHash: fmt.Sprint("hash-", i),
+	}
+	if status == job.StatusFailed {
+		r.Error = &job.Error{Kind: "http_5xx", Message: "503"}
+	}
+	return r
+}
+
+func TestHandleSetsValidatorsFromLatest(t *testing.T) {
+	const lastMod = "Fri, 20 Nov 2026 08:00:00 GMT"
+	moved := latestResult(5, job.StatusOK, `"moved"`, "")
+	moved.URL = "https://old.example.com/5" // the target's URL was edited since
+	runs := &fakeRuns{latest: []job.Result{
+		latestResult(0, job.StatusOK, `"e0"`, ""),
+		latestResult(1, job.StatusOK, "", lastMod),
+		latestResult(2, job.StatusOK, `W/"e2"`, lastMod),
+		latestResult(3, job.StatusOK, "", ""),              // no validators
+		latestResult(4, job.StatusFailed, `"e4"`, lastMod), // not ok
+		moved,
+		latestResult(6, job.StatusOK, "bad\r\nvalue", ""), // not sendable
+		{V: job.Version, RunID: "daily-x", TargetID: "daily-one", URL: "https://daily.example.com/", Status: job.StatusOK, ETag: `"d"`},
+		{V: job.Version, RunID: "gone-x", TargetID: "deleted-target", URL: "https://gone.example/", Status: job.StatusOK, ETag: `"g"`},
+	}}
+	send := &fakeSender{}
+	if _, err := planner.New(targetsFile(t, 8, ""), send, runs).Handle(context.Background(), hourly()); err != nil {
+		t.Fatalf("Handle: %v", err)
+	}
+	if !slices.Equal(runs.latestCalls, []string{""}) {
+		t.Errorf("Latest calls = %q, want one call for every target (\"\")", runs.latestCalls)
+	}
+	jobs := decodeJobs(t, send.sent())
+	want := map[string]*job.Previous{
+		targetID(0): {ETag: `"e0"`, ContentHash: "hash-0"},
+		targetID(1): {LastModified: lastMod, ContentHash: "hash-1"},
+		targetID(2): {ETag: `W/"e2"`, LastModified: lastMod, ContentHash: "hash-2"},
+	}
+	for i := range 8 {
+		id := targetID(i)
+		got, w := jobs[id].Previous, want[id]
+		if (got == nil) != (w == nil) || (got != nil && *got != *w) {
+			t.Errorf("%s: previous = %+v, want %+v", id, got, w)
+		}
+	}
+}
+
+func TestHandleLatestFailureStillPlans(t *testing.T) {
+	runs := &fakeRuns{latestErr: errors.New("throttled"), latest: []job.Result{latestResult(0, job.StatusOK, `"e0"`, "")}}
+	send := &fakeSender{}
+	resp, err := planner.New(targetsFile(t, 3, ""), send, runs).Handle(context.Background(), hourly())
+	if err != nil {
+		t.Fatalf("Handle: %v, want the tick planned without validators", err)
+	}
+	if resp.Planned != 3 || len(runs.runs) != 1 {
+		t.Errorf("planned %d, runs %d; want 3 jobs and the run recorded", resp.Planned, len(runs.runs))
+	}
+	for id, j := range decodeJobs(t, send.sent()) {
+		if j.Previous != nil {
+			t.Errorf("%s: previous = %+v, want none after a failed lookup", id, j.Previous)
+		}
+	}
+}
+
+func TestHandleNoTargetsNoLookup(t *testing.T) {
+	runs := &fakeRuns{}
+	tick := planner.Tick{Schedule: "idle", ScheduledTime: tickTime}
+	if _, err := planner.New(targetsFile(t, 3, ""), &fakeSender{}, runs).Handle(context.Background(), tick); err != nil {
+		t.Fatal(err)
+	}
+	if len(runs.latestCalls) != 0 {
+		t.Errorf("Latest called %d times for a schedule without targets", len(runs.latestCalls))
 	}
 }

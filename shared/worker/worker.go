@@ -173,8 +173,14 @@ func (w *Worker) handleOne(ctx context.Context, rec events.SQSMessage) outcome {
 		ScheduledAt: j.ScheduledAt, FetchedAt: start.UTC(), DurationMS: elapsed.Milliseconds(), Attempt: attempt,
 	}
 	if err == nil {
-		res.Status, res.HTTPStatus, res.Fields, res.ContentHash = job.StatusOK, page.HTTPStatus, page.Fields, page.ContentHash
-		log.Info("crawled", zap.Int("http_status", page.HTTPStatus), zap.Duration("duration", elapsed))
+		res.Status, res.HTTPStatus, res.ETag, res.LastModified = job.StatusOK, page.HTTPStatus, page.ETag, page.LastModified
+		if page.NotModified {
+			notModified(&res, j.Previous)
+		} else {
+			res.Fields, res.ContentHash = page.Fields, page.ContentHash
+		}
+		log.Info("crawled", zap.Int("http_status", page.HTTPStatus), zap.Bool("not_modified", page.NotModified),
+			zap.Duration("duration", elapsed))
 		return outcome{msg: rec, result: &res}
 	}
 
@@ -194,6 +200,24 @@ func (w *Worker) handleOne(ctx context.Context, rec events.SQSMessage) outcome {
 	res.Status, res.Error = job.StatusFailed, &job.Error{Kind: string(kind), Message: err.Error()}
 	log.Info("crawl failed permanently", zap.String("kind", string(kind)), zap.Error(err))
 	return outcome{msg: rec, result: &res}
+}
+
+// notModified makes res the result of a 304 to the job's conditional
+// request: ok, unchanged, with the previous content hash and no fields (the
+// store carries the previous result's fields over). A 304 need not repeat
+// the validators; the ones sent are still the page's then.
+func notModified(res *job.Result, prev *job.Previous) {
+	res.NotModified, res.Fields = true, nil
+	if prev == nil {
+		return
+	}
+	res.ContentHash = prev.ContentHash
+	if res.ETag == "" {
+		res.ETag = prev.ETag
+	}
+	if res.LastModified == "" {
+		res.LastModified = prev.LastModified
+	}
 }
 
 // delayRetry sets when a failed message comes back. Failing to is logged

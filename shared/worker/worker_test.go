@@ -842,3 +842,72 @@ func TestBackoffEdges(t *testing.T) {
 		t.Errorf("Retry-After 1.4s gives %s, want 2s (rounded up)", d)
 	}
 }
+
+func TestHandleNotModified(t *testing.T) {
+	t0 := time.Date(2026, 11, 27, 9, 0, 1, 0, time.UTC)
+	const lastMod = "Fri, 20 Nov 2026 08:00:00 GMT"
+	tests := []struct {
+		name string
+		prev *job.Previous
+		page crawl.Page
+		want job.Result // the fields that differ from an ok result
+	}{
+		{"304 repeats the validators",
+			&job.Previous{ETag: `"v1"`, ContentHash: "prev-hash"},
+			crawl.Page{URL: "https://a.example.com/", HTTPStatus: 304, NotModified: true, ETag: `"v2"`, LastModified: lastMod},
+			job.Result{ETag: `"v2"`, LastModified: lastMod, ContentHash: "prev-hash"}},
+		{"304 without validators keeps the ones sent",
+			&job.Previous{ETag: `"v1"`, LastModified: lastMod, ContentHash: "prev-hash"},
+			crawl.Page{URL: "https://a.example.com/", HTTPStatus: 304, NotModified: true},
+			job.Result{ETag: `"v1"`, LastModified: lastMod, ContentHash: "prev-hash"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			j := testJob("a")
+			j.Previous = tt.prev
+			fetch := &fakeFetcher{pages: map[string]crawl.Page{"a": tt.page}}
+			results := &fakeSender{}
+			w := worker.New(fetch, results, worker.WithClock(stepClock(t0, 40*time.Millisecond)))
+			resp, err := w.Handle(context.Background(), event(record("m-a", jobBody(t, j), 1)))
+			if err != nil {
+				t.Fatalf("Handle: %v", err)
+			}
+			if ids := failureIDs(resp); len(ids) != 0 {
+				t.Errorf("failures = %q, want none", ids)
+			}
+			if got := fetch.fetched(); len(got) != 1 || got[0].Previous == nil || *got[0].Previous != *tt.prev {
+				t.Errorf("fetcher got previous %+v, want %+v", got, tt.prev)
+			}
+			want := tt.want
+			want.V, want.RunID, want.Schedule, want.TargetID, want.URL = job.Version, runID, "hourly", "a", j.URL
+			want.ScheduledAt, want.Status, want.HTTPStatus, want.NotModified = scheduledAt, job.StatusOK, 304, true
+			want.FetchedAt, want.DurationMS, want.Attempt = t0, 40, 1
+			r := results.results(t)["a"]
+			if !resultsEqual(r, want) {
+				t.Errorf("result =\n%+v\nwant\n%+v", r, want)
+			}
+			if r.Fields != nil {
+				t.Errorf("fields = %v, want none (the store carries the previous ones over)", r.Fields)
+			}
+			body := results.sent()[0].Body
+			if !strings.Contains(body, `"not_modified":true`) || strings.Contains(body, `"fields"`) {
+				t.Errorf("result message %s, want not_modified and no fields", body)
+			}
+		})
+	}
+
+	t.Run("200 carries the validators", func(t *testing.T) {
+		page := okPage("https://a.example.com/")
+		page.ETag, page.LastModified = `"v3"`, lastMod
+		fetch := &fakeFetcher{pages: map[string]crawl.Page{"a": page}}
+		results := &fakeSender{}
+		w := worker.New(fetch, results)
+		if _, err := w.Handle(context.Background(), event(jobRecord(t, "a", 1))); err != nil {
+			t.Fatal(err)
+		}
+		r := results.results(t)["a"]
+		if r.NotModified || r.ETag != `"v3"` || r.LastModified != lastMod || r.ContentHash != page.ContentHash || r.Fields["title"] != "Hello" {
+			t.Errorf("result %+v, want the page's fields, hash and validators", r)
+		}
+	})
+}

@@ -198,7 +198,12 @@ func (s *Store) importItems(ctx context.Context, runs []store.Run, results []job
 			changed, prevKey := false, ""
 			if r.Status == job.StatusOK {
 				if prev != nil {
-					changed, prevKey = prev.ContentHash != r.ContentHash, orderKey(prev.ScheduledAt, prev.RunID)
+					if r.NotModified && len(r.Fields) == 0 { // as PutResult does
+						r.Fields = prev.Fields
+						r.ContentHash = cmp.Or(r.ContentHash, prev.ContentHash)
+					}
+					changed = prev.ContentHash != r.ContentHash && !r.NotModified
+					prevKey = orderKey(prev.ScheduledAt, prev.RunID)
 				}
 				prev = r
 			}

@@ -295,22 +295,32 @@ func (s *Store) putResult(ctx context.Context, r job.Result) (store.Outcome, err
 	}
 	// Compute Changed before the put, so that in the usual case the item is
 	// right when it is written; link checks it again after the put.
+	// A not-modified result without fields gets the previous ok result's
+	// (and its content hash, if it has none).
 	var (
 		changed bool
-		prev    string
+		prev    neighbour
+		found   bool
+		fill    = r.NotModified && len(r.Fields) == 0
 	)
 	if r.Status == job.StatusOK {
-		p, found, err := s.neighbourOK(ctx, r.TargetID, orderKey(r.ScheduledAt, r.RunID), true)
+		var err error
+		prev, found, err = s.neighbourOK(ctx, r.TargetID, orderKey(r.ScheduledAt, r.RunID), true, fill)
 		if err != nil {
 			return store.Outcome{}, fmt.Errorf("read previous result: %w", err)
 		}
-		if found {
-			changed, prev = p.hash != r.ContentHash, p.key
-		}
+		changed = found && prev.hash != r.ContentHash && !r.NotModified
 	}
-	it, err := resultItem(r, changed, prev, now, s.expiresAt(now))
+	it, err := resultItem(r, changed, prev.key, now, s.expiresAt(now))
 	if err != nil {
 		return store.Outcome{}, err
+	}
+	if fill && found {
+		delete(it, attrFields)
+		it.setS(attrFields, prev.fields)
+		if r.ContentHash == "" {
+			it.setS(attrContentHash, prev.hash)
+		}
 	}
 	var out store.Outcome
 	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
@@ -341,10 +351,12 @@ func (s *Store) putResult(ctx context.Context, r job.Result) (store.Outcome, err
 
 // neighbour is the part of a result item that its neighbours need.
 type neighbour struct {
-	key  string // LSI1SK
-	run  string
-	hash string
-	prev string
+	key    string // LSI1SK
+	run    string
+	hash   string
+	prev   string
+	nm     bool   // a not-modified result: never changed
+	fields string // JSON text, only when asked for
 }
 
 // link does what follows the put of the stored result item it (or finds a
@@ -356,16 +368,17 @@ func (s *Store) link(ctx context.Context, it item, out *store.Outcome) error {
 		run    = it.str(attrRunID)
 		self   = it.str(AttrLSI1SK)
 		ok     = it.str(attrStatus) == string(job.StatusOK)
+		nm     = it.boolean(attrNotModified)
 		stale  bool // another writer set its Changed flag after it was read
 	)
 	if ok {
 		hash := it.str(attrContentHash)
-		p, found, err := s.neighbourOK(ctx, target, self, true)
+		p, found, err := s.neighbourOK(ctx, target, self, true, false)
 		if err != nil {
 			return fmt.Errorf("read previous result: %w", err)
 		}
 		if found && p.key > it.str(attrPrev) {
-			c := p.hash != hash
+			c := p.hash != hash && !nm
 			applied, err := s.setChanged(ctx, target, run, c, p.key)
 			if err != nil {
 				return fmt.Errorf("set changed: %w", err)
@@ -378,12 +391,12 @@ func (s *Store) link(ctx context.Context, it item, out *store.Outcome) error {
 		}
 		// The next ok result's previous is now this one (unless it already
 		// knows this one or a later one).
-		n, found, err := s.neighbourOK(ctx, target, self, false)
+		n, found, err := s.neighbourOK(ctx, target, self, false, false)
 		if err != nil {
 			return fmt.Errorf("read next result: %w", err)
 		}
 		if found && n.prev < self {
-			if _, err := s.setChanged(ctx, target, n.run, n.hash != hash, self); err != nil {
+			if _, err := s.setChanged(ctx, target, n.run, n.hash != hash && !n.nm, self); err != nil {
 				return fmt.Errorf("recompute next result's changed: %w", err)
 			}
 		}
@@ -413,22 +426,30 @@ func (s *Store) link(ctx context.Context, it item, out *store.Outcome) error {
 }
 
 // neighbourOK returns the target's ok result just before key (before) or
-// just after it, by a strongly consistent query of LSI1.
-func (s *Store) neighbourOK(ctx context.Context, targetID, key string, before bool) (neighbour, bool, error) {
+// just after it, by a strongly consistent query of LSI1; with its fields
+// when withFields (the read costs the same: DynamoDB charges for whole
+// items whatever the projection).
+func (s *Store) neighbourOK(ctx context.Context, targetID, key string, before, withFields bool) (neighbour, bool, error) {
 	cmp := ">"
 	if before {
 		cmp = "<"
 	}
+	projection := "#lsk, #rid, #hash, #prev, #st, #nm"
+	names := map[string]string{
+		"#pk": AttrPK, "#lsk": AttrLSI1SK, "#st": attrStatus, "#rid": attrRunID,
+		"#hash": attrContentHash, "#prev": attrPrev, "#nm": attrNotModified,
+	}
+	if withFields {
+		projection += ", #f"
+		names["#f"] = attrFields
+	}
 	in := &dynamodb.QueryInput{
-		TableName:              aws.String(s.table),
-		IndexName:              aws.String(IndexLSI1),
-		KeyConditionExpression: aws.String("#pk = :pk AND #lsk " + cmp + " :k"),
-		FilterExpression:       aws.String("#st = :ok"),
-		ProjectionExpression:   aws.String("#lsk, #rid, #hash, #prev, #st"),
-		ExpressionAttributeNames: map[string]string{
-			"#pk": AttrPK, "#lsk": AttrLSI1SK, "#st": attrStatus, "#rid": attrRunID,
-			"#hash": attrContentHash, "#prev": attrPrev,
-		},
+		TableName:                aws.String(s.table),
+		IndexName:                aws.String(IndexLSI1),
+		KeyConditionExpression:   aws.String("#pk = :pk AND #lsk " + cmp + " :k"),
+		FilterExpression:         aws.String("#st = :ok"),
+		ProjectionExpression:     aws.String(projection),
+		ExpressionAttributeNames: names,
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":pk": avS(targetPK(targetID)), ":k": avS(key), ":ok": avS(string(job.StatusOK)),
 		},
@@ -443,7 +464,8 @@ func (s *Store) neighbourOK(ctx context.Context, targetID, key string, before bo
 		found bool
 	)
 	err := s.each(ctx, in, func(it item) (bool, error) {
-		n = neighbour{key: it.str(AttrLSI1SK), run: it.str(attrRunID), hash: it.str(attrContentHash), prev: it.str(attrPrev)}
+		n = neighbour{key: it.str(AttrLSI1SK), run: it.str(attrRunID), hash: it.str(attrContentHash), prev: it.str(attrPrev),
+			nm: it.boolean(attrNotModified), fields: it.str(attrFields)}
 		found = true
 		return false, nil
 	})

@@ -421,3 +421,34 @@ func sameResults(a, b []job.Result) bool {
 	}
 	return true
 }
+
+// TestNotModifiedItems checks the attributes of a 304's result and latest
+// items, and that Import carries fields over as PutResult does.
+func TestNotModifiedItems(t *testing.T) {
+	client := dynalite(t)
+	s := newStore(t, client)
+	first := okResult("shop", 0, "h")
+	first.ETag = `"v1"`
+	nm := okResult("shop", 1, "h")
+	nm.HTTPStatus, nm.NotModified, nm.Fields, nm.ETag = 304, true, nil, `"v1"`
+	for _, r := range []job.Result{first, nm} {
+		if _, err := s.PutResult(t.Context(), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, k := range []item{key("T#shop", "R#"+nm.RunID), key("T#shop", "LATEST")} {
+		it := rawItem(t, client, s.table, k)
+		if !it.boolean(attrNotModified) || it.str(attrETag) != `"v1"` || it.str(attrFields) != `{"title":"h"}` || it.boolean(attrChanged) {
+			t.Errorf("item %s = %v, want not_modified, the etag, the previous fields and not changed", k.keyString(), it)
+		}
+	}
+	if it := rawItem(t, client, s.table, key("T#shop", "R#"+first.RunID)); it[attrNotModified] != nil || it.str(attrLastMod) != "" {
+		t.Errorf("a 200's item has not_modified or last_modified: %v", it)
+	}
+
+	imported := newStore(t, client)
+	if err := imported.Import(t.Context(), nil, []job.Result{nm, first}); err != nil {
+		t.Fatal(err)
+	}
+	compareStores(t, imported, s)
+}

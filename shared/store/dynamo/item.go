@@ -112,6 +112,11 @@ func resultItem(r job.Result, changed bool, prev string, storedAt time.Time, exp
 	}
 	it.setS(attrContentHash, r.ContentHash)
 	it[attrChanged] = avB(changed)
+	it.setS(attrETag, r.ETag)
+	it.setS(attrLastMod, r.LastModified)
+	if r.NotModified {
+		it[attrNotModified] = avB(true)
+	}
 	it.setS(attrPrev, prev)
 	it.setTime(attrFetchedAt, r.FetchedAt)
 	it.setN(attrDurationMS, r.DurationMS)
@@ -147,14 +152,17 @@ func latestItem(res item) item {
 // decodeResult reads a result or latest item.
 func decodeResult(it item) (job.Result, error) {
 	r := job.Result{
-		V:           job.Version,
-		RunID:       it.str(attrRunID),
-		Schedule:    it.str(attrSchedule),
-		TargetID:    it.str(attrTargetID),
-		URL:         it.str(attrURL),
-		Status:      job.Status(it.str(attrStatus)),
-		ContentHash: it.str(attrContentHash),
-		Changed:     it.boolean(attrChanged),
+		V:            job.Version,
+		RunID:        it.str(attrRunID),
+		Schedule:     it.str(attrSchedule),
+		TargetID:     it.str(attrTargetID),
+		URL:          it.str(attrURL),
+		Status:       job.Status(it.str(attrStatus)),
+		ContentHash:  it.str(attrContentHash),
+		Changed:      it.boolean(attrChanged),
+		ETag:         it.str(attrETag),
+		LastModified: it.str(attrLastMod),
+		NotModified:  it.boolean(attrNotModified),
 	}
 	fail := func(err error) (job.Result, error) {
 		return job.Result{}, fmt.Errorf("stored result %s: %w", it.keyString(), err)

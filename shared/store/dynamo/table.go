@@ -58,7 +58,10 @@ const (
 	attrFields      = "fields" // JSON text
 	attrContentHash = "content_hash"
 	attrChanged     = "changed"
-	attrPrev        = "prev_ok" // LSI1SK of the ok result that changed was computed against
+	attrETag        = "etag"
+	attrLastMod     = "last_modified"
+	attrNotModified = "not_modified" // BOOL, present only when true
+	attrPrev        = "prev_ok"      // LSI1SK of the ok result that changed was computed against
 	attrFetchedAt   = "fetched_at"
 	attrDurationMS  = "duration_ms"
 	attrAttempt     = "attempt"

@@ -54,6 +54,11 @@ func New(ctx context.Context, db *sql.DB) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("localstore: create tables: %w", err)
 	}
+	for _, m := range migrations {
+		if err := sqlite.Migrate(ctx, db, m.name, m.stmts...); err != nil {
+			return nil, fmt.Errorf("localstore: %w", err)
+		}
+	}
 	return s, nil
 }
 
@@ -107,6 +112,10 @@ func checkRun(run store.Run) error {
 // the Changed flag of the target's next ok result, and moves the target's
 // latest result forward if r is later. A later put of the same key changes
 // nothing and reports Duplicate. r.Changed is ignored: the store sets it.
+//
+// A not-modified result (a 304) is never Changed; when it has no fields it
+// gets the previous ok result's fields (and its content hash, if it has
+// none), so that it reads like the page it stands for.
 func (s *Store) PutResult(ctx context.Context, r job.Result) (store.Outcome, error) {
 	if err := r.Validate(); err != nil {
 		return store.Outcome{}, fmt.Errorf("localstore: put result %s/%s: %w", r.TargetID, r.RunID, err)
@@ -142,12 +151,12 @@ func putResult(ctx context.Context, tx *sql.Tx, r job.Result, fields any, now st
 	res, err := tx.ExecContext(ctx, `
 		INSERT INTO store_results (target_id, run_id, schedule, url, scheduled_at, status,
 			http_status, fields, content_hash, changed, fetched_at, duration_ms, attempt,
-			error_kind, error_message, stored_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?)
+			error_kind, error_message, stored_at, etag, last_modified, not_modified)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (target_id, run_id) DO NOTHING`,
 		r.TargetID, r.RunID, r.Schedule, r.URL, at, string(r.Status),
 		r.HTTPStatus, fields, r.ContentHash, timeText(r.FetchedAt), r.DurationMS, r.Attempt,
-		errKind, errMsg, now)
+		errKind, errMsg, now, r.ETag, r.LastModified, r.NotModified)
 	if err != nil {
 		return store.Outcome{}, fmt.Errorf("insert: %w", err)
 	}
@@ -189,7 +198,7 @@ func putResult(ctx context.Context, tx *sql.Tx, r job.Result, fields any, now st
 
 	var out store.Outcome
 	if r.Status == job.StatusOK {
-		if out.Changed, err = relinkChanged(ctx, tx, r.TargetID, r.RunID, at, r.ContentHash); err != nil {
+		if out.Changed, err = relinkChanged(ctx, tx, r, at); err != nil {
 			return store.Outcome{}, err
 		}
 	}
@@ -211,20 +220,38 @@ func putResult(ctx context.Context, tx *sql.Tx, r job.Result, fields any, now st
 	return out, nil
 }
 
-// relinkChanged inserts a new ok result into its target's chain of ok
+// relinkChanged inserts a new ok result r into its target's chain of ok
 // results: it sets the result's Changed flag against the previous ok result
-// and recomputes the next ok result's flag against the new one.
-func relinkChanged(ctx context.Context, tx *sql.Tx, targetID, runID, at, hash string) (bool, error) {
-	var prevHash string
+// (a not-modified result is never changed, and takes the previous one's
+// fields when it has none) and recomputes the next ok result's flag against
+// the new one.
+func relinkChanged(ctx context.Context, tx *sql.Tx, r job.Result, at string) (bool, error) {
+	targetID, runID, hash := r.TargetID, r.RunID, r.ContentHash
+	var (
+		prevHash   string
+		prevFields sql.NullString
+	)
 	err := tx.QueryRowContext(ctx, `
-		SELECT content_hash FROM store_results
+		SELECT content_hash, fields FROM store_results
 		WHERE target_id = ? AND status = 'ok' AND (scheduled_at, run_id) < (?, ?)
 		ORDER BY scheduled_at DESC, run_id DESC LIMIT 1`,
-		targetID, at, runID).Scan(&prevHash)
-	changed := err == nil && prevHash != hash
+		targetID, at, runID).Scan(&prevHash, &prevFields)
+	found := err == nil
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return false, fmt.Errorf("read previous result: %w", err)
 	}
+	if found && r.NotModified && len(r.Fields) == 0 {
+		if hash == "" {
+			hash = prevHash
+		}
+		_, err := tx.ExecContext(ctx,
+			`UPDATE store_results SET fields = ?, content_hash = ? WHERE target_id = ? AND run_id = ?`,
+			prevFields, hash, targetID, runID)
+		if err != nil {
+			return false, fmt.Errorf("carry the previous fields over: %w", err)
+		}
+	}
+	changed := found && prevHash != hash && !r.NotModified
 	if changed {
 		_, err := tx.ExecContext(ctx,
 			`UPDATE store_results SET changed = 1 WHERE target_id = ? AND run_id = ?`, targetID, runID)
@@ -234,7 +261,7 @@ func relinkChanged(ctx context.Context, tx *sql.Tx, targetID, runID, at, hash st
 	}
 	// The next ok result's previous is now this one.
 	_, err = tx.ExecContext(ctx, `
-		UPDATE store_results SET changed = (content_hash <> ?)
+		UPDATE store_results SET changed = (content_hash <> ? AND NOT not_modified)
 		WHERE (target_id, run_id) IN (
 			SELECT target_id, run_id FROM store_results
 			WHERE target_id = ? AND status = 'ok' AND (scheduled_at, run_id) > (?, ?)

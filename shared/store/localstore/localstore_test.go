@@ -401,3 +401,72 @@ func BenchmarkPutResult(b *testing.B) {
 		})
 	})
 }
+
+// TestMigrateExistingFile opens a file written before conditional requests
+// (no etag, last_modified or not_modified columns): New adds the columns,
+// keeps the rows, and the file works as a new one does, also when opened
+// again.
+func TestMigrateExistingFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "local.db")
+	db := openDB(t, path, dsnImmediate)
+	ctx := t.Context()
+	for _, stmt := range []string{
+		`CREATE TABLE store_results (
+			target_id     TEXT    NOT NULL,
+			run_id        TEXT    NOT NULL,
+			schedule      TEXT    NOT NULL DEFAULT '',
+			url           TEXT    NOT NULL DEFAULT '',
+			scheduled_at  TEXT    NOT NULL,
+			status        TEXT    NOT NULL,
+			http_status   INTEGER NOT NULL DEFAULT 0,
+			fields        TEXT,
+			content_hash  TEXT    NOT NULL DEFAULT '',
+			changed       INTEGER NOT NULL DEFAULT 0,
+			fetched_at    TEXT    NOT NULL,
+			duration_ms   INTEGER NOT NULL DEFAULT 0,
+			attempt       INTEGER NOT NULL DEFAULT 0,
+			error_kind    TEXT,
+			error_message TEXT,
+			stored_at     TEXT    NOT NULL,
+			PRIMARY KEY (target_id, run_id)
+		) WITHOUT ROWID`,
+		`CREATE TABLE store_latest (
+			target_id    TEXT NOT NULL PRIMARY KEY,
+			run_id       TEXT NOT NULL,
+			scheduled_at TEXT NOT NULL
+		) WITHOUT ROWID`,
+		`INSERT INTO store_results (target_id, run_id, schedule, url, scheduled_at, status, http_status,
+			fields, content_hash, fetched_at, duration_ms, attempt, stored_at)
+		VALUES ('a', '` + runID(0) + `', 'hourly', 'https://example.com/a', '2025-03-01T10:00:00.000000000Z', 'ok', 200,
+			'{"title":"old"}', 'A', '2025-03-01T10:00:01.000000000Z', 100, 1, '2025-03-01T10:00:02.000000000Z')`,
+		`INSERT INTO store_latest VALUES ('a', '` + runID(0) + `', '2025-03-01T10:00:00.000000000Z')`,
+	} {
+		if _, err := db.ExecContext(ctx, stmt); err != nil {
+			t.Fatalf("old schema: %v", err)
+		}
+	}
+	s := newStore(t, db)
+	old := result("a", 0, "A")
+	old.Fields = map[string]any{"title": "old"}
+	if got, err := s.Result(ctx, "a", runID(0)); err != nil || !reflect.DeepEqual(got.Fields, old.Fields) || got.ETag != "" || got.NotModified {
+		t.Fatalf("old row after the migration: %+v, %v", got, err)
+	}
+	nm := result("a", 1, "A")
+	nm.HTTPStatus, nm.NotModified, nm.ETag, nm.LastModified = 304, true, `"e"`, "Sat, 01 Mar 2025 09:00:00 GMT"
+	if out, err := s.PutResult(ctx, nm); err != nil || out.Changed || !out.Latest {
+		t.Fatalf("put of a 304 on the migrated file: %+v, %v", out, err)
+	}
+	// Opening the file again (another process, a newer run) migrates nothing twice.
+	s2 := newStore(t, openDB(t, path, dsnImmediate))
+	got, err := s2.Latest(ctx, "a")
+	if err != nil || len(got) != 1 {
+		t.Fatalf("Latest: %v, %v", got, err)
+	}
+	if r := got[0]; !r.NotModified || r.ETag != `"e"` || r.LastModified != nm.LastModified || !reflect.DeepEqual(r.Fields, old.Fields) {
+		t.Errorf("latest on the migrated file = %+v, want the 304 with the old fields carried over", r)
+	}
+	var n int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE name = 'localstore/2'`).Scan(&n); err != nil || n != 1 {
+		t.Errorf("localstore/2 recorded %d times (%v), want once", n, err)
+	}
+}

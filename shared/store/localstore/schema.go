@@ -80,3 +80,19 @@ var schema = []string{
 		PRIMARY KEY (run_id, target_id, attempt)
 	) WITHOUT ROWID`,
 }
+
+// migrations are the schema changes after schema, applied once per file by
+// sqlite.Migrate in order (a file created before a change gets it when a
+// newer build opens it). Never change a released one: add another.
+var migrations = []struct {
+	name  string
+	stmts []string
+}{
+	// Conditional requests: a result's validators, and whether the server
+	// answered 304 Not Modified.
+	{"localstore/2", []string{
+		`ALTER TABLE store_results ADD COLUMN etag TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE store_results ADD COLUMN last_modified TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE store_results ADD COLUMN not_modified INTEGER NOT NULL DEFAULT 0`,
+	}},
+}

@@ -39,6 +39,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"LatestMovesForwardOnly", testLatestMovesForwardOnly},
 		{"LatestOfEveryTarget", testLatestOfEveryTarget},
 		{"Changed", testChanged},
+		{"NotModified", testNotModified},
 		{"Attempts", testAttempts},
 		{"Runs", testRuns},
 		{"RunResults", testRunResults},
@@ -231,10 +232,12 @@ func testResultRoundTrip(t *testing.T, newStore func(t *testing.T) store.Store) 
 			},
 			"markup": "\"<&>\"\n\t\\",
 		},
-		ContentHash: "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
-		FetchedAt:   tick(0).Add(1234567891 * time.Nanosecond).In(paris),
-		DurationMS:  1234,
-		Attempt:     2,
+		ContentHash:  "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+		ETag:         `W/"5f-ü"`,
+		LastModified: "Sat, 01 Mar 2025 09:00:00 GMT",
+		FetchedAt:    tick(0).Add(1234567891 * time.Nanosecond).In(paris),
+		DurationMS:   1234,
+		Attempt:      2,
 	}
 	failed := failedResult("gone", 0)
 	failed.Error.Message = "GET https://example.com/gone: 404 Not Found — «ünïcode»"
@@ -523,6 +526,100 @@ func testChanged(t *testing.T, newStore func(t *testing.T) store.Store) {
 		if out := putResult(t, s, okResult("b", 1, "B")); out.Changed {
 			t.Errorf("first result of b after a's: Changed = true, want false")
 		}
+	})
+}
+
+// notModified is a 304 result of target in the i-th tick, as the worker
+// sends it: ok, no fields, the previous content hash and the validators.
+func notModified(target string, i int, hash string) job.Result {
+	r := okResult(target, i, hash)
+	r.HTTPStatus, r.NotModified, r.Fields = 304, true, nil
+	r.ETag, r.LastModified = `"v1"`, "Sat, 01 Mar 2025 09:00:00 GMT"
+	return r
+}
+
+func testNotModified(t *testing.T, newStore func(t *testing.T) store.Store) {
+	t.Run("fields carried over, not changed, latest moves", func(t *testing.T) {
+		s := newStore(t)
+		first := okResult("a", 0, "A")
+		first.Fields = map[string]any{"title": "Widget", "prices": []any{"1", "2"}, "og": map[string]any{"og:title": "W"}}
+		first.ETag, first.LastModified = `"v1"`, "Sat, 01 Mar 2025 09:00:00 GMT"
+		putResult(t, s, first)
+
+		nm := notModified("a", 1, "A")
+		if out := putResult(t, s, nm); out.Duplicate || out.Changed || !out.Latest {
+			t.Errorf("put of the 304: outcome %+v, want stored, not changed, latest", out)
+		}
+		want := nm
+		want.Fields = first.Fields
+		checkResult(t, "Result of the 304", getResult(t, s, "a", runID(1)), want)
+		if got := latest(t, s, "a"); len(got) != 1 {
+			t.Errorf("Latest(a) = %v, want the 304's result", targetsOf(got))
+		} else {
+			checkResult(t, "Latest after the 304", got[0], want)
+		}
+		if got := runResults(t, s, runID(1)); len(got) != 1 {
+			t.Errorf("RunResults = %v, want the 304's result", targetsOf(got))
+		} else {
+			checkResult(t, "RunResults of the 304", got[0], want)
+		}
+		if out := putResult(t, s, nm); !out.Duplicate || out.Changed {
+			t.Errorf("re-put of the 304: outcome %+v, want duplicate, not changed", out)
+		}
+
+		// A 304 after a 304 carries the same fields on; one without a
+		// content hash takes the previous one's.
+		nm2 := notModified("a", 2, "")
+		putResult(t, s, nm2)
+		want2 := nm2
+		want2.Fields, want2.ContentHash = first.Fields, "A"
+		checkResult(t, "Result of the second 304", getResult(t, s, "a", runID(2)), want2)
+
+		// The next full fetch compares against the 304's hash as usual.
+		if out := putResult(t, s, okResult("a", 3, "A")); out.Changed {
+			t.Errorf("same content after 304s: Changed = true, want false")
+		}
+		if out := putResult(t, s, okResult("a", 4, "B")); !out.Changed {
+			t.Errorf("new content after 304s: Changed = false, want true")
+		}
+		checkRun(t, getRun(t, s, runID(1)), store.Run{ID: runID(1), Schedule: "hourly", ScheduledAt: tick(1), Succeeded: 1})
+	})
+	t.Run("never changed", func(t *testing.T) {
+		s := newStore(t)
+		putResult(t, s, okResult("a", 0, "A"))
+		// The worker's previous hash was of another result (say, one that
+		// arrived late): a 304 still means unchanged.
+		if out := putResult(t, s, notModified("a", 2, "Z")); out.Changed {
+			t.Errorf("304 with another hash: Changed = true, want false")
+		}
+		// An older result with other content arrives late: it is changed
+		// against tick 0, and the 304 after it stays unchanged.
+		if out := putResult(t, s, okResult("a", 1, "B")); !out.Changed {
+			t.Errorf("late tick 1 (B after A): Changed = false, want true")
+		}
+		if got := getResult(t, s, "a", runID(2)); got.Changed || !got.NotModified {
+			t.Errorf("304 after a late result: changed %v, not_modified %v; want false, true", got.Changed, got.NotModified)
+		}
+		if got := latest(t, s, "a"); len(got) != 1 || got[0].Changed || got[0].RunID != runID(2) {
+			t.Errorf("Latest(a) = %s, want the 304, not changed", asJSON(got))
+		}
+	})
+	t.Run("own fields kept", func(t *testing.T) {
+		s := newStore(t)
+		putResult(t, s, okResult("a", 0, "A"))
+		nm := notModified("a", 1, "A")
+		nm.Fields = map[string]any{"title": "sent by the worker"}
+		putResult(t, s, nm)
+		checkResult(t, "Result of a 304 with fields", getResult(t, s, "a", runID(1)), nm)
+	})
+	t.Run("no previous ok result", func(t *testing.T) {
+		s := newStore(t)
+		putResult(t, s, failedResult("a", 0))
+		nm := notModified("a", 1, "A")
+		if out := putResult(t, s, nm); out.Changed || !out.Latest {
+			t.Errorf("304 with no previous ok result: outcome %+v, want not changed, latest", out)
+		}
+		checkResult(t, "Result of a 304 with nothing to carry over", getResult(t, s, "a", runID(1)), nm)
 	})
 }
 
