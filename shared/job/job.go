@@ -163,6 +163,9 @@ type Result struct {
 	HTTPStatus  int            `json:"http_status,omitempty"`
 	Fields      map[string]any `json:"fields,omitempty"`
 	ContentHash string         `json:"content_hash,omitempty"`
+	// BodyHash is the SHA-256 of the page's body (decompressed): it
+	// changes with every byte, where ContentHash follows only the fields.
+	BodyHash string `json:"body_hash,omitempty"`
 	// Changed is set by the store: the content hash differs from the
 	// previous run's result of the same target.
 	Changed bool `json:"changed"`

@@ -177,7 +177,7 @@ func (w *Worker) handleOne(ctx context.Context, rec events.SQSMessage) outcome {
 		if page.NotModified {
 			notModified(&res, j.Previous)
 		} else {
-			res.Fields, res.ContentHash = page.Fields, page.ContentHash
+			res.Fields, res.ContentHash, res.BodyHash = page.Fields, page.ContentHash, page.BodyHash
 		}
 		log.Info("crawled", zap.Int("http_status", page.HTTPStatus), zap.Bool("not_modified", page.NotModified),
 			zap.Duration("duration", elapsed))

@@ -99,7 +99,7 @@ func TestHandleOKPage(t *testing.T) {
 		URL: "https://a.example.com/", HTTPStatus: 203,
 		Fields:      map[string]any{"title": "Example Domain", "links": []any{"https://x/", "https://y/"}},
 		ContentHash: "8f3c1b2a",
-		BodyHash:    "not-on-the-wire",
+		BodyHash:    "body-sha256",
 	}
 	fetch := &fakeFetcher{pages: map[string]crawl.Page{"a": page}}
 	results, vis := &fakeSender{}, &fakeVisibility{}
@@ -129,7 +129,7 @@ func TestHandleOKPage(t *testing.T) {
 		V: job.Version, RunID: runID, Schedule: "hourly", TargetID: "a", URL: "https://a.example.com/",
 		ScheduledAt: scheduledAt, Status: job.StatusOK, HTTPStatus: 203,
 		Fields:      map[string]any{"title": "Example Domain", "links": []any{"https://x/", "https://y/"}},
-		ContentHash: "8f3c1b2a", FetchedAt: t0.UTC(), DurationMS: 250, Attempt: 3,
+		ContentHash: "8f3c1b2a", BodyHash: "body-sha256", FetchedAt: t0.UTC(), DurationMS: 250, Attempt: 3,
 	}
 	if r.FetchedAt.Location() != time.UTC {
 		t.Errorf("fetched_at %s is not in UTC", r.FetchedAt)
@@ -137,8 +137,8 @@ func TestHandleOKPage(t *testing.T) {
 	if !resultsEqual(r, want) {
 		t.Errorf("result =\n%+v\nwant\n%+v", r, want)
 	}
-	if strings.Contains(m.Body, "not-on-the-wire") {
-		t.Error("the body hash went on the wire")
+	if !strings.Contains(m.Body, `"body_hash":"body-sha256"`) {
+		t.Error("the body hash is not in the result message")
 	}
 	if len(results.attempts(t)) != 0 || len(vis.all()) != 0 {
 		t.Errorf("an ok page sent attempts %v and changed visibility %v", results.attempts(t), vis.all())

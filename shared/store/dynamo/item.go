@@ -113,6 +113,7 @@ func resultItem(r job.Result, changed bool, prev string, storedAt time.Time, exp
 	it.setS(attrContentHash, r.ContentHash)
 	it[attrChanged] = avB(changed)
 	it.setS(attrETag, r.ETag)
+	it.setS(attrBodyHash, r.BodyHash)
 	it.setS(attrLastMod, r.LastModified)
 	if r.NotModified {
 		it[attrNotModified] = avB(true)
@@ -161,6 +162,7 @@ func decodeResult(it item) (job.Result, error) {
 		ContentHash:  it.str(attrContentHash),
 		Changed:      it.boolean(attrChanged),
 		ETag:         it.str(attrETag),
+		BodyHash:     it.str(attrBodyHash),
 		LastModified: it.str(attrLastMod),
 		NotModified:  it.boolean(attrNotModified),
 	}

@@ -59,6 +59,7 @@ const (
 	attrContentHash = "content_hash"
 	attrChanged     = "changed"
 	attrETag        = "etag"
+	attrBodyHash    = "body_hash"
 	attrLastMod     = "last_modified"
 	attrNotModified = "not_modified" // BOOL, present only when true
 	attrPrev        = "prev_ok"      // LSI1SK of the ok result that changed was computed against

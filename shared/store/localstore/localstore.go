@@ -151,12 +151,12 @@ func putResult(ctx context.Context, tx *sql.Tx, r job.Result, fields any, now st
 	res, err := tx.ExecContext(ctx, `
 		INSERT INTO store_results (target_id, run_id, schedule, url, scheduled_at, status,
 			http_status, fields, content_hash, changed, fetched_at, duration_ms, attempt,
-			error_kind, error_message, stored_at, etag, last_modified, not_modified)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			error_kind, error_message, stored_at, etag, last_modified, not_modified, body_hash)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (target_id, run_id) DO NOTHING`,
 		r.TargetID, r.RunID, r.Schedule, r.URL, at, string(r.Status),
 		r.HTTPStatus, fields, r.ContentHash, timeText(r.FetchedAt), r.DurationMS, r.Attempt,
-		errKind, errMsg, now, r.ETag, r.LastModified, r.NotModified)
+		errKind, errMsg, now, r.ETag, r.LastModified, r.NotModified, r.BodyHash)
 	if err != nil {
 		return store.Outcome{}, fmt.Errorf("insert: %w", err)
 	}

@@ -95,4 +95,8 @@ var migrations = []struct {
 		`ALTER TABLE store_results ADD COLUMN last_modified TEXT NOT NULL DEFAULT ''`,
 		`ALTER TABLE store_results ADD COLUMN not_modified INTEGER NOT NULL DEFAULT 0`,
 	}},
+	// The hash of the whole body, beside the hash of the fields.
+	{"localstore/3", []string{
+		`ALTER TABLE store_results ADD COLUMN body_hash TEXT NOT NULL DEFAULT ''`,
+	}},
 }

@@ -234,6 +234,7 @@ func testResultRoundTrip(t *testing.T, newStore func(t *testing.T) store.Store) 
 		},
 		ContentHash:  "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
 		ETag:         `W/"5f-ü"`,
+		BodyHash:     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
 		LastModified: "Sat, 01 Mar 2025 09:00:00 GMT",
 		FetchedAt:    tick(0).Add(1234567891 * time.Nanosecond).In(paris),
 		DurationMS:   1234,
