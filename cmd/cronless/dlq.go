@@ -66,7 +66,7 @@ func (f *dlqFlags) registerQueue(cmd *cobra.Command, def string) {
 	}
 	cmd.Flags().StringVar(&f.queue, "queue", def, help)
 	cmd.Flags().DurationVar(&f.visibility, "visibility", dlq.DefaultVisibility,
-		"how long each message stays hidden while cronless pages through the queue (extended as it works; if cronless is killed, the messages come back after this long)")
+		"how long each message stays hidden while cronless pages through the queue (extended as it works; if cronless is killed, the messages come back after this long); also the longest wait for messages in flight that cronless does not hold")
 }
 
 func (f *dlqFlags) registerOutput(cmd *cobra.Command) {
@@ -177,7 +177,12 @@ Listing does not consume: cronless receives the messages to read them, keeps the
 hidden while it pages through the queue, and makes them visible again at the end,
 also when it fails or is interrupted (if it is killed, they come back after
 --visibility). Each receive raises SQS's receive count by one; the counts shown are
-as they were before the listing.`,
+as they were before the listing.
+
+Every command sees the whole queue: when messages are in flight that cronless does
+not hold (a receive whose response was lost hid them), it waits for them to come
+back, up to --visibility; messages still in flight then are held by someone else
+(another listing, replay or purge), and the command says so and exits 1.`,
 		Args: cobra.NoArgs,
 	}
 	cmd.AddCommand(a.dlqListCommand(), a.dlqShowCommand(), a.dlqReplayCommand(), a.dlqCancelCommand(), a.dlqPurgeCommand())
@@ -228,11 +233,16 @@ The messages stay in the queue, visible again when the listing ends.`,
 			done := a.dlqProgress(cmd.Context(), q, "reading "+q.Name(), &opts)
 			letters, err := dlq.List(cmd.Context(), q, opts)
 			done()
-			if err != nil {
+			incomplete := errors.Is(err, dlq.ErrIncomplete)
+			if err != nil && !incomplete {
 				return fmt.Errorf("list %s: %w", q.Name(), err)
 			}
 			if err := printLetters(a.stdout, format, letters, time.Now(), ""); err != nil {
 				return err
+			}
+			if incomplete {
+				// What it saw is printed; say what it could not see.
+				return fmt.Errorf("list %s: %w; run it again later to see them", q.Name(), err)
 			}
 			if format == "table" {
 				noun := "messages"

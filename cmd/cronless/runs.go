@@ -1,21 +1,18 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"sort"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/cronless/cronless/shared/dlq"
 	"github.com/cronless/cronless/shared/job"
-	"github.com/cronless/cronless/shared/queue"
-	"github.com/cronless/cronless/shared/sqsevent"
 	"github.com/cronless/cronless/shared/store"
 )
 
@@ -31,8 +28,9 @@ For each run: its schedule and scheduled time (UTC), the jobs planned, the resul
 stored (ok and failed), the jobs still in flight, the jobs dead-lettered (messages
 of this run in the targets DLQ), and when the first and last results were stored.
 
-Dead-lettered jobs are counted by looking at the targets DLQ without consuming it:
-its messages are received and made visible again at once. In flight is planned
+Dead-lettered jobs are counted by looking at the targets DLQ without consuming it,
+as ` + "`cronless dlq list`" + ` does: its messages are received, kept hidden while cronless
+pages through the queue, and made visible again at the end. In flight is planned
 minus ok, failed and dead-lettered; a job replayed from the DLQ whose message also
 stays there counts as dead-lettered until that message is gone.`,
 		Args: cobra.ArbitraryArgs,
@@ -71,7 +69,7 @@ stays there counts as dead-lettered until that message is gone.`,
 				}
 				return nil
 			}
-			letters, err := peekDeadLetters(ctx, o.jobsDLQ)
+			letters, err := a.deadLetters(ctx, o)
 			if err != nil {
 				return err
 			}
@@ -119,7 +117,7 @@ that does not account for every job missing, the targets of the run's schedule
 			if err != nil {
 				return fmt.Errorf("results of run %s: %w", run.ID, err)
 			}
-			letters, err := peekDeadLetters(ctx, o.jobsDLQ)
+			letters, err := a.deadLetters(ctx, o)
 			if err != nil {
 				return err
 			}
@@ -210,13 +208,13 @@ type missingTarget struct {
 }
 
 // newRunDetail puts together what runs show prints.
-func newRunDetail(ctx context.Context, st resultsStore, run store.Run, res []job.Result, letters []deadLetter) (runDetail, error) {
+func newRunDetail(ctx context.Context, st resultsStore, run store.Run, res []job.Result, letters []dlq.Letter) (runDetail, error) {
 	have := map[string]bool{}
 	for _, r := range res {
 		have[r.TargetID] = true
 	}
 	dead := 0
-	inDLQ := map[string]deadLetter{}
+	inDLQ := map[string]dlq.Letter{}
 	for _, l := range letters {
 		if l.RunID != run.ID {
 			continue
@@ -261,8 +259,10 @@ func newRunDetail(ctx context.Context, st resultsStore, run store.Run, res []job
 		if n := len(attempts); n > 0 {
 			last := attempts[n-1]
 			m.LastError, m.LastAttemptAt = &job.Error{Kind: last.Error.Kind, Message: last.Error.Message}, last.At.UTC()
-		} else if dl && l.ErrorKind != "" {
-			m.LastError = &job.Error{Kind: l.ErrorKind, Message: l.ErrorMessage}
+		} else if dl && l.LastError != nil {
+			// Listed without a history: the error attributes of a message
+			// a handler dead-lettered itself (malformed).
+			m.LastError = &job.Error{Kind: l.LastError.Kind, Message: l.LastError.Message}
 		}
 		d.Missing = append(d.Missing, m)
 	}
@@ -366,124 +366,40 @@ func yesNo(b bool) string {
 	return "no"
 }
 
-// deadLetter is a message of the targets DLQ, as the runs commands need it.
-type deadLetter struct {
-	MessageID, RunID, TargetID string
-	ReceiveCount               int
-	// ErrorKind and ErrorMessage are the error attributes a message carries
-	// when it was dead-lettered as malformed (sqsevent.AttrErrorKind).
-	ErrorKind, ErrorMessage string
-}
+// Bounds of deadLetters.
+const deadLettersMax = 100_000 // the most messages looked at
 
-// Bounds of peekDeadLetters.
-const (
-	peekVisibility = 60 * time.Second // how long a peeked message stays hidden if restoring fails (or we are killed)
-	peekMax        = 100_000          // the most messages looked at
-	peekRestorers  = 8                // ChangeVisibility calls at once
-)
-
-// peekDeadLetters lists the messages of a DLQ without consuming them: it
-// receives every visible message (hidden for peekVisibility), then makes
-// each visible again at once, even when the listing fails part way. If the
-// process dies in between, the messages come back after peekVisibility.
-// Messages in flight (being listed or replayed by someone else) are not
-// seen. A message's run and target come from its attributes or, failing
-// that, its body.
-//
-// This is a small private stand-in for the listing of shared/dlq (issue 5,
-// being written): swap it for that package's listing when it lands.
-func peekDeadLetters(ctx context.Context, q queue.Queue) (letters []deadLetter, err error) {
-	depth, err := q.Depth(ctx)
+// deadLetters lists the messages of the targets DLQ without consuming them
+// (dlq.List: kept hidden while it pages through the queue, visible again at
+// the end), with their run and target and, for a message a handler
+// dead-lettered itself, the error it carries. Messages that stayed in
+// flight elsewhere (another scan of the DLQ) are not counted: a warning
+// says how many.
+func (a *app) deadLetters(ctx context.Context, o *ops) ([]dlq.Letter, error) {
+	q := o.jobsDLQ
+	d, err := q.Depth(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("count the messages of %s: %w", q.Name(), err)
 	}
-	if depth.Visible == 0 {
+	n := d.Visible + d.InFlight
+	if n == 0 {
 		return nil, nil
 	}
-	var handles []string
-	defer func() {
-		if rerr := restoreVisibility(ctx, q, handles); rerr != nil && err == nil {
-			err = rerr
-		}
-	}()
-	seen := map[string]bool{}
-	for len(seen) < min(depth.Visible, peekMax) {
-		// A long poll, so that SQS looks at all of its servers; it
-		// returns as soon as a message is there.
-		msgs, err := q.Receive(ctx, queue.ReceiveOptions{Max: queue.MaxBatch, Wait: time.Second, Visibility: peekVisibility})
-		if err != nil {
-			return nil, fmt.Errorf("look at the messages of %s: %w", q.Name(), err)
-		}
-		if len(msgs) == 0 {
-			break
-		}
-		for _, m := range msgs {
-			handles = append(handles, m.ReceiptHandle)
-			if seen[m.ID] {
-				continue
-			}
-			seen[m.ID] = true
-			letters = append(letters, toDeadLetter(m))
-		}
+	// It stops once it has seen as many messages as the depth counts,
+	// which spares the long poll that would find the queue empty (a second
+	// on SQS) in the common case; when the count is short (SQS's counts are
+	// approximate), those beyond it are not counted.
+	opts := dlq.Options{Limit: min(n, deadLettersMax)}
+	if a.stage != "" {
+		opts.Wait = dlqStageWait
+	}
+	letters, err := dlq.List(ctx, q, opts)
+	if errors.Is(err, dlq.ErrIncomplete) {
+		fmt.Fprintf(a.stderr, "cronless: warning: %v; they are not counted as dead-lettered\n", err)
+		err = nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("look at the messages of %s: %w", q.Name(), err)
 	}
 	return letters, nil
-}
-
-// restoreVisibility makes received messages visible again. It carries on
-// after ctx is cancelled (Ctrl-C), for a while, so that it still happens.
-func restoreVisibility(ctx context.Context, q queue.Queue, handles []string) error {
-	if len(handles) == 0 {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
-	var (
-		mu    sync.Mutex
-		first error
-		wg    sync.WaitGroup
-		next  = make(chan string)
-	)
-	for range min(peekRestorers, len(handles)) {
-		wg.Go(func() {
-			for h := range next {
-				err := q.ChangeVisibility(ctx, h, 0)
-				if err != nil && !errors.Is(err, queue.ErrReceiptInvalid) {
-					mu.Lock()
-					if first == nil {
-						first = err
-					}
-					mu.Unlock()
-				}
-			}
-		})
-	}
-	for _, h := range handles {
-		next <- h
-	}
-	close(next)
-	wg.Wait()
-	if first != nil {
-		return fmt.Errorf("make the messages of %s visible again (they will be after %s): %w", q.Name(), peekVisibility, first)
-	}
-	return nil
-}
-
-// toDeadLetter reads what the runs commands need from a message.
-func toDeadLetter(m queue.Message) deadLetter {
-	l := deadLetter{
-		MessageID: m.ID, RunID: m.Attributes[job.AttrRunID], TargetID: m.Attributes[job.AttrTargetID], ReceiveCount: m.ReceiveCount,
-		ErrorKind: m.Attributes[sqsevent.AttrErrorKind], ErrorMessage: m.Attributes[sqsevent.AttrErrorMessage],
-	}
-	if l.RunID == "" || l.TargetID == "" {
-		// A message sent without attributes: its body may still say.
-		var body struct {
-			RunID    string `json:"run_id"`
-			TargetID string `json:"target_id"`
-		}
-		if json.Unmarshal([]byte(m.Body), &body) == nil {
-			l.RunID = cmp.Or(l.RunID, body.RunID)
-			l.TargetID = cmp.Or(l.TargetID, body.TargetID)
-		}
-	}
-	return l
 }

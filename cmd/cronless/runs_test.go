@@ -5,9 +5,6 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
-
-	"github.com/cronless/cronless/shared/job"
-	"github.com/cronless/cronless/shared/queue"
 )
 
 func TestRunsGolden(t *testing.T) {
@@ -58,47 +55,6 @@ func TestRunsEmptyBackend(t *testing.T) {
 			code, out, stderr = cli(t, b.withArgs("results", "latest", "-o", "table")...)
 			if code != exitOK || out != "" || !strings.Contains(stderr, "no results in") {
 				t.Errorf("results latest: exit %d, stdout %q, stderr %q; want 0 and a hint", code, out, stderr)
-			}
-		})
-	}
-}
-
-// TestPeekDeadLettersLeavesAllVisible lists a DLQ of more messages than
-// one receive returns, several times over; every message stays, visible,
-// and is counted once each time.
-func TestPeekDeadLettersLeavesAllVisible(t *testing.T) {
-	const n = 57
-	for _, b := range testBackends(t) {
-		t.Run(b.name, func(t *testing.T) {
-			ctx := context.Background()
-			for i := 0; i < n; i += queue.MaxBatch {
-				var batch []queue.Outgoing
-				for j := i; j < min(n, i+queue.MaxBatch); j++ {
-					run := "hourly-a"
-					if j%3 == 0 {
-						run = "hourly-b"
-					}
-					batch = append(batch, queue.Outgoing{ID: string(rune('a' + j - i)), Body: "{}", Attributes: job.Attributes(run, "t")})
-				}
-				if err := b.jobsDLQ.SendBatch(ctx, batch); err != nil {
-					t.Fatal(err)
-				}
-			}
-			for range 2 {
-				letters, err := peekDeadLetters(ctx, b.jobsDLQ)
-				if err != nil {
-					t.Fatal(err)
-				}
-				count := map[string]int{}
-				for _, l := range letters {
-					count[l.RunID]++
-				}
-				if len(letters) != n || count["hourly-b"] != 19 || count["hourly-a"] != 38 {
-					t.Errorf("%d letters by run %v; want %d, 19 of hourly-b", len(letters), count, n)
-				}
-				if d, err := b.jobsDLQ.Depth(ctx); err != nil || d.Visible != n {
-					t.Errorf("DLQ after peeking: %+v, %v; want %d visible", d, err, n)
-				}
 			}
 		})
 	}

@@ -11,6 +11,19 @@
 // outright leaves its messages hidden until their visibility timeout
 // (Options.Visibility) passes; then they are back, untouched.
 //
+// A scan is complete: it ends when a receive finds nothing visible and
+// every message in flight is one it holds. A dead-letter queue has no
+// consumers, yet messages can be in flight that no one holds: a receive
+// whose response was lost (the SDK retried it, say, and the retry got other
+// messages) hid its messages all the same, for the scan's visibility
+// timeout. So when the queue's depth shows more messages in flight than the
+// scan holds, the scan keeps polling until they come back and lists them
+// too. It waits at most the visibility timeout (and a second): messages
+// still in flight then are held by someone else (another scan, a consumer),
+// and the scan ends with an error matching ErrIncomplete. Delayed messages
+// are not waited for. Keep Options.Visibility short (the default is 10 s):
+// it bounds that wait, and how long a killed scan's messages stay hidden.
+//
 // Receives count: SQS's ApproximateReceiveCount goes up by one each time a
 // scan sees a message. Letter.ReceiveCount is the count as it was before
 // the scan that read it (the received count minus one).
@@ -28,6 +41,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"strings"
 	"sync"
 	"time"
@@ -44,6 +58,7 @@ type Queue interface {
 	Receive(ctx context.Context, opts queue.ReceiveOptions) ([]queue.Message, error)
 	Delete(ctx context.Context, receiptHandles []string) error
 	ChangeVisibility(ctx context.Context, receiptHandle string, d time.Duration) error
+	Depth(ctx context.Context) (queue.Depth, error)
 }
 
 // Sender is the queue a replay sends to (the dead-letter queue's source);
@@ -61,7 +76,10 @@ type History interface {
 
 // Defaults of Options.
 const (
-	DefaultVisibility = 60 * time.Second
+	// DefaultVisibility is short: a scan extends the holds of the messages
+	// it has, and it waits up to this long for messages that a lost receive
+	// left in flight (see the package documentation).
+	DefaultVisibility = 10 * time.Second
 	// MinVisibility is the shortest hold: SQS counts visibility timeouts in
 	// whole seconds.
 	MinVisibility = time.Second
@@ -74,6 +92,14 @@ const parallel = 8
 
 // ErrNotFound: no message with that ID is in the queue.
 var ErrNotFound = errors.New("message not found")
+
+// ErrIncomplete: messages stayed in flight, held by someone else, through
+// the end of a scan, which did not see them.
+var ErrIncomplete = errors.New("messages in flight elsewhere were not seen")
+
+// strayPoll is how long a scan sleeps between looks for messages in flight
+// elsewhere when its receives do not long-poll (Options.Wait 0).
+const strayPoll = 100 * time.Millisecond
 
 // Error sources of ErrorInfo.Source.
 const (
@@ -226,11 +252,13 @@ type Options struct {
 	Limit int
 	// Visibility hides each received message for this long, and is
 	// extended while the scan works (default DefaultVisibility). After a
-	// crash, the messages come back when it passes.
+	// crash, the messages come back when it passes. It also bounds how long
+	// a scan waits for messages in flight that it does not hold.
 	Visibility time.Duration
 	// Wait is each receive's long-polling time. An empty receive ends the
-	// scan, so give SQS at least a second (its short receives sample only
-	// some servers); the local backend answers exactly with 0.
+	// scan (unless messages are in flight elsewhere), so give SQS at least
+	// a second (its short receives sample only some servers); the local
+	// backend answers exactly with 0.
 	Wait time.Duration
 	// History explains the messages; nil leaves LastError to the
 	// attributes.
@@ -261,7 +289,8 @@ func (o *Options) fill() error {
 
 // List returns the messages of q that match opts.Filter (at most
 // opts.Limit), oldest first as received, and leaves every message in the
-// queue, visible again.
+// queue, visible again. When messages held by someone else stayed in
+// flight, it returns what it saw and an error matching ErrIncomplete.
 func List(ctx context.Context, q Queue, opts Options) (letters []Letter, err error) {
 	err = scanWith(ctx, q, opts, nil, &Progress{}, func(ctx context.Context, s *session, batch []*Letter) error {
 		for _, l := range batch {
@@ -290,6 +319,8 @@ func Find(ctx context.Context, q Queue, messageID string, opts Options) (Letter,
 			err = nil
 		}
 		return *found, err
+	case errors.Is(err, ErrIncomplete):
+		return Letter{}, fmt.Errorf("message %s in %s: %w (%w)", messageID, q.Name(), ErrNotFound, err)
 	case err != nil:
 		return Letter{}, err
 	}
@@ -379,6 +410,18 @@ func (s *session) hold(ls []*Letter) {
 		s.held[l.ID] = l
 	}
 	s.seen += len(ls)
+}
+
+// strays is how many messages of the queue are in flight that the session
+// does not hold.
+func (s *session) strays(ctx context.Context) (int, error) {
+	d, err := s.q.Depth(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("count the messages in flight in %s: %w", s.q.Name(), err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return d.InFlight - len(s.held), nil
 }
 
 // receipts returns the current receipt handles of letters.
@@ -491,6 +534,10 @@ func each(ctx context.Context, handles map[string]string, fn func(ctx context.Co
 // the others stay hidden until the scan ends. Then every message not
 // deleted is made visible again. It counts what it received and matched in
 // p, which fn may update too; opts.Progress sees p after every batch.
+//
+// An empty receive ends the scan only when no message is in flight that
+// the scan does not hold; otherwise it polls on, for at most the
+// visibility timeout (see the package documentation).
 func scanWith(ctx context.Context, q Queue, opts Options, pre func(queue.Message) bool, p *Progress,
 	fn func(ctx context.Context, s *session, batch []*Letter) error) (err error) {
 	if err := opts.fill(); err != nil {
@@ -503,6 +550,10 @@ func scanWith(ctx context.Context, q Queue, opts Options, pre func(queue.Message
 		}
 	}()
 	ex := explainer{h: opts.History, cache: map[[2]string]*ErrorInfo{}}
+	// strayDeadline is when the scan stops waiting for messages in flight
+	// that it does not hold (zero: it has not started waiting). The wait is
+	// measured on the wall clock, not opts.Now.
+	var strayDeadline time.Time
 	for opts.Limit == 0 || p.Matched < opts.Limit {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -512,7 +563,25 @@ func scanWith(ctx context.Context, q Queue, opts Options, pre func(queue.Message
 			return err
 		}
 		if n == 0 {
-			return nil
+			stray, err := s.strays(ctx)
+			if err != nil || stray <= 0 {
+				return err
+			}
+			if strayDeadline.IsZero() {
+				// SQS counts visibility timeouts in whole seconds; a
+				// second more for the server to notice.
+				strayDeadline = time.Now().Add(time.Duration(math.Ceil(opts.Visibility.Seconds()))*time.Second + time.Second)
+			}
+			if time.Now().After(strayDeadline) {
+				return fmt.Errorf("%d messages of %s stayed in flight, held by someone else (another scan or a consumer): %w",
+					stray, q.Name(), ErrIncomplete)
+			}
+			if opts.Wait == 0 {
+				if err := sleep(ctx, strayPoll); err != nil {
+					return err
+				}
+			}
+			continue
 		}
 		all := make([]*Letter, len(msgs))
 		var cands []*Letter
@@ -548,6 +617,18 @@ func scanWith(ctx context.Context, q Queue, opts Options, pre func(queue.Message
 		}
 	}
 	return nil
+}
+
+// sleep waits for d or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // explainer fills in LastError from the store, once per (run, target).

@@ -674,3 +674,81 @@ func TestNativeMove(t *testing.T) {
 		t.Errorf("start error: %v", err)
 	}
 }
+
+// losingQueue loses the response of one receive, as when the SDK retried a
+// ReceiveMessage whose first attempt the server had served: that attempt's
+// messages are hidden, held by no one, and the caller gets the retry's.
+type losingQueue struct {
+	*localq.Queue
+	mu    sync.Mutex
+	calls int
+	lost  []string // IDs of the messages lost
+}
+
+func (q *losingQueue) Receive(ctx context.Context, opts queue.ReceiveOptions) ([]queue.Message, error) {
+	q.mu.Lock()
+	q.calls++
+	lose := q.calls == 2
+	q.mu.Unlock()
+	if lose {
+		msgs, err := q.Queue.Receive(ctx, opts)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range msgs {
+			q.lost = append(q.lost, m.ID)
+		}
+	}
+	return q.Queue.Receive(ctx, opts)
+}
+
+func TestListWaitsForMessagesALostReceiveHid(t *testing.T) {
+	dead, _ := queues(t)
+	send(t, dead, jobs(t, 35)...)
+	q := &losingQueue{Queue: dead}
+	letters, err := dlq.List(context.Background(), q, dlq.Options{Visibility: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, l := range letters {
+		seen[l.ID] = true
+	}
+	if len(q.lost) != queue.MaxBatch || len(seen) != 35 || len(letters) != 35 {
+		t.Errorf("lost %d in a receive, listed %d (%d distinct); want 10 lost, and all 35 listed once", len(q.lost), len(letters), len(seen))
+	}
+	for _, id := range q.lost {
+		if !seen[id] {
+			t.Errorf("message %s, hidden by the lost receive, was not listed", id)
+		}
+	}
+	wantVisible(t, dead, 35)
+
+	// Replay and purge see them too.
+	q = &losingQueue{Queue: dead}
+	sum, err := dlq.Purge(context.Background(), q, dlq.PurgeOptions{Options: dlq.Options{Visibility: time.Second}})
+	if err != nil || sum.Purged != 35 {
+		t.Errorf("purge after a lost receive: %+v, %v; want 35 purged", sum, err)
+	}
+	wantVisible(t, dead, 0)
+}
+
+func TestListReportsMessagesHeldElsewhere(t *testing.T) {
+	dead, _ := queues(t)
+	send(t, dead, jobs(t, 12)...)
+	// Someone else holds three, for longer than the scan waits.
+	held, err := dead.Receive(context.Background(), queue.ReceiveOptions{Max: 3, Visibility: time.Minute})
+	if err != nil || len(held) != 3 {
+		t.Fatalf("receive: %d, %v", len(held), err)
+	}
+	letters, err := dlq.List(context.Background(), dead, dlq.Options{Visibility: time.Second})
+	if !errors.Is(err, dlq.ErrIncomplete) || !strings.Contains(err.Error(), "3 messages") || len(letters) != 9 {
+		t.Errorf("List = %d letters, %v; want the 9 visible and ErrIncomplete naming 3", len(letters), err)
+	}
+	if _, err := dlq.Find(context.Background(), dead, held[0].ID, dlq.Options{Visibility: time.Second}); !errors.Is(err, dlq.ErrNotFound) || !errors.Is(err, dlq.ErrIncomplete) {
+		t.Errorf("Find of a message held elsewhere: %v; want ErrNotFound and ErrIncomplete", err)
+	}
+	if d := depth(t, dead); d.Visible != 9 || d.InFlight != 3 {
+		t.Errorf("after the listings: %+v; want 9 visible, the 3 held elsewhere in flight", d)
+	}
+}

@@ -69,7 +69,7 @@ func (q *Queue) SendBatch(ctx context.Context, msgs []queue.Outgoing) error {
 			for _, i := range chunk {
 				in.Entries = append(in.Entries, entries[i])
 			}
-			out, err := q.api.SendMessageBatch(ctx, in)
+			out, err := q.api.SendMessageBatch(ctx, in, safeBody)
 			if err != nil {
 				for _, i := range chunk {
 					res[i] = attempt{err: err, retry: transient(err), request: true}
@@ -193,7 +193,7 @@ func (q *Queue) Delete(ctx context.Context, receiptHandles []string) error {
 				Id: aws.String(strconv.Itoa(i)), ReceiptHandle: aws.String(receiptHandles[i]),
 			})
 		}
-		out, err := q.api.DeleteMessageBatch(ctx, in)
+		out, err := q.api.DeleteMessageBatch(ctx, in, safeBody)
 		if err != nil {
 			for _, i := range pending {
 				res[i] = attempt{err: err, retry: transient(err), request: true}

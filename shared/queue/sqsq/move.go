@@ -60,7 +60,7 @@ func (q *Queue) StartMove(ctx context.Context, destinationARN string, maxPerSeco
 	if maxPerSecond > 0 {
 		in.MaxNumberOfMessagesPerSecond = aws.Int32(int32(maxPerSecond))
 	}
-	out, err := m.StartMessageMoveTask(ctx, in)
+	out, err := m.StartMessageMoveTask(ctx, in, safeBody)
 	if err != nil {
 		return "", fmt.Errorf("start move from %s: %w", q.name, mapErr(err))
 	}
@@ -81,7 +81,7 @@ func (q *Queue) ListMoves(ctx context.Context) ([]MoveTask, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list moves of %s: %w", q.name, err)
 	}
-	out, err := m.ListMessageMoveTasks(ctx, &sqs.ListMessageMoveTasksInput{SourceArn: aws.String(src), MaxResults: aws.Int32(10)})
+	out, err := m.ListMessageMoveTasks(ctx, &sqs.ListMessageMoveTasksInput{SourceArn: aws.String(src), MaxResults: aws.Int32(10)}, safeBody)
 	if err != nil {
 		return nil, fmt.Errorf("list moves of %s: %w", q.name, mapErr(err))
 	}
@@ -118,7 +118,7 @@ func (q *Queue) CancelMove(ctx context.Context, taskHandle string) (int64, error
 	if taskHandle == "" {
 		return 0, fmt.Errorf("cancel move of %s: empty task handle", q.name)
 	}
-	out, err := m.CancelMessageMoveTask(ctx, &sqs.CancelMessageMoveTaskInput{TaskHandle: aws.String(taskHandle)})
+	out, err := m.CancelMessageMoveTask(ctx, &sqs.CancelMessageMoveTaskInput{TaskHandle: aws.String(taskHandle)}, safeBody)
 	if err != nil {
 		return 0, fmt.Errorf("cancel move of %s: %w", q.name, mapErr(err))
 	}

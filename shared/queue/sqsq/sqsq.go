@@ -186,7 +186,7 @@ func (q *Queue) ResolveARN(ctx context.Context) (string, error) {
 	out, err := q.api.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
 		QueueUrl:       aws.String(q.url),
 		AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameQueueArn},
-	})
+	}, safeBody)
 	if err != nil {
 		return "", fmt.Errorf("get ARN of %s: %w", q.name, mapErr(err))
 	}
@@ -300,7 +300,7 @@ func (q *Queue) Receive(ctx context.Context, opts queue.ReceiveOptions) ([]queue
 			types.MessageSystemAttributeNameApproximateFirstReceiveTimestamp,
 		},
 		MessageAttributeNames: []string{"All"},
-	})
+	}, safeBody)
 	if err != nil {
 		return nil, fmt.Errorf("receive from %s: %w", q.name, mapErr(err))
 	}
@@ -394,7 +394,7 @@ func (q *Queue) ChangeVisibility(ctx context.Context, receiptHandle string, d ti
 		QueueUrl:          aws.String(q.url),
 		ReceiptHandle:     aws.String(receiptHandle),
 		VisibilityTimeout: seconds(d),
-	})
+	}, safeBody)
 	if err != nil {
 		if code, msg, ok := apiError(err); ok && receiptProblem(code, msg) {
 			return fmt.Errorf("change visibility in %s: %w: %w", q.name, queue.ErrReceiptInvalid, err)
@@ -414,7 +414,7 @@ func (q *Queue) Depth(ctx context.Context) (queue.Depth, error) {
 		types.QueueAttributeNameApproximateNumberOfMessagesNotVisible,
 		types.QueueAttributeNameApproximateNumberOfMessagesDelayed,
 	}
-	out, err := q.api.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(q.url), AttributeNames: names})
+	out, err := q.api.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(q.url), AttributeNames: names}, safeBody)
 	if err != nil {
 		return queue.Depth{}, fmt.Errorf("depth of %s: %w", q.name, mapErr(err))
 	}
