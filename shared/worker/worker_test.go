@@ -911,3 +911,34 @@ func TestHandleNotModified(t *testing.T) {
 		}
 	})
 }
+
+// A crawl that panics (a hostile page tripping the parser, say) fails its
+// own record only, as a retryable failure with an attempt of kind "panic":
+// the panic neither ends the process nor fails the batch's other jobs.
+// (Found by the reliability suite, fault class 1: before, the panic in the
+// crawl's goroutine killed the whole process.)
+func TestHandleFetchPanicFailsOnlyItsRecord(t *testing.T) {
+	fetch := &fakeFetcher{during: func(_ context.Context, j job.Job) error {
+		if j.TargetID == "bad" {
+			panic("parser exploded")
+		}
+		return nil
+	}}
+	results := &fakeSender{}
+	w := worker.New(fetch, results)
+	resp, err := w.Handle(context.Background(), event(jobRecord(t, "ok", 1), jobRecord(t, "bad", 2), jobRecord(t, "ok2", 1)))
+	if err != nil {
+		t.Fatalf("Handle: %v", err)
+	}
+	if ids := failureIDs(resp); !slices.Equal(ids, []string{"m-bad"}) {
+		t.Errorf("failures = %q, want [m-bad]", ids)
+	}
+	if res := results.results(t); len(res) != 2 || res["ok"].Status != job.StatusOK || res["ok2"].Status != job.StatusOK {
+		t.Errorf("results = %v, want the two ok jobs'", res)
+	}
+	got := results.attempts(t)
+	if len(got) != 1 || got[0].TargetID != "bad" || got[0].Attempt != 2 || got[0].Error.Kind != worker.KindPanic ||
+		!strings.Contains(got[0].Error.Message, "parser exploded") {
+		t.Errorf("attempts = %+v, want bad's attempt 2 of kind panic naming the panic", got)
+	}
+}
