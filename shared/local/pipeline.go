@@ -2,6 +2,7 @@ package local
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -171,7 +172,7 @@ func (p *Pipeline) RunOnce(ctx context.Context, names []string, at time.Time, pr
 	at = at.UTC().Truncate(time.Second)
 	var runIDs []string
 	for _, sc := range scheds {
-		resp, err := p.planner.Handle(ctx, NewTick(sc.Name, at))
+		resp, err := p.plan(ctx, NewTick(sc.Name, at))
 		if err != nil {
 			return nil, fmt.Errorf("plan schedule %s: %w", sc.Name, err)
 		}
@@ -236,7 +237,7 @@ func (p *Pipeline) Run(ctx context.Context, names []string) error {
 	}
 	wait := p.StartMappings(ctx)
 	s := &Scheduler{Schedules: scheds, Log: p.Log, Fire: func(ctx context.Context, t planner.Tick) error {
-		_, err := p.planner.Handle(ctx, t)
+		_, err := p.plan(ctx, t)
 		return err
 	}}
 	_ = s.Run(ctx)
@@ -257,4 +258,25 @@ func (p *Pipeline) selectSchedules(names []string) ([]targets.Schedule, error) {
 		out = append(out, sc)
 	}
 	return out, nil
+}
+
+// planRetries is how often a failed tick is tried again, as EventBridge
+// Scheduler and Lambda's asynchronous invocation retry it on AWS.
+const planRetries = 4
+
+// plan runs the planner on a tick, retrying a failure (a queue or store
+// that is briefly unavailable) with backoff. A retry plans the same run
+// again: its jobs are sent again and absorbed downstream. A bad tick is not
+// retried.
+func (p *Pipeline) plan(ctx context.Context, tick planner.Tick) (planner.Response, error) {
+	delay := 100 * time.Millisecond
+	for attempt := 0; ; attempt++ {
+		resp, err := p.planner.Handle(ctx, tick)
+		if err == nil || errors.Is(err, planner.ErrBadTick) || attempt == planRetries || ctx.Err() != nil {
+			return resp, err
+		}
+		p.Log.Warn("planning failed; retrying", zap.String("schedule", tick.Schedule), zap.Int("attempt", attempt+1), zap.Error(err))
+		sleep(ctx, delay)
+		delay *= 2
+	}
 }

@@ -470,3 +470,42 @@ targets:
 		t.Errorf("full pages served %d, want 3 (page once, plain twice)", full)
 	}
 }
+
+// flakySender fails the first n SendBatch calls, as a queue that is briefly
+// unavailable does.
+type flakySender struct {
+	queue.Queue
+	mu    sync.Mutex
+	fails int
+}
+
+func (f *flakySender) SendBatch(ctx context.Context, msgs []queue.Outgoing) error {
+	f.mu.Lock()
+	fail := f.fails > 0
+	if fail {
+		f.fails--
+	}
+	f.mu.Unlock()
+	if fail {
+		return fmt.Errorf("send to %s: service unavailable", f.Name())
+	}
+	return f.Queue.SendBatch(ctx, msgs)
+}
+
+// A tick whose planning fails at first is retried, as on AWS, and the run
+// completes once: no lost run, no second run.
+func TestPipelineRetriesFailedPlanning(t *testing.T) {
+	s := newSite(t)
+	e := newEnv(t, s.URL)
+	e.p.Jobs = &flakySender{Queue: e.jobs, fails: 2}
+	reports, err := e.p.RunOnce(context.Background(), nil, time.Now(), nil)
+	if err != nil {
+		t.Fatalf("RunOnce: %v", err)
+	}
+	if len(reports) != 1 || reports[0].Succeeded != 3 || reports[0].Failed != 1 {
+		t.Fatalf("reports = %+v, want one run with 3 ok and 1 failed", reports)
+	}
+	if runs, _ := e.store.Runs(context.Background(), 10); len(runs) != 1 {
+		t.Errorf("%d runs, want 1", len(runs))
+	}
+}
