@@ -195,10 +195,17 @@ type Filter struct {
 	ErrorKind string
 	// OlderThan selects messages sent at least this long ago.
 	OlderThan time.Duration
+	// SentBefore, when set, selects messages sent before it. Replay sets it
+	// to its start, so a message dead-lettered again while the replay runs
+	// (a poison message the pipeline rejects at once) is not replayed over
+	// and over.
+	SentBefore time.Time
 }
 
 // IsZero reports whether the filter selects every message.
-func (f Filter) IsZero() bool { return f == Filter{} }
+func (f Filter) IsZero() bool {
+	return f.TargetID == "" && f.RunID == "" && f.ErrorKind == "" && f.OlderThan == 0 && f.SentBefore.IsZero()
+}
 
 // Match reports whether l passes the filter at time now.
 func (f Filter) Match(l Letter, now time.Time) bool {
@@ -210,6 +217,8 @@ func (f Filter) Match(l Letter, now time.Time) bool {
 	case f.ErrorKind != "" && l.ErrorKind() != f.ErrorKind:
 		return false
 	case f.OlderThan > 0 && (l.SentAt.IsZero() || l.Age(now) < f.OlderThan):
+		return false
+	case !f.SentBefore.IsZero() && !l.SentAt.IsZero() && !l.SentAt.Before(f.SentBefore):
 		return false
 	}
 	return true

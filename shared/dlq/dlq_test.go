@@ -752,3 +752,35 @@ func TestListReportsMessagesHeldElsewhere(t *testing.T) {
 		t.Errorf("after the listings: %+v; want 9 visible, the 3 held elsewhere in flight", d)
 	}
 }
+
+// deadLetterAgain sends every message it is given to the source queue and,
+// like a worker rejecting a poison message at once, straight back to the DLQ.
+type deadLetterAgain struct {
+	*localq.Queue
+	dlq queue.Queue
+}
+
+func (d *deadLetterAgain) SendBatch(ctx context.Context, msgs []queue.Outgoing) error {
+	if err := d.Queue.SendBatch(ctx, msgs); err != nil {
+		return err
+	}
+	return d.dlq.SendBatch(ctx, msgs)
+}
+
+// A replay moves only what was in the DLQ when it started: a message that
+// is dead-lettered again meanwhile is not replayed over and over.
+func TestReplayEndsWhenMessagesComeBack(t *testing.T) {
+	dead, source := queues(t)
+	send(t, dead, jobs(t, 12)...)
+	time.Sleep(5 * time.Millisecond) // sent strictly before the replay starts
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	sum, err := dlq.Replay(ctx, dead, &deadLetterAgain{Queue: source, dlq: dead}, dlq.ReplayOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Moved != 12 {
+		t.Errorf("moved %d, want the 12 messages there at the start (summary %+v)", sum.Moved, sum)
+	}
+	wantVisible(t, dead, 12) // the copies that came back, left for a later replay
+}

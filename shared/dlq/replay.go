@@ -57,6 +57,10 @@ func Replay(ctx context.Context, dlq Queue, dest Sender, opts ReplayOptions) (Su
 	if opts.Rate < 0 {
 		return Summary{}, fmt.Errorf("rate %v is negative", opts.Rate)
 	}
+	if opts.Filter.SentBefore.IsZero() {
+		// Only what was dead-lettered before the replay started.
+		opts.Filter.SentBefore = time.Now()
+	}
 	sum := Summary{DryRun: opts.DryRun}
 	p := &Progress{}
 	report := opts.Report
@@ -227,6 +231,11 @@ type PurgeOptions struct {
 func Purge(ctx context.Context, dlq Queue, opts PurgeOptions) (Summary, error) {
 	if err := opts.fill(); err != nil {
 		return Summary{}, err
+	}
+	if opts.Filter.SentBefore.IsZero() {
+		// Only what was dead-lettered before the purge started (what a
+		// confirmation counted).
+		opts.Filter.SentBefore = time.Now()
 	}
 	sum := Summary{DryRun: opts.DryRun}
 	p := &Progress{}
