@@ -10,13 +10,20 @@ RIE           := $(BIN)/aws-lambda-rie-$(RIE_VERSION)
 NODE_TOOLS    := node_modules/.installed
 GOFILES        = $(shell find . -name '*.go' -not -path './node_modules/*' -not -path './.git/*')
 
-.PHONY: all test lint tools demo build cli schedules deploy remove logs bench clean
+.PHONY: all test lint tools demo build cli schedules deploy remove logs bench bench-peers reliability clean
 
 all: test
 
 ## test: lint, then every test with the race detector, stand-ins required
 test: lint tools
 	CRONLESS_STANDINS=required $(GO) test -race -count=1 ./...
+
+## reliability: the full fault-injection suite (reliability/, build tag
+## reliability) on the local backend and the stand-ins, every fault class at
+## size (under 15 min); it writes docs/reliability.md. `make test` runs its
+## quick version.
+reliability: tools
+	CRONLESS_STANDINS=required $(GO) test -tags reliability -count=1 -timeout 15m -v ./reliability/
 
 ## lint: gofmt, go vet and staticcheck
 lint: tools
@@ -111,11 +118,26 @@ remove: schedules $(NODE_TOOLS)
 logs: schedules $(NODE_TOOLS)
 	$(OSLS) logs --function $(FUNCTION) --tail $(OSLS_ARGS) $(PARAMS)
 
-## bench: the Go benchmarks, then the crawl benchmark (bench/crawlbench:
-## CPU per page, throughput at 64 concurrent fetches, peak RSS), about 3 min
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./...
-	$(GO) run ./bench/crawlbench
+## bench: the side-by-side benchmarks (bench/suite): cronless against bare
+## colly, a hand-written net/http bound, Scrapy and Crawlee (when `make
+## bench-peers` installed them), the local pipeline, the Lambda figures under
+## aws-lambda-rie and the AWS-side request counts on the stand-ins; rewrites
+## docs/benchmarks.md. About 8 minutes.
+bench: tools
+	$(GO) run ./bench/suite -out docs/benchmarks.md
+
+# The peers' pinned versions. Scrapy is Debian's package (system-wide, with
+# apt-get); Crawlee goes into bench/peers/ (ignored by git).
+SCRAPY_DEB     := 2.8.0-2
+CRAWLEE        := 3.18.1
+
+## bench-peers: install Scrapy (Debian python3-scrapy) and Crawlee (npm) for `make bench`
+bench-peers:
+	@if /usr/bin/python3 -c 'import scrapy' 2>/dev/null; then echo "scrapy: $$(/usr/bin/python3 -c 'import scrapy; print(scrapy.__version__)') already installed"; \
+	else $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y --no-install-recommends python3-scrapy=$(SCRAPY_DEB); fi
+	@mkdir -p bench/peers
+	cd bench/peers && { [ -f package.json ] || echo '{"private": true}' > package.json; } && \
+		npm install --no-audit --no-fund --save-exact crawlee@$(CRAWLEE)
 
 clean:
 	rm -rf $(BIN) .cronless node_modules build

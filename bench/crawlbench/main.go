@@ -10,8 +10,8 @@
 //   - Throughput: 64 concurrent fetches against the fixture with 50 ms of
 //     latency, spread over 32 host names (2 per host, the default per-host
 //     limit); pages per second.
-//   - Memory: the peak resident set (getrusage ru_maxrss) of the process
-//     running the throughput loop.
+//   - Memory: the peak resident set (VmHWM) of the process running the
+//     throughput loop.
 //
 // Run it with `make bench` or `go run ./bench/crawlbench`. Everything runs
 // on 127.0.0.1: the fixture listens there only, and the fetching process
@@ -40,6 +40,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/cronless/cronless/bench/contend"
 	"github.com/cronless/cronless/bench/fixture"
 	"github.com/cronless/cronless/shared/crawl"
 	"github.com/cronless/cronless/shared/job"
@@ -104,7 +105,10 @@ type result struct {
 	Seconds     float64 `json:"seconds"`
 	CPUSeconds  float64 `json:"cpu_seconds"` // user+system over the measured window
 	FirstError  string  `json:"first_error,omitempty"`
-	MaxRSSKiB   int64   `json:"-"` // from the parent's wait4
+	// MaxRSSKiB is the loop's VmHWM, read by the loop itself: wait4's
+	// ru_maxrss would carry this parent's high-water mark (Go starts a
+	// child with vfork+exec, and Linux keeps the larger at exec).
+	MaxRSSKiB int64 `json:"peak_rss_kib"`
 }
 
 func (r result) pagesPerSec() float64 { return float64(r.Pages) / r.Seconds }
@@ -247,9 +251,6 @@ func runLoop(ctx context.Context, c config, impl, base string, conc, hosts int) 
 	if err := json.Unmarshal(out, &r); err != nil {
 		return result{}, fmt.Errorf("%s loop: %q: %w", impl, out, err)
 	}
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		r.MaxRSSKiB = ru.Maxrss // KiB on Linux
-	}
 	if r.Errors > 0 {
 		return r, fmt.Errorf("%s loop: %d errors, the first: %s", impl, r.Errors, r.FirstError)
 	}
@@ -363,7 +364,7 @@ func loop(ctx context.Context, c config) error {
 	n, ne := pages.Load(), errs.Load()
 	cancel()
 	wg.Wait()
-	r := result{Impl: c.impl, Concurrency: c.concurrency, Pages: n, Errors: ne, Seconds: el.Seconds(), CPUSeconds: cpu.Seconds()}
+	r := result{Impl: c.impl, Concurrency: c.concurrency, Pages: n, Errors: ne, Seconds: el.Seconds(), CPUSeconds: cpu.Seconds(), MaxRSSKiB: contend.PeakRSS()}
 	if s, ok := firstErr.Load().(string); ok {
 		r.FirstError = s
 	}
