@@ -273,7 +273,7 @@ func (q *Queue) SendBatch(ctx context.Context, msgs []queue.Outgoing) error {
 	if len(msgs) == 0 || len(msgs) > queue.MaxBatch {
 		return fmt.Errorf("send batch to %s: %d entries: %w", q.name, len(msgs), queue.ErrBatchTooLarge)
 	}
-	if err := checkEntryIDs(msgs); err != nil {
+	if err := queue.CheckEntryIDs(msgs); err != nil {
 		return fmt.Errorf("send batch to %s: %w", q.name, err)
 	}
 	var failed []queue.EntryError
@@ -320,23 +320,6 @@ func (q *Queue) SendBatch(ctx context.Context, msgs []queue.Outgoing) error {
 	}
 	if len(failed) > 0 {
 		return fmt.Errorf("send batch to %s: %w", q.name, &queue.BatchError{Failed: failed})
-	}
-	return nil
-}
-
-var entryID = regexp.MustCompile(`^[A-Za-z0-9_-]{1,80}$`)
-
-// checkEntryIDs checks that the batch entry IDs are valid and distinct.
-func checkEntryIDs(msgs []queue.Outgoing) error {
-	seen := make(map[string]bool, len(msgs))
-	for _, m := range msgs {
-		if !entryID.MatchString(m.ID) {
-			return fmt.Errorf("entry ID %q: must be 1 to 80 letters, digits, hyphens or underscores", m.ID)
-		}
-		if seen[m.ID] {
-			return fmt.Errorf("entry ID %q is not distinct", m.ID)
-		}
-		seen[m.ID] = true
 	}
 	return nil
 }

@@ -41,7 +41,7 @@ func (q *Queue) SendBatch(ctx context.Context, msgs []queue.Outgoing) error {
 	if q.urlErr != nil {
 		return fmt.Errorf("send batch to %s: %w", q.url, q.urlErr)
 	}
-	if err := checkEntryIDs(msgs); err != nil {
+	if err := queue.CheckEntryIDs(msgs); err != nil {
 		return fmt.Errorf("send batch to %s: %w", q.name, err)
 	}
 	if err := ctx.Err(); err != nil {
@@ -330,23 +330,6 @@ func splitBySize(idx []int, sizes []int, limit int) [][]int {
 		chunks = append(chunks, cur)
 	}
 	return chunks
-}
-
-var entryIDRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,80}$`)
-
-// checkEntryIDs checks that the batch entry IDs are valid and distinct.
-func checkEntryIDs(msgs []queue.Outgoing) error {
-	seen := make(map[string]bool, len(msgs))
-	for _, m := range msgs {
-		if !entryIDRE.MatchString(m.ID) {
-			return fmt.Errorf("entry ID %q: must be 1 to 80 letters, digits, hyphens or underscores", m.ID)
-		}
-		if seen[m.ID] {
-			return fmt.Errorf("entry ID %q is not distinct", m.ID)
-		}
-		seen[m.ID] = true
-	}
-	return nil
 }
 
 var attrNameRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,256}$`)
