@@ -165,10 +165,10 @@ func (p *Pipeline) RunOnce(ctx context.Context, names []string, at time.Time, pr
 	if err != nil {
 		return nil, err
 	}
-	mctx, stop := context.WithCancel(ctx)
-	wait := p.StartMappings(mctx)
-	defer func() { stop(); wait() }()
-
+	// Every tick is planned before the mappings start, so the window in
+	// which an interruption (a kill) can leave a run half-planned is as
+	// short as the sends themselves. Locally a killed tick is not retried
+	// as Lambda retries it on AWS; see the note on issue 7.
 	at = at.UTC().Truncate(time.Second)
 	var runIDs []string
 	for _, sc := range scheds {
@@ -178,6 +178,9 @@ func (p *Pipeline) RunOnce(ctx context.Context, names []string, at time.Time, pr
 		}
 		runIDs = append(runIDs, resp.RunID)
 	}
+	mctx, stop := context.WithCancel(ctx)
+	wait := p.StartMappings(mctx)
+	defer func() { stop(); wait() }()
 	if err := p.WaitDrained(ctx, runIDs, progress); err != nil {
 		return nil, err
 	}
