@@ -171,6 +171,12 @@ func New(opts Options) *Fetcher {
 		dial = (&net.Dialer{KeepAlive: 30 * time.Second}).DialContext
 	}
 	guard := &guardedDialer{allowPrivate: opts.AllowPrivate, resolver: opts.Resolver, dial: dial, timeout: opts.ConnectTimeout}
+	// Keep as many idle connections per host as requests may run at once
+	// to it, so a busy host is not redialled (at least 16; 256 unlimited).
+	idlePerHost := 256
+	if opts.HostConcurrency > 0 {
+		idlePerHost = max(16, opts.HostConcurrency)
+	}
 	f := &Fetcher{
 		opts: opts,
 		transport: &http.Transport{
@@ -180,7 +186,7 @@ func New(opts Options) *Fetcher {
 			DialContext:            guard.DialContext,
 			ForceAttemptHTTP2:      true, // a custom DialContext turns HTTP/2 off otherwise
 			MaxIdleConns:           256,
-			MaxIdleConnsPerHost:    16,
+			MaxIdleConnsPerHost:    idlePerHost,
 			IdleConnTimeout:        90 * time.Second,
 			TLSHandshakeTimeout:    opts.TLSHandshakeTimeout,
 			ResponseHeaderTimeout:  opts.ResponseHeaderTimeout,

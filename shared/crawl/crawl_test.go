@@ -544,3 +544,14 @@ func TestKeepAlive(t *testing.T) {
 		t.Errorf("MaxIdleConnsPerHost = %d", f.transport.MaxIdleConnsPerHost)
 	}
 }
+
+// A host that may take many requests at once keeps that many idle
+// connections, so it is not redialled under load.
+func TestIdleConnectionsFollowHostConcurrency(t *testing.T) {
+	for _, tc := range []struct{ host, want int }{{0, 16}, {4, 16}, {64, 64}, {-1, 256}} {
+		f := New(Options{HostConcurrency: tc.host})
+		if got := f.transport.MaxIdleConnsPerHost; got != tc.want {
+			t.Errorf("HostConcurrency %d: MaxIdleConnsPerHost = %d, want %d", tc.host, got, tc.want)
+		}
+	}
+}
