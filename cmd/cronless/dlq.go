@@ -153,6 +153,24 @@ func checkQueueFlag(name string, allowBoth bool) error {
 }
 
 // scanOptions are the scan parameters for the backend.
+// openDLQs opens the backend, the dead-letter queues --queue selects and
+// the scan options of the flags. Close o when done (it is nil on error).
+func (a *app) openDLQs(ctx context.Context, f *dlqFlags, flt dlq.Filter) (*ops, []dlqPair, dlq.Options, error) {
+	o, err := a.openOps(ctx)
+	if err != nil {
+		return nil, nil, dlq.Options{}, err
+	}
+	pairs, err := dlqPairs(o, f.queue)
+	if err == nil {
+		var opts dlq.Options
+		if opts, err = a.scanOptions(o, f, flt); err == nil {
+			return o, pairs, opts, nil
+		}
+	}
+	o.Close()
+	return nil, nil, dlq.Options{}, err
+}
+
 func (a *app) scanOptions(o *ops, f *dlqFlags, flt dlq.Filter) (dlq.Options, error) {
 	if f.visibility < dlq.MinVisibility || f.visibility > dlq.MaxVisibility {
 		return dlq.Options{}, usagef("--visibility %s: must be between %s and %s", f.visibility, dlq.MinVisibility, dlq.MaxVisibility)
@@ -216,19 +234,11 @@ The messages stay in the queue, visible again when the listing ends.`,
 			if err := checkQueueFlag(f.queue, false); err != nil {
 				return err
 			}
-			o, err := a.openOps(cmd.Context())
+			o, pairs, opts, err := a.openDLQs(cmd.Context(), f, flt)
 			if err != nil {
 				return err
 			}
 			defer o.Close()
-			pairs, err := dlqPairs(o, f.queue)
-			if err != nil {
-				return err
-			}
-			opts, err := a.scanOptions(o, f, flt)
-			if err != nil {
-				return err
-			}
 			q := pairs[0].dlq
 			done := a.dlqProgress(cmd.Context(), q, "reading "+q.Name(), &opts)
 			letters, err := dlq.List(cmd.Context(), q, opts)
@@ -407,19 +417,11 @@ stays in the queue.`,
 				return err
 			}
 			ctx := cmd.Context()
-			o, err := a.openOps(ctx)
+			o, pairs, opts, err := a.openDLQs(ctx, f, dlq.Filter{})
 			if err != nil {
 				return err
 			}
 			defer o.Close()
-			pairs, err := dlqPairs(o, f.queue)
-			if err != nil {
-				return err
-			}
-			opts, err := a.scanOptions(o, f, dlq.Filter{})
-			if err != nil {
-				return err
-			}
 			var searched []string
 			for _, p := range pairs {
 				l, err := dlq.Find(ctx, p.dlq, args[0], opts)
@@ -598,19 +600,11 @@ not the task; ` + "`cronless dlq cancel`" + ` cancels it.`,
 			if !all && flt.IsZero() && !dryRun {
 				return usagef("say what to replay: --target, --run, --error-kind or --older-than, or --all for every message (try --dry-run first)")
 			}
-			o, err := a.openOps(cmd.Context())
+			o, pairs, opts, err := a.openDLQs(cmd.Context(), f, flt)
 			if err != nil {
 				return err
 			}
 			defer o.Close()
-			pairs, err := dlqPairs(o, f.queue)
-			if err != nil {
-				return err
-			}
-			opts, err := a.scanOptions(o, f, flt)
-			if err != nil {
-				return err
-			}
 			p := pairs[0]
 			done := a.dlqProgress(cmd.Context(), p.dlq, "replaying "+p.dlq.Name(), &opts)
 			out := newActionPrinter(a.stdout, format)
@@ -889,19 +883,11 @@ When stdin is not a terminal it does not ask: pass --yes, or it refuses (exit 2)
 				return usagef("purge deletes messages for good and stdin is not a terminal, so cronless cannot ask: pass --yes to confirm (or --dry-run to see what would go)")
 			}
 			ctx := cmd.Context()
-			o, err := a.openOps(ctx)
+			o, pairs, opts, err := a.openDLQs(ctx, f, flt)
 			if err != nil {
 				return err
 			}
 			defer o.Close()
-			pairs, err := dlqPairs(o, f.queue)
-			if err != nil {
-				return err
-			}
-			opts, err := a.scanOptions(o, f, flt)
-			if err != nil {
-				return err
-			}
 			q := pairs[0].dlq
 			if !dryRun && !yes {
 				sum, err := dlq.Purge(ctx, q, dlq.PurgeOptions{Options: opts, DryRun: true})
