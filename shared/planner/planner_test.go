@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cronless/cronless/shared/inflight"
 	"github.com/cronless/cronless/shared/job"
 	"github.com/cronless/cronless/shared/planner"
 	"github.com/cronless/cronless/shared/queue"
@@ -22,49 +23,10 @@ import (
 
 // ---- fakes ----
 
-// probe measures how many calls are in flight at once. Each call waits
-// (up to two seconds) until want calls have been in flight together, so a
-// sender that does not run batches in parallel is seen as such, and then
-// stays in flight a little longer, so one that runs more than it may at once
-// is seen too.
-type probe struct {
-	want    int
-	mu      sync.Mutex
-	cur     int
-	max     int
-	reached chan struct{}
-	closed  bool
-}
+// probe measures how many calls of a fake are in flight at once.
+type probe = inflight.Probe
 
-func newProbe(want int) *probe { return &probe{want: want, reached: make(chan struct{})} }
-
-func (p *probe) enter() {
-	p.mu.Lock()
-	p.cur++
-	p.max = max(p.max, p.cur)
-	if p.max >= p.want && !p.closed {
-		p.closed = true
-		close(p.reached)
-	}
-	p.mu.Unlock()
-	select {
-	case <-p.reached:
-	case <-time.After(2 * time.Second):
-	}
-	time.Sleep(3 * time.Millisecond)
-}
-
-func (p *probe) exit() {
-	p.mu.Lock()
-	p.cur--
-	p.mu.Unlock()
-}
-
-func (p *probe) Max() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.max
-}
+var newProbe = inflight.New
 
 // journal records the order of calls across fakes.
 type journal struct {
@@ -92,8 +54,8 @@ type fakeSender struct {
 
 func (s *fakeSender) SendBatch(_ context.Context, msgs []queue.Outgoing) error {
 	if s.probe != nil {
-		s.probe.enter()
-		defer s.probe.exit()
+		s.probe.Enter()
+		defer s.probe.Exit()
 	}
 	s.journal.add("send")
 	s.mu.Lock()

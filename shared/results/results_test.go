@@ -15,6 +15,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/cronless/cronless/shared/inflight"
 	"github.com/cronless/cronless/shared/job"
 	"github.com/cronless/cronless/shared/queue"
 	"github.com/cronless/cronless/shared/results"
@@ -24,48 +25,10 @@ import (
 
 // ---- fakes ----
 
-// probe measures how many calls are in flight at once. Each call waits (up
-// to two seconds) until want calls have been in flight together, then stays
-// in flight a little longer, so both too little and too much parallelism
-// are seen.
-type probe struct {
-	want    int
-	mu      sync.Mutex
-	cur     int
-	max     int
-	reached chan struct{}
-	closed  bool
-}
+// probe measures how many calls of a fake are in flight at once.
+type probe = inflight.Probe
 
-func newProbe(want int) *probe { return &probe{want: want, reached: make(chan struct{})} }
-
-func (p *probe) enter() {
-	p.mu.Lock()
-	p.cur++
-	p.max = max(p.max, p.cur)
-	if p.max >= p.want && !p.closed {
-		p.closed = true
-		close(p.reached)
-	}
-	p.mu.Unlock()
-	select {
-	case <-p.reached:
-	case <-time.After(2 * time.Second):
-	}
-	time.Sleep(3 * time.Millisecond)
-}
-
-func (p *probe) exit() {
-	p.mu.Lock()
-	p.cur--
-	p.mu.Unlock()
-}
-
-func (p *probe) Max() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.max
-}
+var newProbe = inflight.New
 
 // fakeStore records every PutResult and RecordAttempt. Results and
 // attempts of targets in errs fail; results already stored are reported as
@@ -94,8 +57,8 @@ func (s *fakeStore) recorded() []job.Attempt {
 
 func (s *fakeStore) PutResult(_ context.Context, r job.Result) (store.Outcome, error) {
 	if s.probe != nil {
-		s.probe.enter()
-		defer s.probe.exit()
+		s.probe.Enter()
+		defer s.probe.Exit()
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

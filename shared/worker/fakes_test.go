@@ -13,52 +13,15 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/cronless/cronless/shared/crawl"
+	"github.com/cronless/cronless/shared/inflight"
 	"github.com/cronless/cronless/shared/job"
 	"github.com/cronless/cronless/shared/queue"
 )
 
-// probe measures how many calls are in flight at once. Each call waits (up
-// to two seconds) until want calls have been in flight together, so work
-// that should run in parallel but does not is seen, and then stays in
-// flight a little longer, so more calls at once than allowed are seen too.
-type probe struct {
-	want    int
-	mu      sync.Mutex
-	cur     int
-	max     int
-	reached chan struct{}
-	closed  bool
-}
+// probe measures how many calls of a fake are in flight at once.
+type probe = inflight.Probe
 
-func newProbe(want int) *probe { return &probe{want: want, reached: make(chan struct{})} }
-
-func (p *probe) enter() {
-	p.mu.Lock()
-	p.cur++
-	p.max = max(p.max, p.cur)
-	if p.max >= p.want && !p.closed {
-		p.closed = true
-		close(p.reached)
-	}
-	p.mu.Unlock()
-	select {
-	case <-p.reached:
-	case <-time.After(2 * time.Second):
-	}
-	time.Sleep(3 * time.Millisecond)
-}
-
-func (p *probe) exit() {
-	p.mu.Lock()
-	p.cur--
-	p.mu.Unlock()
-}
-
-func (p *probe) Max() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.max
-}
+var newProbe = inflight.New
 
 // fakeFetcher answers by target ID: a page, or an error. Targets it does
 // not know get an ok page. It records every job it is given.
@@ -74,8 +37,8 @@ type fakeFetcher struct {
 
 func (f *fakeFetcher) Fetch(ctx context.Context, j job.Job) (crawl.Page, error) {
 	if f.probe != nil {
-		f.probe.enter()
-		defer f.probe.exit()
+		f.probe.Enter()
+		defer f.probe.Exit()
 	}
 	f.mu.Lock()
 	f.jobs = append(f.jobs, j)
