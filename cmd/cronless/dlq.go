@@ -47,6 +47,10 @@ const dlqStageWait = time.Second
 // dlqMoveInterval is how often `dlq replay --native` polls its move task.
 const dlqMoveInterval = 2 * time.Second
 
+// dlqClock is the dlq commands' clock: the ages they print and what
+// --older-than compares with. Tests set it to print fixed ages.
+var dlqClock = time.Now
+
 // dlqFlags are the flags the dlq commands share.
 type dlqFlags struct {
 	queue      string
@@ -175,7 +179,7 @@ func (a *app) scanOptions(o *ops, f *dlqFlags, flt dlq.Filter) (dlq.Options, err
 	if f.visibility < dlq.MinVisibility || f.visibility > dlq.MaxVisibility {
 		return dlq.Options{}, usagef("--visibility %s: must be between %s and %s", f.visibility, dlq.MinVisibility, dlq.MaxVisibility)
 	}
-	opts := dlq.Options{Filter: flt, Limit: f.limit, Visibility: f.visibility, History: o.store}
+	opts := dlq.Options{Filter: flt, Limit: f.limit, Visibility: f.visibility, History: o.store, Now: dlqClock}
 	if a.stage != "" {
 		opts.Wait = dlqStageWait
 	}
@@ -247,7 +251,7 @@ The messages stay in the queue, visible again when the listing ends.`,
 			if err != nil && !incomplete {
 				return fmt.Errorf("list %s: %w", q.Name(), err)
 			}
-			if err := printLetters(a.stdout, format, letters, time.Now(), ""); err != nil {
+			if err := printLetters(a.stdout, format, letters, dlqClock(), ""); err != nil {
 				return err
 			}
 			if incomplete {
@@ -279,14 +283,33 @@ type dlqRow struct {
 	Error      string `json:"error,omitempty"`
 }
 
-// printLetters prints dead letters as a table, JSON lines or CSV. With
-// action set, each row starts with it (replay and purge).
+// printLetters prints dead letters as a table, JSON lines or CSV, oldest
+// first. With action set, each row starts with it (replay and purge).
 func printLetters(w io.Writer, format string, letters []dlq.Letter, now time.Time, action string) error {
 	rows := make([]dlqRow, len(letters))
 	for i, l := range letters {
 		rows[i] = dlqRow{Action: action, Letter: l, AgeSeconds: int64(l.Age(now).Seconds())}
 	}
+	sortDLQRows(rows)
 	return printDLQRows(w, format, rows, action != "")
+}
+
+// sortDLQRows orders dead letters oldest first (then by run, target and
+// message ID), not in the order SQS happened to return them, so that the
+// same queue lists the same way twice.
+func sortDLQRows(rows []dlqRow) {
+	slices.SortStableFunc(rows, func(a, b dlqRow) int {
+		if c := a.SentAt.Compare(b.SentAt); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.RunID, b.RunID); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.TargetID, b.TargetID); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
 }
 
 func printDLQRows(w io.Writer, format string, rows []dlqRow, withAction bool) error {
@@ -438,7 +461,7 @@ stays in the queue.`,
 						return fmt.Errorf("error history of run %s, target %s: %w", l.RunID, l.TargetID, err)
 					}
 				}
-				return printLetter(a.stdout, format, l, history, time.Now())
+				return printLetter(a.stdout, format, l, history, dlqClock())
 			}
 			return fmt.Errorf("message %s is not in %s on %s (replayed or purged already? `cronless dlq list` shows what is there)",
 				args[0], strings.Join(searched, " or "), o.where)
@@ -650,7 +673,7 @@ func (a *app) summary(format, line string) {
 }
 
 // actionPrinter prints what a replay or purge did with each message: JSON
-// lines as it happens, a table or CSV at the end.
+// lines as it happens, a table or CSV at the end (oldest first).
 type actionPrinter struct {
 	w      io.Writer
 	format string
@@ -663,7 +686,7 @@ func newActionPrinter(w io.Writer, format string) *actionPrinter {
 }
 
 func (p *actionPrinter) report(l dlq.Letter, act dlq.Action, err error) {
-	r := dlqRow{Action: string(act), Letter: l, AgeSeconds: int64(l.Age(time.Now()).Seconds())}
+	r := dlqRow{Action: string(act), Letter: l, AgeSeconds: int64(l.Age(dlqClock()).Seconds())}
 	if err != nil {
 		r.Error = err.Error()
 	}
@@ -684,6 +707,7 @@ func (p *actionPrinter) flush() error {
 		fmt.Fprintln(p.w, "No matching messages.")
 		return nil
 	}
+	sortDLQRows(p.rows)
 	return printDLQRows(p.w, p.format, p.rows, true)
 }
 
