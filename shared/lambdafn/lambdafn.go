@@ -24,8 +24,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
@@ -133,17 +131,6 @@ func (e *Env) Err() error {
 		return nil
 	}
 	return fmt.Errorf("%w: %s", ErrConfig, strings.Join(e.problems, "; "))
-}
-
-// AWSConfig loads the SDK configuration of the function's environment
-// (region and credentials from the Lambda runtime; AWS_ENDPOINT_URL and the
-// per-service endpoint variables are honoured).
-func AWSConfig(ctx context.Context) (aws.Config, error) {
-	cfg, err := config.LoadDefaultConfig(ctx)
-	if err != nil {
-		return aws.Config{}, fmt.Errorf("load AWS configuration: %w", err)
-	}
-	return cfg, nil
 }
 
 // Logger is the function's JSON logger at the given level, with its name.
