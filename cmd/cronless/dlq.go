@@ -402,8 +402,11 @@ func (a *app) dlqProgress(ctx context.Context, q queue.Queue, what string, opts 
 	if d, err := q.Depth(ctx); err == nil && d.Total() > 0 {
 		total = d.Total()
 	}
+	// Drawn at once: the first receive may take a while (a long poll on
+	// SQS), and a show may find its message in it.
 	bar := progressbar.NewOptions(total, progressbar.OptionSetWriter(a.stderr), progressbar.OptionSetDescription(what),
-		progressbar.OptionShowCount(), progressbar.OptionClearOnFinish(), progressbar.OptionThrottle(100*time.Millisecond))
+		progressbar.OptionShowCount(), progressbar.OptionClearOnFinish(), progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionSetRenderBlankState(true))
 	opts.Progress = func(p dlq.Progress) {
 		if p.Matched > 0 && (p.Done > 0 || p.Failed > 0) {
 			bar.Describe(fmt.Sprintf("%s (done %d, failed %d)", what, p.Done, p.Failed))
@@ -447,7 +450,10 @@ stays in the queue.`,
 			defer o.Close()
 			var searched []string
 			for _, p := range pairs {
-				l, err := dlq.Find(ctx, p.dlq, args[0], opts)
+				popts := opts
+				done := a.dlqProgress(ctx, p.dlq, "looking in "+p.dlq.Name(), &popts)
+				l, err := dlq.Find(ctx, p.dlq, args[0], popts)
+				done()
 				if errors.Is(err, dlq.ErrNotFound) {
 					searched = append(searched, p.dlq.Name())
 					continue
@@ -782,21 +788,7 @@ func (a *app) replayNative(ctx context.Context, queueName string, rate int, dryR
 		return fmt.Errorf("start a move task from %s: %w", p.dlq.Name(), movesUnsupported(err))
 	}
 	fmt.Fprintf(a.stderr, "cronless: move task %s started: %s → its source queue; Ctrl-C stops watching, not the task\n", handle, p.dlq.Name())
-	var bar *progressbar.ProgressBar
-	progress := func(t dlq.MoveTask) {
-		if !a.isTerminal(a.stderr) {
-			return
-		}
-		if bar == nil {
-			bar = progressbar.NewOptions64(t.ToMove, progressbar.OptionSetWriter(a.stderr), progressbar.OptionSetDescription("moving "+p.dlq.Name()),
-				progressbar.OptionShowCount(), progressbar.OptionClearOnFinish())
-		}
-		_ = bar.Set64(t.Moved)
-	}
-	t, err := dlq.WatchMove(ctx, m, handle, dlqMoveInterval, progress)
-	if bar != nil {
-		_ = bar.Finish()
-	}
+	t, err := a.watchMove(ctx, m, handle, "moving "+p.dlq.Name(), dlqMoveInterval)
 	if errors.Is(err, context.Canceled) {
 		return fmt.Errorf("stopped watching; move task %s keeps running on AWS (%d moved so far). Cancel it with: cronless dlq cancel %s --stage %s --queue %s",
 			handle, t.Moved, handle, a.stage, orTargets(queueName))
@@ -812,6 +804,37 @@ func (a *app) replayNative(ctx context.Context, queueName string, rate int, dryR
 		return fmt.Errorf("move task %s was cancelled after moving %d messages", handle, t.Moved)
 	}
 	return fmt.Errorf("move task %s ended %s after moving %d messages: %s", handle, t.Status, t.Moved, t.FailureReason)
+}
+
+// watchMove watches a move task until it ends (dlq.WatchMove), with a
+// progress bar of the messages moved on a terminal (stderr).
+func (a *app) watchMove(ctx context.Context, m dlq.Mover, handle, what string, interval time.Duration) (dlq.MoveTask, error) {
+	if !a.isTerminal(a.stderr) {
+		return dlq.WatchMove(ctx, m, handle, interval, nil)
+	}
+	var bar *progressbar.ProgressBar
+	toMove := int64(-1) // unknown: a spinner with the count
+	progress := func(t dlq.MoveTask) {
+		known := t.ToMove
+		if known <= 0 {
+			// SQS reports no (or no useful) total: count up.
+			known = -1
+		}
+		if bar == nil {
+			toMove = known
+			bar = progressbar.NewOptions64(toMove, progressbar.OptionSetWriter(a.stderr), progressbar.OptionSetDescription(what),
+				progressbar.OptionShowCount(), progressbar.OptionClearOnFinish())
+		} else if known != toMove && known > 0 {
+			toMove = known
+			bar.ChangeMax64(toMove)
+		}
+		_ = bar.Set64(t.Moved)
+	}
+	t, err := dlq.WatchMove(ctx, m, handle, interval, progress)
+	if bar != nil {
+		_ = bar.Finish()
+	}
+	return t, err
 }
 
 func orTargets(q string) string {
@@ -914,7 +937,10 @@ When stdin is not a terminal it does not ask: pass --yes, or it refuses (exit 2)
 			defer o.Close()
 			q := pairs[0].dlq
 			if !dryRun && !yes {
-				sum, err := dlq.Purge(ctx, q, dlq.PurgeOptions{Options: opts, DryRun: true})
+				copts := opts
+				done := a.dlqProgress(ctx, q, "counting matches in "+q.Name(), &copts)
+				sum, err := dlq.Purge(ctx, q, dlq.PurgeOptions{Options: copts, DryRun: true})
+				done()
 				if err != nil {
 					return fmt.Errorf("purge: %w", err)
 				}

@@ -1,0 +1,253 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/cronless/cronless/shared/dlq"
+	"github.com/cronless/cronless/shared/queue"
+)
+
+// progressCase is a long dlq command: on a terminal its progress goes to
+// stderr; piped, stderr carries at most the summary line.
+type progressCase struct {
+	name string
+	args []string
+	// show, if set, is the target whose message ID is appended to args.
+	show string
+	// confirm: stdin is the terminal too, and the test answers the
+	// purge's question with y.
+	confirm bool
+	rows    int      // JSON lines on stdout
+	bar     []string // in the progress bar
+	// summary is the start of the stderr line that a replay or purge
+	// prints under JSON lines ("" : none).
+	summary string
+}
+
+// TestDLQProgressOnTerminal runs the long dlq commands with stderr on a
+// pseudo-terminal (so that app.isTerminal takes the terminal path) and then
+// piped (a pipe, also an *os.File), on both backends: on the terminal the
+// progress bar is drawn on stderr and cleared, stdout carries only the JSON
+// lines; piped, there is no progress at all.
+func TestDLQProgressOnTerminal(t *testing.T) {
+	const n = 25 // three receives of up to ten
+	cases := []progressCase{
+		{name: "list", args: []string{"dlq", "list"}, rows: n, bar: []string{"reading ", "targets-dlq", "/25)"}},
+		{name: "show", args: []string{"dlq", "show"}, show: "t07", rows: 1, bar: []string{"looking in ", "targets-dlq"}},
+		{name: "replay dry run", args: []string{"dlq", "replay", "--all", "--dry-run"}, rows: n, bar: []string{"replaying "},
+			summary: fmt.Sprintf("cronless: dry run: would move %d, skipped 0", n)},
+		// These act on one target: t1x on the terminal, t0x piped.
+		{name: "replay", args: []string{"dlq", "replay", "--target", "t01"}, rows: 1, bar: []string{"replaying ", "(0/25)"},
+			summary: "cronless: moved 1, skipped "},
+		{name: "purge", args: []string{"dlq", "purge", "--yes", "--target", "t02"}, rows: 1, bar: []string{"purging "},
+			summary: "cronless: purged 1, skipped "},
+		// Before it asks, purge counts what matches: with progress too.
+		{name: "purge confirmed", args: []string{"dlq", "purge", "--target", "t03"}, confirm: true, rows: 1,
+			bar:     []string{"counting matches in ", "Delete 1 messages (target=t13)", "[y/N]", "purging "},
+			summary: "cronless: purged 1, skipped "},
+	}
+	for _, b := range testBackends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			msgs := make([]queue.Outgoing, n)
+			for i := range msgs {
+				msgs[i] = dlqJob(t, "r1", fmt.Sprintf("t%02d", i))
+			}
+			sendAll(t, b.jobsDLQ, msgs)
+			for _, c := range cases {
+				t.Run(c.name, func(t *testing.T) {
+					args := append(c.args, "-o", "json")
+					if c.show != "" {
+						args = append(args, dlqIDs(t, b.jobsDLQ)[c.show])
+					}
+					for _, terminal := range []bool{true, false} {
+						if c.confirm && !terminal {
+							continue // piped, purge does not ask (TestDLQPurge)
+						}
+						run := args
+						if terminal {
+							run = onOtherTarget(args)
+						}
+						stdout, stderr := runWithStderr(t, b.withArgs(run...), terminal, c.confirm)
+						checkProgressRun(t, c, terminal, stdout, stderr)
+					}
+				})
+			}
+			// Two replayed, three purged; the rest visible again.
+			wantAllVisible(t, b.jobsDLQ, n-5)
+		})
+	}
+}
+
+// onOtherTarget makes args act on another target (--target t01 → t11), so
+// that the terminal and the piped run each find one.
+func onOtherTarget(args []string) []string {
+	out := append([]string(nil), args...)
+	for i := range out {
+		if i > 0 && out[i-1] == "--target" {
+			out[i] = "t1" + out[i][2:]
+		}
+	}
+	return out
+}
+
+// runWithStderr runs the command line in-process with stdout in a buffer and
+// stderr on a pseudo-terminal or a pipe (stdin on the terminal too when
+// confirm, answering y), and returns both outputs.
+func runWithStderr(t *testing.T, args []string, terminal, confirm bool) (stdout, stderr string) {
+	t.Helper()
+	var out bytes.Buffer
+	if terminal {
+		term := openTerminal(t)
+		var stdin io.Reader = strings.NewReader("")
+		if confirm {
+			stdin = term.tty
+			term.answer("[y/N]", "y\n")
+		}
+		code := Run(context.Background(), args, stdin, &out, term.tty)
+		stderr = term.close()
+		if code != exitOK {
+			t.Fatalf("%v on a terminal: exit %d, stderr %q", args, code, stderr)
+		}
+		return out.String(), stderr
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		errb bytes.Buffer
+		wg   sync.WaitGroup
+	)
+	wg.Go(func() { _, _ = io.Copy(&errb, r) })
+	code := Run(context.Background(), args, strings.NewReader(""), &out, w)
+	w.Close()
+	wg.Wait()
+	r.Close()
+	if code != exitOK {
+		t.Fatalf("%v piped: exit %d, stderr %q", args, code, errb.String())
+	}
+	return out.String(), errb.String()
+}
+
+// checkProgressRun checks one run of a progressCase.
+func checkProgressRun(t *testing.T, c progressCase, terminal bool, stdout, stderr string) {
+	t.Helper()
+	where := map[bool]string{true: "on a terminal", false: "piped"}[terminal]
+	// stdout carries the JSON lines and nothing else, either way.
+	if strings.ContainsAny(stdout, "\r\x1b") {
+		t.Errorf("%s: stdout has terminal control characters: %q", where, stdout)
+	}
+	if rows := dlqRows(t, stdout); len(rows) != c.rows {
+		t.Errorf("%s: %d rows on stdout, want %d", where, len(rows), c.rows)
+	}
+	if !terminal {
+		// Nothing, or the summary line alone.
+		if c.summary == "" && stderr != "" || c.summary != "" && (!strings.HasPrefix(stderr, c.summary) ||
+			strings.Count(stderr, "\n") != 1 || strings.ContainsAny(stderr, "\r\x1b")) {
+			t.Errorf("piped: stderr %q; want only the summary %q", stderr, c.summary)
+		}
+		return
+	}
+	for _, want := range c.bar {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("on a terminal: stderr lacks %q (no progress?): %q", want, stderr)
+		}
+	}
+	// The bar redraws its line with carriage returns and is cleared at the
+	// end: the summary starts a line of its own.
+	if !strings.Contains(stderr, "\r") {
+		t.Errorf("on a terminal: stderr has no carriage return, so no bar was drawn: %q", stderr)
+	}
+	if c.summary != "" && !strings.Contains(stderr, "\r"+c.summary) && !strings.Contains(stderr, "\n"+c.summary) {
+		t.Errorf("on a terminal: the summary %q does not start a line: %q", c.summary, stderr)
+	}
+}
+
+// fakeMover is a message move task that moves moved[i] messages by the
+// i-th look; toMove is what SQS reports as its total.
+type fakeMover struct {
+	mu     sync.Mutex
+	looks  int
+	moved  []int64
+	toMove int64
+}
+
+func (m *fakeMover) StartMove(ctx context.Context, dst string, perSecond int) (string, error) {
+	return "task-1", nil
+}
+
+func (m *fakeMover) CancelMove(ctx context.Context, handle string) (int64, error) { return 0, nil }
+
+func (m *fakeMover) ListMoves(ctx context.Context) ([]dlq.MoveTask, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	i := min(m.looks, len(m.moved)-1)
+	m.looks++
+	t := dlq.MoveTask{Handle: "task-1", Status: dlq.StatusRunning, Moved: m.moved[i], ToMove: m.toMove}
+	if i == len(m.moved)-1 {
+		t.Handle, t.Status = "", dlq.StatusCompleted
+	}
+	return []dlq.MoveTask{t}, nil
+}
+
+// TestWatchMoveProgress watches a move task (dlq replay --all --native,
+// which fauxqs cannot run) on a terminal and piped: with a known total and
+// with none, the terminal shows the count moved; piped shows nothing.
+func TestWatchMoveProgress(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		toMove int64
+		want   []string // on the terminal
+	}{
+		{"known total", 50, []string{"moving cronless-targets-dlq", "20/50", "\r"}},
+		{"unknown total", -1, []string{"moving cronless-targets-dlq", "20", "\r"}},
+		{"total reported as zero", 0, []string{"moving cronless-targets-dlq", "20", "\r"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, terminal := range []bool{true, false} {
+				m := &fakeMover{moved: []int64{0, 20, 35, 50}, toMove: tt.toMove}
+				var (
+					stdout bytes.Buffer
+					stderr string
+					task   dlq.MoveTask
+					err    error
+				)
+				if terminal {
+					term := openTerminal(t)
+					a := &app{stdout: &stdout, stderr: term.tty}
+					task, err = a.watchMove(context.Background(), m, "task-1", "moving cronless-targets-dlq", 1)
+					stderr = term.close()
+				} else {
+					var errb bytes.Buffer
+					a := &app{stdout: &stdout, stderr: &errb}
+					task, err = a.watchMove(context.Background(), m, "task-1", "moving cronless-targets-dlq", 1)
+					stderr = errb.String()
+				}
+				if err != nil || task.Status != dlq.StatusCompleted || task.Moved != 50 {
+					t.Fatalf("watchMove = %+v, %v; want completed with 50 moved", task, err)
+				}
+				if stdout.Len() != 0 {
+					t.Errorf("stdout %q; want nothing", stdout.String())
+				}
+				if !terminal {
+					if stderr != "" {
+						t.Errorf("piped: stderr %q; want nothing", stderr)
+					}
+					continue
+				}
+				for _, want := range tt.want {
+					if !strings.Contains(stderr, want) {
+						t.Errorf("on a terminal: stderr lacks %q: %q", want, stderr)
+					}
+				}
+			}
+		})
+	}
+}
