@@ -31,7 +31,8 @@
 // writer and keep a caller that holds rows open from deadlocking against
 // another query, which a one-connection pool would do. Writers go through
 // WriteTx, which lets one write transaction of the process at a time reach
-// SQLite (the others wait their turn in Go, woken at once); only writers of
+// SQLite (the others wait their turn in Go, and those that waited together
+// share the next transaction and its one fsync: group commit); only writers of
 // different processes meet in SQLite's busy handler, which waits up to
 // BusyTimeout with short sleeps. Because every write transaction is
 // IMMEDIATE and short, contention costs waiting, not SQLITE_BUSY errors
@@ -48,6 +49,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 	"weak"
@@ -114,53 +116,217 @@ func dsn(abs string) string {
 	return "file:" + u.EscapedPath() + "?" + q.Encode()
 }
 
-// WriteTx runs fn in one read-write (IMMEDIATE) transaction on db and
-// commits it, or rolls it back when fn or the commit fails. fn must use tx
-// only, never db, and must not call WriteTx.
+// WriteTx runs fn in a read-write (IMMEDIATE) transaction on db and commits
+// it, or rolls fn's writes back when fn fails; it returns nil only once fn's
+// writes are committed (durably: synchronous=FULL). fn must use tx only,
+// never db, must not call WriteTx, and may be run more than once (see
+// below), so it must set its results afresh on every run.
 //
-// The write transactions of one process on one handle take turns on a
-// gate before they begin, in arrival order, so that only one of them at a
-// time waits in SQLite's busy handler (against other processes). Left to
-// the busy handler alone, which sleeps and retries, a writer among many can
-// lose the lock again and again: with 16 goroutines sending, receiving and
-// deleting, some calls waited 3 s while others went through in 2 ms.
+// Group commit: the write transactions of one process on one handle take
+// turns, in arrival order, and those that arrive while one is committing
+// wait and then share the next transaction: each fn runs in a savepoint of
+// it, one after the other, and one commit (one fsync of the log) makes them
+// all durable. A fn that fails rolls back to its savepoint, so it has
+// written nothing, and the others commit as if it had not run. When SQLite
+// itself rolled the whole transaction back under a fn (an I/O error, an
+// interrupted statement of a cancelled context), that fn fails and the
+// others of the group run again in a new transaction: none of them returns
+// before its writes are committed, and none returns nil unless they were.
+// A fn whose context ends before its turn is not run.
+//
+// Taking turns in Go rather than in SQLite's busy handler, which sleeps and
+// retries, also keeps the waits fair: left to the busy handler, a writer
+// among many can lose the lock again and again (with 16 goroutines sending,
+// receiving and deleting, some calls waited 3 s while others went through in
+// 2 ms). Only writers of different processes meet in the busy handler.
 func WriteTx(ctx context.Context, db *sql.DB, fn func(tx *sql.Tx) error) error {
-	gate := writeGate(db)
-	select {
-	case gate <- struct{}{}:
-	case <-ctx.Done():
-		return fmt.Errorf("begin: %w", ctx.Err())
-	}
-	defer func() { <-gate }()
-
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
+	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
-		return err
+	c := committerOf(db)
+	w := &writer{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	c.mu.Lock()
+	c.queue = append(c.queue, w)
+	lead := !c.running
+	c.running = true
+	c.mu.Unlock()
+	if lead {
+		// The queue was idle: w is alone in it and commits at once, here.
+		// Writers that queued meanwhile are committed by a goroutine, so
+		// that this caller does not wait for their groups.
+		c.commitGroup(db)
+		c.mu.Lock()
+		if len(c.queue) > 0 {
+			go c.commitAll(db)
+		} else {
+			c.running = false
+		}
+		c.mu.Unlock()
+		return <-w.done
 	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
+	select {
+	case err := <-w.done:
+		return err
+	case <-ctx.Done():
+		c.mu.Lock()
+		if !w.taken {
+			c.queue = slices.DeleteFunc(c.queue, func(x *writer) bool { return x == w })
+			c.mu.Unlock()
+			return fmt.Errorf("begin: %w", ctx.Err())
+		}
+		c.mu.Unlock()
+		// Its group is running: its outcome comes.
+		return <-w.done
+	}
+}
+
+// maxGroup is the most write transactions one commit groups.
+const maxGroup = 64
+
+// committer groups the write transactions of one handle. It holds no
+// reference to the handle, which would keep it from being collected.
+type committer struct {
+	mu      sync.Mutex
+	queue   []*writer // waiting for their group, in arrival order
+	running bool      // a group is being committed, or is about to be
+}
+
+// writer is one WriteTx call.
+type writer struct {
+	ctx   context.Context
+	fn    func(*sql.Tx) error
+	done  chan error // its outcome, sent once
+	taken bool       // guarded by committer.mu: in a group, no longer queued
+}
+
+// commitAll commits groups until the queue is empty.
+func (c *committer) commitAll(db *sql.DB) {
+	for {
+		c.commitGroup(db)
+		c.mu.Lock()
+		if len(c.queue) == 0 {
+			c.running = false
+			c.mu.Unlock()
+			return
+		}
+		c.mu.Unlock()
+	}
+}
+
+// commitGroup takes the writers at the head of the queue (up to maxGroup)
+// and commits them together.
+func (c *committer) commitGroup(db *sql.DB) {
+	c.mu.Lock()
+	n := min(len(c.queue), maxGroup)
+	group := slices.Clone(c.queue[:n])
+	c.queue = slices.Delete(c.queue, 0, n)
+	for _, w := range group {
+		w.taken = true
+	}
+	c.mu.Unlock()
+	for len(group) > 0 {
+		group = commit(db, group)
+	}
+}
+
+// commit runs the group's writers in one transaction, sends each its
+// outcome, and returns the writers to run again in another transaction
+// (those whose writes SQLite rolled back with the transaction under another
+// writer's failure).
+func commit(db *sql.DB, group []*writer) (again []*writer) {
+	live := group[:0:0]
+	for _, w := range group {
+		if err := w.ctx.Err(); err != nil {
+			w.done <- fmt.Errorf("begin: %w", err)
+			continue
+		}
+		live = append(live, w)
+	}
+	if len(live) == 0 {
+		return nil
+	}
+	// Not a writer's context: the transaction is the group's, and
+	// database/sql rolls a transaction back when its context ends.
+	bg := context.Background()
+	tx, err := db.BeginTx(bg, nil)
+	if err != nil {
+		for _, w := range live {
+			w.done <- fmt.Errorf("begin: %w", err)
+		}
+		return nil
+	}
+	if len(live) == 1 {
+		w := live[0]
+		if err := w.fn(tx); err != nil {
+			_ = tx.Rollback()
+			w.done <- err
+			return nil
+		}
+		if err := tx.Commit(); err != nil {
+			w.done <- fmt.Errorf("commit: %w", err)
+			return nil
+		}
+		w.done <- nil
+		return nil
+	}
+	var wrote []*writer // ran and released their savepoint: commit decides
+	for i, w := range live {
+		if _, err := tx.ExecContext(bg, `SAVEPOINT writer`); err != nil {
+			// The transaction is unusable: nothing of it will commit.
+			_ = tx.Rollback()
+			for _, x := range live[i:] {
+				x.done <- fmt.Errorf("savepoint: %w", err)
+			}
+			return wrote
+		}
+		ferr := w.fn(tx)
+		if ferr != nil {
+			if _, err := tx.ExecContext(bg, `ROLLBACK TO writer`); err != nil {
+				// SQLite rolled the whole transaction back under w:
+				// the writes of those before it are gone too.
+				_ = tx.Rollback()
+				w.done <- ferr
+				return append(wrote, live[i+1:]...)
+			}
+		}
+		if _, err := tx.ExecContext(bg, `RELEASE writer`); err != nil {
+			_ = tx.Rollback()
+			if ferr == nil {
+				ferr = fmt.Errorf("release savepoint: %w", err)
+			}
+			w.done <- ferr
+			return append(wrote, live[i+1:]...)
+		}
+		if ferr != nil {
+			w.done <- ferr
+			continue
+		}
+		wrote = append(wrote, w)
+	}
+	err = tx.Commit()
+	if err != nil {
+		err = fmt.Errorf("commit: %w", err)
+	}
+	for _, w := range wrote {
+		w.done <- err
 	}
 	return nil
 }
 
-// gates holds each handle's write gate, a channel of capacity one, keyed by
-// a weak pointer so that a handle that is no longer used can be collected.
-var gates sync.Map // weak.Pointer[sql.DB] -> chan struct{}
+// committers holds each handle's committer, keyed by a weak pointer so
+// that a handle that is no longer used can be collected.
+var committers sync.Map // weak.Pointer[sql.DB] -> *committer
 
-func writeGate(db *sql.DB) chan struct{} {
+func committerOf(db *sql.DB) *committer {
 	key := weak.Make(db)
-	if g, ok := gates.Load(key); ok {
-		return g.(chan struct{})
+	if c, ok := committers.Load(key); ok {
+		return c.(*committer)
 	}
-	g, loaded := gates.LoadOrStore(key, make(chan struct{}, 1))
+	c, loaded := committers.LoadOrStore(key, &committer{})
 	if !loaded {
-		runtime.AddCleanup(db, func(k weak.Pointer[sql.DB]) { gates.Delete(k) }, key)
+		runtime.AddCleanup(db, func(k weak.Pointer[sql.DB]) { committers.Delete(k) }, key)
 	}
-	return g.(chan struct{})
+	return c.(*committer)
 }
 
 // Migrate applies the migration called name, a list of statements run in
@@ -198,4 +364,99 @@ func Migrate(ctx context.Context, db *sql.DB, name string, stmts ...string) erro
 		return fmt.Errorf("migrate %s: %w", name, err)
 	}
 	return nil
+}
+
+// Stmts prepares each statement once per handle and keeps it: database/sql
+// then prepares it once on each connection that runs it and reuses it there,
+// where a plain ExecContext parses the SQL text on every call (for the short
+// statements of a queue or store write, parsing is a large share of their
+// CPU). Create it with NewStmts; it is safe for concurrent use. Closing the
+// handle closes the statements.
+type Stmts struct {
+	db *sql.DB
+	mu sync.Mutex
+	m  map[string]*sql.Stmt
+}
+
+// NewStmts returns an empty statement cache on db.
+func NewStmts(db *sql.DB) *Stmts { return &Stmts{db: db, m: map[string]*sql.Stmt{}} }
+
+// Get returns the prepared statement of query, preparing it on first use.
+func (s *Stmts) Get(ctx context.Context, query string) (*sql.Stmt, error) {
+	s.mu.Lock()
+	st, ok := s.m[query]
+	s.mu.Unlock()
+	if ok {
+		return st, nil
+	}
+	st, err := s.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if prev, ok := s.m[query]; ok {
+		_ = st.Close()
+		return prev, nil
+	}
+	s.m[query] = st
+	return st, nil
+}
+
+// Exec runs query in tx (or on the handle when tx is nil) as a prepared
+// statement.
+func (s *Stmts) Exec(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
+	st, err := s.Get(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if tx != nil {
+		st = tx.StmtContext(ctx, st)
+	}
+	return st.ExecContext(ctx, args...)
+}
+
+// Query runs query in tx (or on the handle when tx is nil) as a prepared
+// statement.
+func (s *Stmts) Query(ctx context.Context, tx *sql.Tx, query string, args ...any) (*sql.Rows, error) {
+	st, err := s.Get(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if tx != nil {
+		st = tx.StmtContext(ctx, st)
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+// QueryRow runs query in tx (or on the handle when tx is nil) as a
+// prepared statement; its error, if any, comes from Scan.
+func (s *Stmts) QueryRow(ctx context.Context, tx *sql.Tx, query string, args ...any) *Row {
+	rows, err := s.Query(ctx, tx, query, args...)
+	return &Row{rows: rows, err: err}
+}
+
+// Row is the result of Stmts.QueryRow, as sql.Row is of QueryRowContext.
+type Row struct {
+	rows *sql.Rows
+	err  error
+}
+
+// Scan copies the first row's columns into dest and closes the rows; it
+// returns sql.ErrNoRows when there is none.
+func (r *Row) Scan(dest ...any) error {
+	if r.err != nil {
+		return r.err
+	}
+	defer r.rows.Close()
+	if !r.rows.Next() {
+		if err := r.rows.Err(); err != nil {
+			return err
+		}
+		return sql.ErrNoRows
+	}
+	if err := r.rows.Scan(dest...); err != nil {
+		return err
+	}
+	return r.rows.Close()
 }
