@@ -83,7 +83,8 @@ type Config struct {
 
 // Backend holds the queues of one SQLite database.
 type Backend struct {
-	db *sql.DB
+	db    *sql.DB
+	stmts *sqlite.Stmts // the hot paths' statements, parsed once
 
 	mu      sync.Mutex
 	waiters map[string]chan struct{} // per queue, closed when messages may have become visible
@@ -136,7 +137,7 @@ func New(db *sql.DB) (*Backend, error) {
 	if err := sqlite.Migrate(ctx, db, "localq/1", schema...); err != nil {
 		return nil, fmt.Errorf("localq: %w", err)
 	}
-	return &Backend{db: db, waiters: make(map[string]chan struct{})}, nil
+	return &Backend{db: db, stmts: sqlite.NewStmts(db), waiters: make(map[string]chan struct{})}, nil
 }
 
 var queueName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,80}$`)
@@ -296,18 +297,18 @@ func (q *Queue) SendBatch(ctx context.Context, msgs []queue.Outgoing) error {
 	}
 	if len(rows) > 0 {
 		err := sqlite.WriteTx(ctx, q.b.db, func(tx *sql.Tx) error {
-			if err := queueExists(ctx, tx, q.name); err != nil {
+			if err := q.b.queueExists(ctx, tx, q.name); err != nil {
 				return err
 			}
-			stmt, err := tx.PrepareContext(ctx, `INSERT INTO localq_messages (queue, id, body, attributes, sent_at, visible_at)
+			st, err := q.b.stmts.Get(ctx, `INSERT INTO localq_messages (queue, id, body, attributes, sent_at, visible_at)
 				VALUES (?, ?, ?, ?, ?, ?)`)
 			if err != nil {
 				return err
 			}
-			defer stmt.Close()
+			st = tx.StmtContext(ctx, st)
 			now := time.Now().UnixNano()
 			for _, r := range rows {
-				if _, err := stmt.ExecContext(ctx, q.name, r.id, r.body, r.attrs, now, now+int64(r.delay)); err != nil {
+				if _, err := st.ExecContext(ctx, q.name, r.id, r.body, r.attrs, now, now+int64(r.delay)); err != nil {
 					return err
 				}
 			}
@@ -436,7 +437,7 @@ func (q *Queue) Receive(ctx context.Context, opts queue.ReceiveOptions) ([]queue
 func (q *Queue) receiveOnce(ctx context.Context, limit int, visibility time.Duration) ([]queue.Message, error) {
 	// Look first without the write lock: idle long polls then cost a read.
 	var ready bool
-	err := q.b.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM localq_messages WHERE queue = ? AND visible_at <= ?)`,
+	err := q.b.stmts.QueryRow(ctx, nil, `SELECT EXISTS (SELECT 1 FROM localq_messages WHERE queue = ? AND visible_at <= ?)`,
 		q.name, time.Now().UnixNano()).Scan(&ready)
 	if err != nil {
 		return nil, err
@@ -455,7 +456,7 @@ func (q *Queue) receiveOnce(ctx context.Context, limit int, visibility time.Dura
 			maxReceive int
 			dlqName    sql.NullString
 		)
-		err := tx.QueryRowContext(ctx, `SELECT visibility_ns, max_receive_count, dead_letter_queue FROM localq_queues WHERE name = ?`,
+		err := q.b.stmts.QueryRow(ctx, tx, `SELECT visibility_ns, max_receive_count, dead_letter_queue FROM localq_queues WHERE name = ?`,
 			q.name).Scan(&visNS, &maxReceive, &dlqName)
 		if errors.Is(err, sql.ErrNoRows) {
 			return queue.ErrNoQueue
@@ -468,14 +469,14 @@ func (q *Queue) receiveOnce(ctx context.Context, limit int, visibility time.Dura
 		}
 		now := time.Now().UnixNano()
 		for len(msgs) < limit {
-			cands, err := candidates(ctx, tx, q.name, now, limit-len(msgs))
+			cands, err := q.b.candidates(ctx, tx, q.name, now, limit-len(msgs))
 			if err != nil {
 				return err
 			}
 			moved := 0
 			for _, c := range cands {
 				if maxReceive > 0 && c.ReceiveCount >= maxReceive && dlqName.Valid {
-					if _, err := tx.ExecContext(ctx, `UPDATE localq_messages SET queue = ?, visible_at = ?, receipt = NULL WHERE seq = ?`,
+					if _, err := q.b.stmts.Exec(ctx, tx, `UPDATE localq_messages SET queue = ?, visible_at = ?, receipt = NULL WHERE seq = ?`,
 						dlqName.String, now, c.seq); err != nil {
 						return fmt.Errorf("move to dead-letter queue %s: %w", dlqName.String, err)
 					}
@@ -483,7 +484,7 @@ func (q *Queue) receiveOnce(ctx context.Context, limit int, visibility time.Dura
 					moved++
 					continue
 				}
-				m, err := deliver(ctx, tx, c, now, visNS)
+				m, err := q.b.deliver(ctx, tx, c, now, visNS)
 				if err != nil {
 					return err
 				}
@@ -513,8 +514,8 @@ type candidate struct {
 }
 
 // candidates returns up to n visible messages of queue name, oldest first.
-func candidates(ctx context.Context, tx *sql.Tx, name string, now int64, n int) ([]candidate, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT seq, id, body, attributes, sent_at, receive_count, first_received_at
+func (b *Backend) candidates(ctx context.Context, tx *sql.Tx, name string, now int64, n int) ([]candidate, error) {
+	rows, err := b.stmts.Query(ctx, tx, `SELECT seq, id, body, attributes, sent_at, receive_count, first_received_at
 		FROM localq_messages WHERE queue = ? AND visible_at <= ? ORDER BY visible_at, seq LIMIT ?`, name, now, n)
 	if err != nil {
 		return nil, err
@@ -546,7 +547,7 @@ func candidates(ctx context.Context, tx *sql.Tx, name string, now int64, n int) 
 }
 
 // deliver marks c received now, hidden for visNS, under a new receipt handle.
-func deliver(ctx context.Context, tx *sql.Tx, c candidate, now, visNS int64) (queue.Message, error) {
+func (b *Backend) deliver(ctx context.Context, tx *sql.Tx, c candidate, now, visNS int64) (queue.Message, error) {
 	token, err := randomHex(16)
 	if err != nil {
 		return queue.Message{}, err
@@ -557,7 +558,7 @@ func deliver(ctx context.Context, tx *sql.Tx, c candidate, now, visNS int64) (qu
 	if m.FirstReceivedAt.IsZero() {
 		m.FirstReceivedAt = time.Unix(0, now)
 	}
-	_, err = tx.ExecContext(ctx, `UPDATE localq_messages SET receipt = ?, receive_count = ?, first_received_at = ?, visible_at = ?
+	_, err = b.stmts.Exec(ctx, tx, `UPDATE localq_messages SET receipt = ?, receive_count = ?, first_received_at = ?, visible_at = ?
 		WHERE seq = ?`, token, m.ReceiveCount, m.FirstReceivedAt.UnixNano(), now+visNS, c.seq)
 	if err != nil {
 		return queue.Message{}, fmt.Errorf("deliver message %s: %w", m.ID, err)
@@ -586,9 +587,13 @@ func (q *Queue) Delete(ctx context.Context, receiptHandles []string) error {
 		hs = append(hs, handle{seq, token})
 	}
 	err := sqlite.WriteTx(ctx, q.b.db, func(tx *sql.Tx) error {
+		st, err := q.b.stmts.Get(ctx, `DELETE FROM localq_messages WHERE seq = ? AND queue = ? AND receipt = ?`)
+		if err != nil {
+			return err
+		}
+		st = tx.StmtContext(ctx, st)
 		for _, h := range hs {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM localq_messages WHERE seq = ? AND queue = ? AND receipt = ?`,
-				h.seq, q.name, h.token); err != nil {
+			if _, err := st.ExecContext(ctx, h.seq, q.name, h.token); err != nil {
 				return err
 			}
 		}
@@ -640,7 +645,7 @@ func (q *Queue) ChangeVisibility(ctx context.Context, receiptHandle string, d ti
 // Depth counts the queue's visible, in-flight and delayed messages.
 func (q *Queue) Depth(ctx context.Context) (queue.Depth, error) {
 	var d queue.Depth
-	err := q.b.db.QueryRowContext(ctx, `SELECT
+	err := q.b.stmts.QueryRow(ctx, nil, `SELECT
 			coalesce(sum(visible_at <= ?1), 0),
 			coalesce(sum(visible_at > ?1 AND receipt IS NOT NULL), 0),
 			coalesce(sum(visible_at > ?1 AND receipt IS NULL), 0)
@@ -652,9 +657,9 @@ func (q *Queue) Depth(ctx context.Context) (queue.Depth, error) {
 }
 
 // queueExists returns queue.ErrNoQueue unless queue name exists.
-func queueExists(ctx context.Context, tx *sql.Tx, name string) error {
+func (b *Backend) queueExists(ctx context.Context, tx *sql.Tx, name string) error {
 	var n int
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM localq_queues WHERE name = ?`, name).Scan(&n); err != nil {
+	if err := b.stmts.QueryRow(ctx, tx, `SELECT count(*) FROM localq_queues WHERE name = ?`, name).Scan(&n); err != nil {
 		return err
 	}
 	if n == 0 {

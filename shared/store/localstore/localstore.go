@@ -32,8 +32,9 @@ var _ store.Store = (*Store)(nil)
 
 // Store is the SQLite store. Create it with New.
 type Store struct {
-	db  *sql.DB
-	now func() time.Time
+	db    *sql.DB
+	stmts *sqlite.Stmts // the write paths' statements, parsed once
+	now   func() time.Time
 }
 
 // New returns a Store on db, creating its tables and indexes if they are
@@ -42,7 +43,7 @@ func New(ctx context.Context, db *sql.DB) (*Store, error) {
 	if db == nil {
 		return nil, errors.New("localstore: db is nil")
 	}
-	s := &Store{db: db, now: time.Now}
+	s := &Store{db: db, stmts: sqlite.NewStmts(db), now: time.Now}
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		for _, stmt := range schema {
 			if _, err := tx.ExecContext(ctx, stmt); err != nil {
@@ -131,7 +132,7 @@ func (s *Store) PutResult(ctx context.Context, r job.Result) (store.Outcome, err
 	var out store.Outcome
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		var err error
-		out, err = putResult(ctx, tx, r, fields, timeString(s.now()))
+		out, err = s.putResult(ctx, tx, r, fields, timeString(s.now()))
 		return err
 	})
 	if err != nil {
@@ -142,13 +143,13 @@ func (s *Store) PutResult(ctx context.Context, r job.Result) (store.Outcome, err
 
 // putResult is PutResult's transaction. Its first statement writes, so the
 // transaction holds the write lock before it reads.
-func putResult(ctx context.Context, tx *sql.Tx, r job.Result, fields any, now string) (store.Outcome, error) {
+func (s *Store) putResult(ctx context.Context, tx *sql.Tx, r job.Result, fields any, now string) (store.Outcome, error) {
 	var errKind, errMsg any
 	if r.Error != nil {
 		errKind, errMsg = r.Error.Kind, r.Error.Message
 	}
 	at := timeString(r.ScheduledAt)
-	res, err := tx.ExecContext(ctx, `
+	res, err := s.stmts.Exec(ctx, tx, `
 		INSERT INTO store_results (target_id, run_id, schedule, url, scheduled_at, status,
 			http_status, fields, content_hash, changed, fetched_at, duration_ms, attempt,
 			error_kind, error_message, stored_at, etag, last_modified, not_modified, body_hash)
@@ -164,7 +165,7 @@ func putResult(ctx context.Context, tx *sql.Tx, r job.Result, fields any, now st
 		return store.Outcome{}, fmt.Errorf("insert: %w", err)
 	} else if n == 0 {
 		var changed bool
-		err := tx.QueryRowContext(ctx,
+		err := s.stmts.QueryRow(ctx, tx,
 			`SELECT changed FROM store_results WHERE target_id = ? AND run_id = ?`,
 			r.TargetID, r.RunID).Scan(&changed)
 		if err != nil {
@@ -181,7 +182,7 @@ func putResult(ctx context.Context, tx *sql.Tx, r job.Result, fields any, now st
 	}
 	// A result can overtake its run's PutRun: then it creates the run,
 	// planned unknown (NULL) until PutRun fills it in.
-	_, err = tx.ExecContext(ctx, `
+	_, err = s.stmts.Exec(ctx, tx, `
 		INSERT INTO store_runs (run_id, schedule, scheduled_at, planned, succeeded, failed,
 			created_at, first_result_at, last_result_at)
 		VALUES (?, ?, ?, NULL, ?, ?, ?, ?, ?)
@@ -198,12 +199,12 @@ func putResult(ctx context.Context, tx *sql.Tx, r job.Result, fields any, now st
 
 	var out store.Outcome
 	if r.Status == job.StatusOK {
-		if out.Changed, err = relinkChanged(ctx, tx, r, at); err != nil {
+		if out.Changed, err = s.relinkChanged(ctx, tx, r, at); err != nil {
 			return store.Outcome{}, err
 		}
 	}
 
-	res, err = tx.ExecContext(ctx, `
+	res, err = s.stmts.Exec(ctx, tx, `
 		INSERT INTO store_latest (target_id, run_id, scheduled_at) VALUES (?, ?, ?)
 		ON CONFLICT (target_id) DO UPDATE SET
 			run_id = excluded.run_id, scheduled_at = excluded.scheduled_at
@@ -225,13 +226,13 @@ func putResult(ctx context.Context, tx *sql.Tx, r job.Result, fields any, now st
 // (a not-modified result is never changed, and takes the previous one's
 // fields when it has none) and recomputes the next ok result's flag against
 // the new one.
-func relinkChanged(ctx context.Context, tx *sql.Tx, r job.Result, at string) (bool, error) {
+func (s *Store) relinkChanged(ctx context.Context, tx *sql.Tx, r job.Result, at string) (bool, error) {
 	targetID, runID, hash := r.TargetID, r.RunID, r.ContentHash
 	var (
 		prevHash   string
 		prevFields sql.NullString
 	)
-	err := tx.QueryRowContext(ctx, `
+	err := s.stmts.QueryRow(ctx, tx, `
 		SELECT content_hash, fields FROM store_results
 		WHERE target_id = ? AND status = 'ok' AND (scheduled_at, run_id) < (?, ?)
 		ORDER BY scheduled_at DESC, run_id DESC LIMIT 1`,
@@ -244,7 +245,7 @@ func relinkChanged(ctx context.Context, tx *sql.Tx, r job.Result, at string) (bo
 		if hash == "" {
 			hash = prevHash
 		}
-		_, err := tx.ExecContext(ctx,
+		_, err := s.stmts.Exec(ctx, tx,
 			`UPDATE store_results SET fields = ?, content_hash = ? WHERE target_id = ? AND run_id = ?`,
 			prevFields, hash, targetID, runID)
 		if err != nil {
@@ -253,14 +254,14 @@ func relinkChanged(ctx context.Context, tx *sql.Tx, r job.Result, at string) (bo
 	}
 	changed := found && prevHash != hash && !r.NotModified
 	if changed {
-		_, err := tx.ExecContext(ctx,
+		_, err := s.stmts.Exec(ctx, tx,
 			`UPDATE store_results SET changed = 1 WHERE target_id = ? AND run_id = ?`, targetID, runID)
 		if err != nil {
 			return false, fmt.Errorf("set changed: %w", err)
 		}
 	}
 	// The next ok result's previous is now this one.
-	_, err = tx.ExecContext(ctx, `
+	_, err = s.stmts.Exec(ctx, tx, `
 		UPDATE store_results SET changed = (content_hash <> ? AND NOT not_modified)
 		WHERE (target_id, run_id) IN (
 			SELECT target_id, run_id FROM store_results
@@ -279,11 +280,17 @@ func (s *Store) RecordAttempt(ctx context.Context, a store.Attempt) error {
 	if a.RunID == "" || a.TargetID == "" {
 		return fmt.Errorf("localstore: record attempt %s/%s #%d: run ID and target ID are required", a.TargetID, a.RunID, a.Attempt)
 	}
-	_, err := s.db.ExecContext(ctx, `
-		INSERT INTO store_attempts (run_id, target_id, attempt, message_id, at, error_kind, error_message)
-		VALUES (?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (run_id, target_id, attempt) DO NOTHING`,
-		a.RunID, a.TargetID, a.Attempt, a.MessageID, timeText(a.At), a.Error.Kind, a.Error.Message)
+	// Through write, as every write of the results core: it takes its turn
+	// and shares a commit with the writes waiting beside it, rather than
+	// sleeping in SQLite's busy handler while they hold the lock.
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		_, err := s.stmts.Exec(ctx, tx, `
+			INSERT INTO store_attempts (run_id, target_id, attempt, message_id, at, error_kind, error_message)
+			VALUES (?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (run_id, target_id, attempt) DO NOTHING`,
+			a.RunID, a.TargetID, a.Attempt, a.MessageID, timeText(a.At), a.Error.Kind, a.Error.Message)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("localstore: record attempt %s/%s #%d: %w", a.TargetID, a.RunID, a.Attempt, err)
 	}
@@ -293,7 +300,9 @@ func (s *Store) RecordAttempt(ctx context.Context, a store.Attempt) error {
 // write runs fn in a transaction and commits it, or rolls it back when fn
 // fails. It takes its turn at the file's write lock with the other adapters
 // of this process (sqlite.WriteTx), so writers queue fairly instead of
-// sleeping in SQLite's busy handler.
+// sleeping in SQLite's busy handler, and the writes that waited together
+// share one commit. fn may run more than once (sqlite.WriteTx): it must set
+// its results afresh each time.
 func (s *Store) write(ctx context.Context, fn func(*sql.Tx) error) error {
 	return sqlite.WriteTx(ctx, s.db, fn)
 }
