@@ -141,6 +141,44 @@ func (s *Store) PutResult(ctx context.Context, r job.Result) (store.Outcome, err
 	return out, nil
 }
 
+// PutResults stores rs as PutResult stores each, in order, in one
+// transaction (one commit for the batch, where PutResult commits each
+// result), and returns each one's outcome. A result that repeats an earlier
+// one of rs is a Duplicate, as it would be put after it. It stores all or
+// none: on an error nothing of rs is stored (an invalid result fails the
+// batch before anything is written).
+func (s *Store) PutResults(ctx context.Context, rs []job.Result) ([]store.Outcome, error) {
+	fields := make([]any, len(rs)) // NULL when a result has none
+	for i, r := range rs {
+		if err := r.Validate(); err != nil {
+			return nil, fmt.Errorf("localstore: put result %s/%s: %w", r.TargetID, r.RunID, err)
+		}
+		if r.Fields != nil {
+			b, err := json.Marshal(r.Fields)
+			if err != nil {
+				return nil, fmt.Errorf("localstore: put result %s/%s: encode fields: %w", r.TargetID, r.RunID, err)
+			}
+			fields[i] = string(b)
+		}
+	}
+	outs := make([]store.Outcome, len(rs))
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		now := timeString(s.now())
+		for i, r := range rs {
+			out, err := s.putResult(ctx, tx, r, fields[i], now)
+			if err != nil {
+				return fmt.Errorf("put result %s/%s: %w", r.TargetID, r.RunID, err)
+			}
+			outs[i] = out
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("localstore: put %d results: %w", len(rs), err)
+	}
+	return outs, nil
+}
+
 // putResult is PutResult's transaction. Its first statement writes, so the
 // transaction holds the write lock before it reads.
 func (s *Store) putResult(ctx context.Context, tx *sql.Tx, r job.Result, fields any, now string) (store.Outcome, error) {

@@ -470,3 +470,96 @@ func TestMigrateExistingFile(t *testing.T) {
 		t.Errorf("localstore/2 recorded %d times (%v), want once", n, err)
 	}
 }
+
+// PutResults stores a batch as PutResult stores its results one after the
+// other: the same outcomes (a repeat within the batch is a duplicate) and
+// the same stored state.
+func TestPutResultsIsPutResultInOrder(t *testing.T) {
+	ctx := t.Context()
+	notModified := func(target string, i int) job.Result {
+		r := result(target, i, "")
+		r.Status, r.HTTPStatus, r.Error, r.NotModified = job.StatusOK, 304, nil, true
+		return r
+	}
+	withFields := func(r job.Result, title string) job.Result {
+		r.Fields = map[string]any{"title": title}
+		return r
+	}
+	batches := [][]job.Result{
+		{withFields(result("a", 1, "A"), "one"), result("b", 1, ""), withFields(result("c", 1, "C"), "c")},
+		// Out of order (tick 0 after tick 1), a change, a repeat within the batch.
+		{withFields(result("a", 0, "A0"), "zero"), withFields(result("a", 2, "A2"), "two"), result("b", 2, "B"), result("b", 2, "B")},
+		// A repeat of a stored result, a 304 without fields, a failure.
+		{result("a", 1, "A"), notModified("a", 3), result("c", 2, ""), withFields(result("c", 3, "C3"), "c3")},
+	}
+	batched, single := newTestStore(t), newTestStore(t)
+	for i, batch := range batches {
+		outs, err := batched.PutResults(ctx, batch)
+		if err != nil {
+			t.Fatalf("batch %d: PutResults: %v", i, err)
+		}
+		for j, r := range batch {
+			want, err := single.PutResult(ctx, r)
+			if err != nil {
+				t.Fatalf("PutResult(%s/%s): %v", r.TargetID, r.RunID, err)
+			}
+			if outs[j] != want {
+				t.Errorf("batch %d, %s/%s: outcome %+v, want %+v (PutResult's)", i, r.TargetID, r.RunID, outs[j], want)
+			}
+		}
+	}
+	if outs, _ := batched.PutResults(ctx, batches[1][3:]); len(outs) != 1 || !outs[0].Duplicate {
+		t.Errorf("a stored result again: %+v, want a duplicate", outs)
+	}
+	type view struct {
+		Key     string
+		Status  job.Status
+		Changed bool
+		Hash    string
+		Fields  map[string]any
+	}
+	state := func(s *localstore.Store) (views []view, runs []string) {
+		for _, target := range []string{"a", "b", "c"} {
+			hist, err := s.History(ctx, target, time.Time{}, time.Time{}, 0)
+			if err != nil {
+				t.Fatalf("History(%s): %v", target, err)
+			}
+			latest, err := s.Latest(ctx, target)
+			if err != nil {
+				t.Fatalf("Latest(%s): %v", target, err)
+			}
+			for _, r := range append(hist, latest...) {
+				views = append(views, view{r.TargetID + "@" + r.RunID, r.Status, r.Changed, r.ContentHash, r.Fields})
+			}
+		}
+		for i := range 4 {
+			run, err := s.Run(ctx, runID(i))
+			if err != nil {
+				t.Fatalf("Run(%d): %v", i, err)
+			}
+			runs = append(runs, fmt.Sprintf("%s: %d ok, %d failed", run.ID, run.Succeeded, run.Failed))
+		}
+		return views, runs
+	}
+	gotViews, gotRuns := state(batched)
+	wantViews, wantRuns := state(single)
+	if !reflect.DeepEqual(gotViews, wantViews) {
+		t.Errorf("stored by PutResults:\n%+v\nby PutResult:\n%+v", gotViews, wantViews)
+	}
+	if !reflect.DeepEqual(gotRuns, wantRuns) {
+		t.Errorf("runs by PutResults %v, by PutResult %v", gotRuns, wantRuns)
+	}
+}
+
+// An invalid result fails its whole batch, and nothing of it is stored.
+func TestPutResultsStoresAllOrNone(t *testing.T) {
+	s := newTestStore(t)
+	bad := result("b", 0, "B")
+	bad.TargetID = ""
+	if _, err := s.PutResults(t.Context(), []job.Result{result("a", 0, "A"), bad}); !errors.Is(err, job.ErrInvalid) {
+		t.Fatalf("PutResults with an invalid result: %v, want job.ErrInvalid", err)
+	}
+	if _, err := s.Result(t.Context(), "a", runID(0)); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the valid result of the failed batch: %v, want not stored", err)
+	}
+}
