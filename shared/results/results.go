@@ -6,6 +6,7 @@ package results
 
 import (
 	"context"
+	"fmt"
 	"sync"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -22,6 +23,17 @@ import (
 type Store interface {
 	PutResult(ctx context.Context, r job.Result) (store.Outcome, error)
 	RecordAttempt(ctx context.Context, a job.Attempt) error
+}
+
+// BatchStore is a Store that can also store several results at once, in
+// one write where PutResult makes one per result (localstore: one
+// transaction and one commit for the batch). PutResults must give each
+// result the outcome PutResult would, put in order, and store all of rs or
+// none. Handle uses it when the store has it. DynamoDB's store does not:
+// each of its results is already one conditional transaction, and batching
+// them would save no request.
+type BatchStore interface {
+	PutResults(ctx context.Context, rs []job.Result) ([]store.Outcome, error)
 }
 
 // Sender sends a batch of up to queue.MaxBatch messages.
@@ -67,6 +79,11 @@ func New(s Store, opts ...Option) *Results {
 
 // Handle stores the results of one SQS batch. Every per-message problem is
 // reported in the response (the error is always nil).
+//
+// With a BatchStore, the batch's well-formed results are stored with one
+// PutResults; should that fail, each is stored on its own, so that one
+// result the store rejects fails its own record only. Attempts and
+// malformed messages are handled one by one, as without a BatchStore.
 func (r *Results) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 	var (
 		mu       sync.Mutex
@@ -74,7 +91,30 @@ func (r *Results) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 		wg       sync.WaitGroup
 		sem      = make(chan struct{}, r.concurrency)
 	)
-	for _, rec := range ev.Records {
+	recs := ev.Records
+	if bs, ok := r.store.(BatchStore); ok {
+		var batch []decoded
+		batch, recs = splitResults(recs)
+		if len(batch) > 0 {
+			wg.Go(func() {
+				if !r.putBatch(ctx, bs, batch) {
+					// One by one, beside the others.
+					for _, d := range batch {
+						sem <- struct{}{}
+						wg.Go(func() {
+							defer func() { <-sem }()
+							if !r.handleSafely(ctx, d.rec) {
+								mu.Lock()
+								failures.Add(d.rec.MessageId)
+								mu.Unlock()
+							}
+						})
+					}
+				}
+			})
+		}
+	}
+	for _, rec := range recs {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
@@ -87,6 +127,60 @@ func (r *Results) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 	}
 	wg.Wait()
 	return failures.Response(ev), nil
+}
+
+// decoded is a record of the batch and its result.
+type decoded struct {
+	rec events.SQSMessage
+	res job.Result
+}
+
+// splitResults separates the records that hold a well-formed result from
+// the others (attempts and malformed messages).
+func splitResults(recs []events.SQSMessage) (results []decoded, others []events.SQSMessage) {
+	for _, rec := range recs {
+		if t := rec.MessageAttributes[job.AttrType].StringValue; t != nil && *t == job.TypeAttempt {
+			others = append(others, rec)
+			continue
+		}
+		res, err := job.DecodeResult([]byte(rec.Body))
+		if err != nil {
+			others = append(others, rec)
+			continue
+		}
+		results = append(results, decoded{rec: rec, res: res})
+	}
+	return results, others
+}
+
+// putBatch stores the batch's results with one PutResults and reports
+// whether they are stored; a panic counts as a failure.
+func (r *Results) putBatch(ctx context.Context, bs BatchStore, batch []decoded) (stored bool) {
+	log := obs.FromContext(ctx, r.log)
+	defer func() {
+		if p := recover(); p != nil {
+			log.Error("storing a batch panicked; storing its results one by one", zap.Any("panic", p), zap.Stack("stack"))
+			stored = false
+		}
+	}()
+	rs := make([]job.Result, len(batch))
+	for i, d := range batch {
+		rs[i] = d.res
+	}
+	outs, err := bs.PutResults(ctx, rs)
+	if err == nil && len(outs) != len(rs) {
+		err = fmt.Errorf("%d outcomes for %d results", len(outs), len(rs))
+	}
+	if err != nil {
+		log.Warn("results not stored as a batch; storing them one by one", zap.Int("results", len(rs)), zap.Error(err))
+		return false
+	}
+	for i, d := range batch {
+		log.With(obs.MessageID(d.rec.MessageId), obs.RunID(d.res.RunID), obs.TargetID(d.res.TargetID)).
+			Info("result stored", zap.String("status", string(d.res.Status)),
+				zap.Bool("duplicate", outs[i].Duplicate), zap.Bool("changed", outs[i].Changed), zap.Bool("latest", outs[i].Latest))
+	}
+	return true
 }
 
 // handleSafely is handleOne with a panic turned into a failure of that

@@ -560,3 +560,105 @@ func TestHandlePanicFailsOnlyItsRecord(t *testing.T) {
 		t.Errorf("%d results stored, want the 2 others", n)
 	}
 }
+
+// batchStore is a fakeStore with PutResults; batchErr fails every
+// PutResults, and a result of target "panic" makes it panic.
+type batchStore struct {
+	fakeStore
+	batches  [][]job.Result
+	batchErr error
+}
+
+func (s *batchStore) PutResults(ctx context.Context, rs []job.Result) ([]store.Outcome, error) {
+	s.mu.Lock()
+	s.batches = append(s.batches, slices.Clone(rs))
+	s.mu.Unlock()
+	if s.batchErr != nil {
+		return nil, s.batchErr
+	}
+	for _, r := range rs {
+		if r.TargetID == "panic" {
+			panic("store adapter bug")
+		}
+	}
+	outs := make([]store.Outcome, len(rs))
+	for i, r := range rs {
+		var err error
+		if outs[i], err = s.fakeStore.PutResult(ctx, r); err != nil {
+			return nil, err
+		}
+	}
+	return outs, nil
+}
+
+func (s *batchStore) seen() [][]job.Result {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.batches)
+}
+
+func targets(rs []job.Result) []string {
+	var out []string
+	for _, r := range rs {
+		out = append(out, r.TargetID)
+	}
+	return out
+}
+
+// With a BatchStore, the batch's results are stored with one PutResults;
+// attempts and malformed messages go their own way.
+func TestHandleStoresABatchWithOnePutResults(t *testing.T) {
+	st := &batchStore{}
+	dlq := &fakeSender{}
+	recs := []events.SQSMessage{resultRecord(t, "a"), attemptRecord(t, "x"), resultRecord(t, "b"), record("m-bad", "nope"), resultRecord(t, "c")}
+	resp, _ := results.New(st, results.WithDeadLetters(dlq)).Handle(context.Background(), event(recs...))
+	if ids := failureIDs(resp); len(ids) != 0 {
+		t.Errorf("failures %q, want none", ids)
+	}
+	if b := st.seen(); len(b) != 1 || !slices.Equal(targets(b[0]), []string{"a", "b", "c"}) {
+		t.Errorf("PutResults calls %v, want one with a, b and c", b)
+	}
+	if got := st.recorded(); len(got) != 1 || got[0].TargetID != "x" {
+		t.Errorf("attempts %v, want x's", got)
+	}
+	if n := len(dlq.all()); n != 1 {
+		t.Errorf("%d dead letters, want the malformed message", n)
+	}
+}
+
+// When PutResults fails or panics, each result is stored on its own, so
+// only those the store rejects fail.
+func TestHandleBatchFailureFallsBackToPutResult(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		st   *batchStore
+		recs []string
+	}{
+		{"error", &batchStore{batchErr: errBoom, fakeStore: fakeStore{errs: map[string]error{"b": errBoom}}}, []string{"a", "b", "c"}},
+		{"panic", &batchStore{fakeStore: fakeStore{errs: map[string]error{"b": errBoom}}}, []string{"a", "b", "panic"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var recs []events.SQSMessage
+			for _, id := range tt.recs {
+				recs = append(recs, resultRecord(t, id))
+			}
+			resp, err := results.New(tt.st).Handle(context.Background(), event(recs...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ids := failureIDs(resp); !slices.Equal(ids, []string{"m-b"}) {
+				t.Errorf("failures = %q, want [m-b]", ids)
+			}
+			var stored []string
+			for _, r := range tt.st.all() {
+				if r.TargetID != "b" && !slices.Contains(stored, r.TargetID) {
+					stored = append(stored, r.TargetID)
+				}
+			}
+			slices.Sort(stored)
+			if want := []string{tt.recs[0], tt.recs[2]}; !slices.Equal(stored, want) {
+				t.Errorf("stored %v, want %v", stored, want)
+			}
+		})
+	}
+}
