@@ -642,14 +642,18 @@ func (q *Queue) ChangeVisibility(ctx context.Context, receiptHandle string, d ti
 	return nil
 }
 
-// Depth counts the queue's visible, in-flight and delayed messages.
+// Depth counts the queue's visible, in-flight and delayed messages. The
+// visible ones are counted in the ready index alone; only the hidden ones
+// (in flight or delayed, usually few) are read from the table, for their
+// receipt. (The local pipeline polls the depths of its queues every 50 ms
+// while thousands of messages wait.)
 func (q *Queue) Depth(ctx context.Context) (queue.Depth, error) {
 	var d queue.Depth
 	err := q.b.stmts.QueryRow(ctx, nil, `SELECT
-			coalesce(sum(visible_at <= ?1), 0),
-			coalesce(sum(visible_at > ?1 AND receipt IS NOT NULL), 0),
-			coalesce(sum(visible_at > ?1 AND receipt IS NULL), 0)
-		FROM localq_messages WHERE queue = ?2`, time.Now().UnixNano(), q.name).Scan(&d.Visible, &d.InFlight, &d.Delayed)
+			(SELECT count(*) FROM localq_messages WHERE queue = ?2 AND visible_at <= ?1),
+			(SELECT count(*) FROM localq_messages WHERE queue = ?2 AND visible_at > ?1 AND receipt IS NOT NULL),
+			(SELECT count(*) FROM localq_messages WHERE queue = ?2 AND visible_at > ?1 AND receipt IS NULL)`,
+		time.Now().UnixNano(), q.name).Scan(&d.Visible, &d.InFlight, &d.Delayed)
 	if err != nil {
 		return queue.Depth{}, fmt.Errorf("depth of %s: %w", q.name, err)
 	}
