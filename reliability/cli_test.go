@@ -62,8 +62,8 @@ func buildCLI(t *testing.T) string {
 
 // cliBackend opens the local backend a CLI process wrote, to check it.
 type cliBackend struct {
-	store                              *localstore.Store
-	jobs, jobsDLQ, results, resultsDLQ queue.Queue
+	store                                     *localstore.Store
+	ticks, jobs, jobsDLQ, results, resultsDLQ queue.Queue
 }
 
 func openCLIBackend(t *testing.T, path string) *cliBackend {
@@ -82,7 +82,7 @@ func openCLIBackend(t *testing.T, path string) *cliBackend {
 	for _, q := range []struct {
 		dst  *queue.Queue
 		name string
-	}{{&b.jobs, "cronless-targets"}, {&b.jobsDLQ, "cronless-targets-dlq"}, {&b.results, "cronless-results"}, {&b.resultsDLQ, "cronless-results-dlq"}} {
+	}{{&b.ticks, "cronless-ticks"}, {&b.jobs, "cronless-targets"}, {&b.jobsDLQ, "cronless-targets-dlq"}, {&b.results, "cronless-results"}, {&b.resultsDLQ, "cronless-results-dlq"}} {
 		lq, err := qb.Queue(ctx, q.name)
 		if err != nil {
 			t.Fatal(err)
@@ -143,7 +143,7 @@ func (b *cliBackend) tally(t *testing.T, ids []string) (planned, stored, dead, l
 			}
 		}
 	}
-	for _, q := range []queue.Queue{b.jobs, b.results} {
+	for _, q := range []queue.Queue{b.ticks, b.jobs, b.results} {
 		if d := depth(t, q); d.Total() != 0 {
 			t.Errorf("%s holds %+v after the run", q.Name(), d)
 		}
@@ -202,9 +202,12 @@ func TestRunSurvivesSIGKILL(t *testing.T) {
 	start := time.Now()
 	kills := 0
 	for range size.kills {
-		// Kill once between an eighth and a half of the pages since this
-		// start were served (the planning, a few ms, is over by then).
-		before, k := s.pageHits(), n/8+d.intN(n*3/8)
+		// Kill once between the first page and half of the pages since
+		// this start were served: the planner sends a tick's jobs while
+		// the workers already crawl the first ones, so the early kills
+		// land in the middle of the planning (the tick is then planned
+		// again by the next start).
+		before, k := s.pageHits(), 1+d.intN(n/2)
 		nextSecond() // each start plans its own run (the run ID is the tick's second)
 		cmd := exec.Command(bin, args...)
 		var out strings.Builder
@@ -236,7 +239,99 @@ func TestRunSurvivesSIGKILL(t *testing.T) {
 	}
 	figures.Add(reliability.Row{Class: "6 cronless run SIGKILLed and restarted", Backend: "local (CLI)", Planned: planned, Stored: stored,
 		DeadLettered: dead, Duplicates: s.pageHits() - stored, Faults: kills, Lost: lost, PeakRSS: rss, Took: time.Since(start),
-		Note: fmt.Sprintf("%d targets; SIGKILL at random points of the drain, %d times, then a restart that runs to the end on the same database: all %d runs (one per start: the killed runs are finished by the restart's drain) complete. Duplicates: pages crawled again after a kill. Peak RSS: the last CLI process.", n, kills, runs)})
+		Note: fmt.Sprintf("%d targets; SIGKILL at random points of the planning and the drain, %d times, then a restart that runs to the end on the same database: all %d runs (one per start: the killed runs are finished by the restart's drain) complete. Duplicates: pages crawled again after a kill. Peak RSS: the last CLI process.", n, kills, runs)})
+}
+
+// TestRunKilledWhilePlanning kills `cronless run --once` with SIGKILL while
+// its planner is still sending the tick's jobs, then restarts it: the
+// killed tick waits in the ticks queue, the restart plans that run again as
+// the same run, and both runs complete. (Regression: locally a tick killed
+// mid-planning was lost and its run stayed half-planned; on AWS Lambda
+// retries it.)
+func TestRunKilledWhilePlanning(t *testing.T) {
+	quickParallel(t)
+	bin := buildCLI(t)
+	n := 200 // 20 batches of jobs: a planning long enough to be killed in
+	if full {
+		n = 1000
+	}
+	s := newSite(t, 0)
+	ids := targetIDs(n)
+	dir := t.TempDir()
+	tfile := filepath.Join(dir, "targets.yaml")
+	if err := os.WriteFile(tfile, []byte(targetsYAML(s.URL, ids)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := func(db string) []string {
+		return []string{"run", "--once", "--db", db, "--targets", tfile, "--allow-private", "--visibility-timeout", "2s",
+			"--function-timeout", "2s", "--retry-delay", "0s", "--log-level", "error"}
+	}
+	start := time.Now()
+	// Kill as soon as the first page is served: the workers crawl the first
+	// jobs while the planner still sends the rest. A kill that came after
+	// the whole tick was sent is tried again on a fresh database.
+	var db string
+	kills, sent := 0, n
+	for try := 0; try < 8 && sent == n; try++ {
+		db = filepath.Join(dir, fmt.Sprintf("local-%d.db", try))
+		before := s.pageHits()
+		cmd := exec.Command(bin, args(db)...)
+		var out strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if killAfter(t, cmd, func() bool { return s.pageHits() > before }, 30*time.Second) {
+			t.Fatalf("run finished before its kill: %s", out.String())
+		}
+		kills++
+		sent = sentJobs(t, db)
+		t.Logf("kill %d: %d of %d jobs of the run sent", kills, sent, n)
+	}
+	if sent == n {
+		t.Fatalf("none of %d kills landed while the planner was sending", kills)
+	}
+	nextSecond()
+	cmd := exec.Command(bin, args(db)...)
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("the restarted run failed: %v\n%s", err, out.String())
+	}
+	var rss uint64
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		rss = uint64(ru.Maxrss) << 10
+	}
+	b := openCLIBackend(t, db)
+	planned, stored, dead, lost := b.tally(t, ids)
+	if want := 2 * n; planned != want {
+		t.Errorf("%d pairs planned, want %d: the killed run and the restart's", planned, want)
+	}
+	if stored != planned {
+		t.Errorf("%d of %d planned pairs stored; want all (no target fails)", stored, planned)
+	}
+	figures.Add(reliability.Row{Class: "6 cronless run SIGKILLed while planning", Backend: "local (CLI)", Planned: planned, Stored: stored,
+		DeadLettered: dead, Duplicates: s.pageHits() - stored, Faults: kills, Lost: lost, PeakRSS: rss, Took: time.Since(start),
+		Note: fmt.Sprintf("%d targets; SIGKILL at the first page served, while the planner was still sending the tick's jobs (%d of %d jobs sent; %d tries), then a restart on that database: the killed tick waits in the ticks queue and is planned again as the same run.", n, sent, n, kills)})
+}
+
+// sentJobs counts the jobs of the backend's only run that were sent: in a
+// queue, dead-lettered or with a stored result (a job whose result is
+// stored or on its way may count twice: never fewer than were sent).
+func sentJobs(t *testing.T, path string) int {
+	t.Helper()
+	b := openCLIBackend(t, path)
+	ctx := context.Background()
+	runs, err := b.store.Runs(ctx, 1)
+	if err != nil || len(runs) == 0 {
+		t.Fatalf("the killed start recorded no run (%v)", err)
+	}
+	res, err := b.store.RunResults(ctx, runs[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent := len(res)
+	for _, q := range []queue.Queue{b.jobs, b.jobsDLQ, b.results, b.resultsDLQ} {
+		sent += depth(t, q).Total()
+	}
+	return sent
 }
 
 // TestDLQReplaySurvivesSIGKILL dead-letters a run's jobs, then kills

@@ -13,6 +13,9 @@ import (
 
 // Names of the local backend's queues, the local twins of the stage's queues on AWS.
 const (
+	// ticksQueue holds schedule ticks until they are planned: the local
+	// stand-in for Lambda's asynchronous invocation queue (no twin on AWS).
+	ticksQueue      = "cronless-ticks"
 	jobsQueue       = "cronless-targets"
 	jobsDLQueue     = "cronless-targets-dlq"
 	resultsQueue    = "cronless-results"
@@ -28,9 +31,10 @@ type queueSettings struct {
 	MaxReceives int
 }
 
-// backend is the embedded local backend: four queues and the store in one SQLite file.
+// backend is the embedded local backend: five queues and the store in one SQLite file.
 type backend struct {
 	db                                *sql.DB
+	ticks                             *localq.Queue // only when opened with queue settings
 	jobs, jobsDLQ, results, resultsDQ *localq.Queue
 	store                             *localstore.Store
 }
@@ -68,6 +72,9 @@ func (b *backend) init(ctx context.Context, qs *queueSettings) error {
 	}
 	cfg := func(dlqName string) localq.Config {
 		return localq.Config{VisibilityTimeout: qs.Visibility, MaxReceiveCount: qs.MaxReceives, DeadLetterQueue: dlqName, Region: localRegion}
+	}
+	if b.ticks, err = qb.CreateQueue(ctx, ticksQueue, localq.Config{VisibilityTimeout: qs.Visibility, Region: localRegion}); err != nil {
+		return err
 	}
 	if b.jobs, err = qb.CreateQueue(ctx, jobsQueue, cfg(jobsDLQueue)); err != nil {
 		return err

@@ -109,12 +109,13 @@ func (a *app) openPipeline(ctx context.Context, f *pipelineFlags, dbPath string)
 func (a *app) pipeline(tf *targets.File, b *backend, f *pipelineFlags) *local.Pipeline {
 	m := local.MappingConfig{BatchSize: f.batchSize, BatchWindow: f.batchWindow, MaxConcurrency: f.concurrency, Timeout: f.functionTimout}
 	return &local.Pipeline{
-		Targets: tf, Jobs: b.jobs, JobsDLQ: b.jobsDLQ, Results: b.results, ResultsDLQ: b.resultsDQ,
+		Targets: tf, Ticks: b.ticks, Jobs: b.jobs, JobsDLQ: b.jobsDLQ, Results: b.results, ResultsDLQ: b.resultsDQ,
 		Store: b.store, Log: a.logger, Region: localRegion,
 		Fetcher: crawl.New(crawl.Options{
 			AllowPrivate: f.allowPrivate, UserAgent: tf.Defaults.UserAgent, Timeout: tf.Defaults.Timeout,
 			HostConcurrency: f.hostConcurrency, HostDelay: f.hostDelay,
 		}),
+		PlannerMapping: m,
 		WorkerMapping:  m,
 		ResultsMapping: m,
 		PollWait:       f.pollWait,
@@ -134,7 +135,9 @@ event source mapping would invoke them, on the local backend (--db).
 With --once, each selected schedule fires once, now, and the command returns when
 that run has drained: every job has a result or sits in the dead-letter queue.
 Without it, schedules keep firing until you press Ctrl-C; messages in flight then
-simply become visible again, and the next run picks them up.`,
+simply become visible again, and the next run picks them up. Ticks are queued
+before they are planned, so a run interrupted while it was being planned (even
+by kill -9) is planned again, as the same run, by the next start.`,
 		Example: `  cronless run --targets targets.yaml --once
   cronless run --targets targets.yaml --schedule hourly`,
 		Args: cobra.NoArgs,

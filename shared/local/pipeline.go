@@ -2,13 +2,16 @@ package local
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"go.uber.org/zap"
 
+	"github.com/cronless/cronless/shared/job"
 	"github.com/cronless/cronless/shared/planner"
 	"github.com/cronless/cronless/shared/queue"
 	"github.com/cronless/cronless/shared/results"
@@ -29,7 +32,13 @@ type MappingConfig struct {
 // local scheduler, the worker and results cores fed by emulated event source
 // mappings, over whatever queues and store it is given.
 type Pipeline struct {
-	Targets    *targets.File
+	Targets *targets.File
+	// Ticks holds each schedule tick until its run is planned, as Lambda's
+	// asynchronous invocation queue holds the planner's events on AWS. A
+	// tick is deleted only after every job of its run was sent, so a
+	// process killed while planning plans the same run (same run ID) again
+	// once the tick's visibility timeout has passed, on its next start.
+	Ticks      queue.Queue
 	Jobs       queue.Queue // the targets queue
 	JobsDLQ    queue.Queue
 	Results    queue.Queue
@@ -39,6 +48,9 @@ type Pipeline struct {
 	Log        *zap.Logger
 	Region     string
 
+	// PlannerMapping invokes the planner with the ticks (one per
+	// invocation; default concurrency 2).
+	PlannerMapping MappingConfig
 	WorkerMapping  MappingConfig
 	ResultsMapping MappingConfig
 	// PollWait is the long-polling wait of the mappings (default 1s).
@@ -49,11 +61,11 @@ type Pipeline struct {
 	// WorkerConcurrency bounds the crawls of one batch (default 10).
 	WorkerConcurrency int
 
-	once                sync.Once
-	planner             *planner.Planner
-	worker              *worker.Worker
-	resultsH            *results.Results
-	jobsMap, resultsMap *Mapping
+	once                          sync.Once
+	planner                       *planner.Planner
+	worker                        *worker.Worker
+	resultsH                      *results.Results
+	ticksMap, jobsMap, resultsMap *Mapping
 }
 
 func (p *Pipeline) init() {
@@ -72,6 +84,9 @@ func (p *Pipeline) init() {
 		p.worker = worker.New(p.Fetcher, p.Results, wopts...)
 		p.resultsH = results.New(p.Store,
 			results.WithDeadLetters(p.ResultsDLQ), results.WithLogger(p.Log.With(zap.String("function", "results"))))
+		pm := p.PlannerMapping
+		pm.BatchSize = 1 // a tick is one asynchronous invocation on AWS
+		p.ticksMap = p.mapping("planner", p.Ticks, p.handleTicks, pm)
 		p.jobsMap = p.mapping("worker", p.Jobs, p.worker.Handle, p.WorkerMapping)
 		p.resultsMap = p.mapping("results", p.Results, p.resultsH.Handle, p.ResultsMapping)
 	})
@@ -96,11 +111,15 @@ func (p *Pipeline) Worker() *worker.Worker { p.init(); return p.worker }
 // ResultsHandler returns the results core.
 func (p *Pipeline) ResultsHandler() *results.Results { p.init(); return p.resultsH }
 
-// StartMappings runs the worker and results mappings until ctx ends; the
-// returned function waits for them to stop.
+// StartMappings runs the planner (when there is a ticks queue), worker and
+// results mappings until ctx ends; the returned function waits for them to
+// stop.
 func (p *Pipeline) StartMappings(ctx context.Context) (wait func()) {
 	p.init()
 	var wg sync.WaitGroup
+	if p.Ticks != nil {
+		wg.Go(func() { _ = p.ticksMap.Run(ctx) })
+	}
 	wg.Go(func() { _ = p.jobsMap.Run(ctx) })
 	wg.Go(func() { _ = p.resultsMap.Run(ctx) })
 	return wg.Wait
@@ -109,7 +128,8 @@ func (p *Pipeline) StartMappings(ctx context.Context) (wait func()) {
 // Progress is a snapshot of the pipeline for a progress display.
 type Progress struct {
 	Planned     int
-	Done        int // results stored
+	Done        int         // results stored
+	Ticks       queue.Depth // ticks not yet planned
 	Jobs        queue.Depth
 	Results     queue.Depth
 	DeadLetters int // messages in the targets and results DLQs
@@ -117,12 +137,21 @@ type Progress struct {
 
 // Drained reports whether nothing is left to do: every job has a result
 // stored or sits in a dead-letter queue.
-func (pr Progress) Drained() bool { return pr.Jobs.Total() == 0 && pr.Results.Total() == 0 }
+func (pr Progress) Drained() bool {
+	return pr.Ticks.Total() == 0 && pr.Jobs.Total() == 0 && pr.Results.Total() == 0
+}
 
 // Snapshot reads the queues and the given runs.
 func (p *Pipeline) Snapshot(ctx context.Context, runIDs []string) (Progress, error) {
 	var pr Progress
 	var err error
+	// Upstream first: a message is sent downstream before it is deleted
+	// upstream, so one moving between two reads is seen by the second.
+	if p.Ticks != nil {
+		if pr.Ticks, err = p.Ticks.Depth(ctx); err != nil {
+			return pr, fmt.Errorf("depth of %s: %w", p.Ticks.Name(), err)
+		}
+	}
 	if pr.Jobs, err = p.Jobs.Depth(ctx); err != nil {
 		return pr, fmt.Errorf("depth of %s: %w", p.Jobs.Name(), err)
 	}
@@ -138,6 +167,9 @@ func (p *Pipeline) Snapshot(ctx context.Context, runIDs []string) (Progress, err
 	}
 	for _, id := range runIDs {
 		r, err := p.Store.Run(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			continue // its tick is not planned yet
+		}
 		if err != nil {
 			return pr, fmt.Errorf("run %s: %w", id, err)
 		}
@@ -156,27 +188,27 @@ type RunReport struct {
 }
 
 // RunOnce fires each named schedule once, at the given scheduled time (all
-// schedules when names is empty), and returns when those runs have drained: every job has a stored
-// result or sits in a dead-letter queue. progress, when not nil, is called
-// every interval while waiting.
+// schedules when names is empty), and returns when those runs have drained:
+// every job has a stored result or sits in a dead-letter queue. Ticks left
+// in the ticks queue by an interrupted earlier start are planned and drained
+// too. progress, when not nil, is called every interval while waiting.
 func (p *Pipeline) RunOnce(ctx context.Context, names []string, at time.Time, progress func(Progress)) ([]RunReport, error) {
-	p.init()
+	if err := p.check(); err != nil {
+		return nil, err
+	}
 	scheds, err := p.selectSchedules(names)
 	if err != nil {
 		return nil, err
 	}
-	// Every tick is planned before the mappings start, so the window in
-	// which an interruption (a kill) can leave a run half-planned is as
-	// short as the sends themselves. Locally a killed tick is not retried
-	// as Lambda retries it on AWS; see the note on issue 7.
 	at = at.UTC().Truncate(time.Second)
-	var runIDs []string
+	ticks := make([]planner.Tick, 0, len(scheds))
+	runIDs := make([]string, 0, len(scheds))
 	for _, sc := range scheds {
-		resp, err := p.plan(ctx, NewTick(sc.Name, at))
-		if err != nil {
-			return nil, fmt.Errorf("plan schedule %s: %w", sc.Name, err)
-		}
-		runIDs = append(runIDs, resp.RunID)
+		ticks = append(ticks, NewTick(sc.Name, at))
+		runIDs = append(runIDs, job.RunID(sc.Name, at))
+	}
+	if err := p.Fire(ctx, ticks...); err != nil {
+		return nil, err
 	}
 	mctx, stop := context.WithCancel(ctx)
 	wait := p.StartMappings(mctx)
@@ -231,21 +263,83 @@ func (p *Pipeline) reports(ctx context.Context, runIDs []string) ([]RunReport, e
 
 // Run fires the named schedules (all when names is empty) at their times
 // and runs the pipeline until ctx ends. In-flight invocations finish; the
-// messages of any that cannot simply become visible again.
+// messages of any that cannot simply become visible again, ticks included.
 func (p *Pipeline) Run(ctx context.Context, names []string) error {
-	p.init()
+	if err := p.check(); err != nil {
+		return err
+	}
 	scheds, err := p.selectSchedules(names)
 	if err != nil {
 		return err
 	}
 	wait := p.StartMappings(ctx)
 	s := &Scheduler{Schedules: scheds, Log: p.Log, Fire: func(ctx context.Context, t planner.Tick) error {
-		_, err := p.plan(ctx, t)
-		return err
+		return p.Fire(ctx, t)
 	}}
 	_ = s.Run(ctx)
 	wait()
 	return nil
+}
+
+// check initialises the pipeline and reports what it lacks to run.
+func (p *Pipeline) check() error {
+	p.init()
+	if p.Ticks == nil {
+		return errors.New("local pipeline: no ticks queue (Pipeline.Ticks): ticks would not survive an interruption")
+	}
+	return nil
+}
+
+// Fire puts ticks in the ticks queue, where the planner mapping picks them
+// up: once Fire returns, the ticks survive a crash.
+func (p *Pipeline) Fire(ctx context.Context, ticks ...planner.Tick) error {
+	if err := p.check(); err != nil {
+		return err
+	}
+	msgs := make([]queue.Outgoing, 0, len(ticks))
+	for i, t := range ticks {
+		body, err := json.Marshal(t)
+		if err != nil {
+			return fmt.Errorf("encode tick of %s: %w", t.Schedule, err)
+		}
+		msgs = append(msgs, queue.Outgoing{ID: fmt.Sprintf("tick-%d", i), Body: string(body)})
+	}
+	for start := 0; start < len(msgs); start += queue.MaxBatch {
+		part := msgs[start:min(start+queue.MaxBatch, len(msgs))]
+		if err := p.Ticks.SendBatch(ctx, part); err != nil {
+			return fmt.Errorf("queue ticks in %s: %w", p.Ticks.Name(), err)
+		}
+	}
+	return nil
+}
+
+// handleTicks is the planner's handler for the ticks queue: each record is
+// one tick, planned (with retries); a tick that still fails is left for
+// redelivery, and a bad tick (one whose schedule is no longer in the targets
+// file) is logged and dropped, as Lambda drops an event it cannot process.
+func (p *Pipeline) handleTicks(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+	var resp events.SQSEventResponse
+	for _, rec := range ev.Records {
+		var t planner.Tick
+		err := json.Unmarshal([]byte(rec.Body), &t)
+		if err != nil && !errors.Is(err, planner.ErrBadTick) {
+			err = fmt.Errorf("%w: %v", planner.ErrBadTick, err) // not JSON
+		}
+		if err == nil {
+			_, err = p.plan(ctx, t)
+		}
+		switch {
+		case err == nil:
+		case errors.Is(err, planner.ErrBadTick):
+			p.Log.Error("tick dropped: it cannot be planned", zap.String("message_id", rec.MessageId),
+				zap.String("schedule", t.Schedule), zap.Error(err))
+		default:
+			p.Log.Error("tick not planned; it will be delivered again", zap.String("schedule", t.Schedule),
+				zap.String("scheduled_time", t.ScheduledTime), zap.Error(err))
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
+		}
+	}
+	return resp, nil
 }
 
 func (p *Pipeline) selectSchedules(names []string) ([]targets.Schedule, error) {

@@ -67,6 +67,7 @@ func (s *site) count(path string) int {
 type env struct {
 	p     *local.Pipeline
 	store *localstore.Store
+	ticks *localq.Queue
 	jobs  *localq.Queue
 	dlq   *localq.Queue
 	res   *localq.Queue
@@ -111,6 +112,7 @@ func newEnvYAML(t *testing.T, yaml string) *env {
 	e := &env{}
 	e.dlq = mk("targets-dlq", localq.Config{})
 	e.rdlq = mk("results-dlq", localq.Config{})
+	e.ticks = mk("ticks", localq.Config{VisibilityTimeout: time.Second})
 	e.jobs = mk("targets", localq.Config{VisibilityTimeout: 5 * time.Second, MaxReceiveCount: maxReceives, DeadLetterQueue: "targets-dlq"})
 	e.res = mk("results", localq.Config{VisibilityTimeout: 5 * time.Second, MaxReceiveCount: maxReceives, DeadLetterQueue: "results-dlq"})
 	if e.store, err = localstore.New(ctx, db); err != nil {
@@ -121,9 +123,9 @@ func newEnvYAML(t *testing.T, yaml string) *env {
 	}
 	m := local.MappingConfig{BatchSize: 10, MaxConcurrency: 2, Timeout: 5 * time.Second}
 	e.p = &local.Pipeline{
-		Targets: e.tf, Jobs: e.jobs, JobsDLQ: e.dlq, Results: e.res, ResultsDLQ: e.rdlq, Store: e.store,
-		Fetcher:       crawl.New(crawl.Options{AllowPrivate: true, Timeout: 2 * time.Second}),
-		WorkerMapping: m, ResultsMapping: m, PollWait: 50 * time.Millisecond,
+		Targets: e.tf, Ticks: e.ticks, Jobs: e.jobs, JobsDLQ: e.dlq, Results: e.res, ResultsDLQ: e.rdlq, Store: e.store,
+		Fetcher:        crawl.New(crawl.Options{AllowPrivate: true, Timeout: 2 * time.Second}),
+		PlannerMapping: m, WorkerMapping: m, ResultsMapping: m, PollWait: 50 * time.Millisecond,
 		RetryDelay: func(int, time.Duration) time.Duration { return 0 },
 	}
 	return e
@@ -507,5 +509,107 @@ func TestPipelineRetriesFailedPlanning(t *testing.T) {
 	}
 	if runs, _ := e.store.Runs(context.Background(), 10); len(runs) != 1 {
 		t.Errorf("%d runs, want 1", len(runs))
+	}
+}
+
+// dyingSender sends the first `after` batches, then behaves as a process
+// killed in the middle of planning: kill is called, and no send happens
+// any more.
+type dyingSender struct {
+	queue.Queue
+	mu    sync.Mutex
+	after int
+	kill  func()
+}
+
+func (d *dyingSender) SendBatch(ctx context.Context, msgs []queue.Outgoing) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.after == 0 {
+		d.kill()
+		return fmt.Errorf("send to %s: the process is dead", d.Name())
+	}
+	d.after--
+	return d.Queue.SendBatch(ctx, msgs)
+}
+
+// A process killed while its planner is sending a tick's jobs leaves the
+// tick in the ticks queue; the next start on the same database plans that
+// run again, with the same run ID, and every one of its jobs gets a result.
+// (Regression: locally a killed tick used to be lost, leaving its run
+// half-planned; on AWS, Lambda retries the tick.)
+func TestPipelineKilledPlanningIsReplannedOnRestart(t *testing.T) {
+	s := newSite(t)
+	var yaml strings.Builder
+	yaml.WriteString("schedules:\n  tick: { expression: \"rate(1 hour)\" }\ntargets:\n")
+	const n = 35 // four batches of jobs
+	for i := range n {
+		fmt.Fprintf(&yaml, "  - { id: t%02d, url: \"%s/a?%d\", schedule: tick }\n", i, s.URL, i)
+	}
+	e := newEnvYAML(t, yaml.String())
+	first := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+
+	// The first start dies after two of the four batches were sent.
+	ctx, kill := context.WithTimeout(context.Background(), 30*time.Second)
+	defer kill()
+	dead := &local.Pipeline{
+		Targets: e.p.Targets, Ticks: e.ticks, Jobs: &dyingSender{Queue: e.jobs, after: 2, kill: kill},
+		JobsDLQ: e.dlq, Results: e.res, ResultsDLQ: e.rdlq, Store: e.store, Fetcher: e.p.Fetcher,
+		PlannerMapping: e.p.PlannerMapping, WorkerMapping: e.p.WorkerMapping, ResultsMapping: e.p.ResultsMapping,
+		PollWait: e.p.PollWait,
+	}
+	if _, err := dead.RunOnce(ctx, nil, first, nil); err == nil {
+		t.Fatal("RunOnce of the killed start returned no error")
+	}
+	runID := job.RunID("tick", first)
+	if d, _ := e.ticks.Depth(context.Background()); d.Total() != 1 {
+		t.Fatalf("ticks queue after the kill: %+v, want the killed tick kept", d)
+	}
+
+	// The restart fires its own tick; the killed one comes back after its
+	// visibility timeout and is planned again.
+	rctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	reports, err := e.p.RunOnce(rctx, nil, first.Add(time.Hour), nil)
+	if err != nil {
+		t.Fatalf("RunOnce after the restart: %v", err)
+	}
+	if len(reports) != 1 || reports[0].Succeeded != n {
+		t.Fatalf("restart's own run: %+v, want %d ok", reports, n)
+	}
+	run, err := e.store.Run(context.Background(), runID)
+	if err != nil {
+		t.Fatalf("the killed run: %v", err)
+	}
+	if run.Planned != n || run.Succeeded != n {
+		t.Errorf("killed run %s: planned %d, succeeded %d; want %d and %d", runID, run.Planned, run.Succeeded, n, n)
+	}
+	if runs, _ := e.store.Runs(context.Background(), 10); len(runs) != 2 {
+		t.Errorf("%d runs, want 2 (the killed run planned again is the same run)", len(runs))
+	}
+}
+
+// A tick that cannot be planned (its schedule left the targets file while
+// it waited) is dropped with an error logged, not retried forever.
+func TestPipelineDropsBadTick(t *testing.T) {
+	s := newSite(t)
+	e := newEnv(t, s.URL)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := e.p.Fire(ctx, local.NewTick("removed", time.Now())); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.ticks.SendBatch(ctx, []queue.Outgoing{{ID: "x", Body: "not json"}}); err != nil {
+		t.Fatal(err)
+	}
+	reports, err := e.p.RunOnce(ctx, nil, time.Now(), nil)
+	if err != nil {
+		t.Fatalf("RunOnce: %v", err)
+	}
+	if len(reports) != 1 || reports[0].Succeeded != 3 {
+		t.Fatalf("reports = %+v, want the run of tick with 3 ok", reports)
+	}
+	if d, _ := e.ticks.Depth(ctx); d.Total() != 0 {
+		t.Errorf("ticks queue: %+v, want the bad ticks dropped", d)
 	}
 }

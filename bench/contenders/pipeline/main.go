@@ -76,6 +76,10 @@ func run(ctx context.Context, cfg contend.Config, w *contend.Writer, errs *conte
 	if err != nil {
 		return err
 	}
+	ticks, err := mk("ticks", localq.Config{VisibilityTimeout: 60 * time.Second})
+	if err != nil {
+		return err
+	}
 	jobs, err := mk("targets", localq.Config{VisibilityTimeout: 60 * time.Second, MaxReceiveCount: 3, DeadLetterQueue: "targets-dlq"})
 	if err != nil {
 		return err
@@ -89,7 +93,7 @@ func run(ctx context.Context, cfg contend.Config, w *contend.Writer, errs *conte
 		return err
 	}
 	p := &local.Pipeline{
-		Targets: tf, Jobs: jobs, JobsDLQ: jobsDLQ, Results: results, ResultsDLQ: resultsDLQ, Store: st,
+		Targets: tf, Ticks: ticks, Jobs: jobs, JobsDLQ: jobsDLQ, Results: results, ResultsDLQ: resultsDLQ, Store: st,
 		Fetcher:           crawl.New(crawl.Options{AllowPrivate: true, HostConcurrency: cfg.Concurrency}),
 		WorkerMapping:     local.MappingConfig{BatchSize: 10, MaxConcurrency: (cfg.Concurrency + 9) / 10, Timeout: 60 * time.Second},
 		ResultsMapping:    local.MappingConfig{BatchSize: 10, MaxConcurrency: (cfg.Concurrency + 9) / 10, Timeout: 60 * time.Second},
