@@ -10,7 +10,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 )
@@ -136,14 +135,12 @@ func FailedIDs(err error) (map[string]error, bool) {
 	return ids, true
 }
 
-var entryIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,80}$`)
-
 // CheckEntryIDs checks that a batch's entry IDs are valid and distinct, as
 // SQS requires (1 to 80 letters, digits, hyphens or underscores).
 func CheckEntryIDs(msgs []Outgoing) error {
 	seen := make(map[string]bool, len(msgs))
 	for _, m := range msgs {
-		if !entryIDPattern.MatchString(m.ID) {
+		if !ValidEntryID(m.ID) {
 			return fmt.Errorf("entry ID %q: must be 1 to 80 letters, digits, hyphens or underscores", m.ID)
 		}
 		if seen[m.ID] {

@@ -29,13 +29,25 @@ var (
 )
 
 var (
-	// targetIDPattern: target IDs key results and appear in logs and URLs.
-	targetIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
-	// scheduleNamePattern: schedule names become parts of AWS resource names.
-	scheduleNamePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
+	// targetIDPattern (with at most maxTargetID bytes): target IDs key
+	// results and appear in logs and URLs. Lengths are checked apart: a
+	// bounded repetition ({0,127}) compiles slowly at every cold start.
+	targetIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+	// scheduleNamePattern (with at most maxScheduleName bytes): schedule
+	// names become parts of AWS resource names.
+	scheduleNamePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
 	// yamlLinePattern finds the line in a YAML syntax error.
 	yamlLinePattern = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 )
+
+const (
+	maxTargetID     = 128
+	maxScheduleName = 64
+)
+
+func validScheduleName(s string) bool {
+	return len(s) <= maxScheduleName && scheduleNamePattern.MatchString(s)
+}
 
 // Hints repeated in several messages.
 const (
@@ -167,7 +179,7 @@ func (p *parser) schedules(f *File, e entry) (declared []string) {
 	for _, kv := range p.pairs(n, "schedules") {
 		name := kv.key
 		declared = append(declared, name)
-		if !scheduleNamePattern.MatchString(name) {
+		if !validScheduleName(name) {
 			msg := fmt.Sprintf("schedule name %q is not allowed; %s", name, nameHint)
 			if s := suggestName(name); s != "" {
 				msg += fmt.Sprintf(`, e.g. %q`, s)
@@ -298,7 +310,7 @@ func (p *parser) target(d Defaults, index int, n *yaml.Node, declared []string, 
 		ok = false
 	} else if id, good := p.str(e, "id in "+noun, idHint); !good {
 		ok = false
-	} else if !targetIDPattern.MatchString(id) {
+	} else if len(id) > maxTargetID || !targetIDPattern.MatchString(id) {
 		p.addf(e.value, "target id %q is not allowed; %s", id, idHint)
 		ok = false
 	} else if line, dup := firstLine[id]; dup {
@@ -670,7 +682,7 @@ func suggestName(name string) string {
 	if len(s) > 64 {
 		s = s[:64]
 	}
-	if !scheduleNamePattern.MatchString(s) {
+	if !validScheduleName(s) {
 		return ""
 	}
 	return s

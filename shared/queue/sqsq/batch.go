@@ -6,12 +6,9 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
-	"regexp"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -332,8 +329,6 @@ func splitBySize(idx []int, sizes []int, limit int) [][]int {
 	return chunks
 }
 
-var attrNameRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,256}$`)
-
 // MessageSize is the size SQS counts for a message: the body's bytes plus,
 // for each attribute, the bytes of its name, data type ("String") and value.
 func MessageSize(m queue.Outgoing) int {
@@ -353,7 +348,7 @@ func toEntry(m queue.Outgoing) (types.SendMessageBatchRequestEntry, int, error) 
 	if m.Body == "" {
 		return refuse("MissingParameter", "The request must contain the parameter MessageBody.")
 	}
-	if !validText(m.Body) {
+	if !queue.ValidText(m.Body) {
 		return refuse("InvalidMessageContents", "message body holds characters SQS does not allow")
 	}
 	if m.Delay < 0 || m.Delay > MaxDelay {
@@ -371,12 +366,10 @@ func toEntry(m queue.Outgoing) (types.SendMessageBatchRequestEntry, int, error) 
 		e.MessageAttributes = make(map[string]types.MessageAttributeValue, len(m.Attributes))
 	}
 	for k, v := range m.Attributes {
-		lower := strings.ToLower(k)
-		if !attrNameRE.MatchString(k) || strings.HasPrefix(k, ".") || strings.HasSuffix(k, ".") ||
-			strings.Contains(k, "..") || strings.HasPrefix(lower, "aws.") || strings.HasPrefix(lower, "amazon.") {
+		if !queue.ValidAttributeName(k) {
 			return refuse(codeInvalidParameterValue, "invalid message attribute name %q", k)
 		}
-		if v == "" || !validText(v) {
+		if v == "" || !queue.ValidText(v) {
 			return refuse(codeInvalidParameterValue, "message attribute %s: value must be non-empty text SQS allows", k)
 		}
 		e.MessageAttributes[k] = types.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(v)}
@@ -386,23 +379,4 @@ func toEntry(m queue.Outgoing) (types.SendMessageBatchRequestEntry, int, error) 
 		return refuse(codeInvalidParameterValue, "message of %d bytes: must be at most %d bytes", size, MaxMessageSize)
 	}
 	return e, size, nil
-}
-
-// validText reports whether s is UTF-8 made only of the characters SQS
-// accepts: #x9 #xA #xD #x20-#xD7FF #xE000-#xFFFD #x10000-#x10FFFF.
-func validText(s string) bool {
-	if !utf8.ValidString(s) {
-		return false
-	}
-	for _, r := range s {
-		switch {
-		case r == 0x9 || r == 0xA || r == 0xD:
-		case r >= 0x20 && r <= 0xD7FF:
-		case r >= 0xE000 && r <= 0xFFFD:
-		case r >= 0x10000 && r <= 0x10FFFF:
-		default:
-			return false
-		}
-	}
-	return true
 }
