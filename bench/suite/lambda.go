@@ -84,6 +84,9 @@ type SizeWhy struct {
 	Importers   []string  // who imports appengine, and protobuf
 	Err         string
 	HasAppengin bool
+	// AppengineBy is the replacement of google.golang.org/appengine
+	// (go.mod's replace directive), if any.
+	AppengineBy string
 }
 
 // PkgSize is one package's share of a binary.
@@ -204,6 +207,10 @@ func sizeWhy(ctx context.Context, root, bin string) SizeWhy {
 				mods = append(mods, f[1])
 			}
 			if len(f) >= 2 && (f[0] == "dep" || f[0] == "=>") {
+				if f[0] == "=>" && len(mods) > 0 && strings.HasPrefix(mods[len(mods)-1], "google.golang.org/appengine") {
+					w.AppengineBy = f[1]
+					continue // the same module, replaced
+				}
 				w.Modules++
 				if strings.HasPrefix(f[1], "google.golang.org/appengine") {
 					w.HasAppengin = true
