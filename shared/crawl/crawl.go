@@ -364,8 +364,12 @@ func (f *Fetcher) fetchPage(ctx context.Context, rawURL, ua string, robots bool,
 	if ferr != nil {
 		return fail(ferr)
 	}
+	encoded := canonicalJSON(fields)
+	if err := checkFieldsSize(fields, len(encoded), st.finalURL); err != nil {
+		return fail(err)
+	}
 	page.Fields = fields
-	page.ContentHash = hashFields(fields)
+	page.ContentHash = hashBytes(encoded)
 	return page, nil
 }
 

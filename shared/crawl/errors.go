@@ -32,6 +32,8 @@ const (
 	KindRequired    Kind = "required_field_missing"
 	KindBadRule     Kind = "bad_rule"
 	KindRedirects   Kind = "too_many_redirects"
+	// KindFieldsTooLarge: the extracted fields exceed job.MaxFieldsBytes.
+	KindFieldsTooLarge Kind = "fields_too_large"
 )
 
 // Error is a classified fetch failure: a Kind callers switch on, whether
@@ -116,6 +118,8 @@ func (e *Error) hint() string {
 		return "fix the target's definition"
 	case KindRedirects:
 		return "point the target at the final URL"
+	case KindFieldsTooLarge:
+		return "narrow the largest field's selector, or drop its all: true"
 	}
 	if e.Retryable {
 		return "it will be retried"

@@ -477,18 +477,41 @@ func absSrcset(v string, abs func(string) string) string {
 // keys sorted (encoding/json sorts map keys), no HTML escaping, no trailing
 // newline. It changes only when an extracted value changes.
 func hashFields(fields map[string]any) string {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
 	if fields == nil {
 		fields = map[string]any{}
 	}
-	// Fields hold only strings, []string, map[string]string and values
-	// decoded from JSON (jsonld): encoding cannot fail (invalid UTF-8
-	// becomes U+FFFD, as it will on the wire).
-	_ = enc.Encode(fields)
-	sum := sha256.Sum256(bytes.TrimSuffix(b.Bytes(), []byte{'\n'}))
+	sum := sha256.Sum256(canonicalJSON(fields))
 	return hex.EncodeToString(sum[:])
+}
+
+// canonicalJSON encodes v as the wire does, without HTML escaping. Fields
+// hold only strings, []string, map[string]string and values decoded from
+// JSON (jsonld): encoding cannot fail (invalid UTF-8 becomes U+FFFD, as it
+// will on the wire).
+func canonicalJSON(v any) []byte {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+	return bytes.TrimSuffix(b.Bytes(), []byte{'\n'})
+}
+
+// checkFieldsSize refuses fields whose JSON exceeds job.MaxFieldsBytes,
+// naming the largest field, so that the target's rules can be narrowed;
+// total is the size of their JSON.
+func checkFieldsSize(fields map[string]any, total int, pageURL string) *Error {
+	if total <= job.MaxFieldsBytes {
+		return nil
+	}
+	largest, size := "", -1
+	for name, v := range fields {
+		if n := len(canonicalJSON(v)); n > size || (n == size && name < largest) {
+			largest, size = name, n
+		}
+	}
+	return &Error{Kind: KindFieldsTooLarge, URL: pageURL, Err: fmt.Errorf(
+		"extraction: the fields take %d bytes as JSON, more than the %d a result may hold (results are DynamoDB items, at most 400 KB); the largest is %q with %d bytes",
+		total, job.MaxFieldsBytes, largest, size)}
 }
 
 func hashBytes(p []byte) string {

@@ -152,6 +152,13 @@ func (e *Error) Error() string { return e.Kind + ": " + e.Message }
 
 // Result is the outcome of one Job. It is keyed by (TargetID, RunID):
 // storing it twice is the same as storing it once.
+// MaxFieldsBytes is the most a result's fields may take as JSON. A result
+// is stored as DynamoDB items, which hold at most 400 KB each; this leaves
+// room for the rest of the item. Larger fields make a failed result
+// (the worker's fields_too_large), not a message retried until it is
+// dead-lettered.
+const MaxFieldsBytes = 256 << 10
+
 type Result struct {
 	V           int            `json:"v"`
 	RunID       string         `json:"run_id"`
