@@ -603,7 +603,7 @@ func (r *Report) misses(p func(string, ...any)) {
 		x := median(ratios(pc.Pipeline, pc.Colly, pps))
 		if x < 0.8 {
 			t := median(ratios(pc.Tmpfs, pc.Colly, pps))
-			add("**Local pipeline, %s, c=%d: %.2f × bare colly, short of 0.8 × by %.0f %%.** It is bound by SQLite commits, each waiting for an fsync (`synchronous=FULL` in WAL mode, shared/sqlite): the same run with the file on tmpfs reaches %.2f × bare colly. Making the local backend commit less often per page (a transaction per batch instead of per result in localstore, or `synchronous=NORMAL` for the local mode, which in WAL mode still never corrupts the file but may lose the last commits on power loss) is the fix, in shared/store/localstore and shared/sqlite, which were not changed here.",
+			add("**Local pipeline, %s, c=%d: %.2f × bare colly, short of 0.8 × by %.0f %%.** It waits on SQLite commits, each with an fsync (`synchronous=FULL` in WAL mode, shared/sqlite; concurrent writers share one commit): the same run with the file on tmpfs reaches %.2f × bare colly. Each worker batch waits for three commits in a row (its receive, its results sent, its delete) on top of its slowest fetch, and the results mapping adds three more per batch.",
 				lat(pc.Latency), pc.Concurrency, x, 100*(0.8-x)/0.8, t)
 		}
 	}

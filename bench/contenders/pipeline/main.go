@@ -9,10 +9,12 @@
 // moment both queues are drained (local.Pipeline.RunOnce); the stored
 // results are then read back and written as JSON lines.
 //
-// Concurrency: the worker mapping runs ceil(c/10) invocations at once, each
-// crawling its batch of 10 with worker.WithConcurrency(10), and the
-// Fetcher's per-host limit is c; the results mapping runs 2 invocations
-// (Lambda's minimum maximum concurrency).
+// Concurrency: the Fetcher's per-host limit is c, so at most c requests run
+// at once, as for bare colly. The worker mapping runs 2 × ceil(c/10)
+// invocations at once, each crawling its batch of 10 with
+// worker.WithConcurrency(10): while some batches wait for their commits
+// (the receive, the results sent, the delete) the others keep the c
+// requests busy. The results mapping runs ceil(c/10) invocations.
 package main
 
 import (
@@ -95,7 +97,7 @@ func run(ctx context.Context, cfg contend.Config, w *contend.Writer, errs *conte
 	p := &local.Pipeline{
 		Targets: tf, Ticks: ticks, Jobs: jobs, JobsDLQ: jobsDLQ, Results: results, ResultsDLQ: resultsDLQ, Store: st,
 		Fetcher:           crawl.New(crawl.Options{AllowPrivate: true, HostConcurrency: cfg.Concurrency}),
-		WorkerMapping:     local.MappingConfig{BatchSize: 10, MaxConcurrency: (cfg.Concurrency + 9) / 10, Timeout: 60 * time.Second},
+		WorkerMapping:     local.MappingConfig{BatchSize: 10, MaxConcurrency: 2 * ((cfg.Concurrency + 9) / 10), Timeout: 60 * time.Second},
 		ResultsMapping:    local.MappingConfig{BatchSize: 10, MaxConcurrency: (cfg.Concurrency + 9) / 10, Timeout: 60 * time.Second},
 		PollWait:          100 * time.Millisecond,
 		WorkerConcurrency: 10,
