@@ -9,9 +9,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/cronless/cronless/shared/dlq"
 	"github.com/cronless/cronless/shared/queue"
+	"github.com/cronless/cronless/shared/store"
 )
 
 // progressCase is a long dlq command: on a terminal its progress goes to
@@ -43,6 +45,8 @@ func TestDLQProgressOnTerminal(t *testing.T) {
 		{name: "show", args: []string{"dlq", "show"}, show: "t07", rows: 1, bar: []string{"looking in ", "targets-dlq"}},
 		{name: "replay dry run", args: []string{"dlq", "replay", "--all", "--dry-run"}, rows: n, bar: []string{"replaying "},
 			summary: fmt.Sprintf("cronless: dry run: would move %d, skipped 0", n)},
+		// runs list counts each run's dead letters by reading the DLQ.
+		{name: "runs list", args: []string{"runs", "list"}, rows: 1, bar: []string{"reading ", "targets-dlq"}},
 		// These act on one target: t1x on the terminal, t0x piped.
 		{name: "replay", args: []string{"dlq", "replay", "--target", "t01"}, rows: 1, bar: []string{"replaying ", "(0/25)"},
 			summary: "cronless: moved 1, skipped "},
@@ -60,6 +64,10 @@ func TestDLQProgressOnTerminal(t *testing.T) {
 				msgs[i] = dlqJob(t, "r1", fmt.Sprintf("t%02d", i))
 			}
 			sendAll(t, b.jobsDLQ, msgs)
+			run := store.Run{ID: "r1", Schedule: "hourly", ScheduledAt: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC), Planned: n}
+			if _, err := b.store.PutRun(context.Background(), run); err != nil {
+				t.Fatal(err)
+			}
 			for _, c := range cases {
 				t.Run(c.name, func(t *testing.T) {
 					args := append(c.args, "-o", "json")

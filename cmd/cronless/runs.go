@@ -393,7 +393,9 @@ func (a *app) deadLetters(ctx context.Context, o *ops) ([]dlq.Letter, error) {
 	if a.stage != "" {
 		opts.Wait = dlqStageWait
 	}
+	done := a.dlqProgress(ctx, q, "reading "+q.Name(), &opts)
 	letters, err := dlq.List(ctx, q, opts)
+	done()
 	if errors.Is(err, dlq.ErrIncomplete) {
 		fmt.Fprintf(a.stderr, "cronless: warning: %v; they are not counted as dead-lettered\n", err)
 		err = nil
