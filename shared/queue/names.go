@@ -15,6 +15,12 @@ func ValidEntryID(id string) bool {
 	return len(id) >= 1 && len(id) <= 80 && onlyBytes(id, "_-")
 }
 
+// ValidQueueName reports whether name is a standard queue's name: 1 to
+// 80 letters, digits, hyphens or underscores.
+func ValidQueueName(name string) bool {
+	return len(name) >= 1 && len(name) <= 80 && onlyBytes(name, "_-")
+}
+
 // ValidAttributeName reports whether k is a message attribute name SQS
 // accepts: 1 to 256 letters, digits, underscores, hyphens and periods, not
 // starting or ending with a period, without "..", and not starting with

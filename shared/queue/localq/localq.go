@@ -24,12 +24,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/cronless/cronless/shared/queue"
 	"github.com/cronless/cronless/shared/sqlite"
@@ -140,12 +138,10 @@ func New(db *sql.DB) (*Backend, error) {
 	return &Backend{db: db, stmts: sqlite.NewStmts(db), waiters: make(map[string]chan struct{})}, nil
 }
 
-var queueName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,80}$`)
-
 // CreateQueue creates the queue called name, or updates its configuration if
 // it exists, and returns it.
 func (b *Backend) CreateQueue(ctx context.Context, name string, cfg Config) (*Queue, error) {
-	if !queueName.MatchString(name) {
+	if !queue.ValidQueueName(name) {
 		return nil, fmt.Errorf("create queue %q: name must be 1 to 80 letters, digits, hyphens or underscores", name)
 	}
 	if cfg.VisibilityTimeout == 0 {
@@ -325,15 +321,13 @@ func (q *Queue) SendBatch(ctx context.Context, msgs []queue.Outgoing) error {
 	return nil
 }
 
-var attrName = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,256}$`)
-
 // checkMessage checks one entry against SQS's limits and returns its
 // attributes encoded for storage.
 func checkMessage(m queue.Outgoing) (string, error) {
 	if m.Body == "" {
 		return "", errors.New("empty message body")
 	}
-	if !validText(m.Body) {
+	if !queue.ValidText(m.Body) {
 		return "", errors.New("message body holds characters SQS does not allow")
 	}
 	if m.Delay < 0 || m.Delay > MaxDelay {
@@ -344,12 +338,10 @@ func checkMessage(m queue.Outgoing) (string, error) {
 	}
 	size := len(m.Body)
 	for k, v := range m.Attributes {
-		lower := strings.ToLower(k)
-		if !attrName.MatchString(k) || strings.HasPrefix(k, ".") || strings.HasSuffix(k, ".") ||
-			strings.Contains(k, "..") || strings.HasPrefix(lower, "aws.") || strings.HasPrefix(lower, "amazon.") {
+		if !queue.ValidAttributeName(k) {
 			return "", fmt.Errorf("invalid attribute name %q", k)
 		}
-		if v == "" || !validText(v) {
+		if v == "" || !queue.ValidText(v) {
 			return "", fmt.Errorf("attribute %s: value must be non-empty text SQS allows", k)
 		}
 		size += len(k) + len("String") + len(v)
@@ -365,25 +357,6 @@ func checkMessage(m queue.Outgoing) (string, error) {
 		return "", fmt.Errorf("encode attributes: %w", err)
 	}
 	return string(b), nil
-}
-
-// validText reports whether s is UTF-8 made only of the characters SQS
-// accepts: #x9 #xA #xD #x20-#xD7FF #xE000-#xFFFD #x10000-#x10FFFF.
-func validText(s string) bool {
-	if !utf8.ValidString(s) {
-		return false
-	}
-	for _, r := range s {
-		switch {
-		case r == 0x9 || r == 0xA || r == 0xD:
-		case r >= 0x20 && r <= 0xD7FF:
-		case r >= 0xE000 && r <= 0xFFFD:
-		case r >= 0x10000 && r <= 0x10FFFF:
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 // Receive returns up to opts.Max visible messages, oldest first, and hides
