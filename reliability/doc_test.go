@@ -72,18 +72,20 @@ const docFindings = `
   attempt of kind ` + "`panic`" + `, so its dead letter is explained). Regression tests:
   ` + "`shared/worker` TestHandleFetchPanicFailsOnlyItsRecord, `shared/results` TestHandlePanicFailsOnlyItsRecord" + `, and
   class 1a here.
-- **Open (shared/dlq): a replay run while the pipeline runs never ends on a poison message.** The worker
+- **Fixed (shared/dlq): a replay run while the pipeline runs never ended on a poison message.** The worker
   dead-letters a replayed malformed message again, as a new message, into the same DLQ; the replay's scan
-  receives it and replays it again, and so on. Seen on fauxqs (where a scan's receives wait 1 s); the suite
-  replays with the pipeline stopped. A replay should act only on the messages that were in the DLQ when it
-  started (by sent time, or a marker attribute).
-- **Open (shared/local): a failed plan is not retried locally.** On AWS a planner that fails (some jobs
-  not sent after the adapter's retries, or the process dying between recording the run and its last
-  SendMessageBatch) is retried by Lambda's asynchronous invocation with the same tick, then the tick goes to
-  the planner failures queue. Locally, ` + "`RunOnce`" + ` returns the error and the scheduler logs it and goes on,
-  and a restarted ` + "`cronless run --once`" + ` fires a new tick (a new run): the first run keeps jobs that were
-  planned but never sent. The suite retries the tick as Lambda does (class 3), and kills ` + "`cronless run`" + `
-  only once the plan is sent (class 6).
+  received it and replayed it again, and so on. Now a replay (and a purge) acts only on the messages that
+  were in the DLQ when it started. Regression test: ` + "`shared/dlq` TestReplayEndsWhenMessagesComeBack" + `.
+- **Fixed (shared/local): a tick was lost locally when its planning failed or the process died.** On AWS a
+  planner that fails (some jobs not sent after the adapter's retries, or the process dying between recording
+  the run and its last SendMessageBatch) is retried by Lambda's asynchronous invocation with the same tick.
+  Locally the tick was planned in-process: a failure was logged and forgotten, and a restarted
+  ` + "`cronless run --once`" + ` fired a new tick, so the first run kept jobs that were planned but never sent
+  (the CLI kill test caught 10 of 90 pairs lost). Now a failed plan is retried with backoff, and ticks wait in
+  a local ` + "`cronless-ticks`" + ` queue that the planner consumes like an event source mapping: a tick is deleted
+  only after every job of its run was sent, so a killed start's tick is planned again, as the same run, by
+  the next start. Regression tests: ` + "`shared/local` TestPipelineRetriesFailedPlanning and TestPipelineKilledPlanningIsReplannedOnRestart" + `,
+  and class 6 here (kills while planning).
 - **The planner re-sends every job when it is retried**, so a tick whose entries keep failing at rate p
   gets through with probability (1−p)^N per attempt: with 15% of entries failing on every attempt, a
   60-target tick did not get through in 20. What makes it work is sqsq's own retry of failed entries
