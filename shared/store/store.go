@@ -12,7 +12,10 @@
 //     scheduled time); the first ok result of a target is not changed. When
 //     an older result arrives late, the next later result's Changed is
 //     recomputed against it;
-//   - PutRun creates a run once; putting it again keeps the first.
+//   - PutRun creates a run once; putting it again keeps the first;
+//   - an attempt is keyed by (run ID, target ID, message ID, attempt
+//     number): recording it again keeps the first, and Attempts lists a
+//     (run, target)'s attempts in time order.
 package store
 
 import (
@@ -66,7 +69,10 @@ type Store interface {
 	// PutResult stores a result idempotently and updates its run's counters
 	// and its target's latest result.
 	PutResult(ctx context.Context, r job.Result) (Outcome, error)
-	// RecordAttempt records a failed attempt (idempotent per run, target, attempt).
+	// RecordAttempt records a failed attempt, idempotent per (run, target,
+	// message ID, attempt): a redelivery of the same attempt is stored once,
+	// and the attempts of a message replayed from the DLQ (a new message ID,
+	// its attempts numbered from 1 again) are kept beside the old ones.
 	RecordAttempt(ctx context.Context, a Attempt) error
 
 	// Run returns one run, or ErrNotFound.
@@ -81,6 +87,7 @@ type Store interface {
 	// RunResults returns one run's results, ordered by target ID.
 	RunResults(ctx context.Context, runID string) ([]job.Result, error)
 	// Attempts returns the recorded failed attempts of a (run, target),
-	// oldest first.
+	// oldest first (by At, then attempt number and message ID), with the
+	// contract version V set.
 	Attempts(ctx context.Context, runID, targetID string) ([]Attempt, error)
 }

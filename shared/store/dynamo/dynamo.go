@@ -534,8 +534,9 @@ func (s *Store) moveLatest(ctx context.Context, res item) (bool, error) {
 	return err == nil, err
 }
 
-// RecordAttempt records a failed attempt once per (run, target, attempt);
-// recording it again keeps the first.
+// RecordAttempt records a failed attempt once per (run, target, message ID,
+// attempt); recording it again keeps the first. A message replayed from the
+// DLQ has a new message ID, so its attempts are kept beside the old ones.
 func (s *Store) RecordAttempt(ctx context.Context, a store.Attempt) error {
 	if a.RunID == "" || a.TargetID == "" || a.Attempt < 0 {
 		return fmt.Errorf("dynamo: record attempt %s/%s #%d: run ID and target ID are required, and the attempt number must not be negative",

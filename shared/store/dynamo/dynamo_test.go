@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -167,7 +168,7 @@ func TestTTL(t *testing.T) {
 				}
 			}
 			check("result", key(targetPK("a"), resultSK(r.RunID)), tt.want)
-			check("attempt", key(targetPK("a"), attemptSK(r.RunID, 1)), tt.want)
+			check("attempt", key(targetPK("a"), attemptSK(r.RunID, "", 1)), tt.want)
 			check("latest", key(targetPK("a"), skLatest), 0)
 			check("run", runKey(r.RunID), 0)
 			if got := rawItem(t, client, s.table, key(targetPK("a"), resultSK(r.RunID))).str(attrStoredAt); got != timeString(now) {
@@ -185,7 +186,7 @@ func TestItemShapes(t *testing.T) {
 	if _, err := s.PutResult(t.Context(), r); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.RecordAttempt(t.Context(), store.Attempt{RunID: r.RunID, TargetID: "shop", Attempt: 2, Error: job.Error{Kind: "timeout"}}); err != nil {
+	if err := s.RecordAttempt(t.Context(), store.Attempt{RunID: r.RunID, TargetID: "shop", MessageID: "m-7", Attempt: 2, Error: job.Error{Kind: "timeout"}}); err != nil {
 		t.Fatal(err)
 	}
 	at := "2025-03-01T10:00:00.123456789Z"
@@ -203,7 +204,7 @@ func TestItemShapes(t *testing.T) {
 		{"run", key("RUN#"+r.RunID, "SUMMARY"), map[string]string{
 			AttrGSI1PK: "RUNS", AttrGSI1SK: at + "#" + r.RunID, AttrLSI1SK: "",
 		}},
-		{"attempt", key("T#shop", "A#"+r.RunID+"#000002"), map[string]string{
+		{"attempt", key("T#shop", "A#"+r.RunID+"#m-7#000002"), map[string]string{
 			AttrGSI1PK: "", AttrGSI1SK: "", AttrLSI1SK: "",
 		}},
 	}
@@ -451,4 +452,43 @@ func TestNotModifiedItems(t *testing.T) {
 		t.Fatal(err)
 	}
 	compareStores(t, imported, s)
+}
+
+// TestAttemptsOldItems reads attempt items written before attempts were
+// keyed by message ID (SK A#<runID>#<attempt>): they are listed with the
+// new ones in time order, and an attempt stored in both formats (its
+// results message redelivered across the upgrade) is listed once.
+func TestAttemptsOldItems(t *testing.T) {
+	client := dynalite(t)
+	s := newStore(t, client)
+	runID := job.RunID("hourly", tick(0))
+	attempt := func(msg string, n, minute int) store.Attempt {
+		return store.Attempt{
+			V: job.Version, RunID: runID, TargetID: "a", MessageID: msg, Attempt: n,
+			At:    tick(0).Add(time.Duration(minute) * time.Minute),
+			Error: job.Error{Kind: "timeout", Message: fmt.Sprintf("%s #%d", msg, n)},
+		}
+	}
+	old := []store.Attempt{attempt("m-1", 1, 1), attempt("m-1", 2, 2), attempt("m-1", 3, 4)}
+	for _, a := range old {
+		it := attemptItem(a, 0)
+		it[AttrSK] = avS(fmt.Sprintf("A#%s#%06d", runID, a.Attempt)) // the old SK
+		if _, err := client.PutItem(t.Context(), &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: it}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	replayed := []store.Attempt{attempt("m-2", 1, 90), attempt("m-2", 2, 91)}
+	for _, a := range append([]store.Attempt{old[2]}, replayed...) { // old[2]: a redelivery after the upgrade
+		if err := s.RecordAttempt(t.Context(), a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.Attempts(t.Context(), runID, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := append(slices.Clone(old), replayed...)
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Attempts =\n%+v\nwant\n%+v", got, want)
+	}
 }

@@ -251,7 +251,7 @@ func decodeRun(it item) (store.Run, error) {
 
 // attemptItem is the item of a failed attempt.
 func attemptItem(a store.Attempt, expiresAt int64) item {
-	it := key(targetPK(a.TargetID), attemptSK(a.RunID, a.Attempt))
+	it := key(targetPK(a.TargetID), attemptSK(a.RunID, a.MessageID, a.Attempt))
 	it.setS(attrRunID, a.RunID)
 	it.setS(attrTargetID, a.TargetID)
 	it.setN(attrAttempt, int64(a.Attempt))
@@ -265,10 +265,10 @@ func attemptItem(a store.Attempt, expiresAt int64) item {
 	return it
 }
 
-// decodeAttempt reads an attempt item. Like localstore, it leaves the
-// contract version V unset.
+// decodeAttempt reads an attempt item, of either SK format (attemptSK).
 func decodeAttempt(it item) (store.Attempt, error) {
 	a := store.Attempt{
+		V:         job.Version,
 		RunID:     it.str(attrRunID),
 		TargetID:  it.str(attrTargetID),
 		MessageID: it.str(attrMessageID),

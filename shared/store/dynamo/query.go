@@ -1,6 +1,7 @@
 package dynamo
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -336,8 +337,11 @@ func (s *Store) Failed(ctx context.Context, runID string) ([]job.Result, error) 
 	return rs, nil
 }
 
-// Attempts returns the recorded failed attempts of a (run, target) in
-// attempt order.
+// Attempts returns the recorded failed attempts of a (run, target) in time
+// order (then by attempt number and message ID), by a strongly consistent
+// Query of the target's attempt items of the run. It reads the items of
+// both SK formats (attemptSK); an attempt stored in both (a redelivery
+// across the change of format) is returned once.
 func (s *Store) Attempts(ctx context.Context, runID, targetID string) ([]store.Attempt, error) {
 	in := &dynamodb.QueryInput{
 		TableName:              aws.String(s.table),
@@ -352,16 +356,29 @@ func (s *Store) Attempts(ctx context.Context, runID, targetID string) ([]store.A
 		ConsistentRead: aws.Bool(true),
 	}
 	as := []store.Attempt{}
+	seen := map[attemptKey]bool{}
 	err := s.each(ctx, in, func(it item) (bool, error) {
 		a, err := decodeAttempt(it)
 		if err != nil {
 			return false, err
 		}
-		as = append(as, a)
+		if k := (attemptKey{a.MessageID, a.Attempt}); !seen[k] {
+			seen[k] = true
+			as = append(as, a)
+		}
 		return true, nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("dynamo: attempts of %s/%s: %w", targetID, runID, err)
 	}
+	slices.SortStableFunc(as, func(a, b store.Attempt) int {
+		return cmp.Or(a.At.Compare(b.At), cmp.Compare(a.Attempt, b.Attempt), strings.Compare(a.MessageID, b.MessageID))
+	})
 	return as, nil
+}
+
+// attemptKey identifies an attempt within its (run, target).
+type attemptKey struct {
+	messageID string
+	attempt   int
 }

@@ -98,9 +98,16 @@ func runsKey(scheduledAt time.Time, runID string) string {
 	return timeString(scheduledAt) + "#" + runID
 }
 
-// attemptSK is an attempt item's SK: a (run, target)'s attempts sort by number.
-func attemptSK(runID string, attempt int) string {
-	return fmt.Sprintf("%s%s#%06d", prefixAttempt, runID, attempt)
+// attemptSK is an attempt item's SK: one per (run, target, message ID,
+// attempt), so that a message replayed from the DLQ (a new message ID, its
+// receive count from 1 again) adds its attempts beside the old message's.
+// Message IDs (UUIDs, on SQS and localq) hold no "#", and the attempt number
+// has a fixed width, so the key is unambiguous.
+//
+// Items written before it have the SK A#<runID>#<attempt, 6 digits> (the
+// message ID left out); Attempts reads both.
+func attemptSK(runID, messageID string, attempt int) string {
+	return fmt.Sprintf("%s%s#%s#%06d", prefixAttempt, runID, messageID, attempt)
 }
 
 // TableAPI is the part of the DynamoDB API that CreateTable uses;

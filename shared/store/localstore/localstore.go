@@ -312,8 +312,9 @@ func (s *Store) relinkChanged(ctx context.Context, tx *sql.Tx, r job.Result, at 
 	return changed, nil
 }
 
-// RecordAttempt records a failed attempt once per (run, target, attempt);
-// recording it again keeps the first.
+// RecordAttempt records a failed attempt once per (run, target, message ID,
+// attempt); recording it again keeps the first. A message replayed from the
+// DLQ has a new message ID, so its attempts are kept beside the old ones.
 func (s *Store) RecordAttempt(ctx context.Context, a store.Attempt) error {
 	if a.RunID == "" || a.TargetID == "" {
 		return fmt.Errorf("localstore: record attempt %s/%s #%d: run ID and target ID are required", a.TargetID, a.RunID, a.Attempt)
@@ -325,7 +326,7 @@ func (s *Store) RecordAttempt(ctx context.Context, a store.Attempt) error {
 		_, err := s.stmts.Exec(ctx, tx, `
 			INSERT INTO store_attempts (run_id, target_id, attempt, message_id, at, error_kind, error_message)
 			VALUES (?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (run_id, target_id, attempt) DO NOTHING`,
+			ON CONFLICT (run_id, target_id, message_id, attempt) DO NOTHING`,
 			a.RunID, a.TargetID, a.Attempt, a.MessageID, timeText(a.At), a.Error.Kind, a.Error.Message)
 		return err
 	})

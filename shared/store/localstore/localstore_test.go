@@ -471,6 +471,73 @@ func TestMigrateExistingFile(t *testing.T) {
 	}
 }
 
+// TestMigrateAttempts opens a file whose attempts are keyed by (run,
+// target, attempt), as before localstore/4: New rekeys them by message ID
+// too and keeps the rows, after which a replayed message's attempts (the
+// same numbers, a new message ID) are kept beside them, in time order.
+func TestMigrateAttempts(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "local.db")
+	db := openDB(t, path, dsnImmediate)
+	ctx := t.Context()
+	for _, stmt := range []string{
+		`CREATE TABLE store_attempts (
+			run_id        TEXT    NOT NULL,
+			target_id     TEXT    NOT NULL,
+			attempt       INTEGER NOT NULL,
+			message_id    TEXT    NOT NULL DEFAULT '',
+			at            TEXT,
+			error_kind    TEXT    NOT NULL DEFAULT '',
+			error_message TEXT    NOT NULL DEFAULT '',
+			PRIMARY KEY (run_id, target_id, attempt)
+		) WITHOUT ROWID`,
+		`INSERT INTO store_attempts VALUES
+			('` + runID(0) + `', 'a', 2, 'm-1', '2025-03-01T10:02:00.000000000Z', 'timeout', 'second'),
+			('` + runID(0) + `', 'a', 1, 'm-1', '2025-03-01T10:01:00.000000000Z', 'timeout', 'first'),
+			('` + runID(0) + `', 'b', 1, 'm-2', NULL, 'http_5xx', '')`,
+	} {
+		if _, err := db.ExecContext(ctx, stmt); err != nil {
+			t.Fatalf("old schema: %v", err)
+		}
+	}
+	s := newStore(t, db)
+	attempt := func(target, msg string, n int, at time.Time, kind, message string) store.Attempt {
+		return store.Attempt{V: job.Version, RunID: runID(0), TargetID: target, MessageID: msg, Attempt: n, At: at,
+			Error: job.Error{Kind: kind, Message: message}}
+	}
+	replayed := attempt("a", "m-3", 1, tick(0).Add(time.Hour), "timeout", "replayed")
+	for _, a := range []store.Attempt{replayed, attempt("a", "m-1", 1, tick(0), "timeout", "a redelivery")} {
+		if err := s.RecordAttempt(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Opening the file again migrates nothing twice.
+	s2 := newStore(t, openDB(t, path, dsnImmediate))
+	tests := []struct {
+		target string
+		want   []store.Attempt
+	}{
+		{"a", []store.Attempt{
+			attempt("a", "m-1", 1, tick(0).Add(time.Minute), "timeout", "first"),
+			attempt("a", "m-1", 2, tick(0).Add(2*time.Minute), "timeout", "second"),
+			replayed,
+		}},
+		{"b", []store.Attempt{attempt("b", "m-2", 1, time.Time{}, "http_5xx", "")}},
+	}
+	for _, tt := range tests {
+		got, err := s2.Attempts(ctx, runID(0), tt.target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("Attempts(%s) on the migrated file =\n%+v\nwant\n%+v", tt.target, got, tt.want)
+		}
+	}
+	var n int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE name = 'localstore/4'`).Scan(&n); err != nil || n != 1 {
+		t.Errorf("localstore/4 recorded %d times (%v), want once", n, err)
+	}
+}
+
 // PutResults stores a batch as PutResult stores its results one after the
 // other: the same outcomes (a repeat within the batch is a duplicate) and
 // the same stored state.

@@ -128,19 +128,19 @@ func (s *Store) Failed(ctx context.Context, runID string) ([]job.Result, error) 
 	return rs, nil
 }
 
-// Attempts returns the recorded failed attempts of a (run, target) in
-// attempt order.
+// Attempts returns the recorded failed attempts of a (run, target) in time
+// order (then by attempt number and message ID; one without a time first).
 func (s *Store) Attempts(ctx context.Context, runID, targetID string) ([]store.Attempt, error) {
 	rows, err := s.db.QueryContext(ctx, `
 		SELECT attempt, message_id, at, error_kind, error_message FROM store_attempts
-		WHERE run_id = ? AND target_id = ? ORDER BY attempt`, runID, targetID)
+		WHERE run_id = ? AND target_id = ? ORDER BY at, attempt, message_id`, runID, targetID)
 	if err != nil {
 		return nil, fmt.Errorf("localstore: attempts of %s/%s: %w", targetID, runID, err)
 	}
 	defer rows.Close()
 	as := []store.Attempt{}
 	for rows.Next() {
-		a := store.Attempt{RunID: runID, TargetID: targetID}
+		a := store.Attempt{V: job.Version, RunID: runID, TargetID: targetID}
 		var at sql.NullString
 		if err := rows.Scan(&a.Attempt, &a.MessageID, &at, &a.Error.Kind, &a.Error.Message); err != nil {
 			return nil, fmt.Errorf("localstore: attempts of %s/%s: %w", targetID, runID, err)

@@ -68,7 +68,9 @@ var schema = []string{
 		scheduled_at TEXT NOT NULL
 	) WITHOUT ROWID`,
 
-	// Failed, retryable attempts, first write wins per (run, target, attempt).
+	// Failed, retryable attempts, first write wins per (run, target,
+	// attempt). Migration localstore/4 rekeys it by (run, target, message,
+	// attempt).
 	`CREATE TABLE IF NOT EXISTS store_attempts (
 		run_id        TEXT    NOT NULL,
 		target_id     TEXT    NOT NULL,
@@ -98,5 +100,26 @@ var migrations = []struct {
 	// The hash of the whole body, beside the hash of the fields.
 	{"localstore/3", []string{
 		`ALTER TABLE store_results ADD COLUMN body_hash TEXT NOT NULL DEFAULT ''`,
+	}},
+	// Attempts are keyed by (run, target, message, attempt): a message
+	// replayed from the DLQ is a new message whose receive count starts at
+	// 1 again, and its attempts are kept beside the old message's instead
+	// of being taken for them. The rows keep their values (rows of one
+	// message could not collide before either).
+	{"localstore/4", []string{
+		`CREATE TABLE store_attempts_4 (
+			run_id        TEXT    NOT NULL,
+			target_id     TEXT    NOT NULL,
+			message_id    TEXT    NOT NULL DEFAULT '',
+			attempt       INTEGER NOT NULL,
+			at            TEXT,
+			error_kind    TEXT    NOT NULL DEFAULT '',
+			error_message TEXT    NOT NULL DEFAULT '',
+			PRIMARY KEY (run_id, target_id, message_id, attempt)
+		) WITHOUT ROWID`,
+		`INSERT INTO store_attempts_4 (run_id, target_id, message_id, attempt, at, error_kind, error_message)
+			SELECT run_id, target_id, message_id, attempt, at, error_kind, error_message FROM store_attempts`,
+		`DROP TABLE store_attempts`,
+		`ALTER TABLE store_attempts_4 RENAME TO store_attempts`,
 	}},
 }

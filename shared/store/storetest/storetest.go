@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -625,47 +626,88 @@ func testNotModified(t *testing.T, newStore func(t *testing.T) store.Store) {
 }
 
 func testAttempts(t *testing.T, newStore func(t *testing.T) store.Store) {
-	s := newStore(t)
-	attempt := func(target string, run, n int, msg string) store.Attempt {
+	// attempt is attempt n of message msg at the job of (target, run),
+	// made minute minutes after the run's tick.
+	attempt := func(target string, run int, msg string, n, minute int) store.Attempt {
 		return store.Attempt{
-			RunID: runID(run), TargetID: target, MessageID: msg, Attempt: n,
-			At:    tick(run).Add(time.Duration(n)*time.Minute + 7*time.Nanosecond),
-			Error: job.Error{Kind: "timeout", Message: fmt.Sprintf("attempt %d: context deadline exceeded — ü", n)},
+			V: job.Version, RunID: runID(run), TargetID: target, MessageID: msg, Attempt: n,
+			At:    tick(run).Add(time.Duration(minute)*time.Minute + 7*time.Nanosecond),
+			Error: job.Error{Kind: "timeout", Message: fmt.Sprintf("%s attempt %d: context deadline exceeded — ü", msg, n)},
 		}
 	}
-	record := func(a store.Attempt) {
-		t.Helper()
-		if err := s.RecordAttempt(t.Context(), a); err != nil {
-			t.Fatalf("RecordAttempt(%+v): %v", a, err)
-		}
+	// Three attempts of message m-1, then m-1 dead-lettered and replayed as
+	// m-2, whose receive count starts at 1 again.
+	m1 := []store.Attempt{attempt("a", 0, "m-1", 1, 1), attempt("a", 0, "m-1", 2, 2), attempt("a", 0, "m-1", 3, 4)}
+	m2 := []store.Attempt{attempt("a", 0, "m-2", 1, 90), attempt("a", 0, "m-2", 2, 91)}
+	others := []store.Attempt{
+		attempt("b", 0, "m-3", 1, 1),  // another target
+		attempt("a", 1, "m-4", 1, 1),  // another run
+		attempt("a", 10, "m-1", 1, 1), // another run, the same message ID
 	}
-	want := []store.Attempt{attempt("a", 0, 1, "m-1"), attempt("a", 0, 2, "m-1"), attempt("a", 0, 3, "m-1")}
-	record(want[1])
-	record(want[2])
-	record(want[0])
-	record(attempt("a", 0, 1, "m-other")) // again: the first is kept
-	record(attempt("b", 0, 1, "m-2"))     // another target
-	record(attempt("a", 1, 1, "m-3"))     // another run
+	extended := attempt("a", 0, "m-1", 1, 1) // a run whose ID extends tick 0's with "#"
+	extended.RunID += "#m-1"
+	others = append(others, extended)
+	redelivered := func(a store.Attempt) store.Attempt {
+		a.At = a.At.Add(time.Hour)
+		a.Error = job.Error{Kind: "http_5xx", Message: "a redelivery of the results message"}
+		return a
+	}
+	tests := []struct {
+		name   string
+		record []store.Attempt
+		want   []store.Attempt // of (a, tick 0)
+	}{
+		{"none", others, nil},
+		{"one message, recorded out of order",
+			append([]store.Attempt{m1[2], m1[0], m1[1]}, others...), m1},
+		{"a redelivered attempt is stored once, the first kept",
+			[]store.Attempt{m1[0], m1[1], redelivered(m1[1]), m1[2], redelivered(m1[0])}, m1},
+		{"a replayed message's attempts are kept beside the old ones",
+			append(append(slices.Clone(m1), m2...), others...), append(slices.Clone(m1), m2...)},
+		{"replayed attempts recorded first still read in time order",
+			[]store.Attempt{m2[1], m2[0], m1[2], m1[1], m1[0]}, append(slices.Clone(m1), m2...)},
+		{"a replay redelivered is stored once",
+			[]store.Attempt{m1[0], m2[0], redelivered(m2[0]), m1[1], m2[1], redelivered(m1[0])},
+			[]store.Attempt{m1[0], m1[1], m2[0], m2[1]}},
+		{"time order, not attempt order", // attempt 1 of the replay before attempt 3 of the first message
+			[]store.Attempt{m1[0], m1[1], attempt("a", 0, "m-2", 1, 3), m1[2]},
+			[]store.Attempt{m1[0], m1[1], attempt("a", 0, "m-2", 1, 3), m1[2]}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newStore(t)
+			for _, a := range tt.record {
+				// The store fills in V when it reads: record without it.
+				a.V = 0
+				if err := s.RecordAttempt(t.Context(), a); err != nil {
+					t.Fatalf("RecordAttempt(%+v): %v", a, err)
+				}
+			}
+			got, err := s.Attempts(t.Context(), runID(0), "a")
+			if err != nil {
+				t.Fatalf("Attempts: %v", err)
+			}
+			checkAttempts(t, got, tt.want)
+			if got, err := s.Attempts(t.Context(), runID(9), "a"); err != nil || len(got) != 0 {
+				t.Errorf("Attempts(unknown run) = %v, %v; want none, no error", got, err)
+			}
+		})
+	}
+}
 
-	got, err := s.Attempts(t.Context(), runID(0), "a")
-	if err != nil {
-		t.Fatalf("Attempts: %v", err)
-	}
-	if len(got) != len(want) {
-		t.Fatalf("Attempts(a, tick 0) = %s, want %s", asJSON(got), asJSON(want))
-	}
-	for i := range want {
+// checkAttempts fails unless got is want: times equal as instants,
+// everything else equal, in order.
+func checkAttempts(t *testing.T, got, want []store.Attempt) {
+	t.Helper()
+	same := len(got) == len(want)
+	for i := 0; same && i < len(got); i++ {
 		g, w := got[i], want[i]
-		if !g.At.Equal(w.At) {
-			t.Errorf("attempt %d: At = %v, want %v", i, g.At, w.At)
-		}
+		same = g.At.Equal(w.At)
 		g.At, w.At = time.Time{}, time.Time{}
-		if g != w {
-			t.Errorf("attempt %d = %+v, want %+v", i, g, w)
-		}
+		same = same && g == w
 	}
-	if got, err := s.Attempts(t.Context(), runID(9), "a"); err != nil || len(got) != 0 {
-		t.Errorf("Attempts(unknown run) = %v, %v; want none, no error", got, err)
+	if !same {
+		t.Errorf("Attempts(a, tick 0):\n got %s\nwant %s", asJSON(got), asJSON(want))
 	}
 }
 
