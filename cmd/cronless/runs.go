@@ -92,9 +92,12 @@ stays there counts as dead-lettered until that message is gone.`,
 		Long: `One run: its counts, its results, and the targets without a result, each with
 whether its job is in the targets DLQ and the last error recorded for it.
 
-The targets without a result are those whose job is in the targets DLQ and, when
-that does not account for every job missing, the targets of the run's schedule
-(known from their latest result) that have no result in this run.`,
+The targets without a result are the run's planned targets (the planner records
+them with the run) that have no result in it. For a run whose targets were not
+recorded (planned by an older cronless, or, on a stage, too many to record), they
+are guessed: the targets whose job is in the targets DLQ and, when that does not
+account for every job missing, the targets of the run's schedule (known from
+their latest result) that have no result in this run.`,
 		Example: `  cronless runs show hourly-20261127T090000Z
   cronless runs show hourly-20261127T090000Z -o json`,
 		Args: cobra.ExactArgs(1),
@@ -192,6 +195,9 @@ type runDetail struct {
 	Results []job.Result `json:"results"`
 	// Missing are the targets without a result (see runs show's help).
 	Missing []missingTarget `json:"without_result"`
+	// guessed: the run has no recorded targets, so Missing was guessed
+	// from the DLQ and the schedule's latest results.
+	guessed bool
 }
 
 // missingTarget is a target of a run that has no result in it.
@@ -224,15 +230,18 @@ func newRunDetail(ctx context.Context, st resultsStore, run store.Run, res []job
 			inDLQ[l.TargetID] = l
 		}
 	}
-	var ids []string
-	for id := range inDLQ {
-		if !have[id] {
-			ids = append(ids, id)
+	ids, guessed := missingTargets(run, have), false
+	if ids == nil {
+		guessed = true
+		for id := range inDLQ {
+			if !have[id] {
+				ids = append(ids, id)
+			}
 		}
 	}
 	// Jobs that are neither done nor accounted for by the DLQ: look for
 	// them among the targets the schedule is known to have.
-	if run.Planned-run.Done()-len(ids) > 0 {
+	if guessed && run.Planned-run.Done()-len(ids) > 0 {
 		latest, err := st.Latest(ctx, "")
 		if err != nil {
 			return runDetail{}, fmt.Errorf("targets of schedule %s: %w", run.Schedule, err)
@@ -245,7 +254,7 @@ func newRunDetail(ctx context.Context, st resultsStore, run store.Run, res []job
 		}
 	}
 	sort.Strings(ids)
-	d := runDetail{runView: newRunView(run, dead), Results: res, Missing: []missingTarget{}}
+	d := runDetail{runView: newRunView(run, dead), Results: res, Missing: []missingTarget{}, guessed: guessed}
 	if d.Results == nil {
 		d.Results = []job.Result{}
 	}
@@ -267,6 +276,23 @@ func newRunDetail(ctx context.Context, st resultsStore, run store.Run, res []job
 		d.Missing = append(d.Missing, m)
 	}
 	return d, nil
+}
+
+// missingTargets returns the run's recorded targets that have no result,
+// or nil when the run has no recorded targets.
+func missingTargets(run store.Run, have map[string]bool) []string {
+	if len(run.Targets) == 0 {
+		return nil
+	}
+	ids := []string{}
+	seen := map[string]bool{}
+	for _, id := range run.Targets {
+		if !have[id] && !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
+		}
+	}
+	return ids
 }
 
 func printRunDetail(w io.Writer, format string, d runDetail) error {
@@ -302,7 +328,7 @@ func printRunDetail(w io.Writer, format string, d runDetail) error {
 	}
 	fmt.Fprintf(w, "\nWithout a result (%d):\n", len(d.Missing))
 	t := newTable("TARGET", "IN DLQ", "ATTEMPTS", "LAST ATTEMPT", "LAST ERROR")
-	anyDead, guessed := false, false
+	anyDead, notDead := false, false
 	for _, m := range d.Missing {
 		last := "-"
 		if m.LastError != nil {
@@ -310,13 +336,16 @@ func printRunDetail(w io.Writer, format string, d runDetail) error {
 		}
 		t.add(m.TargetID, yesNo(m.InDLQ), m.Attempts, tableTime(m.LastAttemptAt), last)
 		anyDead = anyDead || m.InDLQ
-		guessed = guessed || !m.InDLQ
+		notDead = notDead || !m.InDLQ
 	}
 	if err := t.write(w); err != nil {
 		return err
 	}
-	if guessed {
-		fmt.Fprintf(w, "\nNot in the DLQ: the targets of schedule %s (known from their latest results) with no result in this run;\n%d of the run's jobs are neither done nor dead-lettered.\n", v.Schedule, v.InFlight)
+	switch {
+	case notDead && d.guessed:
+		fmt.Fprintf(w, "\nNot in the DLQ: guessed, as this run's planned targets were not recorded: the targets of schedule %s\n(known from their latest results) with no result in this run; %d of the run's jobs are neither done nor dead-lettered.\n", v.Schedule, v.InFlight)
+	case notDead:
+		fmt.Fprintf(w, "\nNot in the DLQ: planned targets of this run with no result yet (in flight, or waiting for a retry);\n%d of the run's jobs are neither done nor dead-lettered.\n", v.InFlight)
 	}
 	if anyDead {
 		fmt.Fprintf(w, "\nOnce the cause is fixed: cronless dlq replay --run %s\n", v.ID)

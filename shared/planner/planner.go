@@ -152,6 +152,7 @@ func (p *Planner) Handle(ctx context.Context, tick Tick) (Response, error) {
 	tgts := p.targets.TargetsFor(tick.Schedule)
 	prev := p.previous(ctx, tgts, log)
 	msgs := make([]queue.Outgoing, 0, len(tgts))
+	ids := make([]string, 0, len(tgts))
 	for _, t := range tgts {
 		j := t.Job(runID, at)
 		j.Previous = prev[t.ID]
@@ -164,12 +165,16 @@ func (p *Planner) Handle(ctx context.Context, tick Tick) (Response, error) {
 			Body:       body,
 			Attributes: job.Attributes(j.RunID, j.TargetID),
 		})
+		ids = append(ids, t.ID)
 	}
 
 	// The run is recorded before its jobs are sent, so no result can be
-	// stored for a run whose planned count is unknown for long.
+	// stored for a run whose planned count is unknown for long. It records
+	// the planned targets too, so that the targets without a result are
+	// known exactly (cronless runs show).
 	created, err := p.runs.PutRun(ctx, store.Run{
 		ID: runID, Schedule: tick.Schedule, ScheduledAt: at, Planned: len(msgs), CreatedAt: p.now().UTC(),
+		Targets: ids,
 	})
 	if err != nil {
 		return Response{}, fmt.Errorf("record run %s: %w", runID, err)

@@ -387,6 +387,13 @@ func TestHandleRecordsRunBeforeSendingJobs(t *testing.T) {
 	if r.ID != "hourly-20261127T090000Z" || r.Schedule != "hourly" || !r.ScheduledAt.Equal(tickAt) || r.Planned != 12 {
 		t.Errorf("run = %+v", r)
 	}
+	var want []string
+	for i := range 12 {
+		want = append(want, targetID(i))
+	}
+	if !slices.Equal(r.Targets, want) {
+		t.Errorf("run targets = %v, want the schedule's targets in file order %v", r.Targets, want)
+	}
 	if r.Succeeded != 0 || r.Failed != 0 {
 		t.Errorf("new run has counters %d/%d", r.Succeeded, r.Failed)
 	}

@@ -12,7 +12,9 @@
 //     scheduled time); the first ok result of a target is not changed. When
 //     an older result arrives late, the next later result's Changed is
 //     recomputed against it;
-//   - PutRun creates a run once; putting it again keeps the first;
+//   - PutRun creates a run once; putting it again keeps the first (its
+//     planned count and targets); a run a result created gets them from
+//     the first PutRun after it;
 //   - an attempt is keyed by (run ID, target ID, message ID, attempt
 //     number): recording it again keeps the first, and Attempts lists a
 //     (run, target)'s attempts in time order.
@@ -21,6 +23,8 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/cronless/cronless/shared/job"
@@ -42,6 +46,13 @@ type Run struct {
 	// were stored (zero before any).
 	FirstResultAt time.Time `json:"first_result_at,omitzero"`
 	LastResultAt  time.Time `json:"last_result_at,omitzero"`
+	// Targets are the IDs of the planned targets, in plan order, as the
+	// planner's PutRun recorded them (one per planned job, so as many as
+	// Planned). Only Run returns them, not Runs; they are empty for a run
+	// whose plan has not been stored yet, for a run planned before the
+	// targets were recorded, and for a plan too large for the adapter to
+	// record (dynamo).
+	Targets []string `json:"targets,omitempty"`
 }
 
 // Done is the number of (run, target) pairs with a stored result.
@@ -64,7 +75,8 @@ type Attempt = job.Attempt
 // Store is everything the handler cores and the CLI need from the store.
 // Handler cores declare the narrower interfaces they use.
 type Store interface {
-	// PutRun records a run with its planned count; a run that exists is kept.
+	// PutRun records a run with its planned count and targets; a run that
+	// exists is kept.
 	PutRun(ctx context.Context, run Run) (created bool, err error)
 	// PutResult stores a result idempotently and updates its run's counters
 	// and its target's latest result.
@@ -75,9 +87,10 @@ type Store interface {
 	// its attempts numbered from 1 again) are kept beside the old ones.
 	RecordAttempt(ctx context.Context, a Attempt) error
 
-	// Run returns one run, or ErrNotFound.
+	// Run returns one run, with its targets, or ErrNotFound.
 	Run(ctx context.Context, runID string) (Run, error)
-	// Runs returns the most recent runs by scheduled time, newest first.
+	// Runs returns the most recent runs by scheduled time, newest first,
+	// without their targets (a run's list is not read at all).
 	Runs(ctx context.Context, limit int) ([]Run, error)
 	// Result returns one result, or ErrNotFound.
 	Result(ctx context.Context, targetID, runID string) (job.Result, error)
@@ -90,4 +103,26 @@ type Store interface {
 	// oldest first (by At, then attempt number and message ID), with the
 	// contract version V set.
 	Attempts(ctx context.Context, runID, targetID string) ([]Attempt, error)
+}
+
+// CheckRun checks what PutRun requires of a run: an ID, a scheduled time, a
+// planned count that is not negative, and targets (if any) that are as many
+// as planned, each a non-empty ID without a line break. Adapters call it.
+func CheckRun(run Run) error {
+	switch {
+	case run.ID == "":
+		return errors.New("run ID is missing")
+	case run.ScheduledAt.IsZero():
+		return errors.New("scheduled time is missing")
+	case run.Planned < 0:
+		return fmt.Errorf("planned count %d is negative", run.Planned)
+	case len(run.Targets) > 0 && len(run.Targets) != run.Planned:
+		return fmt.Errorf("%d targets for a plan of %d jobs", len(run.Targets), run.Planned)
+	}
+	for i, id := range run.Targets {
+		if id == "" || strings.ContainsAny(id, "\r\n") {
+			return fmt.Errorf("target %d: ID %q is empty or holds a line break", i, id)
+		}
+	}
+	return nil
 }

@@ -126,9 +126,9 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 // benchmarks, or to move a local store's history to AWS. It computes what
 // PutResult would (each target's Changed flags in time order, its latest
 // result, a run item for every run, with the planned count of those in
-// runs) and writes the items without conditions, so it is not for the live
-// path: it overwrites, and concurrent PutResults of the same targets could
-// be lost. A result given twice is stored once (the first wins). Run
+// runs, and their targets items) and writes the items without conditions,
+// so it is not for the live path: it overwrites, and concurrent PutResults
+// of the same targets could be lost. A result given twice is stored once (the first wins). Run
 // counters need nothing: they are derived from the results.
 func (s *Store) Import(ctx context.Context, runs []store.Run, results []job.Result) error {
 	if err := s.importItems(ctx, runs, results); err != nil {
@@ -141,9 +141,12 @@ func (s *Store) importItems(ctx context.Context, runs []store.Run, results []job
 	now := s.now()
 	var items []item
 	runItems := map[string]item{}
-	var runOrder []string
+	var (
+		runOrder    []string
+		targetItems []item
+	)
 	for _, run := range runs {
-		if err := checkRun(run); err != nil {
+		if err := store.CheckRun(run); err != nil {
 			return fmt.Errorf("run %q: %w", run.ID, err)
 		}
 		if _, dup := runItems[run.ID]; dup {
@@ -155,6 +158,18 @@ func (s *Store) importItems(ctx context.Context, runs []store.Run, results []job
 		}
 		runItems[run.ID] = runItem(run, createdAt, true)
 		runOrder = append(runOrder, run.ID)
+		if len(run.Targets) > 0 { // as putTargets stores them
+			b, err := encodeTargets(run.Targets)
+			if err != nil {
+				return fmt.Errorf("run %q: targets: %w", run.ID, err)
+			}
+			if b != nil {
+				it := targetsKey(run.ID)
+				it.setS(attrRunID, run.ID)
+				it[attrTargets] = &types.AttributeValueMemberB{Value: b}
+				targetItems = append(targetItems, it)
+			}
+		}
 	}
 
 	seen := map[[2]string]bool{}
@@ -179,6 +194,7 @@ func (s *Store) importItems(ctx context.Context, runs []store.Run, results []job
 	for _, id := range runOrder {
 		items = append(items, runItems[id])
 	}
+	items = append(items, targetItems...)
 
 	targets := make([]string, 0, len(byTarget))
 	for t := range byTarget {

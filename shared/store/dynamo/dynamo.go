@@ -168,14 +168,34 @@ func (s *Store) expiresAt(now time.Time) int64 {
 }
 
 // PutRun records a run. The first PutRun of a run ID stores its schedule,
-// scheduled time and planned count and reports created. A run that a result
-// created first (planned count unknown) gets its planned count, and its
-// schedule if it had none, and keeps its results; that PutRun reports
-// created too, since it recorded the plan. Otherwise the stored run is kept
-// and created is false.
+// scheduled time, planned count and targets and reports created. A run that
+// a result created first (planned count unknown) gets its planned count and
+// targets, and its schedule if it had none, and keeps its results; that
+// PutRun reports created too, since it recorded the plan. Otherwise the
+// stored run is kept and created is false.
+//
+// The targets are stored in an item of their own beside the run item (see
+// putTargets), written first, and kept when they exist: the retry of a
+// PutRun that failed between its two writes completes it. Run returns them
+// only when they are as many as the stored planned count, so the targets of
+// a PutRun that found the run planned with another count (by a PutRun
+// without targets, or an older cronless) are not returned with it. (One of
+// the same count is: the repeated delivery of a tick planned by an older
+// cronless records its targets.)
 func (s *Store) PutRun(ctx context.Context, run store.Run) (bool, error) {
-	if err := checkRun(run); err != nil {
+	created, err := s.putRun(ctx, run)
+	if err != nil {
 		return false, fmt.Errorf("dynamo: put run %q: %w", run.ID, err)
+	}
+	return created, nil
+}
+
+func (s *Store) putRun(ctx context.Context, run store.Run) (bool, error) {
+	if err := store.CheckRun(run); err != nil {
+		return false, err
+	}
+	if err := s.putTargets(ctx, run); err != nil {
+		return false, fmt.Errorf("targets: %w", err)
 	}
 	createdAt := run.CreatedAt
 	if createdAt.IsZero() {
@@ -191,24 +211,49 @@ func (s *Store) PutRun(ctx context.Context, run store.Run) (bool, error) {
 		if isConditionFailed(err) {
 			return false, nil
 		}
-		return false, fmt.Errorf("dynamo: put run %q: %w", run.ID, err)
+		return false, err
 	}
 	return true, nil
 }
 
-func checkRun(run store.Run) error {
-	switch {
-	case run.ID == "":
-		return errors.New("run ID is missing")
-	case run.ScheduledAt.IsZero():
-		return errors.New("scheduled time is missing")
-	case run.Planned < 0:
-		return fmt.Errorf("planned count %d is negative", run.Planned)
+func runKey(runID string) item { return key(runPK(runID), skRun) }
+
+func targetsKey(runID string) item { return key(runPK(runID), skTargets) }
+
+// putTargets stores a run's target IDs, compressed (encodeTargets), in the
+// run's targets item, unless it exists. It stores nothing for a run without
+// targets or whose compressed list is over maxTargetsBytes (the run then
+// reads without targets).
+//
+// The list is not an attribute of the run item: every result updates its
+// run item, and an update costs write units for the item's whole size, and
+// the run item is in GSI1, where Runs reads it (a Query costs read units
+// for whole items, whatever its projection). The targets item is outside
+// every index and only Run reads it. It is written with UpdateItem (an
+// upsert), the one write the planner's role allows.
+func (s *Store) putTargets(ctx context.Context, run store.Run) error {
+	if len(run.Targets) == 0 {
+		return nil
+	}
+	b, err := encodeTargets(run.Targets)
+	if err != nil || b == nil {
+		return err
+	}
+	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                aws.String(s.table),
+		Key:                      targetsKey(run.ID),
+		UpdateExpression:         aws.String("SET #rid = :rid, #tg = :tg"),
+		ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
+		ExpressionAttributeNames: map[string]string{"#pk": AttrPK, "#rid": attrRunID, "#tg": attrTargets},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":rid": avS(run.ID), ":tg": &types.AttributeValueMemberB{Value: b},
+		},
+	})
+	if err != nil && !isConditionFailed(err) {
+		return err
 	}
 	return nil
 }
-
-func runKey(runID string) item { return key(runPK(runID), skRun) }
 
 // update is an UpdateItem's SET clauses and their names and values.
 type update struct {

@@ -1,13 +1,18 @@
 package dynamo
 
 import (
+	"bytes"
+	"compress/gzip"
 	"database/sql"
+	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"path/filepath"
 	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -490,5 +495,142 @@ func TestAttemptsOldItems(t *testing.T) {
 	want := append(slices.Clone(old), replayed...)
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Attempts =\n%+v\nwant\n%+v", got, want)
+	}
+}
+
+// TestRunTargetsItem checks where and how a run's targets are stored: a
+// gzip'd list in an item of its own (RUN#<runID>, TARGETS) outside every
+// index and without expiry, none on the run item; a list that compresses
+// below maxTargetsBytes is kept however long, a larger one is not stored.
+func TestRunTargetsItem(t *testing.T) {
+	client := dynalite(t)
+	rng := rand.New(rand.NewPCG(3, 4))
+	ids := func(n int, id func(i int) string) []string {
+		out := make([]string, n)
+		for i := range out {
+			out[i] = id(i)
+		}
+		return out
+	}
+	random := func(int) string { // 128 characters that gzip cannot shrink much
+		const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+		b := make([]byte, 128)
+		for i := range b {
+			b[i] = alphabet[rng.IntN(len(alphabet))]
+		}
+		return string(b)
+	}
+	tests := []struct {
+		name    string
+		targets []string
+		stored  bool
+	}{
+		{"a few", []string{"shop", "news", "blog"}, true},
+		// About 560 KB of IDs, more than an item holds, in far fewer bytes.
+		{"40,000 that compress well", ids(40_000, func(i int) string { return fmt.Sprintf("target-%07d", i) }), true},
+		// 4,000 × 129 bytes of 6 bits each: some 390 KB gzip'd.
+		{"too many to store", ids(4_000, random), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newStore(t, client)
+			run := store.Run{ID: "hourly-20250301T100000Z", Schedule: "hourly", ScheduledAt: tick(0), Planned: len(tt.targets), Targets: tt.targets}
+			if created, err := s.PutRun(t.Context(), run); err != nil || !created {
+				t.Fatalf("PutRun: %v, %v", created, err)
+			}
+			got, err := s.Run(t.Context(), run.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Planned != len(tt.targets) {
+				t.Errorf("planned %d, want %d", got.Planned, len(tt.targets))
+			}
+			if tt.stored && !slices.Equal(got.Targets, tt.targets) || !tt.stored && got.Targets != nil {
+				t.Errorf("Run returned %d targets, want %d (stored: %v)", len(got.Targets), len(tt.targets), tt.stored)
+			}
+			// Import stores them as PutRun does.
+			imported := newStore(t, client)
+			if err := imported.Import(t.Context(), []store.Run{run}, nil); err != nil {
+				t.Fatal(err)
+			}
+			if got2, err := imported.Run(t.Context(), run.ID); err != nil || !slices.Equal(got2.Targets, got.Targets) {
+				t.Errorf("imported run: %d targets (%v), want %d as PutRun stored", len(got2.Targets), err, len(got.Targets))
+			}
+			if _, ok := rawItem(t, client, s.table, runKey(run.ID))[attrTargets]; ok {
+				t.Errorf("the run item has %s, want it only on the targets item", attrTargets)
+			}
+			out, err := client.GetItem(t.Context(), &dynamodb.GetItemInput{TableName: aws.String(s.table), Key: targetsKey(run.ID), ConsistentRead: aws.Bool(true)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tt.stored {
+				if len(out.Item) != 0 {
+					t.Errorf("a targets item was stored for a list over %d bytes gzip'd", maxTargetsBytes)
+				}
+				return
+			}
+			it := item(out.Item)
+			for _, attr := range []string{AttrGSI1PK, AttrGSI1SK, AttrLSI1SK, AttrExpiresAt} {
+				if _, ok := it[attr]; ok {
+					t.Errorf("targets item has %s, want none (outside every index, no expiry)", attr)
+				}
+			}
+			b, ok := it[attrTargets].(*types.AttributeValueMemberB)
+			if !ok || len(b.Value) > maxTargetsBytes {
+				t.Fatalf("targets item %s = %T, want binary of at most %d bytes", attrTargets, it[attrTargets], maxTargetsBytes)
+			}
+			zr, err := gzip.NewReader(bytes.NewReader(b.Value))
+			if err != nil {
+				t.Fatal(err)
+			}
+			text, err := io.ReadAll(zr)
+			if err != nil || string(text) != strings.Join(tt.targets, "\n") {
+				t.Errorf("targets item holds %d bytes (%v), want gzip of the IDs joined by newlines", len(text), err)
+			}
+		})
+	}
+}
+
+// TestPutRunCompletesTargets: a PutRun whose targets write failed stored
+// nothing, and its retry stores the run and its targets; the targets of a
+// PutRun that finds the run planned with another count are not returned.
+func TestPutRunCompletesTargets(t *testing.T) {
+	client := dynalite(t)
+	table := newTable(t, client)
+	var failTargets atomic.Bool
+	failTargets.Store(true)
+	f := &failAPI{API: client, fail: func(op string, in any) error {
+		if u, ok := in.(*dynamodb.UpdateItemInput); ok && item(u.Key).str(AttrSK) == skTargets && failTargets.Load() {
+			return &types.ProvisionedThroughputExceededException{Message: aws.String("throttled")}
+		}
+		return nil
+	}}
+	s := New(f, table)
+	run := store.Run{ID: "hourly-20250301T100000Z", Schedule: "hourly", ScheduledAt: tick(0), Planned: 2, Targets: []string{"a", "b"}}
+	if _, err := s.PutRun(t.Context(), run); err == nil {
+		t.Fatal("PutRun with its targets write failing: no error")
+	}
+	if _, err := s.Run(t.Context(), run.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Run after the failed PutRun: %v, want ErrNotFound", err)
+	}
+	failTargets.Store(false)
+	if created, err := s.PutRun(t.Context(), run); err != nil || !created {
+		t.Fatalf("PutRun again: %v, %v; want created", created, err)
+	}
+	if got, err := s.Run(t.Context(), run.ID); err != nil || got.Planned != 2 || !slices.Equal(got.Targets, run.Targets) {
+		t.Errorf("Run = %+v, %v; want planned 2, targets %q", got, err, run.Targets)
+	}
+
+	// A run planned without targets, then a PutRun of a plan of three.
+	bare := store.Run{ID: "hourly-20250301T110000Z", Schedule: "hourly", ScheduledAt: tick(1), Planned: 2}
+	other := bare
+	other.Planned, other.Targets = 3, []string{"x", "y", "z"}
+	for _, r := range []store.Run{bare, other} {
+		if _, err := s.PutRun(t.Context(), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, err := s.Run(t.Context(), bare.ID); err != nil || got.Planned != 2 || got.Targets != nil {
+		t.Errorf("Run = %+v, %v; want planned 2 and no targets", got, err)
 	}
 }

@@ -1,9 +1,13 @@
 package dynamo
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -247,6 +251,61 @@ func decodeRun(it item) (store.Run, error) {
 	}
 	run.Planned = int(n)
 	return run, nil
+}
+
+// maxTargetsBytes is the largest compressed target list a targets item
+// holds, well below DynamoDB's 400 KB per item; a larger one is not stored.
+const maxTargetsBytes = 300 << 10
+
+// encodeTargets is a run's target IDs as a targets item holds them: gzip
+// of the IDs joined by "\n" (IDs hold no line break: store.CheckRun). It
+// returns nil when the result is larger than maxTargetsBytes.
+func encodeTargets(ids []string) ([]byte, error) {
+	var b bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&b, gzip.BestCompression)
+	if err != nil {
+		return nil, err
+	}
+	for i, id := range ids {
+		if i > 0 {
+			if _, err := zw.Write([]byte{'\n'}); err != nil {
+				return nil, err
+			}
+		}
+		if _, err := io.WriteString(zw, id); err != nil {
+			return nil, err
+		}
+		if b.Len() > maxTargetsBytes {
+			return nil, nil
+		}
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	if b.Len() > maxTargetsBytes {
+		return nil, nil
+	}
+	return b.Bytes(), nil
+}
+
+// decodeTargets reads the target IDs of a targets item.
+func decodeTargets(it item) ([]string, error) {
+	v, ok := it[attrTargets].(*types.AttributeValueMemberB)
+	if !ok {
+		return nil, fmt.Errorf("stored targets %s: attribute %s is %T, want binary", it.keyString(), attrTargets, it[attrTargets])
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(v.Value))
+	if err != nil {
+		return nil, fmt.Errorf("stored targets %s: %w", it.keyString(), err)
+	}
+	text, err := io.ReadAll(zr)
+	if err != nil {
+		return nil, fmt.Errorf("stored targets %s: %w", it.keyString(), err)
+	}
+	if len(text) == 0 {
+		return nil, nil
+	}
+	return strings.Split(string(text), "\n"), nil
 }
 
 // attemptItem is the item of a failed attempt.

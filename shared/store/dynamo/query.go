@@ -16,22 +16,49 @@ import (
 	"github.com/cronless/cronless/shared/store"
 )
 
-// Run returns one run, or an error wrapping store.ErrNotFound. A run that
-// only results have created so far has Planned 0.
+// Run returns one run with its targets, or an error wrapping
+// store.ErrNotFound. A run that only results have created so far has
+// Planned 0.
 //
-// Its counters and result times are derived from its results: one GetItem
-// and a Query of GSI1 that reads all of the run's result items (DynamoDB
-// charges for the items' full size, about 0.5 read units per 4 KB, e.g.
-// some 125 units for a run of 1,000 results of 1 KB).
+// The run item and its targets item are read by one strongly consistent
+// Query of the run's partition (RUN#<runID>); the targets are returned
+// when they are as many as the planned count (see PutRun). Its counters and result times
+// are derived from its results: a Query of GSI1 that reads all of the run's
+// result items (DynamoDB charges for the items' full size, about 0.5 read
+// units per 4 KB, e.g. some 125 units for a run of 1,000 results of 1 KB).
 func (s *Store) Run(ctx context.Context, runID string) (store.Run, error) {
-	it, found, err := s.getItem(ctx, runKey(runID))
+	in := &dynamodb.QueryInput{
+		TableName:                 aws.String(s.table),
+		KeyConditionExpression:    aws.String("#pk = :pk"),
+		ExpressionAttributeNames:  map[string]string{"#pk": AttrPK},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": avS(runPK(runID))},
+		ConsistentRead:            aws.Bool(true),
+	}
+	var summary, targets item
+	err := s.each(ctx, in, func(it item) (bool, error) {
+		switch it.str(AttrSK) {
+		case skRun:
+			summary = it
+		case skTargets:
+			targets = it
+		}
+		return true, nil
+	})
 	if err != nil {
 		return store.Run{}, fmt.Errorf("dynamo: run %q: %w", runID, err)
 	}
-	if !found {
+	if summary == nil {
 		return store.Run{}, fmt.Errorf("dynamo: run %q: %w", runID, store.ErrNotFound)
 	}
-	run, err := decodeRun(it)
+	run, err := decodeRun(summary)
+	if err == nil && targets != nil {
+		run.Targets, err = decodeTargets(targets)
+		if len(run.Targets) != run.Planned {
+			// Another plan's, stored by a PutRun that found the run
+			// planned (without targets, or by an older cronless).
+			run.Targets = nil
+		}
+	}
 	if err == nil {
 		err = s.count(ctx, &run)
 	}
@@ -42,7 +69,9 @@ func (s *Store) Run(ctx context.Context, runID string) (store.Run, error) {
 }
 
 // Runs returns up to limit runs, newest scheduled first (all when limit <=
-// 0), each with its counters (see Run for their cost).
+// 0), each with its counters (see Run for their cost) and without its
+// targets: the Query of GSI1 reads run items only (targets items are in no
+// index).
 func (s *Store) Runs(ctx context.Context, limit int) ([]store.Run, error) {
 	in := &dynamodb.QueryInput{
 		TableName:                 aws.String(s.table),

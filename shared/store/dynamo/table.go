@@ -42,8 +42,9 @@ const (
 	prefixAt      = "AT#"  // LSI1SK of a result item
 	skLatest      = "LATEST"
 	skRun         = "SUMMARY"
-	gsiLatest     = "LATEST" // GSI1PK of latest items
-	gsiRuns       = "RUNS"   // GSI1PK of run items
+	skTargets     = "TARGETS" // SK of a run's targets item
+	gsiLatest     = "LATEST"  // GSI1PK of latest items
+	gsiRuns       = "RUNS"    // GSI1PK of run items
 )
 
 // Data attributes of the items.
@@ -73,6 +74,7 @@ const (
 	attrCreatedAt   = "created_at"
 	attrMessageID   = "message_id"
 	attrAt          = "at"
+	attrTargets     = "targets" // B: gzip of the target IDs joined by "\n"
 )
 
 // timeLayout is RFC 3339 in UTC with a fixed nine fractional digits, so the

@@ -64,47 +64,51 @@ func New(ctx context.Context, db *sql.DB) (*Store, error) {
 }
 
 // PutRun records a run. The first PutRun of a run ID stores its schedule,
-// scheduled time and planned count and reports created. A run that a result
-// created first (planned count unknown) gets its planned count, and its
-// schedule if it had none, and keeps its counters; that PutRun reports
-// created too, since it recorded the plan. Otherwise the stored run is kept
-// and created is false.
+// scheduled time, planned count and targets and reports created. A run that
+// a result created first (planned count unknown) gets its planned count and
+// targets, and its schedule if it had none, and keeps its counters; that
+// PutRun reports created too, since it recorded the plan. Otherwise the
+// stored run is kept and created is false.
 func (s *Store) PutRun(ctx context.Context, run store.Run) (bool, error) {
-	if err := checkRun(run); err != nil {
+	if err := store.CheckRun(run); err != nil {
 		return false, fmt.Errorf("localstore: put run %q: %w", run.ID, err)
 	}
 	createdAt := run.CreatedAt
 	if createdAt.IsZero() {
 		createdAt = s.now()
 	}
-	res, err := s.db.ExecContext(ctx, `
-		INSERT INTO store_runs (run_id, schedule, scheduled_at, planned, created_at)
-		VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT (run_id) DO UPDATE SET
-			planned  = excluded.planned,
-			schedule = CASE WHEN store_runs.schedule = '' THEN excluded.schedule ELSE store_runs.schedule END
-		WHERE store_runs.planned IS NULL`,
-		run.ID, run.Schedule, timeText(run.ScheduledAt), run.Planned, timeText(createdAt))
+	var targets any // NULL when the run has none
+	if len(run.Targets) > 0 {
+		b, err := json.Marshal(run.Targets)
+		if err != nil {
+			return false, fmt.Errorf("localstore: put run %q: encode targets: %w", run.ID, err)
+		}
+		targets = string(b)
+	}
+	var created bool
+	// Through write, as every write: it takes its turn at the file's write
+	// lock with the other writers of this process.
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		res, err := s.stmts.Exec(ctx, tx, `
+			INSERT INTO store_runs (run_id, schedule, scheduled_at, planned, created_at, targets)
+			VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT (run_id) DO UPDATE SET
+				planned  = excluded.planned,
+				targets  = excluded.targets,
+				schedule = CASE WHEN store_runs.schedule = '' THEN excluded.schedule ELSE store_runs.schedule END
+			WHERE store_runs.planned IS NULL`,
+			run.ID, run.Schedule, timeText(run.ScheduledAt), run.Planned, timeText(createdAt), targets)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		created = n == 1
+		return err
+	})
 	if err != nil {
 		return false, fmt.Errorf("localstore: put run %q: %w", run.ID, err)
 	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, fmt.Errorf("localstore: put run %q: %w", run.ID, err)
-	}
-	return n == 1, nil
-}
-
-func checkRun(run store.Run) error {
-	switch {
-	case run.ID == "":
-		return errors.New("run ID is missing")
-	case run.ScheduledAt.IsZero():
-		return errors.New("scheduled time is missing")
-	case run.Planned < 0:
-		return fmt.Errorf("planned count %d is negative", run.Planned)
-	}
-	return nil
+	return created, nil
 }
 
 // PutResult stores r once per (target ID, run ID), in one transaction. The

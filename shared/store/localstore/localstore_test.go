@@ -538,6 +538,55 @@ func TestMigrateAttempts(t *testing.T) {
 	}
 }
 
+// TestMigrateRunTargets opens a file whose store_runs has no targets
+// column, as before localstore/5: its runs read without targets, and new
+// runs store theirs.
+func TestMigrateRunTargets(t *testing.T) {
+	db := openDB(t, filepath.Join(t.TempDir(), "local.db"), dsnImmediate)
+	ctx := t.Context()
+	for _, stmt := range []string{
+		`CREATE TABLE store_runs (
+			run_id          TEXT    NOT NULL PRIMARY KEY,
+			schedule        TEXT    NOT NULL DEFAULT '',
+			scheduled_at    TEXT    NOT NULL,
+			planned         INTEGER,
+			succeeded       INTEGER NOT NULL DEFAULT 0,
+			failed          INTEGER NOT NULL DEFAULT 0,
+			created_at      TEXT    NOT NULL,
+			first_result_at TEXT,
+			last_result_at  TEXT
+		) WITHOUT ROWID`,
+		`INSERT INTO store_runs (run_id, schedule, scheduled_at, planned, created_at)
+		VALUES ('` + runID(0) + `', 'hourly', '2025-03-01T10:00:00.000000000Z', 2, '2025-03-01T10:00:00.000000000Z')`,
+	} {
+		if _, err := db.ExecContext(ctx, stmt); err != nil {
+			t.Fatalf("old schema: %v", err)
+		}
+	}
+	s := newStore(t, db)
+	for _, run := range []store.Run{
+		{ID: runID(0), Schedule: "hourly", ScheduledAt: tick(0), Planned: 2, Targets: []string{"a", "b"}}, // planned already: kept
+		{ID: runID(1), Schedule: "hourly", ScheduledAt: tick(1), Planned: 2, Targets: []string{"b", "a"}},
+	} {
+		if _, err := s.PutRun(ctx, run); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		run  int
+		want []string
+	}{
+		{0, nil},
+		{1, []string{"b", "a"}},
+	}
+	for _, tt := range tests {
+		got, err := s.Run(ctx, runID(tt.run))
+		if err != nil || got.Planned != 2 || !reflect.DeepEqual(got.Targets, tt.want) {
+			t.Errorf("Run(tick %d) on the migrated file = %+v, %v; want planned 2, targets %q", tt.run, got, err, tt.want)
+		}
+	}
+}
+
 // PutResults stores a batch as PutResult stores its results one after the
 // other: the same outcomes (a repeat within the batch is a duplicate) and
 // the same stored state.

@@ -11,10 +11,11 @@ import (
 	"github.com/cronless/cronless/shared/store"
 )
 
-// Run returns one run, or an error wrapping store.ErrNotFound. A run that
-// only results have created so far has Planned 0.
+// Run returns one run with its targets, or an error wrapping
+// store.ErrNotFound. A run that only results have created so far has
+// Planned 0.
 func (s *Store) Run(ctx context.Context, runID string) (store.Run, error) {
-	runs, err := s.queryRuns(ctx, `WHERE run_id = ?`, runID)
+	runs, err := s.queryRuns(ctx, true, `WHERE run_id = ?`, runID)
 	if err != nil {
 		return store.Run{}, fmt.Errorf("localstore: run %q: %w", runID, err)
 	}
@@ -24,9 +25,10 @@ func (s *Store) Run(ctx context.Context, runID string) (store.Run, error) {
 	return runs[0], nil
 }
 
-// Runs returns up to limit runs, newest scheduled first (all when limit <= 0).
+// Runs returns up to limit runs, newest scheduled first (all when limit <=
+// 0), without their targets (not read).
 func (s *Store) Runs(ctx context.Context, limit int) ([]store.Run, error) {
-	runs, err := s.queryRuns(ctx, `ORDER BY scheduled_at DESC, run_id DESC LIMIT ?`, sqlLimit(limit))
+	runs, err := s.queryRuns(ctx, false, `ORDER BY scheduled_at DESC, run_id DESC LIMIT ?`, sqlLimit(limit))
 	if err != nil {
 		return nil, fmt.Errorf("localstore: runs: %w", err)
 	}
@@ -156,11 +158,16 @@ func (s *Store) Attempts(ctx context.Context, runID, targetID string) ([]store.A
 	return as, nil
 }
 
-// queryRuns selects runs; rest is the query after the FROM clause.
-func (s *Store) queryRuns(ctx context.Context, rest string, args ...any) ([]store.Run, error) {
+// queryRuns selects runs, with their targets when withTargets (otherwise
+// the column is not read); rest is the query after the FROM clause.
+func (s *Store) queryRuns(ctx context.Context, withTargets bool, rest string, args ...any) ([]store.Run, error) {
+	targets := "NULL"
+	if withTargets {
+		targets = "targets"
+	}
 	rows, err := s.db.QueryContext(ctx, `
 		SELECT run_id, schedule, scheduled_at, planned, succeeded, failed,
-			created_at, first_result_at, last_result_at
+			created_at, first_result_at, last_result_at, `+targets+`
 		FROM store_runs `+rest, args...)
 	if err != nil {
 		return nil, err
@@ -172,11 +179,17 @@ func (s *Store) queryRuns(ctx context.Context, rest string, args ...any) ([]stor
 			run                                     store.Run
 			planned                                 sql.NullInt64
 			scheduledAt, createdAt, firstAt, lastAt sql.NullString
+			targets                                 sql.NullString
 		)
 		err := rows.Scan(&run.ID, &run.Schedule, &scheduledAt, &planned, &run.Succeeded, &run.Failed,
-			&createdAt, &firstAt, &lastAt)
+			&createdAt, &firstAt, &lastAt, &targets)
 		if err != nil {
 			return nil, err
+		}
+		if targets.Valid {
+			if err := json.Unmarshal([]byte(targets.String), &run.Targets); err != nil {
+				return nil, fmt.Errorf("run %q: stored targets: %w", run.ID, err)
+			}
 		}
 		run.Planned = int(planned.Int64)
 		for _, f := range []struct {

@@ -122,4 +122,9 @@ var migrations = []struct {
 		`DROP TABLE store_attempts`,
 		`ALTER TABLE store_attempts_4 RENAME TO store_attempts`,
 	}},
+	// The planned targets of a run: a JSON array of target IDs in plan
+	// order, NULL when not recorded (a run planned before, or not yet).
+	{"localstore/5", []string{
+		`ALTER TABLE store_runs ADD COLUMN targets TEXT`,
+	}},
 }

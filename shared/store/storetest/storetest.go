@@ -42,6 +42,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Changed", testChanged},
 		{"NotModified", testNotModified},
 		{"Attempts", testAttempts},
+		{"RunTargets", testRunTargets},
+		{"RunRejectsBadTargets", testRunRejectsBadTargets},
 		{"Runs", testRuns},
 		{"RunResults", testRunResults},
 		{"NotFound", testNotFound},
@@ -708,6 +710,85 @@ func checkAttempts(t *testing.T, got, want []store.Attempt) {
 	}
 	if !same {
 		t.Errorf("Attempts(a, tick 0):\n got %s\nwant %s", asJSON(got), asJSON(want))
+	}
+}
+
+// testRunTargets checks that Run returns the targets the planner's PutRun
+// recorded, under PutRun's first-wins rule, and that Runs returns none.
+func testRunTargets(t *testing.T, newStore func(t *testing.T) store.Store) {
+	plan := func(i int, targets ...string) store.Run {
+		return store.Run{ID: runID(i), Schedule: "hourly", ScheduledAt: tick(i), Planned: len(targets), Targets: targets}
+	}
+	tests := []struct {
+		name    string
+		results []job.Result // put before the runs
+		runs    []store.Run  // put in order
+		want    []string     // Run(tick 0).Targets
+	}{
+		{"in plan order", nil, []store.Run{plan(0, "c", "a", "b")}, []string{"c", "a", "b"}},
+		{"the first PutRun's", nil, []store.Run{plan(0, "a", "b"), plan(0, "x", "y", "z")}, []string{"a", "b"}},
+		{"a run planned without targets keeps none", nil, []store.Run{plan(0), plan(0, "a")}, nil},
+		{"a run created by a result gets them from PutRun",
+			[]job.Result{okResult("b", 0, "h")}, []store.Run{plan(0, "a", "b"), plan(0, "x")}, []string{"a", "b"}},
+		{"none without a plan", []job.Result{okResult("b", 0, "h")}, nil, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newStore(t)
+			for _, r := range tt.results {
+				putResult(t, s, r)
+			}
+			for _, run := range tt.runs {
+				putRun(t, s, run)
+			}
+			putRun(t, s, plan(1, "other")) // another run's targets stay its own
+			got := getRun(t, s, runID(0))
+			if !slices.Equal(got.Targets, tt.want) {
+				t.Errorf("Run(tick 0).Targets = %q, want %q", got.Targets, tt.want)
+			}
+			if want := len(tt.results); got.Done() != want {
+				t.Errorf("Run(tick 0) counts %d results, want %d", got.Done(), want)
+			}
+			if got := getRun(t, s, runID(1)).Targets; !slices.Equal(got, []string{"other"}) {
+				t.Errorf("Run(tick 1).Targets = %q, want [other]", got)
+			}
+			runs, err := s.Runs(t.Context(), 0)
+			if err != nil {
+				t.Fatalf("Runs: %v", err)
+			}
+			for _, r := range runs {
+				if r.Targets != nil {
+					t.Errorf("Runs: run %s has targets %q, want none (only Run reads them)", r.ID, r.Targets)
+				}
+			}
+		})
+	}
+}
+
+// testRunRejectsBadTargets checks that PutRun refuses targets that do not
+// match the plan, and stores nothing of such a run.
+func testRunRejectsBadTargets(t *testing.T, newStore func(t *testing.T) store.Store) {
+	tests := []struct {
+		name    string
+		planned int
+		targets []string
+	}{
+		{"fewer than planned", 3, []string{"a", "b"}},
+		{"more than planned", 1, []string{"a", "b"}},
+		{"an empty ID", 2, []string{"a", ""}},
+		{"a line break", 2, []string{"a", "b\nc"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newStore(t)
+			run := store.Run{ID: runID(0), Schedule: "hourly", ScheduledAt: tick(0), Planned: tt.planned, Targets: tt.targets}
+			if _, err := s.PutRun(t.Context(), run); err == nil {
+				t.Errorf("PutRun(planned %d, targets %q): no error", tt.planned, tt.targets)
+			}
+			if _, err := s.Run(t.Context(), runID(0)); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("Run after a rejected PutRun: error %v, want ErrNotFound", err)
+			}
+		})
 	}
 }
 

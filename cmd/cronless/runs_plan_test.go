@@ -1,0 +1,192 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cronless/cronless/shared/dlq"
+	"github.com/cronless/cronless/shared/job"
+	"github.com/cronless/cronless/shared/queue"
+	"github.com/cronless/cronless/shared/store"
+)
+
+// planStore is the part of a store newRunDetail reads: the latest results
+// (for a guess) and attempts. Other methods are not called.
+type planStore struct {
+	resultsStore
+	latest      []job.Result
+	attempts    map[string][]job.Attempt // by target ID
+	latestCalls int
+}
+
+func (s *planStore) Latest(ctx context.Context, targetID string) ([]job.Result, error) {
+	s.latestCalls++
+	return s.latest, nil
+}
+
+func (s *planStore) Attempts(ctx context.Context, runID, targetID string) ([]job.Attempt, error) {
+	return s.attempts[targetID], nil
+}
+
+// TestNewRunDetailTargets checks which targets runs show lists without a
+// result: exactly the recorded targets that have none, or, for a run
+// without recorded targets, the guess from the DLQ and the schedule's
+// latest results.
+func TestNewRunDetailTargets(t *testing.T) {
+	const runID = "hourly-20250301T110000Z"
+	at := time.Date(2025, 3, 1, 11, 0, 0, 0, time.UTC)
+	result := func(target string) job.Result {
+		return job.Result{V: job.Version, RunID: runID, Schedule: "hourly", TargetID: target, Status: job.StatusOK}
+	}
+	latest := func(target, schedule string) job.Result {
+		return job.Result{V: job.Version, RunID: "older", Schedule: schedule, TargetID: target, Status: job.StatusOK}
+	}
+	letter := func(run, target string) dlq.Letter { return dlq.Letter{RunID: run, TargetID: target} }
+	attempts := map[string][]job.Attempt{
+		"d": {
+			{V: job.Version, RunID: runID, TargetID: "d", MessageID: "m-1", Attempt: 1, At: at.Add(time.Minute), Error: job.Error{Kind: "timeout", Message: "first"}},
+			{V: job.Version, RunID: runID, TargetID: "d", MessageID: "m-2", Attempt: 1, At: at.Add(time.Hour), Error: job.Error{Kind: "http_5xx", Message: "replayed"}},
+		},
+	}
+	schedule := []job.Result{latest("a", "hourly"), latest("b", "hourly"), latest("c", "hourly"), latest("d", "hourly"), latest("n", "daily")}
+	type missing struct {
+		target string
+		inDLQ  bool
+	}
+	tests := []struct {
+		name        string
+		targets     []string
+		results     []job.Result
+		letters     []dlq.Letter
+		latest      []job.Result
+		want        []missing
+		wantGuessed bool
+		wantLatest  int // calls of Latest
+	}{
+		{
+			name:    "recorded targets",
+			targets: []string{"d", "a", "c", "e"},
+			results: []job.Result{result("a")},
+			// x's job of this run is dead-lettered but x is not planned; b's
+			// job is another run's.
+			letters: []dlq.Letter{letter(runID, "c"), letter(runID, "x"), letter("other", "b")},
+			latest:  schedule,
+			want:    []missing{{"c", true}, {"d", false}, {"e", false}},
+		},
+		{
+			name:    "recorded targets, all done",
+			targets: []string{"a", "b"},
+			results: []job.Result{result("b"), result("a")},
+			latest:  schedule,
+			want:    []missing{},
+		},
+		{
+			name:        "no recorded targets: guessed from the DLQ and the latest results",
+			results:     []job.Result{result("a")},
+			letters:     []dlq.Letter{letter(runID, "c"), letter(runID, "x")},
+			latest:      schedule,
+			want:        []missing{{"b", false}, {"c", true}, {"d", false}, {"x", true}},
+			wantGuessed: true,
+			wantLatest:  1,
+		},
+		{
+			name:        "no recorded targets, the DLQ accounts for all",
+			results:     []job.Result{result("a"), result("b")},
+			letters:     []dlq.Letter{letter(runID, "c"), letter(runID, "d")},
+			latest:      schedule,
+			want:        []missing{{"c", true}, {"d", true}},
+			wantGuessed: true,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := &planStore{latest: tt.latest, attempts: attempts}
+			run := store.Run{ID: runID, Schedule: "hourly", ScheduledAt: at, Planned: 4, Succeeded: len(tt.results), Targets: tt.targets}
+			d, err := newRunDetail(context.Background(), st, run, tt.results, tt.letters)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := []missing{}
+			for _, m := range d.Missing {
+				got = append(got, missing{m.TargetID, m.InDLQ})
+				if m.TargetID == "d" && (m.Attempts != 2 || m.LastError == nil || m.LastError.Message != "replayed") {
+					t.Errorf("d: %d attempts, last error %+v; want 2 and the replayed message's", m.Attempts, m.LastError)
+				}
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("without a result = %v, want %v", got, tt.want)
+			}
+			if d.guessed != tt.wantGuessed || st.latestCalls != tt.wantLatest {
+				t.Errorf("guessed %v after %d calls of Latest, want %v after %d", d.guessed, st.latestCalls, tt.wantGuessed, tt.wantLatest)
+			}
+		})
+	}
+}
+
+// TestRunsShowPlanGolden checks runs show of a run whose targets the plan
+// recorded, on both backends, against testdata/runs_show_plan.*.golden: the
+// golden dataset plus run hourly 11:00 of five targets (alpha ok, beta
+// failed, gamma dead-lettered, delta in flight after a failed attempt, zeta
+// in flight).
+func TestRunsShowPlanGolden(t *testing.T) {
+	const runH11 = "hourly-20250301T110000Z"
+	h11 := time.Date(2025, 3, 1, 11, 0, 0, 0, time.UTC)
+	for i, b := range testBackends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := context.Background()
+			seedGolden(t, b)
+			run := store.Run{ID: runH11, Schedule: "hourly", ScheduledAt: h11, Planned: 5, CreatedAt: h11,
+				Targets: []string{"alpha", "beta", "gamma", "delta", "zeta"}}
+			if _, err := b.store.PutRun(ctx, run); err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range []job.Result{
+				{V: 1, RunID: runH11, Schedule: "hourly", TargetID: "alpha", URL: "https://alpha.example/", ScheduledAt: h11,
+					Status: job.StatusOK, HTTPStatus: 200, Fields: map[string]any{"title": "Alpha"}, ContentHash: "a3",
+					FetchedAt: h11.Add(2 * time.Second), DurationMS: 210, Attempt: 1},
+				{V: 1, RunID: runH11, Schedule: "hourly", TargetID: "beta", URL: "https://beta.example/", ScheduledAt: h11,
+					Status: job.StatusFailed, HTTPStatus: 404, FetchedAt: h11.Add(time.Second), DurationMS: 40, Attempt: 1,
+					Error: &job.Error{Kind: "http_4xx", Message: "404 Not Found"}},
+			} {
+				if _, err := b.store.PutResult(ctx, r); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, a := range []job.Attempt{
+				{V: 1, RunID: runH11, TargetID: "gamma", MessageID: "m-gamma-11", Attempt: 3, At: h11.Add(2 * time.Minute),
+					Error: job.Error{Kind: "http_5xx", Message: "502 Bad Gateway"}},
+				{V: 1, RunID: runH11, TargetID: "delta", MessageID: "m-delta-11", Attempt: 1, At: h11.Add(10 * time.Second),
+					Error: job.Error{Kind: "timeout", Message: "no response in 10s"}},
+			} {
+				if err := b.store.RecordAttempt(ctx, a); err != nil {
+					t.Fatal(err)
+				}
+			}
+			body, err := job.Encode(job.Job{V: 1, RunID: runH11, Schedule: "hourly", TargetID: "gamma", URL: "https://gamma.example/", ScheduledAt: h11})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := b.jobsDLQ.SendBatch(ctx, []queue.Outgoing{{ID: "gamma", Body: body, Attributes: job.Attributes(runH11, "gamma")}}); err != nil {
+				t.Fatal(err)
+			}
+			runs, err := b.store.Runs(ctx, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, format := range []string{"table", "json", "csv"} {
+				code, out, stderr := cli(t, b.withArgs("runs", "show", runH11, "-o", format)...)
+				if code != exitOK || stderr != "" {
+					t.Fatalf("runs show -o %s: exit %d, stderr %q", format, code, stderr)
+				}
+				if format == "json" && !json.Valid([]byte(strings.TrimSpace(out))) {
+					t.Errorf("runs show -o json: %q is not JSON", out)
+				}
+				checkGolden(t, "runs_show_plan."+format, maskStored(out, format, runs), *updateGolden && i == 0)
+			}
+		})
+	}
+}
