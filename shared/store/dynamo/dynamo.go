@@ -504,17 +504,14 @@ func (s *Store) neighbourOK(ctx context.Context, targetID, key string, before, w
 		// cost of the filter low when it is.
 		Limit: aws.Int32(4),
 	}
-	var (
-		n     neighbour
-		found bool
-	)
-	err := s.each(ctx, in, func(it item) (bool, error) {
-		n = neighbour{key: it.str(AttrLSI1SK), run: it.str(attrRunID), hash: it.str(attrContentHash), prev: it.str(attrPrev),
-			nm: it.boolean(attrNotModified), fields: it.str(attrFields)}
-		found = true
-		return false, nil
+	ns, err := query(ctx, s, in, 1, func(it item) (neighbour, error) {
+		return neighbour{key: it.str(AttrLSI1SK), run: it.str(attrRunID), hash: it.str(attrContentHash), prev: it.str(attrPrev),
+			nm: it.boolean(attrNotModified), fields: it.str(attrFields)}, nil
 	})
-	return n, found, err
+	if err != nil || len(ns) == 0 {
+		return neighbour{}, false, err
+	}
+	return ns[0], true, nil
 }
 
 // setChanged sets a stored result's Changed flag, computed against the ok
@@ -613,6 +610,23 @@ func (s *Store) getItem(ctx context.Context, k item) (item, bool, error) {
 		return nil, false, nil
 	}
 	return out.Item, true, nil
+}
+
+// query runs a query page by page (each) and returns its items decoded by
+// decode, at most limit of them (all when limit <= 0): it reads no page
+// after the one that completes them. It returns an empty slice, not nil,
+// when there are none.
+func query[T any](ctx context.Context, s *Store, in *dynamodb.QueryInput, limit int, decode func(item) (T, error)) ([]T, error) {
+	out := []T{}
+	err := s.each(ctx, in, func(it item) (bool, error) {
+		v, err := decode(it)
+		if err != nil {
+			return false, err
+		}
+		out = append(out, v)
+		return limit <= 0 || len(out) < limit, nil
+	})
+	return out, err
 }
 
 // each runs a query page by page (the SDK's paginator) and calls fn with

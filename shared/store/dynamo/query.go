@@ -34,18 +34,18 @@ func (s *Store) Run(ctx context.Context, runID string) (store.Run, error) {
 		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": avS(runPK(runID))},
 		ConsistentRead:            aws.Bool(true),
 	}
+	items, err := query(ctx, s, in, 0, func(it item) (item, error) { return it, nil })
+	if err != nil {
+		return store.Run{}, fmt.Errorf("dynamo: run %q: %w", runID, err)
+	}
 	var summary, targets item
-	err := s.each(ctx, in, func(it item) (bool, error) {
+	for _, it := range items {
 		switch it.str(AttrSK) {
 		case skRun:
 			summary = it
 		case skTargets:
 			targets = it
 		}
-		return true, nil
-	})
-	if err != nil {
-		return store.Run{}, fmt.Errorf("dynamo: run %q: %w", runID, err)
 	}
 	if summary == nil {
 		return store.Run{}, fmt.Errorf("dynamo: run %q: %w", runID, store.ErrNotFound)
@@ -84,15 +84,7 @@ func (s *Store) Runs(ctx context.Context, limit int) ([]store.Run, error) {
 	if limit > 0 {
 		in.Limit = aws.Int32(int32(min(limit, 1000)))
 	}
-	runs := []store.Run{}
-	err := s.each(ctx, in, func(it item) (bool, error) {
-		run, err := decodeRun(it)
-		if err != nil {
-			return false, err
-		}
-		runs = append(runs, run)
-		return limit <= 0 || len(runs) < limit, nil
-	})
+	runs, err := query(ctx, s, in, limit, decodeRun)
 	if err != nil {
 		return nil, fmt.Errorf("dynamo: runs: %w", err)
 	}
@@ -207,16 +199,7 @@ func filtered(in *dynamodb.QueryInput, attr string, v types.AttributeValue) *dyn
 // queryResults runs a query of result (or latest) items and decodes them all.
 func (s *Store) queryResults(ctx context.Context, in *dynamodb.QueryInput) ([]job.Result, error) {
 	in.TableName = aws.String(s.table)
-	rs := []job.Result{}
-	err := s.each(ctx, in, func(it item) (bool, error) {
-		r, err := decodeResult(it)
-		if err != nil {
-			return false, err
-		}
-		rs = append(rs, r)
-		return true, nil
-	})
-	return rs, err
+	return query(ctx, s, in, 0, decodeResult)
 }
 
 // History returns a target's results scheduled in [since, until), newest
@@ -250,15 +233,7 @@ func (s *Store) History(ctx context.Context, targetID string, since, until time.
 	if limit > 0 {
 		in.Limit = aws.Int32(int32(min(limit, 1000)))
 	}
-	rs := []job.Result{}
-	err := s.each(ctx, in, func(it item) (bool, error) {
-		r, err := decodeResult(it)
-		if err != nil {
-			return false, err
-		}
-		rs = append(rs, r)
-		return limit <= 0 || len(rs) < limit, nil
-	})
+	rs, err := query(ctx, s, in, limit, decodeResult)
 	if err != nil {
 		return nil, fmt.Errorf("dynamo: history of %q: %w", targetID, err)
 	}
@@ -308,12 +283,7 @@ func (s *Store) runsSince(ctx context.Context, since time.Time) ([]string, error
 		},
 		ScanIndexForward: aws.Bool(false),
 	}
-	var ids []string
-	err := s.each(ctx, in, func(it item) (bool, error) {
-		ids = append(ids, it.str(attrRunID))
-		return true, nil
-	})
-	return ids, err
+	return query(ctx, s, in, 0, func(it item) (string, error) { return it.str(attrRunID), nil })
 }
 
 // Failed returns the failed results of run runID ordered by target ID or,
@@ -351,17 +321,11 @@ func (s *Store) Failed(ctx context.Context, runID string) ([]job.Result, error) 
 			ScanIndexForward: aws.Bool(false),
 			Limit:            aws.Int32(25),
 		}
-		err := s.each(ctx, filtered(in, attrStatus, failed), func(it item) (bool, error) {
-			r, err := decodeResult(it)
-			if err != nil {
-				return false, err
-			}
-			rs = append(rs, r)
-			return false, nil
-		})
+		last, err := query(ctx, s, filtered(in, attrStatus, failed), 1, decodeResult)
 		if err != nil {
 			return nil, fmt.Errorf("dynamo: failed results: target %q: %w", l.TargetID, err)
 		}
+		rs = append(rs, last...)
 	}
 	return rs, nil
 }
@@ -384,21 +348,17 @@ func (s *Store) Attempts(ctx context.Context, runID, targetID string) ([]store.A
 		},
 		ConsistentRead: aws.Bool(true),
 	}
-	as := []store.Attempt{}
+	all, err := query(ctx, s, in, 0, decodeAttempt)
+	if err != nil {
+		return nil, fmt.Errorf("dynamo: attempts of %s/%s: %w", targetID, runID, err)
+	}
+	as := all[:0]
 	seen := map[attemptKey]bool{}
-	err := s.each(ctx, in, func(it item) (bool, error) {
-		a, err := decodeAttempt(it)
-		if err != nil {
-			return false, err
-		}
+	for _, a := range all {
 		if k := (attemptKey{a.MessageID, a.Attempt}); !seen[k] {
 			seen[k] = true
 			as = append(as, a)
 		}
-		return true, nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("dynamo: attempts of %s/%s: %w", targetID, runID, err)
 	}
 	slices.SortStableFunc(as, func(a, b store.Attempt) int {
 		return cmp.Or(a.At.Compare(b.At), cmp.Compare(a.Attempt, b.Attempt), strings.Compare(a.MessageID, b.MessageID))
