@@ -492,9 +492,11 @@ func printLetter(w io.Writer, format string, l dlq.Letter, history []job.Attempt
 		}
 		return json.NewEncoder(w).Encode(out)
 	case "csv":
-		t := newTable("message_id", "attempt", "at", "error_kind", "error_message")
+		// message_id is the dead letter's; attempt_message_id the message
+		// the attempt was made on (another one before a replay).
+		t := newTable("message_id", "attempt_message_id", "attempt", "at", "error_kind", "error_message")
 		for _, h := range history {
-			t.add(l.ID, h.Attempt, h.At.UTC().Format(time.RFC3339Nano), h.Error.Kind, h.Error.Message)
+			t.add(l.ID, h.MessageID, h.Attempt, h.At.UTC().Format(time.RFC3339Nano), h.Error.Kind, h.Error.Message)
 		}
 		return t.writeCSV(w)
 	}
@@ -536,11 +538,20 @@ func printLetter(w io.Writer, format string, l dlq.Letter, history []job.Attempt
 	} else {
 		fmt.Fprintf(bw, "\nError history (%d failed attempts, oldest first):\n", len(history))
 		ht := newTable("  ATTEMPT", "AT", "KIND", "MESSAGE")
+		earlier := false
 		for _, h := range history {
-			ht.add("  "+strconv.Itoa(h.Attempt), h.At.UTC().Format(time.RFC3339), h.Error.Kind, h.Error.Message)
+			n := strconv.Itoa(h.Attempt)
+			if h.MessageID != "" && h.MessageID != l.ID {
+				n += "*"
+				earlier = true
+			}
+			ht.add("  "+n, h.At.UTC().Format(time.RFC3339), h.Error.Kind, h.Error.Message)
 		}
 		if err := ht.write(bw); err != nil {
 			return err
+		}
+		if earlier {
+			fmt.Fprintln(bw, "\n  * made on an earlier message of this job (before a replay), counted from 1 again since")
 		}
 	}
 	return bw.Flush()

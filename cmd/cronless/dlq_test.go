@@ -672,3 +672,48 @@ func TestConfirm(t *testing.T) {
 		}
 	}
 }
+
+// dlq show marks the attempts made on an earlier message of the job (before
+// a replay: the replayed message has a new ID and counts from 1 again).
+func TestPrintLetterMarksEarlierAttempts(t *testing.T) {
+	at := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+	attempt := func(msgID string, n int) job.Attempt {
+		return job.Attempt{V: 1, RunID: "r", TargetID: "t", MessageID: msgID, Attempt: n, At: at.Add(time.Duration(n) * time.Minute),
+			Error: job.Error{Kind: "http_5xx", Message: "503"}}
+	}
+	l := dlq.Letter{ID: "m-now", Queue: "q-dlq", TargetID: "t", RunID: "r", Body: "{}"}
+	tests := []struct {
+		name     string
+		history  []job.Attempt
+		table    []string // lines the table must hold
+		notTable string
+		csv      string // a CSV line it must hold
+	}{
+		{"same message", []job.Attempt{attempt("m-now", 1), attempt("m-now", 2)},
+			[]string{"  1        ", "  2        "}, "earlier message", "m-now,m-now,2,"},
+		{"after a replay", []job.Attempt{attempt("m-old", 1), attempt("m-old", 2), attempt("m-now", 1)},
+			[]string{"  1*", "  2*", "* made on an earlier message"}, "", "m-now,m-old,2,"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var table, csv strings.Builder
+			if err := printLetter(&table, "table", l, tt.history, at); err != nil {
+				t.Fatal(err)
+			}
+			if err := printLetter(&csv, "csv", l, tt.history, at); err != nil {
+				t.Fatal(err)
+			}
+			for _, want := range tt.table {
+				if !strings.Contains(table.String(), want) {
+					t.Errorf("table lacks %q:\n%s", want, table.String())
+				}
+			}
+			if tt.notTable != "" && strings.Contains(table.String(), tt.notTable) {
+				t.Errorf("table has %q:\n%s", tt.notTable, table.String())
+			}
+			if !strings.Contains(csv.String(), tt.csv) {
+				t.Errorf("CSV lacks %q:\n%s", tt.csv, csv.String())
+			}
+		})
+	}
+}
