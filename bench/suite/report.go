@@ -565,7 +565,7 @@ func (r *Report) misses(p func(string, ...any)) {
 		w, b := median(mapS(c.Samples[Cronless], pps)), median(mapS(c.Samples[Bound], pps))
 		cw, cb := median(mapS(c.Samples[Cronless], cpu)), median(mapS(c.Samples[Bound], cpu))
 		if rb < 0.9 {
-			add("**Worker throughput, 50 ms, c=64: %.2f × the bound, short of 0.9 × by %.0f %%.** The bound runs at %.0f %% of the latency ceiling (%.0f of 1,280 pages/s), the worker at %.0f %%. Two measured differences separate them. CPU: the worker spends %.2f ms per page against the bound's %.2f (%.1f ×), %.2f cores at its rate, on 2 cores shared with the fixture and a noisy neighbour, so its requests wait longer to be scheduled; the extra is the real path's work (decoding the job, a full DOM with x/net/html.Parse instead of the tokenizer, 21 links made absolute, two SHA-256 hashes, robots.txt, encoding the result message). Connections: it opened %.0f connections to the one host against the bound's %.0f, because the Fetcher's transport keeps at most 16 idle connections per host (shared/crawl, `MaxIdleConnsPerHost`), so at 64 requests to one host it closes and re-dials. With the default HOST_CONCURRENCY of 2 that never happens; a user who raises HOST_CONCURRENCY above 16 pays for it, and raising `MaxIdleConnsPerHost` to the host limit is the fix (shared/crawl, not changed here). A worker batch also ends only when its slowest fetch does; 2 × ceil(c/10) invocations in flight keep the host limit busy meanwhile.",
+			add("**Worker throughput, 50 ms, c=64: %.2f × the bound, short of 0.9 × by %.0f %%.** The bound runs at %.0f %% of the latency ceiling (%.0f of 1,280 pages/s), the worker at %.0f %%. Two measured differences separate them. CPU: the worker spends %.2f ms per page against the bound's %.2f (%.1f ×), %.2f cores at its rate, on 2 cores shared with the fixture and a noisy neighbour, so its requests wait longer to be scheduled; the extra is the real path's work (decoding the job, a full DOM with x/net/html.Parse instead of the tokenizer, 21 links made absolute, two SHA-256 hashes, robots.txt, encoding the result message). Connections: it opened %.0f connections to the one host against the bound's %.0f (the Fetcher keeps as many idle connections per host as the host limit lets requests run, so a difference here is connections the fixture closed). A worker batch also ends only when its slowest fetch does; 2 × ceil(c/10) invocations in flight keep the host limit busy meanwhile.",
 				rb, 100*(0.9-rb)/0.9, 100*b/1280, b, 100*w/1280, cw, cb, cw/cb, w*cw/1000,
 				median(mapS(c.Samples[Cronless], func(s Sample) float64 { return float64(s.Conns) })),
 				median(mapS(c.Samples[Bound], func(s Sample) float64 { return float64(s.Conns) })))
@@ -578,9 +578,10 @@ func (r *Report) misses(p func(string, ...any)) {
 				continue
 			}
 			if x := c.ratio(Cronless, peer.name, pps); x < peer.want {
-				add("**Worker vs %s, 50 ms, c=64: %.1f ×, short of %.0f × by %.0f %%.** %s reached %.0f pages/s at %.2f ms of CPU per page; its crawl runs in one interpreter thread, which caps it near %.0f pages/s on any concurrency. The worker reached %.0f pages/s of the 1,280 ceiling, so %.0f × needs the peer at or below %.0f pages/s: %s is faster here than the issue assumed.",
+				add("**Worker vs %s, 50 ms, c=64: %.1f ×, short of %.0f × by %.0f %%.** %s reached %.0f pages/s at %.2f ms of CPU per page; its crawl runs in one interpreter thread, which caps it near %.0f pages/s on any concurrency. The worker reached %.0f pages/s of the 1,280 ceiling, so %.0f × needs the peer at or below %.0f pages/s: %s is faster here than the issue assumed. %s",
 					peer.name, x, peer.want, 100*(peer.want-x)/peer.want, peer.name, median(mapS(c.Samples[peer.name], pps)), median(mapS(c.Samples[peer.name], cpu)),
-					1000/median(mapS(c.Samples[peer.name], cpu)), w, peer.want, w/peer.want, peer.name)
+					1000/median(mapS(c.Samples[peer.name], cpu)), w, peer.want, w/peer.want, peer.name,
+					ceilingNote(median(mapS(c.Samples[peer.name], pps)), peer.want))
 			}
 		}
 	}
@@ -644,4 +645,13 @@ func (r *Report) misses(p func(string, ...any)) {
 		p("- %s", o)
 	}
 	p("")
+}
+
+// ceilingNote says when a throughput ratio to a peer is out of reach at the
+// latency ceiling (64 requests at 50 ms: 1,280 pages/s), whatever the worker does.
+func ceilingNote(peerPPS, want float64) string {
+	if peerPPS <= 0 || 1280/peerPPS >= want {
+		return ""
+	}
+	return fmt.Sprintf("Even at the ceiling the worker would be %.1f × this peer: at 50 ms and 64 requests no crawler can reach %.0f × a peer doing %.0f pages/s, so this target measures the peer on this machine, not cronless.", 1280/peerPPS, want, peerPPS)
 }
