@@ -292,7 +292,11 @@ func costTable(w io.Writer, rep costReport) error {
 // costCSV prints the bill's items (and the EC2 alternative's) as CSV.
 func costCSV(w io.Writer, rep costReport) error {
 	t := newTable("service", "item", "quantity", "unit", "unit_price_usd", "usd", "free_quantity")
-	f := func(x float64) string { return strconv.FormatFloat(x, 'f', -1, 64) }
+	// 12 significant digits: no float noise (756.0000000000001), in plain notation.
+	f := func(x float64) string {
+		r, _ := strconv.ParseFloat(strconv.FormatFloat(x, 'g', 12, 64), 64)
+		return strconv.FormatFloat(r, 'f', -1, 64)
+	}
 	for _, it := range rep.Bill.Items {
 		t.add(it.Service, it.Item, f(it.Quantity), it.Unit, f(it.UnitPrice), f(it.USD), f(it.Free))
 	}
