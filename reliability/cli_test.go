@@ -179,6 +179,23 @@ func nextSecond() {
 	time.Sleep(now.Truncate(time.Second).Add(time.Second + 10*time.Millisecond).Sub(now))
 }
 
+// restart runs the CLI to its end (in a new second, so that it plans its
+// own run) after a kill, and returns its peak RSS.
+func restart(t *testing.T, bin string, args ...string) (rss uint64) {
+	t.Helper()
+	nextSecond()
+	cmd := exec.Command(bin, args...)
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("the restarted run failed: %v\n%s", err, out.String())
+	}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		rss = uint64(ru.Maxrss) << 10
+	}
+	return rss
+}
+
 // TestRunSurvivesSIGKILL kills `cronless run --once` with SIGKILL at random
 // points of the drain and restarts it on the same database: every run
 // (the killed ones too) completes, nothing is counted twice.
@@ -219,17 +236,7 @@ func TestRunSurvivesSIGKILL(t *testing.T) {
 		kills++
 		t.Logf("kill %d after %d pages", kills, s.pageHits()-before)
 	}
-	nextSecond()
-	cmd := exec.Command(bin, args...)
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("the restarted run failed: %v\n%s", err, out.String())
-	}
-	var rss uint64
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		rss = uint64(ru.Maxrss) << 10
-	}
+	rss := restart(t, bin, args...)
 	b := openCLIBackend(t, db)
 	planned, stored, dead, lost := b.tally(t, ids)
 	runs := planned / n
@@ -288,17 +295,7 @@ func TestRunKilledWhilePlanning(t *testing.T) {
 	if sent == n {
 		t.Fatalf("none of %d kills landed while the planner was sending", kills)
 	}
-	nextSecond()
-	cmd := exec.Command(bin, args(db)...)
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("the restarted run failed: %v\n%s", err, out.String())
-	}
-	var rss uint64
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		rss = uint64(ru.Maxrss) << 10
-	}
+	rss := restart(t, bin, args(db)...)
 	b := openCLIBackend(t, db)
 	planned, stored, dead, lost := b.tally(t, ids)
 	if want := 2 * n; planned != want {
