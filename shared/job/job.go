@@ -9,6 +9,8 @@ package job
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -37,6 +39,37 @@ type Rule struct {
 	Required bool `json:"required,omitempty"`
 	// Regex, when set, captures from the value (first group, or the whole match).
 	Regex string `json:"regex,omitempty"`
+}
+
+// rulesHashDomain starts the hashed text of RulesHash, so that a change of
+// its encoding can never give an old hash to other rules.
+const rulesHashDomain = "cronless extract rules v1\n"
+
+// RulesHash is the hash of a job's extract rules: the SHA-256 (hex) of their
+// canonical encoding, which is their JSON on the wire (encoding/json: the
+// field names sorted, each rule's attributes in a fixed order, attributes at
+// their zero value left out), after a fixed domain prefix. No rules (a nil
+// or empty map) have a hash too, so "" always means "not known" (a result
+// stored by a version without it).
+//
+// Nothing is normalised: rules that differ only in spelling (attr "" and
+// "text", say) have different hashes and cost one unconditional fetch,
+// never a result extracted with other rules. The worker stores the hash of
+// the job's rules on its result (Result.RulesHash) and the planner compares
+// it with the hash of the target's current rules before it sends the
+// result's validators (Job.Previous), so that a 304 never keeps fields
+// extracted with rules that have changed since.
+func RulesHash(extract map[string]Rule) string {
+	if extract == nil {
+		extract = map[string]Rule{}
+	}
+	// A map of strings to a struct of strings and bools always encodes
+	// (invalid UTF-8 becomes U+FFFD, as it does on the wire).
+	b, _ := json.Marshal(extract)
+	h := sha256.New()
+	h.Write([]byte(rulesHashDomain))
+	h.Write(b)
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // Job is one target to crawl in one run. It carries everything the worker
@@ -185,11 +218,19 @@ type Result struct {
 	// Not Modified. The worker sends no fields and the previous content
 	// hash; the store fills in the fields of the previous ok result, and
 	// such a result is never Changed.
-	NotModified bool      `json:"not_modified,omitempty"`
-	FetchedAt   time.Time `json:"fetched_at"`
-	DurationMS  int64     `json:"duration_ms"`
-	Attempt     int       `json:"attempt"`
-	Error       *Error    `json:"error,omitempty"`
+	NotModified bool `json:"not_modified,omitempty"`
+	// RulesHash is RulesHash of the extract rules the result's fields were
+	// extracted with: the worker sets it from the job's rules (on a 304
+	// too), and the planner sends a result's validators only while it
+	// equals the hash of the target's current rules. The store keeps it on
+	// a 304 result only when it completed the result with the fields of a
+	// previous ok result of the same hash. Empty: not known (a result
+	// stored before it existed), so the next request is unconditional.
+	RulesHash  string    `json:"rules_hash,omitempty"`
+	FetchedAt  time.Time `json:"fetched_at"`
+	DurationMS int64     `json:"duration_ms"`
+	Attempt    int       `json:"attempt"`
+	Error      *Error    `json:"error,omitempty"`
 }
 
 // Validate checks a result's required fields.

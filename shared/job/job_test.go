@@ -3,8 +3,10 @@ package job_test
 import (
 	"encoding/json"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -224,21 +226,22 @@ func TestConditionalRoundTrip(t *testing.T) {
 	}
 
 	r := job.Result{V: 1, RunID: "r", TargetID: "t", URL: "https://x/", ScheduledAt: at, FetchedAt: at, Status: job.StatusOK,
-		HTTPStatus: 304, ETag: `"e"`, LastModified: "Wed, 21 Oct 2015 07:28:00 GMT", NotModified: true, ContentHash: "h1"}
+		HTTPStatus: 304, ETag: `"e"`, LastModified: "Wed, 21 Oct 2015 07:28:00 GMT", NotModified: true, ContentHash: "h1",
+		RulesHash: job.RulesHash(nil)}
 	if body, err = job.Encode(r); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{`"etag":"\"e\""`, `"last_modified":"Wed, 21 Oct 2015 07:28:00 GMT"`, `"not_modified":true`} {
+	for _, name := range []string{`"etag":"\"e\""`, `"last_modified":"Wed, 21 Oct 2015 07:28:00 GMT"`, `"not_modified":true`, `"rules_hash":"` + r.RulesHash + `"`} {
 		if !strings.Contains(body, name) {
 			t.Errorf("encoded result %s lacks %s", body, name)
 		}
 	}
 	rb, err := job.DecodeResult([]byte(body))
-	if err != nil || rb.ETag != r.ETag || rb.LastModified != r.LastModified || !rb.NotModified {
+	if err != nil || rb.ETag != r.ETag || rb.LastModified != r.LastModified || !rb.NotModified || rb.RulesHash != r.RulesHash {
 		t.Errorf("result round trip: %+v, %v", rb, err)
 	}
-	r.ETag, r.LastModified, r.NotModified = "", "", false
-	if body, _ = job.Encode(r); strings.Contains(body, "etag") || strings.Contains(body, "modified") {
+	r.ETag, r.LastModified, r.NotModified, r.RulesHash = "", "", false, ""
+	if body, _ = job.Encode(r); strings.Contains(body, "etag") || strings.Contains(body, "modified") || strings.Contains(body, "rules_hash") {
 		t.Errorf("result without validators encodes %s", body)
 	}
 }
@@ -281,6 +284,120 @@ func TestGoldenEvents(t *testing.T) {
 				if err := tt.decode([]byte(r.Body)); err != nil {
 					t.Errorf("record %s: %v", r.MessageId, err)
 				}
+			}
+		})
+	}
+}
+
+func TestRulesHash(t *testing.T) {
+	base := map[string]job.Rule{
+		"title": {CSS: "h1"},
+		"price": {CSS: ".price", Attr: "data-value", Required: true, Regex: `[0-9.]+`},
+		"links": {CSS: "a", Attr: "href", All: true},
+	}
+	with := func(mutate func(map[string]job.Rule)) map[string]job.Rule {
+		m := maps.Clone(base)
+		mutate(m)
+		return m
+	}
+	rule := func(name string, edit func(*job.Rule)) func(map[string]job.Rule) {
+		return func(m map[string]job.Rule) {
+			r := m[name]
+			edit(&r)
+			m[name] = r
+		}
+	}
+	tests := []struct {
+		name string
+		a, b map[string]job.Rule
+		same bool
+	}{
+		{"same rules", base, with(func(map[string]job.Rule) {}), true},
+		{"built in another order", base, map[string]job.Rule{
+			"links": {All: true, Attr: "href", CSS: "a"},
+			"price": {Regex: `[0-9.]+`, Required: true, Attr: "data-value", CSS: ".price"},
+			"title": {CSS: "h1"},
+		}, true},
+		{"nil and empty", nil, map[string]job.Rule{}, true},
+		{"none and some", nil, map[string]job.Rule{"title": {CSS: "title"}}, false},
+		{"css", base, with(rule("title", func(r *job.Rule) { r.CSS = "h2" })), false},
+		{"attr set", base, with(rule("title", func(r *job.Rule) { r.Attr = "html" })), false},
+		{"attr changed", base, with(rule("links", func(r *job.Rule) { r.Attr = "src" })), false},
+		{"attr text spelled out", base, with(rule("title", func(r *job.Rule) { r.Attr = "text" })), false},
+		{"all set", base, with(rule("title", func(r *job.Rule) { r.All = true })), false},
+		{"all cleared", base, with(rule("links", func(r *job.Rule) { r.All = false })), false},
+		{"required set", base, with(rule("title", func(r *job.Rule) { r.Required = true })), false},
+		{"required cleared", base, with(rule("price", func(r *job.Rule) { r.Required = false })), false},
+		{"regex set", base, with(rule("title", func(r *job.Rule) { r.Regex = "(.*)" })), false},
+		{"regex changed", base, with(rule("price", func(r *job.Rule) { r.Regex = `[0-9]+` })), false},
+		{"rule added", base, with(func(m map[string]job.Rule) { m["sku"] = job.Rule{CSS: ".sku"} }), false},
+		{"rule removed", base, with(func(m map[string]job.Rule) { delete(m, "links") }), false},
+		{"rule renamed", base, with(func(m map[string]job.Rule) { m["heading"] = m["title"]; delete(m, "title") }), false},
+		{"rules swapped between names", base, with(func(m map[string]job.Rule) { m["title"], m["price"] = m["price"], m["title"] }), false},
+		{"value moved between attributes", map[string]job.Rule{"x": {CSS: "a", Attr: "b"}}, map[string]job.Rule{"x": {CSS: "b", Attr: "a"}}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, b := job.RulesHash(tt.a), job.RulesHash(tt.b)
+			if again := job.RulesHash(tt.a); again != a {
+				t.Fatalf("RulesHash is not stable: %s, then %s", a, again)
+			}
+			if len(a) != 64 || strings.Trim(a, "0123456789abcdef") != "" {
+				t.Errorf("RulesHash = %q, want 64 lower-case hex digits", a)
+			}
+			if (a == b) != tt.same {
+				t.Errorf("RulesHash(%v) = %s, RulesHash(%v) = %s; same = %v, want %v", tt.a, a, tt.b, b, a == b, tt.same)
+			}
+		})
+	}
+}
+
+// TestRulesHashEveryAttribute makes sure the hash covers every attribute
+// of a rule, including one added to job.Rule later: each is set to a
+// value other than its zero value in turn, and the hash must change.
+func TestRulesHashEveryAttribute(t *testing.T) {
+	zero := job.RulesHash(map[string]job.Rule{"f": {}})
+	seen := map[string]string{zero: "no attribute"}
+	typ := reflect.TypeFor[job.Rule]()
+	for i := range typ.NumField() {
+		field := typ.Field(i)
+		t.Run(field.Name, func(t *testing.T) {
+			var r job.Rule
+			v := reflect.ValueOf(&r).Elem().Field(i)
+			switch v.Kind() {
+			case reflect.String:
+				v.SetString("x")
+			case reflect.Bool:
+				v.SetBool(true)
+			case reflect.Int, reflect.Int64:
+				v.SetInt(1)
+			default:
+				t.Fatalf("job.Rule.%s is a %s: teach this test (and check RulesHash's encoding) about it", field.Name, v.Kind())
+			}
+			h := job.RulesHash(map[string]job.Rule{"f": r})
+			if other, dup := seen[h]; dup {
+				t.Errorf("setting %s gives the same hash as %s", field.Name, other)
+			}
+			seen[h] = field.Name
+		})
+	}
+}
+
+// TestRulesHashGolden pins the encoding: a change of RulesHash makes every
+// target's next request unconditional once, so it must be deliberate.
+func TestRulesHashGolden(t *testing.T) {
+	tests := []struct {
+		name  string
+		rules map[string]job.Rule
+		want  string
+	}{
+		{"none", nil, "a32cc761acd64c7518d47a3b998cc788da0a9e93ce3f2e8d380b9f465f63b36e"},
+		{"title", map[string]job.Rule{"title": {CSS: "title"}}, "c1b4d88902ebe9133110ba621c3b526e7c44962a45c8f253bfcdbe5e46e2c63f"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := job.RulesHash(tt.rules); got != tt.want {
+				t.Errorf("RulesHash(%v) = %s, want %s", tt.rules, got, tt.want)
 			}
 		})
 	}

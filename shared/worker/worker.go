@@ -196,9 +196,13 @@ func (w *Worker) handleOne(ctx context.Context, rec events.SQSMessage) outcome {
 	start := w.now()
 	page, err := w.fetch.Fetch(ctx, j)
 	elapsed := w.now().Sub(start)
+	// Every result records the rules it was crawled with (a 304's too: the
+	// planner sent validators only because they are the previous result's),
+	// so that the next plan sends validators only while they are unchanged.
 	res := job.Result{
 		V: job.Version, RunID: j.RunID, Schedule: j.Schedule, TargetID: j.TargetID, URL: j.URL,
 		ScheduledAt: j.ScheduledAt, FetchedAt: start.UTC(), DurationMS: elapsed.Milliseconds(), Attempt: attempt,
+		RulesHash: job.RulesHash(j.Extract),
 	}
 	if err == nil {
 		res.Status, res.HTTPStatus, res.ETag, res.LastModified = job.StatusOK, page.HTTPStatus, page.ETag, page.LastModified

@@ -130,6 +130,7 @@ func TestHandleOKPage(t *testing.T) {
 		ScheduledAt: scheduledAt, Status: job.StatusOK, HTTPStatus: 203,
 		Fields:      map[string]any{"title": "Example Domain", "links": []any{"https://x/", "https://y/"}},
 		ContentHash: "8f3c1b2a", BodyHash: "body-sha256", FetchedAt: t0.UTC(), DurationMS: 250, Attempt: 3,
+		RulesHash: job.RulesHash(testJob("a").Extract),
 	}
 	if r.FetchedAt.Location() != time.UTC {
 		t.Errorf("fetched_at %s is not in UTC", r.FetchedAt)
@@ -882,6 +883,7 @@ func TestHandleNotModified(t *testing.T) {
 			want.V, want.RunID, want.Schedule, want.TargetID, want.URL = job.Version, runID, "hourly", "a", j.URL
 			want.ScheduledAt, want.Status, want.HTTPStatus, want.NotModified = scheduledAt, job.StatusOK, 304, true
 			want.FetchedAt, want.DurationMS, want.Attempt = t0, 40, 1
+			want.RulesHash = job.RulesHash(j.Extract) // a 304 is of the job's rules too
 			r := results.results(t)["a"]
 			if !resultsEqual(r, want) {
 				t.Errorf("result =\n%+v\nwant\n%+v", r, want)
@@ -940,5 +942,60 @@ func TestHandleFetchPanicFailsOnlyItsRecord(t *testing.T) {
 	if len(got) != 1 || got[0].TargetID != "bad" || got[0].Attempt != 2 || got[0].Error.Kind != worker.KindPanic ||
 		!strings.Contains(got[0].Error.Message, "parser exploded") {
 		t.Errorf("attempts = %+v, want bad's attempt 2 of kind panic naming the panic", got)
+	}
+}
+
+// TestHandleRulesHash: every result carries the hash of the rules of its
+// job (not of any other job of the batch), a 304's included, so that the
+// planner can tell whether the stored fields are of the current rules.
+func TestHandleRulesHash(t *testing.T) {
+	rulesA := map[string]job.Rule{"title": {CSS: "title"}}
+	rulesB := map[string]job.Rule{"title": {CSS: "h1"}, "price": {CSS: ".price", Regex: `[0-9.]+`}}
+	tests := []struct {
+		name    string
+		extract map[string]job.Rule
+		prev    *job.Previous
+		page    *crawl.Page
+		err     error
+		status  job.Status
+	}{
+		{"full page, rules A", rulesA, nil, nil, nil, job.StatusOK},
+		{"full page, rules B", rulesB, nil, nil, nil, job.StatusOK},
+		{"full page, no rules", nil, nil, nil, nil, job.StatusOK},
+		{"304, rules B", rulesB, &job.Previous{ETag: `"v1"`, ContentHash: "h"},
+			&crawl.Page{URL: "https://a.example.com/", HTTPStatus: 304, NotModified: true}, nil, job.StatusOK},
+		{"permanent failure, rules B", rulesB, nil, nil,
+			&crawl.Error{Kind: crawl.KindRequired, HTTPStatus: 200, Err: errors.New("price matched nothing")}, job.StatusFailed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			j := testJob("a")
+			j.Extract, j.Previous = tt.extract, tt.prev
+			fetch := &fakeFetcher{pages: map[string]crawl.Page{}, errs: map[string]error{}}
+			if tt.page != nil {
+				fetch.pages["a"] = *tt.page
+			}
+			if tt.err != nil {
+				fetch.errs["a"] = tt.err
+			}
+			other := testJob("b") // another job of the batch, with other rules
+			other.Extract = map[string]job.Rule{"other": {CSS: "p"}}
+			results := &fakeSender{}
+			_, err := worker.New(fetch, results).Handle(context.Background(),
+				event(record("m-a", jobBody(t, j), 1), record("m-b", jobBody(t, other), 1)))
+			if err != nil {
+				t.Fatalf("Handle: %v", err)
+			}
+			got := results.results(t)
+			if r := got["a"]; r.Status != tt.status || r.RulesHash != job.RulesHash(tt.extract) {
+				t.Errorf("result: status %s, rules_hash %q; want %s, %q", r.Status, r.RulesHash, tt.status, job.RulesHash(tt.extract))
+			}
+			if r := got["b"]; r.RulesHash != job.RulesHash(other.Extract) {
+				t.Errorf("other job's rules_hash %q, want %q", r.RulesHash, job.RulesHash(other.Extract))
+			}
+			if body := results.sent()[0].Body; !strings.Contains(body, `"rules_hash":"`) {
+				t.Errorf("result message %s has no rules_hash", body)
+			}
+		})
 	}
 }
