@@ -187,9 +187,17 @@ func (p *Planner) Handle(ctx context.Context, tick Tick) (Response, error) {
 }
 
 // previous returns, by target ID, the validators of the targets whose
-// latest result is ok, of the same URL, and has an ETag or Last-Modified,
-// read with one Latest call. A failed read is logged and yields none: the
-// tick is then planned with unconditional requests.
+// latest result is ok, of the same URL, extracted with the same rules (its
+// rules hash is that of the target's current rules), and has an ETag or
+// Last-Modified, read with one Latest call. A failed read is logged and
+// yields none: the tick is then planned with unconditional requests.
+//
+// The rules matter because a 304 is completed with the latest result's
+// fields: after an edit of the target's rules it would keep the fields of
+// the old ones for as long as the page does not change. A result without a
+// rules hash (stored by an older version, or a 304 the store could not
+// complete) gets no validators: one unconditional fetch, and the next
+// result has one.
 func (p *Planner) previous(ctx context.Context, tgts []targets.Target, log *zap.Logger) map[string]*job.Previous {
 	if len(tgts) == 0 {
 		return nil
@@ -201,14 +209,17 @@ func (p *Planner) previous(ctx context.Context, tgts []targets.Target, log *zap.
 		log.Warn("latest results not read; the run's requests are unconditional", zap.Error(err))
 		return nil
 	}
-	urls := make(map[string]string, len(tgts))
+	type current struct{ url, rules string }
+	cur := make(map[string]current, len(tgts))
 	for _, t := range tgts {
-		urls[t.ID] = t.URL
+		cur[t.ID] = current{url: t.URL, rules: job.RulesHash(t.Extract)}
 	}
 	prev := map[string]*job.Previous{}
 	for _, r := range latest {
-		// A result of another URL (the target's was edited) is another page.
-		if u, ok := urls[r.TargetID]; !ok || u != r.URL || r.Status != job.StatusOK {
+		// A result of another URL (the target's was edited) is another page;
+		// one of other rules (or of unknown rules) has other fields.
+		c, ok := cur[r.TargetID]
+		if !ok || c.url != r.URL || r.Status != job.StatusOK || r.RulesHash == "" || r.RulesHash != c.rules {
 			continue
 		}
 		pr := job.Previous{ETag: r.ETag, LastModified: r.LastModified, ContentHash: r.ContentHash}

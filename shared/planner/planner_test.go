@@ -691,6 +691,7 @@ func latestResult(i int, status job.Status, etag, lastMod string) job.Result {
 		V: job.Version, RunID: "hourly-20261127T080000Z", TargetID: targetID(i), URL: fmt.Sprintf("https://example.com/%d", i),
 		ScheduledAt: tickAt.Add(-time.Hour), FetchedAt: tickAt.Add(-time.Hour), Status: status,
 		ETag: etag, LastModified: lastMod, ContentHash: fmt.Sprint("hash-", i),
+		RulesHash: job.RulesHash(nil), // targetsFile's targets have no rules
 	}
 	if status == job.StatusFailed {
 		r.Error = &job.Error{Kind: "http_5xx", Message: "503"}
@@ -760,5 +761,61 @@ func TestHandleNoTargetsNoLookup(t *testing.T) {
 	}
 	if len(runs.latestCalls) != 0 {
 		t.Errorf("Latest called %d times for a schedule without targets", len(runs.latestCalls))
+	}
+}
+
+// TestHandleValidatorsOnlyForSameRules: a job gets its latest result's
+// validators only when that result was extracted with the target's current
+// rules; otherwise a 304 would keep fields of other rules.
+func TestHandleValidatorsOnlyForSameRules(t *testing.T) {
+	titleH1 := map[string]job.Rule{"title": {CSS: "h1"}}
+	tests := []struct {
+		name      string
+		extract   string // the target's extract rules in the targets file (YAML)
+		rulesHash string // the latest result's
+		want      bool   // validators sent
+	}{
+		{"same rules", `{ title: { css: h1 } }`, job.RulesHash(titleH1), true},
+		{"same rules, written in another order", `{ price: { css: .p, required: true }, title: { css: h1 } }`,
+			job.RulesHash(map[string]job.Rule{"title": {CSS: "h1"}, "price": {Required: true, CSS: ".p"}}), true},
+		{"no rules then and now", ``, job.RulesHash(nil), true},
+		{"result without a rules hash (an older version)", `{ title: { css: h1 } }`, "", false},
+		{"no rules and no rules hash", ``, "", false},
+		{"selector edited", `{ title: { css: h2 } }`, job.RulesHash(titleH1), false},
+		{"attr edited", `{ title: { css: h1, attr: html } }`, job.RulesHash(titleH1), false},
+		{"field added", `{ title: { css: h1 }, price: { css: .p } }`, job.RulesHash(titleH1), false},
+		{"rules removed", ``, job.RulesHash(titleH1), false},
+		{"rules added", `{ title: { css: h1 } }`, job.RulesHash(nil), false},
+		{"field renamed", `{ heading: { css: h1 } }`, job.RulesHash(titleH1), false},
+		{"regex edited", `{ title: { css: h1, regex: "(\\d+)" } }`, job.RulesHash(map[string]job.Rule{"title": {CSS: "h1", Regex: `(\w+)`}}), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			entry := `  - { id: ruled, url: "https://ruled.example.com/", schedule: hourly`
+			if tt.extract != "" {
+				entry += `, extract: ` + tt.extract
+			}
+			tf := targetsFile(t, 0, entry+" }\n")
+			latest := job.Result{
+				V: job.Version, RunID: "hourly-20261127T080000Z", TargetID: "ruled", URL: "https://ruled.example.com/",
+				ScheduledAt: tickAt.Add(-time.Hour), FetchedAt: tickAt.Add(-time.Hour), Status: job.StatusOK,
+				ETag: `"e"`, LastModified: "Fri, 20 Nov 2026 08:00:00 GMT", ContentHash: "h", RulesHash: tt.rulesHash,
+			}
+			send := &fakeSender{}
+			if _, err := planner.New(tf, send, &fakeRuns{latest: []job.Result{latest}}).Handle(context.Background(), hourly()); err != nil {
+				t.Fatalf("Handle: %v", err)
+			}
+			j, ok := decodeJobs(t, send.sent())["ruled"]
+			if !ok {
+				t.Fatal("no job for the target")
+			}
+			if got := j.Previous != nil; got != tt.want {
+				t.Errorf("previous = %+v (job rules hash %s, result's %q), want validators: %v",
+					j.Previous, job.RulesHash(j.Extract), tt.rulesHash, tt.want)
+			}
+			if tt.want && *j.Previous != (job.Previous{ETag: latest.ETag, LastModified: latest.LastModified, ContentHash: "h"}) {
+				t.Errorf("previous = %+v, want the latest result's validators", j.Previous)
+			}
+		})
 	}
 }
