@@ -12,6 +12,14 @@
 //     scheduled time); the first ok result of a target is not changed. When
 //     an older result arrives late, the next later result's Changed is
 //     recomputed against it;
+//   - a not-modified ok result (a 304) is never Changed. One without
+//     fields is completed with the fields (and, when it has none, the content
+//     hash) of the target's previous ok result when both have the same
+//     RulesHash, so a 304 never shows fields extracted with other rules;
+//     otherwise (no previous ok result, or one of other or unknown rules)
+//     it is stored without fields and with an empty RulesHash, so that
+//     the planner sends no validators for it and the next fetch is
+//     unconditional;
 //   - PutRun creates a run once; putting it again keeps the first (its
 //     planned count and targets); a run a result created gets them from
 //     the first PutRun after it;

@@ -213,11 +213,15 @@ func (s *Store) importItems(ctx context.Context, runs []store.Run, results []job
 			r := &rs[i]
 			changed, prevKey := false, ""
 			if r.Status == job.StatusOK {
-				if prev != nil {
-					if r.NotModified && len(r.Fields) == 0 { // as PutResult does
+				if r.NotModified && len(r.Fields) == 0 { // as PutResult does
+					if prev != nil && prev.RulesHash == r.RulesHash {
 						r.Fields = prev.Fields
 						r.ContentHash = cmp.Or(r.ContentHash, prev.ContentHash)
+					} else {
+						r.RulesHash = ""
 					}
+				}
+				if prev != nil {
 					changed = prev.ContentHash != r.ContentHash && !r.NotModified
 					prevKey = orderKey(prev.ScheduledAt, prev.RunID)
 				}

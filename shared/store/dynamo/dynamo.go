@@ -341,7 +341,9 @@ func (s *Store) putResult(ctx context.Context, r job.Result) (store.Outcome, err
 	// Compute Changed before the put, so that in the usual case the item is
 	// right when it is written; link checks it again after the put.
 	// A not-modified result without fields gets the previous ok result's
-	// (and its content hash, if it has none).
+	// (and its content hash, if it has none) when both were extracted with
+	// the same rules; otherwise it keeps none, and no rules hash, so that
+	// the next plan fetches the page unconditionally (see package store).
 	var (
 		changed bool
 		prev    neighbour
@@ -360,12 +362,15 @@ func (s *Store) putResult(ctx context.Context, r job.Result) (store.Outcome, err
 	if err != nil {
 		return store.Outcome{}, err
 	}
-	if fill && found {
+	switch {
+	case fill && found && prev.rules == r.RulesHash:
 		delete(it, attrFields)
 		it.setS(attrFields, prev.fields)
 		if r.ContentHash == "" {
 			it.setS(attrContentHash, prev.hash)
 		}
+	case fill:
+		delete(it, attrRulesHash)
 	}
 	var out store.Outcome
 	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
@@ -402,6 +407,7 @@ type neighbour struct {
 	prev   string
 	nm     bool   // a not-modified result: never changed
 	fields string // JSON text, only when asked for
+	rules  string // rules hash, only when asked for
 }
 
 // link does what follows the put of the stored result item it (or finds a
@@ -472,8 +478,8 @@ func (s *Store) link(ctx context.Context, it item, out *store.Outcome) error {
 
 // neighbourOK returns the target's ok result just before key (before) or
 // just after it, by a strongly consistent query of LSI1; with its fields
-// when withFields (the read costs the same: DynamoDB charges for whole
-// items whatever the projection).
+// and rules hash when withFields (the read costs the same: DynamoDB
+// charges for whole items whatever the projection).
 func (s *Store) neighbourOK(ctx context.Context, targetID, key string, before, withFields bool) (neighbour, bool, error) {
 	cmp := ">"
 	if before {
@@ -485,8 +491,8 @@ func (s *Store) neighbourOK(ctx context.Context, targetID, key string, before, w
 		"#hash": attrContentHash, "#prev": attrPrev, "#nm": attrNotModified,
 	}
 	if withFields {
-		projection += ", #f"
-		names["#f"] = attrFields
+		projection += ", #f, #rh"
+		names["#f"], names["#rh"] = attrFields, attrRulesHash
 	}
 	in := &dynamodb.QueryInput{
 		TableName:                aws.String(s.table),
@@ -506,7 +512,7 @@ func (s *Store) neighbourOK(ctx context.Context, targetID, key string, before, w
 	}
 	ns, err := query(ctx, s, in, 1, func(it item) (neighbour, error) {
 		return neighbour{key: it.str(AttrLSI1SK), run: it.str(attrRunID), hash: it.str(attrContentHash), prev: it.str(attrPrev),
-			nm: it.boolean(attrNotModified), fields: it.str(attrFields)}, nil
+			nm: it.boolean(attrNotModified), fields: it.str(attrFields), rules: it.str(attrRulesHash)}, nil
 	})
 	if err != nil || len(ns) == 0 {
 		return neighbour{}, false, err

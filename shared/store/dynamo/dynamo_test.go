@@ -459,6 +459,54 @@ func TestNotModifiedItems(t *testing.T) {
 	compareStores(t, imported, s)
 }
 
+// TestRulesHashItems checks the rules_hash attribute of a 304's result and
+// latest items: kept when the 304 was completed with fields of the same
+// rules, absent (with the fields) when not; and that Import does the same.
+func TestRulesHashItems(t *testing.T) {
+	client := dynalite(t)
+	tests := []struct {
+		name       string
+		prevRules  string
+		rules      string
+		wantRules  string
+		wantFields string
+	}{
+		{"same rules", "rules-a", "rules-a", "rules-a", `{"title":"h"}`},
+		{"other rules", "rules-a", "rules-b", "", ""},
+		{"previous of unknown rules", "", "rules-a", "", ""},
+		{"both of unknown rules", "", "", "", `{"title":"h"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newStore(t, client)
+			first := okResult("shop", 0, "h")
+			first.ETag, first.RulesHash = `"v1"`, tt.prevRules
+			nm := okResult("shop", 1, "h")
+			nm.HTTPStatus, nm.NotModified, nm.Fields, nm.ETag, nm.RulesHash = 304, true, nil, `"v1"`, tt.rules
+			for _, r := range []job.Result{first, nm} {
+				if _, err := s.PutResult(t.Context(), r); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if it := rawItem(t, client, s.table, key("T#shop", "R#"+first.RunID)); it.str(attrRulesHash) != tt.prevRules {
+				t.Errorf("first result's rules_hash = %q, want %q", it.str(attrRulesHash), tt.prevRules)
+			}
+			for _, k := range []item{key("T#shop", "R#"+nm.RunID), key("T#shop", "LATEST")} {
+				it := rawItem(t, client, s.table, k)
+				if _, present := it[attrRulesHash]; present != (tt.wantRules != "") || it.str(attrRulesHash) != tt.wantRules ||
+					it.str(attrFields) != tt.wantFields {
+					t.Errorf("item %s = %v, want rules_hash %q and fields %q", k.keyString(), it, tt.wantRules, tt.wantFields)
+				}
+			}
+			imported := newStore(t, client)
+			if err := imported.Import(t.Context(), nil, []job.Result{nm, first}); err != nil {
+				t.Fatal(err)
+			}
+			compareStores(t, imported, s)
+		})
+	}
+}
+
 // TestAttemptsOldItems reads attempt items written before attempts were
 // keyed by message ID (SK A#<runID>#<attempt>): they are listed with the
 // new ones in time order, and an attempt stored in both formats (its

@@ -122,6 +122,7 @@ func resultItem(r job.Result, changed bool, prev string, storedAt time.Time, exp
 	if r.NotModified {
 		it[attrNotModified] = avB(true)
 	}
+	it.setS(attrRulesHash, r.RulesHash)
 	it.setS(attrPrev, prev)
 	it.setTime(attrFetchedAt, r.FetchedAt)
 	it.setN(attrDurationMS, r.DurationMS)
@@ -169,6 +170,7 @@ func decodeResult(it item) (job.Result, error) {
 		BodyHash:     it.str(attrBodyHash),
 		LastModified: it.str(attrLastMod),
 		NotModified:  it.boolean(attrNotModified),
+		RulesHash:    it.str(attrRulesHash),
 	}
 	fail := func(err error) (job.Result, error) {
 		return job.Result{}, fmt.Errorf("stored result %s: %w", it.keyString(), err)

@@ -63,6 +63,7 @@ const (
 	attrBodyHash    = "body_hash"
 	attrLastMod     = "last_modified"
 	attrNotModified = "not_modified" // BOOL, present only when true
+	attrRulesHash   = "rules_hash"   // job.RulesHash of the rules the fields were extracted with
 	attrPrev        = "prev_ok"      // LSI1SK of the ok result that changed was computed against
 	attrFetchedAt   = "fetched_at"
 	attrDurationMS  = "duration_ms"

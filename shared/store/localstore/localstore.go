@@ -194,12 +194,12 @@ func (s *Store) putResult(ctx context.Context, tx *sql.Tx, r job.Result, fields 
 	res, err := s.stmts.Exec(ctx, tx, `
 		INSERT INTO store_results (target_id, run_id, schedule, url, scheduled_at, status,
 			http_status, fields, content_hash, changed, fetched_at, duration_ms, attempt,
-			error_kind, error_message, stored_at, etag, last_modified, not_modified, body_hash)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			error_kind, error_message, stored_at, etag, last_modified, not_modified, body_hash, rules_hash)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (target_id, run_id) DO NOTHING`,
 		r.TargetID, r.RunID, r.Schedule, r.URL, at, string(r.Status),
 		r.HTTPStatus, fields, r.ContentHash, timeText(r.FetchedAt), r.DurationMS, r.Attempt,
-		errKind, errMsg, now, r.ETag, r.LastModified, r.NotModified, r.BodyHash)
+		errKind, errMsg, now, r.ETag, r.LastModified, r.NotModified, r.BodyHash, r.RulesHash)
 	if err != nil {
 		return store.Outcome{}, fmt.Errorf("insert: %w", err)
 	}
@@ -266,24 +266,25 @@ func (s *Store) putResult(ctx context.Context, tx *sql.Tx, r job.Result, fields 
 // relinkChanged inserts a new ok result r into its target's chain of ok
 // results: it sets the result's Changed flag against the previous ok result
 // (a not-modified result is never changed, and takes the previous one's
-// fields when it has none) and recomputes the next ok result's flag against
-// the new one.
+// fields when it has none and both were extracted with the same rules) and
+// recomputes the next ok result's flag against the new one.
 func (s *Store) relinkChanged(ctx context.Context, tx *sql.Tx, r job.Result, at string) (bool, error) {
 	targetID, runID, hash := r.TargetID, r.RunID, r.ContentHash
 	var (
-		prevHash   string
-		prevFields sql.NullString
+		prevHash, prevRules string
+		prevFields          sql.NullString
 	)
 	err := s.stmts.QueryRow(ctx, tx, `
-		SELECT content_hash, fields FROM store_results
+		SELECT content_hash, fields, rules_hash FROM store_results
 		WHERE target_id = ? AND status = 'ok' AND (scheduled_at, run_id) < (?, ?)
 		ORDER BY scheduled_at DESC, run_id DESC LIMIT 1`,
-		targetID, at, runID).Scan(&prevHash, &prevFields)
+		targetID, at, runID).Scan(&prevHash, &prevFields, &prevRules)
 	found := err == nil
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return false, fmt.Errorf("read previous result: %w", err)
 	}
-	if found && r.NotModified && len(r.Fields) == 0 {
+	switch fill := r.NotModified && len(r.Fields) == 0; {
+	case fill && found && prevRules == r.RulesHash:
 		if hash == "" {
 			hash = prevHash
 		}
@@ -292,6 +293,15 @@ func (s *Store) relinkChanged(ctx context.Context, tx *sql.Tx, r job.Result, at 
 			prevFields, hash, targetID, runID)
 		if err != nil {
 			return false, fmt.Errorf("carry the previous fields over: %w", err)
+		}
+	case fill:
+		// Nothing to carry over, or fields of other rules: the result keeps
+		// no fields, and no rules hash, so the next plan fetches the page
+		// unconditionally (see package store).
+		_, err := s.stmts.Exec(ctx, tx,
+			`UPDATE store_results SET rules_hash = '' WHERE target_id = ? AND run_id = ?`, targetID, runID)
+		if err != nil {
+			return false, fmt.Errorf("drop the rules hash of an incomplete 304: %w", err)
 		}
 	}
 	changed := found && prevHash != hash && !r.NotModified

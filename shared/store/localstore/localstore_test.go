@@ -587,6 +587,60 @@ func TestMigrateRunTargets(t *testing.T) {
 	}
 }
 
+// TestMigrateRulesHash opens a file as localstore/5 left it (no rules_hash
+// column): New adds the column, the old rows read with no rules hash (not
+// known: the planner sends no validators for them), a 304 on top of an old
+// row is not completed with its fields, and new rows keep theirs.
+func TestMigrateRulesHash(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "local.db")
+	ctx := t.Context()
+	// A file of the previous version: today's schema without localstore/6.
+	db := openDB(t, path, dsnImmediate)
+	old := result("a", 0, "A")
+	old.Fields = map[string]any{"title": "old"}
+	put(t, newStore(t, db), old, result("b", 0, "B"))
+	for _, stmt := range []string{
+		`ALTER TABLE store_results DROP COLUMN rules_hash`,
+		`DELETE FROM schema_migrations WHERE name = 'localstore/6'`,
+	} {
+		if _, err := db.ExecContext(ctx, stmt); err != nil {
+			t.Fatalf("make a localstore/5 file: %v", err)
+		}
+	}
+
+	s := newStore(t, db)
+	if got, err := s.Result(ctx, "a", runID(0)); err != nil || got.RulesHash != "" || !reflect.DeepEqual(got.Fields, old.Fields) {
+		t.Fatalf("old row after the migration: %+v, %v; want its fields and no rules hash", got, err)
+	}
+	rules := job.RulesHash(map[string]job.Rule{"title": {CSS: "h1"}})
+	nm := result("a", 1, "A")
+	nm.HTTPStatus, nm.NotModified, nm.ETag, nm.RulesHash = 304, true, `"e"`, rules
+	full := result("b", 1, "B")
+	full.RulesHash, full.Fields = rules, map[string]any{"title": "new"}
+	put(t, s, nm, full)
+
+	// Opening the file again (another process, a newer run) migrates nothing twice.
+	s2 := newStore(t, openDB(t, path, dsnImmediate))
+	tests := []struct {
+		target     string
+		wantRules  string
+		wantFields bool
+	}{
+		{"a", "", false},   // a 304 of known rules on an old row: nothing carried over
+		{"b", rules, true}, // a full fetch: stored as sent
+	}
+	for _, tt := range tests {
+		got, err := s2.Result(ctx, tt.target, runID(1))
+		if err != nil || got.RulesHash != tt.wantRules || (len(got.Fields) > 0) != tt.wantFields {
+			t.Errorf("Result(%s) on the migrated file = %+v, %v; want rules hash %q, fields: %v", tt.target, got, err, tt.wantRules, tt.wantFields)
+		}
+	}
+	var n int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE name = 'localstore/6'`).Scan(&n); err != nil || n != 1 {
+		t.Errorf("localstore/6 recorded %d times (%v), want once", n, err)
+	}
+}
+
 // PutResults stores a batch as PutResult stores its results one after the
 // other: the same outcomes (a repeat within the batch is a duplicate) and
 // the same stored state.

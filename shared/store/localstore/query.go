@@ -215,7 +215,7 @@ func (s *Store) queryResults(ctx context.Context, rest string, args ...any) ([]j
 		SELECT r.target_id, r.run_id, r.schedule, r.url, r.scheduled_at, r.status,
 			r.http_status, r.fields, r.content_hash, r.changed, r.fetched_at,
 			r.duration_ms, r.attempt, r.error_kind, r.error_message,
-			r.etag, r.last_modified, r.not_modified, r.body_hash
+			r.etag, r.last_modified, r.not_modified, r.body_hash, r.rules_hash
 		FROM store_results r `+rest, args...)
 	if err != nil {
 		return nil, err
@@ -243,7 +243,7 @@ func scanResult(rows *sql.Rows) (job.Result, error) {
 	err := rows.Scan(&r.TargetID, &r.RunID, &r.Schedule, &r.URL, &scheduledAt, &status,
 		&r.HTTPStatus, &fields, &r.ContentHash, &r.Changed, &fetchedAt,
 		&r.DurationMS, &r.Attempt, &kind, &msg,
-		&r.ETag, &r.LastModified, &r.NotModified, &r.BodyHash)
+		&r.ETag, &r.LastModified, &r.NotModified, &r.BodyHash, &r.RulesHash)
 	if err != nil {
 		return job.Result{}, err
 	}

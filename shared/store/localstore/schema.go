@@ -127,4 +127,9 @@ var migrations = []struct {
 	{"localstore/5", []string{
 		`ALTER TABLE store_runs ADD COLUMN targets TEXT`,
 	}},
+	// The hash of the extract rules a result's fields were extracted with
+	// (job.RulesHash); '' for a result stored before (not known).
+	{"localstore/6", []string{
+		`ALTER TABLE store_results ADD COLUMN rules_hash TEXT NOT NULL DEFAULT ''`,
+	}},
 }

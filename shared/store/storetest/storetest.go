@@ -78,11 +78,19 @@ func okResult(target string, i int, hash string) job.Result {
 		HTTPStatus:  200,
 		Fields:      map[string]any{"title": "page " + hash},
 		ContentHash: hash,
+		RulesHash:   rulesA,
 		FetchedAt:   tick(i).Add(1500 * time.Millisecond),
 		DurationMS:  310,
 		Attempt:     1,
 	}
 }
+
+// rulesA and rulesB are the rules hashes of two versions of a target's
+// extract rules (job.RulesHash).
+var (
+	rulesA = job.RulesHash(map[string]job.Rule{"title": {CSS: "title"}})
+	rulesB = job.RulesHash(map[string]job.Rule{"title": {CSS: "h1"}, "price": {CSS: ".price"}})
+)
 
 // failedResult is a failed result of target in the i-th tick.
 func failedResult(target string, i int) job.Result {
@@ -239,6 +247,7 @@ func testResultRoundTrip(t *testing.T, newStore func(t *testing.T) store.Store) 
 		ETag:         `W/"5f-ü"`,
 		BodyHash:     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
 		LastModified: "Sat, 01 Mar 2025 09:00:00 GMT",
+		RulesHash:    rulesB,
 		FetchedAt:    tick(0).Add(1234567891 * time.Nanosecond).In(paris),
 		DurationMS:   1234,
 		Attempt:      2,
@@ -246,6 +255,7 @@ func testResultRoundTrip(t *testing.T, newStore func(t *testing.T) store.Store) 
 	failed := failedResult("gone", 0)
 	failed.Error.Message = "GET https://example.com/gone: 404 Not Found — «ünïcode»"
 	failed.Attempt = 3
+	failed.RulesHash = rulesA
 
 	for _, want := range []job.Result{ok, failed} {
 		t.Run(string(want.Status), func(t *testing.T) {
@@ -623,8 +633,79 @@ func testNotModified(t *testing.T, newStore func(t *testing.T) store.Store) {
 		if out := putResult(t, s, nm); out.Changed || !out.Latest {
 			t.Errorf("304 with no previous ok result: outcome %+v, want not changed, latest", out)
 		}
-		checkResult(t, "Result of a 304 with nothing to carry over", getResult(t, s, "a", runID(1)), nm)
+		// Stored without fields, and so without rules: the next plan
+		// fetches the page unconditionally.
+		want := nm
+		want.RulesHash = ""
+		checkResult(t, "Result of a 304 with nothing to carry over", getResult(t, s, "a", runID(1)), want)
 	})
+	testNotModifiedRules(t, newStore)
+}
+
+// testNotModifiedRules: a 304 is completed only with fields extracted with
+// the same rules (its rules hash is the previous ok result's). One that
+// cannot be is stored without fields and without a rules hash, so that the
+// planner sends no validators for it.
+func testNotModifiedRules(t *testing.T, newStore func(t *testing.T) store.Store) {
+	withRules := func(r job.Result, rules string) job.Result { r.RulesHash = rules; return r }
+	tests := []struct {
+		name       string
+		prevRules  string // the previous ok result's rules hash
+		rules      string // the 304's
+		carried    bool   // the previous fields are carried over
+		wantRules  string // the stored 304's rules hash
+		wantFields bool
+	}{
+		{"same rules", rulesA, rulesA, true, rulesA, true},
+		{"other rules", rulesA, rulesB, false, "", false},
+		{"previous of unknown rules (an older version)", "", rulesA, false, "", false},
+		{"304 of unknown rules (an older worker)", rulesA, "", false, "", false},
+		{"both of unknown rules (as before rules hashes)", "", "", true, "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newStore(t)
+			first := withRules(okResult("a", 0, "A"), tt.prevRules)
+			first.Fields = map[string]any{"title": "old rules' title"}
+			putResult(t, s, first)
+			nm := withRules(notModified("a", 1, "A"), tt.rules)
+			if out := putResult(t, s, nm); out.Duplicate || out.Changed || !out.Latest {
+				t.Errorf("put of the 304: outcome %+v, want stored, not changed, latest", out)
+			}
+			want := nm
+			want.RulesHash = tt.wantRules
+			if tt.carried {
+				want.Fields = first.Fields
+			}
+			got := getResult(t, s, "a", runID(1))
+			checkResult(t, "Result of the 304", got, want)
+			if (len(got.Fields) > 0) != tt.wantFields {
+				t.Errorf("304's fields = %v, want fields: %v", got.Fields, tt.wantFields)
+			}
+			if l := latest(t, s, "a"); len(l) != 1 {
+				t.Errorf("Latest(a) = %v, want the 304's result", targetsOf(l))
+			} else {
+				checkResult(t, "Latest after the 304", l[0], want)
+			}
+			// A 304 after one that could not be completed has nothing to
+			// take either, whatever its rules.
+			if !tt.carried {
+				nm2 := withRules(notModified("a", 2, "A"), tt.rules)
+				putResult(t, s, nm2)
+				want2 := nm2
+				want2.RulesHash = ""
+				checkResult(t, "Result of a 304 after an incomplete one", getResult(t, s, "a", runID(2)), want2)
+			}
+			// A full fetch with the new rules is stored as sent.
+			full := withRules(okResult("a", 3, "B"), rulesB)
+			full.Fields = map[string]any{"title": "new rules' title", "price": "12"}
+			if out := putResult(t, s, full); !out.Changed || !out.Latest {
+				t.Errorf("full fetch after the 304: outcome %+v, want changed, latest", out)
+			}
+			full.Changed = true
+			checkResult(t, "Result of the full fetch", getResult(t, s, "a", runID(3)), full)
+		})
+	}
 }
 
 func testAttempts(t *testing.T, newStore func(t *testing.T) store.Store) {
