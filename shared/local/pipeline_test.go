@@ -473,6 +473,121 @@ targets:
 	}
 }
 
+// TestPipelineConditionalRequestsRulesChange: editing a target's extract
+// rules makes its next request unconditional, although the server would
+// answer 304, so the new rules' fields are stored at once; and with the
+// new rules the requests are conditional again.
+func TestPipelineConditionalRequestsRulesChange(t *testing.T) {
+	var (
+		mu          sync.Mutex
+		ifNoneMatch []string // of each request of /page, in order
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/robots.txt" {
+			fmt.Fprint(w, "User-agent: *\nAllow: /\n")
+			return
+		}
+		mu.Lock()
+		ifNoneMatch = append(ifNoneMatch, r.Header.Get("If-None-Match"))
+		mu.Unlock()
+		w.Header().Set("ETag", `"v1"`)
+		if r.Header.Get("If-None-Match") == `"v1"` {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html")
+		fmt.Fprint(w, `<html><head><title>Shop</title></head><body><h1>Widget</h1><p class="price">12</p><p class="stock">3 left</p></body></html>`)
+	}))
+	t.Cleanup(srv.Close)
+	targetsYAML := func(extract string) string {
+		return fmt.Sprintf(`schedules:
+  tick: { expression: "rate(1 hour)" }
+targets:
+  - { id: page, url: "%s/page", schedule: tick, extract: %s }
+`, srv.URL, extract)
+	}
+	const (
+		rulesA = `{ price: { css: .price } }`
+		rulesB = `{ price: { css: p.price, regex: "[0-9]+" }, name: { css: h1 }, stock: { css: .stock } }`
+	)
+	e := newEnvYAML(t, targetsYAML(rulesA))
+	guard := loopbackOnly{t}
+	e.p.Fetcher = crawl.New(crawl.Options{AllowPrivate: true, Timeout: 2 * time.Second, Resolver: guard, DialContext: guard.DialContext})
+	ctx := context.Background()
+	t0 := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+
+	// restart is the pipeline as `cronless run` starts it again after the
+	// targets file was edited: the same backend, the new targets.
+	restart := func(yaml string) (*local.Pipeline, *targets.File) {
+		t.Helper()
+		tf, err := targets.Parse("targets.yaml", []byte(yaml))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &local.Pipeline{
+			Targets: tf, Ticks: e.p.Ticks, Jobs: e.p.Jobs, JobsDLQ: e.p.JobsDLQ, Results: e.p.Results, ResultsDLQ: e.p.ResultsDLQ,
+			Store: e.p.Store, Fetcher: e.p.Fetcher, PlannerMapping: e.p.PlannerMapping, WorkerMapping: e.p.WorkerMapping,
+			ResultsMapping: e.p.ResultsMapping, PollWait: e.p.PollWait, RetryDelay: e.p.RetryDelay,
+		}, tf
+	}
+	runOnce := func(p *local.Pipeline, at time.Time) job.Result {
+		t.Helper()
+		reports, err := p.RunOnce(ctx, nil, at, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(reports) != 1 || reports[0].Succeeded != 1 {
+			t.Fatalf("run at %s: %+v, want one run with 1 ok result", at, reports)
+		}
+		r, err := e.store.Result(ctx, "page", reports[0].ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	hashOf := func(tf *targets.File) string { return job.RulesHash(tf.TargetsFor("tick")[0].Extract) }
+	fieldsA := map[string]any{"price": "12", "title": "Shop"}
+	fieldsB := map[string]any{"price": "12", "name": "Widget", "stock": "3 left", "title": "Shop"}
+
+	pB, tfB := restart(targetsYAML(rulesB))
+	hashA, hashB := hashOf(e.tf), hashOf(tfB)
+	if hashA == hashB {
+		t.Fatal("rules A and B have the same hash")
+	}
+	tests := []struct {
+		name        string
+		p           *local.Pipeline
+		ifNoneMatch string // sent by the worker
+		status      int
+		fields      map[string]any
+		rulesHash   string
+		changed     bool
+	}{
+		{"tick 1, rules A: full page", e.p, "", 200, fieldsA, hashA, false},
+		{"tick 2, rules A: 304 keeps A's fields", e.p, `"v1"`, 304, fieldsA, hashA, false},
+		{"tick 3, rules B: full page with B's fields", pB, "", 200, fieldsB, hashB, true},
+		{"tick 4, rules B: 304 keeps B's fields", pB, `"v1"`, 304, fieldsB, hashB, false},
+	}
+	for i, tt := range tests {
+		r := runOnce(tt.p, t0.Add(time.Duration(i)*time.Hour))
+		mu.Lock()
+		sent := ifNoneMatch[len(ifNoneMatch)-1]
+		requests := len(ifNoneMatch)
+		mu.Unlock()
+		if requests != i+1 || sent != tt.ifNoneMatch {
+			t.Errorf("%s: request %d sent If-None-Match %q, want request %d with %q", tt.name, requests, sent, i+1, tt.ifNoneMatch)
+		}
+		if r.HTTPStatus != tt.status || r.NotModified != (tt.status == 304) || !reflect.DeepEqual(r.Fields, tt.fields) ||
+			r.RulesHash != tt.rulesHash || r.Changed != tt.changed {
+			t.Errorf("%s: result http %d, not_modified %v, fields %v, rules_hash %q, changed %v;\nwant http %d, fields %v, rules_hash %q, changed %v",
+				tt.name, r.HTTPStatus, r.NotModified, r.Fields, r.RulesHash, r.Changed, tt.status, tt.fields, tt.rulesHash, tt.changed)
+		}
+		if l, err := e.store.Latest(ctx, "page"); err != nil || len(l) != 1 || l[0].RunID != r.RunID || !reflect.DeepEqual(l[0].Fields, tt.fields) {
+			t.Errorf("%s: Latest(page) = %+v, %v; want this run's result with fields %v", tt.name, l, err, tt.fields)
+		}
+	}
+}
+
 // flakySender fails the first n SendBatch calls, as a queue that is briefly
 // unavailable does.
 type flakySender struct {
