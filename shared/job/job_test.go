@@ -402,3 +402,41 @@ func TestRulesHashGolden(t *testing.T) {
 		})
 	}
 }
+
+// TestGoldenRulesHash: the sample results carry the rules hash of the
+// sample jobs of their targets, as the worker sets it.
+func TestGoldenRulesHash(t *testing.T) {
+	bodies := func(t *testing.T, file string) []string {
+		t.Helper()
+		data, err := os.ReadFile(filepath.Join("..", "..", "events", file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ev events.SQSEvent
+		if err := json.Unmarshal(data, &ev); err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, r := range ev.Records {
+			out = append(out, r.Body)
+		}
+		return out
+	}
+	rules := map[string]string{}
+	for _, b := range bodies(t, "worker-sqs.json") {
+		j, err := job.DecodeJob([]byte(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rules[j.TargetID] = job.RulesHash(j.Extract)
+	}
+	for _, b := range bodies(t, "results-sqs.json") {
+		r, err := job.DecodeResult([]byte(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want, ok := rules[r.TargetID]; !ok || r.RulesHash != want {
+			t.Errorf("result of %s: rules_hash %q, want %q (its job's rules in worker-sqs.json)", r.TargetID, r.RulesHash, want)
+		}
+	}
+}
