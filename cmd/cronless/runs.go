@@ -195,10 +195,18 @@ type runDetail struct {
 	Results []job.Result `json:"results"`
 	// Missing are the targets without a result (see runs show's help).
 	Missing []missingTarget `json:"without_result"`
-	// guessed: the run has no recorded targets, so Missing was guessed
-	// from the DLQ and the schedule's latest results.
-	guessed bool
+	// MissingFrom says where Missing comes from: "planned_targets" (the
+	// targets the planner recorded with the run: exact) or "guessed" (a
+	// run recorded without them: from the DLQ and the schedule's latest
+	// results).
+	MissingFrom string `json:"without_result_from"`
 }
+
+// Where runDetail.Missing comes from.
+const (
+	missingFromPlan  = "planned_targets"
+	missingFromGuess = "guessed"
+)
 
 // missingTarget is a target of a run that has no result in it.
 type missingTarget struct {
@@ -254,7 +262,10 @@ func newRunDetail(ctx context.Context, st resultsStore, run store.Run, res []job
 		}
 	}
 	sort.Strings(ids)
-	d := runDetail{runView: newRunView(run, dead), Results: res, Missing: []missingTarget{}, guessed: guessed}
+	d := runDetail{runView: newRunView(run, dead), Results: res, Missing: []missingTarget{}, MissingFrom: missingFromPlan}
+	if guessed {
+		d.MissingFrom = missingFromGuess
+	}
 	if d.Results == nil {
 		d.Results = []job.Result{}
 	}
@@ -342,7 +353,7 @@ func printRunDetail(w io.Writer, format string, d runDetail) error {
 		return err
 	}
 	switch {
-	case notDead && d.guessed:
+	case notDead && d.MissingFrom == missingFromGuess:
 		fmt.Fprintf(w, "\nNot in the DLQ: guessed, as this run's planned targets were not recorded: the targets of schedule %s\n(known from their latest results) with no result in this run; %d of the run's jobs are neither done nor dead-lettered.\n", v.Schedule, v.InFlight)
 	case notDead:
 		fmt.Fprintf(w, "\nNot in the DLQ: planned targets of this run with no result yet (in flight, or waiting for a retry);\n%d of the run's jobs are neither done nor dead-lettered.\n", v.InFlight)

@@ -120,8 +120,8 @@ func TestNewRunDetailTargets(t *testing.T) {
 			if !slices.Equal(got, tt.want) {
 				t.Errorf("without a result = %v, want %v", got, tt.want)
 			}
-			if d.guessed != tt.wantGuessed || st.latestCalls != tt.wantLatest {
-				t.Errorf("guessed %v after %d calls of Latest, want %v after %d", d.guessed, st.latestCalls, tt.wantGuessed, tt.wantLatest)
+			if guessed := d.MissingFrom == missingFromGuess; guessed != tt.wantGuessed || st.latestCalls != tt.wantLatest {
+				t.Errorf("%s after %d calls of Latest, want guessed %v after %d", d.MissingFrom, st.latestCalls, tt.wantGuessed, tt.wantLatest)
 			}
 		})
 	}
