@@ -189,7 +189,13 @@ func (a *app) runOnce(ctx context.Context, p *local.Pipeline, schedules []string
 					progressbar.OptionClearOnFinish(), progressbar.OptionThrottle(100*time.Millisecond))
 			}
 			if bar != nil {
-				bar.Describe(fmt.Sprintf("crawling (in queue %d, dead-lettered %d)", pr.Jobs.Total(), pr.DeadLetters))
+				desc := fmt.Sprintf("crawling (in queue %d, dead-lettered %d)", pr.Jobs.Total(), pr.DeadLetters)
+				if pr.Done >= pr.Planned && pr.Ticks.Total() > 0 {
+					// Only the ticks of an interrupted earlier start are
+					// left: they come back after the visibility timeout.
+					desc = fmt.Sprintf("waiting for %d tick(s) an interrupted run left, back within --visibility-timeout", pr.Ticks.Total())
+				}
+				bar.Describe(desc)
 				_ = bar.Set(pr.Done)
 			}
 		}
