@@ -27,6 +27,7 @@ import (
 	"github.com/cronless/cronless/shared/queue"
 	"github.com/cronless/cronless/shared/queue/sqsq"
 	"github.com/cronless/cronless/shared/sqsevent"
+	"github.com/cronless/cronless/shared/worker"
 )
 
 // dlqErrorKinds are the error kinds a dead letter can have: the crawl's
@@ -35,7 +36,7 @@ var dlqErrorKinds = []string{
 	string(crawl.KindTimeout), string(crawl.KindConnection), string(crawl.KindHTTP5xx), string(crawl.KindHTTP429),
 	string(crawl.KindHTTP4xx), string(crawl.KindRobots), string(crawl.KindBlocked), string(crawl.KindTooLarge),
 	string(crawl.KindContentType), string(crawl.KindRequired), string(crawl.KindBadRule), string(crawl.KindRedirects),
-	sqsevent.KindBadMessage,
+	string(crawl.KindFieldsTooLarge), worker.KindPanic, sqsevent.KindBadMessage,
 }
 
 // dlqStageWait is each receive's long poll on SQS when paging through a DLQ:
@@ -83,6 +84,18 @@ func (f *dlqFlags) registerFilters(cmd *cobra.Command, limitHelp string) {
 	cmd.Flags().StringVar(&f.errorKind, "error-kind", "", "only messages whose last error has this kind ("+strings.Join(dlqErrorKinds, ", ")+")")
 	cmd.Flags().StringVar(&f.olderThan, "older-than", "", "only messages first sent at least this long ago (a duration: 90m, 24h, 7d, 1d12h)")
 	cmd.Flags().IntVar(&f.limit, "limit", 0, limitHelp+" (0: no limit)")
+}
+
+// parse checks the output format, the filters and the --queue flag (one
+// queue) that list, replay and purge share.
+func (f *dlqFlags) parse(a *app) (format string, flt dlq.Filter, err error) {
+	if format, err = a.outputFormat(f.output); err != nil {
+		return "", flt, err
+	}
+	if flt, err = f.filter(); err != nil {
+		return "", flt, err
+	}
+	return format, flt, checkQueueFlag(f.queue, false)
 }
 
 // filter checks the filter flags.
@@ -227,15 +240,8 @@ The messages stay in the queue, visible again when the listing ends.`,
   cronless dlq list --target example --older-than 24h`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			format, err := a.outputFormat(f.output)
+			format, flt, err := f.parse(a)
 			if err != nil {
-				return err
-			}
-			flt, err := f.filter()
-			if err != nil {
-				return err
-			}
-			if err := checkQueueFlag(f.queue, false); err != nil {
 				return err
 			}
 			o, pairs, opts, err := a.openDLQs(cmd.Context(), f, flt)
@@ -608,15 +614,8 @@ not the task; ` + "`cronless dlq cancel`" + ` cancels it.`,
   cronless dlq replay --all --native --rate 50 --stage prod`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			format, err := a.outputFormat(f.output)
+			format, flt, err := f.parse(a)
 			if err != nil {
-				return err
-			}
-			flt, err := f.filter()
-			if err != nil {
-				return err
-			}
-			if err := checkQueueFlag(f.queue, false); err != nil {
 				return err
 			}
 			if rate < 0 || math.IsNaN(rate) || math.IsInf(rate, 0) {
@@ -925,15 +924,8 @@ When stdin is not a terminal it does not ask: pass --yes, or it refuses (exit 2)
   cronless dlq purge --dry-run`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			format, err := a.outputFormat(f.output)
+			format, flt, err := f.parse(a)
 			if err != nil {
-				return err
-			}
-			flt, err := f.filter()
-			if err != nil {
-				return err
-			}
-			if err := checkQueueFlag(f.queue, false); err != nil {
 				return err
 			}
 			interactive := a.stdinIsTerminal()
