@@ -242,3 +242,52 @@ func TestWriteTxLeavesTheQueueWhenItsContextEnds(t *testing.T) {
 		t.Errorf("stored %v", got)
 	}
 }
+
+// A deferred transaction that read, then finds that another connection
+// wrote before its own first write fails with SQLITE_BUSY at once (SQLite
+// does not wait: waiting could deadlock). WriteTx runs it again, and its
+// write commits. (Two processes opening one new file at once met this in
+// their migrations.)
+func TestWriteTxRunsAgainATransactionLostToBusy(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "busy.db")
+	other, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = other.Close() })
+	if _, err := other.Exec(`CREATE TABLE t (k TEXT PRIMARY KEY)`); err != nil {
+		t.Fatal(err)
+	}
+	// A handle with SQLite's default, deferred, transactions.
+	deferred, err := sql.Open(DriverName, "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { deferred.Close() })
+
+	runs := 0
+	err = WriteTx(context.Background(), deferred, func(tx *sql.Tx) error {
+		runs++
+		var n int
+		if err := tx.QueryRow(`SELECT count(*) FROM t`).Scan(&n); err != nil {
+			return err
+		}
+		if runs == 1 {
+			// Another connection writes after this transaction's read.
+			if _, err := other.Exec(`INSERT INTO t (k) VALUES ('other')`); err != nil {
+				return err
+			}
+		}
+		_, err := tx.Exec(`INSERT INTO t (k) VALUES (?)`, fmt.Sprint("mine-", n))
+		return err
+	})
+	if err != nil {
+		t.Fatalf("WriteTx: %v", err)
+	}
+	if runs != 2 {
+		t.Errorf("fn ran %d times, want 2 (lost to SQLITE_BUSY once, then committed)", runs)
+	}
+	if got := keys(t, other); !got["other"] || !got["mine-1"] || len(got) != 2 {
+		t.Errorf("rows %v, want other and mine-1", got)
+	}
+}

@@ -54,7 +54,7 @@ import (
 	"time"
 	"weak"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	sqlitedrv "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
 // DriverName is the database/sql driver Open uses.
@@ -132,7 +132,9 @@ func dsn(abs string) string {
 // interrupted statement of a cancelled context), that fn fails and the
 // others of the group run again in a new transaction: none of them returns
 // before its writes are committed, and none returns nil unless they were.
-// A fn whose context ends before its turn is not run.
+// A fn whose context ends before its turn is not run. A transaction lost to
+// SQLITE_BUSY, which the busy handler does not always wait out (see
+// isBusy), runs again after a short backoff, for about BusyTimeout at most.
 //
 // Taking turns in Go rather than in SQLite's busy handler, which sleeps and
 // retries, also keeps the waits fair: left to the busy handler, a writer
@@ -197,6 +199,39 @@ type writer struct {
 	fn    func(*sql.Tx) error
 	done  chan error // its outcome, sent once
 	taken bool       // guarded by committer.mu: in a group, no longer queued
+	busy  int        // how often its transaction was lost to SQLITE_BUSY
+}
+
+// busyRetries bounds the retries of a transaction lost to SQLITE_BUSY: with
+// the backoff of busyWait, about BusyTimeout in all.
+const busyRetries = 60
+
+// isBusy reports whether err is SQLite's SQLITE_BUSY (any extended code).
+// The busy handler (busy_timeout) waits for most locks, but not all: a
+// transaction that read and then writes after another connection wrote
+// (SQLITE_BUSY_SNAPSHOT; SQLite does not wait, as waiting could deadlock),
+// or one that begins while another connection first turns a new file to
+// WAL, fails at once. Such a transaction has written nothing and is simply
+// run again.
+func isBusy(err error) bool {
+	var se *sqlitedrv.Error
+	return errors.As(err, &se) && se.Code()&0xff == 5
+}
+
+// retryBusy waits before the group's transaction runs again after
+// SQLITE_BUSY, and reports false (do not retry) once a writer has been
+// retried busyRetries times.
+func retryBusy(group []*writer) bool {
+	n := 0
+	for _, w := range group {
+		w.busy++
+		n = max(n, w.busy)
+	}
+	if n > busyRetries {
+		return false
+	}
+	time.Sleep(min(time.Duration(n)*5*time.Millisecond, 250*time.Millisecond))
+	return true
 }
 
 // commitAll commits groups until the queue is empty.
@@ -250,6 +285,9 @@ func commit(db *sql.DB, group []*writer) (again []*writer) {
 	bg := context.Background()
 	tx, err := db.BeginTx(bg, nil)
 	if err != nil {
+		if isBusy(err) && retryBusy(live) {
+			return live
+		}
 		for _, w := range live {
 			w.done <- fmt.Errorf("begin: %w", err)
 		}
@@ -259,10 +297,16 @@ func commit(db *sql.DB, group []*writer) (again []*writer) {
 		w := live[0]
 		if err := w.fn(tx); err != nil {
 			_ = tx.Rollback()
+			if isBusy(err) && retryBusy(live) {
+				return live
+			}
 			w.done <- err
 			return nil
 		}
 		if err := tx.Commit(); err != nil {
+			if isBusy(err) && retryBusy(live) {
+				return live
+			}
 			w.done <- fmt.Errorf("commit: %w", err)
 			return nil
 		}
@@ -280,6 +324,14 @@ func commit(db *sql.DB, group []*writer) (again []*writer) {
 			return wrote
 		}
 		ferr := w.fn(tx)
+		if isBusy(ferr) {
+			// The transaction never got the write lock (a deferred one):
+			// nothing of it is written; all of the group run again.
+			_ = tx.Rollback()
+			if retryBusy(live) {
+				return live
+			}
+		}
 		if ferr != nil {
 			if _, err := tx.ExecContext(bg, `ROLLBACK TO writer`); err != nil {
 				// SQLite rolled the whole transaction back under w:
@@ -304,6 +356,9 @@ func commit(db *sql.DB, group []*writer) (again []*writer) {
 		wrote = append(wrote, w)
 	}
 	err = tx.Commit()
+	if isBusy(err) && retryBusy(wrote) {
+		return wrote
+	}
 	if err != nil {
 		err = fmt.Errorf("commit: %w", err)
 	}
