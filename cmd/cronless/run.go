@@ -182,21 +182,26 @@ func (a *app) runOnce(ctx context.Context, p *local.Pipeline, schedules []string
 	var bar *progressbar.ProgressBar
 	var progress func(local.Progress)
 	if a.isTerminal(a.stderr) {
+		waitNoted := false
 		progress = func(pr local.Progress) {
 			if bar == nil && pr.Planned > 0 {
 				bar = progressbar.NewOptions(pr.Planned, progressbar.OptionSetWriter(a.stderr),
 					progressbar.OptionSetDescription("crawling"), progressbar.OptionShowCount(),
 					progressbar.OptionClearOnFinish(), progressbar.OptionThrottle(100*time.Millisecond))
 			}
-			if bar != nil {
-				desc := fmt.Sprintf("crawling (in queue %d, dead-lettered %d)", pr.Jobs.Total(), pr.DeadLetters)
-				if pr.Done >= pr.Planned && pr.Ticks.Total() > 0 {
-					// Only the ticks of an interrupted earlier start are
-					// left: they come back after the visibility timeout.
-					desc = fmt.Sprintf("waiting for %d tick(s) an interrupted run left, back within --visibility-timeout", pr.Ticks.Total())
-				}
-				bar.Describe(desc)
+			if bar != nil && !waitNoted {
+				bar.Describe(fmt.Sprintf("crawling (in queue %d, dead-lettered %d)", pr.Jobs.Total(), pr.DeadLetters))
 				_ = bar.Set(pr.Done)
+			}
+			if !waitNoted && pr.Planned > 0 && pr.Jobs.Total() == 0 && pr.Results.Total() == 0 && pr.Ticks.Total() > 0 {
+				// Only ticks an interrupted earlier start left are
+				// pending: they come back after the visibility timeout.
+				waitNoted = true
+				if bar != nil {
+					_ = bar.Finish()
+				}
+				fmt.Fprintf(a.stderr, "cronless: waiting for %d tick(s) an interrupted run left in %s; they come back within --visibility-timeout\n",
+					pr.Ticks.Total(), a.db)
 			}
 		}
 	}
