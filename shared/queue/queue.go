@@ -64,6 +64,33 @@ type ReceiveOptions struct {
 	Visibility time.Duration
 }
 
+// SQS's limits of a receive.
+const (
+	// MaxWait is the longest long-polling wait of one receive.
+	MaxWait = 20 * time.Second
+	// MaxVisibility is the longest visibility timeout.
+	MaxVisibility = 12 * time.Hour
+)
+
+// Check checks the options against SQS's limits and returns how many
+// messages to receive (Max, or 1 when it is 0). An out-of-range Max wraps
+// ErrBatchTooLarge.
+func (o ReceiveOptions) Check() (int, error) {
+	n := o.Max
+	if n == 0 {
+		n = 1
+	}
+	switch {
+	case n < 0 || n > MaxBatch:
+		return 0, fmt.Errorf("max %d: %w", o.Max, ErrBatchTooLarge)
+	case o.Wait < 0 || o.Wait > MaxWait:
+		return 0, fmt.Errorf("wait %v out of range 0 to %v", o.Wait, MaxWait)
+	case o.Visibility < 0 || o.Visibility > MaxVisibility:
+		return 0, fmt.Errorf("visibility %v out of range 0 to %v", o.Visibility, MaxVisibility)
+	}
+	return n, nil
+}
+
 // Depth counts a queue's messages, as SQS's approximate attributes do.
 type Depth struct {
 	Visible  int // ApproximateNumberOfMessages

@@ -43,9 +43,9 @@ const (
 	// MaxDelay is the longest delay a message may be sent with.
 	MaxDelay = 15 * time.Minute
 	// MaxVisibility is the longest visibility timeout.
-	MaxVisibility = 12 * time.Hour
+	MaxVisibility = queue.MaxVisibility
 	// MaxWait is the longest long-polling wait of one receive.
-	MaxWait = 20 * time.Second
+	MaxWait = queue.MaxWait
 	// MaxReceiveCountLimit is the largest MaxReceiveCount of a redrive policy.
 	MaxReceiveCountLimit = 1000
 )
@@ -365,17 +365,9 @@ func checkMessage(m queue.Outgoing) (string, error) {
 // message already received MaxReceiveCount times is moved to the
 // dead-letter queue instead of being delivered.
 func (q *Queue) Receive(ctx context.Context, opts queue.ReceiveOptions) ([]queue.Message, error) {
-	limit := opts.Max
-	if limit == 0 {
-		limit = 1
-	}
-	switch {
-	case limit < 0 || limit > queue.MaxBatch:
-		return nil, fmt.Errorf("receive from %s: max %d: %w", q.name, opts.Max, queue.ErrBatchTooLarge)
-	case opts.Wait < 0 || opts.Wait > MaxWait:
-		return nil, fmt.Errorf("receive from %s: wait %v out of range 0 to %v", q.name, opts.Wait, MaxWait)
-	case opts.Visibility < 0 || opts.Visibility > MaxVisibility:
-		return nil, fmt.Errorf("receive from %s: visibility %v out of range 0 to %v", q.name, opts.Visibility, MaxVisibility)
+	limit, err := opts.Check()
+	if err != nil {
+		return nil, fmt.Errorf("receive from %s: %w", q.name, err)
 	}
 	deadline := time.Now().Add(opts.Wait)
 	for {

@@ -45,9 +45,9 @@ const (
 	// MaxDelay is the longest delay a message may be sent with.
 	MaxDelay = 15 * time.Minute
 	// MaxWait is the longest long-polling wait of one receive.
-	MaxWait = 20 * time.Second
+	MaxWait = queue.MaxWait
 	// MaxVisibility is the longest visibility timeout.
-	MaxVisibility = 12 * time.Hour
+	MaxVisibility = queue.MaxVisibility
 	// MaxMovePerSecond is the highest rate a move task may be given.
 	MaxMovePerSecond = 500
 )
@@ -275,18 +275,11 @@ func arnFromURL(raw string) string {
 // Message attributes of data types String and Number (and their custom
 // subtypes) are returned as strings; Binary ones are dropped.
 func (q *Queue) Receive(ctx context.Context, opts queue.ReceiveOptions) ([]queue.Message, error) {
-	maxN := opts.Max
-	if maxN == 0 {
-		maxN = 1
+	maxN, err := opts.Check()
+	if err != nil {
+		return nil, fmt.Errorf("receive from %s: %w", q.name, err)
 	}
-	switch {
-	case maxN < 0 || maxN > queue.MaxBatch:
-		return nil, fmt.Errorf("receive from %s: max %d: %w", q.name, opts.Max, queue.ErrBatchTooLarge)
-	case opts.Wait < 0 || opts.Wait > MaxWait:
-		return nil, fmt.Errorf("receive from %s: wait %v out of range 0 to %v", q.name, opts.Wait, MaxWait)
-	case opts.Visibility < 0 || opts.Visibility > MaxVisibility:
-		return nil, fmt.Errorf("receive from %s: visibility %v out of range 0 to %v", q.name, opts.Visibility, MaxVisibility)
-	case q.urlErr != nil:
+	if q.urlErr != nil {
 		return nil, fmt.Errorf("receive from %s: %w", q.url, q.urlErr)
 	}
 	out, err := q.api.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
