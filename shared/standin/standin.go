@@ -265,3 +265,50 @@ func (s *Server) Log() string {
 	b, _ := os.ReadFile(s.log.Name())
 	return strings.TrimSpace(string(b))
 }
+
+// The Python tools, pinned: AWS's CloudFormation linter and the second
+// emulator. `make tools` installs these versions with pip where missing.
+const (
+	CfnLintVersion = "1.51.0"
+	MotoVersion    = "5.2.1"
+)
+
+// pythonTool finds a Python console script and checks the version of the
+// package that provides it, so a test never judges with another version.
+func pythonTool(t testing.TB, script, pkg, version string) string {
+	t.Helper()
+	p, err := exec.LookPath(script)
+	if err != nil {
+		Unavailable(t, "%s is not installed (pip install %s==%s)", script, pkg, version)
+	}
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		Unavailable(t, "%s needs python3 on PATH", script)
+	}
+	out, err := exec.Command(py, "-c", "import importlib.metadata as m, sys; print(m.version(sys.argv[1]))", pkg).Output()
+	if err != nil {
+		Unavailable(t, "the Python package %s is not installed (pip install %s==%s)", pkg, pkg, version)
+	}
+	if got := strings.TrimSpace(string(out)); got != version {
+		Unavailable(t, "%s is version %s, the tests pin %s (pip install %s==%s)", pkg, got, version, pkg, version)
+	}
+	return p
+}
+
+// CfnLint returns the path of cfn-lint, AWS's CloudFormation linter, at
+// the pinned version.
+func CfnLint(t testing.TB) string {
+	t.Helper()
+	return pythonTool(t, "cfn-lint", "cfn-lint", CfnLintVersion)
+}
+
+// Moto starts moto's server (every service it emulates on one endpoint:
+// CloudFormation, S3, SQS, DynamoDB, CloudWatch, …) for the test, in
+// memory, and stops it when the test ends.
+func Moto(t testing.TB) *Server {
+	t.Helper()
+	bin := pythonTool(t, "moto_server", "moto", MotoVersion)
+	s := &Server{Name: "moto", argv: []string{bin, "-H", "127.0.0.1"}}
+	s.start(t, nil, func(port int) []string { return []string{"-p", strconv.Itoa(port)} })
+	return s
+}
