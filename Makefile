@@ -13,7 +13,7 @@ NODE_TOOLS    := node_modules/.installed
 THIRD_PARTY    = google.golang.org/appengine/urlfetch
 GOFILES        = $(shell find . -name '*.go' -not -path './node_modules/*' -not -path './.git/*')
 
-.PHONY: all test lint tools demo build cli schedules deploy remove logs bench bench-peers reliability clean
+.PHONY: all test lint tools python-tools demo build cli schedules deploy deploy-check remove logs bench bench-peers reliability clean
 
 all: test
 
@@ -36,8 +36,20 @@ lint: tools
 	$(STATICCHECK) ./... $(THIRD_PARTY)
 
 ## tools: what the checks and tests need, at pinned versions: Go tools in
-## ./bin, npm packages (package.json, package-lock.json) in ./node_modules
-tools: $(STATICCHECK) $(RIE) $(NODE_TOOLS)
+## ./bin, npm packages (package.json, package-lock.json) in ./node_modules,
+## and AWS's CloudFormation linter and the moto emulator in Python
+tools: $(STATICCHECK) $(RIE) $(NODE_TOOLS) python-tools
+
+# cfn-lint (AWS's CloudFormation linter) and moto (a second AWS emulator),
+# pinned as shared/standin pins them; pip installs them only where this
+# Python lacks those versions.
+CFN_LINT      := 1.51.0
+MOTO          := 5.2.1
+PY_CHECK      := import importlib.metadata as m, sys, moto.server; sys.exit(m.version("cfn-lint") != sys.argv[1] or m.version("moto") != sys.argv[2])
+
+python-tools:
+	@python3 -c '$(PY_CHECK)' $(CFN_LINT) $(MOTO) 2>/dev/null || \
+		python3 -m pip install --quiet 'cfn-lint==$(CFN_LINT)' 'moto[server]==$(MOTO)'
 
 $(STATICCHECK):
 	@mkdir -p $(BIN)
@@ -110,12 +122,33 @@ endif
 FORCE:
 
 ## deploy: build, then deploy the stack of STAGE to REGION with osls
-deploy: build $(NODE_TOOLS)
+deploy: deploy-check build $(NODE_TOOLS)
 	$(OSLS) deploy $(OSLS_ARGS) $(PARAMS)
 
-## remove: delete the stack of STAGE in REGION, with its queues and table
+# The alertEmail of PARAMS ("--param alertEmail=x" or "--param=alertEmail=x"),
+# empty when not given.
+ALERT_EMAIL    = $(patsubst alertEmail=%,%,$(filter alertEmail=%,$(subst --param=,,$(PARAMS))))
+
+## deploy-check: a stage other than dev must say who its alarms notify
+deploy-check:
+	@if [ "$(STAGE)" != dev ] && [ -z "$(ALERT_EMAIL)" ]; then \
+		echo "make deploy STAGE=$(STAGE): its alarms would notify nobody. Pass the address they e-mail:" >&2; \
+		echo "  make deploy STAGE=$(STAGE) PARAMS=\"--param alertEmail=you@example.com\"" >&2; \
+		echo "or say that nobody is to be notified: PARAMS=\"--param alertEmail=none\"" >&2; \
+		exit 2; \
+	fi
+
+## remove: delete the stack of STAGE in REGION: functions, schedules, queues
+## (with their messages), alarms and logs. The table stays unless the stage
+## was deployed with retainTable=false, as dev is (docs/aws.md, Deletion).
 remove: schedules $(NODE_TOOLS)
 	$(OSLS) remove $(OSLS_ARGS) $(PARAMS)
+	@echo "Removed stage $(STAGE). Its table cronless-$(STAGE) and its results are kept, unless the stage was"
+	@echo "deployed with retainTable=false (dev is): it has DeletionPolicy Retain and deletion protection."
+	@echo "A new deploy of stage $(STAGE) fails while the table exists. To delete it on purpose:"
+	@echo "  aws dynamodb update-table --region $(REGION) --table-name cronless-$(STAGE) --no-deletion-protection-enabled"
+	@echo "  aws dynamodb delete-table --region $(REGION) --table-name cronless-$(STAGE)"
+	@echo "(or, before removing a stage, deploy it with PARAMS=\"--param retainTable=false\" so that remove deletes it)."
 
 ## logs: follow FUNCTION's logs (planner, worker or results) in STAGE
 logs: schedules $(NODE_TOOLS)

@@ -1,6 +1,10 @@
 // The deployment test: the Serverless Framework (osls, the open-source v3
-// line) packages serverless.yml offline, with no credentials, and the test
-// reads the CloudFormation it generates. Nothing reaches AWS.
+// line) packages serverless.yml offline, with no credentials; AWS's own
+// CloudFormation linter (cfn-lint, built on AWS's resource schemas) must
+// find nothing in what it generates, and the test reads the template. The
+// layouts it asserts follow the CloudFormation template reference
+// (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/,
+// named at each check). Nothing reaches AWS.
 //
 // It runs in a temporary copy of what osls needs (serverless.yml, targets,
 // package.json, a node_modules link and placeholder artifacts in build/), so
@@ -13,11 +17,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
+	"errors"
 	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -49,6 +54,7 @@ type deployCase struct {
 	maxReceiveCount int
 	timeouts        map[string]int // function key -> seconds
 	alertEmail      string
+	retainTable     bool              // the table survives the stack (every stage but dev)
 	workerEnv       map[string]string // worker variables that differ from the defaults
 }
 
@@ -66,25 +72,36 @@ func TestDeploymentTemplate(t *testing.T) {
 
 	cases := []deployCase{
 		{
-			name: "defaults", stage: "test", region: "us-east-1",
+			name: "dev", stage: "dev", region: "us-east-1",
 			maxReceiveCount: 5,
 			timeouts:        map[string]int{"planner": 30, "worker": 60, "results": 30},
 		},
 		{
-			name: "params", stage: "qa7", region: "eu-west-1",
+			name: "prod", stage: "prod", region: "eu-west-1",
 			params: []string{"maxReceiveCount=3", "workerTimeout=90", "resultsTimeout=45", "alertEmail=ops@example.com",
 				"hostConcurrency=4", "hostDelay=250ms", "maxBodyBytes=1048576"},
 			targets:         otherTargets,
 			maxReceiveCount: 3,
 			timeouts:        map[string]int{"planner": 30, "worker": 90, "results": 45},
 			alertEmail:      "ops@example.com",
+			retainTable:     true,
 			workerEnv:       map[string]string{"HOST_CONCURRENCY": "4", "HOST_DELAY": "250ms", "MAX_BODY_BYTES": "1048576"},
 		},
+		{
+			// A stage other than dev that notifies nobody, on purpose.
+			name: "staging", stage: "staging", region: "us-east-1", params: []string{"alertEmail=none"},
+			maxReceiveCount: 5,
+			timeouts:        map[string]int{"planner": 30, "worker": 60, "results": 30},
+			alertEmail:      "none",
+			retainTable:     true,
+		},
 	}
+	cfnLint := standin.CfnLint(t)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			dir := serviceDir(t, root, cli, c.targets)
 			tpl := oslsPackage(t, node, osls, home, dir, c)
+			t.Run("cfn-lint", func(t *testing.T) { checkCfnLint(t, cfnLint, root, dir) })
 			tf, err := targets.Load(filepath.Join(dir, "targets.yaml"))
 			if err != nil {
 				t.Fatal(err)
@@ -93,7 +110,8 @@ func TestDeploymentTemplate(t *testing.T) {
 			t.Run("queues", func(t *testing.T) { checkQueues(t, tpl, c) })
 			t.Run("alarms", func(t *testing.T) { checkAlarms(t, tpl, c) })
 			t.Run("schedules", func(t *testing.T) { checkSchedules(t, tpl, tf) })
-			t.Run("table", func(t *testing.T) { checkTable(t, tpl) })
+			t.Run("table", func(t *testing.T) { checkTable(t, tpl, c) })
+			t.Run("deployment bucket", func(t *testing.T) { checkBucket(t, tpl) })
 			t.Run("iam", func(t *testing.T) { checkIAM(t, tpl) })
 			t.Run("outputs", func(t *testing.T) { checkOutputs(t, tpl) })
 			t.Run("names", func(t *testing.T) { checkNames(t, tpl, c) })
@@ -222,17 +240,48 @@ func withoutAWS(env []string) []string {
 	return slices.DeleteFunc(slices.Clone(env), func(kv string) bool { return strings.HasPrefix(kv, "AWS_") })
 }
 
+// checkCfnLint runs cfn-lint on both templates of the package (the create
+// template, which only makes the deployment bucket, and the update template)
+// with every check, informational ones included. The repository's
+// .cfnlintrc.yaml lists the checks it ignores, each with its reason. Any
+// finding fails the test.
+func checkCfnLint(t *testing.T, cfnLint, root, dir string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	sls := filepath.Join(dir, ".serverless")
+	cmd := exec.CommandContext(ctx, cfnLint, "--config-file", filepath.Join(root, ".cfnlintrc.yaml"),
+		"--include-checks", "I", "--format", "parseable",
+		filepath.Join(sls, "cloudformation-template-create-stack.json"),
+		filepath.Join(sls, "cloudformation-template-update-stack.json"))
+	cmd.Env = withoutAWS(os.Environ())
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	// Exit codes are a bit mask: 2 errors, 4 warnings, 8 informational; 1
+	// (or anything else) is cfn-lint failing to run.
+	var exit *exec.ExitError
+	if err != nil && (!errors.As(err, &exit) || exit.ExitCode()&1 != 0) {
+		t.Fatalf("cfn-lint did not run: %v\n%s", err, stderr.Bytes())
+	}
+	if findings := strings.TrimSpace(strings.ReplaceAll(string(out), sls+string(filepath.Separator), "")); findings != "" || err != nil {
+		t.Errorf("cfn-lint found (file:line:col:endline:endcol:rule:message):\n%s\n%s", findings, stderr.Bytes())
+	}
+}
+
 // template is the part of a CloudFormation template the test reads.
 type template struct {
+	Parameters map[string]map[string]any
 	Conditions map[string]any
 	Resources  map[string]resource
 	Outputs    map[string]struct{ Value any }
 }
 
 type resource struct {
-	Type       string
-	Condition  string
-	Properties map[string]any
+	Type                string
+	Condition           string
+	DeletionPolicy      string
+	UpdateReplacePolicy string
+	Properties          map[string]any
 }
 
 // res returns the resource with the logical ID, of the type.
@@ -272,8 +321,12 @@ func dig(v any, path ...string) any {
 	return v
 }
 
+// subVar is a variable in an Fn::Sub text: ${X} or ${X.A}.
+var subVar = regexp.MustCompile(`\$\{([^}!]+)\}`)
+
 // ref renders a CloudFormation value as text: Ref X is "X", Fn::GetAtt
-// [X, A] is "X.A", Fn::Join and Fn::Sub are their parts; a literal is itself.
+// [X, A] is "X.A", Fn::Join is its parts and Fn::Sub its text with each
+// ${…} replaced by what it names; a literal is itself.
 func ref(v any) string {
 	switch v := v.(type) {
 	case string:
@@ -292,7 +345,7 @@ func ref(v any) string {
 					return ref(a[0]) + "." + ref(a[1])
 				}
 			case v["Fn::Sub"] != nil:
-				return ref(v["Fn::Sub"])
+				return subVar.ReplaceAllString(ref(v["Fn::Sub"]), "$1")
 			case v["Fn::Join"] != nil:
 				if a, ok := v["Fn::Join"].([]any); ok && len(a) == 2 {
 					parts, _ := a[1].([]any)
@@ -411,15 +464,49 @@ func checkQueues(t *testing.T, tpl *template, c deployCase) {
 		// A --param arrives as a string; SQS takes either.
 		want(t, queue+" maxReceiveCount", dig(p, "RedrivePolicy", "maxReceiveCount"), strconv.Itoa(c.maxReceiveCount))
 	}
-	for _, dlq := range []string{"TargetsDLQ", "ResultsDLQ", "PlannerFailuresQueue"} {
-		want(t, dlq+" MessageRetentionPeriod", tpl.res(t, dlq, "AWS::SQS::Queue").Properties["MessageRetentionPeriod"], "1209600")
+	// AWS::SQS::Queue (CloudFormation template reference): a source keeps a
+	// message 4 days, its dead-letter queue 14 (the most SQS allows), since
+	// a dead letter keeps its first enqueue time (SQS Developer Guide,
+	// "Setting up dead-letter queue retention").
+	retention := map[string]string{
+		"TargetsQueue": "345600", "ResultsQueue": "345600",
+		"TargetsDLQ": "1209600", "ResultsDLQ": "1209600", "PlannerFailuresQueue": "1209600",
 	}
-	for _, id := range tpl.ofType("AWS::SQS::Queue") {
-		want(t, id+" SqsManagedSseEnabled", tpl.Resources[id].Properties["SqsManagedSseEnabled"], "true")
+	if got := tpl.ofType("AWS::SQS::Queue"); !slices.Equal(got, slices.Sorted(maps.Keys(retention))) {
+		t.Errorf("queues %v, want %v", got, slices.Sorted(maps.Keys(retention)))
+	}
+	for id, days := range retention {
+		r := tpl.res(t, id, "AWS::SQS::Queue")
+		want(t, id+" MessageRetentionPeriod", r.Properties["MessageRetentionPeriod"], days)
+		want(t, id+" SqsManagedSseEnabled", r.Properties["SqsManagedSseEnabled"], "true")
+		// The adapters send up to 1 MiB (sqsq.MaxMessageSize); a queue at
+		// SQS's old default of 262,144 rejects a whole batch holding a
+		// larger message.
+		want(t, id+" MaximumMessageSize", r.Properties["MaximumMessageSize"], "1048576")
+		if r.DeletionPolicy != "Delete" || r.UpdateReplacePolicy != "Delete" {
+			t.Errorf("%s DeletionPolicy %q, UpdateReplacePolicy %q: want both Delete, said explicitly", id, r.DeletionPolicy, r.UpdateReplacePolicy)
+		}
 	}
 }
 
+// ageAlarm is the threshold of a queue's ApproximateAgeOfOldestMessage
+// alarm by its consumer's timeout (serverless.yml custom.oldestMessageAge):
+// three visibility timeouts of 6 × the timeout.
+func ageAlarm(timeout int) string { return strconv.Itoa(3 * 6 * timeout) }
+
 func checkAlarms(t *testing.T, tpl *template, c deployCase) {
+	// AWS::CloudWatch::Alarm on AWS/SQS metrics (CloudWatch User Guide,
+	// "Available CloudWatch metrics for Amazon SQS"): a dead-letter queue
+	// that holds a message, and a source queue whose oldest message waits
+	// longer than a running consumer lets it.
+	type alarm struct{ metric, threshold string }
+	wantAlarms := map[string]alarm{
+		"TargetsDLQ":           {"ApproximateNumberOfMessagesVisible", "0"},
+		"ResultsDLQ":           {"ApproximateNumberOfMessagesVisible", "0"},
+		"PlannerFailuresQueue": {"ApproximateNumberOfMessagesVisible", "0"},
+		"TargetsQueue":         {"ApproximateAgeOfOldestMessage", ageAlarm(c.timeouts["worker"])},
+		"ResultsQueue":         {"ApproximateAgeOfOldestMessage", ageAlarm(c.timeouts["results"])},
+	}
 	alarmed := map[string]bool{}
 	for _, id := range tpl.ofType("AWS::CloudWatch::Alarm") {
 		p := tpl.Resources[id].Properties
@@ -429,26 +516,38 @@ func checkAlarms(t *testing.T, tpl *template, c deployCase) {
 			continue
 		}
 		queue := strings.TrimSuffix(ref(dig(dims[0], "Value")), ".QueueName")
-		want(t, id+" Namespace", p["Namespace"], "AWS/SQS")
-		want(t, id+" MetricName", p["MetricName"], "ApproximateNumberOfMessagesVisible")
-		want(t, id+" ComparisonOperator", p["ComparisonOperator"], "GreaterThanThreshold")
-		want(t, id+" Threshold", p["Threshold"], "0")
-		want(t, id+" AlarmActions", p["AlarmActions"], `[{"Ref":"AlarmTopic"}]`)
+		w, ok := wantAlarms[queue]
+		if !ok || alarmed[queue] {
+			t.Errorf("%s: an alarm on %s, want one on each of %v", id, queue, slices.Sorted(maps.Keys(wantAlarms)))
+			continue
+		}
 		alarmed[queue] = true
+		want(t, id+" Namespace", p["Namespace"], "AWS/SQS")
+		want(t, id+" MetricName", p["MetricName"], w.metric)
+		want(t, id+" Statistic", p["Statistic"], "Maximum")
+		want(t, id+" ComparisonOperator", p["ComparisonOperator"], "GreaterThanThreshold")
+		want(t, id+" Threshold", p["Threshold"], w.threshold)
+		want(t, id+" AlarmActions", p["AlarmActions"], `[{"Ref":"AlarmTopic"}]`)
 	}
-	for _, dlq := range []string{"TargetsDLQ", "ResultsDLQ", "PlannerFailuresQueue"} {
-		if !alarmed[dlq] {
-			t.Errorf("no alarm on %s", dlq)
+	for q := range wantAlarms {
+		if !alarmed[q] {
+			t.Errorf("no alarm on %s", q)
 		}
 	}
 
-	// The e-mail subscription exists only when alertEmail is set.
+	// The e-mail subscription exists only when alertEmail is an address:
+	// a stack parameter defaulting to it, so CloudFormation decides the
+	// condition ('' and none notify nobody).
+	want(t, "AlertEmail parameter default", dig(tpl.Parameters["AlertEmail"], "Default"), c.alertEmail)
+	want(t, "AlertEmail parameter type", dig(tpl.Parameters["AlertEmail"], "Type"), "String")
 	sub := tpl.res(t, "AlarmEmailSubscription", "AWS::SNS::Subscription")
 	if sub.Condition != "HasAlertEmail" {
 		t.Errorf("AlarmEmailSubscription condition %q, want HasAlertEmail", sub.Condition)
 	}
-	want(t, "HasAlertEmail", tpl.Conditions["HasAlertEmail"], fmt.Sprintf(`{"Fn::Not":[{"Fn::Equals":[%q,""]}]}`, c.alertEmail))
-	want(t, "subscription endpoint", sub.Properties["Endpoint"], c.alertEmail)
+	want(t, "HasAlertEmail", tpl.Conditions["HasAlertEmail"],
+		`{"Fn::Not":[{"Fn::Or":[{"Fn::Equals":[{"Ref":"AlertEmail"},""]},{"Fn::Equals":[{"Ref":"AlertEmail"},"none"]}]}]}`)
+	want(t, "subscription endpoint", sub.Properties["Endpoint"], "AlertEmail")
+	want(t, "subscription protocol", sub.Properties["Protocol"], "email")
 	want(t, "subscription topic", sub.Properties["TopicArn"], "AlarmTopic")
 }
 
@@ -483,15 +582,30 @@ func checkSchedules(t *testing.T, tpl *template, tf *targets.File) {
 			continue
 		}
 		want(t, name+" Description", p["Description"], "cronless: targets.yaml schedule "+name)
-		want(t, name+" ScheduleExpression", p["ScheduleExpression"], sc.Expression)
+		// A plain string: an Fn::Sub with nothing to substitute (as osls
+		// writes at() expressions) is cfn-lint's W1020.
+		if got, ok := p["ScheduleExpression"].(string); !ok || got != sc.Expression {
+			t.Errorf("%s ScheduleExpression %v, want the text %q", name, p["ScheduleExpression"], sc.Expression)
+		}
 		want(t, name+" ScheduleExpressionTimezone", p["ScheduleExpressionTimezone"], sc.Timezone)
 		want(t, name+" GroupName", p["GroupName"], "SchedulerGroup")
 		want(t, name+" State", p["State"], "ENABLED")
 		want(t, name+" FlexibleTimeWindow", dig(p, "FlexibleTimeWindow", "Mode"), "OFF")
+		// AWS::Scheduler::Schedule Target (CloudFormation template
+		// reference): the retry policy and dead-letter queue are the
+		// Target's; the schedule itself takes neither.
 		want(t, name+" target", dig(p, "Target", "Arn"), "PlannerLambdaFunction.Arn")
 		want(t, name+" role", dig(p, "Target", "RoleArn"), "SchedulerRole.Arn")
-		want(t, name+" dead-letter queue", dig(p, "DeadLetterConfig", "Arn"), "PlannerFailuresQueue.Arn")
-		want(t, name+" retry policy", p["RetryPolicy"], `{"MaximumEventAgeInSeconds":3600,"MaximumRetryAttempts":20}`)
+		want(t, name+" dead-letter queue", dig(p, "Target", "DeadLetterConfig", "Arn"), "PlannerFailuresQueue.Arn")
+		want(t, name+" retry policy", dig(p, "Target", "RetryPolicy"), `{"MaximumEventAgeInSeconds":3600,"MaximumRetryAttempts":20}`)
+		if w := []string{"Arn", "DeadLetterConfig", "Input", "RetryPolicy", "RoleArn"}; !slices.Equal(slices.Sorted(maps.Keys(p["Target"].(map[string]any))), w) {
+			t.Errorf("%s Target has %v, want %v", name, slices.Sorted(maps.Keys(p["Target"].(map[string]any))), w)
+		}
+		for _, k := range []string{"RetryPolicy", "DeadLetterConfig"} {
+			if p[k] != nil {
+				t.Errorf("%s has %s outside its Target: CloudFormation rejects the schedule", name, k)
+			}
+		}
 		var input map[string]any
 		_ = json.Unmarshal([]byte(dig(p, "Target", "Input").(string)), &input)
 		if w := map[string]any{"schedule": name, "scheduled_time": "<aws.scheduler.scheduled-time>"}; !maps.Equal(input, w) {
@@ -500,8 +614,20 @@ func checkSchedules(t *testing.T, tpl *template, tf *targets.File) {
 	}
 }
 
-func checkTable(t *testing.T, tpl *template) {
-	p := tpl.res(t, "Table", "AWS::DynamoDB::Table").Properties
+func checkTable(t *testing.T, tpl *template, c deployCase) {
+	r := tpl.res(t, "Table", "AWS::DynamoDB::Table")
+	p := r.Properties
+	// DeletionPolicy and UpdateReplacePolicy (CloudFormation template
+	// reference, resource attributes) and AWS::DynamoDB::Table
+	// DeletionProtectionEnabled: every stage but dev keeps its results.
+	policy, protect := "Delete", "false"
+	if c.retainTable {
+		policy, protect = "Retain", "true"
+	}
+	if r.DeletionPolicy != policy || r.UpdateReplacePolicy != policy {
+		t.Errorf("table DeletionPolicy %q, UpdateReplacePolicy %q, want %s", r.DeletionPolicy, r.UpdateReplacePolicy, policy)
+	}
+	want(t, "DeletionProtectionEnabled", p["DeletionProtectionEnabled"], protect)
 	want(t, "BillingMode", p["BillingMode"], "PAY_PER_REQUEST")
 	want(t, "KeySchema", p["KeySchema"], `[{"AttributeName":"PK","KeyType":"HASH"},{"AttributeName":"SK","KeyType":"RANGE"}]`)
 	attrs := map[string]string{}
@@ -520,6 +646,15 @@ func checkTable(t *testing.T, tpl *template) {
 	want(t, "SSESpecification", p["SSESpecification"], `{"SSEEnabled":true}`)
 }
 
+// checkBucket: the deployment bucket osls uploads the artifacts and templates
+// to blocks every form of public access (AWS::S3::Bucket
+// PublicAccessBlockConfiguration), in both templates' definition.
+func checkBucket(t *testing.T, tpl *template) {
+	p := tpl.res(t, "ServerlessDeploymentBucket", "AWS::S3::Bucket").Properties
+	want(t, "PublicAccessBlockConfiguration", p["PublicAccessBlockConfiguration"],
+		`{"BlockPublicAcls":true,"BlockPublicPolicy":true,"IgnorePublicAcls":true,"RestrictPublicBuckets":true}`)
+}
+
 // grants is each role's permissions, as "action resource" pairs. Nothing
 // else may be granted: a change here is a change to least privilege.
 var grants = map[string]struct {
@@ -530,7 +665,7 @@ var grants = map[string]struct {
 		"logs:CreateLogStream PlannerLogGroup.Arn", "logs:PutLogEvents PlannerLogGroup.Arn",
 		"sqs:SendMessage TargetsQueue.Arn",
 		"sqs:SendMessage PlannerFailuresQueue.Arn", // its on-failure destination
-		"dynamodb:PutItem Table.Arn", "dynamodb:UpdateItem Table.Arn", "dynamodb:GetItem Table.Arn",
+		"dynamodb:UpdateItem Table.Arn",       // PutRun's two upserts
 		"dynamodb:Query Table.Arn/index/GSI1", // the latest results, for conditional requests
 	}},
 	"WorkerRole": {"lambda.amazonaws.com", []string{
@@ -543,9 +678,8 @@ var grants = map[string]struct {
 		"logs:CreateLogStream ResultsLogGroup.Arn", "logs:PutLogEvents ResultsLogGroup.Arn",
 		"sqs:ReceiveMessage ResultsQueue.Arn", "sqs:DeleteMessage ResultsQueue.Arn", "sqs:GetQueueAttributes ResultsQueue.Arn",
 		"sqs:SendMessage ResultsDLQ.Arn",
-		"dynamodb:PutItem Table.Arn", "dynamodb:UpdateItem Table.Arn", "dynamodb:GetItem Table.Arn", "dynamodb:Query Table.Arn",
-		"dynamodb:PutItem Table.Arn/index/*", "dynamodb:UpdateItem Table.Arn/index/*",
-		"dynamodb:GetItem Table.Arn/index/*", "dynamodb:Query Table.Arn/index/*",
+		"dynamodb:PutItem Table.Arn", "dynamodb:UpdateItem Table.Arn", "dynamodb:GetItem Table.Arn",
+		"dynamodb:Query Table.Arn/index/LSI1", // a target's previous ok result
 	}},
 	"SchedulerRole": {"scheduler.amazonaws.com", []string{
 		"lambda:InvokeFunction PlannerLambdaFunction.Arn",

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -19,9 +20,11 @@ import (
 // which osls (4.3.1, the v3 line) compiles to an AWS::Scheduler::Schedule
 // with the logical ID PlannerSchedulerSchedule<n>, n counting the planner's
 // schedule events from 1. The event has no field for the schedule's retry
-// policy and dead-letter queue, so they are added to those resources through
-// `resources.extensions` (osls fails the package if one is missing, so a
-// renamed function cannot silently drop them).
+// policy and dead-letter queue, which AWS::Scheduler::Schedule takes as
+// properties of its Target (CloudFormation resource reference, Target), so
+// each resource's Target is replaced whole through `resources.extensions`:
+// osls assigns an extension's properties shallowly, and fails the package if
+// the resource is missing, so a renamed function cannot silently drop them.
 //
 // The schedules get no Name: CloudFormation names them (after the stack,
 // so with the stage) in the stage's group, and the description and Input
@@ -72,7 +75,26 @@ type slsInput struct {
 }
 
 type slsExtension struct {
-	Properties map[string]string `json:"Properties"`
+	Properties slsExtensionProps `json:"Properties"`
+}
+
+type slsExtensionProps struct {
+	// ScheduleExpression is set only for an at() expression, which the
+	// event had to wrap in Fn::Sub: the plain text, as the resource takes it
+	// (an Fn::Sub with nothing to substitute is cfn-lint's W1020).
+	ScheduleExpression string    `json:"ScheduleExpression,omitempty"`
+	Target             slsTarget `json:"Target"`
+}
+
+// slsTarget is an AWS::Scheduler::Schedule Target: the planner, the role
+// Scheduler assumes, the tick, and what Scheduler does when it cannot
+// deliver it.
+type slsTarget struct {
+	Arn              any    `json:"Arn"`
+	RoleArn          string `json:"RoleArn"`
+	Input            string `json:"Input"`
+	RetryPolicy      string `json:"RetryPolicy"`
+	DeadLetterConfig string `json:"DeadLetterConfig"`
 }
 
 func (a *app) schedulesCommand() *cobra.Command {
@@ -99,9 +121,12 @@ targets.yaml schedule it is in its description, and delivers to the planner:
 			for i, name := range tf.ScheduleNames {
 				sc := tf.Schedules[name]
 				var rate any = sc.Expression
+				var props slsExtensionProps
 				if sc.Expr.IsOneTime() {
 					rate = map[string]string{"Fn::Sub": sc.Expression}
+					props.ScheduleExpression = sc.Expression
 				}
+				input := slsInput{Schedule: name, ScheduledTime: scheduledTimeAttr}
 				out.Events = append(out.Events, slsEvent{Schedule: slsSchedule{
 					Method:   "scheduler",
 					Rate:     []any{rate},
@@ -110,13 +135,22 @@ targets.yaml schedule it is in its description, and delivers to the planner:
 					Description: "cronless: targets.yaml schedule " + name,
 					Group:       "${self:custom.scheduler.groupName}",
 					RoleArn:     "${self:custom.scheduler.roleArn}",
-					Input:       slsInput{Schedule: name, ScheduledTime: scheduledTimeAttr},
+					Input:       input,
 				}})
+				// The event's Input, as the text CloudFormation takes.
+				inputJSON, err := marshalNoEscape(input)
+				if err != nil {
+					return err
+				}
 				id := fmt.Sprintf("%sSchedulerSchedule%d", plannerFunction, i+1)
-				out.Extensions[id] = slsExtension{Properties: map[string]string{
-					"RetryPolicy":      "${self:custom.scheduler.retryPolicy}",
-					"DeadLetterConfig": "${self:custom.scheduler.deadLetterConfig}",
-				}}
+				props.Target = slsTarget{
+					Arn:              map[string][]string{"Fn::GetAtt": {plannerFunction + "LambdaFunction", "Arn"}},
+					RoleArn:          "${self:custom.scheduler.roleArn}",
+					Input:            inputJSON,
+					RetryPolicy:      "${self:custom.scheduler.retryPolicy}",
+					DeadLetterConfig: "${self:custom.scheduler.deadLetterConfig}",
+				}
+				out.Extensions[id] = slsExtension{Properties: props}
 			}
 			enc := json.NewEncoder(a.stdout)
 			enc.SetIndent("", "  ")
@@ -126,4 +160,15 @@ targets.yaml schedule it is in its description, and delivers to the planner:
 	}
 	cmd.Flags().StringVar(&file, "targets", "targets.yaml", "the targets file")
 	return cmd
+}
+
+// marshalNoEscape is v as compact JSON, with <, > and & left as they are.
+func marshalNoEscape(v any) (string, error) {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return "", err
+	}
+	return strings.TrimSuffix(b.String(), "\n"), nil
 }
