@@ -798,3 +798,53 @@ func checkNames(t *testing.T, tpl *template, c deployCase) {
 		}
 	}
 }
+
+// make deploy refuses a stage other than dev whose alarms would notify
+// nobody, unless told so (alertEmail=none); it says how to fix it.
+func TestMakeDeployCheck(t *testing.T) {
+	mk, err := exec.LookPath("make")
+	if err != nil {
+		t.Fatal("make is not on PATH")
+	}
+	for _, c := range []struct {
+		stage, params string
+		ok            bool
+	}{
+		{"dev", "", true},
+		{"prod", "", false},
+		{"prod", "--param alertEmail=", false},
+		{"prod", "--param maxReceiveCount=3", false},
+		{"prod", "--param alertEmail=ops@example.com", true},
+		{"prod", "--param maxReceiveCount=3 --param=alertEmail=ops@example.com", true},
+		{"staging", "--param alertEmail=none", true},
+	} {
+		t.Run(c.stage+" "+c.params, func(t *testing.T) {
+			// deploy-check is deploy's first prerequisite: nothing is built
+			// or sent before it passes.
+			cmd := exec.Command(mk, "-s", "--no-print-directory", "deploy-check", "STAGE="+c.stage, "PARAMS="+c.params)
+			cmd.Dir = standin.Root()
+			out, err := cmd.CombinedOutput()
+			if c.ok {
+				if err != nil {
+					t.Fatalf("refused: %v\n%s", err, out)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("make deploy STAGE=%s PARAMS=%q was not refused", c.stage, c.params)
+			}
+			for _, w := range []string{"notify nobody", "--param alertEmail=you@example.com", "--param alertEmail=none"} {
+				if !strings.Contains(string(out), w) {
+					t.Errorf("the refusal does not say %q:\n%s", w, out)
+				}
+			}
+		})
+	}
+	// And deploy runs the check before anything else (make -n prints the
+	// commands it would run, in order, running none).
+	out, err := exec.Command(mk, "-n", "-s", "--no-print-directory", "-C", standin.Root(), "deploy", "STAGE=prod").CombinedOutput()
+	check, build := strings.Index(string(out), "notify nobody"), strings.Index(string(out), "go build")
+	if err != nil || check < 0 || build < 0 || check > build {
+		t.Errorf("make deploy does not run deploy-check first: %v\n%s", err, out)
+	}
+}
