@@ -309,6 +309,10 @@ func Moto(t testing.TB) *Server {
 	t.Helper()
 	bin := pythonTool(t, "moto_server", "moto", MotoVersion)
 	s := &Server{Name: "moto", argv: []string{bin, "-H", "127.0.0.1"}}
-	s.start(t, nil, func(port int) []string { return []string{"-p", strconv.Itoa(port)} })
+	// moto runs Lambda functions (a stack's event source mappings too) in
+	// Docker when it finds an engine, which could pull images from the
+	// internet: point it at none.
+	noDocker := func(int) []string { return []string{"DOCKER_HOST=unix://" + filepath.Join(t.TempDir(), "no-docker.sock")} }
+	s.start(t, noDocker, func(port int) []string { return []string{"-p", strconv.Itoa(port)} })
 	return s
 }
