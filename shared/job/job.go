@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Version is the contract version this build writes and accepts.
@@ -182,6 +183,42 @@ type Error struct {
 }
 
 func (e *Error) Error() string { return e.Kind + ": " + e.Message }
+
+// MaxErrorMessageBytes is the most bytes of an error message a result or an
+// attempt keeps. A message can be a whole response body or a panic's dump;
+// uncapped, one of 410 KB made the attempt's DynamoDB item exceed the
+// 400 KB item limit, so the attempt was never stored; and it makes a
+// result's or an attempt's message needlessly large on the results queue.
+const MaxErrorMessageBytes = 8 << 10
+
+// Capped returns e with its message cut to MaxErrorMessageBytes by
+// CutText. Whatever writes a result's or an attempt's error (the worker,
+// every store adapter) caps it with this, so a message is cut once, in the
+// same way, wherever it is written.
+func (e Error) Capped() Error {
+	e.Message = CutText(e.Message, MaxErrorMessageBytes)
+	return e
+}
+
+// CutText returns s whole when it holds at most limit bytes. Otherwise it
+// returns the start of s, cut on a UTF-8 character boundary, followed by a
+// marker that says it was cut and how long s was ("… [cut: 410000 bytes in
+// all]"), all of it at most limit bytes (limit must leave room for the
+// marker, some 40 bytes). Cutting a cut text again changes nothing.
+func CutText(s string, limit int) string {
+	if len(s) <= limit {
+		return s
+	}
+	marker := fmt.Sprintf(" … [cut: %d bytes in all]", len(s))
+	n := limit - len(marker)
+	if n < 0 {
+		n = 0
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + marker
+}
 
 // Result is the outcome of one Job. It is keyed by (TargetID, RunID):
 // storing it twice is the same as storing it once.

@@ -3,6 +3,7 @@ package job_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -438,5 +440,53 @@ func TestGoldenRulesHash(t *testing.T) {
 		if want, ok := rules[r.TargetID]; !ok || r.RulesHash != want {
 			t.Errorf("result of %s: rules_hash %q, want %q (its job's rules in worker-sqs.json)", r.TargetID, r.RulesHash, want)
 		}
+	}
+}
+
+func TestErrorCapped(t *testing.T) {
+	const max = job.MaxErrorMessageBytes
+	tests := []struct {
+		name    string
+		message string
+		cut     bool
+	}{
+		{"short", "connection refused", false},
+		{"at the limit", strings.Repeat("a", max), false},
+		{"one byte over", strings.Repeat("a", max+1), true},
+		{"410 KB", strings.Repeat("x", 410_000), true},
+		// é is 2 bytes and 😀 4: a byte cut would split one of them.
+		{"multibyte", strings.Repeat("é😀", 410_000/6), true},
+		{"empty", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := job.Error{Kind: "http_5xx", Message: tt.message}
+			got := in.Capped()
+			if got.Kind != in.Kind {
+				t.Errorf("kind %q, want %q", got.Kind, in.Kind)
+			}
+			if !tt.cut {
+				if got.Message != tt.message {
+					t.Errorf("message of %d bytes changed to %d bytes", len(tt.message), len(got.Message))
+				}
+				return
+			}
+			marker := fmt.Sprintf(" … [cut: %d bytes in all]", len(tt.message))
+			switch {
+			case len(got.Message) > max:
+				t.Errorf("capped message holds %d bytes, more than %d", len(got.Message), max)
+			case len(got.Message) < max-utf8.UTFMax:
+				t.Errorf("capped message holds %d bytes, want close to %d", len(got.Message), max)
+			case !strings.HasSuffix(got.Message, marker):
+				t.Errorf("capped message ends %q, want the marker %q", got.Message[len(got.Message)-60:], marker)
+			case !strings.HasPrefix(tt.message, strings.TrimSuffix(got.Message, marker)):
+				t.Errorf("capped message does not start with the original")
+			case !utf8.ValidString(got.Message):
+				t.Errorf("capped message is not valid UTF-8: a character was split")
+			}
+			if again := got.Capped(); again != got {
+				t.Errorf("capping a capped message changed it")
+			}
+		})
 	}
 }

@@ -177,7 +177,7 @@ func (w *Worker) handleSafely(ctx context.Context, rec events.SQSMessage) (o out
 			o.attempt = &job.Attempt{
 				V: job.Version, RunID: j.RunID, TargetID: j.TargetID, MessageID: rec.MessageId,
 				Attempt: sqsevent.ReceiveCount(rec), At: w.now().UTC(),
-				Error: job.Error{Kind: KindPanic, Message: fmt.Sprint(p)},
+				Error: job.Error{Kind: KindPanic, Message: fmt.Sprint(p)}.Capped(),
 			}
 		}
 	}()
@@ -222,14 +222,18 @@ func (w *Worker) handleOne(ctx context.Context, rec events.SQSMessage) outcome {
 		w.delayRetry(ctx, rec, attempt, err, log)
 		return outcome{msg: rec, retry: true, attempt: &job.Attempt{
 			V: job.Version, RunID: j.RunID, TargetID: j.TargetID, MessageID: rec.MessageId, Attempt: attempt, At: start.UTC(),
-			Error: job.Error{Kind: string(kind), Message: err.Error()},
+			Error: job.Error{Kind: string(kind), Message: err.Error()}.Capped(),
 		}}
 	}
 	var ce *crawl.Error
 	if errors.As(err, &ce) {
 		res.HTTPStatus = ce.HTTPStatus
 	}
-	res.Status, res.Error = job.StatusFailed, &job.Error{Kind: string(kind), Message: err.Error()}
+	// Capped, as every error message a result or an attempt carries: a
+	// huge one would make the message too large for the results queue and
+	// the item too large for DynamoDB.
+	e := job.Error{Kind: string(kind), Message: err.Error()}.Capped()
+	res.Status, res.Error = job.StatusFailed, &e
 	log.Info("crawl failed permanently", zap.String("kind", string(kind)), zap.Error(err))
 	return outcome{msg: rec, result: &res}
 }

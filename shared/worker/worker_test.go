@@ -178,6 +178,8 @@ func TestHandlePermanentFailure(t *testing.T) {
 		{"too large", &crawl.Error{Kind: crawl.KindTooLarge, HTTPStatus: 200}, crawl.KindTooLarge, 200},
 		{"bad certificate", &crawl.Error{Kind: crawl.KindConnection, Err: errors.New("x509: unknown authority")},
 			crawl.KindConnection, 0},
+		{"huge message", &crawl.Error{Kind: crawl.KindHTTP4xx, HTTPStatus: 400, Err: errors.New(strings.Repeat("body ", 82_000))},
+			crawl.KindHTTP4xx, 400},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -197,8 +199,10 @@ func TestHandlePermanentFailure(t *testing.T) {
 			if r.Status != job.StatusFailed || r.Error == nil {
 				t.Fatalf("result status %q error %v, want failed with an error", r.Status, r.Error)
 			}
-			if r.Error.Kind != string(tt.wantKind) || r.Error.Message != tt.err.Error() {
-				t.Errorf("error = %+v, want kind %q message %q", r.Error, tt.wantKind, tt.err.Error())
+			// A message is capped, so that the result fits the results
+			// queue and a DynamoDB item.
+			if want := job.CutText(tt.err.Error(), job.MaxErrorMessageBytes); r.Error.Kind != string(tt.wantKind) || r.Error.Message != want {
+				t.Errorf("error = %.200q…, want kind %q message %.200q…", r.Error, tt.wantKind, want)
 			}
 			if r.HTTPStatus != tt.wantStatus {
 				t.Errorf("http status = %d, want %d", r.HTTPStatus, tt.wantStatus)
@@ -237,6 +241,8 @@ func TestHandleRetryableFailure(t *testing.T) {
 		{"wrapped context deadline", fmt.Errorf("get page: %w", context.DeadlineExceeded), crawl.KindTimeout},
 		{"network timeout", fmt.Errorf("read: %w", netTimeout{}), crawl.KindTimeout},
 		{"context canceled", context.Canceled, crawl.KindConnection},
+		{"huge message", &crawl.Error{Kind: crawl.KindHTTP5xx, Retryable: true, HTTPStatus: 502, Err: errors.New(strings.Repeat("body ", 82_000))},
+			crawl.KindHTTP5xx},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -270,7 +276,7 @@ func TestHandleRetryableFailure(t *testing.T) {
 			}
 			want := job.Attempt{V: job.Version, RunID: runID, TargetID: "a", MessageID: "m-a", Attempt: 4,
 				At:    t0.Add(2 * time.Second),
-				Error: job.Error{Kind: string(tt.wantKind), Message: tt.err.Error()}}
+				Error: job.Error{Kind: string(tt.wantKind), Message: job.CutText(tt.err.Error(), job.MaxErrorMessageBytes)}}
 			a := got[0]
 			if a.V != want.V || a.RunID != want.RunID || a.TargetID != want.TargetID || a.MessageID != want.MessageID ||
 				a.Attempt != want.Attempt || a.Error != want.Error || !a.At.Equal(want.At) {
