@@ -25,7 +25,12 @@
 //     the first PutRun after it;
 //   - an attempt is keyed by (run ID, target ID, message ID, attempt
 //     number): recording it again keeps the first, and Attempts lists a
-//     (run, target)'s attempts in time order.
+//     (run, target)'s attempts in time order;
+//   - the error message of a result or an attempt is stored capped at
+//     job.MaxErrorMessageBytes (job.Error.Capped: cut on a character
+//     boundary, with a marker saying how long it was), so a huge message
+//     never keeps the result or the attempt from being stored (a DynamoDB
+//     item holds at most 400 KB).
 package store
 
 import (
@@ -92,7 +97,8 @@ type Store interface {
 	// RecordAttempt records a failed attempt, idempotent per (run, target,
 	// message ID, attempt): a redelivery of the same attempt is stored once,
 	// and the attempts of a message replayed from the DLQ (a new message ID,
-	// its attempts numbered from 1 again) are kept beside the old ones.
+	// its attempts numbered from 1 again) are kept beside the old ones. Its
+	// error message is stored capped (job.Error.Capped).
 	RecordAttempt(ctx context.Context, a Attempt) error
 
 	// Run returns one run, with its targets, or ErrNotFound.

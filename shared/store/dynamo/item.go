@@ -129,9 +129,12 @@ func resultItem(r job.Result, changed bool, prev string, storedAt time.Time, exp
 	it.setN(attrAttempt, int64(r.Attempt))
 	if r.Error != nil {
 		// A failed result always has an error kind (job.Result.Validate);
-		// the kind's presence is what marks an error.
-		it[attrErrorKind] = avS(r.Error.Kind)
-		it.setS(attrErrorMsg, r.Error.Message)
+		// the kind's presence is what marks an error. The message is
+		// capped (job.MaxErrorMessageBytes) so that the item stays under
+		// DynamoDB's 400 KB item limit.
+		e := r.Error.Capped()
+		it[attrErrorKind] = avS(e.Kind)
+		it.setS(attrErrorMsg, e.Message)
 	}
 	it.setTime(attrStoredAt, storedAt)
 	if expiresAt > 0 {
@@ -310,16 +313,19 @@ func decodeTargets(it item) ([]string, error) {
 	return strings.Split(string(text), "\n"), nil
 }
 
-// attemptItem is the item of a failed attempt.
+// attemptItem is the item of a failed attempt, its error message capped
+// (job.MaxErrorMessageBytes) so that the item stays under DynamoDB's 400 KB
+// item limit.
 func attemptItem(a store.Attempt, expiresAt int64) item {
+	e := a.Error.Capped()
 	it := key(targetPK(a.TargetID), attemptSK(a.RunID, a.MessageID, a.Attempt))
 	it.setS(attrRunID, a.RunID)
 	it.setS(attrTargetID, a.TargetID)
 	it.setN(attrAttempt, int64(a.Attempt))
 	it.setS(attrMessageID, a.MessageID)
 	it.setTime(attrAt, a.At)
-	it.setS(attrErrorKind, a.Error.Kind)
-	it.setS(attrErrorMsg, a.Error.Message)
+	it.setS(attrErrorKind, e.Kind)
+	it.setS(attrErrorMsg, e.Message)
 	if expiresAt > 0 {
 		it.setN(AttrExpiresAt, expiresAt)
 	}

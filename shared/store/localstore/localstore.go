@@ -188,7 +188,8 @@ func (s *Store) PutResults(ctx context.Context, rs []job.Result) ([]store.Outcom
 func (s *Store) putResult(ctx context.Context, tx *sql.Tx, r job.Result, fields any, now string) (store.Outcome, error) {
 	var errKind, errMsg any
 	if r.Error != nil {
-		errKind, errMsg = r.Error.Kind, r.Error.Message
+		e := r.Error.Capped()
+		errKind, errMsg = e.Kind, e.Message
 	}
 	at := timeString(r.ScheduledAt)
 	res, err := s.stmts.Exec(ctx, tx, `
@@ -341,7 +342,7 @@ func (s *Store) RecordAttempt(ctx context.Context, a store.Attempt) error {
 			INSERT INTO store_attempts (run_id, target_id, attempt, message_id, at, error_kind, error_message)
 			VALUES (?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (run_id, target_id, message_id, attempt) DO NOTHING`,
-			a.RunID, a.TargetID, a.Attempt, a.MessageID, timeText(a.At), a.Error.Kind, a.Error.Message)
+			a.RunID, a.TargetID, a.Attempt, a.MessageID, timeText(a.At), a.Error.Kind, a.Error.Capped().Message)
 		return err
 	})
 	if err != nil {
