@@ -158,12 +158,13 @@ func wholeFailure(failed map[int]attempt, n int) error {
 }
 
 // Delete deletes messages by their receipt handles (1 to 10) with
-// DeleteMessageBatch, retrying transient failures. A handle that SQS
-// accepts but that is no longer current deletes nothing and is not an
-// error, as on SQS; nor is one SQS reports expired. A handle SQS finds
-// malformed (ReceiptHandleIsInvalid) fails with an error matching
-// queue.ErrReceiptInvalid; an empty one fails the whole call before
-// anything is sent.
+// DeleteMessageBatch, retrying transient failures. Entries are judged by
+// SQS's error code, never its message (see staleReceipt): a handle that
+// is no longer current deletes nothing and is not an error, as on SQS,
+// whether SQS accepts it or refuses it as expired (InvalidParameterValue).
+// A handle SQS finds malformed or of another queue (ReceiptHandleIsInvalid)
+// fails with an error matching queue.ErrReceiptInvalid; an empty one fails
+// the whole call before anything is sent.
 func (q *Queue) Delete(ctx context.Context, receiptHandles []string) error {
 	if len(receiptHandles) == 0 || len(receiptHandles) > queue.MaxBatch {
 		return fmt.Errorf("delete from %s: %d handles: %w", q.name, len(receiptHandles), queue.ErrBatchTooLarge)
@@ -204,9 +205,9 @@ func (q *Queue) Delete(ctx context.Context, receiptHandles []string) error {
 				continue
 			}
 			switch {
-			case staleReceipt(ef.Code, ef.Message):
+			case staleReceipt(ef.Code):
 				delete(res, i)
-			case receiptProblem(ef.Code, ef.Message):
+			case malformedReceipt(ef.Code):
 				res[i] = attempt{err: fmt.Errorf("%w: %w", queue.ErrReceiptInvalid, ef), senderFault: true}
 			}
 		}

@@ -21,6 +21,7 @@ var ErrMovesUnsupported = errors.New("message move tasks are not supported")
 // AWS.SimpleQueueService.* spellings are accepted too).
 const (
 	codeReceiptHandleIsInvalid = "ReceiptHandleIsInvalid"
+	codeInvalidIDFormat        = "InvalidIdFormat"
 	codeMessageNotInflight     = "MessageNotInflight"
 	codeInvalidParameterValue  = "InvalidParameterValue"
 	codeQueueDoesNotExist      = "QueueDoesNotExist"
@@ -77,15 +78,18 @@ func normCode(code string) string {
 	return code
 }
 
-// receiptProblem reports whether SQS rejected a receipt handle: malformed
-// (ReceiptHandleIsInvalid), expired or no longer current
-// (InvalidParameterValue "… for parameter ReceiptHandle is invalid. Reason:
-// The receipt handle has expired."), or its message not in flight
-// (MessageNotInflight, or InvalidParameterValue "Message does not exist or
-// is not available for visibility timeout change").
+// receiptProblem reports whether SQS rejected the receipt handle of a
+// ChangeMessageVisibility: malformed (ReceiptHandleIsInvalid, or the
+// deprecated InvalidIdFormat), its message not in flight
+// (MessageNotInflight), or expired or no longer current
+// (InvalidParameterValue). ChangeMessageVisibility also answers
+// InvalidParameterValue when the message's visibility timeout would
+// exceed 12 hours in all, a limit of the message's history that the
+// adapter cannot check before sending; only the message names the
+// parameter at fault, so for that code it decides by the message.
 func receiptProblem(code, msg string) bool {
 	switch code {
-	case codeReceiptHandleIsInvalid, codeMessageNotInflight, "InvalidIdFormat":
+	case codeReceiptHandleIsInvalid, codeMessageNotInflight, codeInvalidIDFormat:
 		return true
 	case codeInvalidParameterValue:
 		m := strings.ToLower(msg)
@@ -95,11 +99,32 @@ func receiptProblem(code, msg string) bool {
 	return false
 }
 
-// staleReceipt reports whether a rejected receipt handle was a real one
-// that has expired: deleting with it deletes nothing, which the port does
-// not count as an error.
-func staleReceipt(code, msg string) bool {
-	return receiptProblem(code, msg) && strings.Contains(strings.ToLower(msg), "expired")
+// How SQS answers a DeleteMessage or a DeleteMessageBatch entry whose
+// receipt handle is not current, by error code (Amazon SQS API Reference,
+// DeleteMessage, DeleteMessageBatch and BatchResultErrorEntry; AWS
+// Knowledge Center, https://repost.aws/knowledge-center/sqs-receipt-handle-error):
+//   - a handle of an earlier receive, the message received again since:
+//     success, "but the message might not be deleted" (DeleteMessage);
+//   - a handle whose visibility timeout has expired: InvalidParameterValue
+//     ("Value … for parameter ReceiptHandle is invalid. Reason: The receipt
+//     handle has expired."). A batch entry carries nothing else SQS checks
+//     one by one (a bad or repeated entry Id fails the whole request), so
+//     on an entry this code can only mean that;
+//   - a malformed handle, or one of another queue: ReceiptHandleIsInvalid
+//     (InvalidIdFormat before; the SDK marks it deprecated, "included in
+//     ReceiptHandleIsInvalid").
+//
+// staleReceipt reports whether a delete entry failed because its handle
+// is no longer current: deleting with it deletes nothing, which the port
+// does not count as an error (the message is received again, or already
+// gone).
+func staleReceipt(code string) bool { return code == codeInvalidParameterValue }
+
+// malformedReceipt reports whether a delete entry failed because its
+// handle is not a handle of this queue at all: a caller's bug, reported as
+// queue.ErrReceiptInvalid.
+func malformedReceipt(code string) bool {
+	return code == codeReceiptHandleIsInvalid || code == codeInvalidIDFormat
 }
 
 // mapErr makes an SQS error match the port's errors (queue.ErrNoQueue,

@@ -55,6 +55,9 @@ func TestFauxqs(t *testing.T) {
 		{"SplitsLargeBatches", testFauxqsSplitsLargeBatches},
 		{"HasNoMoveTasks", testFauxqsHasNoMoveTasks},
 		{"ReceiptErrors", testFauxqsReceiptErrors},
+		// fauxqs accepts any handle on delete and deletes nothing with an
+		// old one (see testContract).
+		{"StaleReceipts", func(t *testing.T, c *sqs.Client) { testStaleReceipts(t, c, false) }},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()

@@ -12,6 +12,9 @@
 // SenderFault false, throttling, 5xx) with exponential backoff and full
 // jitter. This sits on top of the SDK's own retryer, which retries whole
 // requests a few times before the adapter sees the error.
+//
+// Errors are told apart by SQS's error code, never by its message text,
+// except where one code covers two causes (see receiptProblem).
 package sqsq
 
 import (

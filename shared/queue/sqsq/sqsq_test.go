@@ -546,6 +546,62 @@ func TestDeleteMapsEntryFailures(t *testing.T) {
 	}
 }
 
+// TestDeleteJudgesByCode checks how Delete takes each answer SQS gives for
+// a handle that is not current, by error code alone. The answers are
+// AWS's, as the Amazon SQS API Reference (DeleteMessage,
+// DeleteMessageBatch, BatchResultErrorEntry) and the AWS Knowledge Center
+// (https://repost.aws/knowledge-center/sqs-receipt-handle-error) give
+// them: an expired handle is InvalidParameterValue, a malformed one or one
+// of another queue ReceiptHandleIsInvalid. The port's contract
+// (queue.Queue.Delete): a handle no longer current deletes nothing and is
+// not an error; a malformed one is queue.ErrReceiptInvalid.
+func TestDeleteJudgesByCode(t *testing.T) {
+	tests := []struct {
+		name        string
+		code, msg   string
+		wantInvalid bool // else no error
+	}{
+		{"expired, as AWS words it", "InvalidParameterValue",
+			"Value AQEB for parameter ReceiptHandle is invalid. Reason: The receipt handle has expired.", false},
+		// The message text is not a contract: a reworded one must not turn
+		// an expired handle into an error (Delete used to look for "expired").
+		{"expired, worded otherwise", "InvalidParameterValue",
+			"Value AQEB for parameter ReceiptHandle is invalid. Reason: The receipt handle is no longer current.", false},
+		{"expired, no message", "InvalidParameterValue", "", false},
+		{"malformed, as AWS and moto word it", "ReceiptHandleIsInvalid",
+			`The input receipt handle "AQEB" is not a valid receipt handle.`, true},
+		{"another queue's handle", "ReceiptHandleIsInvalid", `The receipt handle "AQEB" is not valid for this queue.`, true},
+		{"malformed, no message", "ReceiptHandleIsInvalid", "", true},
+		{"deprecated InvalidIdFormat", "InvalidIdFormat", "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &fakeAPI{del: func(call int, in *sqs.DeleteMessageBatchInput) (*sqs.DeleteMessageBatchOutput, error) {
+				out := &sqs.DeleteMessageBatchOutput{}
+				for _, e := range in.Entries {
+					if aws.ToString(e.ReceiptHandle) == "current" {
+						out.Successful = append(out.Successful, types.DeleteMessageBatchResultEntry{Id: e.Id})
+						continue
+					}
+					out.Failed = append(out.Failed, types.BatchResultErrorEntry{Id: e.Id, Code: aws.String(tt.code),
+						Message: aws.String(tt.msg), SenderFault: true})
+				}
+				return out, nil
+			}}
+			err := New(f, testURL, fast).Delete(context.Background(), []string{"current", "AQEB"})
+			switch {
+			case tt.wantInvalid && (!errors.Is(err, queue.ErrReceiptInvalid) || !strings.Contains(err.Error(), "handle 1")):
+				t.Errorf("Delete: %v, want ErrReceiptInvalid naming handle 1", err)
+			case !tt.wantInvalid && err != nil:
+				t.Errorf("Delete: %v, want no error (a handle no longer current deletes nothing)", err)
+			}
+			if len(f.deletes) != 1 {
+				t.Errorf("%d DeleteMessageBatch calls, want 1: a sender fault is not retried", len(f.deletes))
+			}
+		})
+	}
+}
+
 func TestDepth(t *testing.T) {
 	f := &fakeAPI{attrs: func(in *sqs.GetQueueAttributesInput) (map[string]string, error) {
 		return map[string]string{"ApproximateNumberOfMessages": "5", "ApproximateNumberOfMessagesNotVisible": "2", "ApproximateNumberOfMessagesDelayed": "1"}, nil
