@@ -31,6 +31,13 @@ import (
 // request failed, the error is that of the request (it matches
 // queue.ErrNoQueue when the queue does not exist). An empty, malformed or
 // duplicate entry ID fails the whole batch, as on SQS.
+//
+// A message over the queue's MaximumMessageSize attribute (a queue left at
+// the old default, 262,144 bytes, refuses one over 256 KiB that
+// MaxMessageSize allows) fails alone with an error matching
+// ErrQueueMessageSize that names the queue, the message's size and the
+// fix; the other entries are sent, even where SQS refuses the whole
+// request for it (moto does; AWS fails the one entry).
 func (q *Queue) SendBatch(ctx context.Context, msgs []queue.Outgoing) error {
 	if len(msgs) == 0 || len(msgs) > queue.MaxBatch {
 		return fmt.Errorf("send batch to %s: %d entries: %w", q.name, len(msgs), queue.ErrBatchTooLarge)
@@ -62,19 +69,9 @@ func (q *Queue) SendBatch(ctx context.Context, msgs []queue.Outgoing) error {
 	send := func(ctx context.Context, pending []int) map[int]attempt {
 		res := make(map[int]attempt)
 		for _, chunk := range splitBySize(pending, sizes, MaxBatchSize) {
-			in := &sqs.SendMessageBatchInput{QueueUrl: aws.String(q.url), Entries: make([]types.SendMessageBatchRequestEntry, 0, len(chunk))}
-			for _, i := range chunk {
-				in.Entries = append(in.Entries, entries[i])
-			}
-			out, err := q.api.SendMessageBatch(ctx, in, safeBody)
-			if err != nil {
-				for _, i := range chunk {
-					res[i] = attempt{err: err, retry: transient(err), request: true}
-				}
-				continue
-			}
-			batchResults(chunk, index, out.Successful, out.Failed, res, func(i int) string { return msgs[i].ID })
+			q.sendChunk(ctx, chunk, entries, index, res)
 		}
+		q.overQueueLimit(res, sizes)
 		return res
 	}
 	if len(pending) > 0 {
@@ -89,14 +86,72 @@ func (q *Queue) SendBatch(ctx context.Context, msgs []queue.Outgoing) error {
 		return fmt.Errorf("send batch to %s: %w", q.name, mapErr(err))
 	}
 	be := &queue.BatchError{}
+	var berr error = be
 	for _, i := range slices.Sorted(maps.Keys(failed)) {
 		r := failed[i]
 		be.Failed = append(be.Failed, queue.EntryError{ID: msgs[i].ID, Err: r.err, SenderFault: r.senderFault})
+		if errors.Is(r.err, ErrQueueMessageSize) {
+			berr = overLimit{be}
+		}
 	}
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("send batch to %s: %w (%w)", q.name, be, err)
+		return fmt.Errorf("send batch to %s: %w (%w)", q.name, berr, err)
 	}
-	return fmt.Errorf("send batch to %s: %w", q.name, be)
+	return fmt.Errorf("send batch to %s: %w", q.name, berr)
+}
+
+// overLimit is the *queue.BatchError of a batch some of whose entries were
+// over the queue's MaximumMessageSize; it matches ErrQueueMessageSize too,
+// so a caller can tell that the queue needs changing.
+type overLimit struct{ *queue.BatchError }
+
+func (e overLimit) Unwrap() []error { return []error{e.BatchError, ErrQueueMessageSize} }
+
+// sendChunk sends the entries chunk (indexes into entries) in one
+// SendMessageBatch request and records in res those that failed. When SQS
+// refuses the whole request for what an entry holds (refusedForContent),
+// nothing was sent: each entry is sent again alone, so that the others go
+// through and the one at fault fails by itself, as on AWS.
+func (q *Queue) sendChunk(ctx context.Context, chunk []int, entries []types.SendMessageBatchRequestEntry, index map[string]int, res map[int]attempt) {
+	in := &sqs.SendMessageBatchInput{QueueUrl: aws.String(q.url), Entries: make([]types.SendMessageBatchRequestEntry, 0, len(chunk))}
+	for _, i := range chunk {
+		in.Entries = append(in.Entries, entries[i])
+	}
+	out, err := q.api.SendMessageBatch(ctx, in, safeBody)
+	if err != nil {
+		if len(chunk) > 1 && refusedForContent(err) {
+			for _, i := range chunk {
+				q.sendChunk(ctx, []int{i}, entries, index, res)
+			}
+			return
+		}
+		for _, i := range chunk {
+			res[i] = attempt{err: err, retry: transient(err), request: true}
+		}
+		return
+	}
+	batchResults(chunk, index, out.Successful, out.Failed, res, func(i int) string { return aws.ToString(entries[i].Id) })
+}
+
+// overQueueLimit gives the entries SQS refused for being over the queue's
+// MaximumMessageSize an error that says so and what to do (it matches
+// ErrQueueMessageSize). SQS says it with InvalidParameterValue, its code
+// for any bad value; but an entry that passed toEntry's checks and holds
+// more than OldMaxMessageSize bytes has no other value SQS could refuse.
+// Retrying will not help until the queue is changed.
+func (q *Queue) overQueueLimit(res map[int]attempt, sizes []int) {
+	for i, r := range res {
+		if sizes[i] <= OldMaxMessageSize {
+			continue
+		}
+		if code, _, ok := apiError(r.err); !ok || code != codeInvalidParameterValue {
+			continue
+		}
+		r.err = fmt.Errorf("queue %s refused a message of %d bytes: %w; set the queue's MaximumMessageSize to %d, as serverless.yml does, and deploy again (SQS: %w)",
+			q.name, sizes[i], ErrQueueMessageSize, MaxMessageSize, r.err)
+		r.retry, r.senderFault = false, true
+		res[i] = r
+	}
 }
 
 // batchResults records the outcome of one batch request's entries (chunk,

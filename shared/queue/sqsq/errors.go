@@ -17,6 +17,16 @@ import (
 // or the server does not know the action (fauxqs answers InvalidAction).
 var ErrMovesUnsupported = errors.New("message move tasks are not supported")
 
+// ErrQueueMessageSize: SQS refused a message larger than the queue's
+// MaximumMessageSize attribute, which is set below MaxMessageSize. A queue
+// created before SQS raised its limit to 1 MiB (August 2025) keeps the old
+// default, 262,144 bytes, unless its template sets the attribute.
+var ErrQueueMessageSize = errors.New("message is larger than the queue's MaximumMessageSize")
+
+// OldMaxMessageSize is SQS's message size limit before August 2025, and
+// the MaximumMessageSize of a queue created then without setting it.
+const OldMaxMessageSize = 256 << 10
+
 // SQS error codes the adapter acts on (JSON protocol; the Query protocol's
 // AWS.SimpleQueueService.* spellings are accepted too).
 const (
@@ -24,6 +34,8 @@ const (
 	codeInvalidIDFormat        = "InvalidIdFormat"
 	codeMessageNotInflight     = "MessageNotInflight"
 	codeInvalidParameterValue  = "InvalidParameterValue"
+	codeInvalidMessageContents = "InvalidMessageContents"
+	codeBatchRequestTooLong    = "BatchRequestTooLong"
 	codeQueueDoesNotExist      = "QueueDoesNotExist"
 	codeInvalidAction          = "InvalidAction"
 )
@@ -125,6 +137,23 @@ func staleReceipt(code string) bool { return code == codeInvalidParameterValue }
 // queue.ErrReceiptInvalid.
 func malformedReceipt(code string) bool {
 	return code == codeReceiptHandleIsInvalid || code == codeInvalidIDFormat
+}
+
+// refusedForContent reports whether a whole SendMessageBatch request was
+// refused for what one of its entries holds, so that nothing was sent and
+// each entry may be sent again alone. On AWS a message over the queue's
+// MaximumMessageSize fails its entry alone (InvalidParameterValue, with
+// SenderFault); moto 5.2.1 refuses the whole request with that code.
+func refusedForContent(err error) bool {
+	code, _, ok := apiError(err)
+	if !ok {
+		return false
+	}
+	switch code {
+	case codeInvalidParameterValue, codeInvalidMessageContents, codeBatchRequestTooLong:
+		return true
+	}
+	return false
 }
 
 // mapErr makes an SQS error match the port's errors (queue.ErrNoQueue,

@@ -58,6 +58,8 @@ func TestFauxqs(t *testing.T) {
 		// fauxqs accepts any handle on delete and deletes nothing with an
 		// old one (see testContract).
 		{"StaleReceipts", func(t *testing.T, c *sqs.Client) { testStaleReceipts(t, c, false) }},
+		// fauxqs fails the one entry over MaximumMessageSize, as AWS does.
+		{"QueueMessageSize", testQueueMessageSize},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()

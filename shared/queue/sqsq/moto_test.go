@@ -3,6 +3,9 @@ package sqsq
 import (
 	"context"
 	"errors"
+	"maps"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -25,6 +28,9 @@ func TestMoto(t *testing.T) {
 		// moto 5.2.1 deletes a message by any handle it ever had, and
 		// answers ReceiptHandleIsInvalid for one it never had.
 		{"StaleReceipts", func(t *testing.T, c *sqs.Client) { testStaleReceipts(t, c, true) }},
+		// moto 5.2.1 refuses a whole SendMessageBatch for one message over
+		// the queue's MaximumMessageSize (InvalidParameterValue).
+		{"QueueMessageSize", testQueueMessageSize},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -91,5 +97,70 @@ func receiveOne(t *testing.T, q *Queue, visibility time.Duration) queue.Message 
 			t.Fatal("no message visible within 5 s")
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// testQueueMessageSize sends a batch holding one message of 300 KiB to a
+// queue whose MaximumMessageSize is 262,144 (the default of a queue created
+// before August 2025) and to one at 1,048,576 (what serverless.yml sets;
+// Amazon SQS API Reference, SetQueueAttributes: MaximumMessageSize, "the
+// limit of how many bytes a message can contain before Amazon SQS rejects
+// it"). At 262,144 the large message fails alone, with an error that names
+// the queue, its size and the fix, and the others are sent; at 1,048,576
+// all are sent.
+func testQueueMessageSize(t *testing.T, c *sqs.Client) {
+	big := queue.Outgoing{ID: "big", Body: strings.Repeat("r", 300<<10), Attributes: map[string]string{"run": "r1"}}
+	batch := []queue.Outgoing{{ID: "a", Body: "a"}, big, {ID: "c", Body: "c"}}
+	tests := []struct {
+		max      string
+		wantSent []string // bodies' first bytes
+	}{
+		{"262144", []string{"a", "c"}},
+		{"1048576", []string{"a", "c", "r"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.max, func(t *testing.T) {
+			q := New(c, createQueue(t, c, "size", map[string]string{"MaximumMessageSize": tt.max}), fast)
+			ctx := context.Background()
+			err := q.SendBatch(ctx, batch)
+			if len(tt.wantSent) == len(batch) {
+				if err != nil {
+					t.Fatalf("SendBatch: %v", err)
+				}
+			} else {
+				checkOverQueueLimit(t, err, q.Name(), MessageSize(big))
+				failed, partial := queue.FailedIDs(err)
+				if !partial || !slices.Equal(slices.Sorted(maps.Keys(failed)), []string{"big"}) {
+					t.Errorf("SendBatch: %v, want big alone not sent", err)
+				}
+				// Alone, it fails the call: as a BatchError naming it
+				// where SQS fails the entry (AWS, fauxqs), as the request's
+				// error where SQS refuses the request (moto).
+				err := q.SendBatch(ctx, []queue.Outgoing{big})
+				checkOverQueueLimit(t, err, q.Name(), MessageSize(big))
+				if failed, partial := queue.FailedIDs(err); partial && failed["big"] == nil {
+					t.Errorf("SendBatch of big alone: %v, want big named", err)
+				}
+			}
+			var got []string
+			for {
+				msgs, err := q.Receive(ctx, queue.ReceiveOptions{Max: 10})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(msgs) == 0 {
+					break
+				}
+				for _, m := range msgs {
+					got = append(got, m.Body[:1])
+					if m.Body[:1] == "r" && len(m.Body) != len(big.Body) {
+						t.Errorf("large message received with %d bytes, want %d", len(m.Body), len(big.Body))
+					}
+				}
+			}
+			if slices.Sort(got); !slices.Equal(got, tt.wantSent) {
+				t.Errorf("received %q, want %q", got, tt.wantSent)
+			}
+		})
 	}
 }

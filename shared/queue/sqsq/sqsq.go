@@ -13,6 +13,12 @@
 // jitter. This sits on top of the SDK's own retryer, which retries whole
 // requests a few times before the adapter sees the error.
 //
+// The adapter allows messages of up to 1 MiB, SQS's limit since August
+// 2025. A queue's MaximumMessageSize attribute can be lower, and a queue
+// created before then without the attribute keeps 262,144 bytes: such a
+// queue refuses a larger message, which SendBatch reports with
+// ErrQueueMessageSize. Deploy every queue with MaximumMessageSize 1048576.
+//
 // Errors are told apart by SQS's error code, never by its message text,
 // except where one code covers two causes (see receiptProblem).
 package sqsq
@@ -38,7 +44,10 @@ import (
 // Limits of SQS that the adapter checks before sending.
 const (
 	// MaxMessageSize is the most bytes one message may hold, body and
-	// attributes (names, data types and values) together.
+	// attributes (names, data types and values) together: SQS's limit,
+	// and the most a queue's MaximumMessageSize may be set to (Amazon SQS
+	// API Reference, SetQueueAttributes). A queue set lower refuses more
+	// (ErrQueueMessageSize).
 	MaxMessageSize = 1 << 20
 	// MaxBatchSize is the most bytes one SendMessageBatch request may
 	// carry, summed over its messages as for MaxMessageSize.

@@ -602,6 +602,92 @@ func TestDeleteJudgesByCode(t *testing.T) {
 	}
 }
 
+// TestSendOverQueueLimit checks SendBatch against a queue whose
+// MaximumMessageSize is 262,144 (the old default), answering as AWS does
+// (the entry over it fails alone, InvalidParameterValue with SenderFault:
+// Amazon SQS API Reference, SendMessageBatch, "the result of sending each
+// message is reported individually") and as moto 5.2.1 does (the whole
+// request refused with that code). Either way the other entries are sent,
+// and the one over the limit fails alone, not retried, with an error that
+// says what to change.
+func TestSendOverQueueLimit(t *testing.T) {
+	const limit = OldMaxMessageSize
+	refusal := "One or more parameters are invalid. Reason: Message must be shorter than 262144 bytes."
+	tooBig := func(e types.SendMessageBatchRequestEntry) bool { return len(aws.ToString(e.MessageBody)) > limit }
+	tests := []struct {
+		name         string
+		answer       func(in *sqs.SendMessageBatchInput) (*sqs.SendMessageBatchOutput, error)
+		wantRequests [][]string
+	}{
+		{"AWS fails the entry", func(in *sqs.SendMessageBatchInput) (*sqs.SendMessageBatchOutput, error) {
+			fail := map[string]types.BatchResultErrorEntry{}
+			for _, e := range in.Entries {
+				if tooBig(e) {
+					fail[aws.ToString(e.Id)] = entryErr("InvalidParameterValue", refusal, true)
+				}
+			}
+			return failSome(in, fail), nil
+		}, [][]string{{"a", "big", "c"}}},
+		{"moto refuses the request", func(in *sqs.SendMessageBatchInput) (*sqs.SendMessageBatchOutput, error) {
+			if slices.ContainsFunc(in.Entries, tooBig) {
+				return nil, &smithy.GenericAPIError{Code: "InvalidParameterValue", Message: refusal, Fault: smithy.FaultClient}
+			}
+			return acceptAll(in), nil
+		}, [][]string{{"a", "big", "c"}, {"a"}, {"big"}, {"c"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &fakeAPI{send: func(_ int, in *sqs.SendMessageBatchInput) (*sqs.SendMessageBatchOutput, error) { return tt.answer(in) }}
+			q := New(f, testURL, fast)
+			big := queue.Outgoing{ID: "big", Body: strings.Repeat("r", 300<<10), Attributes: map[string]string{"run": "r1"}}
+			err := q.SendBatch(context.Background(), []queue.Outgoing{{ID: "a", Body: "1"}, big, {ID: "c", Body: "3"}})
+			checkOverQueueLimit(t, err, "cronless-test-targets", MessageSize(big))
+			var be *queue.BatchError
+			if !errors.As(err, &be) || len(be.Failed) != 1 || be.Failed[0].ID != "big" || !be.Failed[0].SenderFault {
+				t.Errorf("SendBatch: %v, want a BatchError naming big alone, a sender fault", err)
+			}
+			if got := f.sentIDs(); !reflect.DeepEqual(got, tt.wantRequests) {
+				t.Errorf("requests %v, want %v (big never retried)", got, tt.wantRequests)
+			}
+		})
+	}
+	t.Run("alone", func(t *testing.T) {
+		f := &fakeAPI{send: func(_ int, in *sqs.SendMessageBatchInput) (*sqs.SendMessageBatchOutput, error) {
+			return tests[1].answer(in)
+		}}
+		err := New(f, testURL, fast).SendBatch(context.Background(), []queue.Outgoing{{ID: "big", Body: strings.Repeat("r", limit+1)}})
+		checkOverQueueLimit(t, err, "cronless-test-targets", limit+1)
+		if _, partial := queue.FailedIDs(err); partial {
+			t.Errorf("SendBatch: %v, want the request's error, as moto answers it", err)
+		}
+	})
+	t.Run("small message refused", func(t *testing.T) {
+		// A message SQS's limit allows in any queue is refused for
+		// something else: not reported as over the queue's limit.
+		f := &fakeAPI{send: func(_ int, in *sqs.SendMessageBatchInput) (*sqs.SendMessageBatchOutput, error) {
+			return failSome(in, map[string]types.BatchResultErrorEntry{"a": entryErr("InvalidParameterValue", "something else", true)}), nil
+		}}
+		err := New(f, testURL, fast).SendBatch(context.Background(), []queue.Outgoing{{ID: "a", Body: strings.Repeat("s", limit)}})
+		if err == nil || errors.Is(err, ErrQueueMessageSize) {
+			t.Errorf("SendBatch: %v, want an error that is not ErrQueueMessageSize", err)
+		}
+	})
+}
+
+// checkOverQueueLimit checks that err says a message of size bytes was
+// over the MaximumMessageSize of the queue name, and how to fix it.
+func checkOverQueueLimit(t *testing.T, err error, name string, size int) {
+	t.Helper()
+	if !errors.Is(err, ErrQueueMessageSize) {
+		t.Fatalf("SendBatch: %v, want ErrQueueMessageSize", err)
+	}
+	for _, want := range []string{"queue " + name, fmt.Sprintf("%d bytes", size), "MaximumMessageSize to 1048576", "serverless.yml"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+}
+
 func TestDepth(t *testing.T) {
 	f := &fakeAPI{attrs: func(in *sqs.GetQueueAttributesInput) (map[string]string, error) {
 		return map[string]string{"ApproximateNumberOfMessages": "5", "ApproximateNumberOfMessagesNotVisible": "2", "ApproximateNumberOfMessagesDelayed": "1"}, nil
