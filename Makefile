@@ -13,7 +13,7 @@ NODE_TOOLS    := node_modules/.installed
 THIRD_PARTY    = google.golang.org/appengine/urlfetch
 GOFILES        = $(shell find . -name '*.go' -not -path './node_modules/*' -not -path './.git/*')
 
-.PHONY: all test lint tools python-tools demo build cli schedules deploy deploy-check remove logs bench bench-peers reliability clean
+.PHONY: all test lint tools python-tools demo build cli schedules deploy deploy-check remove logs deployments rollback bench bench-peers reliability clean
 
 all: test
 
@@ -153,6 +153,21 @@ remove: schedules $(NODE_TOOLS)
 ## logs: follow FUNCTION's logs (planner, worker or results) in STAGE
 logs: schedules $(NODE_TOOLS)
 	$(OSLS) logs --function $(FUNCTION) --tail $(OSLS_ARGS) $(PARAMS)
+
+## deployments: the deployments osls keeps for STAGE in REGION (the newest 5),
+## newest first: which one is live, and the commands that roll back
+deployments: cli
+	$(BIN)/cronless deployments --stage $(STAGE) --region $(REGION)
+
+## rollback: put STAGE back on the deployment before the live one, or on TO
+## (a TIMESTAMP of `make deployments`); DRY_RUN=1 only says what it would do.
+## It builds and uploads nothing: the stack gets that deployment's template
+## and zips. osls loads serverless.yml, which reads build/schedules.json:
+## made from targets.yaml only when missing (the schedules deployed are
+## the rolled-back deployment's, never this file's).
+rollback: cli $(NODE_TOOLS)
+	@[ -f build/schedules.json ] || $(MAKE) --no-print-directory schedules
+	$(BIN)/cronless rollback --stage $(STAGE) --region $(REGION) $(if $(TO),--to $(TO)) $(if $(DRY_RUN),--dry-run) $(PARAMS)
 
 ## bench: the side-by-side benchmarks (bench/suite): cronless against bare
 ## colly, a hand-written net/http bound, Scrapy and Crawlee (when `make

@@ -104,7 +104,7 @@ Start with:  cronless demo`,
 		def = filepath.Join(".cronless", "local.db")
 	}
 	root.PersistentFlags().StringVar(&a.db, "db", def, "the local backend's SQLite file (env CRONLESS_DB)")
-	root.PersistentFlags().StringVar(&a.stage, "stage", "", "work on this deployed stage instead of the local backend (dlq, results, runs)")
+	root.PersistentFlags().StringVar(&a.stage, "stage", "", "work on this deployed stage instead of the local backend (dlq, results, runs); deployments and rollback need it")
 	root.PersistentFlags().StringVar(&a.region, "region", "", "the stage's AWS region (default: AWS_REGION or your profile's)")
 	root.PersistentFlags().StringVar(&a.profile, "profile", "", "the AWS profile to use for --stage (default: AWS_PROFILE)")
 	root.PersistentFlags().StringVar(&a.logLevel, "log-level", "warn", "log level: debug, info, warn or error")
@@ -129,7 +129,7 @@ Start with:  cronless demo`,
 		return nil
 	}
 	root.AddCommand(a.demoCommand(), a.runCommand(), a.invokeCommand(), a.resultsCommand(), a.validateCommand(), a.schedulesCommand(),
-		a.dlqCommand(), a.runsCommand(), a.costCommand())
+		a.dlqCommand(), a.runsCommand(), a.costCommand(), a.deploymentsCommand(), a.rollbackCommand())
 	return root
 }
 
