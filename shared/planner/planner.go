@@ -80,10 +80,10 @@ type RunRecorder interface {
 	PutRun(ctx context.Context, run store.Run) (created bool, err error)
 }
 
-// LatestReader reads the latest result of every target (targetID "") or
-// of one, as store.Store does.
+// LatestReader reads the latest result of every target, as store.Store
+// does.
 type LatestReader interface {
-	Latest(ctx context.Context, targetID string) ([]job.Result, error)
+	LatestAll(ctx context.Context) ([]job.Result, error)
 }
 
 // Store is what the planner needs of the store: it records runs, and reads
@@ -189,7 +189,7 @@ func (p *Planner) Handle(ctx context.Context, tick Tick) (Response, error) {
 // previous returns, by target ID, the validators of the targets whose
 // latest result is ok, of the same URL, extracted with the same rules (its
 // rules hash is that of the target's current rules), and has an ETag or
-// Last-Modified, read with one Latest call. A failed read is logged and
+// Last-Modified, read with one LatestAll call. A failed read is logged and
 // yields none: the tick is then planned with unconditional requests.
 //
 // The rules matter because a 304 is completed with the latest result's
@@ -204,7 +204,7 @@ func (p *Planner) previous(ctx context.Context, tgts []targets.Target, log *zap.
 	}
 	ctx, cancel := context.WithTimeout(ctx, latestTimeout)
 	defer cancel()
-	latest, err := p.runs.Latest(ctx, "")
+	latest, err := p.runs.LatestAll(ctx)
 	if err != nil {
 		log.Warn("latest results not read; the run's requests are unconditional", zap.Error(err))
 		return nil

@@ -111,6 +111,10 @@ type Store interface {
 	// Latest returns the latest result of every target (or of one when
 	// targetID is not empty), ordered by target ID.
 	Latest(ctx context.Context, targetID string) ([]job.Result, error)
+	// LatestAll returns the latest result of every target, ordered by
+	// target ID: Latest(ctx, "") by a method that reads nothing else (the
+	// planner's, whose role may read no single item).
+	LatestAll(ctx context.Context) ([]job.Result, error)
 	// RunResults returns one run's results, ordered by target ID.
 	RunResults(ctx context.Context, runID string) ([]job.Result, error)
 	// Attempts returns the recorded failed attempts of a (run, target),

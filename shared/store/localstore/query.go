@@ -66,6 +66,11 @@ func (s *Store) Latest(ctx context.Context, targetID string) ([]job.Result, erro
 	return rs, nil
 }
 
+// LatestAll returns the latest result of every target, ordered by target ID.
+func (s *Store) LatestAll(ctx context.Context) ([]job.Result, error) {
+	return s.Latest(ctx, "")
+}
+
 // RunResults returns one run's results ordered by target ID (none for an
 // unknown run).
 func (s *Store) RunResults(ctx context.Context, runID string) ([]job.Result, error) {
