@@ -312,7 +312,9 @@ func Moto(t testing.TB) *Server {
 	// moto runs Lambda functions (a stack's event source mappings too) in
 	// Docker when it finds an engine, which could pull images from the
 	// internet: point it at none.
-	noDocker := func(int) []string { return []string{"DOCKER_HOST=unix://" + filepath.Join(t.TempDir(), "no-docker.sock")} }
+	noDocker := func(int) []string {
+		return []string{"DOCKER_HOST=unix://" + filepath.Join(t.TempDir(), "no-docker.sock")}
+	}
 	s.start(t, noDocker, func(port int) []string { return []string{"-p", strconv.Itoa(port)} })
 	return s
 }
