@@ -665,8 +665,8 @@ var grants = map[string]struct {
 		"logs:CreateLogStream PlannerLogGroup.Arn", "logs:PutLogEvents PlannerLogGroup.Arn",
 		"sqs:SendMessage TargetsQueue.Arn",
 		"sqs:SendMessage PlannerFailuresQueue.Arn", // its on-failure destination
-		"dynamodb:UpdateItem Table.Arn",       // PutRun's two upserts
-		"dynamodb:Query Table.Arn/index/GSI1", // the latest results, for conditional requests
+		"dynamodb:UpdateItem Table.Arn",            // PutRun's two upserts
+		"dynamodb:Query Table.Arn/index/GSI1",      // the latest results, for conditional requests
 	}},
 	"WorkerRole": {"lambda.amazonaws.com", []string{
 		"logs:CreateLogStream WorkerLogGroup.Arn", "logs:PutLogEvents WorkerLogGroup.Arn",
