@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -84,19 +83,9 @@ func (a *app) openLocalOps(ctx context.Context) (*ops, error) {
 func stackName(stage string) string { return "cronless-" + stage }
 
 func (a *app) openStageOps(ctx context.Context) (*ops, error) {
-	opts := []func(*config.LoadOptions) error{}
-	if a.region != "" {
-		opts = append(opts, config.WithRegion(a.region))
-	}
-	if a.profile != "" {
-		opts = append(opts, config.WithSharedConfigProfile(a.profile))
-	}
-	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	cfg, err := a.stageConfig(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("AWS configuration: %w", err)
-	}
-	if cfg.Region == "" {
-		return nil, usagef("no AWS region: pass --region or set AWS_REGION")
+		return nil, err
 	}
 	names := map[string]string{
 		"TargetsQueueUrl": os.Getenv(envTargetsQueue), "TargetsDLQUrl": os.Getenv(envTargetsDLQ),
