@@ -1,5 +1,5 @@
 // Package layering holds only a test: it checks the dependency rules of
-// DESIGN.md, so a change that breaks them fails `make test`.
+// docs/code.md, so a change that breaks them fails `make test`.
 package layering_test
 
 import (
