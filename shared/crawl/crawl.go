@@ -53,7 +53,7 @@ import (
 
 // Defaults for the zero values of Options.
 const (
-	DefaultUserAgent             = "cronless/1.0 (+https://github.com/cronless/cronless)"
+	DefaultUserAgent             = job.DefaultUserAgent
 	DefaultTimeout               = 10 * time.Second
 	DefaultConnectTimeout        = 5 * time.Second
 	DefaultTLSHandshakeTimeout   = 5 * time.Second

@@ -241,7 +241,7 @@ func parseRobots(body []byte) *robotstxt.RobotsData {
 }
 
 // robotsAgent is the product token robots.txt groups are matched against:
-// "cronless" for "cronless/1.0 (+https://…)", "foobot" for
+// "cronless" for "cronless/0.1 (+https://…)", "foobot" for
 // "Mozilla/5.0 (compatible; Foobot/2.1; +http://…)".
 func robotsAgent(ua string) string {
 	s := ua

@@ -23,6 +23,10 @@ import (
 // Version is the contract version this build writes and accepts.
 const Version = 1
 
+// DefaultUserAgent is sent for a target that sets none: targets.yaml's
+// built-in default, which jobs carry, and the crawler's for a job without one.
+const DefaultUserAgent = "cronless/0.1 (+https://github.com/cronless/cronless)"
+
 // ErrInvalid is wrapped by every decode and validation error, so callers can
 // tell a malformed message (never worth retrying) from other failures.
 var ErrInvalid = errors.New("invalid message")
@@ -393,17 +397,32 @@ func checkURL(raw string) error {
 	if raw == "" {
 		return errors.New("url is missing")
 	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		return fmt.Errorf("url %q does not parse: %v", raw, err)
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return fmt.Errorf("url %q must be http or https", raw)
-	}
-	if u.Host == "" {
-		return fmt.Errorf("url %q has no host", raw)
+	if problem := URLProblem(raw); problem != "" {
+		return fmt.Errorf("url %q %s", raw, problem)
 	}
 	return nil
+}
+
+// URLProblem says what keeps raw from being a URL cronless crawls (an
+// absolute http or https URL with a host), as words to follow `url "<raw>"`
+// in a message, or "" when nothing does. targets.yaml and jobs share it.
+func URLProblem(raw string) string {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			err = uerr.Err
+		}
+		return fmt.Sprintf("does not parse (%v)", err)
+	case u.Scheme == "":
+		return "is not absolute (it has no http:// or https://)"
+	case u.Scheme != "http" && u.Scheme != "https":
+		return fmt.Sprintf("has scheme %q; only http and https can be crawled", u.Scheme)
+	case u.Host == "" || u.Hostname() == "":
+		return "has no host"
+	}
+	return ""
 }
 
 // headerValue reports whether v can be sent as an HTTP header value: no

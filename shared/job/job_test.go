@@ -35,7 +35,7 @@ func TestDecodeJob(t *testing.T) {
 		{"missing run", strings.Replace(goodJob, `"run_id":"hourly-20261127T090000Z",`, ``, 1), "run_id is missing"},
 		{"missing target", strings.Replace(goodJob, `"target_id":"example",`, ``, 1), "target_id is missing"},
 		{"missing time", strings.Replace(goodJob, `"scheduled_at":"2026-11-27T09:00:00Z",`, ``, 1), "scheduled_at is missing"},
-		{"ftp url", strings.Replace(goodJob, `https://example.com/`, `ftp://example.com/`, 1), "must be http or https"},
+		{"ftp url", strings.Replace(goodJob, `https://example.com/`, `ftp://example.com/`, 1), `has scheme "ftp"; only http and https can be crawled`},
 		{"no host", strings.Replace(goodJob, `https://example.com/`, `https:///x`, 1), "has no host"},
 		{"empty css", strings.Replace(goodJob, `{"css":"title"}`, `{"css":" "}`, 1), "extract.title.css is missing"},
 		{"trailing data", goodJob + `{}`, "trailing data"},

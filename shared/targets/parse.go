@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
@@ -258,21 +257,36 @@ func (p *parser) defaults(d *Defaults, n *yaml.Node) {
 	if fields == nil {
 		return
 	}
-	if e, ok := fields["timeout"]; ok {
-		if v, good := p.duration(e, "timeout in defaults"); good {
+	p.overrides(fields, "defaults", d)
+}
+
+// overrides reads the keys a target shares with defaults (timeout,
+// user_agent, robots) into d, keeping d's value where one is wrong; where
+// names the mapping in messages. It reports whether all were right.
+func (p *parser) overrides(fields map[string]entry, where string, d *Defaults) bool {
+	ok := true
+	if e, found := fields["timeout"]; found {
+		if v, good := p.duration(e, "timeout in "+where); good {
 			d.Timeout = v
+		} else {
+			ok = false
 		}
 	}
-	if e, ok := fields["user_agent"]; ok {
-		if v, good := p.userAgent(e, "user_agent in defaults"); good {
+	if e, found := fields["user_agent"]; found {
+		if v, good := p.userAgent(e, "user_agent in "+where); good {
 			d.UserAgent = v
+		} else {
+			ok = false
 		}
 	}
-	if e, ok := fields["robots"]; ok {
-		if v, good := p.boolean(e, "robots in defaults"); good {
+	if e, found := fields["robots"]; found {
+		if v, good := p.boolean(e, "robots in "+where); good {
 			d.Robots = v
+		} else {
+			ok = false
 		}
 	}
+	return ok
 }
 
 func (p *parser) targets(f *File, n *yaml.Node, declared []string) {
@@ -327,7 +341,7 @@ func (p *parser) target(d Defaults, index int, n *yaml.Node, declared []string, 
 		ok = false
 	} else if u, good := p.str(e, "url in "+noun, urlHint); !good {
 		ok = false
-	} else if msg := checkURL(u); msg != "" {
+	} else if msg := job.URLProblem(u); msg != "" {
 		p.addf(e.value, "url %q in %s %s; %s", u, noun, msg, urlHint)
 		ok = false
 	} else {
@@ -357,27 +371,9 @@ func (p *parser) target(d Defaults, index int, n *yaml.Node, declared []string, 
 	}
 
 	// overrides of the defaults
-	if e, found := fields["timeout"]; found {
-		if v, good := p.duration(e, "timeout in "+noun); good {
-			t.Timeout = v
-		} else {
-			ok = false
-		}
-	}
-	if e, found := fields["user_agent"]; found {
-		if v, good := p.userAgent(e, "user_agent in "+noun); good {
-			t.UserAgent = v
-		} else {
-			ok = false
-		}
-	}
-	if e, found := fields["robots"]; found {
-		if v, good := p.boolean(e, "robots in "+noun); good {
-			t.Robots = v
-		} else {
-			ok = false
-		}
-	}
+	own := d
+	ok = p.overrides(fields, noun, &own) && ok
+	t.Timeout, t.UserAgent, t.Robots = own.Timeout, own.UserAgent, own.Robots
 
 	if e, found := fields["extract"]; found {
 		extract, good := p.extract(e.value, noun)
@@ -478,254 +474,4 @@ func (p *parser) rule(n *yaml.Node, noun string) (job.Rule, bool) {
 		}
 	}
 	return r, ok
-}
-
-// checkURL returns what is wrong with a target URL, or "".
-func checkURL(raw string) string {
-	u, err := url.Parse(raw)
-	switch {
-	case err != nil:
-		var uerr *url.Error
-		if errors.As(err, &uerr) {
-			err = uerr.Err
-		}
-		return fmt.Sprintf("does not parse (%v)", err)
-	case u.Scheme == "":
-		return "is not absolute (it has no http:// or https://)"
-	case u.Scheme != "http" && u.Scheme != "https":
-		return fmt.Sprintf("has scheme %q; only http and https can be crawled", u.Scheme)
-	case u.Host == "" || u.Hostname() == "":
-		return "has no host"
-	}
-	return ""
-}
-
-// entry is one key of a mapping and its value.
-type entry struct {
-	key     string
-	keyNode *yaml.Node
-	value   *yaml.Node
-}
-
-// pairs returns the entries of mapping n in order, reporting keys that are
-// not plain scalars or that repeat. noun names the mapping in messages.
-func (p *parser) pairs(n *yaml.Node, noun string) []entry {
-	var out []entry
-	first := map[string]int{} // key -> line of its first use
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		if k.Kind != yaml.ScalarNode {
-			p.addf(k, "keys in %s must be plain names, not %s", noun, describe(k))
-			continue
-		}
-		if line, dup := first[k.Value]; dup {
-			p.addf(k, "duplicate key %q in %s (first at line %d); keep one of them", k.Value, noun, line)
-			continue
-		}
-		first[k.Value] = k.Line
-		out = append(out, entry{key: k.Value, keyNode: k, value: v})
-	}
-	return out
-}
-
-// fields checks that n is a mapping with only the allowed keys, each once,
-// and returns its entries by key. It returns nil (after reporting) when n is
-// not a mapping. example shows what the mapping should look like.
-func (p *parser) fields(n *yaml.Node, noun string, allowed []string, example string) map[string]entry {
-	n = deref(n)
-	if n == nil || n.Kind != yaml.MappingNode {
-		p.addf(n, "%s must be a mapping like %s; got %s", noun, example, describe(n))
-		return nil
-	}
-	out := map[string]entry{}
-	for _, e := range p.pairs(n, noun) {
-		if !slices.Contains(allowed, e.key) {
-			msg := fmt.Sprintf("unknown key %q in %s", e.key, noun)
-			if best := suggest(e.key, allowed); best != "" {
-				msg += fmt.Sprintf("; did you mean %q?", best)
-			} else {
-				msg += "; remove it"
-			}
-			p.addf(e.keyNode, "%s (allowed: %s)", msg, strings.Join(allowed, ", "))
-			continue
-		}
-		out[e.key] = e
-	}
-	return out
-}
-
-// str reads a string value. what names the value in messages ("url in
-// target \"x\""); hint says what to write instead.
-func (p *parser) str(e entry, what, hint string) (string, bool) {
-	v := deref(e.value)
-	switch {
-	case isNull(v):
-		p.addf(v, "%s has no value; %s", what, hint)
-		return "", false
-	case v.Kind != yaml.ScalarNode:
-		p.addf(v, "%s must be a string, got %s; %s", what, describe(v), hint)
-		return "", false
-	case v.ShortTag() != "!!str":
-		p.addf(v, "%s must be a string, got %s %s; put it in quotes: %s: %q", what, describe(v), v.Value, e.key, v.Value)
-		return "", false
-	}
-	return v.Value, true
-}
-
-func (p *parser) boolean(e entry, what string) (bool, bool) {
-	v := deref(e.value)
-	if v.Kind == yaml.ScalarNode && v.ShortTag() == "!!bool" {
-		// YAML 1.2 booleans (true, True, TRUE, false...) all parse here.
-		if b, err := strconv.ParseBool(v.Value); err == nil {
-			return b, true
-		}
-	}
-	if v.Kind == yaml.ScalarNode && !isNull(v) {
-		p.addf(v, "%s must be true or false, got %q", what, v.Value)
-	} else {
-		p.addf(v, "%s must be true or false, got %s", what, describe(v))
-	}
-	return false, false
-}
-
-func (p *parser) duration(e entry, what string) (time.Duration, bool) {
-	v := deref(e.value)
-	switch {
-	case isNull(v) || v.Kind != yaml.ScalarNode:
-		p.addf(v, "%s must be a duration, got %s; %s", what, describe(v), durationHint)
-		return 0, false
-	case v.ShortTag() == "!!int" || v.ShortTag() == "!!float":
-		p.addf(v, "%s is the bare number %s; add a unit, e.g. %ss for seconds (%s)", what, v.Value, v.Value, durationHint)
-		return 0, false
-	}
-	d, err := time.ParseDuration(v.Value)
-	if err != nil {
-		p.addf(v, "%s %q is not a duration; %s", what, v.Value, durationHint)
-		return 0, false
-	}
-	if d <= 0 {
-		p.addf(v, "%s %q must be greater than 0; %s", what, v.Value, durationHint)
-		return 0, false
-	}
-	return d, true
-}
-
-func (p *parser) userAgent(e entry, what string) (string, bool) {
-	const hint = `write a user agent such as "mybot/1.0 (+https://example.com/bot)", or remove the key to use the default`
-	ua, ok := p.str(e, what, hint)
-	if !ok {
-		return "", false
-	}
-	if strings.TrimSpace(ua) == "" || strings.ContainsAny(ua, "\r\n") {
-		p.addf(e.value, "%s must be one non-empty line; %s", what, hint)
-		return "", false
-	}
-	return ua, true
-}
-
-// deref follows YAML aliases (*name) to the node they stand for.
-func deref(n *yaml.Node) *yaml.Node {
-	for i := 0; n != nil && n.Kind == yaml.AliasNode && n.Alias != nil && i < 100; i++ {
-		n = n.Alias
-	}
-	return n
-}
-
-func isNull(n *yaml.Node) bool {
-	return n == nil || n.Kind == 0 || (n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null")
-}
-
-// describe says what kind of value n is, for messages.
-func describe(n *yaml.Node) string {
-	n = deref(n)
-	switch {
-	case isNull(n):
-		return "nothing"
-	case n.Kind == yaml.MappingNode:
-		return "a mapping"
-	case n.Kind == yaml.SequenceNode:
-		return "a list"
-	}
-	switch n.ShortTag() {
-	case "!!int", "!!float":
-		return "the number"
-	case "!!bool":
-		return "the boolean"
-	case "!!timestamp":
-		return "the date"
-	case "!!str":
-		return "a string"
-	}
-	return "a " + strings.TrimPrefix(n.ShortTag(), "!!")
-}
-
-// definedList formats the defined schedule names for a message.
-func definedList(names []string) string {
-	if len(names) == 0 {
-		return " (none are defined yet; add one under schedules:)"
-	}
-	return " (defined: " + strings.Join(names, ", ") + ")"
-}
-
-// suggestName turns a rejected schedule name into an allowed one, or "".
-func suggestName(name string) string {
-	var b strings.Builder
-	for _, r := range strings.ToLower(name) {
-		switch {
-		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '_', r == '-':
-			b.WriteRune(r)
-		default:
-			b.WriteRune('-')
-		}
-	}
-	s := strings.Trim(b.String(), "-_")
-	if len(s) > 64 {
-		s = s[:64]
-	}
-	if !validScheduleName(s) {
-		return ""
-	}
-	return s
-}
-
-// suggest returns the option closest to word by edit distance, or "" when
-// none is close enough to be a likely typo.
-func suggest(word string, options []string) string {
-	best, bestDist := "", -1
-	for _, o := range options {
-		d := editDistance(strings.ToLower(word), strings.ToLower(o))
-		if bestDist < 0 || d < bestDist {
-			best, bestDist = o, d
-		}
-	}
-	limit := 2
-	if n := len([]rune(word)); n > 8 {
-		limit = n / 3
-	}
-	if bestDist < 0 || bestDist > limit || bestDist >= len([]rune(word)) {
-		return ""
-	}
-	return best
-}
-
-// editDistance is the Levenshtein distance between a and b.
-func editDistance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(rb)]
 }

@@ -37,7 +37,7 @@ import (
 // Built-in defaults, used when targets.yaml does not set them.
 const (
 	DefaultTimeout   = 10 * time.Second
-	DefaultUserAgent = "cronless/0.1 (+https://github.com/cronless/cronless)"
+	DefaultUserAgent = job.DefaultUserAgent
 	DefaultRobots    = true
 	// DefaultTimezone is the zone of a schedule that names none.
 	DefaultTimezone = "UTC"
