@@ -8,7 +8,6 @@ package obs
 import (
 	"context"
 	"io"
-	"os"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -44,12 +43,6 @@ func New(w io.Writer, format Format, level zapcore.Level) *zap.Logger {
 	}
 	core := zapcore.NewCore(enc, zapcore.Lock(zapcore.AddSync(w)), level)
 	return zap.New(core)
-}
-
-// Lambda returns the JSON logger a Lambda function uses, on stdout (which
-// the Lambda runtime sends to CloudWatch Logs), with the function's name.
-func Lambda(function string) *zap.Logger {
-	return New(os.Stdout, JSON, zapcore.InfoLevel).With(zap.String("function", function))
 }
 
 // RunID, TargetID and MessageID are the correlation fields every component logs.
