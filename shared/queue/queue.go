@@ -64,14 +64,6 @@ type ReceiveOptions struct {
 	Visibility time.Duration
 }
 
-// SQS's limits of a receive.
-const (
-	// MaxWait is the longest long-polling wait of one receive.
-	MaxWait = 20 * time.Second
-	// MaxVisibility is the longest visibility timeout.
-	MaxVisibility = 12 * time.Hour
-)
-
 // Check checks the options against SQS's limits and returns how many
 // messages to receive (Max, or 1 when it is 0). An out-of-range Max wraps
 // ErrBatchTooLarge.

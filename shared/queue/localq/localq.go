@@ -33,22 +33,9 @@ import (
 	"github.com/cronless/cronless/shared/sqlite"
 )
 
-// Limits, as on SQS.
-const (
-	// MaxMessageSize is the most bytes a message may hold: its body plus its
-	// attributes' names, data types and values.
-	MaxMessageSize = 1 << 20
-	// MaxAttributes is the most attributes a message may carry.
-	MaxAttributes = 10
-	// MaxDelay is the longest delay a message may be sent with.
-	MaxDelay = 15 * time.Minute
-	// MaxVisibility is the longest visibility timeout.
-	MaxVisibility = queue.MaxVisibility
-	// MaxWait is the longest long-polling wait of one receive.
-	MaxWait = queue.MaxWait
-	// MaxReceiveCountLimit is the largest MaxReceiveCount of a redrive policy.
-	MaxReceiveCountLimit = 1000
-)
+// MaxReceiveCountLimit is the largest MaxReceiveCount of a redrive policy
+// (SQS's; the other limits are the port's, queue.Max*).
+const MaxReceiveCountLimit = 1000
 
 // Defaults of Config.
 const (
@@ -181,8 +168,8 @@ func (b *Backend) CreateQueue(ctx context.Context, name string, cfg Config) (*Qu
 // check validates a configuration with its defaults filled in.
 func (c Config) check(name string) error {
 	switch {
-	case c.VisibilityTimeout < 0 || c.VisibilityTimeout > MaxVisibility:
-		return fmt.Errorf("visibility timeout %v out of range 0 to %v", c.VisibilityTimeout, MaxVisibility)
+	case c.VisibilityTimeout < 0 || c.VisibilityTimeout > queue.MaxVisibility:
+		return fmt.Errorf("visibility timeout %v out of range 0 to %v", c.VisibilityTimeout, queue.MaxVisibility)
 	case c.MaxReceiveCount < 0 || c.MaxReceiveCount > MaxReceiveCountLimit:
 		return fmt.Errorf("max receive count %d out of range 0 to %d", c.MaxReceiveCount, MaxReceiveCountLimit)
 	case c.MaxReceiveCount > 0 && c.DeadLetterQueue == "":
@@ -280,7 +267,11 @@ func (q *Queue) SendBatch(ctx context.Context, msgs []queue.Outgoing) error {
 	}
 	rows := make([]row, 0, len(msgs))
 	for _, m := range msgs {
-		attrs, err := checkMessage(m)
+		if _, err := queue.CheckOutgoing(m); err != nil {
+			failed = append(failed, queue.EntryError{ID: m.ID, Err: err, SenderFault: true})
+			continue
+		}
+		attrs, err := encodeAttributes(m.Attributes)
 		if err != nil {
 			failed = append(failed, queue.EntryError{ID: m.ID, Err: err, SenderFault: true})
 			continue
@@ -321,38 +312,12 @@ func (q *Queue) SendBatch(ctx context.Context, msgs []queue.Outgoing) error {
 	return nil
 }
 
-// checkMessage checks one entry against SQS's limits and returns its
-// attributes encoded for storage.
-func checkMessage(m queue.Outgoing) (string, error) {
-	if m.Body == "" {
-		return "", errors.New("empty message body")
-	}
-	if !queue.ValidText(m.Body) {
-		return "", errors.New("message body holds characters SQS does not allow")
-	}
-	if m.Delay < 0 || m.Delay > MaxDelay {
-		return "", fmt.Errorf("delay %v out of range 0 to %v", m.Delay, MaxDelay)
-	}
-	if len(m.Attributes) > MaxAttributes {
-		return "", fmt.Errorf("%d attributes, at most %d allowed", len(m.Attributes), MaxAttributes)
-	}
-	size := len(m.Body)
-	for k, v := range m.Attributes {
-		if !queue.ValidAttributeName(k) {
-			return "", fmt.Errorf("invalid attribute name %q", k)
-		}
-		if v == "" || !queue.ValidText(v) {
-			return "", fmt.Errorf("attribute %s: value must be non-empty text SQS allows", k)
-		}
-		size += len(k) + len("String") + len(v)
-	}
-	if size > MaxMessageSize {
-		return "", fmt.Errorf("message of %d bytes exceeds %d", size, MaxMessageSize)
-	}
-	if len(m.Attributes) == 0 {
+// encodeAttributes is a message's attributes as stored ("" for none).
+func encodeAttributes(attrs map[string]string) (string, error) {
+	if len(attrs) == 0 {
 		return "", nil
 	}
-	b, err := json.Marshal(m.Attributes)
+	b, err := json.Marshal(attrs)
 	if err != nil {
 		return "", fmt.Errorf("encode attributes: %w", err)
 	}
@@ -575,8 +540,8 @@ func (q *Queue) Delete(ctx context.Context, receiptHandles []string) error {
 // not the message's current one or the message is not in flight (SQS's
 // MessageNotInflight).
 func (q *Queue) ChangeVisibility(ctx context.Context, receiptHandle string, d time.Duration) error {
-	if d < 0 || d > MaxVisibility {
-		return fmt.Errorf("change visibility in %s: %v out of range 0 to %v", q.name, d, MaxVisibility)
+	if d < 0 || d > queue.MaxVisibility {
+		return fmt.Errorf("change visibility in %s: %v out of range 0 to %v", q.name, d, queue.MaxVisibility)
 	}
 	seq, token, err := parseReceipt(receiptHandle)
 	if err != nil {

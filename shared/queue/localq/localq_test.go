@@ -137,9 +137,9 @@ func TestSendRejectsBadEntries(t *testing.T) {
 		"aws-attr":       {Body: "x", Attributes: map[string]string{"AWS.TraceHeader": "v"}},
 		"dotted-attr":    {Body: "x", Attributes: map[string]string{"a..b": "v"}},
 		"empty-value":    {Body: "x", Attributes: map[string]string{"k": ""}},
-		"long-delay":     {Body: "x", Delay: MaxDelay + time.Second},
+		"long-delay":     {Body: "x", Delay: queue.MaxDelay + time.Second},
 		"negative-delay": {Body: "x", Delay: -time.Second},
-		"attrs-too-big":  {Body: strings.Repeat("x", MaxMessageSize-10), Attributes: map[string]string{"key": "value"}},
+		"attrs-too-big":  {Body: strings.Repeat("x", queue.MaxMessageSize-10), Attributes: map[string]string{"key": "value"}},
 	}
 	msgs := []queue.Outgoing{{ID: "good", Body: "fine", Attributes: map[string]string{"Amaz": "ok", "a.b-c_d": "ok"}}}
 	for id, m := range bad {
@@ -184,7 +184,7 @@ func TestReceiveOptions(t *testing.T) {
 	if err := q.SendBatch(ctx, []queue.Outgoing{{ID: "a", Body: "a"}, {ID: "b", Body: "b"}}); err != nil {
 		t.Fatal(err)
 	}
-	for _, o := range []queue.ReceiveOptions{{Max: -1}, {Wait: -1}, {Wait: MaxWait + 1}, {Visibility: -1}, {Visibility: MaxVisibility + 1}} {
+	for _, o := range []queue.ReceiveOptions{{Max: -1}, {Wait: -1}, {Wait: queue.MaxWait + 1}, {Visibility: -1}, {Visibility: queue.MaxVisibility + 1}} {
 		if _, err := q.Receive(ctx, o); err == nil {
 			t.Errorf("Receive(%+v): no error", o)
 		}
@@ -202,7 +202,7 @@ func TestReceiveOptions(t *testing.T) {
 	if err != nil || len(msgs) != 1 || msgs[0].Body != "a" || msgs[0].ReceiveCount != 2 {
 		t.Fatalf("Receive = %+v, %v; want a again after its 50ms visibility", msgs, err)
 	}
-	if err := q.ChangeVisibility(ctx, msgs[0].ReceiptHandle, MaxVisibility+time.Second); err == nil {
+	if err := q.ChangeVisibility(ctx, msgs[0].ReceiptHandle, queue.MaxVisibility+time.Second); err == nil {
 		t.Errorf("ChangeVisibility beyond 12h: no error")
 	}
 }

@@ -19,14 +19,12 @@ import (
 
 // SendBatch sends 1 to 10 messages. It splits them into as many
 // SendMessageBatch requests as needed so that none carries more than
-// MaxBatchSize bytes (body plus attribute names, data types and values, as
-// SQS counts), and retries entries that fail transiently (SenderFault
+// MaxBatchSize bytes, and retries entries that fail transiently (SenderFault
 // false, or a throttled or 5xx request) with the Queue's Backoff.
 //
 // Entries that are not sent in the end are named in a *queue.BatchError,
 // with an *EntryFailure (SQS's code and message) or the request's error.
-// Entries SQS would refuse (empty or oversized message, characters or
-// attributes SQS does not allow, delay out of range) are refused before
+// Entries SQS would refuse (queue.CheckOutgoing) are refused before
 // sending, with SenderFault set. When nothing was sent because every
 // request failed, the error is that of the request (it matches
 // queue.ErrNoQueue when the queue does not exist). An empty, malformed or
@@ -34,7 +32,7 @@ import (
 //
 // A message over the queue's MaximumMessageSize attribute (a queue left at
 // the old default, 262,144 bytes, refuses one over 256 KiB that
-// MaxMessageSize allows) fails alone with an error matching
+// queue.MaxMessageSize allows) fails alone with an error matching
 // ErrQueueMessageSize that names the queue, the message's size and the
 // fix; the other entries are sent, even where SQS refuses the whole
 // request for it (moto does; AWS fails the one entry).
@@ -148,7 +146,7 @@ func (q *Queue) overQueueLimit(res map[int]attempt, sizes []int) {
 			continue
 		}
 		r.err = fmt.Errorf("queue %s refused a message of %d bytes: %w; set the queue's MaximumMessageSize to %d, as serverless.yml does, and deploy again (SQS: %w)",
-			q.name, sizes[i], ErrQueueMessageSize, MaxMessageSize, r.err)
+			q.name, sizes[i], ErrQueueMessageSize, queue.MaxMessageSize, r.err)
 		r.retry, r.senderFault = false, true
 		res[i] = r
 	}
@@ -385,33 +383,13 @@ func splitBySize(idx []int, sizes []int, limit int) [][]int {
 	return chunks
 }
 
-// MessageSize is the size SQS counts for a message: the body's bytes plus,
-// for each attribute, the bytes of its name, data type ("String") and value.
-func MessageSize(m queue.Outgoing) int {
-	size := len(m.Body)
-	for k, v := range m.Attributes {
-		size += len(k) + len("String") + len(v)
-	}
-	return size
-}
-
 // toEntry maps an outgoing message to a batch entry and its size, or
 // refuses it as SQS would (an *EntryFailure with SenderFault set).
 func toEntry(m queue.Outgoing) (types.SendMessageBatchRequestEntry, int, error) {
-	refuse := func(code, format string, args ...any) (types.SendMessageBatchRequestEntry, int, error) {
-		return types.SendMessageBatchRequestEntry{}, 0, &EntryFailure{Code: code, Message: fmt.Sprintf(format, args...), SenderFault: true}
-	}
-	if m.Body == "" {
-		return refuse("MissingParameter", "The request must contain the parameter MessageBody.")
-	}
-	if !queue.ValidText(m.Body) {
-		return refuse("InvalidMessageContents", "message body holds characters SQS does not allow")
-	}
-	if m.Delay < 0 || m.Delay > MaxDelay {
-		return refuse(codeInvalidParameterValue, "delay %v out of range 0 to %v", m.Delay, MaxDelay)
-	}
-	if len(m.Attributes) > MaxAttributes {
-		return refuse(codeInvalidParameterValue, "%d message attributes, at most %d allowed", len(m.Attributes), MaxAttributes)
+	size, err := queue.CheckOutgoing(m)
+	var r *queue.Refusal
+	if errors.As(err, &r) {
+		return types.SendMessageBatchRequestEntry{}, 0, &EntryFailure{Code: r.Code, Message: r.Message, SenderFault: true}
 	}
 	e := types.SendMessageBatchRequestEntry{
 		Id:           aws.String(m.ID),
@@ -422,17 +400,7 @@ func toEntry(m queue.Outgoing) (types.SendMessageBatchRequestEntry, int, error) 
 		e.MessageAttributes = make(map[string]types.MessageAttributeValue, len(m.Attributes))
 	}
 	for k, v := range m.Attributes {
-		if !queue.ValidAttributeName(k) {
-			return refuse(codeInvalidParameterValue, "invalid message attribute name %q", k)
-		}
-		if v == "" || !queue.ValidText(v) {
-			return refuse(codeInvalidParameterValue, "message attribute %s: value must be non-empty text SQS allows", k)
-		}
 		e.MessageAttributes[k] = types.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(v)}
-	}
-	size := MessageSize(m)
-	if size > MaxMessageSize {
-		return refuse(codeInvalidParameterValue, "message of %d bytes: must be at most %d bytes", size, MaxMessageSize)
 	}
 	return e, size, nil
 }

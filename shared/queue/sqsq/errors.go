@@ -18,7 +18,7 @@ import (
 var ErrMovesUnsupported = errors.New("message move tasks are not supported")
 
 // ErrQueueMessageSize: SQS refused a message larger than the queue's
-// MaximumMessageSize attribute, which is set below MaxMessageSize. A queue
+// MaximumMessageSize attribute, which is set below queue.MaxMessageSize. A queue
 // created before SQS raised its limit to 1 MiB (August 2025) keeps the old
 // default, 262,144 bytes, unless its template sets the attribute.
 var ErrQueueMessageSize = errors.New("message is larger than the queue's MaximumMessageSize")

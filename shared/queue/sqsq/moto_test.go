@@ -128,7 +128,7 @@ func testQueueMessageSize(t *testing.T, c *sqs.Client) {
 					t.Fatalf("SendBatch: %v", err)
 				}
 			} else {
-				checkOverQueueLimit(t, err, q.Name(), MessageSize(big))
+				checkOverQueueLimit(t, err, q.Name(), queue.MessageSize(big))
 				failed, partial := queue.FailedIDs(err)
 				if !partial || !slices.Equal(slices.Sorted(maps.Keys(failed)), []string{"big"}) {
 					t.Errorf("SendBatch: %v, want big alone not sent", err)
@@ -137,7 +137,7 @@ func testQueueMessageSize(t *testing.T, c *sqs.Client) {
 				// where SQS fails the entry (AWS, fauxqs), as the request's
 				// error where SQS refuses the request (moto).
 				err := q.SendBatch(ctx, []queue.Outgoing{big})
-				checkOverQueueLimit(t, err, q.Name(), MessageSize(big))
+				checkOverQueueLimit(t, err, q.Name(), queue.MessageSize(big))
 				if failed, partial := queue.FailedIDs(err); partial && failed["big"] == nil {
 					t.Errorf("SendBatch of big alone: %v, want big named", err)
 				}

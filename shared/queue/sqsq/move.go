@@ -7,26 +7,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
-)
 
-// MoveTask is one of SQS's message move tasks of a dead-letter queue.
-type MoveTask struct {
-	// Handle identifies the task for CancelMove; SQS gives it only for a
-	// running task.
-	Handle string
-	// Status is RUNNING, COMPLETED, CANCELLING, CANCELLED or FAILED.
-	Status         string
-	SourceARN      string
-	DestinationARN string // empty: back to each message's source queue
-	// MaxPerSecond is the task's rate limit (0: chosen by SQS).
-	MaxPerSecond int
-	Moved        int64
-	// ToMove is how many messages the task set out to move, -1 when SQS
-	// does not report it (yet).
-	ToMove        int64
-	FailureReason string
-	StartedAt     time.Time
-}
+	"github.com/cronless/cronless/shared/queue"
+)
 
 // moveAPI returns the client of the move-task methods.
 func (q *Queue) moveAPI(op string) (MoveAPI, error) {
@@ -46,8 +29,8 @@ func (q *Queue) StartMove(ctx context.Context, destinationARN string, maxPerSeco
 	if err != nil {
 		return "", err
 	}
-	if maxPerSecond < 0 || maxPerSecond > MaxMovePerSecond {
-		return "", fmt.Errorf("start move from %s: %d messages a second out of range 0 to %d", q.name, maxPerSecond, MaxMovePerSecond)
+	if maxPerSecond < 0 || maxPerSecond > queue.MaxMovePerSecond {
+		return "", fmt.Errorf("start move from %s: %d messages a second out of range 0 to %d", q.name, maxPerSecond, queue.MaxMovePerSecond)
 	}
 	src, err := q.ResolveARN(ctx)
 	if err != nil {
@@ -72,7 +55,7 @@ func (q *Queue) StartMove(ctx context.Context, destinationARN string, maxPerSeco
 
 // ListMoves lists the most recent move tasks of this queue (up to 10, as
 // SQS keeps), the newest first.
-func (q *Queue) ListMoves(ctx context.Context) ([]MoveTask, error) {
+func (q *Queue) ListMoves(ctx context.Context) ([]queue.MoveTask, error) {
 	m, err := q.moveAPI("list moves of")
 	if err != nil {
 		return nil, err
@@ -85,9 +68,9 @@ func (q *Queue) ListMoves(ctx context.Context) ([]MoveTask, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list moves of %s: %w", q.name, mapErr(err))
 	}
-	tasks := make([]MoveTask, 0, len(out.Results))
+	tasks := make([]queue.MoveTask, 0, len(out.Results))
 	for _, r := range out.Results {
-		t := MoveTask{
+		t := queue.MoveTask{
 			Handle:         aws.ToString(r.TaskHandle),
 			Status:         aws.ToString(r.Status),
 			SourceARN:      aws.ToString(r.SourceArn),

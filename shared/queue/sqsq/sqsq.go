@@ -41,28 +41,9 @@ import (
 	"github.com/cronless/cronless/shared/queue"
 )
 
-// Limits of SQS that the adapter checks before sending.
-const (
-	// MaxMessageSize is the most bytes one message may hold, body and
-	// attributes (names, data types and values) together: SQS's limit,
-	// and the most a queue's MaximumMessageSize may be set to (Amazon SQS
-	// API Reference, SetQueueAttributes). A queue set lower refuses more
-	// (ErrQueueMessageSize).
-	MaxMessageSize = 1 << 20
-	// MaxBatchSize is the most bytes one SendMessageBatch request may
-	// carry, summed over its messages as for MaxMessageSize.
-	MaxBatchSize = 1 << 20
-	// MaxAttributes is the most message attributes a message may carry.
-	MaxAttributes = 10
-	// MaxDelay is the longest delay a message may be sent with.
-	MaxDelay = 15 * time.Minute
-	// MaxWait is the longest long-polling wait of one receive.
-	MaxWait = queue.MaxWait
-	// MaxVisibility is the longest visibility timeout.
-	MaxVisibility = queue.MaxVisibility
-	// MaxMovePerSecond is the highest rate a move task may be given.
-	MaxMovePerSecond = 500
-)
+// MaxBatchSize is the most bytes one SendMessageBatch request may carry,
+// summed over its messages as queue.MessageSize counts them.
+const MaxBatchSize = 1 << 20
 
 // API is what a Queue needs of an SQS client; *sqs.Client satisfies it.
 type API interface {
@@ -388,8 +369,8 @@ func seconds(d time.Duration) int32 {
 // expired or no longer current, or the message not in flight.
 func (q *Queue) ChangeVisibility(ctx context.Context, receiptHandle string, d time.Duration) error {
 	switch {
-	case d < 0 || d > MaxVisibility:
-		return fmt.Errorf("change visibility in %s: %v out of range 0 to %v", q.name, d, MaxVisibility)
+	case d < 0 || d > queue.MaxVisibility:
+		return fmt.Errorf("change visibility in %s: %v out of range 0 to %v", q.name, d, queue.MaxVisibility)
 	case receiptHandle == "":
 		return fmt.Errorf("change visibility in %s: empty receipt handle: %w", q.name, queue.ErrReceiptInvalid)
 	case q.urlErr != nil:

@@ -58,7 +58,7 @@ func TestSendSplitsBySize(t *testing.T) {
 			return ms
 		}(), 4},
 		{"one at the limit among small ones", []queue.Outgoing{
-			big("a", 10), big("b", MaxMessageSize-len("run")-len("String")-len("nightly@2025-01-01T00:00:00Z")), big("c", 10),
+			big("a", 10), big("b", queue.MaxMessageSize-len("run")-len("String")-len("nightly@2025-01-01T00:00:00Z")), big("c", 10),
 		}, 2},
 		{"ten small ones", func() []queue.Outgoing {
 			var ms []queue.Outgoing
@@ -115,8 +115,8 @@ func TestSendRefusesWhatSQSWould(t *testing.T) {
 	}
 	msgs := []queue.Outgoing{
 		{ID: "ok", Body: "fine", Attributes: map[string]string{"a.b-c_d": "ok"}, Delay: 1500 * time.Millisecond},
-		{ID: "huge", Body: strings.Repeat("x", MaxMessageSize+1)},
-		{ID: "attrs-too-big", Body: strings.Repeat("x", MaxMessageSize-10), Attributes: map[string]string{"key": "value"}},
+		{ID: "huge", Body: strings.Repeat("x", queue.MaxMessageSize+1)},
+		{ID: "attrs-too-big", Body: strings.Repeat("x", queue.MaxMessageSize-10), Attributes: map[string]string{"key": "value"}},
 		{ID: "empty", Body: ""},
 		{ID: "nul", Body: "a\x00b"},
 		{ID: "eleven", Body: "x", Attributes: eleven},
@@ -641,7 +641,7 @@ func TestSendOverQueueLimit(t *testing.T) {
 			q := New(f, testURL, fast)
 			big := queue.Outgoing{ID: "big", Body: strings.Repeat("r", 300<<10), Attributes: map[string]string{"run": "r1"}}
 			err := q.SendBatch(context.Background(), []queue.Outgoing{{ID: "a", Body: "1"}, big, {ID: "c", Body: "3"}})
-			checkOverQueueLimit(t, err, "cronless-test-targets", MessageSize(big))
+			checkOverQueueLimit(t, err, "cronless-test-targets", queue.MessageSize(big))
 			var be *queue.BatchError
 			if !errors.As(err, &be) || len(be.Failed) != 1 || be.Failed[0].ID != "big" || !be.Failed[0].SenderFault {
 				t.Errorf("SendBatch: %v, want a BatchError naming big alone, a sender fault", err)
@@ -823,7 +823,7 @@ func TestMoves(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantTasks := []MoveTask{
+	wantTasks := []queue.MoveTask{
 		{Handle: "task-1", Status: "RUNNING", SourceARN: dlqARN, DestinationARN: targetsARN, MaxPerSecond: 100, Moved: 7, ToMove: 30, StartedAt: started},
 		{Status: "FAILED", SourceARN: dlqARN, ToMove: -1, FailureReason: "AWS.SimpleQueueService.NonExistentQueue", StartedAt: started.Add(-time.Hour)},
 	}
