@@ -73,14 +73,9 @@ func (s *Store) Run(ctx context.Context, runID string) (store.Run, error) {
 // targets: the Query of GSI1 reads run items only (targets items are in no
 // index).
 func (s *Store) Runs(ctx context.Context, limit int) ([]store.Run, error) {
-	in := &dynamodb.QueryInput{
-		TableName:                 aws.String(s.table),
-		IndexName:                 aws.String(IndexGSI1),
-		KeyConditionExpression:    aws.String("#gpk = :gpk"),
-		ExpressionAttributeNames:  map[string]string{"#gpk": AttrGSI1PK},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":gpk": avS(gsiRuns)},
-		ScanIndexForward:          aws.Bool(false),
-	}
+	in := gsi1(gsiRuns)
+	in.TableName = aws.String(s.table)
+	in.ScanIndexForward = aws.Bool(false)
 	if limit > 0 {
 		in.Limit = aws.Int32(int32(min(limit, 1000)))
 	}
@@ -98,14 +93,10 @@ func (s *Store) Runs(ctx context.Context, limit int) ([]store.Run, error) {
 
 // count fills in a run's counters and result times from its results.
 func (s *Store) count(ctx context.Context, run *store.Run) error {
-	in := &dynamodb.QueryInput{
-		TableName:                 aws.String(s.table),
-		IndexName:                 aws.String(IndexGSI1),
-		KeyConditionExpression:    aws.String("#gpk = :gpk"),
-		ProjectionExpression:      aws.String("#st, #sa"),
-		ExpressionAttributeNames:  map[string]string{"#gpk": AttrGSI1PK, "#st": attrStatus, "#sa": attrStoredAt},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":gpk": avS(runPK(run.ID))},
-	}
+	in := gsi1(runPK(run.ID))
+	in.TableName = aws.String(s.table)
+	in.ProjectionExpression = aws.String("#st, #sa")
+	in.ExpressionAttributeNames["#st"], in.ExpressionAttributeNames["#sa"] = attrStatus, attrStoredAt
 	run.Succeeded, run.Failed = 0, 0
 	run.FirstResultAt, run.LastResultAt = time.Time{}, time.Time{}
 	return s.each(ctx, in, func(it item) (bool, error) {
@@ -279,17 +270,13 @@ func (s *Store) Changed(ctx context.Context, since time.Time) ([]job.Result, err
 
 // runsSince returns the IDs of the runs scheduled at or after since.
 func (s *Store) runsSince(ctx context.Context, since time.Time) ([]string, error) {
-	in := &dynamodb.QueryInput{
-		TableName:                aws.String(s.table),
-		IndexName:                aws.String(IndexGSI1),
-		KeyConditionExpression:   aws.String("#gpk = :gpk AND #gsk >= :since"),
-		ProjectionExpression:     aws.String("#rid"),
-		ExpressionAttributeNames: map[string]string{"#gpk": AttrGSI1PK, "#gsk": AttrGSI1SK, "#rid": attrRunID},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":gpk": avS(gsiRuns), ":since": avS(timeString(since)),
-		},
-		ScanIndexForward: aws.Bool(false),
-	}
+	in := gsi1(gsiRuns)
+	in.TableName = aws.String(s.table)
+	in.KeyConditionExpression = aws.String("#gpk = :gpk AND #gsk >= :since")
+	in.ProjectionExpression = aws.String("#rid")
+	in.ExpressionAttributeNames["#gsk"], in.ExpressionAttributeNames["#rid"] = AttrGSI1SK, attrRunID
+	in.ExpressionAttributeValues[":since"] = avS(timeString(since))
+	in.ScanIndexForward = aws.Bool(false)
 	return query(ctx, s, in, 0, func(it item) (string, error) { return it.str(attrRunID), nil })
 }
 

@@ -155,8 +155,8 @@ func TableInput(name string) *dynamodb.CreateTableInput {
 }
 
 // CreateTable creates the table (TableInput) and waits until it and its
-// global index are ACTIVE. It is for tests and stand-ins; on AWS
-// CloudFormation creates the table from serverless.yml.
+// global index are ACTIVE, where no CloudFormation stack does: emulators
+// (dynalite, moto) in tests, the reliability suite and bench/suite.
 func CreateTable(ctx context.Context, client TableAPI, name string) error {
 	if _, err := client.CreateTable(ctx, TableInput(name)); err != nil {
 		return fmt.Errorf("dynamo: create table %s: %w", name, err)
