@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/cronless/cronless/shared/job"
 	"github.com/cronless/cronless/shared/obs"
@@ -237,18 +238,16 @@ func (p *Planner) send(ctx context.Context, msgs []queue.Outgoing, tgts []target
 	var (
 		mu     sync.Mutex
 		failed []string
-		wg     sync.WaitGroup
-		sem    = make(chan struct{}, p.parallelism)
+		g      errgroup.Group // no WithContext: a failed batch does not stop the others
 	)
+	g.SetLimit(p.parallelism)
 	for start := 0; start < len(msgs); start += queue.MaxBatch {
 		end := min(start+queue.MaxBatch, len(msgs))
 		batch := msgs[start:end]
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
+		g.Go(func() error {
 			err := p.jobs.SendBatch(ctx, batch)
 			if err == nil {
-				return
+				return nil
 			}
 			bad, partial := queue.FailedIDs(err)
 			mu.Lock()
@@ -261,9 +260,10 @@ func (p *Planner) send(ctx context.Context, msgs []queue.Outgoing, tgts []target
 					failed = append(failed, fmt.Sprintf("%s (%v)", tgts[start+i].ID, e))
 				}
 			}
+			return nil
 		})
 	}
-	wg.Wait()
+	_ = g.Wait() // never an error: the failed targets are collected
 	if len(failed) > 0 {
 		return fmt.Errorf("jobs of %d of %d targets not sent: %s", len(failed), len(msgs), strings.Join(failed, ", "))
 	}

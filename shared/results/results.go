@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/cronless/cronless/shared/job"
 	"github.com/cronless/cronless/shared/obs"
@@ -29,9 +30,9 @@ type Store interface {
 // one write where PutResult makes one per result (localstore: one
 // transaction and one commit for the batch). PutResults must give each
 // result the outcome PutResult would, put in order, and store all of rs or
-// none. Handle uses it when the store has it. DynamoDB's store does not:
-// each of its results is already one conditional transaction, and batching
-// them would save no request.
+// none. Handle uses it when the store has it. DynamoDB's store does not: a
+// result there is a few single-item conditional writes (it uses no
+// transactions), which a batch would not save.
 type BatchStore interface {
 	PutResults(ctx context.Context, rs []job.Result) ([]store.Outcome, error)
 }
@@ -88,44 +89,44 @@ func (r *Results) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 	var (
 		mu       sync.Mutex
 		failures sqsevent.Failures
-		wg       sync.WaitGroup
-		sem      = make(chan struct{}, r.concurrency)
+		// records holds the per-record work, at most r.concurrency at once;
+		// no WithContext: a failed record does not stop the others.
+		records errgroup.Group
+		// batch is the one PutResults, beside the records and outside their
+		// limit, as it may add records of its own.
+		batch sync.WaitGroup
 	)
+	records.SetLimit(r.concurrency)
+	handle := func(rec events.SQSMessage) {
+		records.Go(func() error {
+			if !r.handleSafely(ctx, rec) {
+				mu.Lock()
+				failures.Add(rec.MessageId)
+				mu.Unlock()
+			}
+			return nil
+		})
+	}
 	recs := ev.Records
 	if bs, ok := r.store.(BatchStore); ok {
-		var batch []decoded
-		batch, recs = splitResults(recs)
-		if len(batch) > 0 {
-			wg.Go(func() {
-				if !r.putBatch(ctx, bs, batch) {
+		var ds []decoded
+		ds, recs = splitResults(recs)
+		if len(ds) > 0 {
+			batch.Go(func() {
+				if !r.putBatch(ctx, bs, ds) {
 					// One by one, beside the others.
-					for _, d := range batch {
-						sem <- struct{}{}
-						wg.Go(func() {
-							defer func() { <-sem }()
-							if !r.handleSafely(ctx, d.rec) {
-								mu.Lock()
-								failures.Add(d.rec.MessageId)
-								mu.Unlock()
-							}
-						})
+					for _, d := range ds {
+						handle(d.rec)
 					}
 				}
 			})
 		}
 	}
 	for _, rec := range recs {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			if !r.handleSafely(ctx, rec) {
-				mu.Lock()
-				failures.Add(rec.MessageId)
-				mu.Unlock()
-			}
-		})
+		handle(rec)
 	}
-	wg.Wait()
+	batch.Wait() // before records.Wait: the batch may still add records
+	_ = records.Wait()
 	return failures.Response(ev), nil
 }
 

@@ -8,11 +8,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/cronless/cronless/shared/crawl"
 	"github.com/cronless/cronless/shared/job"
@@ -95,7 +95,9 @@ func Backoff(base, limit time.Duration) func(attempt int, retryAfter time.Durati
 	}
 }
 
-// WithClock sets the clock (tests).
+// WithClock sets the clock that stamps results and attempts and times the
+// crawls (default time.Now), like the store's dynamo.WithClock: with a
+// fixed clock a batch's results are reproducible.
 func WithClock(now func() time.Time) Option { return func(w *Worker) { w.now = now } }
 
 // New returns a worker that crawls with fetch, sends results with results
@@ -121,16 +123,15 @@ type outcome struct {
 // and jobs whose results could not be sent are listed in BatchItemFailures.
 func (w *Worker) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 	outs := make([]outcome, len(ev.Records))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, w.concurrency)
+	var g errgroup.Group // no WithContext: each record is handled to its end
+	g.SetLimit(w.concurrency)
 	for i, rec := range ev.Records {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
+		g.Go(func() error {
 			outs[i] = w.handleSafely(ctx, rec)
+			return nil
 		})
 	}
-	wg.Wait()
+	_ = g.Wait() // never an error: outcomes say what failed
 
 	var failures sqsevent.Failures
 	var toSend []outcome
