@@ -102,34 +102,37 @@ func ParseParams(data []byte) (Params, error) {
 // Validate checks every parameter is one AWS accepts (and the model can use).
 func (p Params) Validate() error {
 	var errs []error
-	check := func(name string, v, lo, hi int, why string) {
-		if v < lo || v > hi {
-			errs = append(errs, fmt.Errorf("%s %d: must be between %d and %d%s", name, v, lo, hi, why))
+	check := func(name string, v int, r Range, unit string) {
+		if err := r.check(name, v, unit); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	for _, m := range []struct {
 		name string
 		v    int
 	}{{"plannerMemory", p.PlannerMemoryMB}, {"workerMemory", p.WorkerMemoryMB}, {"resultsMemory", p.ResultsMemoryMB}} {
-		check(m.name, m.v, 128, 10240, " MB (Lambda's limits)")
+		check(m.name, m.v, LambdaMemoryMB, " MB (Lambda's limits)")
 	}
-	check("workerTimeout", p.WorkerTimeout, 1, 900, " seconds")
-	check("resultsTimeout", p.ResultsTimeout, 1, 900, " seconds")
-	check("workerBatchSize", p.WorkerBatchSize, 1, 10000, "")
-	check("resultsBatchSize", p.ResultsBatchSize, 1, 10000, "")
-	check("workerBatchWindow", p.WorkerBatchWindow, 0, 300, " seconds")
-	check("resultsBatchWindow", p.ResultsBatchWindow, 0, 300, " seconds")
-	if p.WorkerBatchSize > 10 && p.WorkerBatchWindow < 1 {
-		errs = append(errs, fmt.Errorf("workerBatchSize %d needs workerBatchWindow of at least 1 second (AWS requires a window above 10 records)", p.WorkerBatchSize))
+	check("workerTimeout", p.WorkerTimeout, LambdaTimeoutSeconds, " seconds")
+	check("resultsTimeout", p.ResultsTimeout, LambdaTimeoutSeconds, " seconds")
+	check("workerBatchSize", p.WorkerBatchSize, BatchSize, "")
+	check("resultsBatchSize", p.ResultsBatchSize, BatchSize, "")
+	check("workerBatchWindow", p.WorkerBatchWindow, BatchWindowSeconds, " seconds")
+	check("resultsBatchWindow", p.ResultsBatchWindow, BatchWindowSeconds, " seconds")
+	for _, q := range []struct {
+		name         string
+		size, window int
+	}{{"worker", p.WorkerBatchSize, p.WorkerBatchWindow}, {"results", p.ResultsBatchSize, p.ResultsBatchWindow}} {
+		if q.size > maxBatchWithoutWindow && q.window < 1 {
+			errs = append(errs, fmt.Errorf("%sBatchSize %d needs %sBatchWindow of at least 1 second (AWS requires a window above %d records)",
+				q.name, q.size, q.name, maxBatchWithoutWindow))
+		}
 	}
-	if p.ResultsBatchSize > 10 && p.ResultsBatchWindow < 1 {
-		errs = append(errs, fmt.Errorf("resultsBatchSize %d needs resultsBatchWindow of at least 1 second (AWS requires a window above 10 records)", p.ResultsBatchSize))
-	}
-	check("workerMaxConcurrency", p.WorkerMaxConcurrency, 2, 1000, " (the event source's maximum concurrency)")
-	check("resultsMaxConcurrency", p.ResultsMaxConcurrency, 2, 1000, " (the event source's maximum concurrency)")
-	check("crawlConcurrency", p.CrawlConcurrency, 1, 1000, "")
-	check("maxReceiveCount", p.MaxReceiveCount, 1, 1000, "")
-	check("logRetentionDays", p.LogRetentionDays, 1, 3653, " (the model needs a finite retention)")
-	check("retentionDays", p.RetentionDays, 0, 3650, "")
+	check("workerMaxConcurrency", p.WorkerMaxConcurrency, EventSourceMaxConcurrency, " (the event source's maximum concurrency)")
+	check("resultsMaxConcurrency", p.ResultsMaxConcurrency, EventSourceMaxConcurrency, " (the event source's maximum concurrency)")
+	check("crawlConcurrency", p.CrawlConcurrency, CrawlConcurrency, "")
+	check("maxReceiveCount", p.MaxReceiveCount, MaxReceiveCount, "")
+	check("logRetentionDays", p.LogRetentionDays, LogRetentionDays, " (the model needs a finite retention)")
+	check("retentionDays", p.RetentionDays, RetentionDays, "")
 	return errors.Join(errs...)
 }
