@@ -239,24 +239,25 @@ func (s envSource) GetServiceBaseEndpoint(_ context.Context, sdkID string) (stri
 
 // GetUseFIPSEndpoint reports AWS_USE_FIPS_ENDPOINT.
 func (s envSource) GetUseFIPSEndpoint(context.Context) (aws.FIPSEndpointState, bool, error) {
-	v, found, err := s.flag("AWS_USE_FIPS_ENDPOINT")
-	if !found || err != nil {
-		return aws.FIPSEndpointStateUnset, false, err
-	}
-	if v {
-		return aws.FIPSEndpointStateEnabled, true, nil
-	}
-	return aws.FIPSEndpointStateDisabled, true, nil
+	return endpointState(s, "AWS_USE_FIPS_ENDPOINT",
+		aws.FIPSEndpointStateUnset, aws.FIPSEndpointStateEnabled, aws.FIPSEndpointStateDisabled)
 }
 
 // GetUseDualStackEndpoint reports AWS_USE_DUALSTACK_ENDPOINT.
 func (s envSource) GetUseDualStackEndpoint(context.Context) (aws.DualStackEndpointState, bool, error) {
-	v, found, err := s.flag("AWS_USE_DUALSTACK_ENDPOINT")
-	if !found || err != nil {
-		return aws.DualStackEndpointStateUnset, false, err
+	return endpointState(s, "AWS_USE_DUALSTACK_ENDPOINT",
+		aws.DualStackEndpointStateUnset, aws.DualStackEndpointStateEnabled, aws.DualStackEndpointStateDisabled)
+}
+
+// endpointState maps flag name to one of an SDK endpoint setting's three
+// states (unset when the variable is not set).
+func endpointState[T any](s envSource, name string, unset, enabled, disabled T) (T, bool, error) {
+	v, found, err := s.flag(name)
+	switch {
+	case !found || err != nil:
+		return unset, false, err
+	case v:
+		return enabled, true, nil
 	}
-	if v {
-		return aws.DualStackEndpointStateEnabled, true, nil
-	}
-	return aws.DualStackEndpointStateDisabled, true, nil
+	return disabled, true, nil
 }

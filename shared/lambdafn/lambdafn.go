@@ -10,6 +10,7 @@ package lambdafn
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -71,27 +72,25 @@ func (e *Env) String(name, def string) string {
 
 // Duration returns a Go duration variable within [lo, hi], or def.
 func (e *Env) Duration(name string, def, lo, hi time.Duration) time.Duration {
-	v := strings.TrimSpace(e.getenv(name))
-	if v == "" {
-		return def
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d < lo || d > hi {
-		e.problems = append(e.problems, fmt.Sprintf("%s=%q is not a duration between %s and %s (e.g. 30s, 2m)", name, v, lo, hi))
-		return def
-	}
-	return d
+	return bounded(e, name, def, lo, hi, time.ParseDuration,
+		fmt.Sprintf("a duration between %s and %s (e.g. 30s, 2m)", lo, hi))
 }
 
 // Int returns an integer variable within [lo, hi], or def.
 func (e *Env) Int(name string, def, lo, hi int) int {
+	return bounded(e, name, def, lo, hi, strconv.Atoi, fmt.Sprintf("a whole number between %d and %d", lo, hi))
+}
+
+// bounded returns variable name parsed by parse when it is within [lo, hi],
+// or def; want says what it should be, for the problem of one that is not.
+func bounded[T cmp.Ordered](e *Env, name string, def, lo, hi T, parse func(string) (T, error), want string) T {
 	v := strings.TrimSpace(e.getenv(name))
 	if v == "" {
 		return def
 	}
-	n, err := strconv.Atoi(v)
+	n, err := parse(v)
 	if err != nil || n < lo || n > hi {
-		e.problems = append(e.problems, fmt.Sprintf("%s=%q is not a whole number between %d and %d", name, v, lo, hi))
+		e.problems = append(e.problems, fmt.Sprintf("%s=%q is not %s", name, v, want))
 		return def
 	}
 	return n
