@@ -137,29 +137,24 @@ type Fetcher struct {
 	now       func() time.Time
 }
 
+// positiveOr sets *v to def unless it is above zero.
+func positiveOr[T int | int64 | time.Duration](v *T, def T) {
+	if *v <= 0 {
+		*v = def
+	}
+}
+
 // New returns a Fetcher with opts, defaults filled in.
 func New(opts Options) *Fetcher {
 	if opts.UserAgent == "" {
 		opts.UserAgent = DefaultUserAgent
 	}
-	if opts.Timeout <= 0 {
-		opts.Timeout = DefaultTimeout
-	}
-	if opts.ConnectTimeout <= 0 {
-		opts.ConnectTimeout = DefaultConnectTimeout
-	}
-	if opts.TLSHandshakeTimeout <= 0 {
-		opts.TLSHandshakeTimeout = DefaultTLSHandshakeTimeout
-	}
-	if opts.ResponseHeaderTimeout <= 0 {
-		opts.ResponseHeaderTimeout = DefaultResponseHeaderTimeout
-	}
-	if opts.MaxBodyBytes <= 0 {
-		opts.MaxBodyBytes = DefaultMaxBodyBytes
-	}
-	if opts.MaxRedirects <= 0 {
-		opts.MaxRedirects = DefaultMaxRedirects
-	}
+	positiveOr(&opts.Timeout, DefaultTimeout)
+	positiveOr(&opts.ConnectTimeout, DefaultConnectTimeout)
+	positiveOr(&opts.TLSHandshakeTimeout, DefaultTLSHandshakeTimeout)
+	positiveOr(&opts.ResponseHeaderTimeout, DefaultResponseHeaderTimeout)
+	positiveOr(&opts.MaxBodyBytes, DefaultMaxBodyBytes)
+	positiveOr(&opts.MaxRedirects, DefaultMaxRedirects)
 	if opts.HostConcurrency == 0 {
 		opts.HostConcurrency = DefaultHostConcurrency
 	}
