@@ -50,20 +50,9 @@ type Rule struct {
 // its encoding can never give an old hash to other rules.
 const rulesHashDomain = "cronless extract rules v1\n"
 
-// RulesHash is the hash of a job's extract rules: the SHA-256 (hex) of their
-// canonical encoding, which is their JSON on the wire (encoding/json: the
-// field names sorted, each rule's attributes in a fixed order, attributes at
-// their zero value left out), after a fixed domain prefix. No rules (a nil
-// or empty map) have a hash too, so "" always means "not known" (a result
-// stored by a version without it).
-//
-// Nothing is normalised: rules that differ only in spelling (attr "" and
-// "text", say) have different hashes and cost one unconditional fetch,
-// never a result extracted with other rules. The worker stores the hash of
-// the job's rules on its result (Result.RulesHash) and the planner compares
-// it with the hash of the target's current rules before it sends the
-// result's validators (Job.Previous), so that a 304 never keeps fields
-// extracted with rules that have changed since.
+// RulesHash is the hash of extract rules that docs/aws.md (conditional
+// requests) defines, so that a 304 never keeps fields extracted with other
+// rules. No rules have one too, so "" always means "not known".
 func RulesHash(extract map[string]Rule) string {
 	if extract == nil {
 		extract = map[string]Rule{}
@@ -140,16 +129,7 @@ func (j Job) Timeout(def time.Duration) time.Duration {
 
 // Validate checks a job's required fields.
 func (j Job) Validate() error {
-	var problems []string
-	if j.V != Version {
-		problems = append(problems, fmt.Sprintf("version %d is not supported (want \"v\":%d)", j.V, Version))
-	}
-	if j.RunID == "" {
-		problems = append(problems, "run_id is missing")
-	}
-	if j.TargetID == "" {
-		problems = append(problems, "target_id is missing")
-	}
+	problems := keyProblems(j.V, j.RunID, j.TargetID)
 	if j.ScheduledAt.IsZero() {
 		problems = append(problems, "scheduled_at is missing")
 	}
@@ -188,27 +168,21 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Kind + ": " + e.Message }
 
-// MaxErrorMessageBytes is the most bytes of an error message a result or an
-// attempt keeps. A message can be a whole response body or a panic's dump;
-// uncapped, one of 410 KB made the attempt's DynamoDB item exceed the
-// 400 KB item limit, so the attempt was never stored; and it makes a
-// result's or an attempt's message needlessly large on the results queue.
+// MaxErrorMessageBytes caps the error message of a result or an attempt:
+// a whole response body in one once made an attempt's DynamoDB item exceed
+// 400 KB, so the attempt was never stored.
 const MaxErrorMessageBytes = 8 << 10
 
-// Capped returns e with its message cut to MaxErrorMessageBytes by
-// CutText. Whatever writes a result's or an attempt's error (the worker,
-// every store adapter) caps it with this, so a message is cut once, in the
-// same way, wherever it is written.
+// Capped returns e with its message cut to MaxErrorMessageBytes. The worker
+// and every store adapter cap with it, so a message is cut one way.
 func (e Error) Capped() Error {
 	e.Message = CutText(e.Message, MaxErrorMessageBytes)
 	return e
 }
 
-// CutText returns s whole when it holds at most limit bytes. Otherwise it
-// returns the start of s, cut on a UTF-8 character boundary, followed by a
-// marker that says it was cut and how long s was ("… [cut: 410000 bytes in
-// all]"), all of it at most limit bytes (limit must leave room for the
-// marker, some 40 bytes). Cutting a cut text again changes nothing.
+// CutText returns s, or, when it is over limit bytes, its start cut on a
+// character boundary and a marker " … [cut: N bytes in all]", all within
+// limit (which must leave room for the marker). Cutting again changes nothing.
 func CutText(s string, limit int) string {
 	if len(s) <= limit {
 		return s
@@ -224,15 +198,13 @@ func CutText(s string, limit int) string {
 	return s[:n] + marker
 }
 
-// Result is the outcome of one Job. It is keyed by (TargetID, RunID):
-// storing it twice is the same as storing it once.
-// MaxFieldsBytes is the most a result's fields may take as JSON. A result
-// is stored as DynamoDB items, which hold at most 400 KB each; this leaves
-// room for the rest of the item. Larger fields make a failed result
-// (the worker's fields_too_large), not a message retried until it is
-// dead-lettered.
+// MaxFieldsBytes caps a result's fields as JSON: a result is stored as a
+// DynamoDB item (400 KB at most), and larger fields make a failed result
+// (fields_too_large) rather than a message retried until it is dead-lettered.
 const MaxFieldsBytes = 256 << 10
 
+// Result is the outcome of one Job. It is keyed by (TargetID, RunID):
+// storing it twice is the same as storing it once.
 type Result struct {
 	V           int            `json:"v"`
 	RunID       string         `json:"run_id"`
@@ -255,18 +227,11 @@ type Result struct {
 	// conditional request.
 	ETag         string `json:"etag,omitempty"`
 	LastModified string `json:"last_modified,omitempty"`
-	// NotModified: the server answered the conditional request with 304
-	// Not Modified. The worker sends no fields and the previous content
-	// hash; the store fills in the fields of the previous ok result, and
-	// such a result is never Changed.
+	// NotModified: the server answered the conditional request with 304; the
+	// store completes its fields (docs/aws.md), and it is never Changed.
 	NotModified bool `json:"not_modified,omitempty"`
-	// RulesHash is RulesHash of the extract rules the result's fields were
-	// extracted with: the worker sets it from the job's rules (on a 304
-	// too), and the planner sends a result's validators only while it
-	// equals the hash of the target's current rules. The store keeps it on
-	// a 304 result only when it completed the result with the fields of a
-	// previous ok result of the same hash. Empty: not known (a result
-	// stored before it existed), so the next request is unconditional.
+	// RulesHash is RulesHash of the rules the fields were extracted with
+	// ("" is not known: the next request is unconditional).
 	RulesHash  string    `json:"rules_hash,omitempty"`
 	FetchedAt  time.Time `json:"fetched_at"`
 	DurationMS int64     `json:"duration_ms"`
@@ -276,16 +241,7 @@ type Result struct {
 
 // Validate checks a result's required fields.
 func (r Result) Validate() error {
-	var problems []string
-	if r.V != Version {
-		problems = append(problems, fmt.Sprintf("version %d is not supported (want \"v\":%d)", r.V, Version))
-	}
-	if r.RunID == "" {
-		problems = append(problems, "run_id is missing")
-	}
-	if r.TargetID == "" {
-		problems = append(problems, "target_id is missing")
-	}
+	problems := keyProblems(r.V, r.RunID, r.TargetID)
 	if r.ScheduledAt.IsZero() {
 		problems = append(problems, "scheduled_at is missing")
 	}
@@ -310,10 +266,9 @@ func (r Result) Validate() error {
 	return problemsErr("result", problems)
 }
 
-// Attempt is one failed, retryable attempt at a job. The worker sends it
-// to the results queue (the worker has no access to the store), and the
-// results handler stores it, so a message that ends in the dead-letter
-// queue can be explained by its last error.
+// Attempt is one failed, retryable attempt at a job. The worker, which has
+// no access to the store, sends it on the results queue, so that a dead
+// letter can be explained by its last error.
 type Attempt struct {
 	V         int       `json:"v"`
 	RunID     string    `json:"run_id"`
@@ -326,16 +281,7 @@ type Attempt struct {
 
 // Validate checks an attempt's required fields.
 func (a Attempt) Validate() error {
-	var problems []string
-	if a.V != Version {
-		problems = append(problems, fmt.Sprintf("version %d is not supported (want \"v\":%d)", a.V, Version))
-	}
-	if a.RunID == "" {
-		problems = append(problems, "run_id is missing")
-	}
-	if a.TargetID == "" {
-		problems = append(problems, "target_id is missing")
-	}
+	problems := keyProblems(a.V, a.RunID, a.TargetID)
 	if a.Attempt < 1 {
 		problems = append(problems, "attempt must be 1 or more")
 	}
@@ -434,6 +380,22 @@ func headerValue(v string) bool {
 		}
 	}
 	return true
+}
+
+// keyProblems are the problems of what every message carries: the contract
+// version and the (run, target) key.
+func keyProblems(v int, runID, targetID string) []string {
+	var problems []string
+	if v != Version {
+		problems = append(problems, fmt.Sprintf("version %d is not supported (want \"v\":%d)", v, Version))
+	}
+	if runID == "" {
+		problems = append(problems, "run_id is missing")
+	}
+	if targetID == "" {
+		problems = append(problems, "target_id is missing")
+	}
+	return problems
 }
 
 func problemsErr(what string, problems []string) error {
