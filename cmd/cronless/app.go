@@ -10,11 +10,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/cronless/cronless/cmd/cronless/internal/iostreams"
 	"github.com/cronless/cronless/shared/obs"
 	"github.com/cronless/cronless/shared/targets"
 )
@@ -35,26 +35,34 @@ func (e usageError) Unwrap() error { return e.err }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
 
-// app holds what every command shares: the streams and the global flags.
-type app struct {
-	stdin          io.Reader
-	stdout, stderr io.Writer
-	db             string
-	stage          string // a deployed stage; empty: the local backend
-	region         string
-	profile        string
-	logLevel       string
-	logger         *zap.Logger
+// Factory holds what every command shares: the streams, the clock, the
+// global flags and, through them, the backend (Factory.openBackend).
+type Factory struct {
+	IOStreams *iostreams.IOStreams
+	// Now is the commands' clock: the ages they print and what they compare
+	// with (dlq --older-than). A test sets it to print fixed ages.
+	Now func() time.Time
+
+	db       string
+	stage    string // a deployed stage; empty: the local backend
+	region   string
+	profile  string
+	logLevel string
+	logger   *zap.Logger
 }
 
 // Run runs the cronless command line with args and returns the exit code.
 func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	a := &app{stdin: stdin, stdout: stdout, stderr: stderr}
+	return run(ctx, args, &Factory{IOStreams: iostreams.System(stdin, stdout, stderr), Now: time.Now})
+}
+
+// run runs the command line on f's streams and clock.
+func run(ctx context.Context, args []string, a *Factory) int {
 	root := a.rootCommand()
 	root.SetArgs(args)
-	root.SetIn(stdin)
-	root.SetOut(stdout)
-	root.SetErr(stderr)
+	root.SetIn(a.IOStreams.In)
+	root.SetOut(a.IOStreams.Out)
+	root.SetErr(a.IOStreams.ErrOut)
 	err := root.ExecuteContext(ctx)
 	if a.logger != nil {
 		_ = a.logger.Sync()
@@ -62,7 +70,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if err == nil {
 		return exitOK
 	}
-	fmt.Fprintf(stderr, "cronless: %v\n", err)
+	fmt.Fprintf(a.IOStreams.ErrOut, "cronless: %v\n", err)
 	var ue usageError
 	var te *targets.Error
 	if errors.As(err, &ue) || errors.As(err, &te) || isCobraUsage(err) {
@@ -82,7 +90,7 @@ func isCobraUsage(err error) bool {
 	return false
 }
 
-func (a *app) rootCommand() *cobra.Command {
+func (a *Factory) rootCommand() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "cronless",
 		Short: "Scheduled crawls without a cron server",
@@ -122,21 +130,15 @@ Start with:  cronless demo`,
 			return usagef("--log-level %q: use debug, info, warn or error", a.logLevel)
 		}
 		format := obs.JSON
-		if a.isTerminal(a.stderr) {
+		if a.IOStreams.IsStderrTTY() {
 			format = obs.Console
 		}
-		a.logger = obs.New(a.stderr, format, lvl)
+		a.logger = obs.New(a.IOStreams.ErrOut, format, lvl)
 		return nil
 	}
 	root.AddCommand(a.demoCommand(), a.runCommand(), a.invokeCommand(), a.resultsCommand(), a.validateCommand(), a.schedulesCommand(),
-		a.dlqCommand(), a.runsCommand(), a.costCommand(), a.deploymentsCommand(), a.rollbackCommand())
+		NewCmdDLQ(a), a.runsCommand(), a.costCommand(), a.deploymentsCommand(), a.rollbackCommand())
 	return root
-}
-
-// isTerminal reports whether w is a terminal (then output is for a person).
-func (a *app) isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
 }
 
 // loadTargets loads and validates a targets file.

@@ -2,103 +2,146 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
+	"os"
+	"strings"
 	"time"
 
-	"github.com/cronless/cronless/shared/queue/localq"
-	"github.com/cronless/cronless/shared/sqlite"
-	"github.com/cronless/cronless/shared/store/localstore"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/cronless/cronless/shared/job"
+	"github.com/cronless/cronless/shared/queue"
+	"github.com/cronless/cronless/shared/queue/sqsq"
+	"github.com/cronless/cronless/shared/store"
+	"github.com/cronless/cronless/shared/store/dynamo"
 )
 
-// Names of the local backend's queues, the local twins of the stage's queues on AWS.
-const (
-	// ticksQueue holds schedule ticks until they are planned: the local
-	// stand-in for Lambda's asynchronous invocation queue (no twin on AWS).
-	ticksQueue      = "cronless-ticks"
-	jobsQueue       = "cronless-targets"
-	jobsDLQueue     = "cronless-targets-dlq"
-	resultsQueue    = "cronless-results"
-	resultsDLQueue  = "cronless-results-dlq"
-	localRegion     = "local"
-	maxVisibility   = 12 * time.Hour
-	maxReceiveLimit = 1000
-)
-
-// queueSettings are the settings of the local queues.
-type queueSettings struct {
-	Visibility  time.Duration
-	MaxReceives int
+// resultsStore is what the operating commands read and write: the store
+// port and the queries both adapters (localstore, dynamo) offer the CLI.
+type resultsStore interface {
+	store.Store
+	History(ctx context.Context, targetID string, since, until time.Time, limit int) ([]job.Result, error)
+	Changed(ctx context.Context, since time.Time) ([]job.Result, error)
+	Failed(ctx context.Context, runID string) ([]job.Result, error)
 }
 
-// backend is the embedded local backend: five queues and the store in one SQLite file.
+// backend is what the operating commands (dlq, results, runs) work on: the
+// local one (default) or a deployed stage (--stage).
 type backend struct {
-	db                                *sql.DB
-	ticks                             *localq.Queue // only when opened with queue settings
-	jobs, jobsDLQ, results, resultsDQ *localq.Queue
-	store                             *localstore.Store
+	// where names the backend for messages: "local (.cronless/local.db)" or "stage prod (eu-west-1)".
+	where                                    string
+	targets, targetsDLQ, results, resultsDLQ queue.Queue
+	store                                    resultsStore
+	// sqs is the SQS adapter of each queue on a stage (nil locally), for
+	// what only SQS has (message move tasks).
+	sqs   map[queue.Queue]*sqsq.Queue
+	close func()
 }
 
-// openBackend opens (creating it if needed) the local backend at path,
-// with its queues set as qs says; with qs nil, the queues must exist and
-// keep their settings.
-func openBackend(ctx context.Context, path string, qs *queueSettings) (*backend, error) {
-	db, err := sqlite.Open(path)
+func (o *backend) Close() {
+	if o.close != nil {
+		o.close()
+	}
+}
+
+// Environment variables that override a stage's stack outputs.
+const (
+	envTargetsQueue = "CRONLESS_TARGETS_QUEUE_URL"
+	envTargetsDLQ   = "CRONLESS_TARGETS_DLQ_URL"
+	envResultsQueue = "CRONLESS_RESULTS_QUEUE_URL"
+	envResultsDLQ   = "CRONLESS_RESULTS_DLQ_URL"
+	envTable        = "CRONLESS_TABLE"
+)
+
+// openBackend opens the backend the global flags select.
+func (a *Factory) openBackend(ctx context.Context) (*backend, error) {
+	if a.stage == "" {
+		return a.openLocal(ctx)
+	}
+	return a.openStage(ctx)
+}
+
+func (a *Factory) openLocal(ctx context.Context) (*backend, error) {
+	if _, err := os.Stat(a.db); err != nil {
+		return nil, fmt.Errorf("no local backend at %s yet: run `cronless run --once` or `cronless demo` first, point --db at one, or use --stage for a deployed stage", a.db)
+	}
+	b, err := openLocalBackend(ctx, a.db, nil)
 	if err != nil {
 		return nil, err
 	}
-	b := &backend{db: db}
-	if err := b.init(ctx, qs); err != nil {
-		_ = db.Close()
-		return nil, fmt.Errorf("local backend %s: %w", path, err)
-	}
-	return b, nil
+	return &backend{
+		where:   fmt.Sprintf("local (%s)", a.db),
+		targets: b.targets, targetsDLQ: b.targetsDLQ, results: b.results, resultsDLQ: b.resultsDLQ,
+		store: b.store, close: func() { _ = b.Close() },
+	}, nil
 }
 
-func (b *backend) init(ctx context.Context, qs *queueSettings) error {
-	qb, err := localq.New(b.db)
+// stackName is the CloudFormation stack serverless.yml deploys for a stage.
+func stackName(stage string) string { return "cronless-" + stage }
+
+func (a *Factory) openStage(ctx context.Context) (*backend, error) {
+	cfg, err := a.stageConfig(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if qs == nil {
-		return b.open(ctx, qb)
+	names := map[string]string{
+		"TargetsQueueUrl": os.Getenv(envTargetsQueue), "TargetsDLQUrl": os.Getenv(envTargetsDLQ),
+		"ResultsQueueUrl": os.Getenv(envResultsQueue), "ResultsDLQUrl": os.Getenv(envResultsDLQ),
+		"TableName": os.Getenv(envTable),
 	}
-	dlq := localq.Config{VisibilityTimeout: 30 * time.Second, Region: localRegion}
-	if b.jobsDLQ, err = qb.CreateQueue(ctx, jobsDLQueue, dlq); err != nil {
-		return err
+	if err := stackOutputs(ctx, cloudformation.NewFromConfig(cfg), stackName(a.stage), names); err != nil {
+		return nil, err
 	}
-	if b.resultsDQ, err = qb.CreateQueue(ctx, resultsDLQueue, dlq); err != nil {
-		return err
+	sqsClient := sqs.NewFromConfig(cfg)
+	mk := func(url string) *sqsq.Queue { return sqsq.New(sqsClient, url, sqsq.WithMoveAPI(sqsClient)) }
+	o := &backend{where: fmt.Sprintf("stage %s (%s)", a.stage, cfg.Region), sqs: map[queue.Queue]*sqsq.Queue{}}
+	for _, q := range []struct {
+		dst *queue.Queue
+		url string
+	}{{&o.targets, names["TargetsQueueUrl"]}, {&o.targetsDLQ, names["TargetsDLQUrl"]}, {&o.results, names["ResultsQueueUrl"]}, {&o.resultsDLQ, names["ResultsDLQUrl"]}} {
+		sq := mk(q.url)
+		*q.dst = sq
+		o.sqs[sq] = sq
 	}
-	cfg := func(dlqName string) localq.Config {
-		return localq.Config{VisibilityTimeout: qs.Visibility, MaxReceiveCount: qs.MaxReceives, DeadLetterQueue: dlqName, Region: localRegion}
-	}
-	if b.ticks, err = qb.CreateQueue(ctx, ticksQueue, localq.Config{VisibilityTimeout: qs.Visibility, Region: localRegion}); err != nil {
-		return err
-	}
-	if b.jobs, err = qb.CreateQueue(ctx, jobsQueue, cfg(jobsDLQueue)); err != nil {
-		return err
-	}
-	if b.results, err = qb.CreateQueue(ctx, resultsQueue, cfg(resultsDLQueue)); err != nil {
-		return err
-	}
-	b.store, err = localstore.New(ctx, b.db)
-	return err
+	o.store = dynamo.New(dynamodb.NewFromConfig(cfg), names["TableName"])
+	return o, nil
 }
 
-// open opens the existing queues and the store.
-func (b *backend) open(ctx context.Context, qb *localq.Backend) error {
-	var err error
-	for _, q := range []struct {
-		dst  **localq.Queue
-		name string
-	}{{&b.jobs, jobsQueue}, {&b.jobsDLQ, jobsDLQueue}, {&b.results, resultsQueue}, {&b.resultsDQ, resultsDLQueue}} {
-		if *q.dst, err = qb.Queue(ctx, q.name); err != nil {
-			return fmt.Errorf("queue %s: %w (run `cronless run --once` once to create the local backend)", q.name, err)
+// stackOutputs fills the empty values of names from the stack's outputs
+// (values already set, from the environment, win). The stack is read only
+// when something is missing.
+func stackOutputs(ctx context.Context, cf cloudformation.DescribeStacksAPIClient, stack string, names map[string]string) error {
+	missing := false
+	for _, v := range names {
+		missing = missing || v == ""
+	}
+	if !missing {
+		return nil
+	}
+	out, err := cf.DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: aws.String(stack)})
+	if err != nil {
+		return fmt.Errorf("read the outputs of stack %s (deployed with `make deploy STAGE=...`?): %w", stack, err)
+	}
+	if len(out.Stacks) == 0 {
+		return fmt.Errorf("stack %s not found: deploy the stage first, or check --region and --profile", stack)
+	}
+	for _, o := range out.Stacks[0].Outputs {
+		k := aws.ToString(o.OutputKey)
+		if v, ok := names[k]; ok && v == "" {
+			names[k] = aws.ToString(o.OutputValue)
 		}
 	}
-	b.store, err = localstore.New(ctx, b.db)
-	return err
+	var still []string
+	for k, v := range names {
+		if v == "" {
+			still = append(still, k)
+		}
+	}
+	if len(still) > 0 {
+		return fmt.Errorf("stack %s has no output %s: redeploy it with this version of serverless.yml", stack, strings.Join(still, ", "))
+	}
+	return nil
 }
-
-func (b *backend) Close() error { return b.db.Close() }

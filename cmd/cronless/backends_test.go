@@ -22,9 +22,9 @@ import (
 type testBackend struct {
 	name string
 	// args select the backend on the command line (--db … or --stage …).
-	args                               []string
-	jobs, jobsDLQ, results, resultsDLQ queue.Queue
-	store                              resultsStore
+	args                                     []string
+	targets, targetsDLQ, results, resultsDLQ queue.Queue
+	store                                    resultsStore
 }
 
 // withArgs returns the command line with the backend's flags appended.
@@ -41,13 +41,13 @@ func testBackends(t *testing.T) []*testBackend {
 func localTestBackend(t *testing.T) *testBackend {
 	t.Helper()
 	db := filepath.Join(t.TempDir(), "local.db")
-	b, err := openBackend(context.Background(), db, &queueSettings{Visibility: 30 * time.Second, MaxReceives: 3})
+	b, err := openLocalBackend(context.Background(), db, &queueSettings{Visibility: 30 * time.Second, MaxReceives: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = b.Close() })
 	return &testBackend{name: "local", args: []string{"--db", db},
-		jobs: b.jobs, jobsDLQ: b.jobsDLQ, results: b.results, resultsDLQ: b.resultsDQ, store: b.store}
+		targets: b.targets, targetsDLQ: b.targetsDLQ, results: b.results, resultsDLQ: b.resultsDLQ, store: b.store}
 }
 
 // stageTestBackend is a stage "test" on fauxqs and dynalite: the CLI finds
@@ -74,16 +74,16 @@ func stageTestBackend(t *testing.T) *testBackend {
 		}
 		return *out.QueueUrl
 	}
-	jobsDLQ := mk("cronless-test-targets-dlq", "")
+	targetsDLQURL := mk("cronless-test-targets-dlq", "")
 	resultsDLQ := mk("cronless-test-results-dlq", "")
-	jobs := mk("cronless-test-targets", jobsDLQ)
+	targetsURL := mk("cronless-test-targets", targetsDLQURL)
 	results := mk("cronless-test-results", resultsDLQ)
 	db := dl.DynamoDB(t)
 	if err := dynamo.CreateTable(ctx, db, "cronless-test"); err != nil {
 		t.Fatal(err)
 	}
 	for k, v := range map[string]string{
-		envTargetsQueue: jobs, envTargetsDLQ: jobsDLQ, envResultsQueue: results, envResultsDLQ: resultsDLQ, envTable: "cronless-test",
+		envTargetsQueue: targetsURL, envTargetsDLQ: targetsDLQURL, envResultsQueue: results, envResultsDLQ: resultsDLQ, envTable: "cronless-test",
 		"AWS_ENDPOINT_URL_SQS": fq.Endpoint, "AWS_ENDPOINT_URL_DYNAMODB": dl.Endpoint,
 		"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": standin.Region,
 		"AWS_PROFILE": "", "AWS_CONFIG_FILE": filepath.Join(t.TempDir(), "none"), "AWS_SHARED_CREDENTIALS_FILE": filepath.Join(t.TempDir(), "none"),
@@ -92,6 +92,6 @@ func stageTestBackend(t *testing.T) *testBackend {
 	}
 	q := func(url string) queue.Queue { return sqsq.New(client, url) }
 	return &testBackend{name: "stage", args: []string{"--stage", "test"},
-		jobs: q(jobs), jobsDLQ: q(jobsDLQ), results: q(results), resultsDLQ: q(resultsDLQ),
+		targets: q(targetsURL), targetsDLQ: q(targetsDLQURL), results: q(results), resultsDLQ: q(resultsDLQ),
 		store: dynamo.New(db, "cronless-test")}
 }

@@ -46,7 +46,7 @@ type costReport struct {
 }
 
 // costCommand estimates the monthly AWS bill of a setup (issue 5).
-func (a *app) costCommand() *cobra.Command {
+func (a *Factory) costCommand() *cobra.Command {
 	var o costOptions
 	cmd := &cobra.Command{
 		Use:   "cost",
@@ -92,8 +92,8 @@ the region with --region (default us-east-1).
 	return cmd
 }
 
-func (a *app) cost(cmd *cobra.Command, o costOptions) error {
-	format, err := a.outputFormat(o.output)
+func (a *Factory) cost(cmd *cobra.Command, o costOptions) error {
+	format, err := outputFormat(a.IOStreams, o.output)
 	if err != nil {
 		return err
 	}
@@ -117,11 +117,11 @@ func (a *app) cost(cmd *cobra.Command, o costOptions) error {
 	}
 	switch format {
 	case "json":
-		return json.NewEncoder(a.stdout).Encode(rep)
+		return json.NewEncoder(a.IOStreams.Out).Encode(rep)
 	case "csv":
-		return costCSV(a.stdout, rep)
+		return costCSV(a.IOStreams.Out, rep)
 	}
-	return costTable(a.stdout, rep)
+	return costTable(a.IOStreams.Out, rep)
 }
 
 // costInput builds the model's input from the files and the flags.

@@ -15,7 +15,7 @@ import (
 	"github.com/cronless/cronless/shared/targets"
 )
 
-func (a *app) demoCommand() *cobra.Command {
+func (a *Factory) demoCommand() *cobra.Command {
 	var (
 		dir   string
 		ticks int
@@ -69,33 +69,33 @@ The demo site has pages that extract cleanly, a page that changes on every run, 
 			defer b.Close()
 			tf := p.Targets
 
-			fmt.Fprintf(a.stdout, "Demo site on %s; %d targets in %s\n", base, len(tf.Targets), targetsPath)
+			fmt.Fprintf(a.IOStreams.Out, "Demo site on %s; %d targets in %s\n", base, len(tf.Targets), targetsPath)
 			// Ticks a minute apart, the last one now, as a rate(1 minute)
 			// schedule would have fired them.
 			first := time.Now().Add(-time.Duration(ticks-1) * time.Minute)
 			for i := range ticks {
-				fmt.Fprintf(a.stdout, "\nTick %d of schedule %q: planner → targets queue → workers → results queue → store (%s)\n\n", i+1, "demo", dbPath)
+				fmt.Fprintf(a.IOStreams.Out, "\nTick %d of schedule %q: planner → targets queue → workers → results queue → store (%s)\n\n", i+1, "demo", dbPath)
 				start := time.Now()
 				reports, err := a.runOnce(ctx, p, nil, first.Add(time.Duration(i)*time.Minute))
 				if err != nil {
 					return err
 				}
-				if err := printRunReports(a.stdout, reports); err != nil {
+				if err := printRunReports(a.IOStreams.Out, reports); err != nil {
 					return err
 				}
-				fmt.Fprintf(a.stdout, "\nResults (took %s):\n", time.Since(start).Round(time.Millisecond))
+				fmt.Fprintf(a.IOStreams.Out, "\nResults (took %s):\n", time.Since(start).Round(time.Millisecond))
 				res, err := b.store.RunResults(ctx, reports[0].ID)
 				if err != nil {
 					return fmt.Errorf("demo results: %w", err)
 				}
-				if err := printResults(a.stdout, "table", res); err != nil {
+				if err := printResults(a.IOStreams.Out, "table", res); err != nil {
 					return err
 				}
 				if err := a.printDeadLettered(cmd, b.store, reports[0].ID, tf.TargetsFor("demo"), res); err != nil {
 					return err
 				}
 			}
-			fmt.Fprintf(a.stdout, `
+			fmt.Fprintf(a.IOStreams.Out, `
 Try next:
   cronless results latest --db %[1]s            # the latest result per target
   cronless results latest --db %[1]s -o json    # the same, whole, as JSON lines
@@ -114,7 +114,7 @@ The demo's files stay in %[2]s (delete it when done).
 
 // printDeadLettered lists the run's targets that have no result (their jobs
 // sit in the dead-letter queue) with the last error recorded for each.
-func (a *app) printDeadLettered(cmd *cobra.Command, st store.Store, runID string, want []targets.Target, got []job.Result) error {
+func (a *Factory) printDeadLettered(cmd *cobra.Command, st store.Store, runID string, want []targets.Target, got []job.Result) error {
 	have := map[string]bool{}
 	for _, r := range got {
 		have[r.TargetID] = true
@@ -137,6 +137,6 @@ func (a *app) printDeadLettered(cmd *cobra.Command, st store.Store, runID string
 	if len(t.rows) == 0 {
 		return nil
 	}
-	fmt.Fprintln(a.stdout, "\nDead-lettered (retried, then moved to the targets DLQ):")
-	return t.write(a.stdout)
+	fmt.Fprintln(a.IOStreams.Out, "\nDead-lettered (retried, then moved to the targets DLQ):")
+	return t.write(a.IOStreams.Out)
 }

@@ -34,7 +34,7 @@ var runCommand = func(ctx context.Context, argv []string, stdout, stderr io.Writ
 	return c.Run()
 }
 
-func (a *app) deploymentsCommand() *cobra.Command {
+func (a *Factory) deploymentsCommand() *cobra.Command {
 	var output string
 	cmd := &cobra.Command{
 		Use:   "deployments --stage NAME",
@@ -58,7 +58,7 @@ ends with the commands that roll back.`,
   cronless deployments --stage prod -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			format, err := a.outputFormat(output)
+			format, err := outputFormat(a.IOStreams, output)
 			if err != nil {
 				return err
 			}
@@ -73,7 +73,7 @@ ends with the commands that roll back.`,
 	return cmd
 }
 
-func (a *app) rollbackCommand() *cobra.Command {
+func (a *Factory) rollbackCommand() *cobra.Command {
 	var (
 		to     string
 		dryRun bool
@@ -125,12 +125,12 @@ with.`,
 
 // rollback chooses the deployment, prints the osls command line, runs it
 // and checks the stack is live on the chosen deployment.
-func (a *app) rollback(ctx context.Context, to string, dryRun bool, params []string) error {
+func (a *Factory) rollback(ctx context.Context, to string, dryRun bool, params []string) error {
 	l, region, err := a.loadDeployments(ctx, "rollback")
 	if err != nil {
 		return err
 	}
-	w := a.stdout
+	w := a.IOStreams.Out
 	fmt.Fprintf(w, "Stage %s (%s): stack %s is %s\n", a.stage, region, l.Stack.Name, l.Stack.Status)
 	if err := deployments.Updatable(l.Stack.Name, region, l.Stack.Status); err != nil {
 		return err
@@ -168,7 +168,7 @@ func (a *app) rollback(ctx context.Context, to string, dryRun bool, params []str
 			return fmt.Errorf("no %s here: run the rollback in the cronless checkout (make rollback STAGE=%s installs osls first)", need, a.stage)
 		}
 	}
-	if err := runCommand(ctx, argv, a.stdout, a.stderr); err != nil {
+	if err := runCommand(ctx, argv, a.IOStreams.Out, a.IOStreams.ErrOut); err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("interrupted (%w): CloudFormation goes on with any update osls started; `make deployments STAGE=%s REGION=%s` shows where it got", err, a.stage, region)
 		}
@@ -192,7 +192,7 @@ func deploymentLine(d deployments.Deployment) string {
 }
 
 // loadDeployments reads the stage's stack and deployment bucket.
-func (a *app) loadDeployments(ctx context.Context, command string) (*deployments.Listing, string, error) {
+func (a *Factory) loadDeployments(ctx context.Context, command string) (*deployments.Listing, string, error) {
 	if a.stage == "" {
 		return nil, "", usagef("%s needs --stage NAME (make %s STAGE=NAME): deployments exist only on AWS", command, command)
 	}
@@ -208,7 +208,7 @@ func (a *app) loadDeployments(ctx context.Context, command string) (*deployments
 }
 
 // stageConfig is the AWS configuration of --stage, --region and --profile.
-func (a *app) stageConfig(ctx context.Context) (aws.Config, error) {
+func (a *Factory) stageConfig(ctx context.Context) (aws.Config, error) {
 	var opts []func(*config.LoadOptions) error
 	if a.region != "" {
 		opts = append(opts, config.WithRegion(a.region))
@@ -235,7 +235,7 @@ type deploymentView struct {
 
 // makeRollback is the make command line that rolls the stage back to
 // timestamp ("" for the previous one).
-func (a *app) makeRollback(region, timestamp string) string {
+func (a *Factory) makeRollback(region, timestamp string) string {
 	s := fmt.Sprintf("make rollback STAGE=%s REGION=%s", a.stage, region)
 	if a.profile != "" {
 		s = "AWS_PROFILE=" + deployments.ShellQuote([]string{a.profile}) + " " + s
@@ -246,7 +246,7 @@ func (a *app) makeRollback(region, timestamp string) string {
 	return s
 }
 
-func (a *app) printDeployments(format string, l *deployments.Listing, region string) error {
+func (a *Factory) printDeployments(format string, l *deployments.Listing, region string) error {
 	views := make([]deploymentView, len(l.Deployments))
 	var prev, newest *deploymentView
 	for i, d := range l.Deployments {
@@ -261,7 +261,7 @@ func (a *app) printDeployments(format string, l *deployments.Listing, region str
 			newest = &views[i]
 		}
 	}
-	w := a.stdout
+	w := a.IOStreams.Out
 	switch format {
 	case "json":
 		return printJSONLines(w, views)

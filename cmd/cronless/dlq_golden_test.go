@@ -33,7 +33,7 @@ type dlqGoldenCase struct {
 }
 
 // goldenAge is how old the seeded messages are to the dlq commands
-// (dlqClock) in the golden tests: 3h00m in tables, whatever the few
+// (Factory.Now) in the golden tests: 3h00m in tables, whatever the few
 // seconds the seeding took.
 const goldenAge = 3*time.Hour + 30*time.Second
 
@@ -64,7 +64,7 @@ func TestDLQGolden(t *testing.T) {
 	for i, b := range testBackends(t) {
 		t.Run(b.name, func(t *testing.T) {
 			seedGolden(t, b)
-			seed := snapshotDLQ(t, b.jobsDLQ)
+			seed := snapshotDLQ(t, b.targetsDLQ)
 			for _, c := range cases {
 				for _, format := range []string{"table", "json", "csv"} {
 					t.Run(c.name+"."+format, func(t *testing.T) {
@@ -79,16 +79,16 @@ func TestDLQGolden(t *testing.T) {
 // runDLQGolden runs one case in one format on a freshly seeded DLQ.
 func runDLQGolden(t *testing.T, b *testBackend, seed []queue.Outgoing, c dlqGoldenCase, format string, write bool) {
 	t.Helper()
-	reseedDLQ(t, b, seed)
+	now := reseedDLQ(t, b, seed)
 	args := slices.Clone(c.args)
 	if c.show != "" {
-		id := dlqIDs(t, b.jobsDLQ)[c.show]
+		id := dlqIDs(t, b.targetsDLQ)[c.show]
 		if id == "" {
 			t.Fatalf("no message of %s in the DLQ", c.show)
 		}
 		args = append(args, id)
 	}
-	code, out, stderr := cli(t, b.withArgs(append(args, "-o", format)...)...)
+	code, out, stderr := cliAt(t, now, b.withArgs(append(args, "-o", format)...)...)
 	if code != exitOK {
 		t.Fatalf("%v -o %s: exit %d, stderr %q", args, format, code, stderr)
 	}
@@ -108,8 +108,8 @@ func runDLQGolden(t *testing.T, b *testBackend, seed []queue.Outgoing, c dlqGold
 		// CSV, so stdout carries only rows; nothing else ever does.
 		checkGolden(t, c.name+"."+format+".stderr", normDLQ(t, stderr, "text"), write)
 	}
-	wantAllVisible(t, b.jobsDLQ, c.wantDLQ)
-	wantAllVisible(t, b.jobs, c.wantQueue)
+	wantAllVisible(t, b.targetsDLQ, c.wantDLQ)
+	wantAllVisible(t, b.targets, c.wantQueue)
 }
 
 // snapshotDLQ takes the messages out of q, to be sent again before each
@@ -129,30 +129,21 @@ func snapshotDLQ(t *testing.T, q queue.Queue) []queue.Outgoing {
 
 // reseedDLQ empties the targets queue and DLQ, sends seed to the DLQ one
 // message at a time (so that each has its own sent time, in order), and
-// sets dlqClock to goldenAge after the sends began.
-func reseedDLQ(t *testing.T, b *testBackend, seed []queue.Outgoing) {
+// returns the time for the commands' clock: goldenAge after the sends began.
+func reseedDLQ(t *testing.T, b *testBackend, seed []queue.Outgoing) time.Time {
 	t.Helper()
-	takeAll(t, b.jobsDLQ)
-	takeAll(t, b.jobs)
-	wantAllVisible(t, b.jobsDLQ, 0)
-	wantAllVisible(t, b.jobs, 0)
+	takeAll(t, b.targetsDLQ)
+	takeAll(t, b.targets)
+	wantAllVisible(t, b.targetsDLQ, 0)
+	wantAllVisible(t, b.targets, 0)
 	start := time.Now()
 	for _, m := range seed {
-		if err := b.jobsDLQ.SendBatch(context.Background(), []queue.Outgoing{m}); err != nil {
+		if err := b.targetsDLQ.SendBatch(context.Background(), []queue.Outgoing{m}); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(3 * time.Millisecond) // SQS sent times are in milliseconds
 	}
-	setDLQClock(t, start.Add(goldenAge))
-}
-
-// setDLQClock makes the dlq commands see now as the time, until the test
-// ends.
-func setDLQClock(t *testing.T, now time.Time) {
-	t.Helper()
-	prev := dlqClock
-	dlqClock = func() time.Time { return now }
-	t.Cleanup(func() { dlqClock = prev })
+	return start.Add(goldenAge)
 }
 
 // dlqIDs lists q (raising each message's receive count by one) and returns

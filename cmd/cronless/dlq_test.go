@@ -69,22 +69,22 @@ func sendAll(t *testing.T, q queue.Queue, msgs []queue.Outgoing) {
 func deadLetterViaRedrive(t *testing.T, b *testBackend, msgs []queue.Outgoing) {
 	t.Helper()
 	ctx := context.Background()
-	sendAll(t, b.jobs, msgs)
+	sendAll(t, b.targets, msgs)
 	for range 20 {
-		got, err := b.jobs.Receive(ctx, queue.ReceiveOptions{Max: 10, Visibility: 30 * time.Second})
+		got, err := b.targets.Receive(ctx, queue.ReceiveOptions{Max: 10, Visibility: 30 * time.Second})
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, m := range got {
-			if err := b.jobs.ChangeVisibility(ctx, m.ReceiptHandle, 0); err != nil {
+			if err := b.targets.ChangeVisibility(ctx, m.ReceiptHandle, 0); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if d := queueDepth(t, b.jobs); d.Total() == 0 {
+		if d := queueDepth(t, b.targets); d.Total() == 0 {
 			return
 		}
 	}
-	t.Fatalf("messages not dead-lettered after 20 receives: %+v", queueDepth(t, b.jobs))
+	t.Fatalf("messages not dead-lettered after 20 receives: %+v", queueDepth(t, b.targets))
 }
 
 func queueDepth(t *testing.T, q queue.Queue) queue.Depth {
@@ -180,7 +180,7 @@ func TestDLQ(t *testing.T) {
 				sqsevent.AttrErrorMessage: "invalid message: job: unexpected EOF", sqsevent.AttrOriginalMessageID: "orig-1",
 				sqsevent.AttrSourceQueue: "arn:aws:sqs:us-east-1:000000000000:cronless-test-targets",
 			}}
-			sendAll(t, b.jobsDLQ, []queue.Outgoing{dlqJob(t, "r2", "b"), bad})
+			sendAll(t, b.targetsDLQ, []queue.Outgoing{dlqJob(t, "r2", "b"), bad})
 			// A result the results function could not store.
 			res := job.Result{V: 1, RunID: "r1", TargetID: "a", URL: "https://example.com/a", ScheduledAt: time.Now().UTC(),
 				FetchedAt: time.Now().UTC(), Status: job.StatusOK}
@@ -205,7 +205,7 @@ func TestDLQ(t *testing.T) {
 				if a.LastError == nil || a.LastError.Kind != "timeout" || a.LastError.Attempt != 3 || a.LastError.Source != dlq.SourceHistory {
 					t.Errorf("a's last error %+v, want attempt 3's timeout from the history", a.LastError)
 				}
-				if a.ReceiveCount < 3 || a.ReceiveCount > 4 || a.RunID != "r1" || a.URL != "https://example.com/a" || a.ID == "" || a.Queue != "cronless-test-targets-dlq" && a.Queue != jobsDLQueue {
+				if a.ReceiveCount < 3 || a.ReceiveCount > 4 || a.RunID != "r1" || a.URL != "https://example.com/a" || a.ID == "" || a.Queue != "cronless-test-targets-dlq" && a.Queue != targetsDLQueue {
 					t.Errorf("a = %+v; want 3 receives as before the listing (4 on SQS, which counts the receive that dead-lettered it), run r1, its URL and queue", a)
 				}
 				if e := got["bad"].LastError; e == nil || e.Kind != sqsevent.KindBadMessage || !strings.Contains(e.Message, "unexpected EOF") || e.Source != dlq.SourceAttributes {
@@ -218,7 +218,7 @@ func TestDLQ(t *testing.T) {
 				for _, r := range rows {
 					ids[r.TargetID] = r.ID
 				}
-				wantAllVisible(t, b.jobsDLQ, 3)
+				wantAllVisible(t, b.targetsDLQ, 3)
 
 				// Listing again raises the receive counts by one each time;
 				// the listing shows the count as it was before it.
@@ -239,7 +239,7 @@ func TestDLQ(t *testing.T) {
 				} else {
 					resultID = rows[0].ID
 				}
-				wantAllVisible(t, b.jobsDLQ, 3)
+				wantAllVisible(t, b.targetsDLQ, 3)
 				wantAllVisible(t, b.resultsDLQ, 1)
 			})
 			if ids == nil {
@@ -273,7 +273,7 @@ func TestDLQ(t *testing.T) {
 				if code != exitError || !strings.Contains(stderr, "is not in") {
 					t.Errorf("show of a missing message: exit %d, %s", code, stderr)
 				}
-				wantAllVisible(t, b.jobsDLQ, 3)
+				wantAllVisible(t, b.targetsDLQ, 3)
 			})
 
 			t.Run("replay", func(t *testing.T) {
@@ -283,8 +283,8 @@ func TestDLQ(t *testing.T) {
 				if code != exitOK || len(rows) != 3 || rows[0].Action != string(dlq.ActionWouldMove) || !strings.Contains(stderr, "would move 3, skipped 0") {
 					t.Errorf("dry run: exit %d, %d rows, %s", code, len(rows), stderr)
 				}
-				wantAllVisible(t, b.jobsDLQ, 3)
-				wantAllVisible(t, b.jobs, 0)
+				wantAllVisible(t, b.targetsDLQ, 3)
+				wantAllVisible(t, b.targets, 0)
 
 				// --target
 				code, out, stderr = cli(t, b.withArgs("dlq", "replay", "--target", "a", "-o", "json")...)
@@ -292,18 +292,18 @@ func TestDLQ(t *testing.T) {
 				if code != exitOK || len(rows) != 1 || rows[0].Action != "moved" || rows[0].ID != ids["a"] || !strings.Contains(stderr, "moved 1, skipped 2, failed 0") {
 					t.Errorf("replay --target a: exit %d, %s, %s", code, out, stderr)
 				}
-				moved := takeAll(t, b.jobs)
+				moved := takeAll(t, b.targets)
 				if len(moved) != 1 || moved[0].Body != dlqJob(t, "r1", "a").Body || moved[0].Attributes[job.AttrTargetID] != "a" || moved[0].Attributes[job.AttrRunID] != "r1" {
 					t.Errorf("targets queue holds %+v, want a's job with its attributes", moved)
 				}
-				wantAllVisible(t, b.jobsDLQ, 2)
+				wantAllVisible(t, b.targetsDLQ, 2)
 
 				// --error-kind: the handler's error attributes are dropped.
 				code, _, stderr = cli(t, b.withArgs("dlq", "replay", "--error-kind", "bad_message", "-o", "table")...)
 				if code != exitOK {
 					t.Errorf("replay --error-kind: exit %d, %s", code, stderr)
 				}
-				moved = takeAll(t, b.jobs)
+				moved = takeAll(t, b.targets)
 				if len(moved) != 1 || moved[0].Body != bad.Body {
 					t.Fatalf("targets queue holds %+v, want the malformed job", moved)
 				}
@@ -325,8 +325,8 @@ func TestDLQ(t *testing.T) {
 				if code != exitOK || !strings.Contains(out, "moved 1, skipped 0, failed 0") || !strings.Contains(out, "moved  ") {
 					t.Errorf("replay --run r2: exit %d, %s, %s", code, out, stderr)
 				}
-				wantAllVisible(t, b.jobsDLQ, 0)
-				if moved := takeAll(t, b.jobs); len(moved) != 1 || moved[0].Attributes[job.AttrTargetID] != "b" {
+				wantAllVisible(t, b.targetsDLQ, 0)
+				if moved := takeAll(t, b.targets); len(moved) != 1 || moved[0].Attributes[job.AttrTargetID] != "b" {
 					t.Errorf("targets queue holds %+v, want b's job", moved)
 				}
 
@@ -375,7 +375,7 @@ func TestDLQPurge(t *testing.T) {
 			for i := range 6 {
 				msgs = append(msgs, dlqJob(t, "r1", fmt.Sprintf("p%d", i%2)))
 			}
-			sendAll(t, b.jobsDLQ, msgs)
+			sendAll(t, b.targetsDLQ, msgs)
 
 			// Not a terminal, no --yes: refused.
 			code, _, stderr := cli(t, b.withArgs("dlq", "purge")...)
@@ -402,14 +402,14 @@ func TestDLQPurge(t *testing.T) {
 					t.Errorf("purge with an archive in a read-only directory: exit %d", code)
 				}
 			}
-			wantAllVisible(t, b.jobsDLQ, 6)
+			wantAllVisible(t, b.targetsDLQ, 6)
 
 			// A dry run changes nothing.
 			code, out, _ := cli(t, b.withArgs("dlq", "purge", "--dry-run", "--target", "p0", "-o", "json")...)
 			if rows := dlqRows(t, out); code != exitOK || len(rows) != 3 || rows[0].Action != string(dlq.ActionWouldPurge) {
 				t.Errorf("dry run: exit %d, %s", code, out)
 			}
-			wantAllVisible(t, b.jobsDLQ, 6)
+			wantAllVisible(t, b.targetsDLQ, 6)
 
 			// With an archive: every purged message is in it.
 			arch := filepath.Join(dir, "purged.jsonl")
@@ -435,14 +435,14 @@ func TestDLQPurge(t *testing.T) {
 					t.Errorf("purged message %s is not in the archive", p.ID)
 				}
 			}
-			wantAllVisible(t, b.jobsDLQ, 3)
+			wantAllVisible(t, b.targetsDLQ, 3)
 
 			// Without an archive, the rest.
 			code, out, _ = cli(t, b.withArgs("dlq", "purge", "--yes", "-o", "table")...)
 			if code != exitOK || !strings.Contains(out, "purged 3, skipped 0, failed 0") {
 				t.Errorf("purge: exit %d, %s", code, out)
 			}
-			wantAllVisible(t, b.jobsDLQ, 0)
+			wantAllVisible(t, b.targetsDLQ, 0)
 		})
 	}
 }
@@ -457,7 +457,7 @@ func TestDLQList1000(t *testing.T) {
 			for i := range msgs {
 				msgs[i] = dlqJob(t, "r1", fmt.Sprintf("t%04d", i))
 			}
-			sendAll(t, b.jobsDLQ, msgs)
+			sendAll(t, b.targetsDLQ, msgs)
 			code, out, stderr := cli(t, b.withArgs("dlq", "list", "-o", "json")...)
 			if code != exitOK {
 				t.Fatalf("exit %d: %s", code, stderr)
@@ -471,7 +471,7 @@ func TestDLQList1000(t *testing.T) {
 			if len(seen) != n || len(targets) != n {
 				t.Errorf("listed %d distinct messages of %d targets, want %d", len(seen), len(targets), n)
 			}
-			wantAllVisible(t, b.jobsDLQ, n)
+			wantAllVisible(t, b.targetsDLQ, n)
 		})
 	}
 }
@@ -493,7 +493,7 @@ func TestDLQReplaySurvivesKill(t *testing.T) {
 				msgs[i] = dlqJob(t, "crash", fmt.Sprintf("c%03d", i))
 				want[msgs[i].Body] = true
 			}
-			sendAll(t, b.jobsDLQ, msgs)
+			sendAll(t, b.targetsDLQ, msgs)
 
 			// The consumer records a message as processed, then deletes it.
 			var (
@@ -506,7 +506,7 @@ func TestDLQReplaySurvivesKill(t *testing.T) {
 				for ctx.Err() == nil {
 					// Short receives: a long poll cut short by the end of
 					// the test would only make the SDK complain.
-					got, err := b.jobs.Receive(context.WithoutCancel(ctx), queue.ReceiveOptions{Max: 10})
+					got, err := b.targets.Receive(context.WithoutCancel(ctx), queue.ReceiveOptions{Max: 10})
 					if err != nil || len(got) == 0 {
 						time.Sleep(20 * time.Millisecond)
 						continue
@@ -516,7 +516,7 @@ func TestDLQReplaySurvivesKill(t *testing.T) {
 						processed[m.Body]++
 						count++
 						mu.Unlock()
-						_ = b.jobs.Delete(context.WithoutCancel(ctx), []string{m.ReceiptHandle})
+						_ = b.targets.Delete(context.WithoutCancel(ctx), []string{m.ReceiptHandle})
 					}
 				}
 			})
@@ -527,14 +527,14 @@ func TestDLQReplaySurvivesKill(t *testing.T) {
 				// DLQ first, then the queue, then what was processed: a
 				// message on its way moves forward in that order, so it is
 				// never missed (it may be counted twice).
-				d := queueDepth(t, b.jobsDLQ).Total()
-				d += queueDepth(t, b.jobs).Total()
+				d := queueDepth(t, b.targetsDLQ).Total()
+				d += queueDepth(t, b.targets).Total()
 				mu.Lock()
 				defer mu.Unlock()
 				return d + count
 			}
 			forward := func() int { // sent to the queue so far (plus transients)
-				d := queueDepth(t, b.jobs).Total()
+				d := queueDepth(t, b.targets).Total()
 				mu.Lock()
 				defer mu.Unlock()
 				return d + count
@@ -574,7 +574,7 @@ func TestDLQReplaySurvivesKill(t *testing.T) {
 				t.Fatalf("final replay: exit %d: %s", code, stderr)
 			}
 			deadline := time.Now().Add(15 * time.Second)
-			for queueDepth(t, b.jobsDLQ).Total()+queueDepth(t, b.jobs).Total() > 0 && time.Now().Before(deadline) {
+			for queueDepth(t, b.targetsDLQ).Total()+queueDepth(t, b.targets).Total() > 0 && time.Now().Before(deadline) {
 				time.Sleep(50 * time.Millisecond)
 			}
 			cancel()
@@ -645,21 +645,6 @@ func TestDLQUsage(t *testing.T) {
 		{"dlq", "purge", "--help"}, {"dlq", "cancel", "--help"}} {
 		if code, out, _ := cli(t, args...); code != exitOK || !strings.Contains(out, "Usage:") {
 			t.Errorf("cronless %v: exit %d", args, code)
-		}
-	}
-}
-
-func TestParseDLQAge(t *testing.T) {
-	for in, want := range map[string]time.Duration{
-		"90m": 90 * time.Minute, "24h": 24 * time.Hour, "7d": 7 * 24 * time.Hour, "1d12h": 36 * time.Hour, "1ms": time.Millisecond,
-	} {
-		if got, err := parseDLQAge(in); err != nil || got != want {
-			t.Errorf("parseDLQAge(%q) = %v, %v; want %v", in, got, err, want)
-		}
-	}
-	for _, in := range []string{"", "soon", "-1h", "7days", "d"} {
-		if _, err := parseDLQAge(in); err == nil {
-			t.Errorf("parseDLQAge(%q) accepted", in)
 		}
 	}
 }

@@ -11,7 +11,7 @@ import (
 	"github.com/cronless/cronless/shared/planner"
 )
 
-func (a *app) invokeCommand() *cobra.Command {
+func (a *Factory) invokeCommand() *cobra.Command {
 	var f pipelineFlags
 	var eventFile string
 	cmd := &cobra.Command{
@@ -69,7 +69,7 @@ from a file (see events/), on the local backend, and print the response JSON.
 			if err != nil {
 				return fmt.Errorf("%s: %w", args[0], err)
 			}
-			enc := json.NewEncoder(a.stdout)
+			enc := json.NewEncoder(a.IOStreams.Out)
 			enc.SetIndent("", "  ")
 			return enc.Encode(resp)
 		},

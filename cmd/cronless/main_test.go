@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -14,14 +13,24 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cronless/cronless/cmd/cronless/internal/iostreams"
 	"github.com/cronless/cronless/shared/job"
 )
 
-// cli runs the command line in-process and returns its exit code and output.
+// cli runs the command line in-process, with no terminal and the real
+// clock, and returns its exit code and output.
 func cli(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
-	var out, errb bytes.Buffer
-	code = Run(context.Background(), args, strings.NewReader(""), &out, &errb)
+	ios, _, out, errb := iostreams.Test()
+	code = run(context.Background(), args, &Factory{IOStreams: ios, Now: time.Now})
+	return code, out.String(), errb.String()
+}
+
+// cliAt is cli with the commands' clock stopped at now.
+func cliAt(t *testing.T, now time.Time, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	ios, _, out, errb := iostreams.Test()
+	code = run(context.Background(), args, &Factory{IOStreams: ios, Now: func() time.Time { return now }})
 	return code, out.String(), errb.String()
 }
 

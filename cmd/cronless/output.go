@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/cronless/cronless/cmd/cronless/internal/iostreams"
 	"github.com/cronless/cronless/shared/crawl"
 	"github.com/cronless/cronless/shared/job"
 )
@@ -62,12 +63,12 @@ func (t *table) writeCSV(w io.Writer) error {
 }
 
 // outputFormat resolves --output: table on a terminal, JSON lines otherwise.
-func (a *app) outputFormat(flag string) (string, error) {
+func outputFormat(ios *iostreams.IOStreams, flag string) (string, error) {
 	switch flag {
 	case "table", "json", "csv":
 		return flag, nil
 	case "":
-		if a.isTerminal(a.stdout) {
+		if ios.IsStdoutTTY() {
 			return "table", nil
 		}
 		return "json", nil

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
@@ -21,7 +19,7 @@ const outputUsage = "table, json (lines) or csv (default: table on a terminal, j
 // whenUsage says which times --since and --until accept.
 const whenUsage = "an RFC 3339 time (2026-11-27T09:00:00Z), a date (2026-11-27, midnight UTC), or a duration ago (90m, 24h, 7d, 1d12h)"
 
-func (a *app) resultsCommand() *cobra.Command {
+func (a *Factory) resultsCommand() *cobra.Command {
 	var output string
 	cmd := &cobra.Command{
 		Use:   "results",
@@ -41,13 +39,13 @@ lines print each result whole; CSV gives every extracted field its own column
 	// query wraps a subcommand's query: it resolves the output format,
 	// opens the backend, and prints the results or, for a table with none,
 	// says why on stderr.
-	query := func(fn func(ctx context.Context, o *ops) (res []job.Result, empty string, err error)) func(*cobra.Command, []string) error {
+	query := func(fn func(ctx context.Context, o *backend) (res []job.Result, empty string, err error)) func(*cobra.Command, []string) error {
 		return func(cmd *cobra.Command, _ []string) error {
-			format, err := a.outputFormat(output)
+			format, err := outputFormat(a.IOStreams, output)
 			if err != nil {
 				return err
 			}
-			o, err := a.openOps(cmd.Context())
+			o, err := a.openBackend(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -58,11 +56,11 @@ lines print each result whole; CSV gives every extracted field its own column
 			}
 			if len(res) == 0 {
 				if format == "table" {
-					fmt.Fprintln(a.stderr, empty)
+					fmt.Fprintln(a.IOStreams.ErrOut, empty)
 				}
 				return nil
 			}
-			return printResults(a.stdout, format, res)
+			return printResults(a.IOStreams.Out, format, res)
 		}
 	}
 
@@ -73,7 +71,7 @@ lines print each result whole; CSV gives every extracted field its own column
 		Example: `  cronless results latest
   cronless results latest --target example --output json`,
 		Args: cobra.NoArgs,
-		RunE: query(func(ctx context.Context, o *ops) ([]job.Result, string, error) {
+		RunE: query(func(ctx context.Context, o *backend) ([]job.Result, string, error) {
 			res, err := o.store.Latest(ctx, target)
 			if err != nil {
 				return nil, "", fmt.Errorf("latest results: %w", err)
@@ -116,7 +114,7 @@ lines print each result whole; CSV gives every extracted field its own column
 			if err := intFlag("limit", limit, 0, 1_000_000); err != nil {
 				return err
 			}
-			return query(func(ctx context.Context, o *ops) ([]job.Result, string, error) {
+			return query(func(ctx context.Context, o *backend) ([]job.Result, string, error) {
 				res, err := o.store.History(ctx, args[0], from, to, limit)
 				if err != nil {
 					return nil, "", fmt.Errorf("history of %s: %w", args[0], err)
@@ -136,7 +134,7 @@ lines print each result whole; CSV gives every extracted field its own column
 		Example: `  cronless results run hourly-20261127T090000Z`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return query(func(ctx context.Context, o *ops) ([]job.Result, string, error) {
+			return query(func(ctx context.Context, o *backend) ([]job.Result, string, error) {
 				if _, err := findRun(ctx, o, args[0]); err != nil {
 					return nil, "", err
 				}
@@ -165,7 +163,7 @@ or after --since (default 24h ago), newest first.
 			if err != nil {
 				return err
 			}
-			return query(func(ctx context.Context, o *ops) ([]job.Result, string, error) {
+			return query(func(ctx context.Context, o *backend) ([]job.Result, string, error) {
 				res, err := o.store.Changed(ctx, from)
 				if err != nil {
 					return nil, "", fmt.Errorf("changed results: %w", err)
@@ -189,7 +187,7 @@ dead-lettered have no result: see cronless runs show RUN_ID and cronless dlq lis
 		Example: `  cronless results failed
   cronless results failed --run hourly-20261127T090000Z -o csv`,
 		Args: cobra.NoArgs,
-		RunE: query(func(ctx context.Context, o *ops) ([]job.Result, string, error) {
+		RunE: query(func(ctx context.Context, o *backend) ([]job.Result, string, error) {
 			if failedRun != "" {
 				if _, err := findRun(ctx, o, failedRun); err != nil {
 					return nil, "", err
@@ -221,7 +219,7 @@ func groupRunE(cmd *cobra.Command, args []string) error {
 }
 
 // findRun returns a run, or an error saying that the backend has no such run.
-func findRun(ctx context.Context, o *ops, runID string) (store.Run, error) {
+func findRun(ctx context.Context, o *backend, runID string) (store.Run, error) {
 	run, err := o.store.Run(ctx, runID)
 	if errors.Is(err, store.ErrNotFound) {
 		return store.Run{}, fmt.Errorf("run %s not found in %s: `cronless runs list` lists the runs", runID, o.where)
@@ -245,9 +243,6 @@ func between(from, to time.Time) string {
 	return fmt.Sprintf(" scheduled from %s to %s", tableTime(from), tableTime(to))
 }
 
-// daysPrefix matches a duration that starts with whole days ("7d", "1d12h").
-var daysPrefix = regexp.MustCompile(`^(\d+)d(.*)$`)
-
 // parseWhen reads the value of a time flag (--since, --until): an RFC 3339
 // time, a date (midnight UTC), or a duration meaning that long before now,
 // in Go's syntax plus whole days ("7d", "1d12h"). Empty is the zero time.
@@ -266,21 +261,9 @@ func parseWhen(flag, v string, now time.Time) (time.Time, error) {
 	if t, err := time.Parse(time.DateOnly, v); err == nil {
 		return t, nil
 	}
-	var d time.Duration
-	rest := v
-	if m := daysPrefix.FindStringSubmatch(v); m != nil {
-		days, err := strconv.Atoi(m[1])
-		if err != nil || days > 100_000 {
-			return bad()
-		}
-		d, rest = time.Duration(days)*24*time.Hour, m[2]
-	}
-	if rest != "" {
-		more, err := time.ParseDuration(rest)
-		if err != nil || more < 0 {
-			return bad()
-		}
-		d += more
+	d, err := parseDays(v)
+	if err != nil {
+		return bad()
 	}
 	return now.Add(-d).UTC(), nil
 }

@@ -118,7 +118,7 @@ func seedGolden(t *testing.T, b *testBackend) []store.Run {
 		}
 		return body
 	}
-	err := b.jobsDLQ.SendBatch(ctx, []queue.Outgoing{
+	err := b.targetsDLQ.SendBatch(ctx, []queue.Outgoing{
 		{ID: "gamma", Body: jobBody(runH09, "gamma", h9), Attributes: job.Attributes(runH09, "gamma")},
 		{ID: "news", Body: jobBody(runD01, "news", day), Attributes: job.Attributes(runD01, "news")},
 		{ID: "epsilon", Body: `{"v":2,"run_id":"` + runH10 + `","target_id":"epsilon"}`, Attributes: map[string]string{

@@ -85,7 +85,7 @@ func (f *pipelineFlags) check() error {
 
 // openPipeline checks the flags, loads the targets file and assembles the
 // local pipeline over the backend at dbPath. Close the backend when done.
-func (a *app) openPipeline(ctx context.Context, f *pipelineFlags, dbPath string) (*local.Pipeline, *backend, error) {
+func (a *Factory) openPipeline(ctx context.Context, f *pipelineFlags, dbPath string) (*local.Pipeline, *localBackend, error) {
 	if err := f.check(); err != nil {
 		return nil, nil, err
 	}
@@ -98,7 +98,7 @@ func (a *app) openPipeline(ctx context.Context, f *pipelineFlags, dbPath string)
 			return nil, nil, usagef("--schedule %q is not in %s (defined: %s)", name, f.targetsFile, strings.Join(tf.ScheduleNames, ", "))
 		}
 	}
-	b, err := openBackend(ctx, dbPath, &queueSettings{Visibility: f.visibility, MaxReceives: f.maxReceives})
+	b, err := openLocalBackend(ctx, dbPath, &queueSettings{Visibility: f.visibility, MaxReceives: f.maxReceives})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -106,10 +106,10 @@ func (a *app) openPipeline(ctx context.Context, f *pipelineFlags, dbPath string)
 }
 
 // pipeline assembles the local pipeline over the backend.
-func (a *app) pipeline(tf *targets.File, b *backend, f *pipelineFlags) *local.Pipeline {
+func (a *Factory) pipeline(tf *targets.File, b *localBackend, f *pipelineFlags) *local.Pipeline {
 	m := local.MappingConfig{BatchSize: f.batchSize, BatchWindow: f.batchWindow, MaxConcurrency: f.concurrency, Timeout: f.functionTimout}
 	return &local.Pipeline{
-		Targets: tf, Ticks: b.ticks, Jobs: b.jobs, JobsDLQ: b.jobsDLQ, Results: b.results, ResultsDLQ: b.resultsDQ,
+		Targets: tf, Ticks: b.ticks, Jobs: b.targets, JobsDLQ: b.targetsDLQ, Results: b.results, ResultsDLQ: b.resultsDLQ,
 		Store: b.store, Log: a.logger, Region: localRegion,
 		Fetcher: crawl.New(crawl.Options{
 			AllowPrivate: f.allowPrivate, UserAgent: tf.Defaults.UserAgent, Timeout: tf.Defaults.Timeout,
@@ -123,7 +123,7 @@ func (a *app) pipeline(tf *targets.File, b *backend, f *pipelineFlags) *local.Pi
 	}
 }
 
-func (a *app) runCommand() *cobra.Command {
+func (a *Factory) runCommand() *cobra.Command {
 	var f pipelineFlags
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -149,18 +149,18 @@ by kill -9) is planned again, as the same run, by the next start.`,
 			}
 			defer b.Close()
 			if !f.once {
-				fmt.Fprintf(a.stderr, "cronless: running schedules %v on %s; Ctrl-C stops\n", orAll(f.schedules), a.db)
+				fmt.Fprintf(a.IOStreams.ErrOut, "cronless: running schedules %v on %s; Ctrl-C stops\n", orAll(f.schedules), a.db)
 				if err := p.Run(ctx, f.schedules); err != nil {
 					return err
 				}
-				fmt.Fprintf(a.stderr, "cronless: stopped; messages still queued in %s are picked up by the next run\n", a.db)
+				fmt.Fprintf(a.IOStreams.ErrOut, "cronless: stopped; messages still queued in %s are picked up by the next run\n", a.db)
 				return nil
 			}
 			reports, err := a.runOnce(ctx, p, f.schedules, time.Now())
 			if err != nil {
 				return err
 			}
-			return printRunReports(a.stdout, reports)
+			return printRunReports(a.IOStreams.Out, reports)
 		},
 	}
 	cmd.Flags().StringVar(&f.targetsFile, "targets", "targets.yaml", "the targets file")
@@ -178,14 +178,14 @@ func orAll(names []string) any {
 }
 
 // runOnce runs the pipeline once, with a progress bar on a terminal.
-func (a *app) runOnce(ctx context.Context, p *local.Pipeline, schedules []string, at time.Time) ([]local.RunReport, error) {
+func (a *Factory) runOnce(ctx context.Context, p *local.Pipeline, schedules []string, at time.Time) ([]local.RunReport, error) {
 	var bar *progressbar.ProgressBar
 	var progress func(local.Progress)
-	if a.isTerminal(a.stderr) {
+	if a.IOStreams.IsStderrTTY() {
 		waitNoted := false
 		progress = func(pr local.Progress) {
 			if bar == nil && pr.Planned > 0 {
-				bar = progressbar.NewOptions(pr.Planned, progressbar.OptionSetWriter(a.stderr),
+				bar = progressbar.NewOptions(pr.Planned, progressbar.OptionSetWriter(a.IOStreams.ErrOut),
 					progressbar.OptionSetDescription("crawling"), progressbar.OptionShowCount(),
 					progressbar.OptionClearOnFinish(), progressbar.OptionThrottle(100*time.Millisecond))
 			}
@@ -200,7 +200,7 @@ func (a *app) runOnce(ctx context.Context, p *local.Pipeline, schedules []string
 				if bar != nil {
 					_ = bar.Finish()
 				}
-				fmt.Fprintf(a.stderr, "cronless: waiting for %d tick(s) an interrupted run left in %s; they come back within --visibility-timeout\n",
+				fmt.Fprintf(a.IOStreams.ErrOut, "cronless: waiting for %d tick(s) an interrupted run left in %s; they come back within --visibility-timeout\n",
 					pr.Ticks.Total(), a.db)
 			}
 		}

@@ -16,7 +16,7 @@ import (
 	"github.com/cronless/cronless/shared/store"
 )
 
-func (a *app) runsCommand() *cobra.Command {
+func (a *Factory) runsCommand() *cobra.Command {
 	var output string
 	cmd := &cobra.Command{
 		Use:   "runs",
@@ -46,7 +46,7 @@ stays there counts as dead-lettered until that message is gone.`,
   cronless runs list --limit 100 -o csv`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			format, err := a.outputFormat(output)
+			format, err := outputFormat(a.IOStreams, output)
 			if err != nil {
 				return err
 			}
@@ -54,7 +54,7 @@ stays there counts as dead-lettered until that message is gone.`,
 				return err
 			}
 			ctx := cmd.Context()
-			o, err := a.openOps(ctx)
+			o, err := a.openBackend(ctx)
 			if err != nil {
 				return err
 			}
@@ -65,7 +65,7 @@ stays there counts as dead-lettered until that message is gone.`,
 			}
 			if len(runs) == 0 {
 				if format == "table" {
-					fmt.Fprintf(a.stderr, "no runs in %s yet: run `cronless run --once` (or `cronless demo`) first\n", o.where)
+					fmt.Fprintf(a.IOStreams.ErrOut, "no runs in %s yet: run `cronless run --once` (or `cronless demo`) first\n", o.where)
 				}
 				return nil
 			}
@@ -81,7 +81,7 @@ stays there counts as dead-lettered until that message is gone.`,
 			for i, r := range runs {
 				views[i] = newRunView(r, dead[r.ID])
 			}
-			return printRuns(a.stdout, format, views)
+			return printRuns(a.IOStreams.Out, format, views)
 		},
 	}
 	list.Flags().IntVar(&limit, "limit", 20, "at most this many runs (0: all)")
@@ -102,12 +102,12 @@ their latest result) that have no result in this run.`,
   cronless runs show hourly-20261127T090000Z -o json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			format, err := a.outputFormat(output)
+			format, err := outputFormat(a.IOStreams, output)
 			if err != nil {
 				return err
 			}
 			ctx := cmd.Context()
-			o, err := a.openOps(ctx)
+			o, err := a.openBackend(ctx)
 			if err != nil {
 				return err
 			}
@@ -128,7 +128,7 @@ their latest result) that have no result in this run.`,
 			if err != nil {
 				return err
 			}
-			return printRunDetail(a.stdout, format, d)
+			return printRunDetail(a.IOStreams.Out, format, d)
 		},
 	}
 	cmd.AddCommand(list, show)
@@ -415,8 +415,8 @@ const deadLettersMax = 100_000 // the most messages looked at
 // dead-lettered itself, the error it carries. Messages that stayed in
 // flight elsewhere (another scan of the DLQ) are not counted: a warning
 // says how many.
-func (a *app) deadLetters(ctx context.Context, o *ops) ([]dlq.Letter, error) {
-	q := o.jobsDLQ
+func (a *Factory) deadLetters(ctx context.Context, o *backend) ([]dlq.Letter, error) {
+	q := o.targetsDLQ
 	d, err := q.Depth(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("count the messages of %s: %w", q.Name(), err)
@@ -433,11 +433,11 @@ func (a *app) deadLetters(ctx context.Context, o *ops) ([]dlq.Letter, error) {
 	if a.stage != "" {
 		opts.Wait = dlqStageWait
 	}
-	done := a.dlqProgress(ctx, q, "reading "+q.Name(), &opts)
+	done := dlqProgress(ctx, a.IOStreams, q, "reading "+q.Name(), &opts)
 	letters, err := dlq.List(ctx, q, opts)
 	done()
 	if errors.Is(err, dlq.ErrIncomplete) {
-		fmt.Fprintf(a.stderr, "cronless: warning: %v; they are not counted as dead-lettered\n", err)
+		fmt.Fprintf(a.IOStreams.ErrOut, "cronless: warning: %v; they are not counted as dead-lettered\n", err)
 		err = nil
 	}
 	if err != nil {

@@ -170,7 +170,7 @@ func TestRunsShowPlanGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := b.jobsDLQ.SendBatch(ctx, []queue.Outgoing{{ID: "gamma", Body: body, Attributes: job.Attributes(runH11, "gamma")}}); err != nil {
+			if err := b.targetsDLQ.SendBatch(ctx, []queue.Outgoing{{ID: "gamma", Body: body, Attributes: job.Attributes(runH11, "gamma")}}); err != nil {
 				t.Fatal(err)
 			}
 			runs, err := b.store.Runs(ctx, 0)

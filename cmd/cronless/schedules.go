@@ -97,7 +97,7 @@ type slsTarget struct {
 	DeadLetterConfig string `json:"DeadLetterConfig"`
 }
 
-func (a *app) schedulesCommand() *cobra.Command {
+func (a *Factory) schedulesCommand() *cobra.Command {
 	var file string
 	cmd := &cobra.Command{
 		Use:   "schedules",
@@ -152,7 +152,7 @@ targets.yaml schedule it is in its description, and delivers to the planner:
 				}
 				out.Extensions[id] = slsExtension{Properties: props}
 			}
-			enc := json.NewEncoder(a.stdout)
+			enc := json.NewEncoder(a.IOStreams.Out)
 			enc.SetIndent("", "  ")
 			enc.SetEscapeHTML(false) // keep <aws.scheduler.scheduled-time> readable
 			return enc.Encode(out)

@@ -7,7 +7,7 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func (a *app) validateCommand() *cobra.Command {
+func (a *Factory) validateCommand() *cobra.Command {
 	var file string
 	cmd := &cobra.Command{
 		Use:   "validate",
@@ -40,8 +40,8 @@ and its next three times.`,
 				}
 				t.add(name, sc.Expression, sc.Location, len(tf.TargetsFor(name)), next)
 			}
-			fmt.Fprintf(a.stdout, "%s: valid, %d targets, %d schedules\n\n", file, len(tf.Targets), len(tf.Schedules))
-			return t.write(a.stdout)
+			fmt.Fprintf(a.IOStreams.Out, "%s: valid, %d targets, %d schedules\n\n", file, len(tf.Targets), len(tf.Schedules))
+			return t.write(a.IOStreams.Out)
 		},
 	}
 	cmd.Flags().StringVar(&file, "targets", "targets.yaml", "the targets file")

@@ -36,7 +36,7 @@ targets:
 	// An earlier start received this tick and died before planning it: it
 	// is in flight until its visibility timeout.
 	interrupted := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
-	b, err := openBackend(ctx, db, &queueSettings{Visibility: 2 * time.Second, MaxReceives: 3})
+	b, err := openLocalBackend(ctx, db, &queueSettings{Visibility: 2 * time.Second, MaxReceives: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +58,7 @@ targets:
 		t.Errorf("stderr on a terminal does not say what it waits for:\n%q", stderr)
 	}
 
-	b, err = openBackend(ctx, db, nil)
+	b, err = openLocalBackend(ctx, db, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

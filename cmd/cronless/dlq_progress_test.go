@@ -1,16 +1,14 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"io"
-	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/cronless/cronless/cmd/cronless/internal/iostreams"
 	"github.com/cronless/cronless/shared/dlq"
 	"github.com/cronless/cronless/shared/queue"
 	"github.com/cronless/cronless/shared/store"
@@ -34,8 +32,7 @@ type progressCase struct {
 }
 
 // TestDLQProgressOnTerminal runs the long dlq commands with stderr on a
-// pseudo-terminal (so that app.isTerminal takes the terminal path) and then
-// piped (a pipe, also an *os.File), on both backends: on the terminal the
+// terminal (IOStreams) and then piped, on both backends: on the terminal the
 // progress bar is drawn on stderr and cleared, stdout carries only the JSON
 // lines; piped, there is no progress at all.
 func TestDLQProgressOnTerminal(t *testing.T) {
@@ -63,7 +60,7 @@ func TestDLQProgressOnTerminal(t *testing.T) {
 			for i := range msgs {
 				msgs[i] = dlqJob(t, "r1", fmt.Sprintf("t%02d", i))
 			}
-			sendAll(t, b.jobsDLQ, msgs)
+			sendAll(t, b.targetsDLQ, msgs)
 			run := store.Run{ID: "r1", Schedule: "hourly", ScheduledAt: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC), Planned: n}
 			if _, err := b.store.PutRun(context.Background(), run); err != nil {
 				t.Fatal(err)
@@ -72,7 +69,7 @@ func TestDLQProgressOnTerminal(t *testing.T) {
 				t.Run(c.name, func(t *testing.T) {
 					args := append(c.args, "-o", "json")
 					if c.show != "" {
-						args = append(args, dlqIDs(t, b.jobsDLQ)[c.show])
+						args = append(args, dlqIDs(t, b.targetsDLQ)[c.show])
 					}
 					for _, terminal := range []bool{true, false} {
 						if c.confirm && !terminal {
@@ -88,7 +85,7 @@ func TestDLQProgressOnTerminal(t *testing.T) {
 				})
 			}
 			// Two replayed, three purged; the rest visible again.
-			wantAllVisible(t, b.jobsDLQ, n-5)
+			wantAllVisible(t, b.targetsDLQ, n-5)
 		})
 	}
 }
@@ -105,41 +102,20 @@ func onOtherTarget(args []string) []string {
 	return out
 }
 
-// runWithStderr runs the command line in-process with stdout in a buffer and
-// stderr on a pseudo-terminal or a pipe (stdin on the terminal too when
-// confirm, answering y), and returns both outputs.
+// runWithStderr runs the command line in-process with stderr a terminal or
+// not (stdin a terminal too when confirm, answering y), and returns stdout
+// and stderr.
 func runWithStderr(t *testing.T, args []string, terminal, confirm bool) (stdout, stderr string) {
 	t.Helper()
-	var out bytes.Buffer
-	if terminal {
-		term := openTerminal(t)
-		var stdin io.Reader = strings.NewReader("")
-		if confirm {
-			stdin = term.tty
-			term.answer("[y/N]", "y\n")
-		}
-		code := Run(context.Background(), args, stdin, &out, term.tty)
-		stderr = term.close()
-		if code != exitOK {
-			t.Fatalf("%v on a terminal: exit %d, stderr %q", args, code, stderr)
-		}
-		return out.String(), stderr
+	ios, in, out, errb := iostreams.Test()
+	ios.SetStderrTTY(terminal)
+	if confirm {
+		ios.SetStdinTTY(true)
+		in.WriteString("y\n")
 	}
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var (
-		errb bytes.Buffer
-		wg   sync.WaitGroup
-	)
-	wg.Go(func() { _, _ = io.Copy(&errb, r) })
-	code := Run(context.Background(), args, strings.NewReader(""), &out, w)
-	w.Close()
-	wg.Wait()
-	r.Close()
-	if code != exitOK {
-		t.Fatalf("%v piped: exit %d, stderr %q", args, code, errb.String())
+	where := map[bool]string{true: "on a terminal", false: "piped"}[terminal]
+	if code := run(context.Background(), args, &Factory{IOStreams: ios, Now: time.Now}); code != exitOK {
+		t.Fatalf("%v %s: exit %d, stderr %q", args, where, code, errb.String())
 	}
 	return out.String(), errb.String()
 }
@@ -221,23 +197,10 @@ func TestWatchMoveProgress(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			for _, terminal := range []bool{true, false} {
 				m := &fakeMover{moved: []int64{0, 20, 35, 50}, toMove: tt.toMove}
-				var (
-					stdout bytes.Buffer
-					stderr string
-					task   dlq.MoveTask
-					err    error
-				)
-				if terminal {
-					term := openTerminal(t)
-					a := &app{stdout: &stdout, stderr: term.tty}
-					task, err = a.watchMove(context.Background(), m, "task-1", "moving cronless-targets-dlq", 1)
-					stderr = term.close()
-				} else {
-					var errb bytes.Buffer
-					a := &app{stdout: &stdout, stderr: &errb}
-					task, err = a.watchMove(context.Background(), m, "task-1", "moving cronless-targets-dlq", 1)
-					stderr = errb.String()
-				}
+				ios, _, stdout, errb := iostreams.Test()
+				ios.SetStderrTTY(terminal)
+				task, err := watchMove(context.Background(), ios, m, "task-1", "moving cronless-targets-dlq", 1)
+				stderr := errb.String()
 				if err != nil || task.Status != dlq.StatusCompleted || task.Moved != 50 {
 					t.Fatalf("watchMove = %+v, %v; want completed with 50 moved", task, err)
 				}

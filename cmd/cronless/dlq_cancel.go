@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cronless/cronless/shared/dlq"
+	"github.com/cronless/cronless/shared/queue/sqsq"
+)
+
+// sqsMover adapts an SQS queue's move-task methods to dlq.Mover.
+type sqsMover struct{ q *sqsq.Queue }
+
+func (m sqsMover) StartMove(ctx context.Context, dst string, perSecond int) (string, error) {
+	return m.q.StartMove(ctx, dst, perSecond)
+}
+
+func (m sqsMover) CancelMove(ctx context.Context, handle string) (int64, error) {
+	return m.q.CancelMove(ctx, handle)
+}
+
+func (m sqsMover) ListMoves(ctx context.Context) ([]dlq.MoveTask, error) {
+	ts, err := m.q.ListMoves(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]dlq.MoveTask, len(ts))
+	for i, t := range ts {
+		out[i] = dlq.MoveTask{Handle: t.Handle, Status: t.Status, DestinationARN: t.DestinationARN, MaxPerSecond: t.MaxPerSecond,
+			Moved: t.Moved, ToMove: t.ToMove, FailureReason: t.FailureReason, StartedAt: t.StartedAt}
+	}
+	return out, nil
+}
+
+// mover returns the move-task API of a stage's DLQ.
+func mover(o *backend, queueName string) (dlq.Mover, dlqPair, error) {
+	pairs, err := dlqPairs(o, queueName)
+	if err != nil {
+		return nil, dlqPair{}, err
+	}
+	sq := o.sqs[pairs[0].dlq]
+	if sq == nil {
+		return nil, dlqPair{}, usagef("message move tasks need a deployed stage (--stage)")
+	}
+	return sqsMover{sq}, pairs[0], nil
+}
+
+// movesUnsupported explains a server without message move tasks.
+func movesUnsupported(err error) error {
+	if errors.Is(err, sqsq.ErrMovesUnsupported) {
+		return fmt.Errorf("message move tasks are not supported by this server (%w); use `cronless dlq replay --all` without --native", err)
+	}
+	return err
+}
+
+func orTargets(q string) string {
+	if q == "" {
+		return "targets"
+	}
+	return q
+}
+
+// DLQCancelOptions are the options of `dlq cancel`.
+type DLQCancelOptions struct {
+	dlqOptions
+	Handle string // empty: the DLQ's running task
+}
+
+// NewCmdDLQCancel is `dlq cancel`; runF, when set, runs instead of dlqCancelRun (tests).
+func NewCmdDLQCancel(f *Factory, runF func(*DLQCancelOptions) error) *cobra.Command {
+	opts := &DLQCancelOptions{dlqOptions: newDLQOptions(f)}
+	cmd := &cobra.Command{
+		Use:   "cancel [TASK_HANDLE]",
+		Short: "Cancel the running message move task of a stage's DLQ (dlq replay --native)",
+		Long: `Cancel a message move task started by ` + "`cronless dlq replay --all --native`" + `: the one
+with TASK_HANDLE, or the DLQ's running task. Messages already moved stay moved; the
+rest stay in the DLQ. A deployed stage only.`,
+		Example: `  cronless dlq cancel --stage prod
+  cronless dlq cancel --stage prod --queue results`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.set(f, cmd)
+			if len(args) == 1 {
+				opts.Handle = args[0]
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return dlqCancelRun(opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.queue, "queue", "targets", "the dead-letter queue: targets or results")
+	return cmd
+}
+
+func dlqCancelRun(opts *DLQCancelOptions) error {
+	if err := checkQueueFlag(opts.queue, false); err != nil {
+		return err
+	}
+	if opts.Stage == "" {
+		return usagef("dlq cancel needs a deployed stage (--stage): message move tasks exist only on SQS")
+	}
+	ctx := opts.ctx
+	o, err := opts.Backend(ctx)
+	if err != nil {
+		return err
+	}
+	defer o.Close()
+	m, p, err := mover(o, opts.queue)
+	if err != nil {
+		return err
+	}
+	handle, moved, err := dlq.CancelMove(ctx, m, opts.Handle)
+	if errors.Is(err, dlq.ErrNoRunningMove) {
+		return fmt.Errorf("%s on %s has no running move task", p.dlq.Name(), o.where)
+	}
+	if err != nil {
+		return fmt.Errorf("cancel the move task of %s: %w", p.dlq.Name(), movesUnsupported(err))
+	}
+	fmt.Fprintf(opts.IO.Out, "cancelled move task %s of %s after %d messages moved; the rest stay in the DLQ\n", handle, p.dlq.Name(), moved)
+	return nil
+}

@@ -1,0 +1,163 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cronless/cronless/shared/dlq"
+)
+
+// DLQPurgeOptions are the options of `dlq purge`.
+type DLQPurgeOptions struct {
+	dlqOptions
+	ArchivePath string
+	Yes, DryRun bool
+}
+
+// NewCmdDLQPurge is `dlq purge`; runF, when set, runs instead of dlqPurgeRun (tests).
+func NewCmdDLQPurge(f *Factory, runF func(*DLQPurgeOptions) error) *cobra.Command {
+	opts := &DLQPurgeOptions{dlqOptions: newDLQOptions(f)}
+	cmd := &cobra.Command{
+		Use:   "purge",
+		Short: "Delete dead-lettered messages for good (optionally archiving them first)",
+		Long: `Delete the messages that match the filters (all of them without filters) from a
+dead-letter queue, for good.
+
+With --archive FILE.jsonl each message is appended to the file as a JSON line
+(message, attributes, body, last error) and the file is synced to disk before the
+message is deleted; if the archive cannot be written, nothing more is deleted.
+
+On a terminal cronless shows how many messages match and asks first, unless --yes.
+When stdin is not a terminal it does not ask: pass --yes, or it refuses (exit 2).`,
+		Example: `  cronless dlq purge --target old-site --archive purged.jsonl
+  cronless dlq purge --older-than 7d --stage prod --yes
+  cronless dlq purge --dry-run`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.set(f, cmd)
+			if runF != nil {
+				return runF(opts)
+			}
+			return dlqPurgeRun(opts)
+		},
+	}
+	opts.registerQueue(cmd, "targets")
+	opts.registerOutput(cmd)
+	opts.registerFilters(cmd, "purge at most this many messages")
+	cmd.Flags().StringVar(&opts.ArchivePath, "archive", "", "append every purged message to this JSON-lines file, synced before the message is deleted")
+	cmd.Flags().BoolVar(&opts.Yes, "yes", false, "do not ask for confirmation")
+	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "print what would be purged and change nothing")
+	return cmd
+}
+
+func dlqPurgeRun(opts *DLQPurgeOptions) error {
+	format, flt, err := opts.parse(opts.IO)
+	if err != nil {
+		return err
+	}
+	interactive := opts.IO.IsStdinTTY()
+	if !opts.DryRun && !opts.Yes && !interactive {
+		return usagef("purge deletes messages for good and stdin is not a terminal, so cronless cannot ask: pass --yes to confirm (or --dry-run to see what would go)")
+	}
+	ctx := opts.ctx
+	o, pairs, sopts, err := opts.openDLQs(flt)
+	if err != nil {
+		return err
+	}
+	defer o.Close()
+	q := pairs[0].dlq
+	if !opts.DryRun && !opts.Yes {
+		copts := sopts
+		done := dlqProgress(ctx, opts.IO, q, "counting matches in "+q.Name(), &copts)
+		sum, err := dlq.Purge(ctx, q, dlq.PurgeOptions{Options: copts, DryRun: true})
+		done()
+		if err != nil {
+			return fmt.Errorf("purge: %w", err)
+		}
+		if sum.Purged == 0 {
+			fmt.Fprintf(opts.IO.Out, "Nothing in %s matches (%s); nothing to purge.\n", q.Name(), flt)
+			return nil
+		}
+		arch := "no archive"
+		if opts.ArchivePath != "" {
+			arch = "archived to " + opts.ArchivePath
+		}
+		if !confirm(opts.IO.In, opts.IO.ErrOut, fmt.Sprintf("Delete %d messages (%s) from %s on %s for good, %s?", sum.Purged, flt, q.Name(), o.where, arch)) {
+			return errors.New("not confirmed; nothing purged")
+		}
+	}
+	var arch dlq.Archive
+	if opts.ArchivePath != "" && !opts.DryRun {
+		af, err := openArchive(opts.ArchivePath)
+		if err != nil {
+			return fmt.Errorf("archive: %w; nothing purged", err)
+		}
+		defer af.Close()
+		arch = af
+	}
+	done := dlqProgress(ctx, opts.IO, q, "purging "+q.Name(), &sopts)
+	out := newActionPrinter(opts.IO.Out, format, opts.Now)
+	sum, err := dlq.Purge(ctx, q, dlq.PurgeOptions{Options: sopts, Archive: arch, DryRun: opts.DryRun, Report: out.report})
+	done()
+	if perr := out.flush(); perr != nil && err == nil {
+		err = perr
+	}
+	line := fmt.Sprintf("purged %d, skipped %d, failed %d (%s on %s)", sum.Purged, sum.Skipped, sum.Failed, q.Name(), o.where)
+	if opts.DryRun {
+		line = fmt.Sprintf("dry run: would purge %d, skipped %d; nothing changed (%s on %s)", sum.Purged, sum.Skipped, q.Name(), o.where)
+	} else if opts.ArchivePath != "" {
+		line += "; archived to " + opts.ArchivePath
+	}
+	summary(opts.IO, format, line)
+	switch {
+	case errors.Is(err, context.Canceled):
+		return fmt.Errorf("interrupted: what was not purged is still in %s", q.Name())
+	case err != nil:
+		return fmt.Errorf("purge: %w", err)
+	case sum.Failed > 0:
+		return fmt.Errorf("%d messages were not purged; they are still in %s", sum.Failed, q.Name())
+	}
+	return nil
+}
+
+// confirm asks a yes/no question on w and reads the answer from r; only
+// "y" or "yes" is a yes.
+func confirm(r io.Reader, w io.Writer, question string) bool {
+	fmt.Fprintf(w, "%s [y/N] ", question)
+	line, err := bufio.NewReader(r).ReadString('\n')
+	if err != nil && line == "" {
+		fmt.Fprintln(w)
+		return false
+	}
+	switch strings.ToLower(strings.TrimSpace(line)) {
+	case "y", "yes":
+		return true
+	}
+	return false
+}
+
+// openArchive opens (creating it if needed) a purge archive for appending,
+// and syncs its directory when it creates it, so the file itself survives a
+// crash.
+func openArchive(path string) (*os.File, error) {
+	_, statErr := os.Stat(path)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if errors.Is(statErr, os.ErrNotExist) {
+		if d, err := os.Open(filepath.Dir(path)); err == nil {
+			_ = d.Sync()
+			_ = d.Close()
+		}
+	}
+	return f, nil
+}

@@ -1,0 +1,170 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cronless/cronless/shared/dlq"
+)
+
+// DLQReplayOptions are the options of `dlq replay`.
+type DLQReplayOptions struct {
+	dlqOptions
+	Rate        float64
+	DryRun      bool
+	All, Native bool
+}
+
+// NewCmdDLQReplay is `dlq replay`; runF, when set, runs instead of dlqReplayRun (tests).
+func NewCmdDLQReplay(f *Factory, runF func(*DLQReplayOptions) error) *cobra.Command {
+	opts := &DLQReplayOptions{dlqOptions: newDLQOptions(f)}
+	cmd := &cobra.Command{
+		Use:   "replay",
+		Short: "Move dead-lettered messages back to the queue they came from",
+		Long: `Move the messages that match the filters back to their source queue (the targets
+DLQ's to the targets queue, the results DLQ's to the results queue), to be processed
+again. Say what to move with --target, --run, --error-kind or --older-than, or
+--all for everything.
+
+Each message is sent first and deleted from the DLQ only after the send succeeded,
+so an interruption at any moment (Ctrl-C, kill -9, a network error) loses nothing:
+at worst a message is in both queues and is processed twice, which the pipeline
+absorbs (results are keyed by target and run). Messages keep their body and
+attributes, less the error_* attributes a handler adds when it dead-letters a
+malformed message (a replayed malformed message is dead-lettered again, with a
+fresh reason). The other messages stay in the DLQ, untouched.
+
+--dry-run prints exactly what would move and changes nothing. A summary ends the
+output: moved, skipped (did not match) and failed (still in the DLQ). The exit code
+is 1 when any failed.
+
+--native (a deployed stage only) hands the whole DLQ to SQS instead: a message move
+task (StartMessageMoveTask) moves every message back to its source queue at
+--rate, and cronless shows its progress until it is done. Ctrl-C stops watching,
+not the task; ` + "`cronless dlq cancel`" + ` cancels it.`,
+		Example: `  cronless dlq replay --target example --dry-run
+  cronless dlq replay --target example
+  cronless dlq replay --error-kind http_5xx --older-than 1h --rate 5 --stage prod
+  cronless dlq replay --all --native --rate 50 --stage prod`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.set(f, cmd)
+			if runF != nil {
+				return runF(opts)
+			}
+			return dlqReplayRun(opts)
+		},
+	}
+	opts.registerQueue(cmd, "targets")
+	opts.registerOutput(cmd)
+	opts.registerFilters(cmd, "move at most this many messages")
+	cmd.Flags().Float64Var(&opts.Rate, "rate", 0, "send at most this many messages a second (0: no cap)")
+	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "print what would move and change nothing")
+	cmd.Flags().BoolVar(&opts.All, "all", false, "replay every message of the queue")
+	cmd.Flags().BoolVar(&opts.Native, "native", false, "with --all, on a stage: let SQS move the messages (StartMessageMoveTask)")
+	return cmd
+}
+
+func dlqReplayRun(opts *DLQReplayOptions) error {
+	format, flt, err := opts.parse(opts.IO)
+	if err != nil {
+		return err
+	}
+	if opts.Rate < 0 || math.IsNaN(opts.Rate) || math.IsInf(opts.Rate, 0) {
+		return usagef("--rate %v: must be 0 (no cap) or more messages a second", opts.Rate)
+	}
+	if opts.Native {
+		if !opts.All || !flt.IsZero() || opts.limit != 0 {
+			return usagef("--native moves the whole queue with an SQS message move task, which cannot filter: pass --all and no --target, --run, --error-kind, --older-than or --limit (or drop --native)")
+		}
+		if opts.Stage == "" {
+			return usagef("--native needs a deployed stage (--stage): it uses SQS message move tasks, which the local backend does not have; locally, use `cronless dlq replay --all`")
+		}
+		if opts.Rate != float64(int(opts.Rate)) || opts.Rate > dlq.MaxMovePerSecond {
+			return usagef("--rate %v: a move task takes a whole number of messages a second, up to %d", opts.Rate, dlq.MaxMovePerSecond)
+		}
+		return replayNative(opts, int(opts.Rate))
+	}
+	if opts.All && !flt.IsZero() {
+		return usagef("--all moves every message: drop it, or the filters")
+	}
+	if !opts.All && flt.IsZero() && !opts.DryRun {
+		return usagef("say what to replay: --target, --run, --error-kind or --older-than, or --all for every message (try --dry-run first)")
+	}
+	o, pairs, sopts, err := opts.openDLQs(flt)
+	if err != nil {
+		return err
+	}
+	defer o.Close()
+	p := pairs[0]
+	done := dlqProgress(opts.ctx, opts.IO, p.dlq, "replaying "+p.dlq.Name(), &sopts)
+	out := newActionPrinter(opts.IO.Out, format, opts.Now)
+	sum, err := dlq.Replay(opts.ctx, p.dlq, p.source, dlq.ReplayOptions{Options: sopts, Rate: opts.Rate, DryRun: opts.DryRun, Report: out.report})
+	done()
+	if perr := out.flush(); perr != nil && err == nil {
+		err = perr
+	}
+	line := fmt.Sprintf("moved %d, skipped %d, failed %d (%s → %s on %s)", sum.Moved, sum.Skipped, sum.Failed, p.dlq.Name(), p.source.Name(), o.where)
+	if opts.DryRun {
+		line = fmt.Sprintf("dry run: would move %d, skipped %d; nothing changed (%s → %s on %s)", sum.Moved, sum.Skipped, p.dlq.Name(), p.source.Name(), o.where)
+	}
+	summary(opts.IO, format, line)
+	switch {
+	case errors.Is(err, context.Canceled):
+		return fmt.Errorf("interrupted: what was not moved is still in %s", p.dlq.Name())
+	case err != nil:
+		return fmt.Errorf("replay: %w", err)
+	case sum.Failed > 0:
+		return fmt.Errorf("%d messages were not moved; they are still in %s", sum.Failed, p.dlq.Name())
+	}
+	return nil
+}
+
+// replayNative moves a stage's whole DLQ back with an SQS message move task
+// and watches it.
+func replayNative(opts *DLQReplayOptions, rate int) error {
+	ctx := opts.ctx
+	o, err := opts.Backend(ctx)
+	if err != nil {
+		return err
+	}
+	defer o.Close()
+	m, p, err := mover(o, opts.queue)
+	if err != nil {
+		return err
+	}
+	if opts.DryRun {
+		d, err := p.dlq.Depth(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(opts.IO.Out, "dry run: would start a message move task moving every message of %s (about %d) back to %s on %s; nothing changed\n",
+			p.dlq.Name(), d.Total(), p.source.Name(), o.where)
+		return nil
+	}
+	handle, err := dlq.StartMove(ctx, m, rate)
+	if err != nil {
+		return fmt.Errorf("start a move task from %s: %w", p.dlq.Name(), movesUnsupported(err))
+	}
+	fmt.Fprintf(opts.IO.ErrOut, "cronless: move task %s started: %s → its source queue; Ctrl-C stops watching, not the task\n", handle, p.dlq.Name())
+	t, err := watchMove(ctx, opts.IO, m, handle, "moving "+p.dlq.Name(), dlqMoveInterval)
+	if errors.Is(err, context.Canceled) {
+		return fmt.Errorf("stopped watching; move task %s keeps running on AWS (%d moved so far). Cancel it with: cronless dlq cancel %s --stage %s --queue %s",
+			handle, t.Moved, handle, opts.Stage, orTargets(opts.queue))
+	}
+	if err != nil {
+		return fmt.Errorf("watch move task %s: %w", handle, err)
+	}
+	switch t.Status {
+	case dlq.StatusCompleted:
+		fmt.Fprintf(opts.IO.Out, "moved %d messages from %s back to their source queue on %s\n", t.Moved, p.dlq.Name(), o.where)
+		return nil
+	case dlq.StatusCancelled:
+		return fmt.Errorf("move task %s was cancelled after moving %d messages", handle, t.Moved)
+	}
+	return fmt.Errorf("move task %s ended %s after moving %d messages: %s", handle, t.Status, t.Moved, t.FailureReason)
+}

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/cronless/cronless/shared/queue/localq"
+	"github.com/cronless/cronless/shared/sqlite"
+	"github.com/cronless/cronless/shared/store/localstore"
+)
+
+// Names of the local backend's queues, the local twins of the stage's queues on AWS.
+const (
+	// ticksQueue holds schedule ticks until they are planned: the local
+	// stand-in for Lambda's asynchronous invocation queue (no twin on AWS).
+	ticksQueue      = "cronless-ticks"
+	targetsQueue    = "cronless-targets"
+	targetsDLQueue  = "cronless-targets-dlq"
+	resultsQueue    = "cronless-results"
+	resultsDLQueue  = "cronless-results-dlq"
+	localRegion     = "local"
+	maxVisibility   = 12 * time.Hour
+	maxReceiveLimit = 1000
+)
+
+// queueSettings are the settings of the local queues.
+type queueSettings struct {
+	Visibility  time.Duration
+	MaxReceives int
+}
+
+// localBackend is the embedded local backend: five queues and the store in one SQLite file.
+type localBackend struct {
+	db                                       *sql.DB
+	ticks                                    *localq.Queue // only when opened with queue settings
+	targets, targetsDLQ, results, resultsDLQ *localq.Queue
+	store                                    *localstore.Store
+}
+
+// openBackend opens (creating it if needed) the local backend at path,
+// with its queues set as qs says; with qs nil, the queues must exist and
+// keep their settings.
+func openLocalBackend(ctx context.Context, path string, qs *queueSettings) (*localBackend, error) {
+	db, err := sqlite.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	b := &localBackend{db: db}
+	if err := b.init(ctx, qs); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("local backend %s: %w", path, err)
+	}
+	return b, nil
+}
+
+func (b *localBackend) init(ctx context.Context, qs *queueSettings) error {
+	qb, err := localq.New(b.db)
+	if err != nil {
+		return err
+	}
+	if qs == nil {
+		return b.open(ctx, qb)
+	}
+	dlq := localq.Config{VisibilityTimeout: 30 * time.Second, Region: localRegion}
+	if b.targetsDLQ, err = qb.CreateQueue(ctx, targetsDLQueue, dlq); err != nil {
+		return err
+	}
+	if b.resultsDLQ, err = qb.CreateQueue(ctx, resultsDLQueue, dlq); err != nil {
+		return err
+	}
+	cfg := func(dlqName string) localq.Config {
+		return localq.Config{VisibilityTimeout: qs.Visibility, MaxReceiveCount: qs.MaxReceives, DeadLetterQueue: dlqName, Region: localRegion}
+	}
+	if b.ticks, err = qb.CreateQueue(ctx, ticksQueue, localq.Config{VisibilityTimeout: qs.Visibility, Region: localRegion}); err != nil {
+		return err
+	}
+	if b.targets, err = qb.CreateQueue(ctx, targetsQueue, cfg(targetsDLQueue)); err != nil {
+		return err
+	}
+	if b.results, err = qb.CreateQueue(ctx, resultsQueue, cfg(resultsDLQueue)); err != nil {
+		return err
+	}
+	b.store, err = localstore.New(ctx, b.db)
+	return err
+}
+
+// open opens the existing queues and the store.
+func (b *localBackend) open(ctx context.Context, qb *localq.Backend) error {
+	var err error
+	for _, q := range []struct {
+		dst  **localq.Queue
+		name string
+	}{{&b.targets, targetsQueue}, {&b.targetsDLQ, targetsDLQueue}, {&b.results, resultsQueue}, {&b.resultsDLQ, resultsDLQueue}} {
+		if *q.dst, err = qb.Queue(ctx, q.name); err != nil {
+			return fmt.Errorf("queue %s: %w (run `cronless run --once` once to create the local backend)", q.name, err)
+		}
+	}
+	b.store, err = localstore.New(ctx, b.db)
+	return err
+}
+
+func (b *localBackend) Close() error { return b.db.Close() }
