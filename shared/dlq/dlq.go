@@ -1,38 +1,9 @@
 // Package dlq lists, explains, replays and purges the messages of a
-// dead-letter queue, over the queue port (so the same code works on the
-// local backend and on SQS).
+// dead-letter queue over the queue port, so it works on both backends.
 //
-// Everything here pages through a queue with ordinary receives, which hide
-// what they return. A scan therefore holds every message it received until
-// it ends: it keeps them hidden while it works (extending their visibility
-// timeout before it lapses), so that no receive returns the same message
-// twice, and makes every one it did not delete visible again when it ends,
-// also when it fails or its context is cancelled. A process killed
-// outright leaves its messages hidden until their visibility timeout
-// (Options.Visibility) passes; then they are back, untouched.
-//
-// A scan is complete: it ends when a receive finds nothing visible and
-// every message in flight is one it holds. A dead-letter queue has no
-// consumers, yet messages can be in flight that no one holds: a receive
-// whose response was lost (the SDK retried it, say, and the retry got other
-// messages) hid its messages all the same, for the scan's visibility
-// timeout. So when the queue's depth shows more messages in flight than the
-// scan holds, the scan keeps polling until they come back and lists them
-// too. It waits at most the visibility timeout (and a second): messages
-// still in flight then are held by someone else (another scan, a consumer),
-// and the scan ends with an error matching ErrIncomplete. Delayed messages
-// are not waited for. Keep Options.Visibility short (the default is 10 s):
-// it bounds that wait, and how long a killed scan's messages stay hidden.
-//
-// Receives count: SQS's ApproximateReceiveCount goes up by one each time a
-// scan sees a message. Letter.ReceiveCount is the count as it was before
-// the scan that read it (the received count minus one).
-//
-// A replay sends a message to its source queue first and deletes it from
-// the dead-letter queue only after the send succeeded, so an interruption at
-// any moment loses nothing: at worst the message is in both queues and is
-// delivered twice. A purge with an archive writes and syncs each message to
-// the archive before it deletes it.
+// A scan pages with ordinary receives, holds what it received hidden until
+// it ends, then makes it visible again; how, and why a scan waits for
+// messages in flight, is in docs/aws.md ("Scanning a dead-letter queue").
 package dlq
 
 import (
@@ -75,7 +46,7 @@ type History interface {
 const (
 	// DefaultVisibility is short: a scan extends the holds of the messages
 	// it has, and it waits up to this long for messages that a lost receive
-	// left in flight (see the package documentation).
+	// left in flight (docs/aws.md, "Scanning a dead-letter queue").
 	DefaultVisibility = 10 * time.Second
 	// MinVisibility is the shortest hold: SQS counts visibility timeouts in
 	// whole seconds.

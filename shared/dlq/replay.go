@@ -39,13 +39,9 @@ type ReplayOptions struct {
 	Report Report
 }
 
-// Replay moves the messages of dlq that match opts.Filter (at most
-// opts.Limit) to dest, the queue they were dead-lettered from, less
-// StrippedAttributes. Each is deleted from dlq only once it was sent, so an
-// interruption leaves at worst a duplicate. A send that fails for some
-// messages of a batch counts them failed and goes on; one that fails as a
-// whole stops the replay with its error. The summary is returned in every
-// case.
+// Replay moves the messages of dlq that match opts.Filter (at most opts.Limit)
+// back to dest, less StrippedAttributes, deleting each only once it was sent.
+// A wholly failed send stops it; the summary is returned in every case.
 func Replay(ctx context.Context, dlq Queue, dest Sender, opts ReplayOptions) (Summary, error) {
 	if opts.Rate < 0 {
 		return Summary{}, fmt.Errorf("rate %v is negative", opts.Rate)

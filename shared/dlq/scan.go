@@ -188,16 +188,9 @@ func each(ctx context.Context, handles map[string]string, fn func(ctx context.Co
 	return errs
 }
 
-// scanWith receives every message of q, explains those that pass pre (nil:
-// all; it spares the store lookups of messages that cannot match) and match
-// the filter (within the limit), and hands them to fn a batch at a time;
-// the others stay hidden until the scan ends. Then every message not
-// deleted is made visible again. It counts what it received and matched in
-// p, which fn may update too; opts.Progress sees p after every batch.
-//
-// An empty receive ends the scan only when no message is in flight that
-// the scan does not hold; otherwise it polls on, for at most the
-// visibility timeout (see the package documentation).
+// scanWith hands the messages of q that pass pre (nil: all; it spares store
+// lookups) and the filter (within the limit) to fn a batch at a time, and
+// counts in p; opts.Progress sees p after every batch.
 func scanWith(ctx context.Context, q Queue, opts Options, pre func(queue.Message) bool, p *Progress,
 	fn func(ctx context.Context, s *session, batch []*Letter) error) (err error) {
 	if err := opts.fill(); err != nil {

@@ -187,18 +187,12 @@ func (p *Planner) Handle(ctx context.Context, tick Tick) (Response, error) {
 	return Response{RunID: runID, Schedule: tick.Schedule, ScheduledAt: at, Planned: len(msgs), NewRun: created}, nil
 }
 
-// previous returns, by target ID, the validators of the targets whose
-// latest result is ok, of the same URL, extracted with the same rules (its
-// rules hash is that of the target's current rules), and has an ETag or
-// Last-Modified, read with one LatestAll call. A failed read is logged and
-// yields none: the tick is then planned with unconditional requests.
+// previous returns, by target ID, the validators of each target's latest ok
+// result of the same URL and rules, read with one LatestAll; none when the
+// read fails, and the tick's requests are unconditional.
 //
-// The rules matter because a 304 is completed with the latest result's
-// fields: after an edit of the target's rules it would keep the fields of
-// the old ones for as long as the page does not change. A result without a
-// rules hash (stored by an older version, or a 304 the store could not
-// complete) gets no validators: one unconditional fetch, and the next
-// result has one.
+// Same rules, because a 304 is completed with the latest result's fields; a
+// result without a rules hash gets none, so that the next one has one.
 func (p *Planner) previous(ctx context.Context, tgts []targets.Target, log *zap.Logger) map[string]*job.Previous {
 	if len(tgts) == 0 {
 		return nil

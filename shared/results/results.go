@@ -26,13 +26,9 @@ type Store interface {
 	RecordAttempt(ctx context.Context, a job.Attempt) error
 }
 
-// BatchStore is a Store that can also store several results at once, in
-// one write where PutResult makes one per result (localstore: one
-// transaction and one commit for the batch). PutResults must give each
-// result the outcome PutResult would, put in order, and store all of rs or
-// none. Handle uses it when the store has it. DynamoDB's store does not: a
-// result there is a few single-item conditional writes (it uses no
-// transactions), which a batch would not save.
+// BatchStore is a Store that stores several results in one write, all or
+// none, each with PutResult's outcome (localstore: one transaction). DynamoDB's
+// store has none: a result there is single-item conditional writes, no transaction.
 type BatchStore interface {
 	PutResults(ctx context.Context, rs []job.Result) ([]store.Outcome, error)
 }

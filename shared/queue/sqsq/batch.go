@@ -17,25 +17,13 @@ import (
 	"github.com/cronless/cronless/shared/queue"
 )
 
-// SendBatch sends 1 to 10 messages. It splits them into as many
-// SendMessageBatch requests as needed so that none carries more than
-// MaxBatchSize bytes, and retries entries that fail transiently (SenderFault
-// false, or a throttled or 5xx request) with the Queue's Backoff.
+// SendBatch sends 1 to 10 messages in as many requests as MaxBatchSize needs,
+// retrying transient failures, and names the entries not sent in a
+// *queue.BatchError; bad entry IDs fail the whole batch, as on SQS.
 //
-// Entries that are not sent in the end are named in a *queue.BatchError,
-// with an *EntryFailure (SQS's code and message) or the request's error.
-// Entries SQS would refuse (queue.CheckOutgoing) are refused before
-// sending, with SenderFault set. When nothing was sent because every
-// request failed, the error is that of the request (it matches
-// queue.ErrNoQueue when the queue does not exist). An empty, malformed or
-// duplicate entry ID fails the whole batch, as on SQS.
-//
-// A message over the queue's MaximumMessageSize attribute (a queue left at
-// the old default, 262,144 bytes, refuses one over 256 KiB that
-// queue.MaxMessageSize allows) fails alone with an error matching
-// ErrQueueMessageSize that names the queue, the message's size and the
-// fix; the other entries are sent, even where SQS refuses the whole
-// request for it (moto does; AWS fails the one entry).
+// A request that fails outright is returned as is (queue.ErrNoQueue when the
+// queue is missing). A message over the queue's MaximumMessageSize fails alone
+// (ErrQueueMessageSize), also where moto refuses the whole request.
 func (q *Queue) SendBatch(ctx context.Context, msgs []queue.Outgoing) error {
 	if len(msgs) == 0 || len(msgs) > queue.MaxBatch {
 		return fmt.Errorf("send batch to %s: %d entries: %w", q.name, len(msgs), queue.ErrBatchTooLarge)
@@ -210,14 +198,9 @@ func wholeFailure(failed map[int]attempt, n int) error {
 	return first
 }
 
-// Delete deletes messages by their receipt handles (1 to 10) with
-// DeleteMessageBatch, retrying transient failures. Entries are judged by
-// SQS's error code, never its message (see staleReceipt): a handle that
-// is no longer current deletes nothing and is not an error, as on SQS,
-// whether SQS accepts it or refuses it as expired (InvalidParameterValue).
-// A handle SQS finds malformed or of another queue (ReceiptHandleIsInvalid)
-// fails with an error matching queue.ErrReceiptInvalid; an empty one fails
-// the whole call before anything is sent.
+// Delete deletes by receipt handle (1 to 10) with DeleteMessageBatch,
+// retrying transient failures. A stale or expired handle deletes nothing and
+// is no error, as on SQS; a malformed one matches queue.ErrReceiptInvalid.
 func (q *Queue) Delete(ctx context.Context, receiptHandles []string) error {
 	if len(receiptHandles) == 0 || len(receiptHandles) > queue.MaxBatch {
 		return fmt.Errorf("delete from %s: %d handles: %w", q.name, len(receiptHandles), queue.ErrBatchTooLarge)

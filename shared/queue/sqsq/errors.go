@@ -90,15 +90,9 @@ func normCode(code string) string {
 	return code
 }
 
-// receiptProblem reports whether SQS rejected the receipt handle of a
-// ChangeMessageVisibility: malformed (ReceiptHandleIsInvalid, or the
-// deprecated InvalidIdFormat), its message not in flight
-// (MessageNotInflight), or expired or no longer current
-// (InvalidParameterValue). ChangeMessageVisibility also answers
-// InvalidParameterValue when the message's visibility timeout would
-// exceed 12 hours in all, a limit of the message's history that the
-// adapter cannot check before sending; only the message names the
-// parameter at fault, so for that code it decides by the message.
+// receiptProblem reports whether SQS rejected a ChangeMessageVisibility's
+// receipt handle. InvalidParameterValue also means a visibility past 12 h in
+// all, which only the message tells apart, so for that code it reads it.
 func receiptProblem(code, msg string) bool {
 	switch code {
 	case codeReceiptHandleIsInvalid, codeMessageNotInflight, codeInvalidIDFormat:
@@ -111,25 +105,9 @@ func receiptProblem(code, msg string) bool {
 	return false
 }
 
-// How SQS answers a DeleteMessage or a DeleteMessageBatch entry whose
-// receipt handle is not current, by error code (Amazon SQS API Reference,
-// DeleteMessage, DeleteMessageBatch and BatchResultErrorEntry; AWS
-// Knowledge Center, https://repost.aws/knowledge-center/sqs-receipt-handle-error):
-//   - a handle of an earlier receive, the message received again since:
-//     success, "but the message might not be deleted" (DeleteMessage);
-//   - a handle whose visibility timeout has expired: InvalidParameterValue
-//     ("Value … for parameter ReceiptHandle is invalid. Reason: The receipt
-//     handle has expired."). A batch entry carries nothing else SQS checks
-//     one by one (a bad or repeated entry Id fails the whole request), so
-//     on an entry this code can only mean that;
-//   - a malformed handle, or one of another queue: ReceiptHandleIsInvalid
-//     (InvalidIdFormat before; the SDK marks it deprecated, "included in
-//     ReceiptHandleIsInvalid").
-//
-// staleReceipt reports whether a delete entry failed because its handle
-// is no longer current: deleting with it deletes nothing, which the port
-// does not count as an error (the message is received again, or already
-// gone).
+// staleReceipt reports whether a delete entry failed because its handle is no
+// longer current: expired (InvalidParameterValue, the one thing a batch entry
+// can fail that for). Deleting with it deletes nothing, which is no error.
 func staleReceipt(code string) bool { return code == codeInvalidParameterValue }
 
 // malformedReceipt reports whether a delete entry failed because its

@@ -1,26 +1,13 @@
-// Package sqsq is the Amazon SQS adapter of the queue port (aws-sdk-go-v2).
+// Package sqsq is the Amazon SQS adapter of the queue port. API and MoveAPI
+// are narrow interfaces with the SDK's own signatures, which *sqs.Client and
+// test fakes satisfy.
 //
-// A Queue wraps one queue URL and a client reached through API, a narrow
-// interface with the SDK's own method signatures, so a *sqs.Client (or a
-// test fake) satisfies it. The queue URL is only ever passed as QueueUrl:
-// the client's endpoint (BaseEndpoint, AWS_ENDPOINT_URL_SQS) is the
-// caller's business, so the adapter works with stand-ins whose queue URLs
-// name hosts that do not resolve.
+// The queue URL is only passed as QueueUrl, never dialled: the endpoint is the
+// client's, so stand-ins whose queue URLs name hosts that do not resolve work.
 //
-// Sends split a batch by size so that no request exceeds SQS's payload
-// limit, and retry what SQS reports as transient (entries failed with
-// SenderFault false, throttling, 5xx) with exponential backoff and full
-// jitter. This sits on top of the SDK's own retryer, which retries whole
-// requests a few times before the adapter sees the error.
-//
-// The adapter allows messages of up to 1 MiB, SQS's limit since August
-// 2025. A queue's MaximumMessageSize attribute can be lower, and a queue
-// created before then without the attribute keeps 262,144 bytes: such a
-// queue refuses a larger message, which SendBatch reports with
-// ErrQueueMessageSize. Deploy every queue with MaximumMessageSize 1048576.
-//
-// Errors are told apart by SQS's error code, never by its message text,
-// except where one code covers two causes (see receiptProblem).
+// Sends retry transient failures (Backoff) on top of the SDK's retryer. Errors
+// are told apart by SQS's code, never its text, except where one code covers
+// two causes (receiptProblem). Queue size settings: docs/aws.md.
 package sqsq
 
 import (
@@ -259,14 +246,9 @@ func arnFromURL(raw string) string {
 	return fmt.Sprintf("arn:%s:sqs:%s:%s:%s", partition, region, account, name)
 }
 
-// Receive returns up to opts.Max messages (0 means 1), long polling for
-// opts.Wait (whole seconds, rounded up, at most 20 s; zero leaves the
-// queue's ReceiveMessageWaitTimeSeconds, 0 unless configured otherwise),
-// and hides them for opts.Visibility (rounded up to whole seconds) when it
-// is positive, else for the queue's visibility timeout.
-//
-// Message attributes of data types String and Number (and their custom
-// subtypes) are returned as strings; Binary ones are dropped.
+// Receive returns up to opts.Max messages, with Wait and Visibility rounded
+// up to whole seconds as SQS takes them (zero: the queue's own settings).
+// String and Number attributes come back as strings; Binary ones are dropped.
 func (q *Queue) Receive(ctx context.Context, opts queue.ReceiveOptions) ([]queue.Message, error) {
 	maxN, err := opts.Check()
 	if err != nil {
