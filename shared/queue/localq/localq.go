@@ -3,9 +3,8 @@
 // receipts, long polling, redrive), shared by goroutines and processes.
 //
 // Every state change is one IMMEDIATE transaction: no message reaches two
-// consumers within its visibility timeout, and a message is on disk once
-// SendBatch returns. Unlike SQS it returns the oldest visible first, and
-// durations need not be whole seconds.
+// consumers within its visibility timeout, and it is on disk once sent.
+// Unlike SQS: oldest visible first, and durations need not be whole seconds.
 package localq
 
 import (
@@ -236,11 +235,9 @@ func (q *Queue) Name() string { return q.name }
 // ARN returns the queue's ARN, arn:aws:sqs:<region>:000000000000:<name>.
 func (q *Queue) ARN() string { return q.arn }
 
-// SendBatch sends 1 to 10 messages in one transaction. Entries that break
-// SQS's limits (empty or oversized message, characters SQS rejects, bad
-// attributes, delay out of range) are reported in a *queue.BatchError with
-// SenderFault set, and the others are sent. An empty or duplicate entry ID
-// fails the whole batch, as on SQS.
+// SendBatch sends 1 to 10 messages in one transaction. Entries SQS would
+// refuse (queue.CheckOutgoing) fail alone, as sender faults of a
+// *queue.BatchError; bad entry IDs fail the whole batch, as on SQS.
 func (q *Queue) SendBatch(ctx context.Context, msgs []queue.Outgoing) error {
 	if len(msgs) == 0 || len(msgs) > queue.MaxBatch {
 		return fmt.Errorf("send batch to %s: %d entries: %w", q.name, len(msgs), queue.ErrBatchTooLarge)
