@@ -17,6 +17,7 @@ import (
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
+	"github.com/cronless/cronless/shared/dlq"
 	"github.com/cronless/cronless/shared/queue"
 )
 
@@ -778,6 +779,10 @@ func TestNameAndARN(t *testing.T) {
 		}
 	}
 }
+
+// A Queue is the dlq package's Mover as it is: the move tasks are the port's
+// queue.MoveTask, so no adapter in between copies them.
+var _ dlq.Mover = (*Queue)(nil)
 
 func TestMoves(t *testing.T) {
 	const dlqURL = "https://sqs.us-east-1.amazonaws.com/123456789012/cronless-dev-targets-dlq"
