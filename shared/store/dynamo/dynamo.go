@@ -1,54 +1,16 @@
 // Package dynamo is the Amazon DynamoDB adapter of the store port
-// (store.Store), over aws-sdk-go-v2. It keeps every semantic of the port
-// (see the store package; storetest checks them against this adapter and
-// localstore alike) and adds the CLI's queries History, Changed and Failed.
+// (store.Store), over aws-sdk-go-v2, with the CLI's queries History, Changed
+// and Failed; storetest holds it to the same contract as localstore.
 //
-// The table is the one docs/aws.md describes (TableInput creates it). Every
-// write is a single-item PutItem or UpdateItem, conditional where it has to
-// be; there are no transactions (they double the cost of a write, and the
-// stand-in, dynalite, has none). The port's semantics hold under duplicate
-// and out-of-order delivery and concurrent writers because every write is
-// idempotent or monotonic:
+// The table, its items and every write are described in docs/aws.md
+// (TableInput creates the table). There are no transactions (they double a
+// write's cost): every write is one single-item PutItem or UpdateItem,
+// idempotent or monotonic, so duplicate, out-of-order and concurrent
+// deliveries leave the table right (link says how for the Changed flags).
 //
-//   - A result is put with attribute_not_exists(PK): the first write wins,
-//     a later one is a Duplicate. A duplicate put still runs the follow-up
-//     steps below against the stored result, so a put that failed half-way
-//     (a Lambda timeout, throttling after the SDK's retries) is completed by
-//     its redelivery.
-//   - A run's Succeeded, Failed, FirstResultAt and LastResultAt are not
-//     stored: Run and Runs derive them from the run's result items (a Query
-//     of GSI1 on RUN#<runID>), so no counter can be incremented twice or
-//     missed. The run item holds what PutRun knows (planned, schedule,
-//     scheduled time, created time); a result creates it when it overtakes
-//     PutRun (if_not_exists on every attribute), and PutRun records the plan
-//     with attribute_not_exists(planned), so exactly one PutRun reports
-//     created.
-//   - The latest item of a target is a copy of its latest result, moved by a
-//     PutItem conditional on the stored (scheduled time, run ID) being
-//     older.
-//   - A result's Changed flag is written together with the order key of the
-//     ok result it was computed against (prev_ok), by an UpdateItem
-//     conditional on the stored prev_ok being older. A result's true
-//     previous ok result is the latest of all the ok results before it, so
-//     that write only ever moves towards the true value, whichever writer
-//     gets there first. Each ok result's writer stores its item, then reads
-//     (strongly consistent, LSI1) its previous and next ok results and
-//     updates its own flag and the next one's; of two neighbours written at
-//     the same time at least one sees the other, so the last word is always
-//     the right one. A changed flag that is written is then copied to the
-//     latest item if it holds that result (same condition), and a writer
-//     that moves the latest item re-reads the result it copied.
-//
-// Reads of a result, a run item, a target's latest result, attempts and
-// the neighbour lookups of a put are strongly consistent; the GSI1 queries
-// (RunResults, Latest of every target, Runs, a run's counters) are
-// eventually consistent on AWS, usually by well under a second.
-//
-// Throttling and 5xx errors are retried by the SDK client's retryer (the
-// standard one: ProvisionedThroughputExceeded and ThrottlingException are
-// throttle errors); the Store adds no retry loop of its own to single-item
-// calls. What it does retry is BatchWriteItem's UnprocessedItems, which the
-// SDK returns as a success (WithRetry).
+// The SDK's standard retryer retries throttling and 5xx errors; the Store
+// retries only BatchWriteItem's UnprocessedItems (WithRetry), which the SDK
+// returns as a success.
 package dynamo
 
 import (

@@ -123,6 +123,11 @@ type neighbour struct {
 // link does what follows the put of the stored result item it (or finds a
 // duplicate): relinks the target's chain of ok results and moves its
 // latest item, and sets out's Changed and Latest.
+//
+// A Changed flag is written with the order key it was computed against
+// (prev_ok), only over an older one, so it moves only towards the truth.
+// Each writer relinks both its neighbours after its put; of two neighbours
+// written at once at least one sees the other, so the last word is right.
 func (s *Store) link(ctx context.Context, it item, out *store.Outcome) error {
 	var (
 		target = it.str(attrTargetID)
