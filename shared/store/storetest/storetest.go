@@ -1,7 +1,7 @@
 // Package storetest is the contract suite of the store port: what every
 // store.Store adapter (localstore, dynamo) must do, asserted the way a user
-// relies on it. An adapter's tests call Run with a constructor of empty
-// stores:
+// relies on it, with the CLI's queries (Queries) too. An adapter's tests
+// call Run with a constructor of empty stores:
 //
 //	func TestContract(t *testing.T) {
 //		storetest.Run(t, func(t *testing.T) store.Store { return newTestStore(t) })
