@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/cronless/cronless/cmd/cronless/internal/iostreams"
+	"github.com/cronless/cronless/shared/cost"
 	"github.com/cronless/cronless/shared/obs"
 	"github.com/cronless/cronless/shared/targets"
 )
@@ -136,8 +137,8 @@ Start with:  cronless demo`,
 		a.logger = obs.New(a.IOStreams.ErrOut, format, lvl)
 		return nil
 	}
-	root.AddCommand(a.demoCommand(), a.runCommand(), a.invokeCommand(), a.resultsCommand(), a.validateCommand(), a.schedulesCommand(),
-		NewCmdDLQ(a), a.runsCommand(), a.costCommand(), a.deploymentsCommand(), a.rollbackCommand())
+	root.AddCommand(a.demoCommand(), a.runCommand(), a.invokeCommand(), NewCmdResults(a), a.validateCommand(), a.schedulesCommand(),
+		NewCmdDLQ(a), NewCmdRuns(a), a.costCommand(), a.deploymentsCommand(), a.rollbackCommand())
 	return root
 }
 
@@ -167,4 +168,13 @@ func intFlag(name string, n, lo, hi int) error {
 		return usagef("--%s %d: must be between %d and %d", name, n, lo, hi)
 	}
 	return nil
+}
+
+// rangeFlag checks an int flag against the limit of the deployment setting
+// it stands for, defined once in shared/cost.
+func rangeFlag(name string, n int, r cost.Range) error { return intFlag(name, n, r.Lo, r.Hi) }
+
+// secondsFlag checks a duration flag against a limit in whole seconds.
+func secondsFlag(name string, d time.Duration, r cost.Range) error {
+	return durationFlag(name, d, time.Duration(r.Lo)*time.Second, time.Duration(r.Hi)*time.Second)
 }

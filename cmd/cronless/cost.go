@@ -45,7 +45,7 @@ type costReport struct {
 	EC2          *cost.EC2  `json:"ec2,omitempty"`
 }
 
-// costCommand estimates the monthly AWS bill of a setup (issue 5).
+// costCommand estimates the monthly AWS bill of a setup.
 func (a *Factory) costCommand() *cobra.Command {
 	var o costOptions
 	cmd := &cobra.Command{
@@ -137,12 +137,12 @@ func costInput(cmd *cobra.Command, o costOptions, region string) (cost.Input, st
 
 	// The flags' own ranges first, so their errors name the flag.
 	if flags.Changed("batch-size") {
-		if err := intFlag("batch-size", o.batchSize, 1, 10000); err != nil {
+		if err := rangeFlag("batch-size", o.batchSize, cost.BatchSize); err != nil {
 			return in, "", err
 		}
 	}
 	if flags.Changed("memory") {
-		if err := intFlag("memory", o.memory, 128, 10240); err != nil {
+		if err := rangeFlag("memory", o.memory, cost.LambdaMemoryMB); err != nil {
 			return in, "", err
 		}
 	}

@@ -35,17 +35,23 @@ func (m sqsMover) ListMoves(ctx context.Context) ([]dlq.MoveTask, error) {
 	return out, nil
 }
 
-// mover returns the move-task API of a stage's DLQ.
-func mover(o *backend, queueName string) (dlq.Mover, dlqPair, error) {
-	pairs, err := dlqPairs(o, queueName)
+// openMover opens the backend and the move-task API of the stage's DLQ
+// that --queue names. Close o when done (it is nil on error).
+func (opts *dlqOptions) openMover() (o *backend, m dlq.Mover, p dlqPair, err error) {
+	if o, err = opts.Backend(opts.ctx); err != nil {
+		return nil, nil, dlqPair{}, err
+	}
+	pairs, err := dlqPairs(o, opts.queue)
 	if err != nil {
-		return nil, dlqPair{}, err
+		o.Close()
+		return nil, nil, dlqPair{}, err
 	}
 	sq := o.sqs[pairs[0].dlq]
 	if sq == nil {
-		return nil, dlqPair{}, usagef("message move tasks need a deployed stage (--stage)")
+		o.Close()
+		return nil, nil, dlqPair{}, usagef("message move tasks need a deployed stage (--stage)")
 	}
-	return sqsMover{sq}, pairs[0], nil
+	return o, sqsMover{sq}, pairs[0], nil
 }
 
 // movesUnsupported explains a server without message move tasks.
@@ -103,17 +109,12 @@ func dlqCancelRun(opts *DLQCancelOptions) error {
 	if opts.Stage == "" {
 		return usagef("dlq cancel needs a deployed stage (--stage): message move tasks exist only on SQS")
 	}
-	ctx := opts.ctx
-	o, err := opts.Backend(ctx)
+	o, m, p, err := opts.openMover()
 	if err != nil {
 		return err
 	}
 	defer o.Close()
-	m, p, err := mover(o, opts.queue)
-	if err != nil {
-		return err
-	}
-	handle, moved, err := dlq.CancelMove(ctx, m, opts.Handle)
+	handle, moved, err := dlq.CancelMove(opts.ctx, m, opts.Handle)
 	if errors.Is(err, dlq.ErrNoRunningMove) {
 		return fmt.Errorf("%s on %s has no running move task", p.dlq.Name(), o.where)
 	}

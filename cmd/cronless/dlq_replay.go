@@ -128,15 +128,11 @@ func dlqReplayRun(opts *DLQReplayOptions) error {
 // and watches it.
 func replayNative(opts *DLQReplayOptions, rate int) error {
 	ctx := opts.ctx
-	o, err := opts.Backend(ctx)
+	o, m, p, err := opts.openMover()
 	if err != nil {
 		return err
 	}
 	defer o.Close()
-	m, p, err := mover(o, opts.queue)
-	if err != nil {
-		return err
-	}
 	if opts.DryRun {
 		d, err := p.dlq.Depth(ctx)
 		if err != nil {

@@ -15,14 +15,12 @@ import (
 const (
 	// ticksQueue holds schedule ticks until they are planned: the local
 	// stand-in for Lambda's asynchronous invocation queue (no twin on AWS).
-	ticksQueue      = "cronless-ticks"
-	targetsQueue    = "cronless-targets"
-	targetsDLQueue  = "cronless-targets-dlq"
-	resultsQueue    = "cronless-results"
-	resultsDLQueue  = "cronless-results-dlq"
-	localRegion     = "local"
-	maxVisibility   = 12 * time.Hour
-	maxReceiveLimit = 1000
+	ticksQueue     = "cronless-ticks"
+	targetsQueue   = "cronless-targets"
+	targetsDLQueue = "cronless-targets-dlq"
+	resultsQueue   = "cronless-results"
+	resultsDLQueue = "cronless-results-dlq"
+	localRegion    = "local"
 )
 
 // queueSettings are the settings of the local queues.

@@ -11,8 +11,10 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
+	"github.com/cronless/cronless/shared/cost"
 	"github.com/cronless/cronless/shared/crawl"
 	"github.com/cronless/cronless/shared/local"
+	"github.com/cronless/cronless/shared/queue"
 	"github.com/cronless/cronless/shared/targets"
 	"github.com/cronless/cronless/shared/worker"
 )
@@ -51,22 +53,22 @@ func (f *pipelineFlags) register(cmd *cobra.Command) {
 }
 
 func (f *pipelineFlags) check() error {
-	if err := durationFlag("visibility-timeout", f.visibility, time.Second, maxVisibility); err != nil {
+	if err := durationFlag("visibility-timeout", f.visibility, time.Second, queue.MaxVisibility); err != nil {
 		return err
 	}
-	if err := durationFlag("function-timeout", f.functionTimout, time.Second, 15*time.Minute); err != nil {
+	if err := secondsFlag("function-timeout", f.functionTimout, cost.LambdaTimeoutSeconds); err != nil {
 		return err
 	}
 	if f.functionTimout > f.visibility {
 		return usagef("--function-timeout %s is longer than --visibility-timeout %s: a message would come back while still being handled; raise --visibility-timeout", f.functionTimout, f.visibility)
 	}
-	if err := durationFlag("retry-delay", f.retryBase, 0, maxVisibility); err != nil {
+	if err := durationFlag("retry-delay", f.retryBase, 0, queue.MaxVisibility); err != nil {
 		return err
 	}
-	if err := durationFlag("batch-window", f.batchWindow, 0, 5*time.Minute); err != nil {
+	if err := secondsFlag("batch-window", f.batchWindow, cost.BatchWindowSeconds); err != nil {
 		return err
 	}
-	if err := intFlag("max-receives", f.maxReceives, 1, maxReceiveLimit); err != nil {
+	if err := rangeFlag("max-receives", f.maxReceives, cost.MaxReceiveCount); err != nil {
 		return err
 	}
 	if err := intFlag("batch-size", f.batchSize, 1, 10); err != nil {

@@ -16,7 +16,8 @@ import (
 	"github.com/cronless/cronless/shared/store"
 )
 
-func (a *Factory) runsCommand() *cobra.Command {
+// NewCmdRuns is the runs command group.
+func NewCmdRuns(f *Factory) *cobra.Command {
 	var output string
 	cmd := &cobra.Command{
 		Use:   "runs",
@@ -37,56 +38,86 @@ stays there counts as dead-lettered until that message is gone.`,
 		RunE: groupRunE,
 	}
 	cmd.PersistentFlags().StringVarP(&output, "output", "o", "", outputUsage)
+	cmd.AddCommand(NewCmdRunsList(f, nil), NewCmdRunsShow(f, nil))
+	return cmd
+}
 
-	var limit int
-	list := &cobra.Command{
+// RunsListOptions are the options of `runs list`.
+type RunsListOptions struct {
+	queryOptions
+	Limit int
+}
+
+// NewCmdRunsList is `runs list`; runF, when set, runs instead of runsListRun (tests).
+func NewCmdRunsList(f *Factory, runF func(*RunsListOptions) error) *cobra.Command {
+	opts := &RunsListOptions{queryOptions: newQueryOptions(f)}
+	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "The most recent runs, newest first",
 		Example: `  cronless runs list
   cronless runs list --limit 100 -o csv`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			format, err := outputFormat(a.IOStreams, output)
-			if err != nil {
-				return err
+			opts.set(f, cmd)
+			if runF != nil {
+				return runF(opts)
 			}
-			if err := intFlag("limit", limit, 0, 1_000_000); err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			o, err := a.openBackend(ctx)
-			if err != nil {
-				return err
-			}
-			defer o.Close()
-			runs, err := o.store.Runs(ctx, limit)
-			if err != nil {
-				return fmt.Errorf("list runs: %w", err)
-			}
-			if len(runs) == 0 {
-				if format == "table" {
-					fmt.Fprintf(a.IOStreams.ErrOut, "no runs in %s yet: run `cronless run --once` (or `cronless demo`) first\n", o.where)
-				}
-				return nil
-			}
-			letters, err := a.deadLetters(ctx, o)
-			if err != nil {
-				return err
-			}
-			dead := map[string]int{}
-			for _, l := range letters {
-				dead[l.RunID]++
-			}
-			views := make([]runView, len(runs))
-			for i, r := range runs {
-				views[i] = newRunView(r, dead[r.ID])
-			}
-			return printRuns(a.IOStreams.Out, format, views)
+			return runsListRun(opts)
 		},
 	}
-	list.Flags().IntVar(&limit, "limit", 20, "at most this many runs (0: all)")
+	cmd.Flags().IntVar(&opts.Limit, "limit", 20, "at most this many runs (0: all)")
+	return cmd
+}
 
-	show := &cobra.Command{
+func runsListRun(opts *RunsListOptions) error {
+	format, err := outputFormat(opts.IO, opts.Output)
+	if err != nil {
+		return err
+	}
+	if err := intFlag("limit", opts.Limit, 0, 1_000_000); err != nil {
+		return err
+	}
+	ctx := opts.ctx
+	o, err := opts.Backend(ctx)
+	if err != nil {
+		return err
+	}
+	defer o.Close()
+	runs, err := o.store.Runs(ctx, opts.Limit)
+	if err != nil {
+		return fmt.Errorf("list runs: %w", err)
+	}
+	if len(runs) == 0 {
+		if format == "table" {
+			fmt.Fprintf(opts.IO.ErrOut, "no runs in %s yet: run `cronless run --once` (or `cronless demo`) first\n", o.where)
+		}
+		return nil
+	}
+	letters, err := deadLetters(&opts.queryOptions, o)
+	if err != nil {
+		return err
+	}
+	dead := map[string]int{}
+	for _, l := range letters {
+		dead[l.RunID]++
+	}
+	views := make([]runView, len(runs))
+	for i, r := range runs {
+		views[i] = newRunView(r, dead[r.ID])
+	}
+	return printRuns(opts.IO.Out, format, views)
+}
+
+// RunsShowOptions are the options of `runs show`.
+type RunsShowOptions struct {
+	queryOptions
+	RunID string
+}
+
+// NewCmdRunsShow is `runs show`; runF, when set, runs instead of runsShowRun (tests).
+func NewCmdRunsShow(f *Factory, runF func(*RunsShowOptions) error) *cobra.Command {
+	opts := &RunsShowOptions{queryOptions: newQueryOptions(f)}
+	return &cobra.Command{
 		Use:   "show RUN_ID",
 		Short: "One run: its counts, its results, and the targets without a result",
 		Long: `One run: its counts, its results, and the targets without a result, each with
@@ -102,37 +133,40 @@ their latest result) that have no result in this run.`,
   cronless runs show hourly-20261127T090000Z -o json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			format, err := outputFormat(a.IOStreams, output)
-			if err != nil {
-				return err
+			opts.set(f, cmd)
+			opts.RunID = args[0]
+			if runF != nil {
+				return runF(opts)
 			}
-			ctx := cmd.Context()
-			o, err := a.openBackend(ctx)
-			if err != nil {
-				return err
-			}
-			defer o.Close()
-			run, err := findRun(ctx, o, args[0])
-			if err != nil {
-				return err
-			}
-			res, err := o.store.RunResults(ctx, run.ID)
-			if err != nil {
-				return fmt.Errorf("results of run %s: %w", run.ID, err)
-			}
-			letters, err := a.deadLetters(ctx, o)
-			if err != nil {
-				return err
-			}
-			d, err := newRunDetail(ctx, o.store, run, res, letters)
-			if err != nil {
-				return err
-			}
-			return printRunDetail(a.IOStreams.Out, format, d)
+			return runsShowRun(opts)
 		},
 	}
-	cmd.AddCommand(list, show)
-	return cmd
+}
+
+func runsShowRun(opts *RunsShowOptions) error {
+	format, o, err := opts.open()
+	if err != nil {
+		return err
+	}
+	defer o.Close()
+	ctx := opts.ctx
+	run, err := findRun(ctx, o, opts.RunID)
+	if err != nil {
+		return err
+	}
+	res, err := o.store.RunResults(ctx, run.ID)
+	if err != nil {
+		return fmt.Errorf("results of run %s: %w", run.ID, err)
+	}
+	letters, err := deadLetters(&opts.queryOptions, o)
+	if err != nil {
+		return err
+	}
+	d, err := newRunDetail(ctx, o.store, run, res, letters)
+	if err != nil {
+		return err
+	}
+	return printRunDetail(opts.IO.Out, format, d)
 }
 
 // runView is a run as the runs commands print it.
@@ -415,7 +449,8 @@ const deadLettersMax = 100_000 // the most messages looked at
 // dead-lettered itself, the error it carries. Messages that stayed in
 // flight elsewhere (another scan of the DLQ) are not counted: a warning
 // says how many.
-func (a *Factory) deadLetters(ctx context.Context, o *backend) ([]dlq.Letter, error) {
+func deadLetters(opts *queryOptions, o *backend) ([]dlq.Letter, error) {
+	ctx := opts.ctx
 	q := o.targetsDLQ
 	d, err := q.Depth(ctx)
 	if err != nil {
@@ -429,15 +464,15 @@ func (a *Factory) deadLetters(ctx context.Context, o *backend) ([]dlq.Letter, er
 	// which spares the long poll that would find the queue empty (a second
 	// on SQS) in the common case; when the count is short (SQS's counts are
 	// approximate), those beyond it are not counted.
-	opts := dlq.Options{Limit: min(n, deadLettersMax)}
-	if a.stage != "" {
-		opts.Wait = dlqStageWait
+	sopts := dlq.Options{Limit: min(n, deadLettersMax)}
+	if opts.Stage != "" {
+		sopts.Wait = dlqStageWait
 	}
-	done := dlqProgress(ctx, a.IOStreams, q, "reading "+q.Name(), &opts)
-	letters, err := dlq.List(ctx, q, opts)
+	done := dlqProgress(ctx, opts.IO, q, "reading "+q.Name(), &sopts)
+	letters, err := dlq.List(ctx, q, sopts)
 	done()
 	if errors.Is(err, dlq.ErrIncomplete) {
-		fmt.Fprintf(a.IOStreams.ErrOut, "cronless: warning: %v; they are not counted as dead-lettered\n", err)
+		fmt.Fprintf(opts.IO.ErrOut, "cronless: warning: %v; they are not counted as dead-lettered\n", err)
 		err = nil
 	}
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/cronless/cronless/shared/planner"
 	"github.com/spf13/cobra"
 )
 
@@ -60,18 +61,12 @@ type slsSchedule struct {
 	Method string `json:"method"`
 	// Rate holds one expression: a string, or for at() an Fn::Sub of it,
 	// because osls's schema accepts only rate() and cron() strings.
-	Rate        []any    `json:"rate"`
-	Timezone    string   `json:"timezone"`
-	Description string   `json:"description"`
-	Group       string   `json:"groupName"`
-	RoleArn     string   `json:"roleArn"`
-	Input       slsInput `json:"input"`
-}
-
-// slsInput is the tick the planner receives (DESIGN.md, Contracts).
-type slsInput struct {
-	Schedule      string `json:"schedule"`
-	ScheduledTime string `json:"scheduled_time"`
+	Rate        []any        `json:"rate"`
+	Timezone    string       `json:"timezone"`
+	Description string       `json:"description"`
+	Group       string       `json:"groupName"`
+	RoleArn     string       `json:"roleArn"`
+	Input       planner.Tick `json:"input"`
 }
 
 type slsExtension struct {
@@ -126,7 +121,7 @@ targets.yaml schedule it is in its description, and delivers to the planner:
 					rate = map[string]string{"Fn::Sub": sc.Expression}
 					props.ScheduleExpression = sc.Expression
 				}
-				input := slsInput{Schedule: name, ScheduledTime: scheduledTimeAttr}
+				input := planner.Tick{Schedule: name, ScheduledTime: scheduledTimeAttr}
 				out.Events = append(out.Events, slsEvent{Schedule: slsSchedule{
 					Method:   "scheduler",
 					Rate:     []any{rate},

@@ -1,0 +1,61 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+)
+
+// ResultsFailedOptions are the options of `results failed`.
+type ResultsFailedOptions struct {
+	queryOptions
+	RunID string
+}
+
+// NewCmdResultsFailed is `results failed`; runF, when set, runs instead of resultsFailedRun (tests).
+func NewCmdResultsFailed(f *Factory, runF func(*ResultsFailedOptions) error) *cobra.Command {
+	opts := &ResultsFailedOptions{queryOptions: newQueryOptions(f)}
+	cmd := &cobra.Command{
+		Use:   "failed",
+		Short: "Failed results: each target's most recent failure, or one run's",
+		Long: `Without --run: the most recent failed result of every target that has one, whether
+or not a later run succeeded. With --run: that run's failed results.
+
+Failed results are permanent failures (4xx, robots.txt, blocked address, missing
+required field). Jobs that failed with retryable errors until they were
+dead-lettered have no result: see cronless runs show RUN_ID and cronless dlq list.`,
+		Example: `  cronless results failed
+  cronless results failed --run hourly-20261127T090000Z -o csv`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.set(f, cmd)
+			if runF != nil {
+				return runF(opts)
+			}
+			return resultsFailedRun(opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.RunID, "run", "", "only this run's failed results")
+	return cmd
+}
+
+func resultsFailedRun(opts *ResultsFailedOptions) error {
+	format, o, err := opts.open()
+	if err != nil {
+		return err
+	}
+	defer o.Close()
+	if opts.RunID != "" {
+		if _, err := findRun(opts.ctx, o, opts.RunID); err != nil {
+			return err
+		}
+	}
+	res, err := o.store.Failed(opts.ctx, opts.RunID)
+	if err != nil {
+		return fmt.Errorf("failed results: %w", err)
+	}
+	if opts.RunID != "" {
+		return opts.printQuery(format, res, fmt.Sprintf("run %s has no failed results", opts.RunID))
+	}
+	return opts.printQuery(format, res, fmt.Sprintf("no failed results in %s", o.where))
+}

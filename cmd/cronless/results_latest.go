@@ -1,0 +1,51 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+)
+
+// ResultsLatestOptions are the options of `results latest`.
+type ResultsLatestOptions struct {
+	queryOptions
+	Target string
+}
+
+// NewCmdResultsLatest is `results latest`; runF, when set, runs instead of resultsLatestRun (tests).
+func NewCmdResultsLatest(f *Factory, runF func(*ResultsLatestOptions) error) *cobra.Command {
+	opts := &ResultsLatestOptions{queryOptions: newQueryOptions(f)}
+	cmd := &cobra.Command{
+		Use:   "latest",
+		Short: "The latest result of every target (or of one)",
+		Example: `  cronless results latest
+  cronless results latest --target example --output json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.set(f, cmd)
+			if runF != nil {
+				return runF(opts)
+			}
+			return resultsLatestRun(opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.Target, "target", "", "only this target")
+	return cmd
+}
+
+func resultsLatestRun(opts *ResultsLatestOptions) error {
+	format, o, err := opts.open()
+	if err != nil {
+		return err
+	}
+	defer o.Close()
+	res, err := o.store.Latest(opts.ctx, opts.Target)
+	if err != nil {
+		return fmt.Errorf("latest results: %w", err)
+	}
+	empty := fmt.Sprintf("no results in %s yet: run `cronless run --once` (or `cronless demo`) first", o.where)
+	if opts.Target != "" {
+		empty = fmt.Sprintf("no results for target %q in %s: `cronless results latest` lists the targets that have some", opts.Target, o.where)
+	}
+	return opts.printQuery(format, res, empty)
+}
