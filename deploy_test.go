@@ -479,7 +479,7 @@ func checkQueues(t *testing.T, tpl *template, c deployCase) {
 		r := tpl.res(t, id, "AWS::SQS::Queue")
 		want(t, id+" MessageRetentionPeriod", r.Properties["MessageRetentionPeriod"], days)
 		want(t, id+" SqsManagedSseEnabled", r.Properties["SqsManagedSseEnabled"], "true")
-		// The adapters send up to 1 MiB (sqsq.MaxMessageSize); a queue at
+		// The adapters send up to 1 MiB (queue.MaxMessageSize); a queue at
 		// SQS's old default of 262,144 rejects a whole batch holding a
 		// larger message.
 		want(t, id+" MaximumMessageSize", r.Properties["MaximumMessageSize"], "1048576")

@@ -240,7 +240,7 @@ func TestStackOnMoto(t *testing.T) {
 	})
 
 	// A result whose fields take job.MaxFieldsBytes is over 256 KiB with the
-	// rest of the result, and sqsq sends up to 1 MiB (sqsq.MaxMessageSize),
+	// rest of the result, and sqsq sends up to 1 MiB (queue.MaxMessageSize),
 	// so the queues must take 1 MiB: MaximumMessageSize 1048576, the most
 	// the AWS::SQS::Queue property (AWS CloudFormation User Guide) and
 	// SetQueueAttributes (Amazon SQS API Reference) allow. A queue at

@@ -95,6 +95,6 @@ const docFindings = `
   in-flight messages with their visibility deadlines survive a restart; without it, a restarted fauxqs has
   no queues (QueueDoesNotExist) and everything in them is lost. dynalite keeps its tables with ` + "`--path`" + `.
 - **SQS's 1 MiB limit:** a 2 MB job is refused at send by both adapters, as a sender-fault entry of a
-  ` + "`*queue.BatchError`" + ` ("message of 2097303 bytes exceeds 1048576" locally, InvalidParameterValue "… must be at
-  most 1048576 bytes" on SQS); the other entries of its batch are sent.
+  ` + "`*queue.BatchError`" + ` (InvalidParameterValue "message of 2097303 bytes exceeds 1048576",
+  one check for both adapters: ` + "`queue.CheckOutgoing`" + `); the other entries of its batch are sent.
 `
