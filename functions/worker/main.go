@@ -12,6 +12,7 @@ import (
 
 	"github.com/cronless/cronless/shared/crawl"
 	"github.com/cronless/cronless/shared/lambdafn"
+	"github.com/cronless/cronless/shared/queue"
 	"github.com/cronless/cronless/shared/queue/sqsq"
 	"github.com/cronless/cronless/shared/worker"
 )
@@ -21,7 +22,7 @@ func main() {
 	jobsURL := env.QueueURL("TARGETS_QUEUE_URL", "the URL of the targets queue, to delay retries")
 	dlqURL := env.QueueURL("TARGETS_DLQ_URL", "the URL of the targets dead-letter queue, for malformed jobs")
 	resultsURL := env.QueueURL("RESULTS_QUEUE_URL", "the URL of the results queue")
-	retryDelay := env.Duration("RETRY_DELAY", 30*time.Second, 0, 12*time.Hour)
+	retryDelay := env.Duration("RETRY_DELAY", 30*time.Second, 0, queue.MaxVisibility)
 	concurrency := env.Int("WORKER_CONCURRENCY", 10, 1, 100)
 	crawlOpts := crawl.Options{
 		HostConcurrency: env.Int("HOST_CONCURRENCY", crawl.DefaultHostConcurrency, 1, 100),
@@ -42,7 +43,7 @@ func main() {
 	jobs := sqsq.New(client, jobsURL)
 	w := worker.New(crawl.New(crawlOpts), sqsq.New(client, resultsURL),
 		worker.WithDeadLetters(sqsq.New(client, dlqURL)),
-		worker.WithRetryDelay(jobs, worker.Backoff(retryDelay, 12*time.Hour)),
+		worker.WithRetryDelay(jobs, worker.Backoff(retryDelay, queue.MaxVisibility)),
 		worker.WithConcurrency(concurrency), worker.WithLogger(log))
 	lambdafn.Start(log, w.Handle)
 }
