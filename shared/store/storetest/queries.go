@@ -82,6 +82,7 @@ func testHistory(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"until is exclusive", open, tick(2), 0, []int{1, 0}},
 		{"until between ticks", open, tick(2).Add(time.Nanosecond), 0, []int{2, 1, 0}},
 		{"since and until", tick(1), tick(4), 0, []int{3, 2, 1}},
+		{"bounds in another zone", tick(1).In(time.FixedZone("UTC+5", 5*3600)), tick(4).In(time.FixedZone("UTC-3", -3*3600)), 0, []int{3, 2, 1}},
 		{"since, until and limit", tick(1), tick(4), 2, []int{3, 2}},
 		{"since equals until", tick(2), tick(2), 0, nil},
 		{"since after until", tick(4), tick(1), 0, nil},
@@ -140,6 +141,7 @@ func testChangedSince(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"all", time.Time{}, slices.Concat(ids("a", 4), ids("a", 2), ids("b", 2))},
 		{"since is inclusive", tick(2), slices.Concat(ids("a", 4), ids("a", 2), ids("b", 2))},
 		{"since between ticks", tick(2).Add(time.Nanosecond), ids("a", 4)},
+		{"since in another zone", tick(3).In(time.FixedZone("UTC-3", -3*3600)), ids("a", 4)},
 		{"after the last", tick(5), nil},
 	} {
 		got, err := q.Changed(t.Context(), tt.since)
