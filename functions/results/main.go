@@ -21,7 +21,7 @@ func main() {
 	env := lambdafn.NewEnv(os.Getenv)
 	table := env.Required("TABLE_NAME", "the DynamoDB table of results and runs")
 	dlqURL := env.QueueURL("RESULTS_DLQ_URL", "the URL of the results dead-letter queue, for malformed messages")
-	retentionDays := env.Int("RETENTION_DAYS", 90, 0, 36500)
+	retentionDays := env.Int("RETENTION_DAYS", 90, 0, dynamo.MaxRetentionDays)
 	log := lambdafn.Logger("results", env.Level())
 	if err := env.Err(); err != nil {
 		lambdafn.Fail("results", err)

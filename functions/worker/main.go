@@ -23,7 +23,7 @@ func main() {
 	dlqURL := env.QueueURL("TARGETS_DLQ_URL", "the URL of the targets dead-letter queue, for malformed jobs")
 	resultsURL := env.QueueURL("RESULTS_QUEUE_URL", "the URL of the results queue")
 	retryDelay := env.Duration("RETRY_DELAY", 30*time.Second, 0, queue.MaxVisibility)
-	concurrency := env.Int("WORKER_CONCURRENCY", 10, 1, 100)
+	concurrency := env.Int("WORKER_CONCURRENCY", 10, 1, worker.MaxConcurrency)
 	crawlOpts := crawl.Options{
 		HostConcurrency: env.Int("HOST_CONCURRENCY", crawl.DefaultHostConcurrency, 1, 100),
 		HostDelay:       env.Duration("HOST_DELAY", 0, 0, time.Minute),

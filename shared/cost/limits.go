@@ -1,6 +1,11 @@
 package cost
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/cronless/cronless/shared/store/dynamo"
+	"github.com/cronless/cronless/shared/worker"
+)
 
 // Range is the whole numbers a setting accepts, both ends included.
 type Range struct{ Lo, Hi int }
@@ -26,10 +31,10 @@ var (
 	BatchSize                 = Range{1, 10000}
 	BatchWindowSeconds        = Range{0, 300}
 	EventSourceMaxConcurrency = Range{2, 1000}
-	CrawlConcurrency          = Range{1, 1000}
+	CrawlConcurrency          = Range{1, worker.MaxConcurrency}
 	MaxReceiveCount           = Range{1, 1000}
 	LogRetentionDays          = Range{1, 3653}
-	RetentionDays             = Range{0, 3650}
+	RetentionDays             = Range{0, dynamo.MaxRetentionDays}
 )
 
 // maxBatchWithoutWindow is the largest batch an SQS event source takes

@@ -55,6 +55,10 @@ type Option func(*Worker)
 // WithLogger sets the logger (default: none).
 func WithLogger(l *zap.Logger) Option { return func(w *Worker) { w.log = l } }
 
+// MaxConcurrency is the most crawls at once that WORKER_CONCURRENCY and
+// the deployment's crawlConcurrency accept.
+const MaxConcurrency = 100
+
 // WithConcurrency bounds how many jobs of a batch are crawled at once (default 10).
 func WithConcurrency(n int) Option {
 	return func(w *Worker) {
