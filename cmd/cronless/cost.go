@@ -13,13 +13,20 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
+	"github.com/cronless/cronless/cmd/cronless/internal/iostreams"
 	"github.com/cronless/cronless/shared/cost"
 	"github.com/cronless/cronless/shared/schedule"
 )
 
-// costOptions are the flags of `cronless cost`.
-type costOptions struct {
+// CostOptions are the options of `cronless cost`: the Factory's streams,
+// the --region, the flag set (which flags were given), and the flags.
+type CostOptions struct {
+	IO     *iostreams.IOStreams
+	Region string
+	flags  *pflag.FlagSet
+
 	targets       string // a number of targets, or the targets file
 	serverless    string
 	schedule      string
@@ -45,9 +52,10 @@ type costReport struct {
 	EC2          *cost.EC2  `json:"ec2,omitempty"`
 }
 
-// costCommand estimates the monthly AWS bill of a setup.
-func (a *Factory) costCommand() *cobra.Command {
-	var o costOptions
+// NewCmdCost estimates the monthly AWS bill of a setup; runF, when set,
+// runs instead of costRun (tests).
+func NewCmdCost(f *Factory, runF func(*CostOptions) error) *cobra.Command {
+	o := &CostOptions{IO: f.IOStreams}
 	cmd := &cobra.Command{
 		Use:   "cost",
 		Short: "Estimate the monthly AWS bill of a setup",
@@ -70,34 +78,38 @@ the region with --region (default us-east-1).
   cronless cost -o json | jq .bill.total_with_free_tier_usd`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.cost(cmd, o)
+			o.Region, o.flags = f.region, cmd.Flags()
+			if runF != nil {
+				return runF(o)
+			}
+			return costRun(o)
 		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&o.targets, "targets", "targets.yaml", "a number of targets (then no targets file is read), or the targets file")
-	f.StringVar(&o.serverless, "serverless", "serverless.yml", "the deployment whose params.default to read")
-	f.StringVar(&o.schedule, "schedule", "", `one schedule expression for every target (default with --targets N: "rate(1 hour)")`)
-	f.StringVar(&o.timezone, "timezone", "UTC", "the IANA time zone of --schedule")
-	f.IntVar(&o.batchSize, "batch-size", 0, "the worker's batch size (default: workerBatchSize)")
-	f.IntVar(&o.memory, "memory", 0, "the worker's memory in MB (default: workerMemory)")
-	f.DurationVar(&o.duration, "duration", time.Second, "how long one page's crawl takes")
-	f.Float64Var(&o.resultKB, "result-kb", float64(cost.DefaultResultBytes)/1024, "the size of a result message and item, KiB")
-	f.Float64Var(&o.failureRate, "failure-rate", 0, "share of crawls that fail once, retryably, and are retried (0 to 0.99)")
-	f.StringVar(&o.coldStartRate, "cold-start-rate", "auto", `share of all invocations that start cold, 0 to 1, or "auto" (derived from the schedules)`)
-	f.DurationVar(&o.initDuration, "init-duration", cost.DefaultInitDuration, "the billed INIT time of a cold start")
-	f.StringVar(&o.compareEC2, "compare-ec2", "", "also price a cron server: an EC2 instance type ("+strings.Join(cost.InstanceTypes("us-east-1"), ", ")+")")
-	f.Float64Var(&o.upkeepHours, "upkeep-hours", 0, "with --compare-ec2: hours a month spent looking after the server")
-	f.Float64Var(&o.upkeepRate, "upkeep-rate", 50, "with --compare-ec2: USD an hour of upkeep")
-	f.StringVarP(&o.output, "output", "o", "", "table, json or csv (default: table on a terminal, json otherwise)")
+	fs := cmd.Flags()
+	fs.StringVar(&o.targets, "targets", "targets.yaml", "a number of targets (then no targets file is read), or the targets file")
+	fs.StringVar(&o.serverless, "serverless", "serverless.yml", "the deployment whose params.default to read")
+	fs.StringVar(&o.schedule, "schedule", "", `one schedule expression for every target (default with --targets N: "rate(1 hour)")`)
+	fs.StringVar(&o.timezone, "timezone", "UTC", "the IANA time zone of --schedule")
+	fs.IntVar(&o.batchSize, "batch-size", 0, "the worker's batch size (default: workerBatchSize)")
+	fs.IntVar(&o.memory, "memory", 0, "the worker's memory in MB (default: workerMemory)")
+	fs.DurationVar(&o.duration, "duration", time.Second, "how long one page's crawl takes")
+	fs.Float64Var(&o.resultKB, "result-kb", float64(cost.DefaultResultBytes)/1024, "the size of a result message and item, KiB")
+	fs.Float64Var(&o.failureRate, "failure-rate", 0, "share of crawls that fail once, retryably, and are retried (0 to 0.99)")
+	fs.StringVar(&o.coldStartRate, "cold-start-rate", "auto", `share of all invocations that start cold, 0 to 1, or "auto" (derived from the schedules)`)
+	fs.DurationVar(&o.initDuration, "init-duration", cost.DefaultInitDuration, "the billed INIT time of a cold start")
+	fs.StringVar(&o.compareEC2, "compare-ec2", "", "also price a cron server: an EC2 instance type ("+strings.Join(cost.InstanceTypes("us-east-1"), ", ")+")")
+	fs.Float64Var(&o.upkeepHours, "upkeep-hours", 0, "with --compare-ec2: hours a month spent looking after the server")
+	fs.Float64Var(&o.upkeepRate, "upkeep-rate", 50, "with --compare-ec2: USD an hour of upkeep")
+	fs.StringVarP(&o.output, "output", "o", "", "table, json or csv (default: table on a terminal, json otherwise)")
 	return cmd
 }
 
-func (a *Factory) cost(cmd *cobra.Command, o costOptions) error {
-	format, err := outputFormat(a.IOStreams, o.output)
+func costRun(o *CostOptions) error {
+	format, err := outputFormat(o.IO, o.output)
 	if err != nil {
 		return err
 	}
-	in, source, err := costInput(cmd, o, a.region)
+	in, source, err := costInput(o)
 	if err != nil {
 		return err
 	}
@@ -112,21 +124,21 @@ func (a *Factory) cost(cmd *cobra.Command, o costOptions) error {
 			return usagef("--compare-ec2: %v", err)
 		}
 		rep.EC2 = &e
-	} else if cmd.Flags().Changed("upkeep-hours") || cmd.Flags().Changed("upkeep-rate") {
+	} else if o.flags.Changed("upkeep-hours") || o.flags.Changed("upkeep-rate") {
 		return usagef("--upkeep-hours and --upkeep-rate go with --compare-ec2")
 	}
 	switch format {
 	case "json":
-		return json.NewEncoder(a.IOStreams.Out).Encode(rep)
+		return json.NewEncoder(o.IO.Out).Encode(rep)
 	case "csv":
-		return costCSV(a.IOStreams.Out, rep)
+		return costCSV(o.IO.Out, rep)
 	}
-	return costTable(a.IOStreams.Out, rep)
+	return costTable(o.IO.Out, rep)
 }
 
 // costInput builds the model's input from the files and the flags.
-func costInput(cmd *cobra.Command, o costOptions, region string) (cost.Input, string, error) {
-	flags := cmd.Flags()
+func costInput(o *CostOptions) (cost.Input, string, error) {
+	flags, region := o.flags, o.Region
 	in := cost.DefaultInput()
 	if region != "" {
 		in.Region = region

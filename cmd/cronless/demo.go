@@ -1,25 +1,38 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
+	"go.uber.org/zap"
 
+	"github.com/cronless/cronless/cmd/cronless/internal/iostreams"
 	"github.com/cronless/cronless/shared/demosite"
 	"github.com/cronless/cronless/shared/job"
 	"github.com/cronless/cronless/shared/store"
 	"github.com/cronless/cronless/shared/targets"
 )
 
-func (a *Factory) demoCommand() *cobra.Command {
-	var (
-		dir   string
-		ticks int
-	)
+// DemoOptions are the options of `demo`.
+type DemoOptions struct {
+	IO    *iostreams.IOStreams
+	Log   *zap.Logger
+	Dir   string
+	Ticks int
+
+	// ctx is the command's context (cobra's), for the run function.
+	ctx context.Context
+}
+
+// NewCmdDemo is `demo`; runF, when set, runs instead of demoRun (tests).
+func NewCmdDemo(f *Factory, runF func(*DemoOptions) error) *cobra.Command {
+	opts := &DemoOptions{IO: f.IOStreams}
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "See cronless work end to end in seconds, with nothing to set up",
@@ -33,69 +46,82 @@ The demo site has pages that extract cleanly, a page that changes on every run, 
 (retried, then dead-lettered with its last error) and a page robots.txt disallows.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := intFlag("ticks", ticks, 1, 10); err != nil {
-				return err
+			opts.Log, opts.ctx = f.logger, cmd.Context()
+			if runF != nil {
+				return runF(opts)
 			}
-			ctx := cmd.Context()
-			site := &demosite.Site{}
-			base, stop, err := site.Serve()
-			if err != nil {
-				return err
-			}
-			defer stop()
+			return demoRun(opts)
+		},
+	}
+	cmd.Flags().IntVar(&opts.Ticks, "ticks", 1, "how many ticks to run, a minute apart in scheduled time (the news page changes on each)")
+	cmd.Flags().StringVar(&opts.Dir, "dir", "", "where to write the demo's targets file and database (default: a new temporary directory)")
+	return cmd
+}
 
-			if dir == "" {
-				if dir, err = os.MkdirTemp("", "cronless-demo-"); err != nil {
-					return fmt.Errorf("demo: %w", err)
-				}
-			} else if err := os.MkdirAll(dir, 0o755); err != nil {
-				return fmt.Errorf("demo: %w", err)
-			}
-			targetsPath := filepath.Join(dir, "targets.yaml")
-			dbPath := filepath.Join(dir, "local.db")
-			if err := os.WriteFile(targetsPath, []byte(demosite.Targets(base)), 0o644); err != nil {
-				return fmt.Errorf("demo: %w", err)
-			}
-			// Short timeouts and few receives, for the demo only, so the
-			// failing page is retried and dead-lettered in seconds.
-			f := pipelineFlags{
-				targetsFile: targetsPath, allowPrivate: true, visibility: 5 * time.Second, maxReceives: 3, batchSize: 10,
-				concurrency: 2, functionTimout: 5 * time.Second, retryBase: 0, pollWait: 100 * time.Millisecond,
-			}
-			p, b, err := a.openPipeline(ctx, &f, dbPath)
-			if err != nil {
-				return fmt.Errorf("demo: %w", err)
-			}
-			defer b.Close()
-			tf := p.Targets
+func demoRun(opts *DemoOptions) error {
+	if err := intFlag("ticks", opts.Ticks, 1, 10); err != nil {
+		return err
+	}
+	ctx := opts.ctx
+	site := &demosite.Site{}
+	base, stop, err := site.Serve()
+	if err != nil {
+		return err
+	}
+	defer stop()
 
-			fmt.Fprintf(a.IOStreams.Out, "Demo site on %s; %d targets in %s\n", base, len(tf.Targets), targetsPath)
-			// Ticks a minute apart, the last one now, as a rate(1 minute)
-			// schedule would have fired them.
-			first := time.Now().Add(-time.Duration(ticks-1) * time.Minute)
-			for i := range ticks {
-				fmt.Fprintf(a.IOStreams.Out, "\nTick %d of schedule %q: planner → targets queue → workers → results queue → store (%s)\n\n", i+1, "demo", dbPath)
-				start := time.Now()
-				reports, err := a.runOnce(ctx, p, nil, first.Add(time.Duration(i)*time.Minute))
-				if err != nil {
-					return err
-				}
-				if err := printRunReports(a.IOStreams.Out, reports); err != nil {
-					return err
-				}
-				fmt.Fprintf(a.IOStreams.Out, "\nResults (took %s):\n", time.Since(start).Round(time.Millisecond))
-				res, err := b.store.RunResults(ctx, reports[0].ID)
-				if err != nil {
-					return fmt.Errorf("demo results: %w", err)
-				}
-				if err := printResults(a.IOStreams.Out, "table", res); err != nil {
-					return err
-				}
-				if err := a.printDeadLettered(cmd, b.store, reports[0].ID, tf.TargetsFor("demo"), res); err != nil {
-					return err
-				}
-			}
-			fmt.Fprintf(a.IOStreams.Out, `
+	if opts.Dir == "" {
+		if opts.Dir, err = os.MkdirTemp("", "cronless-demo-"); err != nil {
+			return fmt.Errorf("demo: %w", err)
+		}
+	} else if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	targetsPath := filepath.Join(opts.Dir, "targets.yaml")
+	dbPath := filepath.Join(opts.Dir, "local.db")
+	if err := os.WriteFile(targetsPath, []byte(demosite.Targets(base)), 0o644); err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	// Short timeouts and few receives, for the demo only, so the
+	// failing page is retried and dead-lettered in seconds.
+	f := pipelineFlags{
+		targetsFile: targetsPath, allowPrivate: true, visibility: 5 * time.Second, maxReceives: 3, batchSize: 10,
+		concurrency: 2, functionTimout: 5 * time.Second, retryBase: 0, pollWait: 100 * time.Millisecond,
+	}
+	p, b, err := openPipeline(ctx, &f, dbPath, opts.Log)
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	defer b.Close()
+	tf := p.Targets
+
+	fmt.Fprintf(opts.IO.Out, "Demo site on %s; %d targets in %s\n", base, len(tf.Targets), targetsPath)
+	// Ticks a minute apart, the last one now, as a rate(1 minute)
+	// schedule would have fired them.
+	first := time.Now().Add(-time.Duration(opts.Ticks-1) * time.Minute)
+	for i := range opts.Ticks {
+		fmt.Fprintf(opts.IO.Out, "\nTick %d of schedule %q: planner → targets queue → workers → results queue → store (%s)\n\n", i+1, "demo", dbPath)
+		start := time.Now()
+		reports, err := runOnce(ctx, opts.IO, dbPath, p, nil, first.Add(time.Duration(i)*time.Minute))
+		if err != nil {
+			return err
+		}
+		if err := printRunReports(opts.IO.Out, reports); err != nil {
+			return err
+		}
+		fmt.Fprintf(opts.IO.Out, "\nResults (took %s):\n", time.Since(start).Round(time.Millisecond))
+		res, err := b.store.RunResults(ctx, reports[0].ID)
+		if err != nil {
+			return fmt.Errorf("demo results: %w", err)
+		}
+		if err := printResults(opts.IO.Out, "table", res); err != nil {
+			return err
+		}
+		if err := printDeadLettered(ctx, opts.IO.Out, b.store, reports[0].ID, tf.TargetsFor("demo"), res); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(opts.IO.Out, `
 Try next:
   cronless results latest --db %[1]s            # the latest result per target
   cronless results latest --db %[1]s -o json    # the same, whole, as JSON lines
@@ -103,18 +129,13 @@ Try next:
   cronless validate --targets targets.yaml       # check your own targets file
   cronless run --targets targets.yaml --once     # crawl your targets once, on this machine
 The demo's files stay in %[2]s (delete it when done).
-`, dbPath, dir)
-			return nil
-		},
-	}
-	cmd.Flags().IntVar(&ticks, "ticks", 1, "how many ticks to run, a minute apart in scheduled time (the news page changes on each)")
-	cmd.Flags().StringVar(&dir, "dir", "", "where to write the demo's targets file and database (default: a new temporary directory)")
-	return cmd
+`, dbPath, opts.Dir)
+	return nil
 }
 
 // printDeadLettered lists the run's targets that have no result (their jobs
 // sit in the dead-letter queue) with the last error recorded for each.
-func (a *Factory) printDeadLettered(cmd *cobra.Command, st store.Store, runID string, want []targets.Target, got []job.Result) error {
+func printDeadLettered(ctx context.Context, w io.Writer, st store.Store, runID string, want []targets.Target, got []job.Result) error {
 	have := map[string]bool{}
 	for _, r := range got {
 		have[r.TargetID] = true
@@ -124,7 +145,7 @@ func (a *Factory) printDeadLettered(cmd *cobra.Command, st store.Store, runID st
 		if have[tg.ID] {
 			continue
 		}
-		attempts, err := st.Attempts(cmd.Context(), runID, tg.ID)
+		attempts, err := st.Attempts(ctx, runID, tg.ID)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return fmt.Errorf("attempts of %s: %w", tg.ID, err)
 		}
@@ -137,6 +158,6 @@ func (a *Factory) printDeadLettered(cmd *cobra.Command, st store.Store, runID st
 	if len(t.rows) == 0 {
 		return nil
 	}
-	fmt.Fprintln(a.IOStreams.Out, "\nDead-lettered (retried, then moved to the targets DLQ):")
-	return t.write(a.IOStreams.Out)
+	fmt.Fprintln(w, "\nDead-lettered (retried, then moved to the targets DLQ):")
+	return t.write(w)
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/spf13/cobra"
 
+	"github.com/cronless/cronless/cmd/cronless/internal/iostreams"
 	"github.com/cronless/cronless/shared/deployments"
 )
 
@@ -34,8 +35,36 @@ var runCommand = func(ctx context.Context, argv []string, stdout, stderr io.Writ
 	return c.Run()
 }
 
-func (a *Factory) deploymentsCommand() *cobra.Command {
-	var output string
+// stageOptions is what the commands on a deployed stage (deployments,
+// rollback) take: the Factory's streams, the stage flags, and its AWS
+// configuration loader.
+type stageOptions struct {
+	IO                     *iostreams.IOStreams
+	Stage, Region, Profile string
+	Config                 func(context.Context) (aws.Config, error)
+
+	// ctx is the command's context (cobra's), for the run function.
+	ctx context.Context
+}
+
+func newStageOptions(f *Factory) stageOptions {
+	return stageOptions{IO: f.IOStreams, Config: f.stageConfig}
+}
+
+// set fills in what is known once cobra runs the command.
+func (o *stageOptions) set(f *Factory, cmd *cobra.Command) {
+	o.Stage, o.Region, o.Profile, o.ctx = f.stage, f.region, f.profile, cmd.Context()
+}
+
+// DeploymentsOptions are the options of `deployments`.
+type DeploymentsOptions struct {
+	stageOptions
+	Output string
+}
+
+// NewCmdDeployments is `deployments`; runF, when set, runs instead of deploymentsRun (tests).
+func NewCmdDeployments(f *Factory, runF func(*DeploymentsOptions) error) *cobra.Command {
+	opts := &DeploymentsOptions{stageOptions: newStageOptions(f)}
 	cmd := &cobra.Command{
 		Use:   "deployments --stage NAME",
 		Short: "The deployments osls keeps for a stage, newest first, and which one is live",
@@ -58,27 +87,40 @@ ends with the commands that roll back.`,
   cronless deployments --stage prod -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			format, err := outputFormat(a.IOStreams, output)
-			if err != nil {
-				return err
+			opts.set(f, cmd)
+			if runF != nil {
+				return runF(opts)
 			}
-			l, region, err := a.loadDeployments(cmd.Context(), "deployments")
-			if err != nil {
-				return err
-			}
-			return a.printDeployments(format, l, region)
+			return deploymentsRun(opts)
 		},
 	}
-	cmd.Flags().StringVarP(&output, "output", "o", "", outputUsage)
+	cmd.Flags().StringVarP(&opts.Output, "output", "o", "", outputUsage)
 	return cmd
 }
 
-func (a *Factory) rollbackCommand() *cobra.Command {
-	var (
-		to     string
-		dryRun bool
-		params []string
-	)
+func deploymentsRun(opts *DeploymentsOptions) error {
+	format, err := outputFormat(opts.IO, opts.Output)
+	if err != nil {
+		return err
+	}
+	l, region, err := opts.loadDeployments("deployments")
+	if err != nil {
+		return err
+	}
+	return opts.printDeployments(format, l, region)
+}
+
+// RollbackOptions are the options of `rollback`.
+type RollbackOptions struct {
+	stageOptions
+	To     string
+	DryRun bool
+	Params []string
+}
+
+// NewCmdRollback is `rollback`; runF, when set, runs instead of rollbackRun (tests).
+func NewCmdRollback(f *Factory, runF func(*RollbackOptions) error) *cobra.Command {
+	opts := &RollbackOptions{stageOptions: newStageOptions(f)}
 	cmd := &cobra.Command{
 		Use:   "rollback --stage NAME [--to TIMESTAMP]",
 		Short: "Put a stage back on the deployment before the live one, or on the one named",
@@ -104,34 +146,40 @@ with.`,
   cronless rollback --stage prod --region eu-west-1 --dry-run`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			for _, p := range params {
-				if k, _, ok := strings.Cut(p, "="); !ok || k == "" {
-					return usagef("--param %q: use --param NAME=VALUE", p)
-				}
+			opts.set(f, cmd)
+			if runF != nil {
+				return runF(opts)
 			}
-			if to != "" {
-				if _, err := deployments.ParseTimestamp(to); err != nil {
-					return usageError{fmt.Errorf("--to: %w", err)}
-				}
-			}
-			return a.rollback(cmd.Context(), to, dryRun, params)
+			return rollbackRun(opts)
 		},
 	}
-	cmd.Flags().StringVar(&to, "to", "", "the deployment to go back to (default: the one before the live one)")
-	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "say which deployment and print the osls command line; change nothing")
-	cmd.Flags().StringArrayVar(&params, "param", nil, "NAME=VALUE passed to osls as --param (repeatable)")
+	cmd.Flags().StringVar(&opts.To, "to", "", "the deployment to go back to (default: the one before the live one)")
+	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "say which deployment and print the osls command line; change nothing")
+	cmd.Flags().StringArrayVar(&opts.Params, "param", nil, "NAME=VALUE passed to osls as --param (repeatable)")
 	return cmd
 }
 
-// rollback chooses the deployment, prints the osls command line, runs it
-// and checks the stack is live on the chosen deployment.
-func (a *Factory) rollback(ctx context.Context, to string, dryRun bool, params []string) error {
-	l, region, err := a.loadDeployments(ctx, "rollback")
+// rollbackRun checks the flags, chooses the deployment, prints the osls
+// command line, runs it and checks the stack is live on the chosen
+// deployment.
+func rollbackRun(opts *RollbackOptions) error {
+	for _, p := range opts.Params {
+		if k, _, ok := strings.Cut(p, "="); !ok || k == "" {
+			return usagef("--param %q: use --param NAME=VALUE", p)
+		}
+	}
+	if opts.To != "" {
+		if _, err := deployments.ParseTimestamp(opts.To); err != nil {
+			return usageError{fmt.Errorf("--to: %w", err)}
+		}
+	}
+	ctx, to, dryRun, params := opts.ctx, opts.To, opts.DryRun, opts.Params
+	l, region, err := opts.loadDeployments("rollback")
 	if err != nil {
 		return err
 	}
-	w := a.IOStreams.Out
-	fmt.Fprintf(w, "Stage %s (%s): stack %s is %s\n", a.stage, region, l.Stack.Name, l.Stack.Status)
+	w := opts.IO.Out
+	fmt.Fprintf(w, "Stage %s (%s): stack %s is %s\n", opts.Stage, region, l.Stack.Name, l.Stack.Status)
 	if err := deployments.Updatable(l.Stack.Name, region, l.Stack.Status); err != nil {
 		return err
 	}
@@ -156,7 +204,7 @@ func (a *Factory) rollback(ctx context.Context, to string, dryRun bool, params [
 	}
 	fmt.Fprintln(w, "The stack gets that deployment's template and function zips (its code, targets.yaml and schedules); nothing is built.")
 	fmt.Fprintln(w, "The table's data and the queued messages stay; a message that code cannot decode is dead-lettered as bad_message.")
-	r := deployments.Rollback{Timestamp: c.To.Timestamp, Stage: a.stage, Region: region, Profile: a.profile, Params: params}
+	r := deployments.Rollback{Timestamp: c.To.Timestamp, Stage: opts.Stage, Region: region, Profile: opts.Profile, Params: params}
 	argv := r.Argv()
 	fmt.Fprintf(w, "$ %s\n", deployments.ShellQuote(argv))
 	if dryRun {
@@ -165,24 +213,24 @@ func (a *Factory) rollback(ctx context.Context, to string, dryRun bool, params [
 	}
 	for _, need := range []string{"serverless.yml", filepath.Join("node_modules", "osls")} {
 		if _, err := os.Stat(need); err != nil {
-			return fmt.Errorf("no %s here: run the rollback in the cronless checkout (make rollback STAGE=%s installs osls first)", need, a.stage)
+			return fmt.Errorf("no %s here: run the rollback in the cronless checkout (make rollback STAGE=%s installs osls first)", need, opts.Stage)
 		}
 	}
-	if err := runCommand(ctx, argv, a.IOStreams.Out, a.IOStreams.ErrOut); err != nil {
+	if err := runCommand(ctx, argv, opts.IO.Out, opts.IO.ErrOut); err != nil {
 		if ctx.Err() != nil {
-			return fmt.Errorf("interrupted (%w): CloudFormation goes on with any update osls started; `make deployments STAGE=%s REGION=%s` shows where it got", err, a.stage, region)
+			return fmt.Errorf("interrupted (%w): CloudFormation goes on with any update osls started; `make deployments STAGE=%s REGION=%s` shows where it got", err, opts.Stage, region)
 		}
-		return fmt.Errorf("osls rollback failed (%w): its output above says why; `make deployments STAGE=%s REGION=%s` shows what is live now", err, a.stage, region)
+		return fmt.Errorf("osls rollback failed (%w): its output above says why; `make deployments STAGE=%s REGION=%s` shows what is live now", err, opts.Stage, region)
 	}
-	after, _, err := a.loadDeployments(ctx, "rollback")
+	after, _, err := opts.loadDeployments("rollback")
 	if err != nil {
 		return fmt.Errorf("osls rollback ended, but reading the stack again failed: %w", err)
 	}
 	if after.Stack.LiveDirectory != c.To.Directory {
 		return fmt.Errorf("osls rollback ended, but stack %s (%s) runs %q, not %s: see `make deployments STAGE=%s REGION=%s`",
-			after.Stack.Name, after.Stack.Status, after.Stack.LiveDirectory, c.To.Directory, a.stage, region)
+			after.Stack.Name, after.Stack.Status, after.Stack.LiveDirectory, c.To.Directory, opts.Stage, region)
 	}
-	fmt.Fprintf(w, "Stage %s is live on %s.\n", a.stage, deploymentLine(c.To))
+	fmt.Fprintf(w, "Stage %s is live on %s.\n", opts.Stage, deploymentLine(c.To))
 	return nil
 }
 
@@ -192,15 +240,16 @@ func deploymentLine(d deployments.Deployment) string {
 }
 
 // loadDeployments reads the stage's stack and deployment bucket.
-func (a *Factory) loadDeployments(ctx context.Context, command string) (*deployments.Listing, string, error) {
-	if a.stage == "" {
+func (o *stageOptions) loadDeployments(command string) (*deployments.Listing, string, error) {
+	ctx := o.ctx
+	if o.Stage == "" {
 		return nil, "", usagef("%s needs --stage NAME (make %s STAGE=NAME): deployments exist only on AWS", command, command)
 	}
-	cfg, err := a.stageConfig(ctx)
+	cfg, err := o.Config(ctx)
 	if err != nil {
 		return nil, "", err
 	}
-	l, err := deployments.Load(ctx, cloudformation.NewFromConfig(cfg), s3.NewFromConfig(cfg), oslsService, a.stage)
+	l, err := deployments.Load(ctx, cloudformation.NewFromConfig(cfg), s3.NewFromConfig(cfg), oslsService, o.Stage)
 	if err != nil {
 		return nil, "", err
 	}
@@ -235,10 +284,10 @@ type deploymentView struct {
 
 // makeRollback is the make command line that rolls the stage back to
 // timestamp ("" for the previous one).
-func (a *Factory) makeRollback(region, timestamp string) string {
-	s := fmt.Sprintf("make rollback STAGE=%s REGION=%s", a.stage, region)
-	if a.profile != "" {
-		s = "AWS_PROFILE=" + deployments.ShellQuote([]string{a.profile}) + " " + s
+func (o *stageOptions) makeRollback(region, timestamp string) string {
+	s := fmt.Sprintf("make rollback STAGE=%s REGION=%s", o.Stage, region)
+	if o.Profile != "" {
+		s = "AWS_PROFILE=" + deployments.ShellQuote([]string{o.Profile}) + " " + s
 	}
 	if timestamp != "" {
 		s += " TO=" + timestamp
@@ -246,13 +295,13 @@ func (a *Factory) makeRollback(region, timestamp string) string {
 	return s
 }
 
-func (a *Factory) printDeployments(format string, l *deployments.Listing, region string) error {
+func (o *stageOptions) printDeployments(format string, l *deployments.Listing, region string) error {
 	views := make([]deploymentView, len(l.Deployments))
 	var prev, newest *deploymentView
 	for i, d := range l.Deployments {
 		views[i] = deploymentView{Deployment: d}
 		if d.State != deployments.StateLive && d.Problem == "" {
-			views[i].RollbackCommand = a.makeRollback(region, d.Timestamp)
+			views[i].RollbackCommand = o.makeRollback(region, d.Timestamp)
 		}
 		if d.State == deployments.StatePrevious {
 			prev = &views[i]
@@ -261,7 +310,7 @@ func (a *Factory) printDeployments(format string, l *deployments.Listing, region
 			newest = &views[i]
 		}
 	}
-	w := a.IOStreams.Out
+	w := o.IO.Out
 	switch format {
 	case "json":
 		return printJSONLines(w, views)
@@ -294,19 +343,19 @@ func (a *Factory) printDeployments(format string, l *deployments.Listing, region
 	fmt.Fprintln(w)
 	switch _, live := l.Live(); {
 	case prev != nil:
-		fmt.Fprintf(w, "Roll back to the previous deployment, %s:\n  %s\n", deploymentLine(prev.Deployment), a.makeRollback(region, ""))
+		fmt.Fprintf(w, "Roll back to the previous deployment, %s:\n  %s\n", deploymentLine(prev.Deployment), o.makeRollback(region, ""))
 	case !live:
 		fmt.Fprintln(w, "The live deployment is not in the bucket, so none is \"the previous\": name one with TO.")
 	default:
 		fmt.Fprintln(w, "No deployment before the live one to roll back to.")
 	}
 	if len(views) > 1 {
-		fmt.Fprintf(w, "Roll back to another one:\n  %s\n", a.makeRollback(region, "<TIMESTAMP>"))
+		fmt.Fprintf(w, "Roll back to another one:\n  %s\n", o.makeRollback(region, "<TIMESTAMP>"))
 	}
 	if newest != nil {
 		// osls compares a deploy with the newest deployment in the bucket,
 		// not the live one, and skips it when they are the same.
-		fmt.Fprintf(w, "Forward again to the newest, %s:\n  %s\n", deploymentLine(newest.Deployment), a.makeRollback(region, newest.Timestamp))
+		fmt.Fprintf(w, "Forward again to the newest, %s:\n  %s\n", deploymentLine(newest.Deployment), o.makeRollback(region, newest.Timestamp))
 		fmt.Fprintln(w, "  (a `make deploy` of the same code is skipped as \"No changes to deploy\": osls compares with the newest\n  deployment, not the live one; add --force to PARAMS to deploy it anyway)")
 	}
 	return nil

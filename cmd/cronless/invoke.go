@@ -1,19 +1,35 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/spf13/cobra"
+	"go.uber.org/zap"
 
+	"github.com/cronless/cronless/cmd/cronless/internal/iostreams"
 	"github.com/cronless/cronless/shared/planner"
 )
 
-func (a *Factory) invokeCommand() *cobra.Command {
-	var f pipelineFlags
-	var eventFile string
+// InvokeOptions are the options of `invoke`.
+type InvokeOptions struct {
+	IO        *iostreams.IOStreams
+	DB        string
+	Log       *zap.Logger
+	Handler   string // planner, worker or results
+	EventFile string
+	Pipeline  pipelineFlags
+
+	// ctx is the command's context (cobra's), for the run function.
+	ctx context.Context
+}
+
+// NewCmdInvoke is `invoke`; runF, when set, runs instead of invokeRun (tests).
+func NewCmdInvoke(f *Factory, runF func(*InvokeOptions) error) *cobra.Command {
+	opts := &InvokeOptions{IO: f.IOStreams}
 	cmd := &cobra.Command{
 		Use:   "invoke planner|worker|results --event FILE",
 		Short: "Run one handler with a sample event on the local backend and print its response",
@@ -30,52 +46,61 @@ from a file (see events/), on the local backend, and print the response JSON.
 		ValidArgs: []string{"planner", "worker", "results"},
 		Args:      cobra.MatchAll(cobra.ExactArgs(1), cobra.OnlyValidArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if eventFile == "" {
-				return usagef("--event is required: a JSON event file such as events/schedule.json")
+			opts.DB, opts.Log, opts.ctx = f.db, f.logger, cmd.Context()
+			opts.Handler = args[0]
+			if runF != nil {
+				return runF(opts)
 			}
-			data, err := os.ReadFile(eventFile)
-			if err != nil {
-				return usagef("--event: %v", err)
-			}
-			ctx := cmd.Context()
-			p, b, err := a.openPipeline(ctx, &f, a.db)
-			if err != nil {
-				return err
-			}
-			defer b.Close()
-
-			var resp any
-			switch args[0] {
-			case "planner":
-				var tick planner.Tick
-				if err := json.Unmarshal(data, &tick); err != nil {
-					return usagef("%s is not a planner event: %v", eventFile, err)
-				}
-				resp, err = p.Planner().Handle(ctx, tick)
-			case "worker", "results":
-				var ev events.SQSEvent
-				if err := json.Unmarshal(data, &ev); err != nil {
-					return usagef("%s is not an SQS event (see events/%s-sqs.json): %v", eventFile, args[0], err)
-				}
-				if len(ev.Records) == 0 {
-					return usagef("%s is not an SQS event with records (see events/%s-sqs.json)", eventFile, args[0])
-				}
-				if args[0] == "worker" {
-					resp, err = p.Worker().Handle(ctx, ev)
-				} else {
-					resp, err = p.ResultsHandler().Handle(ctx, ev)
-				}
-			}
-			if err != nil {
-				return fmt.Errorf("%s: %w", args[0], err)
-			}
-			enc := json.NewEncoder(a.IOStreams.Out)
-			enc.SetIndent("", "  ")
-			return enc.Encode(resp)
+			return invokeRun(opts)
 		},
 	}
-	cmd.Flags().StringVar(&eventFile, "event", "", "the event JSON file (see events/)")
-	cmd.Flags().StringVar(&f.targetsFile, "targets", "targets.yaml", "the targets file (the planner reads it)")
-	f.register(cmd)
+	cmd.Flags().StringVar(&opts.EventFile, "event", "", "the event JSON file (see events/)")
+	cmd.Flags().StringVar(&opts.Pipeline.targetsFile, "targets", "targets.yaml", "the targets file (the planner reads it)")
+	opts.Pipeline.register(cmd)
 	return cmd
+}
+
+func invokeRun(opts *InvokeOptions) error {
+	if opts.EventFile == "" {
+		return usagef("--event is required: a JSON event file such as events/schedule.json")
+	}
+	data, err := os.ReadFile(opts.EventFile)
+	if err != nil {
+		return usagef("--event: %v", err)
+	}
+	ctx := opts.ctx
+	p, b, err := openPipeline(ctx, &opts.Pipeline, opts.DB, opts.Log)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+
+	var resp any
+	switch opts.Handler {
+	case "planner":
+		var tick planner.Tick
+		if err := json.Unmarshal(data, &tick); err != nil {
+			return usagef("%s is not a planner event: %v", opts.EventFile, err)
+		}
+		resp, err = p.Planner().Handle(ctx, tick)
+	case "worker", "results":
+		var ev events.SQSEvent
+		if err := json.Unmarshal(data, &ev); err != nil {
+			return usagef("%s is not an SQS event (see events/%s-sqs.json): %v", opts.EventFile, opts.Handler, err)
+		}
+		if len(ev.Records) == 0 {
+			return usagef("%s is not an SQS event with records (see events/%s-sqs.json)", opts.EventFile, opts.Handler)
+		}
+		if opts.Handler == "worker" {
+			resp, err = p.Worker().Handle(ctx, ev)
+		} else {
+			resp, err = p.ResultsHandler().Handle(ctx, ev)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", opts.Handler, err)
+	}
+	enc := json.NewEncoder(opts.IO.Out)
+	enc.SetIndent("", "  ")
+	return enc.Encode(resp)
 }

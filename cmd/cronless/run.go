@@ -10,7 +10,9 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
+	"go.uber.org/zap"
 
+	"github.com/cronless/cronless/cmd/cronless/internal/iostreams"
 	"github.com/cronless/cronless/shared/cost"
 	"github.com/cronless/cronless/shared/crawl"
 	"github.com/cronless/cronless/shared/local"
@@ -87,7 +89,7 @@ func (f *pipelineFlags) check() error {
 
 // openPipeline checks the flags, loads the targets file and assembles the
 // local pipeline over the backend at dbPath. Close the backend when done.
-func (a *Factory) openPipeline(ctx context.Context, f *pipelineFlags, dbPath string) (*local.Pipeline, *localBackend, error) {
+func openPipeline(ctx context.Context, f *pipelineFlags, dbPath string, log *zap.Logger) (*local.Pipeline, *localBackend, error) {
 	if err := f.check(); err != nil {
 		return nil, nil, err
 	}
@@ -104,15 +106,15 @@ func (a *Factory) openPipeline(ctx context.Context, f *pipelineFlags, dbPath str
 	if err != nil {
 		return nil, nil, err
 	}
-	return a.pipeline(tf, b, f), b, nil
+	return pipeline(tf, b, f, log), b, nil
 }
 
 // pipeline assembles the local pipeline over the backend.
-func (a *Factory) pipeline(tf *targets.File, b *localBackend, f *pipelineFlags) *local.Pipeline {
+func pipeline(tf *targets.File, b *localBackend, f *pipelineFlags, log *zap.Logger) *local.Pipeline {
 	m := local.MappingConfig{BatchSize: f.batchSize, BatchWindow: f.batchWindow, MaxConcurrency: f.concurrency, Timeout: f.functionTimout}
 	return &local.Pipeline{
 		Targets: tf, Ticks: b.ticks, Jobs: b.targets, JobsDLQ: b.targetsDLQ, Results: b.results, ResultsDLQ: b.resultsDLQ,
-		Store: b.store, Log: a.logger, Region: localRegion,
+		Store: b.store, Log: log, Region: localRegion,
 		Fetcher: crawl.New(crawl.Options{
 			AllowPrivate: f.allowPrivate, UserAgent: tf.Defaults.UserAgent, Timeout: tf.Defaults.Timeout,
 			HostConcurrency: f.hostConcurrency, HostDelay: f.hostDelay,
@@ -125,8 +127,21 @@ func (a *Factory) pipeline(tf *targets.File, b *localBackend, f *pipelineFlags) 
 	}
 }
 
-func (a *Factory) runCommand() *cobra.Command {
-	var f pipelineFlags
+// RunOptions are the options of `run`.
+type RunOptions struct {
+	IO       *iostreams.IOStreams
+	Now      func() time.Time
+	DB       string
+	Log      *zap.Logger
+	Pipeline pipelineFlags
+
+	// ctx is the command's context (cobra's), for the run function.
+	ctx context.Context
+}
+
+// NewCmdRun is `run`; runF, when set, runs instead of runRun (tests).
+func NewCmdRun(f *Factory, runF func(*RunOptions) error) *cobra.Command {
+	opts := &RunOptions{IO: f.IOStreams, Now: f.Now}
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Run the pipeline on this machine (the local backend)",
@@ -144,32 +159,40 @@ by kill -9) is planned again, as the same run, by the next start.`,
   cronless run --targets targets.yaml --schedule hourly`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			p, b, err := a.openPipeline(ctx, &f, a.db)
-			if err != nil {
-				return err
+			opts.DB, opts.Log, opts.ctx = f.db, f.logger, cmd.Context()
+			if runF != nil {
+				return runF(opts)
 			}
-			defer b.Close()
-			if !f.once {
-				fmt.Fprintf(a.IOStreams.ErrOut, "cronless: running schedules %v on %s; Ctrl-C stops\n", orAll(f.schedules), a.db)
-				if err := p.Run(ctx, f.schedules); err != nil {
-					return err
-				}
-				fmt.Fprintf(a.IOStreams.ErrOut, "cronless: stopped; messages still queued in %s are picked up by the next run\n", a.db)
-				return nil
-			}
-			reports, err := a.runOnce(ctx, p, f.schedules, time.Now())
-			if err != nil {
-				return err
-			}
-			return printRunReports(a.IOStreams.Out, reports)
+			return runRun(opts)
 		},
 	}
-	cmd.Flags().StringVar(&f.targetsFile, "targets", "targets.yaml", "the targets file")
-	cmd.Flags().StringSliceVar(&f.schedules, "schedule", nil, "run only this schedule (repeatable; default: all)")
-	cmd.Flags().BoolVar(&f.once, "once", false, "fire each selected schedule once, now, and return when the run has drained")
-	f.register(cmd)
+	cmd.Flags().StringVar(&opts.Pipeline.targetsFile, "targets", "targets.yaml", "the targets file")
+	cmd.Flags().StringSliceVar(&opts.Pipeline.schedules, "schedule", nil, "run only this schedule (repeatable; default: all)")
+	cmd.Flags().BoolVar(&opts.Pipeline.once, "once", false, "fire each selected schedule once, now, and return when the run has drained")
+	opts.Pipeline.register(cmd)
 	return cmd
+}
+
+func runRun(opts *RunOptions) error {
+	ctx := opts.ctx
+	p, b, err := openPipeline(ctx, &opts.Pipeline, opts.DB, opts.Log)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	if !opts.Pipeline.once {
+		fmt.Fprintf(opts.IO.ErrOut, "cronless: running schedules %v on %s; Ctrl-C stops\n", orAll(opts.Pipeline.schedules), opts.DB)
+		if err := p.Run(ctx, opts.Pipeline.schedules); err != nil {
+			return err
+		}
+		fmt.Fprintf(opts.IO.ErrOut, "cronless: stopped; messages still queued in %s are picked up by the next run\n", opts.DB)
+		return nil
+	}
+	reports, err := runOnce(ctx, opts.IO, opts.DB, p, opts.Pipeline.schedules, opts.Now())
+	if err != nil {
+		return err
+	}
+	return printRunReports(opts.IO.Out, reports)
 }
 
 func orAll(names []string) any {
@@ -180,14 +203,14 @@ func orAll(names []string) any {
 }
 
 // runOnce runs the pipeline once, with a progress bar on a terminal.
-func (a *Factory) runOnce(ctx context.Context, p *local.Pipeline, schedules []string, at time.Time) ([]local.RunReport, error) {
+func runOnce(ctx context.Context, ios *iostreams.IOStreams, db string, p *local.Pipeline, schedules []string, at time.Time) ([]local.RunReport, error) {
 	var bar *progressbar.ProgressBar
 	var progress func(local.Progress)
-	if a.IOStreams.IsStderrTTY() {
+	if ios.IsStderrTTY() {
 		waitNoted := false
 		progress = func(pr local.Progress) {
 			if bar == nil && pr.Planned > 0 {
-				bar = progressbar.NewOptions(pr.Planned, progressbar.OptionSetWriter(a.IOStreams.ErrOut),
+				bar = progressbar.NewOptions(pr.Planned, progressbar.OptionSetWriter(ios.ErrOut),
 					progressbar.OptionSetDescription("crawling"), progressbar.OptionShowCount(),
 					progressbar.OptionClearOnFinish(), progressbar.OptionThrottle(100*time.Millisecond))
 			}
@@ -202,8 +225,8 @@ func (a *Factory) runOnce(ctx context.Context, p *local.Pipeline, schedules []st
 				if bar != nil {
 					_ = bar.Finish()
 				}
-				fmt.Fprintf(a.IOStreams.ErrOut, "cronless: waiting for %d tick(s) an interrupted run left in %s; they come back within --visibility-timeout\n",
-					pr.Ticks.Total(), a.db)
+				fmt.Fprintf(ios.ErrOut, "cronless: waiting for %d tick(s) an interrupted run left in %s; they come back within --visibility-timeout\n",
+					pr.Ticks.Total(), db)
 			}
 		}
 	}
@@ -212,7 +235,7 @@ func (a *Factory) runOnce(ctx context.Context, p *local.Pipeline, schedules []st
 		_ = bar.Finish()
 	}
 	if errors.Is(err, context.Canceled) {
-		return nil, fmt.Errorf("interrupted before the run drained; what is in flight is kept in %s: run again to finish it", a.db)
+		return nil, fmt.Errorf("interrupted before the run drained; what is in flight is kept in %s: run again to finish it", db)
 	}
 	return reports, err
 }

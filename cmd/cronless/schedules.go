@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/cronless/cronless/shared/planner"
 	"github.com/spf13/cobra"
+
+	"github.com/cronless/cronless/cmd/cronless/internal/iostreams"
+	"github.com/cronless/cronless/shared/planner"
 )
 
 // The schedules command writes the part of serverless.yml that comes from
@@ -92,8 +94,15 @@ type slsTarget struct {
 	DeadLetterConfig string `json:"DeadLetterConfig"`
 }
 
-func (a *Factory) schedulesCommand() *cobra.Command {
-	var file string
+// SchedulesOptions are the options of `schedules`.
+type SchedulesOptions struct {
+	IO          *iostreams.IOStreams
+	TargetsFile string
+}
+
+// NewCmdSchedules is `schedules`; runF, when set, runs instead of schedulesRun (tests).
+func NewCmdSchedules(f *Factory, runF func(*SchedulesOptions) error) *cobra.Command {
+	opts := &SchedulesOptions{IO: f.IOStreams}
 	cmd := &cobra.Command{
 		Use:   "schedules",
 		Short: "Print the schedules of a targets file for serverless.yml (JSON)",
@@ -108,53 +117,60 @@ targets.yaml schedule it is in its description, and delivers to the planner:
 		Example: "  cronless schedules --targets targets.yaml > build/schedules.json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			tf, err := loadTargets(file)
-			if err != nil {
-				return err
+			if runF != nil {
+				return runF(opts)
 			}
-			out := slsSchedules{Events: []slsEvent{}, Extensions: map[string]slsExtension{}}
-			for i, name := range tf.ScheduleNames {
-				sc := tf.Schedules[name]
-				var rate any = sc.Expression
-				var props slsExtensionProps
-				if sc.Expr.IsOneTime() {
-					rate = map[string]string{"Fn::Sub": sc.Expression}
-					props.ScheduleExpression = sc.Expression
-				}
-				input := planner.Tick{Schedule: name, ScheduledTime: scheduledTimeAttr}
-				out.Events = append(out.Events, slsEvent{Schedule: slsSchedule{
-					Method:   "scheduler",
-					Rate:     []any{rate},
-					Timezone: sc.Timezone,
-					// Only the name: osls would read "${" in free text as a variable.
-					Description: "cronless: targets.yaml schedule " + name,
-					Group:       "${self:custom.scheduler.groupName}",
-					RoleArn:     "${self:custom.scheduler.roleArn}",
-					Input:       input,
-				}})
-				// The event's Input, as the text CloudFormation takes.
-				inputJSON, err := marshalNoEscape(input)
-				if err != nil {
-					return err
-				}
-				id := fmt.Sprintf("%sSchedulerSchedule%d", plannerFunction, i+1)
-				props.Target = slsTarget{
-					Arn:              map[string][]string{"Fn::GetAtt": {plannerFunction + "LambdaFunction", "Arn"}},
-					RoleArn:          "${self:custom.scheduler.roleArn}",
-					Input:            inputJSON,
-					RetryPolicy:      "${self:custom.scheduler.retryPolicy}",
-					DeadLetterConfig: "${self:custom.scheduler.deadLetterConfig}",
-				}
-				out.Extensions[id] = slsExtension{Properties: props}
-			}
-			enc := json.NewEncoder(a.IOStreams.Out)
-			enc.SetIndent("", "  ")
-			enc.SetEscapeHTML(false) // keep <aws.scheduler.scheduled-time> readable
-			return enc.Encode(out)
+			return schedulesRun(opts)
 		},
 	}
-	cmd.Flags().StringVar(&file, "targets", "targets.yaml", "the targets file")
+	cmd.Flags().StringVar(&opts.TargetsFile, "targets", "targets.yaml", "the targets file")
 	return cmd
+}
+
+func schedulesRun(opts *SchedulesOptions) error {
+	tf, err := loadTargets(opts.TargetsFile)
+	if err != nil {
+		return err
+	}
+	out := slsSchedules{Events: []slsEvent{}, Extensions: map[string]slsExtension{}}
+	for i, name := range tf.ScheduleNames {
+		sc := tf.Schedules[name]
+		var rate any = sc.Expression
+		var props slsExtensionProps
+		if sc.Expr.IsOneTime() {
+			rate = map[string]string{"Fn::Sub": sc.Expression}
+			props.ScheduleExpression = sc.Expression
+		}
+		input := planner.Tick{Schedule: name, ScheduledTime: scheduledTimeAttr}
+		out.Events = append(out.Events, slsEvent{Schedule: slsSchedule{
+			Method:   "scheduler",
+			Rate:     []any{rate},
+			Timezone: sc.Timezone,
+			// Only the name: osls would read "${" in free text as a variable.
+			Description: "cronless: targets.yaml schedule " + name,
+			Group:       "${self:custom.scheduler.groupName}",
+			RoleArn:     "${self:custom.scheduler.roleArn}",
+			Input:       input,
+		}})
+		// The event's Input, as the text CloudFormation takes.
+		inputJSON, err := marshalNoEscape(input)
+		if err != nil {
+			return err
+		}
+		id := fmt.Sprintf("%sSchedulerSchedule%d", plannerFunction, i+1)
+		props.Target = slsTarget{
+			Arn:              map[string][]string{"Fn::GetAtt": {plannerFunction + "LambdaFunction", "Arn"}},
+			RoleArn:          "${self:custom.scheduler.roleArn}",
+			Input:            inputJSON,
+			RetryPolicy:      "${self:custom.scheduler.retryPolicy}",
+			DeadLetterConfig: "${self:custom.scheduler.deadLetterConfig}",
+		}
+		out.Extensions[id] = slsExtension{Properties: props}
+	}
+	enc := json.NewEncoder(opts.IO.Out)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // keep <aws.scheduler.scheduled-time> readable
+	return enc.Encode(out)
 }
 
 // marshalNoEscape is v as compact JSON, with <, > and & left as they are.

@@ -5,10 +5,20 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/cronless/cronless/cmd/cronless/internal/iostreams"
 )
 
-func (a *Factory) validateCommand() *cobra.Command {
-	var file string
+// ValidateOptions are the options of `validate`.
+type ValidateOptions struct {
+	IO          *iostreams.IOStreams
+	Now         func() time.Time
+	TargetsFile string
+}
+
+// NewCmdValidate is `validate`; runF, when set, runs instead of validateRun (tests).
+func NewCmdValidate(f *Factory, runF func(*ValidateOptions) error) *cobra.Command {
+	opts := &ValidateOptions{IO: f.IOStreams, Now: f.Now}
 	cmd := &cobra.Command{
 		Use:   "validate",
 		Short: "Check a targets file and show when each schedule fires next",
@@ -18,32 +28,39 @@ and its next three times.`,
 		Example: "  cronless validate --targets targets.yaml",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			tf, err := loadTargets(file)
-			if err != nil {
-				return err
+			if runF != nil {
+				return runF(opts)
 			}
-			t := newTable("SCHEDULE", "EXPRESSION", "TIMEZONE", "TARGETS", "NEXT")
-			now := time.Now()
-			for _, name := range tf.ScheduleNames {
-				sc := tf.Schedules[name]
-				next, after := "", now
-				for i := range 3 {
-					at := sc.Expr.Next(after, sc.Location)
-					if at.IsZero() {
-						break
-					}
-					if i > 0 {
-						next += ", "
-					}
-					next += at.In(sc.Location).Format("2006-01-02 15:04 MST")
-					after = at
-				}
-				t.add(name, sc.Expression, sc.Location, len(tf.TargetsFor(name)), next)
-			}
-			fmt.Fprintf(a.IOStreams.Out, "%s: valid, %d targets, %d schedules\n\n", file, len(tf.Targets), len(tf.Schedules))
-			return t.write(a.IOStreams.Out)
+			return validateRun(opts)
 		},
 	}
-	cmd.Flags().StringVar(&file, "targets", "targets.yaml", "the targets file")
+	cmd.Flags().StringVar(&opts.TargetsFile, "targets", "targets.yaml", "the targets file")
 	return cmd
+}
+
+func validateRun(opts *ValidateOptions) error {
+	tf, err := loadTargets(opts.TargetsFile)
+	if err != nil {
+		return err
+	}
+	t := newTable("SCHEDULE", "EXPRESSION", "TIMEZONE", "TARGETS", "NEXT")
+	now := opts.Now()
+	for _, name := range tf.ScheduleNames {
+		sc := tf.Schedules[name]
+		next, after := "", now
+		for i := range 3 {
+			at := sc.Expr.Next(after, sc.Location)
+			if at.IsZero() {
+				break
+			}
+			if i > 0 {
+				next += ", "
+			}
+			next += at.In(sc.Location).Format("2006-01-02 15:04 MST")
+			after = at
+		}
+		t.add(name, sc.Expression, sc.Location, len(tf.TargetsFor(name)), next)
+	}
+	fmt.Fprintf(opts.IO.Out, "%s: valid, %d targets, %d schedules\n\n", opts.TargetsFile, len(tf.Targets), len(tf.Schedules))
+	return t.write(opts.IO.Out)
 }

@@ -137,8 +137,8 @@ Start with:  cronless demo`,
 		a.logger = obs.New(a.IOStreams.ErrOut, format, lvl)
 		return nil
 	}
-	root.AddCommand(a.demoCommand(), a.runCommand(), a.invokeCommand(), NewCmdResults(a), a.validateCommand(), a.schedulesCommand(),
-		NewCmdDLQ(a), NewCmdRuns(a), a.costCommand(), a.deploymentsCommand(), a.rollbackCommand())
+	root.AddCommand(NewCmdDemo(a, nil), NewCmdRun(a, nil), NewCmdInvoke(a, nil), NewCmdResults(a), NewCmdValidate(a, nil), NewCmdSchedules(a, nil),
+		NewCmdDLQ(a), NewCmdRuns(a), NewCmdCost(a, nil), NewCmdDeployments(a, nil), NewCmdRollback(a, nil))
 	return root
 }
 
