@@ -79,10 +79,7 @@ the region with --region (default us-east-1).
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.Region, o.flags = f.region, cmd.Flags()
-			if runF != nil {
-				return runF(o)
-			}
-			return costRun(o)
+			return runOr(o, runF, costRun)
 		},
 	}
 	fs := cmd.Flags()

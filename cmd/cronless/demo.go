@@ -10,9 +10,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"go.uber.org/zap"
 
-	"github.com/cronless/cronless/cmd/cronless/internal/iostreams"
 	"github.com/cronless/cronless/shared/demosite"
 	"github.com/cronless/cronless/shared/job"
 	"github.com/cronless/cronless/shared/store"
@@ -21,18 +19,14 @@ import (
 
 // DemoOptions are the options of `demo`.
 type DemoOptions struct {
-	IO    *iostreams.IOStreams
-	Log   *zap.Logger
-	Dir   string
-	Ticks int
-
-	// ctx is the command's context (cobra's), for the run function.
-	ctx context.Context
+	localOptions // its own database, in Dir, and pipeline settings
+	Dir          string
+	Ticks        int
 }
 
 // NewCmdDemo is `demo`; runF, when set, runs instead of demoRun (tests).
 func NewCmdDemo(f *Factory, runF func(*DemoOptions) error) *cobra.Command {
-	opts := &DemoOptions{IO: f.IOStreams}
+	opts := &DemoOptions{localOptions: newLocalOptions(f)}
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "See cronless work end to end in seconds, with nothing to set up",
@@ -46,11 +40,8 @@ The demo site has pages that extract cleanly, a page that changes on every run, 
 (retried, then dead-lettered with its last error) and a page robots.txt disallows.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Log, opts.ctx = f.logger, cmd.Context()
-			if runF != nil {
-				return runF(opts)
-			}
-			return demoRun(opts)
+			opts.set(f, cmd)
+			return runOr(opts, runF, demoRun)
 		},
 	}
 	cmd.Flags().IntVar(&opts.Ticks, "ticks", 1, "how many ticks to run, a minute apart in scheduled time (the news page changes on each)")

@@ -24,9 +24,10 @@ import (
 // oslsService is serverless.yml's service: the stack is <service>-<stage>.
 const oslsService = "cronless"
 
-// runCommand runs a command line with the CLI's output streams; tests
-// replace it to see the osls command line without running osls.
-var runCommand = func(ctx context.Context, argv []string, stdout, stderr io.Writer) error {
+// execCommand runs a command line with the CLI's output streams: the
+// Factory's Exec, which a test replaces to see the osls command line
+// without running osls.
+func execCommand(ctx context.Context, argv []string, stdout, stderr io.Writer) error {
 	c := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	c.Stdout, c.Stderr = stdout, stderr
 	// On Ctrl-C osls gets an interrupt, as from a terminal, not a kill.
@@ -88,10 +89,7 @@ ends with the commands that roll back.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.set(f, cmd)
-			if runF != nil {
-				return runF(opts)
-			}
-			return deploymentsRun(opts)
+			return runOr(opts, runF, deploymentsRun)
 		},
 	}
 	cmd.Flags().StringVarP(&opts.Output, "output", "o", "", outputUsage)
@@ -113,6 +111,7 @@ func deploymentsRun(opts *DeploymentsOptions) error {
 // RollbackOptions are the options of `rollback`.
 type RollbackOptions struct {
 	stageOptions
+	Exec   func(ctx context.Context, argv []string, stdout, stderr io.Writer) error // runs osls
 	To     string
 	DryRun bool
 	Params []string
@@ -120,7 +119,7 @@ type RollbackOptions struct {
 
 // NewCmdRollback is `rollback`; runF, when set, runs instead of rollbackRun (tests).
 func NewCmdRollback(f *Factory, runF func(*RollbackOptions) error) *cobra.Command {
-	opts := &RollbackOptions{stageOptions: newStageOptions(f)}
+	opts := &RollbackOptions{stageOptions: newStageOptions(f), Exec: f.Exec}
 	cmd := &cobra.Command{
 		Use:   "rollback --stage NAME [--to TIMESTAMP]",
 		Short: "Put a stage back on the deployment before the live one, or on the one named",
@@ -147,10 +146,7 @@ with.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.set(f, cmd)
-			if runF != nil {
-				return runF(opts)
-			}
-			return rollbackRun(opts)
+			return runOr(opts, runF, rollbackRun)
 		},
 	}
 	cmd.Flags().StringVar(&opts.To, "to", "", "the deployment to go back to (default: the one before the live one)")
@@ -216,7 +212,7 @@ func rollbackRun(opts *RollbackOptions) error {
 			return fmt.Errorf("no %s here: run the rollback in the cronless checkout (make rollback STAGE=%s installs osls first)", need, opts.Stage)
 		}
 	}
-	if err := runCommand(ctx, argv, opts.IO.Out, opts.IO.ErrOut); err != nil {
+	if err := opts.Exec(ctx, argv, opts.IO.Out, opts.IO.ErrOut); err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("interrupted (%w): CloudFormation goes on with any update osls started; `make deployments STAGE=%s REGION=%s` shows where it got", err, opts.Stage, region)
 		}

@@ -195,18 +195,16 @@ func bootstrapZip(t *testing.T) []byte {
 	return buf.Bytes()
 }
 
-// fakeOsls replaces runCommand for the test: it records each command line
-// and runs do instead of osls.
-func fakeOsls(t *testing.T, do func(argv []string) error) *[][]string {
-	t.Helper()
+// fakeOsls returns a Factory setup for cliWith whose Exec records each
+// command line and runs do instead of osls, and the command lines.
+func fakeOsls(do func(argv []string) error) (*[][]string, func(*Factory)) {
 	var calls [][]string
-	old := runCommand
-	runCommand = func(_ context.Context, argv []string, _, _ io.Writer) error {
-		calls = append(calls, argv)
-		return do(argv)
+	return &calls, func(f *Factory) {
+		f.Exec = func(_ context.Context, argv []string, _, _ io.Writer) error {
+			calls = append(calls, argv)
+			return do(argv)
+		}
 	}
-	t.Cleanup(func() { runCommand = old })
-	return &calls
 }
 
 // inCheckout makes the working directory look like a cronless checkout
@@ -306,8 +304,8 @@ func TestDeploymentsAndRollbackOnMoto(t *testing.T) {
 	})
 
 	t.Run("dry run picks the previous and prints the command", func(t *testing.T) {
-		calls := fakeOsls(t, func([]string) error { return errors.New("must not run") })
-		code, out, stderr := cli(t, "rollback", "--stage", "prod", "--dry-run")
+		calls, osls := fakeOsls(func([]string) error { return errors.New("must not run") })
+		code, out, stderr := cliWith(t, osls, "rollback", "--stage", "prod", "--dry-run")
 		if code != exitOK {
 			t.Fatalf("exit %d: %s", code, stderr)
 		}
@@ -318,8 +316,8 @@ func TestDeploymentsAndRollbackOnMoto(t *testing.T) {
 	})
 
 	t.Run("unknown --to lists the deployments", func(t *testing.T) {
-		calls := fakeOsls(t, func([]string) error { return errors.New("must not run") })
-		code, _, stderr := cli(t, "rollback", "--stage", "prod", "--to", "1796604000001")
+		calls, osls := fakeOsls(func([]string) error { return errors.New("must not run") })
+		code, _, stderr := cliWith(t, osls, "rollback", "--stage", "prod", "--to", "1796604000001")
 		if code != exitUsage {
 			t.Errorf("exit %d, want %d", code, exitUsage)
 		}
@@ -335,11 +333,11 @@ func TestDeploymentsAndRollbackOnMoto(t *testing.T) {
 
 	t.Run("rollback runs osls and checks the stack", func(t *testing.T) {
 		inCheckout(t)
-		calls := fakeOsls(t, func(argv []string) error {
+		calls, osls := fakeOsls(func(argv []string) error {
 			stage.update(t, deployB) // what osls rollback --timestamp 1796600000000 does
 			return nil
 		})
-		code, out, stderr := cli(t, "rollback", "--stage", "prod", "--param", "alertEmail=none")
+		code, out, stderr := cliWith(t, osls, "rollback", "--stage", "prod", "--param", "alertEmail=none")
 		if code != exitOK {
 			t.Fatalf("exit %d: %s\n%s", code, stderr, out)
 		}
@@ -365,8 +363,8 @@ func TestDeploymentsAndRollbackOnMoto(t *testing.T) {
 
 	t.Run("osls fails", func(t *testing.T) {
 		inCheckout(t)
-		fakeOsls(t, func([]string) error { return errors.New("exit status 1") })
-		code, _, stderr := cli(t, "rollback", "--stage", "prod", "--to", deployC)
+		_, osls := fakeOsls(func([]string) error { return errors.New("exit status 1") })
+		code, _, stderr := cliWith(t, osls, "rollback", "--stage", "prod", "--to", deployC)
 		if code != exitError || !strings.Contains(stderr, "osls rollback failed (exit status 1)") || !strings.Contains(stderr, "make deployments STAGE=prod REGION=us-east-1") {
 			t.Errorf("exit %d, stderr %q; want 1 and what to look at", code, stderr)
 		}
@@ -374,8 +372,8 @@ func TestDeploymentsAndRollbackOnMoto(t *testing.T) {
 
 	t.Run("osls succeeds but the stack did not move", func(t *testing.T) {
 		inCheckout(t)
-		fakeOsls(t, func([]string) error { return nil })
-		code, _, stderr := cli(t, "rollback", "--stage", "prod", "--to", "2026-12-07T00:40:00Z")
+		_, osls := fakeOsls(func([]string) error { return nil })
+		code, _, stderr := cliWith(t, osls, "rollback", "--stage", "prod", "--to", "2026-12-07T00:40:00Z")
 		if code != exitError || !strings.Contains(stderr, "runs \""+deployB+"\", not "+deployC) {
 			t.Errorf("exit %d, stderr %q; want 1 saying what the stack runs", code, stderr)
 		}
@@ -383,8 +381,8 @@ func TestDeploymentsAndRollbackOnMoto(t *testing.T) {
 
 	t.Run("outside a checkout", func(t *testing.T) {
 		t.Chdir(t.TempDir())
-		calls := fakeOsls(t, func([]string) error { return errors.New("must not run") })
-		code, _, stderr := cli(t, "rollback", "--stage", "prod")
+		calls, osls := fakeOsls(func([]string) error { return errors.New("must not run") })
+		code, _, stderr := cliWith(t, osls, "rollback", "--stage", "prod")
 		if code != exitError || !strings.Contains(stderr, "no serverless.yml here: run the rollback in the cronless checkout") || len(*calls) != 0 {
 			t.Errorf("exit %d, stderr %q, ran %v; want 1, where to run it, and no osls", code, stderr, *calls)
 		}

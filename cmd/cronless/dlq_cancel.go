@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 
@@ -10,30 +9,6 @@ import (
 	"github.com/cronless/cronless/shared/dlq"
 	"github.com/cronless/cronless/shared/queue/sqsq"
 )
-
-// sqsMover adapts an SQS queue's move-task methods to dlq.Mover.
-type sqsMover struct{ q *sqsq.Queue }
-
-func (m sqsMover) StartMove(ctx context.Context, dst string, perSecond int) (string, error) {
-	return m.q.StartMove(ctx, dst, perSecond)
-}
-
-func (m sqsMover) CancelMove(ctx context.Context, handle string) (int64, error) {
-	return m.q.CancelMove(ctx, handle)
-}
-
-func (m sqsMover) ListMoves(ctx context.Context) ([]dlq.MoveTask, error) {
-	ts, err := m.q.ListMoves(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]dlq.MoveTask, len(ts))
-	for i, t := range ts {
-		out[i] = dlq.MoveTask{Handle: t.Handle, Status: t.Status, DestinationARN: t.DestinationARN, MaxPerSecond: t.MaxPerSecond,
-			Moved: t.Moved, ToMove: t.ToMove, FailureReason: t.FailureReason, StartedAt: t.StartedAt}
-	}
-	return out, nil
-}
 
 // openMover opens the backend and the move-task API of the stage's DLQ
 // that --queue names. Close o when done (it is nil on error).
@@ -51,7 +26,7 @@ func (opts *dlqOptions) openMover() (o *backend, m dlq.Mover, p dlqPair, err err
 		o.Close()
 		return nil, nil, dlqPair{}, usagef("message move tasks need a deployed stage (--stage)")
 	}
-	return o, sqsMover{sq}, pairs[0], nil
+	return o, sq, pairs[0], nil
 }
 
 // movesUnsupported explains a server without message move tasks.
@@ -92,10 +67,7 @@ rest stay in the DLQ. A deployed stage only.`,
 			if len(args) == 1 {
 				opts.Handle = args[0]
 			}
-			if runF != nil {
-				return runF(opts)
-			}
-			return dlqCancelRun(opts)
+			return runOr(opts, runF, dlqCancelRun)
 		},
 	}
 	cmd.Flags().StringVar(&opts.queue, "queue", "targets", "the dead-letter queue: targets or results")

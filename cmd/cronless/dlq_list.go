@@ -32,10 +32,7 @@ The messages stay in the queue, visible again when the listing ends.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.set(f, cmd)
-			if runF != nil {
-				return runF(opts)
-			}
-			return dlqListRun(opts)
+			return runOr(opts, runF, dlqListRun)
 		},
 	}
 	opts.registerQueue(cmd, "targets")

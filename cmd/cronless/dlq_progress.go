@@ -42,13 +42,13 @@ func dlqProgress(ctx context.Context, ios *iostreams.IOStreams, q queue.Queue, w
 
 // watchMove watches a move task until it ends (dlq.WatchMove), with a
 // progress bar of the messages moved on a terminal (stderr).
-func watchMove(ctx context.Context, ios *iostreams.IOStreams, m dlq.Mover, handle, what string, interval time.Duration) (dlq.MoveTask, error) {
+func watchMove(ctx context.Context, ios *iostreams.IOStreams, m dlq.Mover, handle, what string, interval time.Duration) (queue.MoveTask, error) {
 	if !ios.IsStderrTTY() {
 		return dlq.WatchMove(ctx, m, handle, interval, nil)
 	}
 	var bar *progressbar.ProgressBar
 	toMove := int64(-1) // unknown: a spinner with the count
-	progress := func(t dlq.MoveTask) {
+	progress := func(t queue.MoveTask) {
 		known := t.ToMove
 		if known <= 0 {
 			// SQS reports no (or no useful) total: count up.

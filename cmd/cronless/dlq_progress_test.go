@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/cronless/cronless/cmd/cronless/internal/iostreams"
-	"github.com/cronless/cronless/shared/dlq"
 	"github.com/cronless/cronless/shared/queue"
 	"github.com/cronless/cronless/shared/store"
 )
@@ -114,7 +113,7 @@ func runWithStderr(t *testing.T, args []string, terminal, confirm bool) (stdout,
 		in.WriteString("y\n")
 	}
 	where := map[bool]string{true: "on a terminal", false: "piped"}[terminal]
-	if code := run(context.Background(), args, &Factory{IOStreams: ios, Now: time.Now}); code != exitOK {
+	if code := run(context.Background(), args, &Factory{IOStreams: ios, Now: time.Now, Exec: execCommand}); code != exitOK {
 		t.Fatalf("%v %s: exit %d, stderr %q", args, where, code, errb.String())
 	}
 	return out.String(), errb.String()
@@ -169,16 +168,16 @@ func (m *fakeMover) StartMove(ctx context.Context, dst string, perSecond int) (s
 
 func (m *fakeMover) CancelMove(ctx context.Context, handle string) (int64, error) { return 0, nil }
 
-func (m *fakeMover) ListMoves(ctx context.Context) ([]dlq.MoveTask, error) {
+func (m *fakeMover) ListMoves(ctx context.Context) ([]queue.MoveTask, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	i := min(m.looks, len(m.moved)-1)
 	m.looks++
-	t := dlq.MoveTask{Handle: "task-1", Status: dlq.StatusRunning, Moved: m.moved[i], ToMove: m.toMove}
+	t := queue.MoveTask{Handle: "task-1", Status: queue.MoveRunning, Moved: m.moved[i], ToMove: m.toMove}
 	if i == len(m.moved)-1 {
-		t.Handle, t.Status = "", dlq.StatusCompleted
+		t.Handle, t.Status = "", queue.MoveCompleted
 	}
-	return []dlq.MoveTask{t}, nil
+	return []queue.MoveTask{t}, nil
 }
 
 // TestWatchMoveProgress watches a move task (dlq replay --all --native,
@@ -201,7 +200,7 @@ func TestWatchMoveProgress(t *testing.T) {
 				ios.SetStderrTTY(terminal)
 				task, err := watchMove(context.Background(), ios, m, "task-1", "moving cronless-targets-dlq", 1)
 				stderr := errb.String()
-				if err != nil || task.Status != dlq.StatusCompleted || task.Moved != 50 {
+				if err != nil || task.Status != queue.MoveCompleted || task.Moved != 50 {
 					t.Fatalf("watchMove = %+v, %v; want completed with 50 moved", task, err)
 				}
 				if stdout.Len() != 0 {

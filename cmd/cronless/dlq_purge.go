@@ -43,10 +43,7 @@ When stdin is not a terminal it does not ask: pass --yes, or it refuses (exit 2)
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.set(f, cmd)
-			if runF != nil {
-				return runF(opts)
-			}
-			return dlqPurgeRun(opts)
+			return runOr(opts, runF, dlqPurgeRun)
 		},
 	}
 	opts.registerQueue(cmd, "targets")

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cronless/cronless/shared/dlq"
+	"github.com/cronless/cronless/shared/queue"
 )
 
 // DLQReplayOptions are the options of `dlq replay`.
@@ -53,10 +54,7 @@ not the task; ` + "`cronless dlq cancel`" + ` cancels it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.set(f, cmd)
-			if runF != nil {
-				return runF(opts)
-			}
-			return dlqReplayRun(opts)
+			return runOr(opts, runF, dlqReplayRun)
 		},
 	}
 	opts.registerQueue(cmd, "targets")
@@ -84,8 +82,8 @@ func dlqReplayRun(opts *DLQReplayOptions) error {
 		if opts.Stage == "" {
 			return usagef("--native needs a deployed stage (--stage): it uses SQS message move tasks, which the local backend does not have; locally, use `cronless dlq replay --all`")
 		}
-		if opts.Rate != float64(int(opts.Rate)) || opts.Rate > dlq.MaxMovePerSecond {
-			return usagef("--rate %v: a move task takes a whole number of messages a second, up to %d", opts.Rate, dlq.MaxMovePerSecond)
+		if opts.Rate != float64(int(opts.Rate)) || opts.Rate > queue.MaxMovePerSecond {
+			return usagef("--rate %v: a move task takes a whole number of messages a second, up to %d", opts.Rate, queue.MaxMovePerSecond)
 		}
 		return replayNative(opts, int(opts.Rate))
 	}
@@ -156,10 +154,10 @@ func replayNative(opts *DLQReplayOptions, rate int) error {
 		return fmt.Errorf("watch move task %s: %w", handle, err)
 	}
 	switch t.Status {
-	case dlq.StatusCompleted:
+	case queue.MoveCompleted:
 		fmt.Fprintf(opts.IO.Out, "moved %d messages from %s back to their source queue on %s\n", t.Moved, p.dlq.Name(), o.where)
 		return nil
-	case dlq.StatusCancelled:
+	case queue.MoveCancelled:
 		return fmt.Errorf("move task %s was cancelled after moving %d messages", handle, t.Moved)
 	}
 	return fmt.Errorf("move task %s ended %s after moving %d messages: %s", handle, t.Status, t.Moved, t.FailureReason)

@@ -42,10 +42,7 @@ stays in the queue.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.set(f, cmd)
 			opts.MessageID = args[0]
-			if runF != nil {
-				return runF(opts)
-			}
-			return dlqShowRun(opts)
+			return runOr(opts, runF, dlqShowRun)
 		},
 	}
 	opts.registerQueue(cmd, "")

@@ -1,35 +1,26 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/spf13/cobra"
-	"go.uber.org/zap"
 
-	"github.com/cronless/cronless/cmd/cronless/internal/iostreams"
 	"github.com/cronless/cronless/shared/planner"
 )
 
 // InvokeOptions are the options of `invoke`.
 type InvokeOptions struct {
-	IO        *iostreams.IOStreams
-	DB        string
-	Log       *zap.Logger
+	localOptions
 	Handler   string // planner, worker or results
 	EventFile string
-	Pipeline  pipelineFlags
-
-	// ctx is the command's context (cobra's), for the run function.
-	ctx context.Context
 }
 
 // NewCmdInvoke is `invoke`; runF, when set, runs instead of invokeRun (tests).
 func NewCmdInvoke(f *Factory, runF func(*InvokeOptions) error) *cobra.Command {
-	opts := &InvokeOptions{IO: f.IOStreams}
+	opts := &InvokeOptions{localOptions: newLocalOptions(f)}
 	cmd := &cobra.Command{
 		Use:   "invoke planner|worker|results --event FILE",
 		Short: "Run one handler with a sample event on the local backend and print its response",
@@ -46,12 +37,9 @@ from a file (see events/), on the local backend, and print the response JSON.
 		ValidArgs: []string{"planner", "worker", "results"},
 		Args:      cobra.MatchAll(cobra.ExactArgs(1), cobra.OnlyValidArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.DB, opts.Log, opts.ctx = f.db, f.logger, cmd.Context()
+			opts.set(f, cmd)
 			opts.Handler = args[0]
-			if runF != nil {
-				return runF(opts)
-			}
-			return invokeRun(opts)
+			return runOr(opts, runF, invokeRun)
 		},
 	}
 	cmd.Flags().StringVar(&opts.EventFile, "event", "", "the event JSON file (see events/)")

@@ -21,16 +21,24 @@ import (
 // clock, and returns its exit code and output.
 func cli(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
-	ios, _, out, errb := iostreams.Test()
-	code = run(context.Background(), args, &Factory{IOStreams: ios, Now: time.Now})
-	return code, out.String(), errb.String()
+	return cliWith(t, nil, args...)
 }
 
 // cliAt is cli with the commands' clock stopped at now.
 func cliAt(t *testing.T, now time.Time, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
+	return cliWith(t, func(f *Factory) { f.Now = func() time.Time { return now } }, args...)
+}
+
+// cliWith is cli on a Factory that setup (if not nil) changes first.
+func cliWith(t *testing.T, setup func(*Factory), args ...string) (code int, stdout, stderr string) {
+	t.Helper()
 	ios, _, out, errb := iostreams.Test()
-	code = run(context.Background(), args, &Factory{IOStreams: ios, Now: func() time.Time { return now }})
+	f := &Factory{IOStreams: ios, Now: time.Now, Exec: execCommand}
+	if setup != nil {
+		setup(f)
+	}
+	code = run(context.Background(), args, f)
 	return code, out.String(), errb.String()
 }
 

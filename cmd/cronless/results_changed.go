@@ -28,10 +28,7 @@ or after --since (default 24h ago), newest first.
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.set(f, cmd)
-			if runF != nil {
-				return runF(opts)
-			}
-			return resultsChangedRun(opts)
+			return runOr(opts, runF, resultsChangedRun)
 		},
 	}
 	cmd.Flags().StringVar(&opts.Since, "since", "24h", "only results scheduled at or after this time")

@@ -29,10 +29,7 @@ dead-lettered have no result: see cronless runs show RUN_ID and cronless dlq lis
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.set(f, cmd)
-			if runF != nil {
-				return runF(opts)
-			}
-			return resultsFailedRun(opts)
+			return runOr(opts, runF, resultsFailedRun)
 		},
 	}
 	cmd.Flags().StringVar(&opts.RunID, "run", "", "only this run's failed results")

@@ -29,10 +29,7 @@ func NewCmdResultsHistory(f *Factory, runF func(*ResultsHistoryOptions) error) *
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.set(f, cmd)
 			opts.TargetID = args[0]
-			if runF != nil {
-				return runF(opts)
-			}
-			return resultsHistoryRun(opts)
+			return runOr(opts, runF, resultsHistoryRun)
 		},
 	}
 	cmd.Flags().StringVar(&opts.Since, "since", "", "only results scheduled at or after this time")

@@ -23,10 +23,7 @@ func NewCmdResultsLatest(f *Factory, runF func(*ResultsLatestOptions) error) *co
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.set(f, cmd)
-			if runF != nil {
-				return runF(opts)
-			}
-			return resultsLatestRun(opts)
+			return runOr(opts, runF, resultsLatestRun)
 		},
 	}
 	cmd.Flags().StringVar(&opts.Target, "target", "", "only this target")

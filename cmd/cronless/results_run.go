@@ -23,10 +23,7 @@ func NewCmdResultsRun(f *Factory, runF func(*ResultsRunOptions) error) *cobra.Co
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.set(f, cmd)
 			opts.RunID = args[0]
-			if runF != nil {
-				return runF(opts)
-			}
-			return resultsRunRun(opts)
+			return runOr(opts, runF, resultsRunRun)
 		},
 	}
 	return cmd

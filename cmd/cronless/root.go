@@ -43,6 +43,8 @@ type Factory struct {
 	// Now is the commands' clock: the ages they print and what they compare
 	// with (dlq --older-than). A test sets it to print fixed ages.
 	Now func() time.Time
+	// Exec runs another program (osls, for rollback).
+	Exec func(ctx context.Context, argv []string, stdout, stderr io.Writer) error
 
 	db       string
 	stage    string // a deployed stage; empty: the local backend
@@ -54,7 +56,7 @@ type Factory struct {
 
 // Run runs the cronless command line with args and returns the exit code.
 func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	return run(ctx, args, &Factory{IOStreams: iostreams.System(stdin, stdout, stderr), Now: time.Now})
+	return run(ctx, args, &Factory{IOStreams: iostreams.System(stdin, stdout, stderr), Now: time.Now, Exec: execCommand})
 }
 
 // run runs the command line on f's streams and clock.
@@ -78,6 +80,15 @@ func run(ctx context.Context, args []string, a *Factory) int {
 		return exitUsage
 	}
 	return exitError
+}
+
+// runOr runs a command's work, run, on its options, or runF instead when
+// a test set one: cli/cli's seam for testing flag parsing apart from work.
+func runOr[T any](opts *T, runF, run func(*T) error) error {
+	if runF != nil {
+		return runF(opts)
+	}
+	return run(opts)
 }
 
 // isCobraUsage recognises the usage errors cobra itself returns.

@@ -21,6 +21,30 @@ import (
 	"github.com/cronless/cronless/shared/worker"
 )
 
+// localOptions is what the commands that run the local pipeline (run,
+// invoke, demo) take: the Factory's streams and clock, the --db, the logger
+// and the pipeline's settings.
+type localOptions struct {
+	IO       *iostreams.IOStreams
+	Now      func() time.Time
+	DB       string
+	Log      *zap.Logger
+	Pipeline pipelineFlags
+
+	// ctx is the command's context (cobra's), for the run function.
+	ctx context.Context
+}
+
+func newLocalOptions(f *Factory) localOptions {
+	return localOptions{IO: f.IOStreams, Now: f.Now}
+}
+
+// set fills in what is known once cobra runs the command (the logger is
+// made from --log-level before).
+func (o *localOptions) set(f *Factory, cmd *cobra.Command) {
+	o.DB, o.Log, o.ctx = f.db, f.logger, cmd.Context()
+}
+
 // pipelineFlags are the settings of the local pipeline, shared by run and demo.
 type pipelineFlags struct {
 	targetsFile    string
@@ -129,19 +153,12 @@ func pipeline(tf *targets.File, b *localBackend, f *pipelineFlags, log *zap.Logg
 
 // RunOptions are the options of `run`.
 type RunOptions struct {
-	IO       *iostreams.IOStreams
-	Now      func() time.Time
-	DB       string
-	Log      *zap.Logger
-	Pipeline pipelineFlags
-
-	// ctx is the command's context (cobra's), for the run function.
-	ctx context.Context
+	localOptions
 }
 
 // NewCmdRun is `run`; runF, when set, runs instead of runRun (tests).
 func NewCmdRun(f *Factory, runF func(*RunOptions) error) *cobra.Command {
-	opts := &RunOptions{IO: f.IOStreams, Now: f.Now}
+	opts := &RunOptions{localOptions: newLocalOptions(f)}
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Run the pipeline on this machine (the local backend)",
@@ -159,11 +176,8 @@ by kill -9) is planned again, as the same run, by the next start.`,
   cronless run --targets targets.yaml --schedule hourly`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.DB, opts.Log, opts.ctx = f.db, f.logger, cmd.Context()
-			if runF != nil {
-				return runF(opts)
-			}
-			return runRun(opts)
+			opts.set(f, cmd)
+			return runOr(opts, runF, runRun)
 		},
 	}
 	cmd.Flags().StringVar(&opts.Pipeline.targetsFile, "targets", "targets.yaml", "the targets file")

@@ -59,10 +59,7 @@ func NewCmdRunsList(f *Factory, runF func(*RunsListOptions) error) *cobra.Comman
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.set(f, cmd)
-			if runF != nil {
-				return runF(opts)
-			}
-			return runsListRun(opts)
+			return runOr(opts, runF, runsListRun)
 		},
 	}
 	cmd.Flags().IntVar(&opts.Limit, "limit", 20, "at most this many runs (0: all)")
@@ -135,10 +132,7 @@ their latest result) that have no result in this run.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.set(f, cmd)
 			opts.RunID = args[0]
-			if runF != nil {
-				return runF(opts)
-			}
-			return runsShowRun(opts)
+			return runOr(opts, runF, runsShowRun)
 		},
 	}
 }

@@ -117,10 +117,7 @@ targets.yaml schedule it is in its description, and delivers to the planner:
 		Example: "  cronless schedules --targets targets.yaml > build/schedules.json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if runF != nil {
-				return runF(opts)
-			}
-			return schedulesRun(opts)
+			return runOr(opts, runF, schedulesRun)
 		},
 	}
 	cmd.Flags().StringVar(&opts.TargetsFile, "targets", "targets.yaml", "the targets file")

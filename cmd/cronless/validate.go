@@ -28,10 +28,7 @@ and its next three times.`,
 		Example: "  cronless validate --targets targets.yaml",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if runF != nil {
-				return runF(opts)
-			}
-			return validateRun(opts)
+			return runOr(opts, runF, validateRun)
 		},
 	}
 	cmd.Flags().StringVar(&opts.TargetsFile, "targets", "targets.yaml", "the targets file")
