@@ -109,13 +109,6 @@ func printDLQRows(w io.Writer, format string, rows []dlqRow, withAction bool) er
 	return t.write(w)
 }
 
-func orDashS(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
-}
-
 // dlqAge renders an age for people: 45s, 12m, 3h05m, 2d04h.
 func dlqAge(d time.Duration) string {
 	switch {
