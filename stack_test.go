@@ -2,7 +2,7 @@
 // independent emulator (moto server, on 127.0.0.1) the way `osls deploy`
 // deploys it, then the CLI's --stage commands run against that stack, as a
 // user runs them against AWS. It proves that the stack's names and outputs
-// are the ones the CLI looks up (cmd/cronless/ops.go), and that what the
+// are the ones the CLI looks up (cmd/cronless/backend.go), and that what the
 // commands print and do holds on the deployed queues and table.
 //
 // moto runs no Lambda (it needs Docker) and creates no
@@ -69,7 +69,7 @@ func TestStackOnMoto(t *testing.T) {
 	defer cancel()
 	outputs := deployStack(ctx, t, moto, dir, tpl)
 
-	// The outputs the CLI reads (cmd/cronless/ops.go): a missing one fails
+	// The outputs the CLI reads (cmd/cronless/backend.go): a missing one fails
 	// every --stage command.
 	for _, k := range []string{"TargetsQueueUrl", "TargetsDLQUrl", "ResultsQueueUrl", "ResultsDLQUrl", "TableName"} {
 		if outputs[k] == "" {
