@@ -5,47 +5,23 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/cronless/cronless/shared/job"
+	"github.com/cronless/cronless/cmd/cronless/internal/cmdutil"
 	"github.com/cronless/cronless/shared/queue"
 	"github.com/cronless/cronless/shared/queue/sqsq"
-	"github.com/cronless/cronless/shared/store"
 	"github.com/cronless/cronless/shared/store/dynamo"
 )
 
-// resultsStore is what the operating commands read and write: the store
-// port and the queries both adapters (localstore, dynamo) offer the CLI.
-type resultsStore interface {
-	store.Store
-	History(ctx context.Context, targetID string, since, until time.Time, limit int) ([]job.Result, error)
-	Changed(ctx context.Context, since time.Time) ([]job.Result, error)
-	Failed(ctx context.Context, runID string) ([]job.Result, error)
-}
-
-// backend is what the operating commands (dlq, results, runs) work on: the
-// local one (default) or a deployed stage (--stage).
-type backend struct {
-	// where names the backend for messages: "local (.cronless/local.db)" or "stage prod (eu-west-1)".
-	where                                    string
-	targets, targetsDLQ, results, resultsDLQ queue.Queue
-	store                                    resultsStore
-	// sqs is the SQS adapter of each queue on a stage (nil locally), for
-	// what only SQS has (message move tasks).
-	sqs   map[queue.Queue]*sqsq.Queue
-	close func()
-}
-
-func (o *backend) Close() {
-	if o.close != nil {
-		o.close()
-	}
-}
+// The operating commands' backend and its store (cmdutil), by their names here.
+type (
+	backend      = cmdutil.Backend
+	resultsStore = cmdutil.ResultsStore
+)
 
 // Environment variables that override a stage's stack outputs.
 const (
@@ -57,33 +33,33 @@ const (
 )
 
 // openBackend opens the backend the global flags select.
-func (a *Factory) openBackend(ctx context.Context) (*backend, error) {
-	if a.stage == "" {
-		return a.openLocal(ctx)
+func openBackend(ctx context.Context, a *Factory) (*backend, error) {
+	if a.Stage == "" {
+		return openLocal(ctx, a)
 	}
-	return a.openStage(ctx)
+	return openStage(ctx, a)
 }
 
-func (a *Factory) openLocal(ctx context.Context) (*backend, error) {
-	if _, err := os.Stat(a.db); err != nil {
-		return nil, fmt.Errorf("no local backend at %s yet: run `cronless run --once` or `cronless demo` first, point --db at one, or use --stage for a deployed stage", a.db)
+func openLocal(ctx context.Context, a *Factory) (*backend, error) {
+	if _, err := os.Stat(a.DB); err != nil {
+		return nil, fmt.Errorf("no local backend at %s yet: run `cronless run --once` or `cronless demo` first, point --db at one, or use --stage for a deployed stage", a.DB)
 	}
-	b, err := openLocalBackend(ctx, a.db, nil)
+	b, err := openLocalBackend(ctx, a.DB, nil)
 	if err != nil {
 		return nil, err
 	}
 	return &backend{
-		where:   fmt.Sprintf("local (%s)", a.db),
-		targets: b.targets, targetsDLQ: b.targetsDLQ, results: b.results, resultsDLQ: b.resultsDLQ,
-		store: b.store, close: func() { _ = b.Close() },
+		Where:   fmt.Sprintf("local (%s)", a.DB),
+		Targets: b.Targets, TargetsDLQ: b.TargetsDLQ, Results: b.Results, ResultsDLQ: b.ResultsDLQ,
+		Store: b.Store, CloseFunc: func() { _ = b.Close() },
 	}, nil
 }
 
 // stackName is the CloudFormation stack serverless.yml deploys for a stage.
 func stackName(stage string) string { return "cronless-" + stage }
 
-func (a *Factory) openStage(ctx context.Context) (*backend, error) {
-	cfg, err := a.stageConfig(ctx)
+func openStage(ctx context.Context, a *Factory) (*backend, error) {
+	cfg, err := stageConfig(ctx, a)
 	if err != nil {
 		return nil, err
 	}
@@ -92,21 +68,21 @@ func (a *Factory) openStage(ctx context.Context) (*backend, error) {
 		"ResultsQueueUrl": os.Getenv(envResultsQueue), "ResultsDLQUrl": os.Getenv(envResultsDLQ),
 		"TableName": os.Getenv(envTable),
 	}
-	if err := stackOutputs(ctx, cloudformation.NewFromConfig(cfg), stackName(a.stage), names); err != nil {
+	if err := stackOutputs(ctx, cloudformation.NewFromConfig(cfg), stackName(a.Stage), names); err != nil {
 		return nil, err
 	}
 	sqsClient := sqs.NewFromConfig(cfg)
 	mk := func(url string) *sqsq.Queue { return sqsq.New(sqsClient, url, sqsq.WithMoveAPI(sqsClient)) }
-	o := &backend{where: fmt.Sprintf("stage %s (%s)", a.stage, cfg.Region), sqs: map[queue.Queue]*sqsq.Queue{}}
+	o := &backend{Where: fmt.Sprintf("stage %s (%s)", a.Stage, cfg.Region), SQS: map[queue.Queue]*sqsq.Queue{}}
 	for _, q := range []struct {
 		dst *queue.Queue
 		url string
-	}{{&o.targets, names["TargetsQueueUrl"]}, {&o.targetsDLQ, names["TargetsDLQUrl"]}, {&o.results, names["ResultsQueueUrl"]}, {&o.resultsDLQ, names["ResultsDLQUrl"]}} {
+	}{{&o.Targets, names["TargetsQueueUrl"]}, {&o.TargetsDLQ, names["TargetsDLQUrl"]}, {&o.Results, names["ResultsQueueUrl"]}, {&o.ResultsDLQ, names["ResultsDLQUrl"]}} {
 		sq := mk(q.url)
 		*q.dst = sq
-		o.sqs[sq] = sq
+		o.SQS[sq] = sq
 	}
-	o.store = dynamo.New(dynamodb.NewFromConfig(cfg), names["TableName"])
+	o.Store = dynamo.New(dynamodb.NewFromConfig(cfg), names["TableName"])
 	return o, nil
 }
 

@@ -23,8 +23,8 @@ type testBackend struct {
 	name string
 	// args select the backend on the command line (--db … or --stage …).
 	args                                     []string
-	targets, targetsDLQ, results, resultsDLQ queue.Queue
-	store                                    resultsStore
+	Targets, TargetsDLQ, Results, ResultsDLQ queue.Queue
+	Store                                    resultsStore
 }
 
 // withArgs returns the command line with the backend's flags appended.
@@ -47,7 +47,7 @@ func localTestBackend(t *testing.T) *testBackend {
 	}
 	t.Cleanup(func() { _ = b.Close() })
 	return &testBackend{name: "local", args: []string{"--db", db},
-		targets: b.targets, targetsDLQ: b.targetsDLQ, results: b.results, resultsDLQ: b.resultsDLQ, store: b.store}
+		Targets: b.Targets, TargetsDLQ: b.TargetsDLQ, Results: b.Results, ResultsDLQ: b.ResultsDLQ, Store: b.Store}
 }
 
 // stageTestBackend is a stage "test" on fauxqs and dynalite: the CLI finds
@@ -92,6 +92,6 @@ func stageTestBackend(t *testing.T) *testBackend {
 	}
 	q := func(url string) queue.Queue { return sqsq.New(client, url) }
 	return &testBackend{name: "stage", args: []string{"--stage", "test"},
-		targets: q(targetsURL), targetsDLQ: q(targetsDLQURL), results: q(results), resultsDLQ: q(resultsDLQ),
-		store: dynamo.New(db, "cronless-test")}
+		Targets: q(targetsURL), TargetsDLQ: q(targetsDLQURL), Results: q(results), ResultsDLQ: q(resultsDLQ),
+		Store: dynamo.New(db, "cronless-test")}
 }

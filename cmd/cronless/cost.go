@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/cronless/cronless/cmd/cronless/internal/cmdutil"
 	"github.com/cronless/cronless/cmd/cronless/internal/iostreams"
 	"github.com/cronless/cronless/shared/cost"
 	"github.com/cronless/cronless/shared/schedule"
@@ -78,8 +79,8 @@ the region with --region (default us-east-1).
   cronless cost -o json | jq .bill.total_with_free_tier_usd`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			o.Region, o.flags = f.region, cmd.Flags()
-			return runOr(o, runF, costRun)
+			o.Region, o.flags = f.Region, cmd.Flags()
+			return cmdutil.RunOr(o, runF, costRun)
 		},
 	}
 	fs := cmd.Flags()
@@ -112,7 +113,7 @@ func costRun(o *CostOptions) error {
 	}
 	bill, err := cost.Estimate(in)
 	if err != nil {
-		return usageError{err}
+		return usageError{Err: err}
 	}
 	rep := costReport{Input: in, ParamsSource: source, Bill: bill}
 	if o.compareEC2 != "" {
@@ -254,9 +255,9 @@ func costTable(w io.Writer, rep costReport) error {
 	fmt.Fprintf(w, "Monthly AWS bill in %s (list prices of %s; a 30-day month)\n\n", b.Region, b.PricesAsOf)
 	st := newTable("SCHEDULE", "EXPRESSION", "TIMEZONE", "TARGETS", "TICKS", "AFTER IDLE GAP")
 	for _, s := range in.Schedules {
-		st.add(s.Name, s.Expression, s.Timezone, number(float64(s.Targets)), number(float64(s.Ticks)), number(float64(s.ColdTicks)))
+		st.Add(s.Name, s.Expression, s.Timezone, number(float64(s.Targets)), number(float64(s.Ticks)), number(float64(s.ColdTicks)))
 	}
-	if err := st.write(w); err != nil {
+	if err := st.Write(w); err != nil {
 		return err
 	}
 	cold := "derived"
@@ -271,24 +272,24 @@ func costTable(w io.Writer, rep costReport) error {
 
 	t := newTable("SERVICE", "ITEM", "QUANTITY", "UNIT", "PRICE (USD)", "MONTHLY (USD)")
 	for _, it := range b.Items {
-		t.add(it.Service, it.Item, number(it.Quantity), it.Unit, price(it.UnitPrice), usd(it.USD))
+		t.Add(it.Service, it.Item, number(it.Quantity), it.Unit, price(it.UnitPrice), usd(it.USD))
 	}
-	t.add("", "", "", "", "", "")
-	t.add("total", "", "", "", "", usd(b.Total))
-	t.add("free tier", "", "", "", "", usd(-b.FreeTier))
-	t.add("total with free tier", "", "", "", "", usd(b.TotalWithFreeTier))
-	if err := t.write(w); err != nil {
+	t.Add("", "", "", "", "", "")
+	t.Add("total", "", "", "", "", usd(b.Total))
+	t.Add("free tier", "", "", "", "", usd(-b.FreeTier))
+	t.Add("total with free tier", "", "", "", "", usd(b.TotalWithFreeTier))
+	if err := t.Write(w); err != nil {
 		return err
 	}
 	if rep.EC2 != nil {
 		fmt.Fprintf(w, "\nThe cron-server alternative (%s, on demand, all month):\n\n", rep.EC2.Instance)
 		e := newTable("SERVICE", "ITEM", "QUANTITY", "UNIT", "PRICE (USD)", "MONTHLY (USD)")
 		for _, it := range rep.EC2.Items {
-			e.add(it.Service, it.Item, number(it.Quantity), it.Unit, price(it.UnitPrice), usd(it.USD))
+			e.Add(it.Service, it.Item, number(it.Quantity), it.Unit, price(it.UnitPrice), usd(it.USD))
 		}
-		e.add("", "", "", "", "", "")
-		e.add("total", "", "", "", "", usd(rep.EC2.Total))
-		if err := e.write(w); err != nil {
+		e.Add("", "", "", "", "", "")
+		e.Add("total", "", "", "", "", usd(rep.EC2.Total))
+		if err := e.Write(w); err != nil {
 			return err
 		}
 		fmt.Fprintf(w, "\ncronless: %s a month (%s with the free tier); %s server: %s a month\n",
@@ -307,17 +308,17 @@ func costCSV(w io.Writer, rep costReport) error {
 		return strconv.FormatFloat(r, 'f', -1, 64)
 	}
 	for _, it := range rep.Bill.Items {
-		t.add(it.Service, it.Item, f(it.Quantity), it.Unit, f(it.UnitPrice), f(it.USD), f(it.Free))
+		t.Add(it.Service, it.Item, f(it.Quantity), it.Unit, f(it.UnitPrice), f(it.USD), f(it.Free))
 	}
-	t.add("total", "", "", "", "", f(rep.Bill.Total), "")
-	t.add("total with free tier", "", "", "", "", f(rep.Bill.TotalWithFreeTier), "")
+	t.Add("total", "", "", "", "", f(rep.Bill.Total), "")
+	t.Add("total with free tier", "", "", "", "", f(rep.Bill.TotalWithFreeTier), "")
 	if rep.EC2 != nil {
 		for _, it := range rep.EC2.Items {
-			t.add(it.Service, it.Item, f(it.Quantity), it.Unit, f(it.UnitPrice), f(it.USD), "0")
+			t.Add(it.Service, it.Item, f(it.Quantity), it.Unit, f(it.UnitPrice), f(it.USD), "0")
 		}
-		t.add("EC2 total", "", "", "", "", f(rep.EC2.Total), "")
+		t.Add("EC2 total", "", "", "", "", f(rep.EC2.Total), "")
 	}
-	return t.writeCSV(w)
+	return t.WriteCSV(w)
 }
 
 // usd formats dollars to a hundredth of a cent.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/cronless/cronless/cmd/cronless/internal/cmdutil"
 	"github.com/cronless/cronless/shared/demosite"
 	"github.com/cronless/cronless/shared/job"
 	"github.com/cronless/cronless/shared/store"
@@ -41,7 +42,7 @@ The demo site has pages that extract cleanly, a page that changes on every run, 
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.set(f, cmd)
-			return runOr(opts, runF, demoRun)
+			return cmdutil.RunOr(opts, runF, demoRun)
 		},
 	}
 	cmd.Flags().IntVar(&opts.Ticks, "ticks", 1, "how many ticks to run, a minute apart in scheduled time (the news page changes on each)")
@@ -101,14 +102,14 @@ func demoRun(opts *DemoOptions) error {
 			return err
 		}
 		fmt.Fprintf(opts.IO.Out, "\nResults (took %s):\n", time.Since(start).Round(time.Millisecond))
-		res, err := b.store.RunResults(ctx, reports[0].ID)
+		res, err := b.Store.RunResults(ctx, reports[0].ID)
 		if err != nil {
 			return fmt.Errorf("demo results: %w", err)
 		}
 		if err := printResults(opts.IO.Out, "table", res); err != nil {
 			return err
 		}
-		if err := printDeadLettered(ctx, opts.IO.Out, b.store, reports[0].ID, tf.TargetsFor("demo"), res); err != nil {
+		if err := printDeadLettered(ctx, opts.IO.Out, b.Store, reports[0].ID, tf.TargetsFor("demo"), res); err != nil {
 			return err
 		}
 	}
@@ -144,11 +145,11 @@ func printDeadLettered(ctx context.Context, w io.Writer, st store.Store, runID s
 		if n := len(attempts); n > 0 {
 			last = clip(attempts[n-1].Error.Kind+": "+attempts[n-1].Error.Message, 100)
 		}
-		t.add(tg.ID, len(attempts), last)
+		t.Add(tg.ID, len(attempts), last)
 	}
-	if len(t.rows) == 0 {
+	if len(t.Rows) == 0 {
 		return nil
 	}
 	fmt.Fprintln(w, "\nDead-lettered (retried, then moved to the targets DLQ):")
-	return t.write(w)
+	return t.Write(w)
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/spf13/cobra"
 
+	"github.com/cronless/cronless/cmd/cronless/internal/cmdutil"
 	"github.com/cronless/cronless/cmd/cronless/internal/iostreams"
 	"github.com/cronless/cronless/shared/deployments"
 )
@@ -49,12 +50,12 @@ type stageOptions struct {
 }
 
 func newStageOptions(f *Factory) stageOptions {
-	return stageOptions{IO: f.IOStreams, Config: f.stageConfig}
+	return stageOptions{IO: f.IOStreams, Config: func(ctx context.Context) (aws.Config, error) { return stageConfig(ctx, f) }}
 }
 
 // set fills in what is known once cobra runs the command.
 func (o *stageOptions) set(f *Factory, cmd *cobra.Command) {
-	o.Stage, o.Region, o.Profile, o.ctx = f.stage, f.region, f.profile, cmd.Context()
+	o.Stage, o.Region, o.Profile, o.ctx = f.Stage, f.Region, f.Profile, cmd.Context()
 }
 
 // DeploymentsOptions are the options of `deployments`.
@@ -89,7 +90,7 @@ ends with the commands that roll back.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.set(f, cmd)
-			return runOr(opts, runF, deploymentsRun)
+			return cmdutil.RunOr(opts, runF, deploymentsRun)
 		},
 	}
 	cmd.Flags().StringVarP(&opts.Output, "output", "o", "", outputUsage)
@@ -146,7 +147,7 @@ with.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.set(f, cmd)
-			return runOr(opts, runF, rollbackRun)
+			return cmdutil.RunOr(opts, runF, rollbackRun)
 		},
 	}
 	cmd.Flags().StringVar(&opts.To, "to", "", "the deployment to go back to (default: the one before the live one)")
@@ -166,7 +167,7 @@ func rollbackRun(opts *RollbackOptions) error {
 	}
 	if opts.To != "" {
 		if _, err := deployments.ParseTimestamp(opts.To); err != nil {
-			return usageError{fmt.Errorf("--to: %w", err)}
+			return usageError{Err: fmt.Errorf("--to: %w", err)}
 		}
 	}
 	ctx, to, dryRun, params := opts.ctx, opts.To, opts.DryRun, opts.Params
@@ -181,7 +182,7 @@ func rollbackRun(opts *RollbackOptions) error {
 	}
 	c, err := l.Choose(to)
 	if errors.Is(err, deployments.ErrNotFound) || errors.Is(err, deployments.ErrUnusable) || errors.Is(err, deployments.ErrBadTimestamp) {
-		return usageError{fmt.Errorf("--to: %w", err)}
+		return usageError{Err: fmt.Errorf("--to: %w", err)}
 	}
 	if err != nil {
 		return err
@@ -253,13 +254,13 @@ func (o *stageOptions) loadDeployments(command string) (*deployments.Listing, st
 }
 
 // stageConfig is the AWS configuration of --stage, --region and --profile.
-func (a *Factory) stageConfig(ctx context.Context) (aws.Config, error) {
+func stageConfig(ctx context.Context, a *Factory) (aws.Config, error) {
 	var opts []func(*config.LoadOptions) error
-	if a.region != "" {
-		opts = append(opts, config.WithRegion(a.region))
+	if a.Region != "" {
+		opts = append(opts, config.WithRegion(a.Region))
 	}
-	if a.profile != "" {
-		opts = append(opts, config.WithSharedConfigProfile(a.profile))
+	if a.Profile != "" {
+		opts = append(opts, config.WithSharedConfigProfile(a.Profile))
 	}
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
@@ -313,9 +314,9 @@ func (o *stageOptions) printDeployments(format string, l *deployments.Listing, r
 	case "csv":
 		t := newTable("timestamp", "deployed_at", "directory", "state", "files", "problem", "rollback_command")
 		for _, v := range views {
-			t.add(v.Timestamp, csvTime(v.DeployedAt), v.Directory, v.State, strings.Join(v.Files, " "), v.Problem, v.RollbackCommand)
+			t.Add(v.Timestamp, csvTime(v.DeployedAt), v.Directory, v.State, strings.Join(v.Files, " "), v.Problem, v.RollbackCommand)
 		}
-		return t.writeCSV(w)
+		return t.WriteCSV(w)
 	}
 	st := l.Stack
 	fmt.Fprintf(w, "Stage %s (%s): stack %s is %s, last updated %s\n", l.Stage, region, st.Name, st.Status, tableTime(st.LastUpdated))
@@ -331,9 +332,9 @@ func (o *stageOptions) printDeployments(format string, l *deployments.Listing, r
 	fmt.Fprintf(w, "Deployments in s3://%s/%s, newest first (a deploy keeps the newest %d):\n\n", st.Bucket, l.Prefix, deployments.Kept)
 	t := newTable("TIMESTAMP", "DEPLOYED", "STATE", "FILES", "NOTE")
 	for _, v := range views {
-		t.add(v.Timestamp, v.DeployedAt.Format(time.RFC3339), orDashString(v.State), len(v.Files), v.Problem)
+		t.Add(v.Timestamp, v.DeployedAt.Format(time.RFC3339), orDashString(v.State), len(v.Files), v.Problem)
 	}
-	if err := t.write(w); err != nil {
+	if err := t.Write(w); err != nil {
 		return err
 	}
 	fmt.Fprintln(w)

@@ -64,7 +64,7 @@ func TestDLQGolden(t *testing.T) {
 	for i, b := range testBackends(t) {
 		t.Run(b.name, func(t *testing.T) {
 			seedGolden(t, b)
-			seed := snapshotDLQ(t, b.targetsDLQ)
+			seed := snapshotDLQ(t, b.TargetsDLQ)
 			for _, c := range cases {
 				for _, format := range []string{"table", "json", "csv"} {
 					t.Run(c.name+"."+format, func(t *testing.T) {
@@ -82,7 +82,7 @@ func runDLQGolden(t *testing.T, b *testBackend, seed []queue.Outgoing, c dlqGold
 	now := reseedDLQ(t, b, seed)
 	args := slices.Clone(c.args)
 	if c.show != "" {
-		id := dlqIDs(t, b.targetsDLQ)[c.show]
+		id := dlqIDs(t, b.TargetsDLQ)[c.show]
 		if id == "" {
 			t.Fatalf("no message of %s in the DLQ", c.show)
 		}
@@ -108,8 +108,8 @@ func runDLQGolden(t *testing.T, b *testBackend, seed []queue.Outgoing, c dlqGold
 		// CSV, so stdout carries only rows; nothing else ever does.
 		checkGolden(t, c.name+"."+format+".stderr", normDLQ(t, stderr, "text"), write)
 	}
-	wantAllVisible(t, b.targetsDLQ, c.wantDLQ)
-	wantAllVisible(t, b.targets, c.wantQueue)
+	wantAllVisible(t, b.TargetsDLQ, c.wantDLQ)
+	wantAllVisible(t, b.Targets, c.wantQueue)
 }
 
 // snapshotDLQ takes the messages out of q, to be sent again before each
@@ -132,13 +132,13 @@ func snapshotDLQ(t *testing.T, q queue.Queue) []queue.Outgoing {
 // returns the time for the commands' clock: goldenAge after the sends began.
 func reseedDLQ(t *testing.T, b *testBackend, seed []queue.Outgoing) time.Time {
 	t.Helper()
-	takeAll(t, b.targetsDLQ)
-	takeAll(t, b.targets)
-	wantAllVisible(t, b.targetsDLQ, 0)
-	wantAllVisible(t, b.targets, 0)
+	takeAll(t, b.TargetsDLQ)
+	takeAll(t, b.Targets)
+	wantAllVisible(t, b.TargetsDLQ, 0)
+	wantAllVisible(t, b.Targets, 0)
 	start := time.Now()
 	for _, m := range seed {
-		if err := b.targetsDLQ.SendBatch(context.Background(), []queue.Outgoing{m}); err != nil {
+		if err := b.TargetsDLQ.SendBatch(context.Background(), []queue.Outgoing{m}); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(3 * time.Millisecond) // SQS sent times are in milliseconds

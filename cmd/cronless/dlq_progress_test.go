@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -59,16 +58,16 @@ func TestDLQProgressOnTerminal(t *testing.T) {
 			for i := range msgs {
 				msgs[i] = dlqJob(t, "r1", fmt.Sprintf("t%02d", i))
 			}
-			sendAll(t, b.targetsDLQ, msgs)
+			sendAll(t, b.TargetsDLQ, msgs)
 			run := store.Run{ID: "r1", Schedule: "hourly", ScheduledAt: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC), Planned: n}
-			if _, err := b.store.PutRun(context.Background(), run); err != nil {
+			if _, err := b.Store.PutRun(context.Background(), run); err != nil {
 				t.Fatal(err)
 			}
 			for _, c := range cases {
 				t.Run(c.name, func(t *testing.T) {
 					args := append(c.args, "-o", "json")
 					if c.show != "" {
-						args = append(args, dlqIDs(t, b.targetsDLQ)[c.show])
+						args = append(args, dlqIDs(t, b.TargetsDLQ)[c.show])
 					}
 					for _, terminal := range []bool{true, false} {
 						if c.confirm && !terminal {
@@ -84,7 +83,7 @@ func TestDLQProgressOnTerminal(t *testing.T) {
 				})
 			}
 			// Two replayed, three purged; the rest visible again.
-			wantAllVisible(t, b.targetsDLQ, n-5)
+			wantAllVisible(t, b.TargetsDLQ, n-5)
 		})
 	}
 }
@@ -150,74 +149,5 @@ func checkProgressRun(t *testing.T, c progressCase, terminal bool, stdout, stder
 	}
 	if c.summary != "" && !strings.Contains(stderr, "\r"+c.summary) && !strings.Contains(stderr, "\n"+c.summary) {
 		t.Errorf("on a terminal: the summary %q does not start a line: %q", c.summary, stderr)
-	}
-}
-
-// fakeMover is a message move task that moves moved[i] messages by the
-// i-th look; toMove is what SQS reports as its total.
-type fakeMover struct {
-	mu     sync.Mutex
-	looks  int
-	moved  []int64
-	toMove int64
-}
-
-func (m *fakeMover) StartMove(ctx context.Context, dst string, perSecond int) (string, error) {
-	return "task-1", nil
-}
-
-func (m *fakeMover) CancelMove(ctx context.Context, handle string) (int64, error) { return 0, nil }
-
-func (m *fakeMover) ListMoves(ctx context.Context) ([]queue.MoveTask, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	i := min(m.looks, len(m.moved)-1)
-	m.looks++
-	t := queue.MoveTask{Handle: "task-1", Status: queue.MoveRunning, Moved: m.moved[i], ToMove: m.toMove}
-	if i == len(m.moved)-1 {
-		t.Handle, t.Status = "", queue.MoveCompleted
-	}
-	return []queue.MoveTask{t}, nil
-}
-
-// TestWatchMoveProgress watches a move task (dlq replay --all --native,
-// which fauxqs cannot run) on a terminal and piped: with a known total and
-// with none, the terminal shows the count moved; piped shows nothing.
-func TestWatchMoveProgress(t *testing.T) {
-	for _, tt := range []struct {
-		name   string
-		toMove int64
-		want   []string // on the terminal
-	}{
-		{"known total", 50, []string{"moving cronless-targets-dlq", "20/50", "\r"}},
-		{"unknown total", -1, []string{"moving cronless-targets-dlq", "20", "\r"}},
-		{"total reported as zero", 0, []string{"moving cronless-targets-dlq", "20", "\r"}},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			for _, terminal := range []bool{true, false} {
-				m := &fakeMover{moved: []int64{0, 20, 35, 50}, toMove: tt.toMove}
-				ios, _, stdout, errb := iostreams.Test()
-				ios.SetStderrTTY(terminal)
-				task, err := watchMove(context.Background(), ios, m, "task-1", "moving cronless-targets-dlq", 1)
-				stderr := errb.String()
-				if err != nil || task.Status != queue.MoveCompleted || task.Moved != 50 {
-					t.Fatalf("watchMove = %+v, %v; want completed with 50 moved", task, err)
-				}
-				if stdout.Len() != 0 {
-					t.Errorf("stdout %q; want nothing", stdout.String())
-				}
-				if !terminal {
-					if stderr != "" {
-						t.Errorf("piped: stderr %q; want nothing", stderr)
-					}
-					continue
-				}
-				for _, want := range tt.want {
-					if !strings.Contains(stderr, want) {
-						t.Errorf("on a terminal: stderr lacks %q: %q", want, stderr)
-					}
-				}
-			}
-		})
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	dlqcmd "github.com/cronless/cronless/cmd/cronless/internal/cmd/dlq"
 	"github.com/cronless/cronless/shared/dlq"
 	"github.com/cronless/cronless/shared/job"
 	"github.com/cronless/cronless/shared/queue"
@@ -69,22 +70,22 @@ func sendAll(t *testing.T, q queue.Queue, msgs []queue.Outgoing) {
 func deadLetterViaRedrive(t *testing.T, b *testBackend, msgs []queue.Outgoing) {
 	t.Helper()
 	ctx := context.Background()
-	sendAll(t, b.targets, msgs)
+	sendAll(t, b.Targets, msgs)
 	for range 20 {
-		got, err := b.targets.Receive(ctx, queue.ReceiveOptions{Max: 10, Visibility: 30 * time.Second})
+		got, err := b.Targets.Receive(ctx, queue.ReceiveOptions{Max: 10, Visibility: 30 * time.Second})
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, m := range got {
-			if err := b.targets.ChangeVisibility(ctx, m.ReceiptHandle, 0); err != nil {
+			if err := b.Targets.ChangeVisibility(ctx, m.ReceiptHandle, 0); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if d := queueDepth(t, b.targets); d.Total() == 0 {
+		if d := queueDepth(t, b.Targets); d.Total() == 0 {
 			return
 		}
 	}
-	t.Fatalf("messages not dead-lettered after 20 receives: %+v", queueDepth(t, b.targets))
+	t.Fatalf("messages not dead-lettered after 20 receives: %+v", queueDepth(t, b.Targets))
 }
 
 func queueDepth(t *testing.T, q queue.Queue) queue.Depth {
@@ -130,6 +131,9 @@ func takeAll(t *testing.T, q queue.Queue) []queue.Message {
 	return all
 }
 
+// dlqRow is a row of the dlq commands' JSON output.
+type dlqRow = dlqcmd.Row
+
 // dlqRows decodes the JSON lines of dlq list, replay or purge.
 func dlqRows(t *testing.T, out string) []dlqRow {
 	t.Helper()
@@ -168,7 +172,7 @@ func TestDLQ(t *testing.T) {
 			// policy; its attempts are in the store.
 			deadLetterViaRedrive(t, b, []queue.Outgoing{dlqJob(t, "r1", "a")})
 			for i, kind := range []string{"http_5xx", "http_5xx", "timeout"} {
-				if err := b.store.RecordAttempt(ctx, job.Attempt{V: 1, RunID: "r1", TargetID: "a", Attempt: i + 1, At: time.Now().UTC(),
+				if err := b.Store.RecordAttempt(ctx, job.Attempt{V: 1, RunID: "r1", TargetID: "a", Attempt: i + 1, At: time.Now().UTC(),
 					Error: job.Error{Kind: kind, Message: fmt.Sprintf("attempt %d failed", i+1)}}); err != nil {
 					t.Fatal(err)
 				}
@@ -180,14 +184,14 @@ func TestDLQ(t *testing.T) {
 				sqsevent.AttrErrorMessage: "invalid message: job: unexpected EOF", sqsevent.AttrOriginalMessageID: "orig-1",
 				sqsevent.AttrSourceQueue: "arn:aws:sqs:us-east-1:000000000000:cronless-test-targets",
 			}}
-			sendAll(t, b.targetsDLQ, []queue.Outgoing{dlqJob(t, "r2", "b"), bad})
+			sendAll(t, b.TargetsDLQ, []queue.Outgoing{dlqJob(t, "r2", "b"), bad})
 			// A result the results function could not store.
 			res := job.Result{V: 1, RunID: "r1", TargetID: "a", URL: "https://example.com/a", ScheduledAt: time.Now().UTC(),
 				FetchedAt: time.Now().UTC(), Status: job.StatusOK}
 			body, _ := job.Encode(res)
 			resAttrs := job.Attributes("r1", "a")
 			resAttrs[job.AttrType] = job.TypeResult
-			sendAll(t, b.resultsDLQ, []queue.Outgoing{{Body: body, Attributes: resAttrs}})
+			sendAll(t, b.ResultsDLQ, []queue.Outgoing{{Body: body, Attributes: resAttrs}})
 
 			var ids map[string]string // target → message ID
 			var resultID string       // the results DLQ's message
@@ -218,7 +222,7 @@ func TestDLQ(t *testing.T) {
 				for _, r := range rows {
 					ids[r.TargetID] = r.ID
 				}
-				wantAllVisible(t, b.targetsDLQ, 3)
+				wantAllVisible(t, b.TargetsDLQ, 3)
 
 				// Listing again raises the receive counts by one each time;
 				// the listing shows the count as it was before it.
@@ -239,8 +243,8 @@ func TestDLQ(t *testing.T) {
 				} else {
 					resultID = rows[0].ID
 				}
-				wantAllVisible(t, b.targetsDLQ, 3)
-				wantAllVisible(t, b.resultsDLQ, 1)
+				wantAllVisible(t, b.TargetsDLQ, 3)
+				wantAllVisible(t, b.ResultsDLQ, 1)
 			})
 			if ids == nil {
 				t.FailNow()
@@ -273,7 +277,7 @@ func TestDLQ(t *testing.T) {
 				if code != exitError || !strings.Contains(stderr, "is not in") {
 					t.Errorf("show of a missing message: exit %d, %s", code, stderr)
 				}
-				wantAllVisible(t, b.targetsDLQ, 3)
+				wantAllVisible(t, b.TargetsDLQ, 3)
 			})
 
 			t.Run("replay", func(t *testing.T) {
@@ -283,8 +287,8 @@ func TestDLQ(t *testing.T) {
 				if code != exitOK || len(rows) != 3 || rows[0].Action != string(dlq.ActionWouldMove) || !strings.Contains(stderr, "would move 3, skipped 0") {
 					t.Errorf("dry run: exit %d, %d rows, %s", code, len(rows), stderr)
 				}
-				wantAllVisible(t, b.targetsDLQ, 3)
-				wantAllVisible(t, b.targets, 0)
+				wantAllVisible(t, b.TargetsDLQ, 3)
+				wantAllVisible(t, b.Targets, 0)
 
 				// --target
 				code, out, stderr = cli(t, b.withArgs("dlq", "replay", "--target", "a", "-o", "json")...)
@@ -292,18 +296,18 @@ func TestDLQ(t *testing.T) {
 				if code != exitOK || len(rows) != 1 || rows[0].Action != "moved" || rows[0].ID != ids["a"] || !strings.Contains(stderr, "moved 1, skipped 2, failed 0") {
 					t.Errorf("replay --target a: exit %d, %s, %s", code, out, stderr)
 				}
-				moved := takeAll(t, b.targets)
+				moved := takeAll(t, b.Targets)
 				if len(moved) != 1 || moved[0].Body != dlqJob(t, "r1", "a").Body || moved[0].Attributes[job.AttrTargetID] != "a" || moved[0].Attributes[job.AttrRunID] != "r1" {
 					t.Errorf("targets queue holds %+v, want a's job with its attributes", moved)
 				}
-				wantAllVisible(t, b.targetsDLQ, 2)
+				wantAllVisible(t, b.TargetsDLQ, 2)
 
 				// --error-kind: the handler's error attributes are dropped.
 				code, _, stderr = cli(t, b.withArgs("dlq", "replay", "--error-kind", "bad_message", "-o", "table")...)
 				if code != exitOK {
 					t.Errorf("replay --error-kind: exit %d, %s", code, stderr)
 				}
-				moved = takeAll(t, b.targets)
+				moved = takeAll(t, b.Targets)
 				if len(moved) != 1 || moved[0].Body != bad.Body {
 					t.Fatalf("targets queue holds %+v, want the malformed job", moved)
 				}
@@ -325,8 +329,8 @@ func TestDLQ(t *testing.T) {
 				if code != exitOK || !strings.Contains(out, "moved 1, skipped 0, failed 0") || !strings.Contains(out, "moved  ") {
 					t.Errorf("replay --run r2: exit %d, %s, %s", code, out, stderr)
 				}
-				wantAllVisible(t, b.targetsDLQ, 0)
-				if moved := takeAll(t, b.targets); len(moved) != 1 || moved[0].Attributes[job.AttrTargetID] != "b" {
+				wantAllVisible(t, b.TargetsDLQ, 0)
+				if moved := takeAll(t, b.Targets); len(moved) != 1 || moved[0].Attributes[job.AttrTargetID] != "b" {
 					t.Errorf("targets queue holds %+v, want b's job", moved)
 				}
 
@@ -335,7 +339,7 @@ func TestDLQ(t *testing.T) {
 				if code != exitOK || !strings.Contains(stderr, "moved 1") {
 					t.Errorf("replay results: exit %d, %s", code, stderr)
 				}
-				if moved := takeAll(t, b.results); len(moved) != 1 || moved[0].Attributes[job.AttrType] != job.TypeResult {
+				if moved := takeAll(t, b.Results); len(moved) != 1 || moved[0].Attributes[job.AttrType] != job.TypeResult {
 					t.Errorf("results queue holds %+v", moved)
 				}
 			})
@@ -375,7 +379,7 @@ func TestDLQPurge(t *testing.T) {
 			for i := range 6 {
 				msgs = append(msgs, dlqJob(t, "r1", fmt.Sprintf("p%d", i%2)))
 			}
-			sendAll(t, b.targetsDLQ, msgs)
+			sendAll(t, b.TargetsDLQ, msgs)
 
 			// Not a terminal, no --yes: refused.
 			code, _, stderr := cli(t, b.withArgs("dlq", "purge")...)
@@ -402,14 +406,14 @@ func TestDLQPurge(t *testing.T) {
 					t.Errorf("purge with an archive in a read-only directory: exit %d", code)
 				}
 			}
-			wantAllVisible(t, b.targetsDLQ, 6)
+			wantAllVisible(t, b.TargetsDLQ, 6)
 
 			// A dry run changes nothing.
 			code, out, _ := cli(t, b.withArgs("dlq", "purge", "--dry-run", "--target", "p0", "-o", "json")...)
 			if rows := dlqRows(t, out); code != exitOK || len(rows) != 3 || rows[0].Action != string(dlq.ActionWouldPurge) {
 				t.Errorf("dry run: exit %d, %s", code, out)
 			}
-			wantAllVisible(t, b.targetsDLQ, 6)
+			wantAllVisible(t, b.TargetsDLQ, 6)
 
 			// With an archive: every purged message is in it.
 			arch := filepath.Join(dir, "purged.jsonl")
@@ -435,14 +439,14 @@ func TestDLQPurge(t *testing.T) {
 					t.Errorf("purged message %s is not in the archive", p.ID)
 				}
 			}
-			wantAllVisible(t, b.targetsDLQ, 3)
+			wantAllVisible(t, b.TargetsDLQ, 3)
 
 			// Without an archive, the rest.
 			code, out, _ = cli(t, b.withArgs("dlq", "purge", "--yes", "-o", "table")...)
 			if code != exitOK || !strings.Contains(out, "purged 3, skipped 0, failed 0") {
 				t.Errorf("purge: exit %d, %s", code, out)
 			}
-			wantAllVisible(t, b.targetsDLQ, 0)
+			wantAllVisible(t, b.TargetsDLQ, 0)
 		})
 	}
 }
@@ -457,7 +461,7 @@ func TestDLQList1000(t *testing.T) {
 			for i := range msgs {
 				msgs[i] = dlqJob(t, "r1", fmt.Sprintf("t%04d", i))
 			}
-			sendAll(t, b.targetsDLQ, msgs)
+			sendAll(t, b.TargetsDLQ, msgs)
 			code, out, stderr := cli(t, b.withArgs("dlq", "list", "-o", "json")...)
 			if code != exitOK {
 				t.Fatalf("exit %d: %s", code, stderr)
@@ -471,7 +475,7 @@ func TestDLQList1000(t *testing.T) {
 			if len(seen) != n || len(targets) != n {
 				t.Errorf("listed %d distinct messages of %d targets, want %d", len(seen), len(targets), n)
 			}
-			wantAllVisible(t, b.targetsDLQ, n)
+			wantAllVisible(t, b.TargetsDLQ, n)
 		})
 	}
 }
@@ -493,7 +497,7 @@ func TestDLQReplaySurvivesKill(t *testing.T) {
 				msgs[i] = dlqJob(t, "crash", fmt.Sprintf("c%03d", i))
 				want[msgs[i].Body] = true
 			}
-			sendAll(t, b.targetsDLQ, msgs)
+			sendAll(t, b.TargetsDLQ, msgs)
 
 			// The consumer records a message as processed, then deletes it.
 			var (
@@ -506,7 +510,7 @@ func TestDLQReplaySurvivesKill(t *testing.T) {
 				for ctx.Err() == nil {
 					// Short receives: a long poll cut short by the end of
 					// the test would only make the SDK complain.
-					got, err := b.targets.Receive(context.WithoutCancel(ctx), queue.ReceiveOptions{Max: 10})
+					got, err := b.Targets.Receive(context.WithoutCancel(ctx), queue.ReceiveOptions{Max: 10})
 					if err != nil || len(got) == 0 {
 						time.Sleep(20 * time.Millisecond)
 						continue
@@ -516,7 +520,7 @@ func TestDLQReplaySurvivesKill(t *testing.T) {
 						processed[m.Body]++
 						count++
 						mu.Unlock()
-						_ = b.targets.Delete(context.WithoutCancel(ctx), []string{m.ReceiptHandle})
+						_ = b.Targets.Delete(context.WithoutCancel(ctx), []string{m.ReceiptHandle})
 					}
 				}
 			})
@@ -527,14 +531,14 @@ func TestDLQReplaySurvivesKill(t *testing.T) {
 				// DLQ first, then the queue, then what was processed: a
 				// message on its way moves forward in that order, so it is
 				// never missed (it may be counted twice).
-				d := queueDepth(t, b.targetsDLQ).Total()
-				d += queueDepth(t, b.targets).Total()
+				d := queueDepth(t, b.TargetsDLQ).Total()
+				d += queueDepth(t, b.Targets).Total()
 				mu.Lock()
 				defer mu.Unlock()
 				return d + count
 			}
 			forward := func() int { // sent to the queue so far (plus transients)
-				d := queueDepth(t, b.targets).Total()
+				d := queueDepth(t, b.Targets).Total()
 				mu.Lock()
 				defer mu.Unlock()
 				return d + count
@@ -574,7 +578,7 @@ func TestDLQReplaySurvivesKill(t *testing.T) {
 				t.Fatalf("final replay: exit %d: %s", code, stderr)
 			}
 			deadline := time.Now().Add(15 * time.Second)
-			for queueDepth(t, b.targetsDLQ).Total()+queueDepth(t, b.targets).Total() > 0 && time.Now().Before(deadline) {
+			for queueDepth(t, b.TargetsDLQ).Total()+queueDepth(t, b.Targets).Total() > 0 && time.Now().Before(deadline) {
 				time.Sleep(50 * time.Millisecond)
 			}
 			cancel()
@@ -646,59 +650,5 @@ func TestDLQUsage(t *testing.T) {
 		if code, out, _ := cli(t, args...); code != exitOK || !strings.Contains(out, "Usage:") {
 			t.Errorf("cronless %v: exit %d", args, code)
 		}
-	}
-}
-
-func TestConfirm(t *testing.T) {
-	for in, want := range map[string]bool{"y\n": true, "YES\n": true, " yes ": true, "\n": false, "n\n": false, "": false, "maybe\n": false} {
-		var out strings.Builder
-		if got := confirm(strings.NewReader(in), &out, "Delete?"); got != want || !strings.Contains(out.String(), "Delete? [y/N]") {
-			t.Errorf("confirm(%q) = %v, want %v (prompt %q)", in, got, want, out.String())
-		}
-	}
-}
-
-// dlq show marks the attempts made on an earlier message of the job (before
-// a replay: the replayed message has a new ID and counts from 1 again).
-func TestPrintLetterMarksEarlierAttempts(t *testing.T) {
-	at := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
-	attempt := func(msgID string, n int) job.Attempt {
-		return job.Attempt{V: 1, RunID: "r", TargetID: "t", MessageID: msgID, Attempt: n, At: at.Add(time.Duration(n) * time.Minute),
-			Error: job.Error{Kind: "http_5xx", Message: "503"}}
-	}
-	l := dlq.Letter{ID: "m-now", Queue: "q-dlq", TargetID: "t", RunID: "r", Body: "{}"}
-	tests := []struct {
-		name     string
-		history  []job.Attempt
-		table    []string // lines the table must hold
-		notTable string
-		csv      string // a CSV line it must hold
-	}{
-		{"same message", []job.Attempt{attempt("m-now", 1), attempt("m-now", 2)},
-			[]string{"  1        ", "  2        "}, "earlier message", "m-now,m-now,2,"},
-		{"after a replay", []job.Attempt{attempt("m-old", 1), attempt("m-old", 2), attempt("m-now", 1)},
-			[]string{"  1*", "  2*", "* made on an earlier message"}, "", "m-now,m-old,2,"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var table, csv strings.Builder
-			if err := printLetter(&table, "table", l, tt.history, at); err != nil {
-				t.Fatal(err)
-			}
-			if err := printLetter(&csv, "csv", l, tt.history, at); err != nil {
-				t.Fatal(err)
-			}
-			for _, want := range tt.table {
-				if !strings.Contains(table.String(), want) {
-					t.Errorf("table lacks %q:\n%s", want, table.String())
-				}
-			}
-			if tt.notTable != "" && strings.Contains(table.String(), tt.notTable) {
-				t.Errorf("table has %q:\n%s", tt.notTable, table.String())
-			}
-			if !strings.Contains(csv.String(), tt.csv) {
-				t.Errorf("CSV lacks %q:\n%s", tt.csv, csv.String())
-			}
-		})
 	}
 }

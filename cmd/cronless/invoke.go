@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/spf13/cobra"
 
+	"github.com/cronless/cronless/cmd/cronless/internal/cmdutil"
 	"github.com/cronless/cronless/shared/planner"
 )
 
@@ -39,7 +40,7 @@ from a file (see events/), on the local backend, and print the response JSON.
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.set(f, cmd)
 			opts.Handler = args[0]
-			return runOr(opts, runF, invokeRun)
+			return cmdutil.RunOr(opts, runF, invokeRun)
 		},
 	}
 	cmd.Flags().StringVar(&opts.EventFile, "event", "", "the event JSON file (see events/)")

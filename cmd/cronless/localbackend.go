@@ -31,10 +31,10 @@ type queueSettings struct {
 
 // localBackend is the embedded local backend: five queues and the store in one SQLite file.
 type localBackend struct {
-	db                                       *sql.DB
+	DB                                       *sql.DB
 	ticks                                    *localq.Queue // only when opened with queue settings
-	targets, targetsDLQ, results, resultsDLQ *localq.Queue
-	store                                    *localstore.Store
+	Targets, TargetsDLQ, Results, ResultsDLQ *localq.Queue
+	Store                                    *localstore.Store
 }
 
 // openBackend opens (creating it if needed) the local backend at path,
@@ -45,7 +45,7 @@ func openLocalBackend(ctx context.Context, path string, qs *queueSettings) (*loc
 	if err != nil {
 		return nil, err
 	}
-	b := &localBackend{db: db}
+	b := &localBackend{DB: db}
 	if err := b.init(ctx, qs); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("local backend %s: %w", path, err)
@@ -54,7 +54,7 @@ func openLocalBackend(ctx context.Context, path string, qs *queueSettings) (*loc
 }
 
 func (b *localBackend) init(ctx context.Context, qs *queueSettings) error {
-	qb, err := localq.New(b.db)
+	qb, err := localq.New(b.DB)
 	if err != nil {
 		return err
 	}
@@ -62,10 +62,10 @@ func (b *localBackend) init(ctx context.Context, qs *queueSettings) error {
 		return b.open(ctx, qb)
 	}
 	dlq := localq.Config{VisibilityTimeout: 30 * time.Second, Region: localRegion}
-	if b.targetsDLQ, err = qb.CreateQueue(ctx, targetsDLQueue, dlq); err != nil {
+	if b.TargetsDLQ, err = qb.CreateQueue(ctx, targetsDLQueue, dlq); err != nil {
 		return err
 	}
-	if b.resultsDLQ, err = qb.CreateQueue(ctx, resultsDLQueue, dlq); err != nil {
+	if b.ResultsDLQ, err = qb.CreateQueue(ctx, resultsDLQueue, dlq); err != nil {
 		return err
 	}
 	cfg := func(dlqName string) localq.Config {
@@ -74,13 +74,13 @@ func (b *localBackend) init(ctx context.Context, qs *queueSettings) error {
 	if b.ticks, err = qb.CreateQueue(ctx, ticksQueue, localq.Config{VisibilityTimeout: qs.Visibility, Region: localRegion}); err != nil {
 		return err
 	}
-	if b.targets, err = qb.CreateQueue(ctx, targetsQueue, cfg(targetsDLQueue)); err != nil {
+	if b.Targets, err = qb.CreateQueue(ctx, targetsQueue, cfg(targetsDLQueue)); err != nil {
 		return err
 	}
-	if b.results, err = qb.CreateQueue(ctx, resultsQueue, cfg(resultsDLQueue)); err != nil {
+	if b.Results, err = qb.CreateQueue(ctx, resultsQueue, cfg(resultsDLQueue)); err != nil {
 		return err
 	}
-	b.store, err = localstore.New(ctx, b.db)
+	b.Store, err = localstore.New(ctx, b.DB)
 	return err
 }
 
@@ -90,13 +90,13 @@ func (b *localBackend) open(ctx context.Context, qb *localq.Backend) error {
 	for _, q := range []struct {
 		dst  **localq.Queue
 		name string
-	}{{&b.targets, targetsQueue}, {&b.targetsDLQ, targetsDLQueue}, {&b.results, resultsQueue}, {&b.resultsDLQ, resultsDLQueue}} {
+	}{{&b.Targets, targetsQueue}, {&b.TargetsDLQ, targetsDLQueue}, {&b.Results, resultsQueue}, {&b.ResultsDLQ, resultsDLQueue}} {
 		if *q.dst, err = qb.Queue(ctx, q.name); err != nil {
 			return fmt.Errorf("queue %s: %w (run `cronless run --once` once to create the local backend)", q.name, err)
 		}
 	}
-	b.store, err = localstore.New(ctx, b.db)
+	b.Store, err = localstore.New(ctx, b.DB)
 	return err
 }
 
-func (b *localBackend) Close() error { return b.db.Close() }
+func (b *localBackend) Close() error { return b.DB.Close() }

@@ -270,7 +270,7 @@ func TestResultsLatestOnBothBackends(t *testing.T) {
 		ScheduledAt: at, FetchedAt: at.Add(time.Second), Status: job.StatusOK, HTTPStatus: 200, Fields: map[string]any{"title": "Example"}, Attempt: 1}
 	for _, b := range testBackends(t) {
 		t.Run(b.name, func(t *testing.T) {
-			if _, err := b.store.PutResult(context.Background(), r); err != nil {
+			if _, err := b.Store.PutResult(context.Background(), r); err != nil {
 				t.Fatal(err)
 			}
 			code, out, stderr := cli(t, b.withArgs("results", "latest", "-o", "json")...)

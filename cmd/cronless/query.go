@@ -24,13 +24,13 @@ type queryOptions struct {
 }
 
 func newQueryOptions(f *Factory) queryOptions {
-	return queryOptions{IO: f.IOStreams, Backend: f.openBackend, Now: f.Now}
+	return queryOptions{IO: f.IOStreams, Backend: f.Backend, Now: f.Now}
 }
 
 // set fills in what is known once cobra runs the command: the stage, the
 // group's --output (a persistent flag) and the context.
 func (o *queryOptions) set(f *Factory, cmd *cobra.Command) {
-	o.Stage, o.ctx = f.stage, cmd.Context()
+	o.Stage, o.ctx = f.Stage, cmd.Context()
 	o.Output, _ = cmd.Flags().GetString("output")
 }
 

@@ -64,9 +64,9 @@ func groupRunE(cmd *cobra.Command, args []string) error {
 
 // findRun returns a run, or an error saying that the backend has no such run.
 func findRun(ctx context.Context, o *backend, runID string) (store.Run, error) {
-	run, err := o.store.Run(ctx, runID)
+	run, err := o.Store.Run(ctx, runID)
 	if errors.Is(err, store.ErrNotFound) {
-		return store.Run{}, fmt.Errorf("run %s not found in %s: `cronless runs list` lists the runs", runID, o.where)
+		return store.Run{}, fmt.Errorf("run %s not found in %s: `cronless runs list` lists the runs", runID, o.Where)
 	}
 	if err != nil {
 		return store.Run{}, fmt.Errorf("run %s: %w", runID, err)

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/cronless/cronless/cmd/cronless/internal/cmdutil"
 )
 
 // ResultsChangedOptions are the options of `results changed`.
@@ -28,7 +30,7 @@ or after --since (default 24h ago), newest first.
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.set(f, cmd)
-			return runOr(opts, runF, resultsChangedRun)
+			return cmdutil.RunOr(opts, runF, resultsChangedRun)
 		},
 	}
 	cmd.Flags().StringVar(&opts.Since, "since", "24h", "only results scheduled at or after this time")
@@ -45,9 +47,9 @@ func resultsChangedRun(opts *ResultsChangedOptions) error {
 		return err
 	}
 	defer o.Close()
-	res, err := o.store.Changed(opts.ctx, from)
+	res, err := o.Store.Changed(opts.ctx, from)
 	if err != nil {
 		return fmt.Errorf("changed results: %w", err)
 	}
-	return opts.printQuery(format, res, fmt.Sprintf("no changed results%s in %s", between(from, time.Time{}), o.where))
+	return opts.printQuery(format, res, fmt.Sprintf("no changed results%s in %s", between(from, time.Time{}), o.Where))
 }

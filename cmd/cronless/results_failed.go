@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/cronless/cronless/cmd/cronless/internal/cmdutil"
 )
 
 // ResultsFailedOptions are the options of `results failed`.
@@ -29,7 +31,7 @@ dead-lettered have no result: see cronless runs show RUN_ID and cronless dlq lis
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.set(f, cmd)
-			return runOr(opts, runF, resultsFailedRun)
+			return cmdutil.RunOr(opts, runF, resultsFailedRun)
 		},
 	}
 	cmd.Flags().StringVar(&opts.RunID, "run", "", "only this run's failed results")
@@ -47,12 +49,12 @@ func resultsFailedRun(opts *ResultsFailedOptions) error {
 			return err
 		}
 	}
-	res, err := o.store.Failed(opts.ctx, opts.RunID)
+	res, err := o.Store.Failed(opts.ctx, opts.RunID)
 	if err != nil {
 		return fmt.Errorf("failed results: %w", err)
 	}
 	if opts.RunID != "" {
 		return opts.printQuery(format, res, fmt.Sprintf("run %s has no failed results", opts.RunID))
 	}
-	return opts.printQuery(format, res, fmt.Sprintf("no failed results in %s", o.where))
+	return opts.printQuery(format, res, fmt.Sprintf("no failed results in %s", o.Where))
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/cronless/cronless/cmd/cronless/internal/cmdutil"
 )
 
 // ResultsHistoryOptions are the options of `results history`.
@@ -29,7 +31,7 @@ func NewCmdResultsHistory(f *Factory, runF func(*ResultsHistoryOptions) error) *
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.set(f, cmd)
 			opts.TargetID = args[0]
-			return runOr(opts, runF, resultsHistoryRun)
+			return cmdutil.RunOr(opts, runF, resultsHistoryRun)
 		},
 	}
 	cmd.Flags().StringVar(&opts.Since, "since", "", "only results scheduled at or after this time")
@@ -59,10 +61,10 @@ func resultsHistoryRun(opts *ResultsHistoryOptions) error {
 		return err
 	}
 	defer o.Close()
-	res, err := o.store.History(opts.ctx, opts.TargetID, from, to, opts.Limit)
+	res, err := o.Store.History(opts.ctx, opts.TargetID, from, to, opts.Limit)
 	if err != nil {
 		return fmt.Errorf("history of %s: %w", opts.TargetID, err)
 	}
 	return opts.printQuery(format, res, fmt.Sprintf("no results for target %q%s in %s: `cronless results latest` lists the targets that have some",
-		opts.TargetID, between(from, to), o.where))
+		opts.TargetID, between(from, to), o.Where))
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/cronless/cronless/cmd/cronless/internal/cmdutil"
 )
 
 // ResultsLatestOptions are the options of `results latest`.
@@ -23,7 +25,7 @@ func NewCmdResultsLatest(f *Factory, runF func(*ResultsLatestOptions) error) *co
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.set(f, cmd)
-			return runOr(opts, runF, resultsLatestRun)
+			return cmdutil.RunOr(opts, runF, resultsLatestRun)
 		},
 	}
 	cmd.Flags().StringVar(&opts.Target, "target", "", "only this target")
@@ -36,13 +38,13 @@ func resultsLatestRun(opts *ResultsLatestOptions) error {
 		return err
 	}
 	defer o.Close()
-	res, err := o.store.Latest(opts.ctx, opts.Target)
+	res, err := o.Store.Latest(opts.ctx, opts.Target)
 	if err != nil {
 		return fmt.Errorf("latest results: %w", err)
 	}
-	empty := fmt.Sprintf("no results in %s yet: run `cronless run --once` (or `cronless demo`) first", o.where)
+	empty := fmt.Sprintf("no results in %s yet: run `cronless run --once` (or `cronless demo`) first", o.Where)
 	if opts.Target != "" {
-		empty = fmt.Sprintf("no results for target %q in %s: `cronless results latest` lists the targets that have some", opts.Target, o.where)
+		empty = fmt.Sprintf("no results for target %q in %s: `cronless results latest` lists the targets that have some", opts.Target, o.Where)
 	}
 	return opts.printQuery(format, res, empty)
 }

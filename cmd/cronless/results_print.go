@@ -19,7 +19,7 @@ func printResults(w io.Writer, format string, results []job.Result) error {
 	case "json":
 		return printJSONLines(w, results)
 	case "csv":
-		return resultsCSV(results).writeCSV(w)
+		return resultsCSV(results).WriteCSV(w)
 	}
 	// A table for a person: the fields of an ok result, or the error of a
 	// failed one, in one column clipped to fit. The run ID says when the
@@ -30,9 +30,9 @@ func printResults(w io.Writer, format string, results []job.Result) error {
 		if r.Error != nil {
 			detail = r.Error.Kind + ": " + r.Error.Message
 		}
-		t.add(r.TargetID, r.RunID, r.Status, orDash(r.HTTPStatus), r.Changed, r.DurationMS, clip(detail, 72))
+		t.Add(r.TargetID, r.RunID, r.Status, orDash(r.HTTPStatus), r.Changed, r.DurationMS, clip(detail, 72))
 	}
-	return t.write(w)
+	return t.Write(w)
 }
 
 // printJSONLines writes each value as one line of JSON.
@@ -63,7 +63,7 @@ func resultsCSV(results []job.Result) *table {
 		for _, n := range names {
 			row = append(row, fieldCell(r.Fields, n))
 		}
-		t.add(row...)
+		t.Add(row...)
 	}
 	return t
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/cronless/cronless/cmd/cronless/internal/cmdutil"
 )
 
 // ResultsRunOptions are the options of `results run`.
@@ -23,7 +25,7 @@ func NewCmdResultsRun(f *Factory, runF func(*ResultsRunOptions) error) *cobra.Co
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.set(f, cmd)
 			opts.RunID = args[0]
-			return runOr(opts, runF, resultsRunRun)
+			return cmdutil.RunOr(opts, runF, resultsRunRun)
 		},
 	}
 	return cmd
@@ -38,7 +40,7 @@ func resultsRunRun(opts *ResultsRunOptions) error {
 	if _, err := findRun(opts.ctx, o, opts.RunID); err != nil {
 		return err
 	}
-	res, err := o.store.RunResults(opts.ctx, opts.RunID)
+	res, err := o.Store.RunResults(opts.ctx, opts.RunID)
 	if err != nil {
 		return fmt.Errorf("results of run %s: %w", opts.RunID, err)
 	}

@@ -66,7 +66,7 @@ func seedGolden(t *testing.T, b *testBackend) []store.Run {
 		{ID: runH09, Schedule: "hourly", ScheduledAt: h9, Planned: 4, CreatedAt: h9},
 		{ID: runH10, Schedule: "hourly", ScheduledAt: h10, Planned: 4, CreatedAt: h10},
 	} {
-		if _, err := b.store.PutRun(ctx, r); err != nil {
+		if _, err := b.Store.PutRun(ctx, r); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -92,7 +92,7 @@ func seedGolden(t *testing.T, b *testBackend) []store.Run {
 			"price": "2,49 EUR", "links": []any{"https://alpha.example/1"}, "title": "Alpha, new"}),
 		ok(runH09, "hourly", "beta", h9, "b1", 85, map[string]any{"title": "Beta"}),
 	} {
-		if _, err := b.store.PutResult(ctx, r); err != nil {
+		if _, err := b.Store.PutResult(ctx, r); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -106,7 +106,7 @@ func seedGolden(t *testing.T, b *testBackend) []store.Run {
 		{V: 1, RunID: runH09, TargetID: "delta", MessageID: "m-delta", Attempt: 1, At: h9.Add(10 * time.Second),
 			Error: job.Error{Kind: "timeout", Message: "no response in 10s"}},
 	} {
-		if err := b.store.RecordAttempt(ctx, a); err != nil {
+		if err := b.Store.RecordAttempt(ctx, a); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -118,7 +118,7 @@ func seedGolden(t *testing.T, b *testBackend) []store.Run {
 		}
 		return body
 	}
-	err := b.targetsDLQ.SendBatch(ctx, []queue.Outgoing{
+	err := b.TargetsDLQ.SendBatch(ctx, []queue.Outgoing{
 		{ID: "gamma", Body: jobBody(runH09, "gamma", h9), Attributes: job.Attributes(runH09, "gamma")},
 		{ID: "news", Body: jobBody(runD01, "news", day), Attributes: job.Attributes(runD01, "news")},
 		{ID: "epsilon", Body: `{"v":2,"run_id":"` + runH10 + `","target_id":"epsilon"}`, Attributes: map[string]string{
@@ -127,7 +127,7 @@ func seedGolden(t *testing.T, b *testBackend) []store.Run {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runs, err := b.store.Runs(ctx, 0)
+	runs, err := b.Store.Runs(ctx, 0)
 	if err != nil || len(runs) != 5 {
 		t.Fatalf("seeded runs: %v, %v", runs, err)
 	}

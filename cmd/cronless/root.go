@@ -11,9 +11,10 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	dlqcmd "github.com/cronless/cronless/cmd/cronless/internal/cmd/dlq"
+	"github.com/cronless/cronless/cmd/cronless/internal/cmdutil"
 	"github.com/cronless/cronless/cmd/cronless/internal/iostreams"
 	"github.com/cronless/cronless/shared/cost"
 	"github.com/cronless/cronless/shared/obs"
@@ -27,32 +28,15 @@ const (
 	exitUsage = 2 // bad flags, arguments or configuration
 )
 
-// usageError marks an error the user fixes by changing the command line or
-// the configuration; it exits with exitUsage.
-type usageError struct{ err error }
+// The commands' shared pieces (cmdutil), by their names here.
+type (
+	usageError = cmdutil.UsageError
+	Factory    = cmdutil.Factory
+)
 
-func (e usageError) Error() string { return e.err.Error() }
-func (e usageError) Unwrap() error { return e.err }
-
-func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
-
-// Factory holds what every command shares: the streams, the clock, the
-// global flags and, through them, the backend (Factory.openBackend).
-type Factory struct {
-	IOStreams *iostreams.IOStreams
-	// Now is the commands' clock: the ages they print and what they compare
-	// with (dlq --older-than). A test sets it to print fixed ages.
-	Now func() time.Time
-	// Exec runs another program (osls, for rollback).
-	Exec func(ctx context.Context, argv []string, stdout, stderr io.Writer) error
-
-	db       string
-	stage    string // a deployed stage; empty: the local backend
-	region   string
-	profile  string
-	logLevel string
-	logger   *zap.Logger
-}
+var (
+	usagef = cmdutil.Usagef
+)
 
 // Run runs the cronless command line with args and returns the exit code.
 func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -61,14 +45,15 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 
 // run runs the command line on f's streams and clock.
 func run(ctx context.Context, args []string, a *Factory) int {
-	root := a.rootCommand()
+	a.Backend = func(ctx context.Context) (*backend, error) { return openBackend(ctx, a) }
+	root := rootCommand(a)
 	root.SetArgs(args)
 	root.SetIn(a.IOStreams.In)
 	root.SetOut(a.IOStreams.Out)
 	root.SetErr(a.IOStreams.ErrOut)
 	err := root.ExecuteContext(ctx)
-	if a.logger != nil {
-		_ = a.logger.Sync()
+	if a.Logger != nil {
+		_ = a.Logger.Sync()
 	}
 	if err == nil {
 		return exitOK
@@ -82,15 +67,6 @@ func run(ctx context.Context, args []string, a *Factory) int {
 	return exitError
 }
 
-// runOr runs a command's work, run, on its options, or runF instead when
-// a test set one: cli/cli's seam for testing flag parsing apart from work.
-func runOr[T any](opts *T, runF, run func(*T) error) error {
-	if runF != nil {
-		return runF(opts)
-	}
-	return run(opts)
-}
-
 // isCobraUsage recognises the usage errors cobra itself returns.
 func isCobraUsage(err error) bool {
 	msg := err.Error()
@@ -102,7 +78,7 @@ func isCobraUsage(err error) bool {
 	return false
 }
 
-func (a *Factory) rootCommand() *cobra.Command {
+func rootCommand(a *Factory) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "cronless",
 		Short: "Scheduled crawls without a cron server",
@@ -117,39 +93,39 @@ Start with:  cronless demo`,
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return usageError{fmt.Errorf("%w (see %s --help)", err, c.CommandPath())}
+		return usageError{Err: fmt.Errorf("%w (see %s --help)", err, c.CommandPath())}
 	})
 	def := os.Getenv("CRONLESS_DB")
 	if def == "" {
 		def = filepath.Join(".cronless", "local.db")
 	}
-	root.PersistentFlags().StringVar(&a.db, "db", def, "the local backend's SQLite file (env CRONLESS_DB)")
-	root.PersistentFlags().StringVar(&a.stage, "stage", "", "work on this deployed stage instead of the local backend (dlq, results, runs); deployments and rollback need it")
-	root.PersistentFlags().StringVar(&a.region, "region", "", "the stage's AWS region (default: AWS_REGION or your profile's)")
-	root.PersistentFlags().StringVar(&a.profile, "profile", "", "the AWS profile to use for --stage (default: AWS_PROFILE)")
-	root.PersistentFlags().StringVar(&a.logLevel, "log-level", "warn", "log level: debug, info, warn or error")
+	root.PersistentFlags().StringVar(&a.DB, "db", def, "the local backend's SQLite file (env CRONLESS_DB)")
+	root.PersistentFlags().StringVar(&a.Stage, "stage", "", "work on this deployed stage instead of the local backend (dlq, results, runs); deployments and rollback need it")
+	root.PersistentFlags().StringVar(&a.Region, "region", "", "the stage's AWS region (default: AWS_REGION or your profile's)")
+	root.PersistentFlags().StringVar(&a.Profile, "profile", "", "the AWS profile to use for --stage (default: AWS_PROFILE)")
+	root.PersistentFlags().StringVar(&a.LogLevel, "log-level", "warn", "log level: debug, info, warn or error")
 	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
 		var lvl zapcore.Level
 		if !cmd.Flags().Changed("log-level") {
 			switch once, _ := cmd.Flags().GetBool("once"); {
 			case cmd.Name() == "demo":
-				a.logLevel = "error" // the demo's retries are expected; its tables tell the story
+				a.LogLevel = "error" // the demo's retries are expected; its tables tell the story
 			case cmd.Name() == "run" && !once:
-				a.logLevel = "info" // a long-running pipeline tells what it does
+				a.LogLevel = "info" // a long-running pipeline tells what it does
 			}
 		}
-		if err := lvl.Set(a.logLevel); err != nil {
-			return usagef("--log-level %q: use debug, info, warn or error", a.logLevel)
+		if err := lvl.Set(a.LogLevel); err != nil {
+			return usagef("--log-level %q: use debug, info, warn or error", a.LogLevel)
 		}
 		format := obs.JSON
 		if a.IOStreams.IsStderrTTY() {
 			format = obs.Console
 		}
-		a.logger = obs.New(a.IOStreams.ErrOut, format, lvl)
+		a.Logger = obs.New(a.IOStreams.ErrOut, format, lvl)
 		return nil
 	}
 	root.AddCommand(NewCmdDemo(a, nil), NewCmdRun(a, nil), NewCmdInvoke(a, nil), NewCmdResults(a), NewCmdValidate(a, nil), NewCmdSchedules(a, nil),
-		NewCmdDLQ(a), NewCmdRuns(a), NewCmdCost(a, nil), NewCmdDeployments(a, nil), NewCmdRollback(a, nil))
+		dlqcmd.NewCmdDLQ(a), NewCmdRuns(a), NewCmdCost(a, nil), NewCmdDeployments(a, nil), NewCmdRollback(a, nil))
 	return root
 }
 
@@ -161,7 +137,7 @@ func loadTargets(path string) (*targets.File, error) {
 		if errors.As(err, &te) {
 			return nil, err
 		}
-		return nil, usageError{err}
+		return nil, usageError{Err: err}
 	}
 	return tf, nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
+	"github.com/cronless/cronless/cmd/cronless/internal/cmdutil"
 	"github.com/cronless/cronless/cmd/cronless/internal/iostreams"
 	"github.com/cronless/cronless/shared/cost"
 	"github.com/cronless/cronless/shared/crawl"
@@ -42,7 +43,7 @@ func newLocalOptions(f *Factory) localOptions {
 // set fills in what is known once cobra runs the command (the logger is
 // made from --log-level before).
 func (o *localOptions) set(f *Factory, cmd *cobra.Command) {
-	o.DB, o.Log, o.ctx = f.db, f.logger, cmd.Context()
+	o.DB, o.Log, o.ctx = f.DB, f.Logger, cmd.Context()
 }
 
 // pipelineFlags are the settings of the local pipeline, shared by run and demo.
@@ -137,8 +138,8 @@ func openPipeline(ctx context.Context, f *pipelineFlags, dbPath string, log *zap
 func pipeline(tf *targets.File, b *localBackend, f *pipelineFlags, log *zap.Logger) *local.Pipeline {
 	m := local.MappingConfig{BatchSize: f.batchSize, BatchWindow: f.batchWindow, MaxConcurrency: f.concurrency, Timeout: f.functionTimout}
 	return &local.Pipeline{
-		Targets: tf, Ticks: b.ticks, Jobs: b.targets, JobsDLQ: b.targetsDLQ, Results: b.results, ResultsDLQ: b.resultsDLQ,
-		Store: b.store, Log: log, Region: localRegion,
+		Targets: tf, Ticks: b.ticks, Jobs: b.Targets, JobsDLQ: b.TargetsDLQ, Results: b.Results, ResultsDLQ: b.ResultsDLQ,
+		Store: b.Store, Log: log, Region: localRegion,
 		Fetcher: crawl.New(crawl.Options{
 			AllowPrivate: f.allowPrivate, UserAgent: tf.Defaults.UserAgent, Timeout: tf.Defaults.Timeout,
 			HostConcurrency: f.hostConcurrency, HostDelay: f.hostDelay,
@@ -177,7 +178,7 @@ by kill -9) is planned again, as the same run, by the next start.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.set(f, cmd)
-			return runOr(opts, runF, runRun)
+			return cmdutil.RunOr(opts, runF, runRun)
 		},
 	}
 	cmd.Flags().StringVar(&opts.Pipeline.targetsFile, "targets", "targets.yaml", "the targets file")
@@ -261,7 +262,7 @@ func printRunReports(w io.Writer, reports []local.RunReport) error {
 		if !r.LastResultAt.IsZero() {
 			took = r.LastResultAt.Sub(r.CreatedAt).Round(time.Millisecond).String()
 		}
-		t.add(r.ID, r.Planned, r.Succeeded, r.Failed, r.DeadLettered, took)
+		t.Add(r.ID, r.Planned, r.Succeeded, r.Failed, r.DeadLettered, took)
 	}
-	return t.write(w)
+	return t.Write(w)
 }

@@ -63,7 +63,7 @@ targets:
 		t.Fatal(err)
 	}
 	defer b.Close()
-	run, err := b.store.Run(ctx, job.RunID("fast", interrupted))
+	run, err := b.Store.Run(ctx, job.RunID("fast", interrupted))
 	if err != nil || run.Planned != 2 || run.Succeeded != 2 {
 		t.Errorf("the interrupted run: %+v, %v; want 2 planned and ok", run, err)
 	}

@@ -6,6 +6,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	dlqcmd "github.com/cronless/cronless/cmd/cronless/internal/cmd/dlq"
+	"github.com/cronless/cronless/cmd/cronless/internal/cmdutil"
 	"github.com/cronless/cronless/shared/dlq"
 )
 
@@ -52,7 +54,7 @@ func NewCmdRunsList(f *Factory, runF func(*RunsListOptions) error) *cobra.Comman
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.set(f, cmd)
-			return runOr(opts, runF, runsListRun)
+			return cmdutil.RunOr(opts, runF, runsListRun)
 		},
 	}
 	cmd.Flags().IntVar(&opts.Limit, "limit", 20, "at most this many runs (0: all)")
@@ -73,13 +75,13 @@ func runsListRun(opts *RunsListOptions) error {
 		return err
 	}
 	defer o.Close()
-	runs, err := o.store.Runs(ctx, opts.Limit)
+	runs, err := o.Store.Runs(ctx, opts.Limit)
 	if err != nil {
 		return fmt.Errorf("list runs: %w", err)
 	}
 	if len(runs) == 0 {
 		if format == "table" {
-			fmt.Fprintf(opts.IO.ErrOut, "no runs in %s yet: run `cronless run --once` (or `cronless demo`) first\n", o.where)
+			fmt.Fprintf(opts.IO.ErrOut, "no runs in %s yet: run `cronless run --once` (or `cronless demo`) first\n", o.Where)
 		}
 		return nil
 	}
@@ -125,7 +127,7 @@ their latest result) that have no result in this run.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.set(f, cmd)
 			opts.RunID = args[0]
-			return runOr(opts, runF, runsShowRun)
+			return cmdutil.RunOr(opts, runF, runsShowRun)
 		},
 	}
 }
@@ -141,7 +143,7 @@ func runsShowRun(opts *RunsShowOptions) error {
 	if err != nil {
 		return err
 	}
-	res, err := o.store.RunResults(ctx, run.ID)
+	res, err := o.Store.RunResults(ctx, run.ID)
 	if err != nil {
 		return fmt.Errorf("results of run %s: %w", run.ID, err)
 	}
@@ -149,7 +151,7 @@ func runsShowRun(opts *RunsShowOptions) error {
 	if err != nil {
 		return err
 	}
-	d, err := newRunDetail(ctx, o.store, run, res, letters)
+	d, err := newRunDetail(ctx, o.Store, run, res, letters)
 	if err != nil {
 		return err
 	}
@@ -167,7 +169,7 @@ const deadLettersMax = 100_000 // the most messages looked at
 // says how many.
 func deadLetters(opts *queryOptions, o *backend) ([]dlq.Letter, error) {
 	ctx := opts.ctx
-	q := o.targetsDLQ
+	q := o.TargetsDLQ
 	d, err := q.Depth(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("count the messages of %s: %w", q.Name(), err)
@@ -182,9 +184,9 @@ func deadLetters(opts *queryOptions, o *backend) ([]dlq.Letter, error) {
 	// approximate), those beyond it are not counted.
 	sopts := dlq.Options{Limit: min(n, deadLettersMax)}
 	if opts.Stage != "" {
-		sopts.Wait = dlqStageWait
+		sopts.Wait = dlqcmd.StageWait
 	}
-	done := dlqProgress(ctx, opts.IO, q, "reading "+q.Name(), &sopts)
+	done := dlqcmd.Progress(ctx, opts.IO, q, "reading "+q.Name(), &sopts)
 	letters, err := dlq.List(ctx, q, sopts)
 	done()
 	if errors.Is(err, dlq.ErrIncomplete) {

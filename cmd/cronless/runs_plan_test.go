@@ -141,7 +141,7 @@ func TestRunsShowPlanGolden(t *testing.T) {
 			seedGolden(t, b)
 			run := store.Run{ID: runH11, Schedule: "hourly", ScheduledAt: h11, Planned: 5, CreatedAt: h11,
 				Targets: []string{"alpha", "beta", "gamma", "delta", "zeta"}}
-			if _, err := b.store.PutRun(ctx, run); err != nil {
+			if _, err := b.Store.PutRun(ctx, run); err != nil {
 				t.Fatal(err)
 			}
 			for _, r := range []job.Result{
@@ -152,7 +152,7 @@ func TestRunsShowPlanGolden(t *testing.T) {
 					Status: job.StatusFailed, HTTPStatus: 404, FetchedAt: h11.Add(time.Second), DurationMS: 40, Attempt: 1,
 					Error: &job.Error{Kind: "http_4xx", Message: "404 Not Found"}},
 			} {
-				if _, err := b.store.PutResult(ctx, r); err != nil {
+				if _, err := b.Store.PutResult(ctx, r); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -162,7 +162,7 @@ func TestRunsShowPlanGolden(t *testing.T) {
 				{V: 1, RunID: runH11, TargetID: "delta", MessageID: "m-delta-11", Attempt: 1, At: h11.Add(10 * time.Second),
 					Error: job.Error{Kind: "timeout", Message: "no response in 10s"}},
 			} {
-				if err := b.store.RecordAttempt(ctx, a); err != nil {
+				if err := b.Store.RecordAttempt(ctx, a); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -170,10 +170,10 @@ func TestRunsShowPlanGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := b.targetsDLQ.SendBatch(ctx, []queue.Outgoing{{ID: "gamma", Body: body, Attributes: job.Attributes(runH11, "gamma")}}); err != nil {
+			if err := b.TargetsDLQ.SendBatch(ctx, []queue.Outgoing{{ID: "gamma", Body: body, Attributes: job.Attributes(runH11, "gamma")}}); err != nil {
 				t.Fatal(err)
 			}
-			runs, err := b.store.Runs(ctx, 0)
+			runs, err := b.Store.Runs(ctx, 0)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -18,7 +18,7 @@ func TestRunsGolden(t *testing.T) {
 		ctx := context.Background()
 		// Looking at the DLQ did not consume it: all three messages are
 		// there and visible.
-		if d, err := b.targetsDLQ.Depth(ctx); err != nil || d.Visible != 3 || d.InFlight != 0 {
+		if d, err := b.TargetsDLQ.Depth(ctx); err != nil || d.Visible != 3 || d.InFlight != 0 {
 			t.Errorf("targets DLQ after the runs commands: %+v, %v; want 3 visible", d, err)
 		}
 		code, out, _ := cli(t, b.withArgs("runs", "list", "--limit", "2", "-o", "json")...)

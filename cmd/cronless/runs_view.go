@@ -55,17 +55,17 @@ func printRuns(w io.Writer, format string, views []runView) error {
 		t := newTable("run_id", "schedule", "scheduled_at", "planned", "succeeded", "failed", "in_flight", "dead_lettered",
 			"first_result_at", "last_result_at")
 		for _, v := range views {
-			t.add(v.ID, v.Schedule, csvTime(v.ScheduledAt), v.Planned, v.Succeeded, v.Failed, v.InFlight, v.DeadLettered,
+			t.Add(v.ID, v.Schedule, csvTime(v.ScheduledAt), v.Planned, v.Succeeded, v.Failed, v.InFlight, v.DeadLettered,
 				csvTime(v.FirstResultAt), csvTime(v.LastResultAt))
 		}
-		return t.writeCSV(w)
+		return t.WriteCSV(w)
 	}
 	t := newTable("RUN", "SCHEDULE", "SCHEDULED", "PLANNED", "OK", "FAILED", "IN FLIGHT", "DEAD-LETTERED", "FIRST RESULT", "LAST RESULT")
 	for _, v := range views {
-		t.add(v.ID, v.Schedule, tableTime(v.ScheduledAt), v.plannedCell(), v.Succeeded, v.Failed, v.InFlight, v.DeadLettered,
+		t.Add(v.ID, v.Schedule, tableTime(v.ScheduledAt), v.plannedCell(), v.Succeeded, v.Failed, v.InFlight, v.DeadLettered,
 			tableTime(v.FirstResultAt), tableTime(v.LastResultAt))
 	}
-	return t.write(w)
+	return t.Write(w)
 }
 
 // runDetail is one run as runs show prints it.
@@ -190,7 +190,7 @@ func printRunDetail(w io.Writer, format string, d runDetail) error {
 	case "json":
 		return json.NewEncoder(w).Encode(d)
 	case "csv":
-		return runDetailCSV(d).writeCSV(w)
+		return runDetailCSV(d).WriteCSV(w)
 	}
 	v := d.runView
 	head := &table{}
@@ -200,9 +200,9 @@ func printRunDetail(w io.Writer, format string, d runDetail) error {
 		{"In flight", fmt.Sprint(v.InFlight)}, {"Dead-lettered", fmt.Sprint(v.DeadLettered)},
 		{"First result", tableTime(v.FirstResultAt)}, {"Last result", tableTime(v.LastResultAt)},
 	} {
-		head.rows = append(head.rows, []string{kv[0] + ":", kv[1]})
+		head.Rows = append(head.Rows, []string{kv[0] + ":", kv[1]})
 	}
-	if err := head.writeRows(w); err != nil {
+	if err := head.WriteRows(w); err != nil {
 		return err
 	}
 	if len(d.Results) == 0 {
@@ -224,11 +224,11 @@ func printRunDetail(w io.Writer, format string, d runDetail) error {
 		if m.LastError != nil {
 			last = clip(m.LastError.Kind+": "+m.LastError.Message, 100)
 		}
-		t.add(m.TargetID, yesNo(m.InDLQ), m.Attempts, tableTime(m.LastAttemptAt), last)
+		t.Add(m.TargetID, yesNo(m.InDLQ), m.Attempts, tableTime(m.LastAttemptAt), last)
 		anyDead = anyDead || m.InDLQ
 		notDead = notDead || !m.InDLQ
 	}
-	if err := t.write(w); err != nil {
+	if err := t.Write(w); err != nil {
 		return err
 	}
 	switch {
@@ -261,7 +261,7 @@ func runDetailCSV(d runDetail) *table {
 		for _, n := range names {
 			row = append(row, fieldCell(r.Fields, n))
 		}
-		t.add(row...)
+		t.Add(row...)
 	}
 	for _, m := range d.Missing {
 		status := "no_result"
@@ -273,7 +273,7 @@ func runDetailCSV(d runDetail) *table {
 		for range names {
 			row = append(row, "")
 		}
-		t.add(row...)
+		t.Add(row...)
 	}
 	return t
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/cronless/cronless/cmd/cronless/internal/cmdutil"
 	"github.com/cronless/cronless/cmd/cronless/internal/iostreams"
 	"github.com/cronless/cronless/shared/planner"
 )
@@ -117,7 +118,7 @@ targets.yaml schedule it is in its description, and delivers to the planner:
 		Example: "  cronless schedules --targets targets.yaml > build/schedules.json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runOr(opts, runF, schedulesRun)
+			return cmdutil.RunOr(opts, runF, schedulesRun)
 		},
 	}
 	cmd.Flags().StringVar(&opts.TargetsFile, "targets", "targets.yaml", "the targets file")

@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/cronless/cronless/cmd/cronless/internal/cmdutil"
 	"github.com/cronless/cronless/cmd/cronless/internal/iostreams"
 )
 
@@ -28,7 +29,7 @@ and its next three times.`,
 		Example: "  cronless validate --targets targets.yaml",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runOr(opts, runF, validateRun)
+			return cmdutil.RunOr(opts, runF, validateRun)
 		},
 	}
 	cmd.Flags().StringVar(&opts.TargetsFile, "targets", "targets.yaml", "the targets file")
@@ -56,8 +57,8 @@ func validateRun(opts *ValidateOptions) error {
 			next += at.In(sc.Location).Format("2006-01-02 15:04 MST")
 			after = at
 		}
-		t.add(name, sc.Expression, sc.Location, len(tf.TargetsFor(name)), next)
+		t.Add(name, sc.Expression, sc.Location, len(tf.TargetsFor(name)), next)
 	}
 	fmt.Fprintf(opts.IO.Out, "%s: valid, %d targets, %d schedules\n\n", opts.TargetsFile, len(tf.Targets), len(tf.Schedules))
-	return t.write(opts.IO.Out)
+	return t.Write(opts.IO.Out)
 }

@@ -1,4 +1,4 @@
-package main
+package dlq
 
 import (
 	"context"
@@ -8,7 +8,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/cronless/cronless/shared/dlq"
+	"github.com/cronless/cronless/cmd/cronless/internal/cmdutil"
+	deadletter "github.com/cronless/cronless/shared/dlq"
 	"github.com/cronless/cronless/shared/queue"
 )
 
@@ -21,7 +22,7 @@ type DLQReplayOptions struct {
 }
 
 // NewCmdDLQReplay is `dlq replay`; runF, when set, runs instead of dlqReplayRun (tests).
-func NewCmdDLQReplay(f *Factory, runF func(*DLQReplayOptions) error) *cobra.Command {
+func NewCmdDLQReplay(f *cmdutil.Factory, runF func(*DLQReplayOptions) error) *cobra.Command {
 	opts := &DLQReplayOptions{dlqOptions: newDLQOptions(f)}
 	cmd := &cobra.Command{
 		Use:   "replay",
@@ -54,7 +55,7 @@ not the task; ` + "`cronless dlq cancel`" + ` cancels it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.set(f, cmd)
-			return runOr(opts, runF, dlqReplayRun)
+			return cmdutil.RunOr(opts, runF, dlqReplayRun)
 		},
 	}
 	opts.registerQueue(cmd, "targets")
@@ -73,25 +74,25 @@ func dlqReplayRun(opts *DLQReplayOptions) error {
 		return err
 	}
 	if opts.Rate < 0 || math.IsNaN(opts.Rate) || math.IsInf(opts.Rate, 0) {
-		return usagef("--rate %v: must be 0 (no cap) or more messages a second", opts.Rate)
+		return cmdutil.Usagef("--rate %v: must be 0 (no cap) or more messages a second", opts.Rate)
 	}
 	if opts.Native {
 		if !opts.All || !flt.IsZero() || opts.limit != 0 {
-			return usagef("--native moves the whole queue with an SQS message move task, which cannot filter: pass --all and no --target, --run, --error-kind, --older-than or --limit (or drop --native)")
+			return cmdutil.Usagef("--native moves the whole queue with an SQS message move task, which cannot filter: pass --all and no --target, --run, --error-kind, --older-than or --limit (or drop --native)")
 		}
 		if opts.Stage == "" {
-			return usagef("--native needs a deployed stage (--stage): it uses SQS message move tasks, which the local backend does not have; locally, use `cronless dlq replay --all`")
+			return cmdutil.Usagef("--native needs a deployed stage (--stage): it uses SQS message move tasks, which the local backend does not have; locally, use `cronless dlq replay --all`")
 		}
 		if opts.Rate != float64(int(opts.Rate)) || opts.Rate > queue.MaxMovePerSecond {
-			return usagef("--rate %v: a move task takes a whole number of messages a second, up to %d", opts.Rate, queue.MaxMovePerSecond)
+			return cmdutil.Usagef("--rate %v: a move task takes a whole number of messages a second, up to %d", opts.Rate, queue.MaxMovePerSecond)
 		}
 		return replayNative(opts, int(opts.Rate))
 	}
 	if opts.All && !flt.IsZero() {
-		return usagef("--all moves every message: drop it, or the filters")
+		return cmdutil.Usagef("--all moves every message: drop it, or the filters")
 	}
 	if !opts.All && flt.IsZero() && !opts.DryRun {
-		return usagef("say what to replay: --target, --run, --error-kind or --older-than, or --all for every message (try --dry-run first)")
+		return cmdutil.Usagef("say what to replay: --target, --run, --error-kind or --older-than, or --all for every message (try --dry-run first)")
 	}
 	o, pairs, sopts, err := opts.openDLQs(flt)
 	if err != nil {
@@ -99,16 +100,16 @@ func dlqReplayRun(opts *DLQReplayOptions) error {
 	}
 	defer o.Close()
 	p := pairs[0]
-	done := dlqProgress(opts.ctx, opts.IO, p.dlq, "replaying "+p.dlq.Name(), &sopts)
+	done := Progress(opts.ctx, opts.IO, p.dlq, "replaying "+p.dlq.Name(), &sopts)
 	out := newActionPrinter(opts.IO.Out, format, opts.Now)
-	sum, err := dlq.Replay(opts.ctx, p.dlq, p.source, dlq.ReplayOptions{Options: sopts, Rate: opts.Rate, DryRun: opts.DryRun, Report: out.report})
+	sum, err := deadletter.Replay(opts.ctx, p.dlq, p.source, deadletter.ReplayOptions{Options: sopts, Rate: opts.Rate, DryRun: opts.DryRun, Report: out.report})
 	done()
 	if perr := out.flush(); perr != nil && err == nil {
 		err = perr
 	}
-	line := fmt.Sprintf("moved %d, skipped %d, failed %d (%s → %s on %s)", sum.Moved, sum.Skipped, sum.Failed, p.dlq.Name(), p.source.Name(), o.where)
+	line := fmt.Sprintf("moved %d, skipped %d, failed %d (%s → %s on %s)", sum.Moved, sum.Skipped, sum.Failed, p.dlq.Name(), p.source.Name(), o.Where)
 	if opts.DryRun {
-		line = fmt.Sprintf("dry run: would move %d, skipped %d; nothing changed (%s → %s on %s)", sum.Moved, sum.Skipped, p.dlq.Name(), p.source.Name(), o.where)
+		line = fmt.Sprintf("dry run: would move %d, skipped %d; nothing changed (%s → %s on %s)", sum.Moved, sum.Skipped, p.dlq.Name(), p.source.Name(), o.Where)
 	}
 	summary(opts.IO, format, line)
 	switch {
@@ -137,10 +138,10 @@ func replayNative(opts *DLQReplayOptions, rate int) error {
 			return err
 		}
 		fmt.Fprintf(opts.IO.Out, "dry run: would start a message move task moving every message of %s (about %d) back to %s on %s; nothing changed\n",
-			p.dlq.Name(), d.Total(), p.source.Name(), o.where)
+			p.dlq.Name(), d.Total(), p.source.Name(), o.Where)
 		return nil
 	}
-	handle, err := dlq.StartMove(ctx, m, rate)
+	handle, err := deadletter.StartMove(ctx, m, rate)
 	if err != nil {
 		return fmt.Errorf("start a move task from %s: %w", p.dlq.Name(), movesUnsupported(err))
 	}
@@ -155,7 +156,7 @@ func replayNative(opts *DLQReplayOptions, rate int) error {
 	}
 	switch t.Status {
 	case queue.MoveCompleted:
-		fmt.Fprintf(opts.IO.Out, "moved %d messages from %s back to their source queue on %s\n", t.Moved, p.dlq.Name(), o.where)
+		fmt.Fprintf(opts.IO.Out, "moved %d messages from %s back to their source queue on %s\n", t.Moved, p.dlq.Name(), o.Where)
 		return nil
 	case queue.MoveCancelled:
 		return fmt.Errorf("move task %s was cancelled after moving %d messages", handle, t.Moved)

@@ -1,4 +1,4 @@
-package main
+package dlq
 
 import (
 	"context"
@@ -8,9 +8,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/cronless/cronless/cmd/cronless/internal/cmdutil"
 	"github.com/cronless/cronless/cmd/cronless/internal/iostreams"
 	"github.com/cronless/cronless/shared/crawl"
-	"github.com/cronless/cronless/shared/dlq"
+	deadletter "github.com/cronless/cronless/shared/dlq"
 	"github.com/cronless/cronless/shared/queue"
 	"github.com/cronless/cronless/shared/sqsevent"
 	"github.com/cronless/cronless/shared/worker"
@@ -27,11 +28,11 @@ var dlqErrorKinds = func() []string {
 	return append(kinds, worker.KindPanic, sqsevent.KindBadMessage)
 }()
 
-// dlqStageWait is each receive's long poll on SQS when paging through a DLQ:
+// StageWait is each receive's long poll on SQS when paging through a DLQ:
 // a short receive samples only some of SQS's servers, so an empty one does
 // not prove the queue has nothing visible left. The local backend answers
 // exactly without waiting.
-const dlqStageWait = time.Second
+const StageWait = time.Second
 
 // dlqMoveInterval is how often `dlq replay --native` polls its move task.
 const dlqMoveInterval = 2 * time.Second
@@ -41,7 +42,7 @@ const dlqMoveInterval = 2 * time.Second
 // the flags the commands share.
 type dlqOptions struct {
 	IO      *iostreams.IOStreams
-	Backend func(context.Context) (*backend, error)
+	Backend func(context.Context) (*cmdutil.Backend, error)
 	Now     func() time.Time
 	Stage   string
 	dlqFlags
@@ -52,13 +53,13 @@ type dlqOptions struct {
 
 // newDLQOptions returns the options of a dlq command from f; the stage and
 // the context are known only when the command runs (set).
-func newDLQOptions(f *Factory) dlqOptions {
-	return dlqOptions{IO: f.IOStreams, Backend: f.openBackend, Now: f.Now}
+func newDLQOptions(f *cmdutil.Factory) dlqOptions {
+	return dlqOptions{IO: f.IOStreams, Backend: f.Backend, Now: f.Now}
 }
 
 // set fills in what is known once cobra runs the command.
-func (o *dlqOptions) set(f *Factory, cmd *cobra.Command) {
-	o.Stage, o.ctx = f.stage, cmd.Context()
+func (o *dlqOptions) set(f *cmdutil.Factory, cmd *cobra.Command) {
+	o.Stage, o.ctx = f.Stage, cmd.Context()
 }
 
 // dlqFlags are the flags the dlq commands share.
@@ -79,7 +80,7 @@ func (f *dlqFlags) registerQueue(cmd *cobra.Command, def string) {
 		help += " (default: look in both)"
 	}
 	cmd.Flags().StringVar(&f.queue, "queue", def, help)
-	cmd.Flags().DurationVar(&f.visibility, "visibility", dlq.DefaultVisibility,
+	cmd.Flags().DurationVar(&f.visibility, "visibility", deadletter.DefaultVisibility,
 		"how long each message stays hidden while cronless pages through the queue (extended as it works; if cronless is killed, the messages come back after this long); also the longest wait for messages in flight that cronless does not hold")
 }
 
@@ -97,8 +98,8 @@ func (f *dlqFlags) registerFilters(cmd *cobra.Command, limitHelp string) {
 
 // parse checks the output format, the filters and the --queue flag (one
 // queue) that list, replay and purge share.
-func (f *dlqFlags) parse(ios *iostreams.IOStreams) (format string, flt dlq.Filter, err error) {
-	if format, err = outputFormat(ios, f.output); err != nil {
+func (f *dlqFlags) parse(ios *iostreams.IOStreams) (format string, flt deadletter.Filter, err error) {
+	if format, err = cmdutil.OutputFormat(ios, f.output); err != nil {
 		return "", flt, err
 	}
 	if flt, err = f.filter(); err != nil {
@@ -108,20 +109,20 @@ func (f *dlqFlags) parse(ios *iostreams.IOStreams) (format string, flt dlq.Filte
 }
 
 // filter checks the filter flags.
-func (f *dlqFlags) filter() (dlq.Filter, error) {
-	flt := dlq.Filter{TargetID: f.target, RunID: f.run, ErrorKind: f.errorKind}
+func (f *dlqFlags) filter() (deadletter.Filter, error) {
+	flt := deadletter.Filter{TargetID: f.target, RunID: f.run, ErrorKind: f.errorKind}
 	if f.errorKind != "" && !slices.Contains(dlqErrorKinds, f.errorKind) {
-		return flt, usagef("--error-kind %q: use one of %s", f.errorKind, strings.Join(dlqErrorKinds, ", "))
+		return flt, cmdutil.Usagef("--error-kind %q: use one of %s", f.errorKind, strings.Join(dlqErrorKinds, ", "))
 	}
 	if f.olderThan != "" {
-		d, err := parseDays(f.olderThan)
+		d, err := cmdutil.ParseDays(f.olderThan)
 		if err != nil {
-			return flt, usagef("--older-than %q: use a duration such as 90m, 24h, 7d or 1d12h", f.olderThan)
+			return flt, cmdutil.Usagef("--older-than %q: use a duration such as 90m, 24h, 7d or 1d12h", f.olderThan)
 		}
 		flt.OlderThan = d
 	}
 	if f.limit < 0 {
-		return flt, usagef("--limit %d: must be 0 (no limit) or more", f.limit)
+		return flt, cmdutil.Usagef("--limit %d: must be 0 (no limit) or more", f.limit)
 	}
 	return flt, nil
 }
@@ -134,8 +135,8 @@ type dlqPair struct {
 }
 
 // dlqPairs returns the DLQs that --queue names ("" : both).
-func dlqPairs(o *backend, name string) ([]dlqPair, error) {
-	pairs := []dlqPair{{"targets", o.targetsDLQ, o.targets}, {"results", o.resultsDLQ, o.results}}
+func dlqPairs(o *cmdutil.Backend, name string) ([]dlqPair, error) {
+	pairs := []dlqPair{{"targets", o.TargetsDLQ, o.Targets}, {"results", o.ResultsDLQ, o.Results}}
 	switch name {
 	case "":
 		return pairs, nil
@@ -144,7 +145,7 @@ func dlqPairs(o *backend, name string) ([]dlqPair, error) {
 	case "results":
 		return pairs[1:], nil
 	}
-	return nil, usagef("--queue %q: use targets or results", name)
+	return nil, cmdutil.Usagef("--queue %q: use targets or results", name)
 }
 
 // checkQueueFlag checks --queue before anything is opened.
@@ -152,40 +153,40 @@ func checkQueueFlag(name string, allowBoth bool) error {
 	if name == "targets" || name == "results" || name == "" && allowBoth {
 		return nil
 	}
-	return usagef("--queue %q: use targets or results", name)
+	return cmdutil.Usagef("--queue %q: use targets or results", name)
 }
 
 // openDLQs opens the backend, the dead-letter queues --queue selects and
 // the scan options of the flags. Close o when done (it is nil on error).
-func (o *dlqOptions) openDLQs(flt dlq.Filter) (*backend, []dlqPair, dlq.Options, error) {
+func (o *dlqOptions) openDLQs(flt deadletter.Filter) (*cmdutil.Backend, []dlqPair, deadletter.Options, error) {
 	b, err := o.Backend(o.ctx)
 	if err != nil {
-		return nil, nil, dlq.Options{}, err
+		return nil, nil, deadletter.Options{}, err
 	}
 	pairs, err := dlqPairs(b, o.queue)
 	if err == nil {
-		var opts dlq.Options
+		var opts deadletter.Options
 		if opts, err = o.scanOptions(b, flt); err == nil {
 			return b, pairs, opts, nil
 		}
 	}
 	b.Close()
-	return nil, nil, dlq.Options{}, err
+	return nil, nil, deadletter.Options{}, err
 }
 
-func (o *dlqOptions) scanOptions(b *backend, flt dlq.Filter) (dlq.Options, error) {
-	if o.visibility < dlq.MinVisibility || o.visibility > dlq.MaxVisibility {
-		return dlq.Options{}, usagef("--visibility %s: must be between %s and %s", o.visibility, dlq.MinVisibility, dlq.MaxVisibility)
+func (o *dlqOptions) scanOptions(b *cmdutil.Backend, flt deadletter.Filter) (deadletter.Options, error) {
+	if o.visibility < deadletter.MinVisibility || o.visibility > deadletter.MaxVisibility {
+		return deadletter.Options{}, cmdutil.Usagef("--visibility %s: must be between %s and %s", o.visibility, deadletter.MinVisibility, deadletter.MaxVisibility)
 	}
-	opts := dlq.Options{Filter: flt, Limit: o.limit, Visibility: o.visibility, History: b.store, Now: o.Now}
+	opts := deadletter.Options{Filter: flt, Limit: o.limit, Visibility: o.visibility, History: b.Store, Now: o.Now}
 	if o.Stage != "" {
-		opts.Wait = dlqStageWait
+		opts.Wait = StageWait
 	}
 	return opts, nil
 }
 
 // NewCmdDLQ is the dlq command group.
-func NewCmdDLQ(f *Factory) *cobra.Command {
+func NewCmdDLQ(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "dlq",
 		Short: "List, show, replay and purge dead-lettered messages",

@@ -1,4 +1,4 @@
-package main
+package dlq
 
 import (
 	"context"
@@ -8,13 +8,13 @@ import (
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/cronless/cronless/cmd/cronless/internal/iostreams"
-	"github.com/cronless/cronless/shared/dlq"
+	deadletter "github.com/cronless/cronless/shared/dlq"
 	"github.com/cronless/cronless/shared/queue"
 )
 
-// dlqProgress shows a progress bar of a scan of q on a terminal (stderr),
+// Progress shows a progress bar of a scan of q on a terminal (stderr),
 // hooked into opts; the returned function clears it.
-func dlqProgress(ctx context.Context, ios *iostreams.IOStreams, q queue.Queue, what string, opts *dlq.Options) func() {
+func Progress(ctx context.Context, ios *iostreams.IOStreams, q queue.Queue, what string, opts *deadletter.Options) func() {
 	if !ios.IsStderrTTY() {
 		return func() {}
 	}
@@ -27,7 +27,7 @@ func dlqProgress(ctx context.Context, ios *iostreams.IOStreams, q queue.Queue, w
 	bar := progressbar.NewOptions(total, progressbar.OptionSetWriter(ios.ErrOut), progressbar.OptionSetDescription(what),
 		progressbar.OptionShowCount(), progressbar.OptionClearOnFinish(), progressbar.OptionThrottle(100*time.Millisecond),
 		progressbar.OptionSetRenderBlankState(true))
-	opts.Progress = func(p dlq.Progress) {
+	opts.Progress = func(p deadletter.Progress) {
 		if p.Matched > 0 && (p.Done > 0 || p.Failed > 0) {
 			bar.Describe(fmt.Sprintf("%s (done %d, failed %d)", what, p.Done, p.Failed))
 		}
@@ -40,11 +40,11 @@ func dlqProgress(ctx context.Context, ios *iostreams.IOStreams, q queue.Queue, w
 	return func() { _ = bar.Finish() }
 }
 
-// watchMove watches a move task until it ends (dlq.WatchMove), with a
+// watchMove watches a move task until it ends (deadletter.WatchMove), with a
 // progress bar of the messages moved on a terminal (stderr).
-func watchMove(ctx context.Context, ios *iostreams.IOStreams, m dlq.Mover, handle, what string, interval time.Duration) (queue.MoveTask, error) {
+func watchMove(ctx context.Context, ios *iostreams.IOStreams, m deadletter.Mover, handle, what string, interval time.Duration) (queue.MoveTask, error) {
 	if !ios.IsStderrTTY() {
-		return dlq.WatchMove(ctx, m, handle, interval, nil)
+		return deadletter.WatchMove(ctx, m, handle, interval, nil)
 	}
 	var bar *progressbar.ProgressBar
 	toMove := int64(-1) // unknown: a spinner with the count
@@ -64,7 +64,7 @@ func watchMove(ctx context.Context, ios *iostreams.IOStreams, m dlq.Mover, handl
 		}
 		_ = bar.Set64(t.Moved)
 	}
-	t, err := dlq.WatchMove(ctx, m, handle, interval, progress)
+	t, err := deadletter.WatchMove(ctx, m, handle, interval, progress)
 	if bar != nil {
 		_ = bar.Finish()
 	}

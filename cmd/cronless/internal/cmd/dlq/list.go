@@ -1,4 +1,4 @@
-package main
+package dlq
 
 import (
 	"errors"
@@ -6,7 +6,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/cronless/cronless/shared/dlq"
+	"github.com/cronless/cronless/cmd/cronless/internal/cmdutil"
+	deadletter "github.com/cronless/cronless/shared/dlq"
 )
 
 // DLQListOptions are the options of `dlq list`.
@@ -15,7 +16,7 @@ type DLQListOptions struct {
 }
 
 // NewCmdDLQList is `dlq list`; runF, when set, runs instead of dlqListRun (tests).
-func NewCmdDLQList(f *Factory, runF func(*DLQListOptions) error) *cobra.Command {
+func NewCmdDLQList(f *cmdutil.Factory, runF func(*DLQListOptions) error) *cobra.Command {
 	opts := &DLQListOptions{dlqOptions: newDLQOptions(f)}
 	cmd := &cobra.Command{
 		Use:   "list",
@@ -32,7 +33,7 @@ The messages stay in the queue, visible again when the listing ends.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.set(f, cmd)
-			return runOr(opts, runF, dlqListRun)
+			return cmdutil.RunOr(opts, runF, dlqListRun)
 		},
 	}
 	opts.registerQueue(cmd, "targets")
@@ -52,10 +53,10 @@ func dlqListRun(opts *DLQListOptions) error {
 	}
 	defer b.Close()
 	q := pairs[0].dlq
-	done := dlqProgress(opts.ctx, opts.IO, q, "reading "+q.Name(), &sopts)
-	letters, err := dlq.List(opts.ctx, q, sopts)
+	done := Progress(opts.ctx, opts.IO, q, "reading "+q.Name(), &sopts)
+	letters, err := deadletter.List(opts.ctx, q, sopts)
 	done()
-	incomplete := errors.Is(err, dlq.ErrIncomplete)
+	incomplete := errors.Is(err, deadletter.ErrIncomplete)
 	if err != nil && !incomplete {
 		return fmt.Errorf("list %s: %w", q.Name(), err)
 	}
@@ -72,7 +73,7 @@ func dlqListRun(opts *DLQListOptions) error {
 			noun = "message"
 		}
 		fmt.Fprintf(opts.IO.Out, "\n%d %s in %s on %s (receive counts as before this listing; the messages are visible again).\n",
-			len(letters), noun, q.Name(), b.where)
+			len(letters), noun, q.Name(), b.Where)
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package main
+package dlq
 
 import (
 	"bufio"
@@ -12,7 +12,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/cronless/cronless/shared/dlq"
+	"github.com/cronless/cronless/cmd/cronless/internal/cmdutil"
+	deadletter "github.com/cronless/cronless/shared/dlq"
 )
 
 // DLQPurgeOptions are the options of `dlq purge`.
@@ -23,7 +24,7 @@ type DLQPurgeOptions struct {
 }
 
 // NewCmdDLQPurge is `dlq purge`; runF, when set, runs instead of dlqPurgeRun (tests).
-func NewCmdDLQPurge(f *Factory, runF func(*DLQPurgeOptions) error) *cobra.Command {
+func NewCmdDLQPurge(f *cmdutil.Factory, runF func(*DLQPurgeOptions) error) *cobra.Command {
 	opts := &DLQPurgeOptions{dlqOptions: newDLQOptions(f)}
 	cmd := &cobra.Command{
 		Use:   "purge",
@@ -43,7 +44,7 @@ When stdin is not a terminal it does not ask: pass --yes, or it refuses (exit 2)
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.set(f, cmd)
-			return runOr(opts, runF, dlqPurgeRun)
+			return cmdutil.RunOr(opts, runF, dlqPurgeRun)
 		},
 	}
 	opts.registerQueue(cmd, "targets")
@@ -62,7 +63,7 @@ func dlqPurgeRun(opts *DLQPurgeOptions) error {
 	}
 	interactive := opts.IO.IsStdinTTY()
 	if !opts.DryRun && !opts.Yes && !interactive {
-		return usagef("purge deletes messages for good and stdin is not a terminal, so cronless cannot ask: pass --yes to confirm (or --dry-run to see what would go)")
+		return cmdutil.Usagef("purge deletes messages for good and stdin is not a terminal, so cronless cannot ask: pass --yes to confirm (or --dry-run to see what would go)")
 	}
 	ctx := opts.ctx
 	o, pairs, sopts, err := opts.openDLQs(flt)
@@ -73,8 +74,8 @@ func dlqPurgeRun(opts *DLQPurgeOptions) error {
 	q := pairs[0].dlq
 	if !opts.DryRun && !opts.Yes {
 		copts := sopts
-		done := dlqProgress(ctx, opts.IO, q, "counting matches in "+q.Name(), &copts)
-		sum, err := dlq.Purge(ctx, q, dlq.PurgeOptions{Options: copts, DryRun: true})
+		done := Progress(ctx, opts.IO, q, "counting matches in "+q.Name(), &copts)
+		sum, err := deadletter.Purge(ctx, q, deadletter.PurgeOptions{Options: copts, DryRun: true})
 		done()
 		if err != nil {
 			return fmt.Errorf("purge: %w", err)
@@ -87,11 +88,11 @@ func dlqPurgeRun(opts *DLQPurgeOptions) error {
 		if opts.ArchivePath != "" {
 			arch = "archived to " + opts.ArchivePath
 		}
-		if !confirm(opts.IO.In, opts.IO.ErrOut, fmt.Sprintf("Delete %d messages (%s) from %s on %s for good, %s?", sum.Purged, flt, q.Name(), o.where, arch)) {
+		if !confirm(opts.IO.In, opts.IO.ErrOut, fmt.Sprintf("Delete %d messages (%s) from %s on %s for good, %s?", sum.Purged, flt, q.Name(), o.Where, arch)) {
 			return errors.New("not confirmed; nothing purged")
 		}
 	}
-	var arch dlq.Archive
+	var arch deadletter.Archive
 	if opts.ArchivePath != "" && !opts.DryRun {
 		af, err := openArchive(opts.ArchivePath)
 		if err != nil {
@@ -100,16 +101,16 @@ func dlqPurgeRun(opts *DLQPurgeOptions) error {
 		defer af.Close()
 		arch = af
 	}
-	done := dlqProgress(ctx, opts.IO, q, "purging "+q.Name(), &sopts)
+	done := Progress(ctx, opts.IO, q, "purging "+q.Name(), &sopts)
 	out := newActionPrinter(opts.IO.Out, format, opts.Now)
-	sum, err := dlq.Purge(ctx, q, dlq.PurgeOptions{Options: sopts, Archive: arch, DryRun: opts.DryRun, Report: out.report})
+	sum, err := deadletter.Purge(ctx, q, deadletter.PurgeOptions{Options: sopts, Archive: arch, DryRun: opts.DryRun, Report: out.report})
 	done()
 	if perr := out.flush(); perr != nil && err == nil {
 		err = perr
 	}
-	line := fmt.Sprintf("purged %d, skipped %d, failed %d (%s on %s)", sum.Purged, sum.Skipped, sum.Failed, q.Name(), o.where)
+	line := fmt.Sprintf("purged %d, skipped %d, failed %d (%s on %s)", sum.Purged, sum.Skipped, sum.Failed, q.Name(), o.Where)
 	if opts.DryRun {
-		line = fmt.Sprintf("dry run: would purge %d, skipped %d; nothing changed (%s on %s)", sum.Purged, sum.Skipped, q.Name(), o.where)
+		line = fmt.Sprintf("dry run: would purge %d, skipped %d; nothing changed (%s on %s)", sum.Purged, sum.Skipped, q.Name(), o.Where)
 	} else if opts.ArchivePath != "" {
 		line += "; archived to " + opts.ArchivePath
 	}

@@ -1,4 +1,4 @@
-package main
+package dlq
 
 import (
 	"encoding/json"
@@ -8,24 +8,25 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cronless/cronless/cmd/cronless/internal/cmdutil"
 	"github.com/cronless/cronless/cmd/cronless/internal/iostreams"
-	"github.com/cronless/cronless/shared/dlq"
+	deadletter "github.com/cronless/cronless/shared/dlq"
 )
 
-// dlqRow is a dead letter as printed in JSON: the letter and its age.
-type dlqRow struct {
+// Row is a dead letter as printed in JSON: the letter and its age.
+type Row struct {
 	Action string `json:"action,omitempty"`
-	dlq.Letter
+	deadletter.Letter
 	AgeSeconds int64  `json:"age_seconds"`
 	Error      string `json:"error,omitempty"`
 }
 
 // printLetters prints dead letters as a table, JSON lines or CSV, oldest
 // first. With action set, each row starts with it (replay and purge).
-func printLetters(w io.Writer, format string, letters []dlq.Letter, now time.Time, action string) error {
-	rows := make([]dlqRow, len(letters))
+func printLetters(w io.Writer, format string, letters []deadletter.Letter, now time.Time, action string) error {
+	rows := make([]Row, len(letters))
 	for i, l := range letters {
-		rows[i] = dlqRow{Action: action, Letter: l, AgeSeconds: int64(l.Age(now).Seconds())}
+		rows[i] = Row{Action: action, Letter: l, AgeSeconds: int64(l.Age(now).Seconds())}
 	}
 	sortDLQRows(rows)
 	return printDLQRows(w, format, rows, action != "")
@@ -34,8 +35,8 @@ func printLetters(w io.Writer, format string, letters []dlq.Letter, now time.Tim
 // sortDLQRows orders dead letters oldest first (then by run, target and
 // message ID), not in the order SQS happened to return them, so that the
 // same queue lists the same way twice.
-func sortDLQRows(rows []dlqRow) {
-	slices.SortStableFunc(rows, func(a, b dlqRow) int {
+func sortDLQRows(rows []Row) {
+	slices.SortStableFunc(rows, func(a, b Row) int {
 		if c := a.SentAt.Compare(b.SentAt); c != 0 {
 			return c
 		}
@@ -49,7 +50,7 @@ func sortDLQRows(rows []dlqRow) {
 	})
 }
 
-func printDLQRows(w io.Writer, format string, rows []dlqRow, withAction bool) error {
+func printDLQRows(w io.Writer, format string, rows []Row, withAction bool) error {
 	switch format {
 	case "json":
 		enc := json.NewEncoder(w)
@@ -65,7 +66,7 @@ func printDLQRows(w io.Writer, format string, rows []dlqRow, withAction bool) er
 			header = append([]string{"action"}, header...)
 			header = append(header, "action_error")
 		}
-		t := newTable(header...)
+		t := cmdutil.NewTable(header...)
 		for _, r := range rows {
 			var kind, msg, src string
 			if e := r.LastError; e != nil {
@@ -79,15 +80,15 @@ func printDLQRows(w io.Writer, format string, rows []dlqRow, withAction bool) er
 			if withAction {
 				cells = append(append([]any{r.Action}, cells...), r.Error)
 			}
-			t.add(cells...)
+			t.Add(cells...)
 		}
-		return t.writeCSV(w)
+		return t.WriteCSV(w)
 	}
 	header := []string{"MESSAGE ID", "TARGET", "RUN", "URL", "RECEIVES", "AGE", "LAST ERROR"}
 	if withAction {
 		header = append([]string{"ACTION"}, header...)
 	}
-	t := newTable(header...)
+	t := cmdutil.NewTable(header...)
 	for _, r := range rows {
 		last := "-"
 		if e := r.LastError; e != nil {
@@ -100,13 +101,13 @@ func printDLQRows(w io.Writer, format string, rows []dlqRow, withAction bool) er
 		if !r.SentAt.IsZero() {
 			age = dlqAge(time.Duration(r.AgeSeconds) * time.Second)
 		}
-		cells := []any{r.ID, orDashS(r.TargetID), orDashS(r.RunID), orDashS(clip(r.URL, 48)), r.ReceiveCount, age, clip(last, 80)}
+		cells := []any{r.ID, cmdutil.OrDashS(r.TargetID), cmdutil.OrDashS(r.RunID), cmdutil.OrDashS(cmdutil.Clip(r.URL, 48)), r.ReceiveCount, age, cmdutil.Clip(last, 80)}
 		if withAction {
 			cells = append([]any{r.Action}, cells...)
 		}
-		t.add(cells...)
+		t.Add(cells...)
 	}
-	return t.write(w)
+	return t.Write(w)
 }
 
 // dlqAge renders an age for people: 45s, 12m, 3h05m, 2d04h.
@@ -138,7 +139,7 @@ type actionPrinter struct {
 	w      io.Writer
 	format string
 	now    func() time.Time // for the ages
-	rows   []dlqRow
+	rows   []Row
 	err    error
 }
 
@@ -146,8 +147,8 @@ func newActionPrinter(w io.Writer, format string, now func() time.Time) *actionP
 	return &actionPrinter{w: w, format: format, now: now}
 }
 
-func (p *actionPrinter) report(l dlq.Letter, act dlq.Action, err error) {
-	r := dlqRow{Action: string(act), Letter: l, AgeSeconds: int64(l.Age(p.now()).Seconds())}
+func (p *actionPrinter) report(l deadletter.Letter, act deadletter.Action, err error) {
+	r := Row{Action: string(act), Letter: l, AgeSeconds: int64(l.Age(p.now()).Seconds())}
 	if err != nil {
 		r.Error = err.Error()
 	}

@@ -1,4 +1,4 @@
-package main
+package dlq
 
 import (
 	"bufio"
@@ -14,7 +14,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/cronless/cronless/shared/dlq"
+	"github.com/cronless/cronless/cmd/cronless/internal/cmdutil"
+	deadletter "github.com/cronless/cronless/shared/dlq"
 	"github.com/cronless/cronless/shared/job"
 )
 
@@ -25,7 +26,7 @@ type DLQShowOptions struct {
 }
 
 // NewCmdDLQShow is `dlq show`; runF, when set, runs instead of dlqShowRun (tests).
-func NewCmdDLQShow(f *Factory, runF func(*DLQShowOptions) error) *cobra.Command {
+func NewCmdDLQShow(f *cmdutil.Factory, runF func(*DLQShowOptions) error) *cobra.Command {
 	opts := &DLQShowOptions{dlqOptions: newDLQOptions(f)}
 	cmd := &cobra.Command{
 		Use:   "show MESSAGE_ID",
@@ -42,7 +43,7 @@ stays in the queue.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.set(f, cmd)
 			opts.MessageID = args[0]
-			return runOr(opts, runF, dlqShowRun)
+			return cmdutil.RunOr(opts, runF, dlqShowRun)
 		},
 	}
 	opts.registerQueue(cmd, "")
@@ -51,7 +52,7 @@ stays in the queue.`,
 }
 
 func dlqShowRun(opts *DLQShowOptions) error {
-	format, err := outputFormat(opts.IO, opts.output)
+	format, err := cmdutil.OutputFormat(opts.IO, opts.output)
 	if err != nil {
 		return err
 	}
@@ -59,7 +60,7 @@ func dlqShowRun(opts *DLQShowOptions) error {
 		return err
 	}
 	ctx := opts.ctx
-	o, pairs, sopts, err := opts.openDLQs(dlq.Filter{})
+	o, pairs, sopts, err := opts.openDLQs(deadletter.Filter{})
 	if err != nil {
 		return err
 	}
@@ -67,10 +68,10 @@ func dlqShowRun(opts *DLQShowOptions) error {
 	var searched []string
 	for _, p := range pairs {
 		popts := sopts
-		done := dlqProgress(ctx, opts.IO, p.dlq, "looking in "+p.dlq.Name(), &popts)
-		l, err := dlq.Find(ctx, p.dlq, opts.MessageID, popts)
+		done := Progress(ctx, opts.IO, p.dlq, "looking in "+p.dlq.Name(), &popts)
+		l, err := deadletter.Find(ctx, p.dlq, opts.MessageID, popts)
 		done()
-		if errors.Is(err, dlq.ErrNotFound) {
+		if errors.Is(err, deadletter.ErrNotFound) {
 			searched = append(searched, p.dlq.Name())
 			continue
 		}
@@ -79,25 +80,25 @@ func dlqShowRun(opts *DLQShowOptions) error {
 		}
 		var history []job.Attempt
 		if l.RunID != "" && l.TargetID != "" {
-			if history, err = o.store.Attempts(ctx, l.RunID, l.TargetID); err != nil {
+			if history, err = o.Store.Attempts(ctx, l.RunID, l.TargetID); err != nil {
 				return fmt.Errorf("error history of run %s, target %s: %w", l.RunID, l.TargetID, err)
 			}
 		}
 		return printLetter(opts.IO.Out, format, l, history, opts.Now())
 	}
 	return fmt.Errorf("message %s is not in %s on %s (replayed or purged already? `cronless dlq list` shows what is there)",
-		opts.MessageID, strings.Join(searched, " or "), o.where)
+		opts.MessageID, strings.Join(searched, " or "), o.Where)
 }
 
 // printLetter prints one dead letter whole: for a person (table), as one
 // JSON object, or its error history as CSV.
-func printLetter(w io.Writer, format string, l dlq.Letter, history []job.Attempt, now time.Time) error {
+func printLetter(w io.Writer, format string, l deadletter.Letter, history []job.Attempt, now time.Time) error {
 	switch format {
 	case "json":
 		out := struct {
-			dlqRow
+			Row
 			History []job.Attempt `json:"history"`
-		}{dlqRow{Letter: l, AgeSeconds: int64(l.Age(now).Seconds())}, history}
+		}{Row{Letter: l, AgeSeconds: int64(l.Age(now).Seconds())}, history}
 		if out.History == nil {
 			out.History = []job.Attempt{}
 		}
@@ -105,26 +106,26 @@ func printLetter(w io.Writer, format string, l dlq.Letter, history []job.Attempt
 	case "csv":
 		// message_id is the dead letter's; attempt_message_id the message
 		// the attempt was made on (another one before a replay).
-		t := newTable("message_id", "attempt_message_id", "attempt", "at", "error_kind", "error_message")
+		t := cmdutil.NewTable("message_id", "attempt_message_id", "attempt", "at", "error_kind", "error_message")
 		for _, h := range history {
-			t.add(l.ID, h.MessageID, h.Attempt, h.At.UTC().Format(time.RFC3339Nano), h.Error.Kind, h.Error.Message)
+			t.Add(l.ID, h.MessageID, h.Attempt, h.At.UTC().Format(time.RFC3339Nano), h.Error.Kind, h.Error.Message)
 		}
-		return t.writeCSV(w)
+		return t.WriteCSV(w)
 	}
 	bw := bufio.NewWriter(w)
-	t := newTable("Message", l.ID)
-	t.add("Queue", l.Queue)
-	t.add("Target", orDashS(l.TargetID))
-	t.add("Run", orDashS(l.RunID))
-	t.add("URL", orDashS(l.URL))
+	t := cmdutil.NewTable("Message", l.ID)
+	t.Add("Queue", l.Queue)
+	t.Add("Target", cmdutil.OrDashS(l.TargetID))
+	t.Add("Run", cmdutil.OrDashS(l.RunID))
+	t.Add("URL", cmdutil.OrDashS(l.URL))
 	if !l.SentAt.IsZero() {
-		t.add("Sent", fmt.Sprintf("%s (%s ago)", l.SentAt.UTC().Format(time.RFC3339), dlqAge(l.Age(now))))
+		t.Add("Sent", fmt.Sprintf("%s (%s ago)", l.SentAt.UTC().Format(time.RFC3339), dlqAge(l.Age(now))))
 	}
-	t.add("Receives", fmt.Sprintf("%d (before this look)", l.ReceiveCount))
-	if e := l.LastError; e != nil && e.Source == dlq.SourceAttributes {
-		t.add("Dead-lettered", fmt.Sprintf("by a handler: %s: %s", e.Kind, e.Message))
+	t.Add("Receives", fmt.Sprintf("%d (before this look)", l.ReceiveCount))
+	if e := l.LastError; e != nil && e.Source == deadletter.SourceAttributes {
+		t.Add("Dead-lettered", fmt.Sprintf("by a handler: %s: %s", e.Kind, e.Message))
 	}
-	if err := t.write(bw); err != nil {
+	if err := t.Write(bw); err != nil {
 		return err
 	}
 	if len(l.Attributes) > 0 {
@@ -134,11 +135,11 @@ func printLetter(w io.Writer, format string, l dlq.Letter, history []job.Attempt
 			keys = append(keys, k)
 		}
 		slices.Sort(keys)
-		at := newTable("  NAME", "VALUE")
+		at := cmdutil.NewTable("  NAME", "VALUE")
 		for _, k := range keys {
-			at.add("  "+k, l.Attributes[k])
+			at.Add("  "+k, l.Attributes[k])
 		}
-		if err := at.write(bw); err != nil {
+		if err := at.Write(bw); err != nil {
 			return err
 		}
 	}
@@ -148,7 +149,7 @@ func printLetter(w io.Writer, format string, l dlq.Letter, history []job.Attempt
 		fmt.Fprintln(bw, "\nError history: none recorded for this run and target.")
 	} else {
 		fmt.Fprintf(bw, "\nError history (%d failed attempts, oldest first):\n", len(history))
-		ht := newTable("  ATTEMPT", "AT", "KIND", "MESSAGE")
+		ht := cmdutil.NewTable("  ATTEMPT", "AT", "KIND", "MESSAGE")
 		earlier := false
 		for _, h := range history {
 			n := strconv.Itoa(h.Attempt)
@@ -156,9 +157,9 @@ func printLetter(w io.Writer, format string, l dlq.Letter, history []job.Attempt
 				n += "*"
 				earlier = true
 			}
-			ht.add("  "+n, h.At.UTC().Format(time.RFC3339), h.Error.Kind, h.Error.Message)
+			ht.Add("  "+n, h.At.UTC().Format(time.RFC3339), h.Error.Kind, h.Error.Message)
 		}
-		if err := ht.write(bw); err != nil {
+		if err := ht.Write(bw); err != nil {
 			return err
 		}
 		if earlier {

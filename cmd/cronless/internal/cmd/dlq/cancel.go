@@ -1,4 +1,4 @@
-package main
+package dlq
 
 import (
 	"errors"
@@ -6,13 +6,14 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/cronless/cronless/shared/dlq"
+	"github.com/cronless/cronless/cmd/cronless/internal/cmdutil"
+	deadletter "github.com/cronless/cronless/shared/dlq"
 	"github.com/cronless/cronless/shared/queue/sqsq"
 )
 
 // openMover opens the backend and the move-task API of the stage's DLQ
 // that --queue names. Close o when done (it is nil on error).
-func (opts *dlqOptions) openMover() (o *backend, m dlq.Mover, p dlqPair, err error) {
+func (opts *dlqOptions) openMover() (o *cmdutil.Backend, m deadletter.Mover, p dlqPair, err error) {
 	if o, err = opts.Backend(opts.ctx); err != nil {
 		return nil, nil, dlqPair{}, err
 	}
@@ -21,10 +22,10 @@ func (opts *dlqOptions) openMover() (o *backend, m dlq.Mover, p dlqPair, err err
 		o.Close()
 		return nil, nil, dlqPair{}, err
 	}
-	sq := o.sqs[pairs[0].dlq]
+	sq := o.SQS[pairs[0].dlq]
 	if sq == nil {
 		o.Close()
-		return nil, nil, dlqPair{}, usagef("message move tasks need a deployed stage (--stage)")
+		return nil, nil, dlqPair{}, cmdutil.Usagef("message move tasks need a deployed stage (--stage)")
 	}
 	return o, sq, pairs[0], nil
 }
@@ -51,7 +52,7 @@ type DLQCancelOptions struct {
 }
 
 // NewCmdDLQCancel is `dlq cancel`; runF, when set, runs instead of dlqCancelRun (tests).
-func NewCmdDLQCancel(f *Factory, runF func(*DLQCancelOptions) error) *cobra.Command {
+func NewCmdDLQCancel(f *cmdutil.Factory, runF func(*DLQCancelOptions) error) *cobra.Command {
 	opts := &DLQCancelOptions{dlqOptions: newDLQOptions(f)}
 	cmd := &cobra.Command{
 		Use:   "cancel [TASK_HANDLE]",
@@ -67,7 +68,7 @@ rest stay in the DLQ. A deployed stage only.`,
 			if len(args) == 1 {
 				opts.Handle = args[0]
 			}
-			return runOr(opts, runF, dlqCancelRun)
+			return cmdutil.RunOr(opts, runF, dlqCancelRun)
 		},
 	}
 	cmd.Flags().StringVar(&opts.queue, "queue", "targets", "the dead-letter queue: targets or results")
@@ -79,16 +80,16 @@ func dlqCancelRun(opts *DLQCancelOptions) error {
 		return err
 	}
 	if opts.Stage == "" {
-		return usagef("dlq cancel needs a deployed stage (--stage): message move tasks exist only on SQS")
+		return cmdutil.Usagef("dlq cancel needs a deployed stage (--stage): message move tasks exist only on SQS")
 	}
 	o, m, p, err := opts.openMover()
 	if err != nil {
 		return err
 	}
 	defer o.Close()
-	handle, moved, err := dlq.CancelMove(opts.ctx, m, opts.Handle)
-	if errors.Is(err, dlq.ErrNoRunningMove) {
-		return fmt.Errorf("%s on %s has no running move task", p.dlq.Name(), o.where)
+	handle, moved, err := deadletter.CancelMove(opts.ctx, m, opts.Handle)
+	if errors.Is(err, deadletter.ErrNoRunningMove) {
+		return fmt.Errorf("%s on %s has no running move task", p.dlq.Name(), o.Where)
 	}
 	if err != nil {
 		return fmt.Errorf("cancel the move task of %s: %w", p.dlq.Name(), movesUnsupported(err))

@@ -1,4 +1,4 @@
-package main
+package cmdutil
 
 import (
 	"fmt"
@@ -10,9 +10,9 @@ import (
 // daysPrefix matches a duration that starts with whole days ("7d", "1d12h").
 var daysPrefix = regexp.MustCompile(`^(\d+)d(.*)$`)
 
-// parseDays parses a Go duration that may start with whole days ("7d",
+// ParseDays parses a Go duration that may start with whole days ("7d",
 // "1d12h"): the syntax of --older-than, --since and --until.
-func parseDays(s string) (time.Duration, error) {
+func ParseDays(s string) (time.Duration, error) {
 	var d time.Duration
 	if m := daysPrefix.FindStringSubmatch(s); m != nil {
 		days, err := strconv.Atoi(m[1])

@@ -1,0 +1,41 @@
+package cmdutil
+
+import (
+	"context"
+	"time"
+
+	"github.com/cronless/cronless/shared/job"
+	"github.com/cronless/cronless/shared/queue"
+	"github.com/cronless/cronless/shared/queue/sqsq"
+	"github.com/cronless/cronless/shared/store"
+)
+
+// ResultsStore is what the operating commands read and write: the store
+// port and the queries both adapters (localstore, dynamo) offer the CLI.
+type ResultsStore interface {
+	store.Store
+	History(ctx context.Context, targetID string, since, until time.Time, limit int) ([]job.Result, error)
+	Changed(ctx context.Context, since time.Time) ([]job.Result, error)
+	Failed(ctx context.Context, runID string) ([]job.Result, error)
+}
+
+// Backend is what the operating commands (dlq, results, runs) work on: the
+// local one (default) or a deployed stage (--stage).
+type Backend struct {
+	// Where names the backend for messages: "local (.cronless/local.db)" or "stage prod (eu-west-1)".
+	Where                                    string
+	Targets, TargetsDLQ, Results, ResultsDLQ queue.Queue
+	Store                                    ResultsStore
+	// SQS is the SQS adapter of each queue on a stage (nil locally), for
+	// what only SQS has (message move tasks).
+	SQS map[queue.Queue]*sqsq.Queue
+	// CloseFunc releases what the backend holds (nil: nothing).
+	CloseFunc func()
+}
+
+// Close releases what the backend holds.
+func (o *Backend) Close() {
+	if o.CloseFunc != nil {
+		o.CloseFunc()
+	}
+}
