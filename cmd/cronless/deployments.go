@@ -310,7 +310,7 @@ func (o *stageOptions) printDeployments(format string, l *deployments.Listing, r
 	w := o.IO.Out
 	switch format {
 	case "json":
-		return printJSONLines(w, views)
+		return cmdutil.PrintJSONLines(w, views)
 	case "csv":
 		t := newTable("timestamp", "deployed_at", "directory", "state", "files", "problem", "rollback_command")
 		for _, v := range views {

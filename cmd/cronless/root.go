@@ -14,6 +14,8 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	dlqcmd "github.com/cronless/cronless/cmd/cronless/internal/cmd/dlq"
+	resultscmd "github.com/cronless/cronless/cmd/cronless/internal/cmd/results"
+	runscmd "github.com/cronless/cronless/cmd/cronless/internal/cmd/runs"
 	"github.com/cronless/cronless/cmd/cronless/internal/cmdutil"
 	"github.com/cronless/cronless/cmd/cronless/internal/iostreams"
 	"github.com/cronless/cronless/shared/cost"
@@ -124,8 +126,8 @@ Start with:  cronless demo`,
 		a.Logger = obs.New(a.IOStreams.ErrOut, format, lvl)
 		return nil
 	}
-	root.AddCommand(NewCmdDemo(a, nil), NewCmdRun(a, nil), NewCmdInvoke(a, nil), NewCmdResults(a), NewCmdValidate(a, nil), NewCmdSchedules(a, nil),
-		dlqcmd.NewCmdDLQ(a), NewCmdRuns(a), NewCmdCost(a, nil), NewCmdDeployments(a, nil), NewCmdRollback(a, nil))
+	root.AddCommand(NewCmdDemo(a, nil), NewCmdRun(a, nil), NewCmdInvoke(a, nil), resultscmd.NewCmdResults(a), NewCmdValidate(a, nil), NewCmdSchedules(a, nil),
+		dlqcmd.NewCmdDLQ(a), runscmd.NewCmdRuns(a), NewCmdCost(a, nil), NewCmdDeployments(a, nil), NewCmdRollback(a, nil))
 	return root
 }
 
@@ -146,13 +148,6 @@ func loadTargets(path string) (*targets.File, error) {
 func durationFlag(name string, d, lo, hi time.Duration) error {
 	if d < lo || d > hi {
 		return usagef("--%s %s: must be between %s and %s", name, d, lo, hi)
-	}
-	return nil
-}
-
-func intFlag(name string, n, lo, hi int) error {
-	if n < lo || n > hi {
-		return usagef("--%s %d: must be between %d and %d", name, n, lo, hi)
 	}
 	return nil
 }

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	runscmd "github.com/cronless/cronless/cmd/cronless/internal/cmd/runs"
 )
 
 func TestRunsGolden(t *testing.T) {
@@ -24,7 +26,7 @@ func TestRunsGolden(t *testing.T) {
 		code, out, _ := cli(t, b.withArgs("runs", "list", "--limit", "2", "-o", "json")...)
 		var ids []string
 		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-			var v runView
+			var v runscmd.View
 			if err := json.Unmarshal([]byte(line), &v); err != nil {
 				t.Fatalf("runs list -o json: %q: %v", line, err)
 			}

@@ -2,16 +2,16 @@ package main
 
 import "github.com/cronless/cronless/cmd/cronless/internal/cmdutil"
 
-// Tables and cells for people (cmdutil), by their names here.
-type table = cmdutil.Table
+// outputUsage is the help of every --output flag.
+const outputUsage = cmdutil.OutputUsage
 
+// Tables and cells for people (cmdutil), by their names here.
 var (
 	newTable     = cmdutil.NewTable
 	outputFormat = cmdutil.OutputFormat
 	tableTime    = cmdutil.TableTime
 	csvTime      = cmdutil.CSVTime
 	clip         = cmdutil.Clip
-	orDash       = cmdutil.OrDash
-	orEmpty      = cmdutil.OrEmpty
-	parseDays    = cmdutil.ParseDays
+	intFlag      = cmdutil.IntFlag
+	printResults = cmdutil.PrintResults
 )

@@ -1,4 +1,4 @@
-package main
+package results
 
 import (
 	"fmt"
@@ -10,15 +10,15 @@ import (
 
 // ResultsHistoryOptions are the options of `results history`.
 type ResultsHistoryOptions struct {
-	queryOptions
+	cmdutil.QueryOptions
 	TargetID     string
 	Since, Until string
 	Limit        int
 }
 
 // NewCmdResultsHistory is `results history`; runF, when set, runs instead of resultsHistoryRun (tests).
-func NewCmdResultsHistory(f *Factory, runF func(*ResultsHistoryOptions) error) *cobra.Command {
-	opts := &ResultsHistoryOptions{queryOptions: newQueryOptions(f)}
+func NewCmdResultsHistory(f *cmdutil.Factory, runF func(*ResultsHistoryOptions) error) *cobra.Command {
+	opts := &ResultsHistoryOptions{QueryOptions: cmdutil.NewQueryOptions(f)}
 	cmd := &cobra.Command{
 		Use:   "history TARGET",
 		Short: "A target's results, newest first",
@@ -29,7 +29,7 @@ func NewCmdResultsHistory(f *Factory, runF func(*ResultsHistoryOptions) error) *
   cronless results history example --since 2026-11-01 --until 2026-11-08 --limit 0 -o csv`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.set(f, cmd)
+			opts.Set(f, cmd)
 			opts.TargetID = args[0]
 			return cmdutil.RunOr(opts, runF, resultsHistoryRun)
 		},
@@ -51,20 +51,20 @@ func resultsHistoryRun(opts *ResultsHistoryOptions) error {
 		return err
 	}
 	if !from.IsZero() && !to.IsZero() && !from.Before(to) {
-		return usagef("--since %s is not before --until %s", opts.Since, opts.Until)
+		return cmdutil.Usagef("--since %s is not before --until %s", opts.Since, opts.Until)
 	}
-	if err := intFlag("limit", opts.Limit, 0, 1_000_000); err != nil {
+	if err := cmdutil.IntFlag("limit", opts.Limit, 0, 1_000_000); err != nil {
 		return err
 	}
-	format, o, err := opts.open()
+	format, o, err := opts.Open()
 	if err != nil {
 		return err
 	}
 	defer o.Close()
-	res, err := o.Store.History(opts.ctx, opts.TargetID, from, to, opts.Limit)
+	res, err := o.Store.History(opts.Context(), opts.TargetID, from, to, opts.Limit)
 	if err != nil {
 		return fmt.Errorf("history of %s: %w", opts.TargetID, err)
 	}
-	return opts.printQuery(format, res, fmt.Sprintf("no results for target %q%s in %s: `cronless results latest` lists the targets that have some",
+	return printQuery(&opts.QueryOptions, format, res, fmt.Sprintf("no results for target %q%s in %s: `cronless results latest` lists the targets that have some",
 		opts.TargetID, between(from, to), o.Where))
 }

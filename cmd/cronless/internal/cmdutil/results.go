@@ -1,4 +1,4 @@
-package main
+package cmdutil
 
 import (
 	"encoding/json"
@@ -12,31 +12,31 @@ import (
 	"github.com/cronless/cronless/shared/job"
 )
 
-// printResults prints results as a table (fields flat, for a person), JSON
+// PrintResults prints results as a table (fields flat, for a person), JSON
 // lines (each result whole) or CSV (one column per extracted field).
-func printResults(w io.Writer, format string, results []job.Result) error {
+func PrintResults(w io.Writer, format string, results []job.Result) error {
 	switch format {
 	case "json":
-		return printJSONLines(w, results)
+		return PrintJSONLines(w, results)
 	case "csv":
 		return resultsCSV(results).WriteCSV(w)
 	}
 	// A table for a person: the fields of an ok result, or the error of a
 	// failed one, in one column clipped to fit. The run ID says when the
 	// result was scheduled.
-	t := newTable("TARGET", "RUN", "STATUS", "HTTP", "CHANGED", "MS", "FIELDS / ERROR")
+	t := NewTable("TARGET", "RUN", "STATUS", "HTTP", "CHANGED", "MS", "FIELDS / ERROR")
 	for _, r := range results {
 		detail := flatFields(r.Fields)
 		if r.Error != nil {
 			detail = r.Error.Kind + ": " + r.Error.Message
 		}
-		t.Add(r.TargetID, r.RunID, r.Status, orDash(r.HTTPStatus), r.Changed, r.DurationMS, clip(detail, 72))
+		t.Add(r.TargetID, r.RunID, r.Status, OrDash(r.HTTPStatus), r.Changed, r.DurationMS, Clip(detail, 72))
 	}
 	return t.Write(w)
 }
 
-// printJSONLines writes each value as one line of JSON.
-func printJSONLines[T any](w io.Writer, values []T) error {
+// PrintJSONLines writes each value as one line of JSON.
+func PrintJSONLines[T any](w io.Writer, values []T) error {
 	enc := json.NewEncoder(w)
 	for _, v := range values {
 		if err := enc.Encode(v); err != nil {
@@ -48,28 +48,28 @@ func printJSONLines[T any](w io.Writer, values []T) error {
 
 // resultsCSV is results as CSV rows: the result's own columns, then one
 // column "fields.<name>" per extracted field any of the results has.
-func resultsCSV(results []job.Result) *table {
-	names := fieldNames(results)
+func resultsCSV(results []job.Result) *Table {
+	names := FieldNames(results)
 	header := []string{"target_id", "run_id", "schedule", "scheduled_at", "url", "status", "http_status", "changed",
 		"content_hash", "fetched_at", "duration_ms", "attempt", "error_kind", "error_message"}
 	for _, n := range names {
 		header = append(header, "fields."+n)
 	}
-	t := newTable(header...)
+	t := NewTable(header...)
 	for _, r := range results {
-		kind, msg := errorCells(r.Error)
-		row := []any{r.TargetID, r.RunID, r.Schedule, csvTime(r.ScheduledAt), r.URL, r.Status, orEmpty(r.HTTPStatus), r.Changed,
-			r.ContentHash, csvTime(r.FetchedAt), r.DurationMS, r.Attempt, kind, msg}
+		kind, msg := ErrorCells(r.Error)
+		row := []any{r.TargetID, r.RunID, r.Schedule, CSVTime(r.ScheduledAt), r.URL, r.Status, OrEmpty(r.HTTPStatus), r.Changed,
+			r.ContentHash, CSVTime(r.FetchedAt), r.DurationMS, r.Attempt, kind, msg}
 		for _, n := range names {
-			row = append(row, fieldCell(r.Fields, n))
+			row = append(row, FieldCell(r.Fields, n))
 		}
 		t.Add(row...)
 	}
 	return t
 }
 
-// fieldNames is the union of the results' field names, in flatFields' order.
-func fieldNames(results []job.Result) []string {
+// FieldNames is the union of the results' field names, in flatFields' order.
+func FieldNames(results []job.Result) []string {
 	seen := map[string]bool{}
 	var names []string
 	for _, r := range results {
@@ -84,9 +84,9 @@ func fieldNames(results []job.Result) []string {
 	return names
 }
 
-// fieldCell is one extracted field in a CSV cell: a string as is, anything
+// FieldCell is one extracted field in a CSV cell: a string as is, anything
 // else (a list, a map) as JSON; empty when the result lacks the field.
-func fieldCell(fields map[string]any, name string) string {
+func FieldCell(fields map[string]any, name string) string {
 	v, ok := fields[name]
 	if !ok || v == nil {
 		return ""
@@ -101,7 +101,8 @@ func fieldCell(fields map[string]any, name string) string {
 	return string(b)
 }
 
-func errorCells(e *job.Error) (kind, msg string) {
+// ErrorCells is an error's kind and message in two cells (empty when nil).
+func ErrorCells(e *job.Error) (kind, msg string) {
 	if e == nil {
 		return "", ""
 	}

@@ -1,4 +1,4 @@
-package main
+package results
 
 import (
 	"fmt"
@@ -10,20 +10,20 @@ import (
 
 // ResultsRunOptions are the options of `results run`.
 type ResultsRunOptions struct {
-	queryOptions
+	cmdutil.QueryOptions
 	RunID string
 }
 
 // NewCmdResultsRun is `results run`; runF, when set, runs instead of resultsRunRun (tests).
-func NewCmdResultsRun(f *Factory, runF func(*ResultsRunOptions) error) *cobra.Command {
-	opts := &ResultsRunOptions{queryOptions: newQueryOptions(f)}
+func NewCmdResultsRun(f *cmdutil.Factory, runF func(*ResultsRunOptions) error) *cobra.Command {
+	opts := &ResultsRunOptions{QueryOptions: cmdutil.NewQueryOptions(f)}
 	cmd := &cobra.Command{
 		Use:     "run RUN_ID",
 		Short:   "One run's results, by target",
 		Example: `  cronless results run hourly-20261127T090000Z`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.set(f, cmd)
+			opts.Set(f, cmd)
 			opts.RunID = args[0]
 			return cmdutil.RunOr(opts, runF, resultsRunRun)
 		},
@@ -32,17 +32,17 @@ func NewCmdResultsRun(f *Factory, runF func(*ResultsRunOptions) error) *cobra.Co
 }
 
 func resultsRunRun(opts *ResultsRunOptions) error {
-	format, o, err := opts.open()
+	format, o, err := opts.Open()
 	if err != nil {
 		return err
 	}
 	defer o.Close()
-	if _, err := findRun(opts.ctx, o, opts.RunID); err != nil {
+	if _, err := cmdutil.FindRun(opts.Context(), o, opts.RunID); err != nil {
 		return err
 	}
-	res, err := o.Store.RunResults(opts.ctx, opts.RunID)
+	res, err := o.Store.RunResults(opts.Context(), opts.RunID)
 	if err != nil {
 		return fmt.Errorf("results of run %s: %w", opts.RunID, err)
 	}
-	return opts.printQuery(format, res, fmt.Sprintf("run %s has no results yet: `cronless runs show %s` says where its jobs are", opts.RunID, opts.RunID))
+	return printQuery(&opts.QueryOptions, format, res, fmt.Sprintf("run %s has no results yet: `cronless runs show %s` says where its jobs are", opts.RunID, opts.RunID))
 }

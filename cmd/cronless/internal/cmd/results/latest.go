@@ -1,4 +1,4 @@
-package main
+package results
 
 import (
 	"fmt"
@@ -10,13 +10,13 @@ import (
 
 // ResultsLatestOptions are the options of `results latest`.
 type ResultsLatestOptions struct {
-	queryOptions
+	cmdutil.QueryOptions
 	Target string
 }
 
 // NewCmdResultsLatest is `results latest`; runF, when set, runs instead of resultsLatestRun (tests).
-func NewCmdResultsLatest(f *Factory, runF func(*ResultsLatestOptions) error) *cobra.Command {
-	opts := &ResultsLatestOptions{queryOptions: newQueryOptions(f)}
+func NewCmdResultsLatest(f *cmdutil.Factory, runF func(*ResultsLatestOptions) error) *cobra.Command {
+	opts := &ResultsLatestOptions{QueryOptions: cmdutil.NewQueryOptions(f)}
 	cmd := &cobra.Command{
 		Use:   "latest",
 		Short: "The latest result of every target (or of one)",
@@ -24,7 +24,7 @@ func NewCmdResultsLatest(f *Factory, runF func(*ResultsLatestOptions) error) *co
   cronless results latest --target example --output json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.set(f, cmd)
+			opts.Set(f, cmd)
 			return cmdutil.RunOr(opts, runF, resultsLatestRun)
 		},
 	}
@@ -33,12 +33,12 @@ func NewCmdResultsLatest(f *Factory, runF func(*ResultsLatestOptions) error) *co
 }
 
 func resultsLatestRun(opts *ResultsLatestOptions) error {
-	format, o, err := opts.open()
+	format, o, err := opts.Open()
 	if err != nil {
 		return err
 	}
 	defer o.Close()
-	res, err := o.Store.Latest(opts.ctx, opts.Target)
+	res, err := o.Store.Latest(opts.Context(), opts.Target)
 	if err != nil {
 		return fmt.Errorf("latest results: %w", err)
 	}
@@ -46,5 +46,5 @@ func resultsLatestRun(opts *ResultsLatestOptions) error {
 	if opts.Target != "" {
 		empty = fmt.Sprintf("no results for target %q in %s: `cronless results latest` lists the targets that have some", opts.Target, o.Where)
 	}
-	return opts.printQuery(format, res, empty)
+	return printQuery(&opts.QueryOptions, format, res, empty)
 }

@@ -1,4 +1,4 @@
-package main
+package results
 
 import (
 	"fmt"
@@ -11,13 +11,13 @@ import (
 
 // ResultsChangedOptions are the options of `results changed`.
 type ResultsChangedOptions struct {
-	queryOptions
+	cmdutil.QueryOptions
 	Since string
 }
 
 // NewCmdResultsChanged is `results changed`; runF, when set, runs instead of resultsChangedRun (tests).
-func NewCmdResultsChanged(f *Factory, runF func(*ResultsChangedOptions) error) *cobra.Command {
-	opts := &ResultsChangedOptions{queryOptions: newQueryOptions(f)}
+func NewCmdResultsChanged(f *cmdutil.Factory, runF func(*ResultsChangedOptions) error) *cobra.Command {
+	opts := &ResultsChangedOptions{QueryOptions: cmdutil.NewQueryOptions(f)}
 	cmd := &cobra.Command{
 		Use:   "changed",
 		Short: "Results whose content changed from the target's previous ok result",
@@ -29,7 +29,7 @@ or after --since (default 24h ago), newest first.
   cronless results changed --since 7d -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.set(f, cmd)
+			opts.Set(f, cmd)
 			return cmdutil.RunOr(opts, runF, resultsChangedRun)
 		},
 	}
@@ -42,14 +42,14 @@ func resultsChangedRun(opts *ResultsChangedOptions) error {
 	if err != nil {
 		return err
 	}
-	format, o, err := opts.open()
+	format, o, err := opts.Open()
 	if err != nil {
 		return err
 	}
 	defer o.Close()
-	res, err := o.Store.Changed(opts.ctx, from)
+	res, err := o.Store.Changed(opts.Context(), from)
 	if err != nil {
 		return fmt.Errorf("changed results: %w", err)
 	}
-	return opts.printQuery(format, res, fmt.Sprintf("no changed results%s in %s", between(from, time.Time{}), o.Where))
+	return printQuery(&opts.QueryOptions, format, res, fmt.Sprintf("no changed results%s in %s", between(from, time.Time{}), o.Where))
 }

@@ -1,4 +1,4 @@
-package main
+package results
 
 import (
 	"fmt"
@@ -10,13 +10,13 @@ import (
 
 // ResultsFailedOptions are the options of `results failed`.
 type ResultsFailedOptions struct {
-	queryOptions
+	cmdutil.QueryOptions
 	RunID string
 }
 
 // NewCmdResultsFailed is `results failed`; runF, when set, runs instead of resultsFailedRun (tests).
-func NewCmdResultsFailed(f *Factory, runF func(*ResultsFailedOptions) error) *cobra.Command {
-	opts := &ResultsFailedOptions{queryOptions: newQueryOptions(f)}
+func NewCmdResultsFailed(f *cmdutil.Factory, runF func(*ResultsFailedOptions) error) *cobra.Command {
+	opts := &ResultsFailedOptions{QueryOptions: cmdutil.NewQueryOptions(f)}
 	cmd := &cobra.Command{
 		Use:   "failed",
 		Short: "Failed results: each target's most recent failure, or one run's",
@@ -30,7 +30,7 @@ dead-lettered have no result: see cronless runs show RUN_ID and cronless dlq lis
   cronless results failed --run hourly-20261127T090000Z -o csv`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.set(f, cmd)
+			opts.Set(f, cmd)
 			return cmdutil.RunOr(opts, runF, resultsFailedRun)
 		},
 	}
@@ -39,22 +39,22 @@ dead-lettered have no result: see cronless runs show RUN_ID and cronless dlq lis
 }
 
 func resultsFailedRun(opts *ResultsFailedOptions) error {
-	format, o, err := opts.open()
+	format, o, err := opts.Open()
 	if err != nil {
 		return err
 	}
 	defer o.Close()
 	if opts.RunID != "" {
-		if _, err := findRun(opts.ctx, o, opts.RunID); err != nil {
+		if _, err := cmdutil.FindRun(opts.Context(), o, opts.RunID); err != nil {
 			return err
 		}
 	}
-	res, err := o.Store.Failed(opts.ctx, opts.RunID)
+	res, err := o.Store.Failed(opts.Context(), opts.RunID)
 	if err != nil {
 		return fmt.Errorf("failed results: %w", err)
 	}
 	if opts.RunID != "" {
-		return opts.printQuery(format, res, fmt.Sprintf("run %s has no failed results", opts.RunID))
+		return printQuery(&opts.QueryOptions, format, res, fmt.Sprintf("run %s has no failed results", opts.RunID))
 	}
-	return opts.printQuery(format, res, fmt.Sprintf("no failed results in %s", o.Where))
+	return printQuery(&opts.QueryOptions, format, res, fmt.Sprintf("no failed results in %s", o.Where))
 }

@@ -1,4 +1,4 @@
-package main
+package runs
 
 import (
 	"context"
@@ -9,13 +9,14 @@ import (
 	"sort"
 	"time"
 
+	"github.com/cronless/cronless/cmd/cronless/internal/cmdutil"
 	"github.com/cronless/cronless/shared/dlq"
 	"github.com/cronless/cronless/shared/job"
 	"github.com/cronless/cronless/shared/store"
 )
 
-// runView is a run as the runs commands print it.
-type runView struct {
+// View is a run as the runs commands print it (a JSON line of runs list).
+type View struct {
 	ID          string    `json:"run_id"`
 	Schedule    string    `json:"schedule"`
 	ScheduledAt time.Time `json:"scheduled_at"`
@@ -30,8 +31,8 @@ type runView struct {
 }
 
 // newRunView is run with dead of its jobs in the targets DLQ.
-func newRunView(r store.Run, dead int) runView {
-	return runView{
+func newRunView(r store.Run, dead int) View {
+	return View{
 		ID: r.ID, Schedule: r.Schedule, ScheduledAt: r.ScheduledAt.UTC(),
 		Planned: r.Planned, Succeeded: r.Succeeded, Failed: r.Failed,
 		InFlight: max(0, r.Planned-r.Done()-dead), DeadLettered: dead,
@@ -40,37 +41,37 @@ func newRunView(r store.Run, dead int) runView {
 }
 
 // plannedCell is the planned count for a person: "?" while unknown.
-func (v runView) plannedCell() string {
+func (v View) plannedCell() string {
 	if v.Planned == 0 && v.Succeeded+v.Failed > 0 {
 		return "?"
 	}
 	return fmt.Sprint(v.Planned)
 }
 
-func printRuns(w io.Writer, format string, views []runView) error {
+func printRuns(w io.Writer, format string, views []View) error {
 	switch format {
 	case "json":
-		return printJSONLines(w, views)
+		return cmdutil.PrintJSONLines(w, views)
 	case "csv":
-		t := newTable("run_id", "schedule", "scheduled_at", "planned", "succeeded", "failed", "in_flight", "dead_lettered",
+		t := cmdutil.NewTable("run_id", "schedule", "scheduled_at", "planned", "succeeded", "failed", "in_flight", "dead_lettered",
 			"first_result_at", "last_result_at")
 		for _, v := range views {
-			t.Add(v.ID, v.Schedule, csvTime(v.ScheduledAt), v.Planned, v.Succeeded, v.Failed, v.InFlight, v.DeadLettered,
-				csvTime(v.FirstResultAt), csvTime(v.LastResultAt))
+			t.Add(v.ID, v.Schedule, cmdutil.CSVTime(v.ScheduledAt), v.Planned, v.Succeeded, v.Failed, v.InFlight, v.DeadLettered,
+				cmdutil.CSVTime(v.FirstResultAt), cmdutil.CSVTime(v.LastResultAt))
 		}
 		return t.WriteCSV(w)
 	}
-	t := newTable("RUN", "SCHEDULE", "SCHEDULED", "PLANNED", "OK", "FAILED", "IN FLIGHT", "DEAD-LETTERED", "FIRST RESULT", "LAST RESULT")
+	t := cmdutil.NewTable("RUN", "SCHEDULE", "SCHEDULED", "PLANNED", "OK", "FAILED", "IN FLIGHT", "DEAD-LETTERED", "FIRST RESULT", "LAST RESULT")
 	for _, v := range views {
-		t.Add(v.ID, v.Schedule, tableTime(v.ScheduledAt), v.plannedCell(), v.Succeeded, v.Failed, v.InFlight, v.DeadLettered,
-			tableTime(v.FirstResultAt), tableTime(v.LastResultAt))
+		t.Add(v.ID, v.Schedule, cmdutil.TableTime(v.ScheduledAt), v.plannedCell(), v.Succeeded, v.Failed, v.InFlight, v.DeadLettered,
+			cmdutil.TableTime(v.FirstResultAt), cmdutil.TableTime(v.LastResultAt))
 	}
 	return t.Write(w)
 }
 
 // runDetail is one run as runs show prints it.
 type runDetail struct {
-	runView
+	View
 	Results []job.Result `json:"results"`
 	// Missing are the targets without a result (see runs show's help).
 	Missing []missingTarget `json:"without_result"`
@@ -101,7 +102,7 @@ type missingTarget struct {
 }
 
 // newRunDetail puts together what runs show prints.
-func newRunDetail(ctx context.Context, st resultsStore, run store.Run, res []job.Result, letters []dlq.Letter) (runDetail, error) {
+func newRunDetail(ctx context.Context, st cmdutil.ResultsStore, run store.Run, res []job.Result, letters []dlq.Letter) (runDetail, error) {
 	have := map[string]bool{}
 	for _, r := range res {
 		have[r.TargetID] = true
@@ -141,7 +142,7 @@ func newRunDetail(ctx context.Context, st resultsStore, run store.Run, res []job
 		}
 	}
 	sort.Strings(ids)
-	d := runDetail{runView: newRunView(run, dead), Results: res, Missing: []missingTarget{}, MissingFrom: missingFromPlan}
+	d := runDetail{View: newRunView(run, dead), Results: res, Missing: []missingTarget{}, MissingFrom: missingFromPlan}
 	if guessed {
 		d.MissingFrom = missingFromGuess
 	}
@@ -192,13 +193,13 @@ func printRunDetail(w io.Writer, format string, d runDetail) error {
 	case "csv":
 		return runDetailCSV(d).WriteCSV(w)
 	}
-	v := d.runView
-	head := &table{}
+	v := d.View
+	head := &cmdutil.Table{}
 	for _, kv := range [][2]string{
-		{"Run", v.ID}, {"Schedule", v.Schedule}, {"Scheduled", tableTime(v.ScheduledAt)},
+		{"Run", v.ID}, {"Schedule", v.Schedule}, {"Scheduled", cmdutil.TableTime(v.ScheduledAt)},
 		{"Planned", v.plannedCell()}, {"OK", fmt.Sprint(v.Succeeded)}, {"Failed", fmt.Sprint(v.Failed)},
 		{"In flight", fmt.Sprint(v.InFlight)}, {"Dead-lettered", fmt.Sprint(v.DeadLettered)},
-		{"First result", tableTime(v.FirstResultAt)}, {"Last result", tableTime(v.LastResultAt)},
+		{"First result", cmdutil.TableTime(v.FirstResultAt)}, {"Last result", cmdutil.TableTime(v.LastResultAt)},
 	} {
 		head.Rows = append(head.Rows, []string{kv[0] + ":", kv[1]})
 	}
@@ -209,7 +210,7 @@ func printRunDetail(w io.Writer, format string, d runDetail) error {
 		fmt.Fprintln(w, "\nNo results yet.")
 	} else {
 		fmt.Fprintf(w, "\nResults (%d):\n", len(d.Results))
-		if err := printResults(w, "table", d.Results); err != nil {
+		if err := cmdutil.PrintResults(w, "cmdutil.Table", d.Results); err != nil {
 			return err
 		}
 	}
@@ -217,14 +218,14 @@ func printRunDetail(w io.Writer, format string, d runDetail) error {
 		return nil
 	}
 	fmt.Fprintf(w, "\nWithout a result (%d):\n", len(d.Missing))
-	t := newTable("TARGET", "IN DLQ", "ATTEMPTS", "LAST ATTEMPT", "LAST ERROR")
+	t := cmdutil.NewTable("TARGET", "IN DLQ", "ATTEMPTS", "LAST ATTEMPT", "LAST ERROR")
 	anyDead, notDead := false, false
 	for _, m := range d.Missing {
 		last := "-"
 		if m.LastError != nil {
-			last = clip(m.LastError.Kind+": "+m.LastError.Message, 100)
+			last = cmdutil.Clip(m.LastError.Kind+": "+m.LastError.Message, 100)
 		}
-		t.Add(m.TargetID, yesNo(m.InDLQ), m.Attempts, tableTime(m.LastAttemptAt), last)
+		t.Add(m.TargetID, yesNo(m.InDLQ), m.Attempts, cmdutil.TableTime(m.LastAttemptAt), last)
 		anyDead = anyDead || m.InDLQ
 		notDead = notDead || !m.InDLQ
 	}
@@ -246,20 +247,20 @@ func printRunDetail(w io.Writer, format string, d runDetail) error {
 // runDetailCSV is one row per target of the run: its result or, for a
 // target without one, status dead_lettered (its job is in the targets DLQ)
 // or no_result, with its recorded failed attempts and last error.
-func runDetailCSV(d runDetail) *table {
-	names := fieldNames(d.Results)
+func runDetailCSV(d runDetail) *cmdutil.Table {
+	names := cmdutil.FieldNames(d.Results)
 	header := []string{"run_id", "target_id", "status", "http_status", "changed", "fetched_at", "duration_ms", "attempt",
 		"in_dlq", "failed_attempts", "error_kind", "error_message"}
 	for _, n := range names {
 		header = append(header, "fields."+n)
 	}
-	t := newTable(header...)
+	t := cmdutil.NewTable(header...)
 	for _, r := range d.Results {
-		kind, msg := errorCells(r.Error)
-		row := []any{r.RunID, r.TargetID, r.Status, orEmpty(r.HTTPStatus), r.Changed, csvTime(r.FetchedAt), r.DurationMS, r.Attempt,
+		kind, msg := cmdutil.ErrorCells(r.Error)
+		row := []any{r.RunID, r.TargetID, r.Status, cmdutil.OrEmpty(r.HTTPStatus), r.Changed, cmdutil.CSVTime(r.FetchedAt), r.DurationMS, r.Attempt,
 			false, "", kind, msg}
 		for _, n := range names {
-			row = append(row, fieldCell(r.Fields, n))
+			row = append(row, cmdutil.FieldCell(r.Fields, n))
 		}
 		t.Add(row...)
 	}
@@ -268,7 +269,7 @@ func runDetailCSV(d runDetail) *table {
 		if m.InDLQ {
 			status = "dead_lettered"
 		}
-		kind, msg := errorCells(m.LastError)
+		kind, msg := cmdutil.ErrorCells(m.LastError)
 		row := []any{d.ID, m.TargetID, status, "", "", "", "", "", m.InDLQ, m.Attempts, kind, msg}
 		for range names {
 			row = append(row, "")

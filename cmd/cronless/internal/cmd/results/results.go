@@ -1,26 +1,21 @@
-package main
+package results
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/cronless/cronless/cmd/cronless/internal/cmdutil"
 	"github.com/cronless/cronless/shared/job"
-	"github.com/cronless/cronless/shared/store"
 )
-
-// outputUsage is the help of every --output flag.
-const outputUsage = "table, json (lines) or csv (default: table on a terminal, json otherwise)"
 
 // whenUsage says which times --since and --until accept.
 const whenUsage = "an RFC 3339 time (2026-11-27T09:00:00Z), a date (2026-11-27, midnight UTC), or a duration ago (90m, 24h, 7d, 1d12h)"
 
 // NewCmdResults is the results command group.
-func NewCmdResults(f *Factory) *cobra.Command {
+func NewCmdResults(f *cmdutil.Factory) *cobra.Command {
 	var output string
 	cmd := &cobra.Command{
 		Use:   "results",
@@ -33,9 +28,9 @@ lines print each result whole; CSV gives every extracted field its own column
 
 --since and --until take ` + whenUsage + `.`,
 		Args: cobra.ArbitraryArgs,
-		RunE: groupRunE,
+		RunE: cmdutil.GroupRunE,
 	}
-	cmd.PersistentFlags().StringVarP(&output, "output", "o", "", outputUsage)
+	cmd.PersistentFlags().StringVarP(&output, "output", "o", "", cmdutil.OutputUsage)
 	cmd.AddCommand(NewCmdResultsLatest(f, nil), NewCmdResultsHistory(f, nil), NewCmdResultsRun(f, nil),
 		NewCmdResultsChanged(f, nil), NewCmdResultsFailed(f, nil))
 	return cmd
@@ -43,35 +38,14 @@ lines print each result whole; CSV gives every extracted field its own column
 
 // printQuery prints the results of a query or, for a table with none, says
 // why (empty) on stderr.
-func (o *queryOptions) printQuery(format string, res []job.Result, empty string) error {
+func printQuery(o *cmdutil.QueryOptions, format string, res []job.Result, empty string) error {
 	if len(res) == 0 {
 		if format == "table" {
 			fmt.Fprintln(o.IO.ErrOut, empty)
 		}
 		return nil
 	}
-	return printResults(o.IO.Out, format, res)
-}
-
-// groupRunE is the RunE of a command that only groups subcommands: without
-// arguments it prints the help; an unknown subcommand is a usage error.
-func groupRunE(cmd *cobra.Command, args []string) error {
-	if len(args) > 0 {
-		return usagef("unknown command %q for %q (see %s --help)", args[0], cmd.CommandPath(), cmd.CommandPath())
-	}
-	return cmd.Help()
-}
-
-// findRun returns a run, or an error saying that the backend has no such run.
-func findRun(ctx context.Context, o *backend, runID string) (store.Run, error) {
-	run, err := o.Store.Run(ctx, runID)
-	if errors.Is(err, store.ErrNotFound) {
-		return store.Run{}, fmt.Errorf("run %s not found in %s: `cronless runs list` lists the runs", runID, o.Where)
-	}
-	if err != nil {
-		return store.Run{}, fmt.Errorf("run %s: %w", runID, err)
-	}
-	return run, nil
+	return cmdutil.PrintResults(o.IO.Out, format, res)
 }
 
 // between describes a time range for a message ("" when open at both ends).
@@ -80,11 +54,11 @@ func between(from, to time.Time) string {
 	case from.IsZero() && to.IsZero():
 		return ""
 	case to.IsZero():
-		return " scheduled since " + tableTime(from)
+		return " scheduled since " + cmdutil.TableTime(from)
 	case from.IsZero():
-		return " scheduled before " + tableTime(to)
+		return " scheduled before " + cmdutil.TableTime(to)
 	}
-	return fmt.Sprintf(" scheduled from %s to %s", tableTime(from), tableTime(to))
+	return fmt.Sprintf(" scheduled from %s to %s", cmdutil.TableTime(from), cmdutil.TableTime(to))
 }
 
 // parseWhen reads the value of a time flag (--since, --until): an RFC 3339
@@ -97,7 +71,7 @@ func parseWhen(flag, v string, now time.Time) (time.Time, error) {
 		return time.Time{}, nil
 	}
 	bad := func() (time.Time, error) {
-		return time.Time{}, usagef("--%s %q: use %s", flag, v, whenUsage)
+		return time.Time{}, cmdutil.Usagef("--%s %q: use %s", flag, v, whenUsage)
 	}
 	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
 		return t.UTC(), nil
@@ -105,7 +79,7 @@ func parseWhen(flag, v string, now time.Time) (time.Time, error) {
 	if t, err := time.Parse(time.DateOnly, v); err == nil {
 		return t, nil
 	}
-	d, err := parseDays(v)
+	d, err := cmdutil.ParseDays(v)
 	if err != nil {
 		return bad()
 	}

@@ -1,4 +1,4 @@
-package main
+package runs
 
 import (
 	"errors"
@@ -12,7 +12,7 @@ import (
 )
 
 // NewCmdRuns is the runs command group.
-func NewCmdRuns(f *Factory) *cobra.Command {
+func NewCmdRuns(f *cmdutil.Factory) *cobra.Command {
 	var output string
 	cmd := &cobra.Command{
 		Use:   "runs",
@@ -30,22 +30,22 @@ pages through the queue, and made visible again at the end. In flight is planned
 minus ok, failed and dead-lettered; a job replayed from the DLQ whose message also
 stays there counts as dead-lettered until that message is gone.`,
 		Args: cobra.ArbitraryArgs,
-		RunE: groupRunE,
+		RunE: cmdutil.GroupRunE,
 	}
-	cmd.PersistentFlags().StringVarP(&output, "output", "o", "", outputUsage)
+	cmd.PersistentFlags().StringVarP(&output, "output", "o", "", cmdutil.OutputUsage)
 	cmd.AddCommand(NewCmdRunsList(f, nil), NewCmdRunsShow(f, nil))
 	return cmd
 }
 
 // RunsListOptions are the options of `runs list`.
 type RunsListOptions struct {
-	queryOptions
+	cmdutil.QueryOptions
 	Limit int
 }
 
 // NewCmdRunsList is `runs list`; runF, when set, runs instead of runsListRun (tests).
-func NewCmdRunsList(f *Factory, runF func(*RunsListOptions) error) *cobra.Command {
-	opts := &RunsListOptions{queryOptions: newQueryOptions(f)}
+func NewCmdRunsList(f *cmdutil.Factory, runF func(*RunsListOptions) error) *cobra.Command {
+	opts := &RunsListOptions{QueryOptions: cmdutil.NewQueryOptions(f)}
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "The most recent runs, newest first",
@@ -53,7 +53,7 @@ func NewCmdRunsList(f *Factory, runF func(*RunsListOptions) error) *cobra.Comman
   cronless runs list --limit 100 -o csv`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.set(f, cmd)
+			opts.Set(f, cmd)
 			return cmdutil.RunOr(opts, runF, runsListRun)
 		},
 	}
@@ -62,14 +62,14 @@ func NewCmdRunsList(f *Factory, runF func(*RunsListOptions) error) *cobra.Comman
 }
 
 func runsListRun(opts *RunsListOptions) error {
-	format, err := outputFormat(opts.IO, opts.Output)
+	format, err := cmdutil.OutputFormat(opts.IO, opts.Output)
 	if err != nil {
 		return err
 	}
-	if err := intFlag("limit", opts.Limit, 0, 1_000_000); err != nil {
+	if err := cmdutil.IntFlag("limit", opts.Limit, 0, 1_000_000); err != nil {
 		return err
 	}
-	ctx := opts.ctx
+	ctx := opts.Context()
 	o, err := opts.Backend(ctx)
 	if err != nil {
 		return err
@@ -85,7 +85,7 @@ func runsListRun(opts *RunsListOptions) error {
 		}
 		return nil
 	}
-	letters, err := deadLetters(&opts.queryOptions, o)
+	letters, err := deadLetters(&opts.QueryOptions, o)
 	if err != nil {
 		return err
 	}
@@ -93,7 +93,7 @@ func runsListRun(opts *RunsListOptions) error {
 	for _, l := range letters {
 		dead[l.RunID]++
 	}
-	views := make([]runView, len(runs))
+	views := make([]View, len(runs))
 	for i, r := range runs {
 		views[i] = newRunView(r, dead[r.ID])
 	}
@@ -102,13 +102,13 @@ func runsListRun(opts *RunsListOptions) error {
 
 // RunsShowOptions are the options of `runs show`.
 type RunsShowOptions struct {
-	queryOptions
+	cmdutil.QueryOptions
 	RunID string
 }
 
 // NewCmdRunsShow is `runs show`; runF, when set, runs instead of runsShowRun (tests).
-func NewCmdRunsShow(f *Factory, runF func(*RunsShowOptions) error) *cobra.Command {
-	opts := &RunsShowOptions{queryOptions: newQueryOptions(f)}
+func NewCmdRunsShow(f *cmdutil.Factory, runF func(*RunsShowOptions) error) *cobra.Command {
+	opts := &RunsShowOptions{QueryOptions: cmdutil.NewQueryOptions(f)}
 	return &cobra.Command{
 		Use:   "show RUN_ID",
 		Short: "One run: its counts, its results, and the targets without a result",
@@ -125,7 +125,7 @@ their latest result) that have no result in this run.`,
   cronless runs show hourly-20261127T090000Z -o json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.set(f, cmd)
+			opts.Set(f, cmd)
 			opts.RunID = args[0]
 			return cmdutil.RunOr(opts, runF, runsShowRun)
 		},
@@ -133,13 +133,13 @@ their latest result) that have no result in this run.`,
 }
 
 func runsShowRun(opts *RunsShowOptions) error {
-	format, o, err := opts.open()
+	format, o, err := opts.Open()
 	if err != nil {
 		return err
 	}
 	defer o.Close()
-	ctx := opts.ctx
-	run, err := findRun(ctx, o, opts.RunID)
+	ctx := opts.Context()
+	run, err := cmdutil.FindRun(ctx, o, opts.RunID)
 	if err != nil {
 		return err
 	}
@@ -147,7 +147,7 @@ func runsShowRun(opts *RunsShowOptions) error {
 	if err != nil {
 		return fmt.Errorf("results of run %s: %w", run.ID, err)
 	}
-	letters, err := deadLetters(&opts.queryOptions, o)
+	letters, err := deadLetters(&opts.QueryOptions, o)
 	if err != nil {
 		return err
 	}
@@ -167,8 +167,8 @@ const deadLettersMax = 100_000 // the most messages looked at
 // dead-lettered itself, the error it carries. Messages that stayed in
 // flight elsewhere (another scan of the DLQ) are not counted: a warning
 // says how many.
-func deadLetters(opts *queryOptions, o *backend) ([]dlq.Letter, error) {
-	ctx := opts.ctx
+func deadLetters(opts *cmdutil.QueryOptions, o *cmdutil.Backend) ([]dlq.Letter, error) {
+	ctx := opts.Context()
 	q := o.TargetsDLQ
 	d, err := q.Depth(ctx)
 	if err != nil {
