@@ -7,10 +7,15 @@ import (
 	"strings"
 	"testing"
 
+	costcmd "github.com/cronless/cronless/cmd/cronless/internal/cmd/cost"
+
 	"github.com/cronless/cronless/shared/cost"
 )
 
 // costJSON runs `cronless cost ARGS -o json` and decodes its report.
+// costReport is what `cronless cost -o json` prints.
+type costReport = costcmd.Report
+
 func costJSON(t *testing.T, args ...string) costReport {
 	t.Helper()
 	code, out, stderr := cli(t, append([]string{"cost", "-o", "json"}, args...)...)

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	deploymentscmd "github.com/cronless/cronless/cmd/cronless/internal/cmd/deployments"
+
 	"github.com/cronless/cronless/cmd/cronless/internal/iostreams"
 	"github.com/cronless/cronless/shared/queue"
 	"github.com/cronless/cronless/shared/store"
@@ -112,7 +114,7 @@ func runWithStderr(t *testing.T, args []string, terminal, confirm bool) (stdout,
 		in.WriteString("y\n")
 	}
 	where := map[bool]string{true: "on a terminal", false: "piped"}[terminal]
-	if code := run(context.Background(), args, &Factory{IOStreams: ios, Now: time.Now, Exec: execCommand}); code != exitOK {
+	if code := run(context.Background(), args, &Factory{IOStreams: ios, Now: time.Now, Exec: deploymentscmd.ExecCommand}); code != exitOK {
 		t.Fatalf("%v %s: exit %d, stderr %q", args, where, code, errb.String())
 	}
 	return out.String(), errb.String()

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	deploymentscmd "github.com/cronless/cronless/cmd/cronless/internal/cmd/deployments"
+
 	"github.com/cronless/cronless/cmd/cronless/internal/iostreams"
 	"github.com/cronless/cronless/shared/job"
 )
@@ -34,7 +36,7 @@ func cliAt(t *testing.T, now time.Time, args ...string) (code int, stdout, stder
 func cliWith(t *testing.T, setup func(*Factory), args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	ios, _, out, errb := iostreams.Test()
-	f := &Factory{IOStreams: ios, Now: time.Now, Exec: execCommand}
+	f := &Factory{IOStreams: ios, Now: time.Now, Exec: deploymentscmd.ExecCommand}
 	if setup != nil {
 		setup(f)
 	}

@@ -13,12 +13,15 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap/zapcore"
 
+	costcmd "github.com/cronless/cronless/cmd/cronless/internal/cmd/cost"
+	deploymentscmd "github.com/cronless/cronless/cmd/cronless/internal/cmd/deployments"
 	dlqcmd "github.com/cronless/cronless/cmd/cronless/internal/cmd/dlq"
 	resultscmd "github.com/cronless/cronless/cmd/cronless/internal/cmd/results"
 	runscmd "github.com/cronless/cronless/cmd/cronless/internal/cmd/runs"
+	schedulescmd "github.com/cronless/cronless/cmd/cronless/internal/cmd/schedules"
+	validatecmd "github.com/cronless/cronless/cmd/cronless/internal/cmd/validate"
 	"github.com/cronless/cronless/cmd/cronless/internal/cmdutil"
 	"github.com/cronless/cronless/cmd/cronless/internal/iostreams"
-	"github.com/cronless/cronless/shared/cost"
 	"github.com/cronless/cronless/shared/obs"
 	"github.com/cronless/cronless/shared/targets"
 )
@@ -42,7 +45,7 @@ var (
 
 // Run runs the cronless command line with args and returns the exit code.
 func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	return run(ctx, args, &Factory{IOStreams: iostreams.System(stdin, stdout, stderr), Now: time.Now, Exec: execCommand})
+	return run(ctx, args, &Factory{IOStreams: iostreams.System(stdin, stdout, stderr), Now: time.Now, Exec: deploymentscmd.ExecCommand})
 }
 
 // run runs the command line on f's streams and clock.
@@ -126,37 +129,7 @@ Start with:  cronless demo`,
 		a.Logger = obs.New(a.IOStreams.ErrOut, format, lvl)
 		return nil
 	}
-	root.AddCommand(NewCmdDemo(a, nil), NewCmdRun(a, nil), NewCmdInvoke(a, nil), resultscmd.NewCmdResults(a), NewCmdValidate(a, nil), NewCmdSchedules(a, nil),
-		dlqcmd.NewCmdDLQ(a), runscmd.NewCmdRuns(a), NewCmdCost(a, nil), NewCmdDeployments(a, nil), NewCmdRollback(a, nil))
+	root.AddCommand(NewCmdDemo(a, nil), NewCmdRun(a, nil), NewCmdInvoke(a, nil), resultscmd.NewCmdResults(a), validatecmd.NewCmdValidate(a, nil), schedulescmd.NewCmdSchedules(a, nil),
+		dlqcmd.NewCmdDLQ(a), runscmd.NewCmdRuns(a), costcmd.NewCmdCost(a, nil), deploymentscmd.NewCmdDeployments(a, nil), deploymentscmd.NewCmdRollback(a, nil))
 	return root
-}
-
-// loadTargets loads and validates a targets file.
-func loadTargets(path string) (*targets.File, error) {
-	tf, err := targets.Load(path)
-	if err != nil {
-		var te *targets.Error
-		if errors.As(err, &te) {
-			return nil, err
-		}
-		return nil, usageError{Err: err}
-	}
-	return tf, nil
-}
-
-// durationFlag checks a duration flag's value is within [lo, hi].
-func durationFlag(name string, d, lo, hi time.Duration) error {
-	if d < lo || d > hi {
-		return usagef("--%s %s: must be between %s and %s", name, d, lo, hi)
-	}
-	return nil
-}
-
-// rangeFlag checks an int flag against the limit of the deployment setting
-// it stands for, defined once in shared/cost.
-func rangeFlag(name string, n int, r cost.Range) error { return intFlag(name, n, r.Lo, r.Hi) }
-
-// secondsFlag checks a duration flag against a limit in whole seconds.
-func secondsFlag(name string, d time.Duration, r cost.Range) error {
-	return durationFlag(name, d, time.Duration(r.Lo)*time.Second, time.Duration(r.Hi)*time.Second)
 }

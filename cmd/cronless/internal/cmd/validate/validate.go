@@ -1,4 +1,4 @@
-package main
+package validate
 
 import (
 	"fmt"
@@ -18,7 +18,7 @@ type ValidateOptions struct {
 }
 
 // NewCmdValidate is `validate`; runF, when set, runs instead of validateRun (tests).
-func NewCmdValidate(f *Factory, runF func(*ValidateOptions) error) *cobra.Command {
+func NewCmdValidate(f *cmdutil.Factory, runF func(*ValidateOptions) error) *cobra.Command {
 	opts := &ValidateOptions{IO: f.IOStreams, Now: f.Now}
 	cmd := &cobra.Command{
 		Use:   "validate",
@@ -37,11 +37,11 @@ and its next three times.`,
 }
 
 func validateRun(opts *ValidateOptions) error {
-	tf, err := loadTargets(opts.TargetsFile)
+	tf, err := cmdutil.LoadTargets(opts.TargetsFile)
 	if err != nil {
 		return err
 	}
-	t := newTable("SCHEDULE", "EXPRESSION", "TIMEZONE", "TARGETS", "NEXT")
+	t := cmdutil.NewTable("SCHEDULE", "EXPRESSION", "TIMEZONE", "TARGETS", "NEXT")
 	now := opts.Now()
 	for _, name := range tf.ScheduleNames {
 		sc := tf.Schedules[name]

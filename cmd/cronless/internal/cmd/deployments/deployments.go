@@ -1,4 +1,4 @@
-package main
+package deployments
 
 import (
 	"context"
@@ -12,23 +12,22 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/spf13/cobra"
 
 	"github.com/cronless/cronless/cmd/cronless/internal/cmdutil"
 	"github.com/cronless/cronless/cmd/cronless/internal/iostreams"
-	"github.com/cronless/cronless/shared/deployments"
+	deploy "github.com/cronless/cronless/shared/deployments"
 )
 
 // oslsService is serverless.yml's service: the stack is <service>-<stage>.
 const oslsService = "cronless"
 
-// execCommand runs a command line with the CLI's output streams: the
+// ExecCommand runs a command line with the CLI's output streams: the
 // Factory's Exec, which a test replaces to see the osls command line
 // without running osls.
-func execCommand(ctx context.Context, argv []string, stdout, stderr io.Writer) error {
+func ExecCommand(ctx context.Context, argv []string, stdout, stderr io.Writer) error {
 	c := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	c.Stdout, c.Stderr = stdout, stderr
 	// On Ctrl-C osls gets an interrupt, as from a terminal, not a kill.
@@ -49,12 +48,12 @@ type stageOptions struct {
 	ctx context.Context
 }
 
-func newStageOptions(f *Factory) stageOptions {
-	return stageOptions{IO: f.IOStreams, Config: func(ctx context.Context) (aws.Config, error) { return stageConfig(ctx, f) }}
+func newStageOptions(f *cmdutil.Factory) stageOptions {
+	return stageOptions{IO: f.IOStreams, Config: func(ctx context.Context) (aws.Config, error) { return cmdutil.StageConfig(ctx, f) }}
 }
 
 // set fills in what is known once cobra runs the command.
-func (o *stageOptions) set(f *Factory, cmd *cobra.Command) {
+func (o *stageOptions) set(f *cmdutil.Factory, cmd *cobra.Command) {
 	o.Stage, o.Region, o.Profile, o.ctx = f.Stage, f.Region, f.Profile, cmd.Context()
 }
 
@@ -65,7 +64,7 @@ type DeploymentsOptions struct {
 }
 
 // NewCmdDeployments is `deployments`; runF, when set, runs instead of deploymentsRun (tests).
-func NewCmdDeployments(f *Factory, runF func(*DeploymentsOptions) error) *cobra.Command {
+func NewCmdDeployments(f *cmdutil.Factory, runF func(*DeploymentsOptions) error) *cobra.Command {
 	opts := &DeploymentsOptions{stageOptions: newStageOptions(f)}
 	cmd := &cobra.Command{
 		Use:   "deployments --stage NAME",
@@ -93,12 +92,12 @@ ends with the commands that roll back.`,
 			return cmdutil.RunOr(opts, runF, deploymentsRun)
 		},
 	}
-	cmd.Flags().StringVarP(&opts.Output, "output", "o", "", outputUsage)
+	cmd.Flags().StringVarP(&opts.Output, "output", "o", "", cmdutil.OutputUsage)
 	return cmd
 }
 
 func deploymentsRun(opts *DeploymentsOptions) error {
-	format, err := outputFormat(opts.IO, opts.Output)
+	format, err := cmdutil.OutputFormat(opts.IO, opts.Output)
 	if err != nil {
 		return err
 	}
@@ -119,7 +118,7 @@ type RollbackOptions struct {
 }
 
 // NewCmdRollback is `rollback`; runF, when set, runs instead of rollbackRun (tests).
-func NewCmdRollback(f *Factory, runF func(*RollbackOptions) error) *cobra.Command {
+func NewCmdRollback(f *cmdutil.Factory, runF func(*RollbackOptions) error) *cobra.Command {
 	opts := &RollbackOptions{stageOptions: newStageOptions(f), Exec: f.Exec}
 	cmd := &cobra.Command{
 		Use:   "rollback --stage NAME [--to TIMESTAMP]",
@@ -162,12 +161,12 @@ with.`,
 func rollbackRun(opts *RollbackOptions) error {
 	for _, p := range opts.Params {
 		if k, _, ok := strings.Cut(p, "="); !ok || k == "" {
-			return usagef("--param %q: use --param NAME=VALUE", p)
+			return cmdutil.Usagef("--param %q: use --param NAME=VALUE", p)
 		}
 	}
 	if opts.To != "" {
-		if _, err := deployments.ParseTimestamp(opts.To); err != nil {
-			return usageError{Err: fmt.Errorf("--to: %w", err)}
+		if _, err := deploy.ParseTimestamp(opts.To); err != nil {
+			return cmdutil.UsageError{Err: fmt.Errorf("--to: %w", err)}
 		}
 	}
 	ctx, to, dryRun, params := opts.ctx, opts.To, opts.DryRun, opts.Params
@@ -177,12 +176,12 @@ func rollbackRun(opts *RollbackOptions) error {
 	}
 	w := opts.IO.Out
 	fmt.Fprintf(w, "Stage %s (%s): stack %s is %s\n", opts.Stage, region, l.Stack.Name, l.Stack.Status)
-	if err := deployments.Updatable(l.Stack.Name, region, l.Stack.Status); err != nil {
+	if err := deploy.Updatable(l.Stack.Name, region, l.Stack.Status); err != nil {
 		return err
 	}
 	c, err := l.Choose(to)
-	if errors.Is(err, deployments.ErrNotFound) || errors.Is(err, deployments.ErrUnusable) || errors.Is(err, deployments.ErrBadTimestamp) {
-		return usageError{Err: fmt.Errorf("--to: %w", err)}
+	if errors.Is(err, deploy.ErrNotFound) || errors.Is(err, deploy.ErrUnusable) || errors.Is(err, deploy.ErrBadTimestamp) {
+		return cmdutil.UsageError{Err: fmt.Errorf("--to: %w", err)}
 	}
 	if err != nil {
 		return err
@@ -201,9 +200,9 @@ func rollbackRun(opts *RollbackOptions) error {
 	}
 	fmt.Fprintln(w, "The stack gets that deployment's template and function zips (its code, targets.yaml and schedules); nothing is built.")
 	fmt.Fprintln(w, "The table's data and the queued messages stay; a message that code cannot decode is dead-lettered as bad_message.")
-	r := deployments.Rollback{Timestamp: c.To.Timestamp, Stage: opts.Stage, Region: region, Profile: opts.Profile, Params: params}
+	r := deploy.Rollback{Timestamp: c.To.Timestamp, Stage: opts.Stage, Region: region, Profile: opts.Profile, Params: params}
 	argv := r.Argv()
-	fmt.Fprintf(w, "$ %s\n", deployments.ShellQuote(argv))
+	fmt.Fprintf(w, "$ %s\n", deploy.ShellQuote(argv))
 	if dryRun {
 		fmt.Fprintln(w, "Dry run: nothing was changed.")
 		return nil
@@ -232,49 +231,30 @@ func rollbackRun(opts *RollbackOptions) error {
 }
 
 // deploymentLine is a deployment on one line: its timestamp and time.
-func deploymentLine(d deployments.Deployment) string {
+func deploymentLine(d deploy.Deployment) string {
 	return d.Timestamp + " (" + d.DeployedAt.Format(time.RFC3339) + ")"
 }
 
 // loadDeployments reads the stage's stack and deployment bucket.
-func (o *stageOptions) loadDeployments(command string) (*deployments.Listing, string, error) {
+func (o *stageOptions) loadDeployments(command string) (*deploy.Listing, string, error) {
 	ctx := o.ctx
 	if o.Stage == "" {
-		return nil, "", usagef("%s needs --stage NAME (make %s STAGE=NAME): deployments exist only on AWS", command, command)
+		return nil, "", cmdutil.Usagef("%s needs --stage NAME (make %s STAGE=NAME): deployments exist only on AWS", command, command)
 	}
 	cfg, err := o.Config(ctx)
 	if err != nil {
 		return nil, "", err
 	}
-	l, err := deployments.Load(ctx, cloudformation.NewFromConfig(cfg), s3.NewFromConfig(cfg), oslsService, o.Stage)
+	l, err := deploy.Load(ctx, cloudformation.NewFromConfig(cfg), s3.NewFromConfig(cfg), oslsService, o.Stage)
 	if err != nil {
 		return nil, "", err
 	}
 	return l, cfg.Region, nil
 }
 
-// stageConfig is the AWS configuration of --stage, --region and --profile.
-func stageConfig(ctx context.Context, a *Factory) (aws.Config, error) {
-	var opts []func(*config.LoadOptions) error
-	if a.Region != "" {
-		opts = append(opts, config.WithRegion(a.Region))
-	}
-	if a.Profile != "" {
-		opts = append(opts, config.WithSharedConfigProfile(a.Profile))
-	}
-	cfg, err := config.LoadDefaultConfig(ctx, opts...)
-	if err != nil {
-		return aws.Config{}, fmt.Errorf("AWS configuration: %w", err)
-	}
-	if cfg.Region == "" {
-		return aws.Config{}, usagef("no AWS region: pass --region (REGION= for make) or set AWS_REGION")
-	}
-	return cfg, nil
-}
-
 // deploymentView is a deployment as `cronless deployments` prints it.
 type deploymentView struct {
-	deployments.Deployment
+	deploy.Deployment
 	// RollbackCommand goes back to it (empty: live, or osls cannot).
 	RollbackCommand string `json:"rollback_command,omitempty"`
 }
@@ -284,7 +264,7 @@ type deploymentView struct {
 func (o *stageOptions) makeRollback(region, timestamp string) string {
 	s := fmt.Sprintf("make rollback STAGE=%s REGION=%s", o.Stage, region)
 	if o.Profile != "" {
-		s = "AWS_PROFILE=" + deployments.ShellQuote([]string{o.Profile}) + " " + s
+		s = "AWS_PROFILE=" + deploy.ShellQuote([]string{o.Profile}) + " " + s
 	}
 	if timestamp != "" {
 		s += " TO=" + timestamp
@@ -292,18 +272,18 @@ func (o *stageOptions) makeRollback(region, timestamp string) string {
 	return s
 }
 
-func (o *stageOptions) printDeployments(format string, l *deployments.Listing, region string) error {
+func (o *stageOptions) printDeployments(format string, l *deploy.Listing, region string) error {
 	views := make([]deploymentView, len(l.Deployments))
 	var prev, newest *deploymentView
 	for i, d := range l.Deployments {
 		views[i] = deploymentView{Deployment: d}
-		if d.State != deployments.StateLive && d.Problem == "" {
+		if d.State != deploy.StateLive && d.Problem == "" {
 			views[i].RollbackCommand = o.makeRollback(region, d.Timestamp)
 		}
-		if d.State == deployments.StatePrevious {
+		if d.State == deploy.StatePrevious {
 			prev = &views[i]
 		}
-		if i == 0 && d.State == deployments.StateNewer {
+		if i == 0 && d.State == deploy.StateNewer {
 			newest = &views[i]
 		}
 	}
@@ -312,14 +292,14 @@ func (o *stageOptions) printDeployments(format string, l *deployments.Listing, r
 	case "json":
 		return cmdutil.PrintJSONLines(w, views)
 	case "csv":
-		t := newTable("timestamp", "deployed_at", "directory", "state", "files", "problem", "rollback_command")
+		t := cmdutil.NewTable("timestamp", "deployed_at", "directory", "state", "files", "problem", "rollback_command")
 		for _, v := range views {
-			t.Add(v.Timestamp, csvTime(v.DeployedAt), v.Directory, v.State, strings.Join(v.Files, " "), v.Problem, v.RollbackCommand)
+			t.Add(v.Timestamp, cmdutil.CSVTime(v.DeployedAt), v.Directory, v.State, strings.Join(v.Files, " "), v.Problem, v.RollbackCommand)
 		}
 		return t.WriteCSV(w)
 	}
 	st := l.Stack
-	fmt.Fprintf(w, "Stage %s (%s): stack %s is %s, last updated %s\n", l.Stage, region, st.Name, st.Status, tableTime(st.LastUpdated))
+	fmt.Fprintf(w, "Stage %s (%s): stack %s is %s, last updated %s\n", l.Stage, region, st.Name, st.Status, cmdutil.TableTime(st.LastUpdated))
 	if st.LiveProblem != "" {
 		fmt.Fprintf(w, "Live deployment: cannot tell: %s\n", st.LiveProblem)
 	} else if _, ok := l.Live(); !ok {
@@ -329,8 +309,8 @@ func (o *stageOptions) printDeployments(format string, l *deployments.Listing, r
 		fmt.Fprintf(w, "No deployments in s3://%s/%s: deploy with `make deploy STAGE=%s REGION=%s`.\n", st.Bucket, l.Prefix, l.Stage, region)
 		return nil
 	}
-	fmt.Fprintf(w, "Deployments in s3://%s/%s, newest first (a deploy keeps the newest %d):\n\n", st.Bucket, l.Prefix, deployments.Kept)
-	t := newTable("TIMESTAMP", "DEPLOYED", "STATE", "FILES", "NOTE")
+	fmt.Fprintf(w, "Deployments in s3://%s/%s, newest first (a deploy keeps the newest %d):\n\n", st.Bucket, l.Prefix, deploy.Kept)
+	t := cmdutil.NewTable("TIMESTAMP", "DEPLOYED", "STATE", "FILES", "NOTE")
 	for _, v := range views {
 		t.Add(v.Timestamp, v.DeployedAt.Format(time.RFC3339), orDashString(v.State), len(v.Files), v.Problem)
 	}

@@ -2,16 +2,18 @@ package main
 
 import "github.com/cronless/cronless/cmd/cronless/internal/cmdutil"
 
-// outputUsage is the help of every --output flag.
-const outputUsage = cmdutil.OutputUsage
-
-// Tables and cells for people (cmdutil), by their names here.
+// What package main (root, backend, run, invoke, demo) uses of cmdutil,
+// by its names here.
 var (
 	newTable     = cmdutil.NewTable
-	outputFormat = cmdutil.OutputFormat
 	tableTime    = cmdutil.TableTime
 	csvTime      = cmdutil.CSVTime
 	clip         = cmdutil.Clip
 	intFlag      = cmdutil.IntFlag
 	printResults = cmdutil.PrintResults
+	loadTargets  = cmdutil.LoadTargets
+	durationFlag = cmdutil.DurationFlag
+	rangeFlag    = cmdutil.RangeFlag
+	secondsFlag  = cmdutil.SecondsFlag
+	stageConfig  = cmdutil.StageConfig
 )

@@ -1,4 +1,4 @@
-package main
+package cost
 
 import (
 	"encoding/json"
@@ -17,7 +17,7 @@ import (
 
 	"github.com/cronless/cronless/cmd/cronless/internal/cmdutil"
 	"github.com/cronless/cronless/cmd/cronless/internal/iostreams"
-	"github.com/cronless/cronless/shared/cost"
+	costmodel "github.com/cronless/cronless/shared/cost"
 	"github.com/cronless/cronless/shared/schedule"
 )
 
@@ -45,17 +45,17 @@ type CostOptions struct {
 	output        string
 }
 
-// costReport is what `cronless cost` prints (whole, with -o json).
-type costReport struct {
-	Input        cost.Input `json:"input"`
-	ParamsSource string     `json:"params_source"`
-	Bill         cost.Bill  `json:"bill"`
-	EC2          *cost.EC2  `json:"ec2,omitempty"`
+// Report is what `cronless cost` prints (whole, with -o json).
+type Report struct {
+	Input        costmodel.Input `json:"input"`
+	ParamsSource string          `json:"params_source"`
+	Bill         costmodel.Bill  `json:"bill"`
+	EC2          *costmodel.EC2  `json:"ec2,omitempty"`
 }
 
 // NewCmdCost estimates the monthly AWS bill of a setup; runF, when set,
 // runs instead of costRun (tests).
-func NewCmdCost(f *Factory, runF func(*CostOptions) error) *cobra.Command {
+func NewCmdCost(f *cmdutil.Factory, runF func(*CostOptions) error) *cobra.Command {
 	o := &CostOptions{IO: f.IOStreams}
 	cmd := &cobra.Command{
 		Use:   "cost",
@@ -68,11 +68,11 @@ maxReceiveCount, log and result retention), or from flags. Flags override the
 files; with --targets N no targets file is read, and serverless.yml is read only
 if it exists (else its shipped defaults apply).
 
-Prices are public list prices of ` + strings.Join(cost.Regions(), " and ") + `, recorded ` + cost.PricesAsOf + `
+Prices are public list prices of ` + strings.Join(costmodel.Regions(), " and ") + `, recorded ` + costmodel.PricesAsOf + `
 (shared/cost/prices.go, with the pricing pages to check them against). Choose
 the region with --region (default us-east-1).
 
-` + cost.Assumptions(),
+` + costmodel.Assumptions(),
 		Example: `  cronless cost                                   # targets.yaml and serverless.yml here
   cronless cost --targets 1 --schedule "rate(1 minute)" --duration 1s
   cronless cost --targets 10000 --schedule "rate(1 hour)" --compare-ec2 t4g.small
@@ -91,11 +91,11 @@ the region with --region (default us-east-1).
 	fs.IntVar(&o.batchSize, "batch-size", 0, "the worker's batch size (default: workerBatchSize)")
 	fs.IntVar(&o.memory, "memory", 0, "the worker's memory in MB (default: workerMemory)")
 	fs.DurationVar(&o.duration, "duration", time.Second, "how long one page's crawl takes")
-	fs.Float64Var(&o.resultKB, "result-kb", float64(cost.DefaultResultBytes)/1024, "the size of a result message and item, KiB")
+	fs.Float64Var(&o.resultKB, "result-kb", float64(costmodel.DefaultResultBytes)/1024, "the size of a result message and item, KiB")
 	fs.Float64Var(&o.failureRate, "failure-rate", 0, "share of crawls that fail once, retryably, and are retried (0 to 0.99)")
 	fs.StringVar(&o.coldStartRate, "cold-start-rate", "auto", `share of all invocations that start cold, 0 to 1, or "auto" (derived from the schedules)`)
-	fs.DurationVar(&o.initDuration, "init-duration", cost.DefaultInitDuration, "the billed INIT time of a cold start")
-	fs.StringVar(&o.compareEC2, "compare-ec2", "", "also price a cron server: an EC2 instance type ("+strings.Join(cost.InstanceTypes("us-east-1"), ", ")+")")
+	fs.DurationVar(&o.initDuration, "init-duration", costmodel.DefaultInitDuration, "the billed INIT time of a cold start")
+	fs.StringVar(&o.compareEC2, "compare-ec2", "", "also price a cron server: an EC2 instance type ("+strings.Join(costmodel.InstanceTypes("us-east-1"), ", ")+")")
 	fs.Float64Var(&o.upkeepHours, "upkeep-hours", 0, "with --compare-ec2: hours a month spent looking after the server")
 	fs.Float64Var(&o.upkeepRate, "upkeep-rate", 50, "with --compare-ec2: USD an hour of upkeep")
 	fs.StringVarP(&o.output, "output", "o", "", "table, json or csv (default: table on a terminal, json otherwise)")
@@ -103,7 +103,7 @@ the region with --region (default us-east-1).
 }
 
 func costRun(o *CostOptions) error {
-	format, err := outputFormat(o.IO, o.output)
+	format, err := cmdutil.OutputFormat(o.IO, o.output)
 	if err != nil {
 		return err
 	}
@@ -111,19 +111,19 @@ func costRun(o *CostOptions) error {
 	if err != nil {
 		return err
 	}
-	bill, err := cost.Estimate(in)
+	bill, err := costmodel.Estimate(in)
 	if err != nil {
-		return usageError{Err: err}
+		return cmdutil.UsageError{Err: err}
 	}
-	rep := costReport{Input: in, ParamsSource: source, Bill: bill}
+	rep := Report{Input: in, ParamsSource: source, Bill: bill}
 	if o.compareEC2 != "" {
-		e, err := cost.CompareEC2(in.Region, o.compareEC2, o.upkeepHours, o.upkeepRate)
+		e, err := costmodel.CompareEC2(in.Region, o.compareEC2, o.upkeepHours, o.upkeepRate)
 		if err != nil {
-			return usagef("--compare-ec2: %v", err)
+			return cmdutil.Usagef("--compare-ec2: %v", err)
 		}
 		rep.EC2 = &e
 	} else if o.flags.Changed("upkeep-hours") || o.flags.Changed("upkeep-rate") {
-		return usagef("--upkeep-hours and --upkeep-rate go with --compare-ec2")
+		return cmdutil.Usagef("--upkeep-hours and --upkeep-rate go with --compare-ec2")
 	}
 	switch format {
 	case "json":
@@ -135,49 +135,49 @@ func costRun(o *CostOptions) error {
 }
 
 // costInput builds the model's input from the files and the flags.
-func costInput(o *CostOptions) (cost.Input, string, error) {
+func costInput(o *CostOptions) (costmodel.Input, string, error) {
 	flags, region := o.flags, o.Region
-	in := cost.DefaultInput()
+	in := costmodel.DefaultInput()
 	if region != "" {
 		in.Region = region
 	}
-	if _, err := cost.PricesFor(in.Region); err != nil {
-		return in, "", usagef("--region: %v", err)
+	if _, err := costmodel.PricesFor(in.Region); err != nil {
+		return in, "", cmdutil.Usagef("--region: %v", err)
 	}
 
 	// The flags' own ranges first, so their errors name the flag.
 	if flags.Changed("batch-size") {
-		if err := rangeFlag("batch-size", o.batchSize, cost.BatchSize); err != nil {
+		if err := cmdutil.RangeFlag("batch-size", o.batchSize, costmodel.BatchSize); err != nil {
 			return in, "", err
 		}
 	}
 	if flags.Changed("memory") {
-		if err := rangeFlag("memory", o.memory, cost.LambdaMemoryMB); err != nil {
+		if err := cmdutil.RangeFlag("memory", o.memory, costmodel.LambdaMemoryMB); err != nil {
 			return in, "", err
 		}
 	}
-	if err := durationFlag("duration", o.duration, time.Millisecond, 15*time.Minute); err != nil {
+	if err := cmdutil.DurationFlag("duration", o.duration, time.Millisecond, 15*time.Minute); err != nil {
 		return in, "", err
 	}
-	if err := durationFlag("init-duration", o.initDuration, 0, 10*time.Second); err != nil {
+	if err := cmdutil.DurationFlag("init-duration", o.initDuration, 0, 10*time.Second); err != nil {
 		return in, "", err
 	}
 	if o.resultKB <= 0 || o.resultKB > 256 || math.IsNaN(o.resultKB) {
-		return in, "", usagef("--result-kb %g: must be above 0 and at most 256", o.resultKB)
+		return in, "", cmdutil.Usagef("--result-kb %g: must be above 0 and at most 256", o.resultKB)
 	}
 	if o.failureRate < 0 || o.failureRate > 0.99 || math.IsNaN(o.failureRate) {
-		return in, "", usagef("--failure-rate %g: must be between 0 and 0.99", o.failureRate)
+		return in, "", cmdutil.Usagef("--failure-rate %g: must be between 0 and 0.99", o.failureRate)
 	}
 	coldRate := -1.0 // derived
 	if o.coldStartRate != "auto" {
 		r, err := strconv.ParseFloat(o.coldStartRate, 64)
 		if err != nil || r < 0 || r > 1 || math.IsNaN(r) {
-			return in, "", usagef(`--cold-start-rate %q: use a share between 0 and 1, or "auto"`, o.coldStartRate)
+			return in, "", cmdutil.Usagef(`--cold-start-rate %q: use a share between 0 and 1, or "auto"`, o.coldStartRate)
 		}
 		coldRate = r
 	}
 	if flags.Changed("timezone") && o.schedule == "" {
-		return in, "", usagef("--timezone goes with --schedule")
+		return in, "", cmdutil.Usagef("--timezone goes with --schedule")
 	}
 
 	// Parameters: serverless.yml's, or the shipped defaults when there is
@@ -188,11 +188,11 @@ func costInput(o *CostOptions) (cost.Input, string, error) {
 	case errors.Is(err, fs.ErrNotExist) && !flags.Changed("serverless"):
 		source = "defaults (no " + o.serverless + ")"
 	case err != nil:
-		return in, "", usagef("--serverless: %v", err)
+		return in, "", cmdutil.Usagef("--serverless: %v", err)
 	default:
-		p, err := cost.ParseParams(data)
+		p, err := costmodel.ParseParams(data)
 		if err != nil {
-			return in, "", usagef("%s: %v", o.serverless, err)
+			return in, "", cmdutil.Usagef("%s: %v", o.serverless, err)
 		}
 		in.Params = p
 	}
@@ -203,7 +203,7 @@ func costInput(o *CostOptions) (cost.Input, string, error) {
 		in.Params.WorkerMemoryMB = o.memory
 	}
 	if err := in.Params.Validate(); err != nil {
-		return in, "", usagef("%s: %v", source, err)
+		return in, "", cmdutil.Usagef("%s: %v", source, err)
 	}
 
 	// Schedules.
@@ -211,31 +211,31 @@ func costInput(o *CostOptions) (cost.Input, string, error) {
 	loc := time.UTC
 	if o.schedule != "" {
 		if expr, err = schedule.Parse(o.schedule); err != nil {
-			return in, "", usagef("--schedule: %v", err)
+			return in, "", cmdutil.Usagef("--schedule: %v", err)
 		}
 		if loc, err = time.LoadLocation(o.timezone); err != nil {
-			return in, "", usagef("--timezone %q: not an IANA time zone (e.g. UTC, Asia/Seoul)", o.timezone)
+			return in, "", cmdutil.Usagef("--timezone %q: not an IANA time zone (e.g. UTC, Asia/Seoul)", o.timezone)
 		}
 	}
 	if n, err := strconv.Atoi(o.targets); err == nil {
 		if n < 0 || n > 10_000_000 {
-			return in, "", usagef("--targets %d: must be between 0 and 10000000", n)
+			return in, "", cmdutil.Usagef("--targets %d: must be between 0 and 10000000", n)
 		}
 		if expr.IsZero() {
 			expr, _ = schedule.Parse("rate(1 hour)")
 		}
-		in.Schedules = []cost.Schedule{cost.NewSchedule("flags", expr, loc, n)}
+		in.Schedules = []costmodel.Schedule{costmodel.NewSchedule("flags", expr, loc, n)}
 	} else {
-		tf, err := loadTargets(o.targets)
+		tf, err := cmdutil.LoadTargets(o.targets)
 		if err != nil {
 			return in, "", fmt.Errorf("%w (--targets takes a targets file or a number of targets)", err)
 		}
 		if !expr.IsZero() {
-			in.Schedules = []cost.Schedule{cost.NewSchedule("flags", expr, loc, len(tf.Targets))}
+			in.Schedules = []costmodel.Schedule{costmodel.NewSchedule("flags", expr, loc, len(tf.Targets))}
 		} else {
 			for _, name := range tf.ScheduleNames {
 				s := tf.Schedules[name]
-				in.Schedules = append(in.Schedules, cost.NewSchedule(name, s.Expr, s.Location, len(tf.TargetsFor(name))))
+				in.Schedules = append(in.Schedules, costmodel.NewSchedule(name, s.Expr, s.Location, len(tf.TargetsFor(name))))
 			}
 		}
 	}
@@ -249,11 +249,11 @@ func costInput(o *CostOptions) (cost.Input, string, error) {
 }
 
 // costTable prints the report for a person.
-func costTable(w io.Writer, rep costReport) error {
+func costTable(w io.Writer, rep Report) error {
 	in, b := rep.Input, rep.Bill
 	p := in.Params
 	fmt.Fprintf(w, "Monthly AWS bill in %s (list prices of %s; a 30-day month)\n\n", b.Region, b.PricesAsOf)
-	st := newTable("SCHEDULE", "EXPRESSION", "TIMEZONE", "TARGETS", "TICKS", "AFTER IDLE GAP")
+	st := cmdutil.NewTable("SCHEDULE", "EXPRESSION", "TIMEZONE", "TARGETS", "TICKS", "AFTER IDLE GAP")
 	for _, s := range in.Schedules {
 		st.Add(s.Name, s.Expression, s.Timezone, number(float64(s.Targets)), number(float64(s.Ticks)), number(float64(s.ColdTicks)))
 	}
@@ -270,7 +270,7 @@ func costTable(w io.Writer, rep costReport) error {
 	fmt.Fprintf(w, "model: %s a page, results of %s B, failure rate %g, cold starts %s, INIT %s, logs kept %d days, results %d days\n\n",
 		in.PageDuration, number(float64(in.ResultBytes)), in.FailureRate, cold, in.InitDuration, p.LogRetentionDays, p.RetentionDays)
 
-	t := newTable("SERVICE", "ITEM", "QUANTITY", "UNIT", "PRICE (USD)", "MONTHLY (USD)")
+	t := cmdutil.NewTable("SERVICE", "ITEM", "QUANTITY", "UNIT", "PRICE (USD)", "MONTHLY (USD)")
 	for _, it := range b.Items {
 		t.Add(it.Service, it.Item, number(it.Quantity), it.Unit, price(it.UnitPrice), usd(it.USD))
 	}
@@ -283,7 +283,7 @@ func costTable(w io.Writer, rep costReport) error {
 	}
 	if rep.EC2 != nil {
 		fmt.Fprintf(w, "\nThe cron-server alternative (%s, on demand, all month):\n\n", rep.EC2.Instance)
-		e := newTable("SERVICE", "ITEM", "QUANTITY", "UNIT", "PRICE (USD)", "MONTHLY (USD)")
+		e := cmdutil.NewTable("SERVICE", "ITEM", "QUANTITY", "UNIT", "PRICE (USD)", "MONTHLY (USD)")
 		for _, it := range rep.EC2.Items {
 			e.Add(it.Service, it.Item, number(it.Quantity), it.Unit, price(it.UnitPrice), usd(it.USD))
 		}
@@ -300,8 +300,8 @@ func costTable(w io.Writer, rep costReport) error {
 }
 
 // costCSV prints the bill's items (and the EC2 alternative's) as CSV.
-func costCSV(w io.Writer, rep costReport) error {
-	t := newTable("service", "item", "quantity", "unit", "unit_price_usd", "usd", "free_quantity")
+func costCSV(w io.Writer, rep Report) error {
+	t := cmdutil.NewTable("service", "item", "quantity", "unit", "unit_price_usd", "usd", "free_quantity")
 	// 12 significant digits: no float noise (756.0000000000001), in plain notation.
 	f := func(x float64) string {
 		r, _ := strconv.ParseFloat(strconv.FormatFloat(x, 'g', 12, 64), 64)

@@ -1,4 +1,4 @@
-package main
+package schedules
 
 import (
 	"encoding/json"
@@ -102,7 +102,7 @@ type SchedulesOptions struct {
 }
 
 // NewCmdSchedules is `schedules`; runF, when set, runs instead of schedulesRun (tests).
-func NewCmdSchedules(f *Factory, runF func(*SchedulesOptions) error) *cobra.Command {
+func NewCmdSchedules(f *cmdutil.Factory, runF func(*SchedulesOptions) error) *cobra.Command {
 	opts := &SchedulesOptions{IO: f.IOStreams}
 	cmd := &cobra.Command{
 		Use:   "schedules",
@@ -126,7 +126,7 @@ targets.yaml schedule it is in its description, and delivers to the planner:
 }
 
 func schedulesRun(opts *SchedulesOptions) error {
-	tf, err := loadTargets(opts.TargetsFile)
+	tf, err := cmdutil.LoadTargets(opts.TargetsFile)
 	if err != nil {
 		return err
 	}
