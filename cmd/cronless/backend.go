@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/cronless/cronless/cmd/cronless/internal/cmdutil"
+	"github.com/cronless/cronless/cmd/cronless/internal/localbackend"
 	"github.com/cronless/cronless/shared/queue"
 	"github.com/cronless/cronless/shared/queue/sqsq"
 	"github.com/cronless/cronless/shared/store/dynamo"
@@ -44,7 +45,7 @@ func openLocal(ctx context.Context, a *Factory) (*backend, error) {
 	if _, err := os.Stat(a.DB); err != nil {
 		return nil, fmt.Errorf("no local backend at %s yet: run `cronless run --once` or `cronless demo` first, point --db at one, or use --stage for a deployed stage", a.DB)
 	}
-	b, err := openLocalBackend(ctx, a.DB, nil)
+	b, err := localbackend.Open(ctx, a.DB, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -59,7 +60,7 @@ func openLocal(ctx context.Context, a *Factory) (*backend, error) {
 func stackName(stage string) string { return "cronless-" + stage }
 
 func openStage(ctx context.Context, a *Factory) (*backend, error) {
-	cfg, err := stageConfig(ctx, a)
+	cfg, err := cmdutil.StageConfig(ctx, a)
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cronless/cronless/cmd/cronless/internal/localbackend"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
@@ -41,7 +43,7 @@ func testBackends(t *testing.T) []*testBackend {
 func localTestBackend(t *testing.T) *testBackend {
 	t.Helper()
 	db := filepath.Join(t.TempDir(), "local.db")
-	b, err := openLocalBackend(context.Background(), db, &queueSettings{Visibility: 30 * time.Second, MaxReceives: 3})
+	b, err := localbackend.Open(context.Background(), db, &localbackend.Settings{Visibility: 30 * time.Second, MaxReceives: 3})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cronless/cronless/cmd/cronless/internal/localbackend"
+
 	dlqcmd "github.com/cronless/cronless/cmd/cronless/internal/cmd/dlq"
 	"github.com/cronless/cronless/shared/dlq"
 	"github.com/cronless/cronless/shared/job"
@@ -209,7 +211,7 @@ func TestDLQ(t *testing.T) {
 				if a.LastError == nil || a.LastError.Kind != "timeout" || a.LastError.Attempt != 3 || a.LastError.Source != dlq.SourceHistory {
 					t.Errorf("a's last error %+v, want attempt 3's timeout from the history", a.LastError)
 				}
-				if a.ReceiveCount < 3 || a.ReceiveCount > 4 || a.RunID != "r1" || a.URL != "https://example.com/a" || a.ID == "" || a.Queue != "cronless-test-targets-dlq" && a.Queue != targetsDLQueue {
+				if a.ReceiveCount < 3 || a.ReceiveCount > 4 || a.RunID != "r1" || a.URL != "https://example.com/a" || a.ID == "" || a.Queue != "cronless-test-targets-dlq" && a.Queue != localbackend.TargetsDLQueue {
 					t.Errorf("a = %+v; want 3 receives as before the listing (4 on SQS, which counts the receive that dead-lettered it), run r1, its URL and queue", a)
 				}
 				if e := got["bad"].LastError; e == nil || e.Kind != sqsevent.KindBadMessage || !strings.Contains(e.Message, "unexpected EOF") || e.Source != dlq.SourceAttributes {

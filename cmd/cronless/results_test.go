@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cronless/cronless/cmd/cronless/internal/cmdutil"
 	"github.com/cronless/cronless/shared/job"
 	"github.com/cronless/cronless/shared/queue"
 	"github.com/cronless/cronless/shared/sqsevent"
@@ -150,9 +151,9 @@ func maskStored(out, format string, runs []store.Run) string {
 				continue
 			}
 			if format == "table" {
-				pairs = append(pairs, tableTime(at), storedTable)
+				pairs = append(pairs, cmdutil.TableTime(at), storedTable)
 			} else {
-				pairs = append(pairs, csvTime(at), storedExact)
+				pairs = append(pairs, cmdutil.CSVTime(at), storedExact)
 			}
 		}
 	}

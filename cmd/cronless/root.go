@@ -16,6 +16,7 @@ import (
 	costcmd "github.com/cronless/cronless/cmd/cronless/internal/cmd/cost"
 	deploymentscmd "github.com/cronless/cronless/cmd/cronless/internal/cmd/deployments"
 	dlqcmd "github.com/cronless/cronless/cmd/cronless/internal/cmd/dlq"
+	localcmd "github.com/cronless/cronless/cmd/cronless/internal/cmd/local"
 	resultscmd "github.com/cronless/cronless/cmd/cronless/internal/cmd/results"
 	runscmd "github.com/cronless/cronless/cmd/cronless/internal/cmd/runs"
 	schedulescmd "github.com/cronless/cronless/cmd/cronless/internal/cmd/schedules"
@@ -129,7 +130,7 @@ Start with:  cronless demo`,
 		a.Logger = obs.New(a.IOStreams.ErrOut, format, lvl)
 		return nil
 	}
-	root.AddCommand(NewCmdDemo(a, nil), NewCmdRun(a, nil), NewCmdInvoke(a, nil), resultscmd.NewCmdResults(a), validatecmd.NewCmdValidate(a, nil), schedulescmd.NewCmdSchedules(a, nil),
+	root.AddCommand(localcmd.NewCmdDemo(a, nil), localcmd.NewCmdRun(a, nil), localcmd.NewCmdInvoke(a, nil), resultscmd.NewCmdResults(a), validatecmd.NewCmdValidate(a, nil), schedulescmd.NewCmdSchedules(a, nil),
 		dlqcmd.NewCmdDLQ(a), runscmd.NewCmdRuns(a), costcmd.NewCmdCost(a, nil), deploymentscmd.NewCmdDeployments(a, nil), deploymentscmd.NewCmdRollback(a, nil))
 	return root
 }

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cronless/cronless/cmd/cronless/internal/localbackend"
+
 	"github.com/cronless/cronless/shared/job"
 	"github.com/cronless/cronless/shared/local"
 	"github.com/cronless/cronless/shared/queue"
@@ -36,17 +38,17 @@ targets:
 	// An earlier start received this tick and died before planning it: it
 	// is in flight until its visibility timeout.
 	interrupted := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
-	b, err := openLocalBackend(ctx, db, &queueSettings{Visibility: 2 * time.Second, MaxReceives: 3})
+	b, err := localbackend.Open(ctx, db, &localbackend.Settings{Visibility: 2 * time.Second, MaxReceives: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
 	body, _ := json.Marshal(local.NewTick("fast", interrupted))
-	if err := b.ticks.SendBatch(ctx, []queue.Outgoing{{ID: "t", Body: string(body)}}); err != nil {
+	if err := b.Ticks.SendBatch(ctx, []queue.Outgoing{{ID: "t", Body: string(body)}}); err != nil {
 		t.Fatal(err)
 	}
 	// In flight for 4 s: longer than the new start's own run takes, even
 	// on a loaded machine, so that it has to wait for it.
-	if msgs, err := b.ticks.Receive(ctx, queue.ReceiveOptions{Max: 1, Visibility: 4 * time.Second}); err != nil || len(msgs) != 1 {
+	if msgs, err := b.Ticks.Receive(ctx, queue.ReceiveOptions{Max: 1, Visibility: 4 * time.Second}); err != nil || len(msgs) != 1 {
 		t.Fatalf("receive the tick: %v %v", msgs, err)
 	}
 	b.Close()
@@ -58,7 +60,7 @@ targets:
 		t.Errorf("stderr on a terminal does not say what it waits for:\n%q", stderr)
 	}
 
-	b, err = openLocalBackend(ctx, db, nil)
+	b, err = localbackend.Open(ctx, db, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

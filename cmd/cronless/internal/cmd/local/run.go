@@ -1,4 +1,6 @@
-package main
+// Package local holds the commands that run the pipeline on this machine,
+// on the embedded backend: run, invoke and demo.
+package local
 
 import (
 	"context"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/cronless/cronless/cmd/cronless/internal/cmdutil"
 	"github.com/cronless/cronless/cmd/cronless/internal/iostreams"
+	"github.com/cronless/cronless/cmd/cronless/internal/localbackend"
 	"github.com/cronless/cronless/shared/cost"
 	"github.com/cronless/cronless/shared/crawl"
 	"github.com/cronless/cronless/shared/local"
@@ -36,13 +39,13 @@ type localOptions struct {
 	ctx context.Context
 }
 
-func newLocalOptions(f *Factory) localOptions {
+func newLocalOptions(f *cmdutil.Factory) localOptions {
 	return localOptions{IO: f.IOStreams, Now: f.Now}
 }
 
 // set fills in what is known once cobra runs the command (the logger is
 // made from --log-level before).
-func (o *localOptions) set(f *Factory, cmd *cobra.Command) {
+func (o *localOptions) set(f *cmdutil.Factory, cmd *cobra.Command) {
 	o.DB, o.Log, o.ctx = f.DB, f.Logger, cmd.Context()
 }
 
@@ -80,54 +83,54 @@ func (f *pipelineFlags) register(cmd *cobra.Command) {
 }
 
 func (f *pipelineFlags) check() error {
-	if err := durationFlag("visibility-timeout", f.visibility, time.Second, queue.MaxVisibility); err != nil {
+	if err := cmdutil.DurationFlag("visibility-timeout", f.visibility, time.Second, queue.MaxVisibility); err != nil {
 		return err
 	}
-	if err := secondsFlag("function-timeout", f.functionTimout, cost.LambdaTimeoutSeconds); err != nil {
+	if err := cmdutil.SecondsFlag("function-timeout", f.functionTimout, cost.LambdaTimeoutSeconds); err != nil {
 		return err
 	}
 	if f.functionTimout > f.visibility {
-		return usagef("--function-timeout %s is longer than --visibility-timeout %s: a message would come back while still being handled; raise --visibility-timeout", f.functionTimout, f.visibility)
+		return cmdutil.Usagef("--function-timeout %s is longer than --visibility-timeout %s: a message would come back while still being handled; raise --visibility-timeout", f.functionTimout, f.visibility)
 	}
-	if err := durationFlag("retry-delay", f.retryBase, 0, queue.MaxVisibility); err != nil {
+	if err := cmdutil.DurationFlag("retry-delay", f.retryBase, 0, queue.MaxVisibility); err != nil {
 		return err
 	}
-	if err := secondsFlag("batch-window", f.batchWindow, cost.BatchWindowSeconds); err != nil {
+	if err := cmdutil.SecondsFlag("batch-window", f.batchWindow, cost.BatchWindowSeconds); err != nil {
 		return err
 	}
-	if err := rangeFlag("max-receives", f.maxReceives, cost.MaxReceiveCount); err != nil {
+	if err := cmdutil.RangeFlag("max-receives", f.maxReceives, cost.MaxReceiveCount); err != nil {
 		return err
 	}
-	if err := intFlag("batch-size", f.batchSize, 1, 10); err != nil {
+	if err := cmdutil.IntFlag("batch-size", f.batchSize, 1, 10); err != nil {
 		return err
 	}
 	if f.hostConcurrency != 0 { // 0: a caller's pipelineFlags without it (the default)
-		if err := intFlag("host-concurrency", f.hostConcurrency, 1, 100); err != nil {
+		if err := cmdutil.IntFlag("host-concurrency", f.hostConcurrency, 1, 100); err != nil {
 			return err
 		}
 	}
-	if err := durationFlag("host-delay", f.hostDelay, 0, time.Minute); err != nil {
+	if err := cmdutil.DurationFlag("host-delay", f.hostDelay, 0, time.Minute); err != nil {
 		return err
 	}
-	return intFlag("concurrency", f.concurrency, 1, 1000)
+	return cmdutil.IntFlag("concurrency", f.concurrency, 1, 1000)
 }
 
 // openPipeline checks the flags, loads the targets file and assembles the
 // local pipeline over the backend at dbPath. Close the backend when done.
-func openPipeline(ctx context.Context, f *pipelineFlags, dbPath string, log *zap.Logger) (*local.Pipeline, *localBackend, error) {
+func openPipeline(ctx context.Context, f *pipelineFlags, dbPath string, log *zap.Logger) (*local.Pipeline, *localbackend.Backend, error) {
 	if err := f.check(); err != nil {
 		return nil, nil, err
 	}
-	tf, err := loadTargets(f.targetsFile)
+	tf, err := cmdutil.LoadTargets(f.targetsFile)
 	if err != nil {
 		return nil, nil, err
 	}
 	for _, name := range f.schedules {
 		if _, ok := tf.Schedules[name]; !ok {
-			return nil, nil, usagef("--schedule %q is not in %s (defined: %s)", name, f.targetsFile, strings.Join(tf.ScheduleNames, ", "))
+			return nil, nil, cmdutil.Usagef("--schedule %q is not in %s (defined: %s)", name, f.targetsFile, strings.Join(tf.ScheduleNames, ", "))
 		}
 	}
-	b, err := openLocalBackend(ctx, dbPath, &queueSettings{Visibility: f.visibility, MaxReceives: f.maxReceives})
+	b, err := localbackend.Open(ctx, dbPath, &localbackend.Settings{Visibility: f.visibility, MaxReceives: f.maxReceives})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -135,11 +138,11 @@ func openPipeline(ctx context.Context, f *pipelineFlags, dbPath string, log *zap
 }
 
 // pipeline assembles the local pipeline over the backend.
-func pipeline(tf *targets.File, b *localBackend, f *pipelineFlags, log *zap.Logger) *local.Pipeline {
+func pipeline(tf *targets.File, b *localbackend.Backend, f *pipelineFlags, log *zap.Logger) *local.Pipeline {
 	m := local.MappingConfig{BatchSize: f.batchSize, BatchWindow: f.batchWindow, MaxConcurrency: f.concurrency, Timeout: f.functionTimout}
 	return &local.Pipeline{
-		Targets: tf, Ticks: b.ticks, Jobs: b.Targets, JobsDLQ: b.TargetsDLQ, Results: b.Results, ResultsDLQ: b.ResultsDLQ,
-		Store: b.Store, Log: log, Region: localRegion,
+		Targets: tf, Ticks: b.Ticks, Jobs: b.Targets, JobsDLQ: b.TargetsDLQ, Results: b.Results, ResultsDLQ: b.ResultsDLQ,
+		Store: b.Store, Log: log, Region: localbackend.Region,
 		Fetcher: crawl.New(crawl.Options{
 			AllowPrivate: f.allowPrivate, UserAgent: tf.Defaults.UserAgent, Timeout: tf.Defaults.Timeout,
 			HostConcurrency: f.hostConcurrency, HostDelay: f.hostDelay,
@@ -158,7 +161,7 @@ type RunOptions struct {
 }
 
 // NewCmdRun is `run`; runF, when set, runs instead of runRun (tests).
-func NewCmdRun(f *Factory, runF func(*RunOptions) error) *cobra.Command {
+func NewCmdRun(f *cmdutil.Factory, runF func(*RunOptions) error) *cobra.Command {
 	opts := &RunOptions{localOptions: newLocalOptions(f)}
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -256,7 +259,7 @@ func runOnce(ctx context.Context, ios *iostreams.IOStreams, db string, p *local.
 }
 
 func printRunReports(w io.Writer, reports []local.RunReport) error {
-	t := newTable("RUN", "PLANNED", "OK", "FAILED", "DEAD-LETTERED", "TOOK")
+	t := cmdutil.NewTable("RUN", "PLANNED", "OK", "FAILED", "DEAD-LETTERED", "TOOK")
 	for _, r := range reports {
 		took := "-"
 		if !r.LastResultAt.IsZero() {

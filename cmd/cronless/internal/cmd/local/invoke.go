@@ -1,4 +1,4 @@
-package main
+package local
 
 import (
 	"encoding/json"
@@ -20,7 +20,7 @@ type InvokeOptions struct {
 }
 
 // NewCmdInvoke is `invoke`; runF, when set, runs instead of invokeRun (tests).
-func NewCmdInvoke(f *Factory, runF func(*InvokeOptions) error) *cobra.Command {
+func NewCmdInvoke(f *cmdutil.Factory, runF func(*InvokeOptions) error) *cobra.Command {
 	opts := &InvokeOptions{localOptions: newLocalOptions(f)}
 	cmd := &cobra.Command{
 		Use:   "invoke planner|worker|results --event FILE",
@@ -51,11 +51,11 @@ from a file (see events/), on the local backend, and print the response JSON.
 
 func invokeRun(opts *InvokeOptions) error {
 	if opts.EventFile == "" {
-		return usagef("--event is required: a JSON event file such as events/schedule.json")
+		return cmdutil.Usagef("--event is required: a JSON event file such as events/schedule.json")
 	}
 	data, err := os.ReadFile(opts.EventFile)
 	if err != nil {
-		return usagef("--event: %v", err)
+		return cmdutil.Usagef("--event: %v", err)
 	}
 	ctx := opts.ctx
 	p, b, err := openPipeline(ctx, &opts.Pipeline, opts.DB, opts.Log)
@@ -69,16 +69,16 @@ func invokeRun(opts *InvokeOptions) error {
 	case "planner":
 		var tick planner.Tick
 		if err := json.Unmarshal(data, &tick); err != nil {
-			return usagef("%s is not a planner event: %v", opts.EventFile, err)
+			return cmdutil.Usagef("%s is not a planner event: %v", opts.EventFile, err)
 		}
 		resp, err = p.Planner().Handle(ctx, tick)
 	case "worker", "results":
 		var ev events.SQSEvent
 		if err := json.Unmarshal(data, &ev); err != nil {
-			return usagef("%s is not an SQS event (see events/%s-sqs.json): %v", opts.EventFile, opts.Handler, err)
+			return cmdutil.Usagef("%s is not an SQS event (see events/%s-sqs.json): %v", opts.EventFile, opts.Handler, err)
 		}
 		if len(ev.Records) == 0 {
-			return usagef("%s is not an SQS event with records (see events/%s-sqs.json)", opts.EventFile, opts.Handler)
+			return cmdutil.Usagef("%s is not an SQS event with records (see events/%s-sqs.json)", opts.EventFile, opts.Handler)
 		}
 		if opts.Handler == "worker" {
 			resp, err = p.Worker().Handle(ctx, ev)

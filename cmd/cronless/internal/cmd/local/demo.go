@@ -1,4 +1,4 @@
-package main
+package local
 
 import (
 	"context"
@@ -26,7 +26,7 @@ type DemoOptions struct {
 }
 
 // NewCmdDemo is `demo`; runF, when set, runs instead of demoRun (tests).
-func NewCmdDemo(f *Factory, runF func(*DemoOptions) error) *cobra.Command {
+func NewCmdDemo(f *cmdutil.Factory, runF func(*DemoOptions) error) *cobra.Command {
 	opts := &DemoOptions{localOptions: newLocalOptions(f)}
 	cmd := &cobra.Command{
 		Use:   "demo",
@@ -51,7 +51,7 @@ The demo site has pages that extract cleanly, a page that changes on every run, 
 }
 
 func demoRun(opts *DemoOptions) error {
-	if err := intFlag("ticks", opts.Ticks, 1, 10); err != nil {
+	if err := cmdutil.IntFlag("ticks", opts.Ticks, 1, 10); err != nil {
 		return err
 	}
 	ctx := opts.ctx
@@ -106,7 +106,7 @@ func demoRun(opts *DemoOptions) error {
 		if err != nil {
 			return fmt.Errorf("demo results: %w", err)
 		}
-		if err := printResults(opts.IO.Out, "table", res); err != nil {
+		if err := cmdutil.PrintResults(opts.IO.Out, "table", res); err != nil {
 			return err
 		}
 		if err := printDeadLettered(ctx, opts.IO.Out, b.Store, reports[0].ID, tf.TargetsFor("demo"), res); err != nil {
@@ -132,7 +132,7 @@ func printDeadLettered(ctx context.Context, w io.Writer, st store.Store, runID s
 	for _, r := range got {
 		have[r.TargetID] = true
 	}
-	t := newTable("TARGET", "ATTEMPTS", "LAST ERROR")
+	t := cmdutil.NewTable("TARGET", "ATTEMPTS", "LAST ERROR")
 	for _, tg := range want {
 		if have[tg.ID] {
 			continue
@@ -143,7 +143,7 @@ func printDeadLettered(ctx context.Context, w io.Writer, st store.Store, runID s
 		}
 		last := "(none recorded)"
 		if n := len(attempts); n > 0 {
-			last = clip(attempts[n-1].Error.Kind+": "+attempts[n-1].Error.Message, 100)
+			last = cmdutil.Clip(attempts[n-1].Error.Kind+": "+attempts[n-1].Error.Message, 100)
 		}
 		t.Add(tg.ID, len(attempts), last)
 	}
