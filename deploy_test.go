@@ -557,7 +557,7 @@ func checkSchedules(t *testing.T, tpl *template, tf *targets.File) {
 		t.Errorf("%d schedules %v, want one per targets schedule %v", len(ids), ids, tf.ScheduleNames)
 	}
 	// A schedule is found by the name in its Input. It has no Name of its
-	// own (CloudFormation names it; see cmd/cronless/schedules.go).
+	// own (CloudFormation names it; see cmd/cronless/internal/cmd/schedules/schedules.go).
 	byName := map[string]map[string]any{}
 	for _, id := range ids {
 		p := tpl.Resources[id].Properties
