@@ -585,7 +585,7 @@ func TestPurgeArchivesBeforeDeleting(t *testing.T) {
 // mover is a fake of SQS's move tasks.
 type mover struct {
 	mu        sync.Mutex
-	tasks     []dlq.MoveTask // newest first
+	tasks     []queue.MoveTask // newest first
 	polls     int
 	cancelled []string
 	startErr  error
@@ -598,32 +598,32 @@ func (m *mover) StartMove(ctx context.Context, dst string, perSecond int) (strin
 		return "", m.startErr
 	}
 	h := fmt.Sprintf("task-%d", len(m.tasks)+1)
-	m.tasks = append([]dlq.MoveTask{{Handle: h, Status: dlq.StatusRunning, MaxPerSecond: perSecond, ToMove: 30}}, m.tasks...)
+	m.tasks = append([]queue.MoveTask{{Handle: h, Status: queue.MoveRunning, MaxPerSecond: perSecond, ToMove: 30}}, m.tasks...)
 	return h, nil
 }
 
 // ListMoves advances the newest running task by 10 messages a poll, and
 // drops its handle when it completes, as SQS does.
-func (m *mover) ListMoves(ctx context.Context) ([]dlq.MoveTask, error) {
+func (m *mover) ListMoves(ctx context.Context) ([]queue.MoveTask, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.polls++
-	if len(m.tasks) > 0 && m.tasks[0].Status == dlq.StatusRunning && m.polls > 1 {
+	if len(m.tasks) > 0 && m.tasks[0].Status == queue.MoveRunning && m.polls > 1 {
 		t := &m.tasks[0]
 		t.Moved += 10
 		if t.Moved >= t.ToMove {
-			t.Status, t.Handle = dlq.StatusCompleted, ""
+			t.Status, t.Handle = queue.MoveCompleted, ""
 		}
 	}
-	return append([]dlq.MoveTask(nil), m.tasks...), nil
+	return append([]queue.MoveTask(nil), m.tasks...), nil
 }
 
 func (m *mover) CancelMove(ctx context.Context, handle string) (int64, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for i := range m.tasks {
-		if m.tasks[i].Handle == handle && m.tasks[i].Status == dlq.StatusRunning {
-			m.tasks[i].Status = dlq.StatusCancelling
+		if m.tasks[i].Handle == handle && m.tasks[i].Status == queue.MoveRunning {
+			m.tasks[i].Status = queue.MoveCancelling
 			m.cancelled = append(m.cancelled, handle)
 			return m.tasks[i].Moved, nil
 		}
@@ -633,7 +633,7 @@ func (m *mover) CancelMove(ctx context.Context, handle string) (int64, error) {
 
 func TestNativeMove(t *testing.T) {
 	ctx := context.Background()
-	m := &mover{tasks: []dlq.MoveTask{{Status: dlq.StatusCompleted, Moved: 3}}}
+	m := &mover{tasks: []queue.MoveTask{{Status: queue.MoveCompleted, Moved: 3}}}
 	if _, err := dlq.StartMove(ctx, m, 501); err == nil {
 		t.Error("a rate above 500 was accepted")
 	}
@@ -646,8 +646,8 @@ func TestNativeMove(t *testing.T) {
 		t.Errorf("a second start: %v, want a refusal naming the running task", err)
 	}
 	var seen []int64
-	last, err := dlq.WatchMove(ctx, m, h, time.Millisecond, func(t dlq.MoveTask) { seen = append(seen, t.Moved) })
-	if err != nil || last.Status != dlq.StatusCompleted || last.Moved != 30 {
+	last, err := dlq.WatchMove(ctx, m, h, time.Millisecond, func(t queue.MoveTask) { seen = append(seen, t.Moved) })
+	if err != nil || last.Status != queue.MoveCompleted || last.Moved != 30 {
 		t.Fatalf("WatchMove = %+v, %v", last, err)
 	}
 	if len(seen) < 2 || seen[len(seen)-1] != 30 {

@@ -9,27 +9,6 @@ import (
 	"github.com/cronless/cronless/shared/queue"
 )
 
-// MoveTask is the port's queue.MoveTask.
-//
-// Alias kept for cmd/cronless; remove once it uses queue.MoveTask directly.
-type MoveTask = queue.MoveTask
-
-// MaxMovePerSecond is queue.MaxMovePerSecond.
-//
-// Alias kept for cmd/cronless; remove once it uses queue.MaxMovePerSecond directly.
-const MaxMovePerSecond = queue.MaxMovePerSecond
-
-// Move task statuses, the port's queue.Move*.
-//
-// Aliases kept for cmd/cronless; remove once it uses queue.Move* directly.
-const (
-	StatusRunning    = queue.MoveRunning
-	StatusCompleted  = queue.MoveCompleted
-	StatusCancelling = queue.MoveCancelling
-	StatusCancelled  = queue.MoveCancelled
-	StatusFailed     = queue.MoveFailed
-)
-
 // Mover runs SQS's message move tasks of one dead-letter queue; package
 // sqsq's *Queue satisfies it.
 type Mover interface {
