@@ -25,9 +25,9 @@ func main() {
 	retryDelay := env.Duration("RETRY_DELAY", 30*time.Second, 0, queue.MaxVisibility)
 	concurrency := env.Int("WORKER_CONCURRENCY", 10, 1, worker.MaxConcurrency)
 	crawlOpts := crawl.Options{
-		HostConcurrency: env.Int("HOST_CONCURRENCY", crawl.DefaultHostConcurrency, 1, 100),
-		HostDelay:       env.Duration("HOST_DELAY", 0, 0, time.Minute),
-		MaxBodyBytes:    int64(env.Int("MAX_BODY_BYTES", crawl.DefaultMaxBodyBytes, 64<<10, 64<<20)),
+		HostConcurrency: env.Int("HOST_CONCURRENCY", crawl.DefaultHostConcurrency, 1, crawl.MaxHostConcurrency),
+		HostDelay:       env.Duration("HOST_DELAY", 0, 0, crawl.MaxHostDelay),
+		MaxBodyBytes:    int64(env.Int("MAX_BODY_BYTES", crawl.DefaultMaxBodyBytes, crawl.MinMaxBodyBytes, crawl.MaxMaxBodyBytes)),
 	}
 	// Only tests set this: on AWS, private and metadata addresses stay blocked.
 	crawlOpts.AllowPrivate = env.Bool("ALLOW_PRIVATE", false)

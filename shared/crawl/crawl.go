@@ -63,6 +63,15 @@ const (
 	DefaultHostConcurrency       = 2
 )
 
+// The ranges the worker's HOST_CONCURRENCY, HOST_DELAY and MAX_BODY_BYTES
+// (and the CLI's flags for them) accept.
+const (
+	MaxHostConcurrency = 100
+	MaxHostDelay       = time.Minute
+	MinMaxBodyBytes    = 64 << 10
+	MaxMaxBodyBytes    = 64 << 20
+)
+
 // Options configure a Fetcher. The zero value is usable.
 type Options struct {
 	// AllowPrivate lifts the private-address block (local use, tests, demo).
