@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	smithytime "github.com/aws/smithy-go/time"
 
 	"github.com/cronless/cronless/shared/queue"
 )
@@ -307,7 +308,7 @@ func (q *Queue) withRetries(ctx context.Context, pending []int, try func(context
 		if time.Since(start)+wait > q.backoff.MaxElapsed {
 			return final
 		}
-		if err := sleep(ctx, wait); err != nil {
+		if err := smithytime.SleepWithContext(ctx, wait); err != nil {
 			for _, i := range again {
 				r := final[i]
 				r.err = fmt.Errorf("%w (retry abandoned: %w)", r.err, err)
@@ -332,18 +333,6 @@ func (b Backoff) delay(n int) time.Duration {
 		return 0
 	}
 	return rand.N(ceiling + 1)
-}
-
-// sleep waits for d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // splitBySize cuts the entries idx, in order, into requests of at most

@@ -110,17 +110,6 @@ func (s *Store) backoff(n int) time.Duration {
 	return d - rand.N(d/2+1)
 }
 
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
 // Import writes a history of runs and results in bulk (BatchWriteItem) into
 // a table that holds none of their targets' results yet: to seed tests and
 // benchmarks, or to move a local store's history to AWS. It computes what

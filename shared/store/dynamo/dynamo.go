@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	smithytime "github.com/aws/smithy-go/time"
 
 	"github.com/cronless/cronless/shared/store"
 )
@@ -115,7 +116,7 @@ func New(client API, table string, opts ...Option) *Store {
 		retention: DefaultRetention,
 		now:       time.Now,
 		retry:     retryPolicy{attempts: 8, base: 50 * time.Millisecond, max: 5 * time.Second},
-		sleep:     sleepCtx,
+		sleep:     smithytime.SleepWithContext,
 	}
 	for _, o := range opts {
 		o(s)

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	smithytime "github.com/aws/smithy-go/time"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
@@ -234,7 +236,7 @@ func TestBatchWriteCanceled(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	s.sleep = func(ctx context.Context, d time.Duration) error {
 		cancel()
-		return sleepCtx(ctx, d)
+		return smithytime.SleepWithContext(ctx, d)
 	}
 	runs, rs := history()
 	err := s.Import(ctx, runs, rs)
