@@ -205,14 +205,8 @@ func runCrawls(ctx context.Context, c Config, contenders []Contender, r *Report,
 	}
 	defer os.RemoveAll(tmp)
 	for _, lat := range c.Latencies {
-		fx, err := startFixture(ctx, lat)
+		fx, urlsFile, urls, err := fixtureWithURLs(ctx, lat, tmp, c.Pages)
 		if err != nil {
-			return err
-		}
-		urlsFile := filepath.Join(tmp, "urls.txt")
-		urls, err := fx.URLs(urlsFile, c.Pages)
-		if err != nil {
-			fx.stop()
 			return err
 		}
 		for _, conc := range c.Concurrency {
@@ -282,14 +276,8 @@ func runPipeline(ctx context.Context, c Config, contenders []Contender, r *Repor
 	}
 	conc := slices.Max(c.Concurrency)
 	for _, lat := range c.PipeLatency {
-		fx, err := startFixture(ctx, lat)
+		fx, urlsFile, urls, err := fixtureWithURLs(ctx, lat, tmp, c.Pages)
 		if err != nil {
-			return err
-		}
-		urlsFile := filepath.Join(tmp, "urls.txt")
-		urls, err := fx.URLs(urlsFile, c.Pages)
-		if err != nil {
-			fx.stop()
 			return err
 		}
 		cell := &PipeCell{Latency: lat, Concurrency: conc}
@@ -327,4 +315,20 @@ func runPipeline(ctx context.Context, c Config, contenders []Contender, r *Repor
 		r.Pipe = append(r.Pipe, cell)
 	}
 	return nil
+}
+
+// fixtureWithURLs starts the fixture site with latency and writes the URLs
+// of its first pages to urls.txt in dir.
+func fixtureWithURLs(ctx context.Context, latency time.Duration, dir string, pages int) (fx *fixtureProc, urlsFile string, urls []string, err error) {
+	fx, err = startFixture(ctx, latency)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	urlsFile = filepath.Join(dir, "urls.txt")
+	urls, err = fx.URLs(urlsFile, pages)
+	if err != nil {
+		fx.stop()
+		return nil, "", nil, err
+	}
+	return fx, urlsFile, urls, nil
 }
