@@ -7,49 +7,36 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cronless/cronless/cmd/cronless/internal/cmdutil"
+	"github.com/cronless/cronless/shared/job"
 )
 
-// ResultsChangedOptions are the options of `results changed`.
-type ResultsChangedOptions struct {
-	cmdutil.QueryOptions
-	Since string
-}
-
-// NewCmdResultsChanged is `results changed`; runF, when set, runs instead of resultsChangedRun (tests).
-func NewCmdResultsChanged(f *cmdutil.Factory, runF func(*ResultsChangedOptions) error) *cobra.Command {
-	opts := &ResultsChangedOptions{QueryOptions: cmdutil.NewQueryOptions(f)}
-	cmd := &cobra.Command{
-		Use:   "changed",
-		Short: "Results whose content changed from the target's previous ok result",
-		Long: `Results whose content hash differs from the target's previous ok result, scheduled at
+// changed is `results changed`.
+var changed = query{
+	use:   "changed",
+	short: "Results whose content changed from the target's previous ok result",
+	long: `Results whose content hash differs from the target's previous ok result, scheduled at
 or after --since (default 24h ago), newest first.
 
 --since takes ` + whenUsage + `.`,
-		Example: `  cronless results changed
+	example: `  cronless results changed
   cronless results changed --since 7d -o json`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Set(f, cmd)
-			return cmdutil.RunOr(opts, runF, resultsChangedRun)
-		},
-	}
-	cmd.Flags().StringVar(&opts.Since, "since", "24h", "only results scheduled at or after this time")
-	return cmd
+	args: cobra.NoArgs,
+	flags: func(cmd *cobra.Command, opts *ResultsOptions) {
+		cmd.Flags().StringVar(&opts.Since, "since", "24h", "only results scheduled at or after this time")
+	},
+	run: resultsChangedRun,
 }
 
-func resultsChangedRun(opts *ResultsChangedOptions) error {
+func resultsChangedRun(opts *ResultsOptions) error {
 	from, err := parseWhen("since", opts.Since, opts.Now())
 	if err != nil {
 		return err
 	}
-	format, o, err := opts.Open()
-	if err != nil {
-		return err
-	}
-	defer o.Close()
-	res, err := o.Store.Changed(opts.Context(), from)
-	if err != nil {
-		return fmt.Errorf("changed results: %w", err)
-	}
-	return printQuery(&opts.QueryOptions, format, res, fmt.Sprintf("no changed results%s in %s", between(from, time.Time{}), o.Where))
+	return opts.ask(func(o *cmdutil.Backend) ([]job.Result, string, error) {
+		res, err := o.Store.Changed(opts.Context(), from)
+		if err != nil {
+			return nil, "", fmt.Errorf("changed results: %w", err)
+		}
+		return res, fmt.Sprintf("no changed results%s in %s", between(from, time.Time{}), o.Where), nil
+	})
 }

@@ -6,45 +6,31 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cronless/cronless/cmd/cronless/internal/cmdutil"
+	"github.com/cronless/cronless/shared/job"
 )
 
-// ResultsLatestOptions are the options of `results latest`.
-type ResultsLatestOptions struct {
-	cmdutil.QueryOptions
-	Target string
-}
-
-// NewCmdResultsLatest is `results latest`; runF, when set, runs instead of resultsLatestRun (tests).
-func NewCmdResultsLatest(f *cmdutil.Factory, runF func(*ResultsLatestOptions) error) *cobra.Command {
-	opts := &ResultsLatestOptions{QueryOptions: cmdutil.NewQueryOptions(f)}
-	cmd := &cobra.Command{
-		Use:   "latest",
-		Short: "The latest result of every target (or of one)",
-		Example: `  cronless results latest
+// latest is `results latest`.
+var latest = query{
+	use:   "latest",
+	short: "The latest result of every target (or of one)",
+	example: `  cronless results latest
   cronless results latest --target example --output json`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Set(f, cmd)
-			return cmdutil.RunOr(opts, runF, resultsLatestRun)
-		},
-	}
-	cmd.Flags().StringVar(&opts.Target, "target", "", "only this target")
-	return cmd
+	args: cobra.NoArgs,
+	flags: func(cmd *cobra.Command, opts *ResultsOptions) {
+		cmd.Flags().StringVar(&opts.Target, "target", "", "only this target")
+	},
+	run: resultsLatestRun,
 }
 
-func resultsLatestRun(opts *ResultsLatestOptions) error {
-	format, o, err := opts.Open()
-	if err != nil {
-		return err
-	}
-	defer o.Close()
-	res, err := o.Store.Latest(opts.Context(), opts.Target)
-	if err != nil {
-		return fmt.Errorf("latest results: %w", err)
-	}
-	empty := fmt.Sprintf("no results in %s yet: run `cronless run --once` (or `cronless demo`) first", o.Where)
-	if opts.Target != "" {
-		empty = fmt.Sprintf("no results for target %q in %s: `cronless results latest` lists the targets that have some", opts.Target, o.Where)
-	}
-	return printQuery(&opts.QueryOptions, format, res, empty)
+func resultsLatestRun(opts *ResultsOptions) error {
+	return opts.ask(func(o *cmdutil.Backend) ([]job.Result, string, error) {
+		res, err := o.Store.Latest(opts.Context(), opts.Target)
+		if err != nil {
+			return nil, "", fmt.Errorf("latest results: %w", err)
+		}
+		if opts.Target != "" {
+			return res, fmt.Sprintf("no results for target %q in %s: `cronless results latest` lists the targets that have some", opts.Target, o.Where), nil
+		}
+		return res, fmt.Sprintf("no results in %s yet: run `cronless run --once` (or `cronless demo`) first", o.Where), nil
+	})
 }

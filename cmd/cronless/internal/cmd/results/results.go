@@ -31,9 +31,63 @@ lines print each result whole; CSV gives every extracted field its own column
 		RunE: cmdutil.GroupRunE,
 	}
 	cmd.PersistentFlags().StringVarP(&output, "output", "o", "", cmdutil.OutputUsage)
-	cmd.AddCommand(NewCmdResultsLatest(f, nil), NewCmdResultsHistory(f, nil), NewCmdResultsRun(f, nil),
-		NewCmdResultsChanged(f, nil), NewCmdResultsFailed(f, nil))
+	for _, q := range []query{latest, history, run, changed, failed} {
+		cmd.AddCommand(newCmdQuery(f, q, nil))
+	}
 	return cmd
+}
+
+// ResultsOptions are the options of a results subcommand: the parameters of
+// its query, which its argument and flags set (each has some of them).
+type ResultsOptions struct {
+	cmdutil.QueryOptions
+	Target       string // history TARGET, latest --target
+	RunID        string // run RUN_ID, failed --run
+	Since, Until string
+	Limit        int
+}
+
+// A query is a results subcommand: its help and arguments, where its one
+// argument goes (arg, when it takes one), its flags, and its work (run).
+type query struct {
+	use, short, long, example string
+	args                      cobra.PositionalArgs
+	arg                       func(*ResultsOptions) *string
+	flags                     func(*cobra.Command, *ResultsOptions)
+	run                       func(*ResultsOptions) error
+}
+
+// newCmdQuery is the results subcommand q; runF, when set, runs instead of
+// q.run (tests).
+func newCmdQuery(f *cmdutil.Factory, q query, runF func(*ResultsOptions) error) *cobra.Command {
+	opts := &ResultsOptions{QueryOptions: cmdutil.NewQueryOptions(f)}
+	cmd := &cobra.Command{Use: q.use, Short: q.short, Long: q.long, Example: q.example, Args: q.args}
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		opts.Set(f, cmd)
+		if q.arg != nil {
+			*q.arg(opts) = args[0]
+		}
+		return cmdutil.RunOr(opts, runF, q.run)
+	}
+	if q.flags != nil {
+		q.flags(cmd, opts)
+	}
+	return cmd
+}
+
+// ask opens the backend, asks it for results (ask returns them and what to
+// say when there are none) and prints them.
+func (opts *ResultsOptions) ask(ask func(*cmdutil.Backend) (res []job.Result, empty string, err error)) error {
+	format, o, err := opts.Open()
+	if err != nil {
+		return err
+	}
+	defer o.Close()
+	res, empty, err := ask(o)
+	if err != nil {
+		return err
+	}
+	return printQuery(&opts.QueryOptions, format, res, empty)
 }
 
 // printQuery prints the results of a query or, for a table with none, says
