@@ -24,19 +24,15 @@ or after --since (default 24h ago), newest first.
 	flags: func(cmd *cobra.Command, opts *ResultsOptions) {
 		cmd.Flags().StringVar(&opts.Since, "since", "24h", "only results scheduled at or after this time")
 	},
-	run: resultsChangedRun,
-}
-
-func resultsChangedRun(opts *ResultsOptions) error {
-	from, err := parseWhen("since", opts.Since, opts.Now())
-	if err != nil {
+	check: func(opts *ResultsOptions) (err error) {
+		opts.from, err = parseWhen("since", opts.Since, opts.Now())
 		return err
-	}
-	return opts.ask(func(o *cmdutil.Backend) ([]job.Result, string, error) {
-		res, err := o.Store.Changed(opts.Context(), from)
+	},
+	ask: func(opts *ResultsOptions, o *cmdutil.Backend) ([]job.Result, string, error) {
+		res, err := o.Store.Changed(opts.Context(), opts.from)
 		if err != nil {
 			return nil, "", fmt.Errorf("changed results: %w", err)
 		}
-		return res, fmt.Sprintf("no changed results%s in %s", between(from, time.Time{}), o.Where), nil
-	})
+		return res, fmt.Sprintf("no changed results%s in %s", between(opts.from, time.Time{}), o.Where), nil
+	},
 }

@@ -25,11 +25,7 @@ dead-lettered have no result: see cronless runs show RUN_ID and cronless dlq lis
 	flags: func(cmd *cobra.Command, opts *ResultsOptions) {
 		cmd.Flags().StringVar(&opts.RunID, "run", "", "only this run's failed results")
 	},
-	run: resultsFailedRun,
-}
-
-func resultsFailedRun(opts *ResultsOptions) error {
-	return opts.ask(func(o *cmdutil.Backend) ([]job.Result, string, error) {
+	ask: func(opts *ResultsOptions, o *cmdutil.Backend) ([]job.Result, string, error) {
 		if opts.RunID != "" {
 			if _, err := cmdutil.FindRun(opts.Context(), o, opts.RunID); err != nil {
 				return nil, "", err
@@ -43,5 +39,5 @@ func resultsFailedRun(opts *ResultsOptions) error {
 			return res, fmt.Sprintf("run %s has no failed results", opts.RunID), nil
 		}
 		return res, fmt.Sprintf("no failed results in %s", o.Where), nil
-	})
+	},
 }

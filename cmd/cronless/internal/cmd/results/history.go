@@ -25,31 +25,27 @@ var history = query{
 		cmd.Flags().StringVar(&opts.Until, "until", "", "only results scheduled before this time")
 		cmd.Flags().IntVar(&opts.Limit, "limit", 50, "at most this many results (0: all)")
 	},
-	run: resultsHistoryRun,
-}
-
-func resultsHistoryRun(opts *ResultsOptions) error {
-	now := opts.Now()
-	from, err := parseWhen("since", opts.Since, now)
-	if err != nil {
-		return err
-	}
-	to, err := parseWhen("until", opts.Until, now)
-	if err != nil {
-		return err
-	}
-	if !from.IsZero() && !to.IsZero() && !from.Before(to) {
-		return cmdutil.Usagef("--since %s is not before --until %s", opts.Since, opts.Until)
-	}
-	if err := cmdutil.IntFlag("limit", opts.Limit, 0, 1_000_000); err != nil {
-		return err
-	}
-	return opts.ask(func(o *cmdutil.Backend) ([]job.Result, string, error) {
-		res, err := o.Store.History(opts.Context(), opts.Target, from, to, opts.Limit)
+	check: checkHistory,
+	ask: func(opts *ResultsOptions, o *cmdutil.Backend) ([]job.Result, string, error) {
+		res, err := o.Store.History(opts.Context(), opts.Target, opts.from, opts.to, opts.Limit)
 		if err != nil {
 			return nil, "", fmt.Errorf("history of %s: %w", opts.Target, err)
 		}
 		return res, fmt.Sprintf("no results for target %q%s in %s: `cronless results latest` lists the targets that have some",
-			opts.Target, between(from, to), o.Where), nil
-	})
+			opts.Target, between(opts.from, opts.to), o.Where), nil
+	},
+}
+
+func checkHistory(opts *ResultsOptions) (err error) {
+	now := opts.Now()
+	if opts.from, err = parseWhen("since", opts.Since, now); err != nil {
+		return err
+	}
+	if opts.to, err = parseWhen("until", opts.Until, now); err != nil {
+		return err
+	}
+	if !opts.from.IsZero() && !opts.to.IsZero() && !opts.from.Before(opts.to) {
+		return cmdutil.Usagef("--since %s is not before --until %s", opts.Since, opts.Until)
+	}
+	return cmdutil.IntFlag("limit", opts.Limit, 0, 1_000_000)
 }

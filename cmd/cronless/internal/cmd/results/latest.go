@@ -19,11 +19,7 @@ var latest = query{
 	flags: func(cmd *cobra.Command, opts *ResultsOptions) {
 		cmd.Flags().StringVar(&opts.Target, "target", "", "only this target")
 	},
-	run: resultsLatestRun,
-}
-
-func resultsLatestRun(opts *ResultsOptions) error {
-	return opts.ask(func(o *cmdutil.Backend) ([]job.Result, string, error) {
+	ask: func(opts *ResultsOptions, o *cmdutil.Backend) ([]job.Result, string, error) {
 		res, err := o.Store.Latest(opts.Context(), opts.Target)
 		if err != nil {
 			return nil, "", fmt.Errorf("latest results: %w", err)
@@ -32,5 +28,5 @@ func resultsLatestRun(opts *ResultsOptions) error {
 			return res, fmt.Sprintf("no results for target %q in %s: `cronless results latest` lists the targets that have some", opts.Target, o.Where), nil
 		}
 		return res, fmt.Sprintf("no results in %s yet: run `cronless run --once` (or `cronless demo`) first", o.Where), nil
-	})
+	},
 }

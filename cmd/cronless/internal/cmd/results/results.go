@@ -45,16 +45,21 @@ type ResultsOptions struct {
 	RunID        string // run RUN_ID, failed --run
 	Since, Until string
 	Limit        int
+
+	from, to time.Time // --since and --until, once check has parsed them
 }
 
 // A query is a results subcommand: its help and arguments, where its one
-// argument goes (arg, when it takes one), its flags, and its work (run).
+// argument goes (arg, when it takes one), its flags, what it checks before
+// it opens the backend (check, when it has flags to check), and what it
+// asks the store (ask: the results, and what to say when there are none).
 type query struct {
 	use, short, long, example string
 	args                      cobra.PositionalArgs
 	arg                       func(*ResultsOptions) *string
 	flags                     func(*cobra.Command, *ResultsOptions)
-	run                       func(*ResultsOptions) error
+	check                     func(*ResultsOptions) error
+	ask                       func(*ResultsOptions, *cmdutil.Backend) (res []job.Result, empty string, err error)
 }
 
 // newCmdQuery is the results subcommand q; runF, when set, runs instead of
@@ -75,15 +80,20 @@ func newCmdQuery(f *cmdutil.Factory, q query, runF func(*ResultsOptions) error) 
 	return cmd
 }
 
-// ask opens the backend, asks it for results (ask returns them and what to
-// say when there are none) and prints them.
-func (opts *ResultsOptions) ask(ask func(*cmdutil.Backend) (res []job.Result, empty string, err error)) error {
+// run checks the flags, opens the backend, asks it for results and prints
+// them.
+func (q query) run(opts *ResultsOptions) error {
+	if q.check != nil {
+		if err := q.check(opts); err != nil {
+			return err
+		}
+	}
 	format, o, err := opts.Open()
 	if err != nil {
 		return err
 	}
 	defer o.Close()
-	res, empty, err := ask(o)
+	res, empty, err := q.ask(opts, o)
 	if err != nil {
 		return err
 	}

@@ -16,11 +16,7 @@ var run = query{
 	example: `  cronless results run hourly-20261127T090000Z`,
 	args:    cobra.ExactArgs(1),
 	arg:     func(opts *ResultsOptions) *string { return &opts.RunID },
-	run:     resultsRunRun,
-}
-
-func resultsRunRun(opts *ResultsOptions) error {
-	return opts.ask(func(o *cmdutil.Backend) ([]job.Result, string, error) {
+	ask: func(opts *ResultsOptions, o *cmdutil.Backend) ([]job.Result, string, error) {
 		if _, err := cmdutil.FindRun(opts.Context(), o, opts.RunID); err != nil {
 			return nil, "", err
 		}
@@ -29,5 +25,5 @@ func resultsRunRun(opts *ResultsOptions) error {
 			return nil, "", fmt.Errorf("results of run %s: %w", opts.RunID, err)
 		}
 		return res, fmt.Sprintf("run %s has no results yet: `cronless runs show %s` says where its jobs are", opts.RunID, opts.RunID), nil
-	})
+	},
 }
