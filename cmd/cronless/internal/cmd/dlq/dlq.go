@@ -96,6 +96,23 @@ func (f *dlqFlags) registerFilters(cmd *cobra.Command, limitHelp string) {
 	cmd.Flags().IntVar(&f.limit, "limit", 0, limitHelp+" (0: no limit)")
 }
 
+// newCmdScan finishes cmd as a dlq command that goes through one queue
+// (list, replay, purge): it takes no arguments and the queue, output and
+// filter flags (limitHelp says what --limit bounds), and its RunE fills in
+// o, opts' dlqOptions, then runs run on opts, or runF instead when a test
+// set one.
+func newCmdScan[T any](f *cmdutil.Factory, cmd *cobra.Command, opts *T, o *dlqOptions, limitHelp string, runF, run func(*T) error) *cobra.Command {
+	cmd.Args = cobra.NoArgs
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		o.set(f, cmd)
+		return cmdutil.RunOr(opts, runF, run)
+	}
+	o.registerQueue(cmd, "targets")
+	o.registerOutput(cmd)
+	o.registerFilters(cmd, limitHelp)
+	return cmd
+}
+
 // parse checks the output format, the filters and the --queue flag (one
 // queue) that list, replay and purge share.
 func (f *dlqFlags) parse(ios *iostreams.IOStreams) (format string, flt deadletter.Filter, err error) {

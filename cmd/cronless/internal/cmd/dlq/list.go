@@ -18,7 +18,7 @@ type DLQListOptions struct {
 // NewCmdDLQList is `dlq list`; runF, when set, runs instead of dlqListRun (tests).
 func NewCmdDLQList(f *cmdutil.Factory, runF func(*DLQListOptions) error) *cobra.Command {
 	opts := &DLQListOptions{dlqOptions: newDLQOptions(f)}
-	cmd := &cobra.Command{
+	return newCmdScan(f, &cobra.Command{
 		Use:   "list",
 		Short: "List dead-lettered messages with the last error of each",
 		Long: `List the messages of a dead-letter queue: message ID, target, run, URL, receive
@@ -30,16 +30,7 @@ The messages stay in the queue, visible again when the listing ends.`,
 		Example: `  cronless dlq list
   cronless dlq list --stage prod --queue results -o json
   cronless dlq list --target example --older-than 24h`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.set(f, cmd)
-			return cmdutil.RunOr(opts, runF, dlqListRun)
-		},
-	}
-	opts.registerQueue(cmd, "targets")
-	opts.registerOutput(cmd)
-	opts.registerFilters(cmd, "list at most this many messages")
-	return cmd
+	}, opts, &opts.dlqOptions, "list at most this many messages", runF, dlqListRun)
 }
 
 func dlqListRun(opts *DLQListOptions) error {

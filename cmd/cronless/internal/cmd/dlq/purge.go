@@ -2,7 +2,6 @@ package dlq
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -18,15 +17,15 @@ import (
 
 // DLQPurgeOptions are the options of `dlq purge`.
 type DLQPurgeOptions struct {
-	dlqOptions
+	actOptions
 	ArchivePath string
-	Yes, DryRun bool
+	Yes         bool
 }
 
 // NewCmdDLQPurge is `dlq purge`; runF, when set, runs instead of dlqPurgeRun (tests).
 func NewCmdDLQPurge(f *cmdutil.Factory, runF func(*DLQPurgeOptions) error) *cobra.Command {
-	opts := &DLQPurgeOptions{dlqOptions: newDLQOptions(f)}
-	cmd := &cobra.Command{
+	opts := &DLQPurgeOptions{actOptions: actOptions{dlqOptions: newDLQOptions(f)}}
+	cmd := newCmdScan(f, &cobra.Command{
 		Use:   "purge",
 		Short: "Delete dead-lettered messages for good (optionally archiving them first)",
 		Long: `Delete the messages that match the filters (all of them without filters) from a
@@ -41,18 +40,10 @@ When stdin is not a terminal it does not ask: pass --yes, or it refuses (exit 2)
 		Example: `  cronless dlq purge --target old-site --archive purged.jsonl
   cronless dlq purge --older-than 7d --stage prod --yes
   cronless dlq purge --dry-run`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.set(f, cmd)
-			return cmdutil.RunOr(opts, runF, dlqPurgeRun)
-		},
-	}
-	opts.registerQueue(cmd, "targets")
-	opts.registerOutput(cmd)
-	opts.registerFilters(cmd, "purge at most this many messages")
+	}, opts, &opts.dlqOptions, "purge at most this many messages", runF, dlqPurgeRun)
 	cmd.Flags().StringVar(&opts.ArchivePath, "archive", "", "append every purged message to this JSON-lines file, synced before the message is deleted")
 	cmd.Flags().BoolVar(&opts.Yes, "yes", false, "do not ask for confirmation")
-	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "print what would be purged and change nothing")
+	opts.registerDryRun(cmd, "print what would be purged and change nothing")
 	return cmd
 }
 
@@ -101,29 +92,14 @@ func dlqPurgeRun(opts *DLQPurgeOptions) error {
 		defer af.Close()
 		arch = af
 	}
-	done := Progress(ctx, opts.IO, q, "purging "+q.Name(), &sopts)
-	out := newActionPrinter(opts.IO.Out, format, opts.Now)
-	sum, err := deadletter.Purge(ctx, q, deadletter.PurgeOptions{Options: sopts, Archive: arch, DryRun: opts.DryRun, Report: out.report})
-	done()
-	if perr := out.flush(); perr != nil && err == nil {
-		err = perr
+	note := ""
+	if opts.ArchivePath != "" {
+		note = "; archived to " + opts.ArchivePath
 	}
-	line := fmt.Sprintf("purged %d, skipped %d, failed %d (%s on %s)", sum.Purged, sum.Skipped, sum.Failed, q.Name(), o.Where)
-	if opts.DryRun {
-		line = fmt.Sprintf("dry run: would purge %d, skipped %d; nothing changed (%s on %s)", sum.Purged, sum.Skipped, q.Name(), o.Where)
-	} else if opts.ArchivePath != "" {
-		line += "; archived to " + opts.ArchivePath
-	}
-	summary(opts.IO, format, line)
-	switch {
-	case errors.Is(err, context.Canceled):
-		return fmt.Errorf("interrupted: what was not purged is still in %s", q.Name())
-	case err != nil:
-		return fmt.Errorf("purge: %w", err)
-	case sum.Failed > 0:
-		return fmt.Errorf("%d messages were not purged; they are still in %s", sum.Failed, q.Name())
-	}
-	return nil
+	return opts.act(format, q, purgeAction, q.Name()+" on "+o.Where, note, sopts,
+		func(sopts deadletter.Options, report deadletter.Report) (deadletter.Summary, error) {
+			return deadletter.Purge(ctx, q, deadletter.PurgeOptions{Options: sopts, Archive: arch, DryRun: opts.DryRun, Report: report})
+		})
 }
 
 // confirm asks a yes/no question on w and reads the answer from r; only

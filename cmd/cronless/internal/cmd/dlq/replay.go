@@ -15,16 +15,15 @@ import (
 
 // DLQReplayOptions are the options of `dlq replay`.
 type DLQReplayOptions struct {
-	dlqOptions
+	actOptions
 	Rate        float64
-	DryRun      bool
 	All, Native bool
 }
 
 // NewCmdDLQReplay is `dlq replay`; runF, when set, runs instead of dlqReplayRun (tests).
 func NewCmdDLQReplay(f *cmdutil.Factory, runF func(*DLQReplayOptions) error) *cobra.Command {
-	opts := &DLQReplayOptions{dlqOptions: newDLQOptions(f)}
-	cmd := &cobra.Command{
+	opts := &DLQReplayOptions{actOptions: actOptions{dlqOptions: newDLQOptions(f)}}
+	cmd := newCmdScan(f, &cobra.Command{
 		Use:   "replay",
 		Short: "Move dead-lettered messages back to the queue they came from",
 		Long: `Move the messages that match the filters back to their source queue (the targets
@@ -52,17 +51,9 @@ not the task; ` + "`cronless dlq cancel`" + ` cancels it.`,
   cronless dlq replay --target example
   cronless dlq replay --error-kind http_5xx --older-than 1h --rate 5 --stage prod
   cronless dlq replay --all --native --rate 50 --stage prod`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.set(f, cmd)
-			return cmdutil.RunOr(opts, runF, dlqReplayRun)
-		},
-	}
-	opts.registerQueue(cmd, "targets")
-	opts.registerOutput(cmd)
-	opts.registerFilters(cmd, "move at most this many messages")
+	}, opts, &opts.dlqOptions, "move at most this many messages", runF, dlqReplayRun)
 	cmd.Flags().Float64Var(&opts.Rate, "rate", 0, "send at most this many messages a second (0: no cap)")
-	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "print what would move and change nothing")
+	opts.registerDryRun(cmd, "print what would move and change nothing")
 	cmd.Flags().BoolVar(&opts.All, "all", false, "replay every message of the queue")
 	cmd.Flags().BoolVar(&opts.Native, "native", false, "with --all, on a stage: let SQS move the messages (StartMessageMoveTask)")
 	return cmd
@@ -100,27 +91,10 @@ func dlqReplayRun(opts *DLQReplayOptions) error {
 	}
 	defer o.Close()
 	p := pairs[0]
-	done := Progress(opts.ctx, opts.IO, p.dlq, "replaying "+p.dlq.Name(), &sopts)
-	out := newActionPrinter(opts.IO.Out, format, opts.Now)
-	sum, err := deadletter.Replay(opts.ctx, p.dlq, p.source, deadletter.ReplayOptions{Options: sopts, Rate: opts.Rate, DryRun: opts.DryRun, Report: out.report})
-	done()
-	if perr := out.flush(); perr != nil && err == nil {
-		err = perr
-	}
-	line := fmt.Sprintf("moved %d, skipped %d, failed %d (%s → %s on %s)", sum.Moved, sum.Skipped, sum.Failed, p.dlq.Name(), p.source.Name(), o.Where)
-	if opts.DryRun {
-		line = fmt.Sprintf("dry run: would move %d, skipped %d; nothing changed (%s → %s on %s)", sum.Moved, sum.Skipped, p.dlq.Name(), p.source.Name(), o.Where)
-	}
-	summary(opts.IO, format, line)
-	switch {
-	case errors.Is(err, context.Canceled):
-		return fmt.Errorf("interrupted: what was not moved is still in %s", p.dlq.Name())
-	case err != nil:
-		return fmt.Errorf("replay: %w", err)
-	case sum.Failed > 0:
-		return fmt.Errorf("%d messages were not moved; they are still in %s", sum.Failed, p.dlq.Name())
-	}
-	return nil
+	return opts.act(format, p.dlq, replayAction, p.dlq.Name()+" → "+p.source.Name()+" on "+o.Where, "", sopts,
+		func(sopts deadletter.Options, report deadletter.Report) (deadletter.Summary, error) {
+			return deadletter.Replay(opts.ctx, p.dlq, p.source, deadletter.ReplayOptions{Options: sopts, Rate: opts.Rate, DryRun: opts.DryRun, Report: report})
+		})
 }
 
 // replayNative moves a stage's whole DLQ back with an SQS message move task
