@@ -4,6 +4,8 @@ import (
 	"errors"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/cronless/cronless/shared/cost"
 	"github.com/cronless/cronless/shared/targets"
 )
@@ -19,6 +21,25 @@ func LoadTargets(path string) (*targets.File, error) {
 		return nil, UsageError{Err: err}
 	}
 	return tf, nil
+}
+
+// NewCmdTargets finishes cmd as a command that reads a targets file
+// (validate, schedules): it takes no arguments and --targets, the file's
+// path, into path; when cobra runs it, it loads the file and runs run on
+// opts and the file, or runF on opts instead when a test set one.
+func NewCmdTargets[T any](cmd *cobra.Command, opts *T, path *string, runF func(*T) error, run func(*T, *targets.File) error) *cobra.Command {
+	cmd.Args = cobra.NoArgs
+	cmd.RunE = func(*cobra.Command, []string) error {
+		return RunOr(opts, runF, func(opts *T) error {
+			tf, err := LoadTargets(*path)
+			if err != nil {
+				return err
+			}
+			return run(opts, tf)
+		})
+	}
+	cmd.Flags().StringVar(path, "targets", "targets.yaml", "the targets file")
+	return cmd
 }
 
 // DurationFlag checks a duration flag's value is within [lo, hi].

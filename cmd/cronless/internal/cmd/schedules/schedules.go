@@ -10,6 +10,7 @@ import (
 	"github.com/cronless/cronless/cmd/cronless/internal/cmdutil"
 	"github.com/cronless/cronless/cmd/cronless/internal/iostreams"
 	"github.com/cronless/cronless/shared/planner"
+	"github.com/cronless/cronless/shared/targets"
 )
 
 // The schedules command writes the part of serverless.yml that comes from
@@ -104,7 +105,7 @@ type SchedulesOptions struct {
 // NewCmdSchedules is `schedules`; runF, when set, runs instead of schedulesRun (tests).
 func NewCmdSchedules(f *cmdutil.Factory, runF func(*SchedulesOptions) error) *cobra.Command {
 	opts := &SchedulesOptions{IO: f.IOStreams}
-	cmd := &cobra.Command{
+	return cmdutil.NewCmdTargets(&cobra.Command{
 		Use:   "schedules",
 		Short: "Print the schedules of a targets file for serverless.yml (JSON)",
 		Long: `Print the EventBridge Scheduler schedules of a targets file as JSON for
@@ -116,20 +117,10 @@ Each schedule is in the stage's schedule group (cronless-<stage>), says which
 targets.yaml schedule it is in its description, and delivers to the planner:
   {"schedule": "<name>", "scheduled_time": "<aws.scheduler.scheduled-time>"}`,
 		Example: "  cronless schedules --targets targets.yaml > build/schedules.json",
-		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return cmdutil.RunOr(opts, runF, schedulesRun)
-		},
-	}
-	cmd.Flags().StringVar(&opts.TargetsFile, "targets", "targets.yaml", "the targets file")
-	return cmd
+	}, opts, &opts.TargetsFile, runF, schedulesRun)
 }
 
-func schedulesRun(opts *SchedulesOptions) error {
-	tf, err := cmdutil.LoadTargets(opts.TargetsFile)
-	if err != nil {
-		return err
-	}
+func schedulesRun(opts *SchedulesOptions, tf *targets.File) error {
 	out := slsSchedules{Events: []slsEvent{}, Extensions: map[string]slsExtension{}}
 	for i, name := range tf.ScheduleNames {
 		sc := tf.Schedules[name]

@@ -8,6 +8,7 @@ import (
 
 	"github.com/cronless/cronless/cmd/cronless/internal/cmdutil"
 	"github.com/cronless/cronless/cmd/cronless/internal/iostreams"
+	"github.com/cronless/cronless/shared/targets"
 )
 
 // ValidateOptions are the options of `validate`.
@@ -20,27 +21,17 @@ type ValidateOptions struct {
 // NewCmdValidate is `validate`; runF, when set, runs instead of validateRun (tests).
 func NewCmdValidate(f *cmdutil.Factory, runF func(*ValidateOptions) error) *cobra.Command {
 	opts := &ValidateOptions{IO: f.IOStreams, Now: f.Now}
-	cmd := &cobra.Command{
+	return cmdutil.NewCmdTargets(&cobra.Command{
 		Use:   "validate",
 		Short: "Check a targets file and show when each schedule fires next",
 		Long: `Check a targets file: every problem is reported with its line and column and
 what to change. When the file is valid, each schedule is shown with its targets
 and its next three times.`,
 		Example: "  cronless validate --targets targets.yaml",
-		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return cmdutil.RunOr(opts, runF, validateRun)
-		},
-	}
-	cmd.Flags().StringVar(&opts.TargetsFile, "targets", "targets.yaml", "the targets file")
-	return cmd
+	}, opts, &opts.TargetsFile, runF, validateRun)
 }
 
-func validateRun(opts *ValidateOptions) error {
-	tf, err := cmdutil.LoadTargets(opts.TargetsFile)
-	if err != nil {
-		return err
-	}
+func validateRun(opts *ValidateOptions, tf *targets.File) error {
 	t := cmdutil.NewTable("SCHEDULE", "EXPRESSION", "TIMEZONE", "TARGETS", "NEXT")
 	now := opts.Now()
 	for _, name := range tf.ScheduleNames {
