@@ -112,7 +112,8 @@ func (f *pipelineFlags) check() error {
 	if err := cmdutil.DurationFlag("host-delay", f.hostDelay, 0, time.Minute); err != nil {
 		return err
 	}
-	return cmdutil.IntFlag("concurrency", f.concurrency, 1, 1000)
+	// Lambda's mapping takes at least 2; the local one runs with 1 too.
+	return cmdutil.IntFlag("concurrency", f.concurrency, 1, cost.EventSourceMaxConcurrency.Hi)
 }
 
 // openPipeline checks the flags, loads the targets file and assembles the
