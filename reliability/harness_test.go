@@ -481,7 +481,7 @@ func newRig(t *testing.T, e *env, o rigOpts) *rig {
 	}
 	fetch := crawl.New(crawl.Options{AllowPrivate: true, Timeout: 3 * time.Second, HostConcurrency: o.hostConc})
 	r.p = &local.Pipeline{
-		Targets: tf, Jobs: jobs, JobsDLQ: e.jobsDLQ, Results: results, ResultsDLQ: e.resultsDLQ, Store: st,
+		Targets: tf, TargetsQueue: jobs, TargetsDLQ: e.jobsDLQ, Results: results, ResultsDLQ: e.resultsDLQ, Store: st,
 		Fetcher: &faultFetcher{inner: fetch, r: r}, PollWait: e.pollWait,
 		RetryDelay: func(int, time.Duration) time.Duration { return 0 },
 	}

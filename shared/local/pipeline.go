@@ -38,15 +38,15 @@ type Pipeline struct {
 	// tick is deleted only after every job of its run was sent, so a
 	// process killed while planning plans the same run (same run ID) again
 	// once the tick's visibility timeout has passed, on its next start.
-	Ticks      queue.Queue
-	Jobs       queue.Queue // the targets queue
-	JobsDLQ    queue.Queue
-	Results    queue.Queue
-	ResultsDLQ queue.Queue
-	Store      store.Store
-	Fetcher    worker.Fetcher
-	Log        *zap.Logger
-	Region     string
+	Ticks        queue.Queue
+	TargetsQueue queue.Queue
+	TargetsDLQ   queue.Queue
+	Results      queue.Queue
+	ResultsDLQ   queue.Queue
+	Store        store.Store
+	Fetcher      worker.Fetcher
+	Log          *zap.Logger
+	Region       string
 
 	// PlannerMapping invokes the planner with the ticks (one per
 	// invocation; default concurrency 2).
@@ -61,11 +61,11 @@ type Pipeline struct {
 	// WorkerConcurrency bounds the crawls of one batch (default 10).
 	WorkerConcurrency int
 
-	once                          sync.Once
-	planner                       *planner.Planner
-	worker                        *worker.Worker
-	resultsH                      *results.Results
-	ticksMap, jobsMap, resultsMap *Mapping
+	once                             sync.Once
+	planner                          *planner.Planner
+	worker                           *worker.Worker
+	resultsH                         *results.Results
+	ticksMap, targetsMap, resultsMap *Mapping
 }
 
 func (p *Pipeline) init() {
@@ -73,13 +73,13 @@ func (p *Pipeline) init() {
 		if p.Log == nil {
 			p.Log = zap.NewNop()
 		}
-		p.planner = planner.New(p.Targets, p.Jobs, p.Store, planner.WithLogger(p.Log.With(zap.String("function", "planner"))))
+		p.planner = planner.New(p.Targets, p.TargetsQueue, p.Store, planner.WithLogger(p.Log.With(zap.String("function", "planner"))))
 		wopts := []worker.Option{
-			worker.WithDeadLetters(p.JobsDLQ), worker.WithConcurrency(p.WorkerConcurrency),
+			worker.WithDeadLetters(p.TargetsDLQ), worker.WithConcurrency(p.WorkerConcurrency),
 			worker.WithLogger(p.Log.With(zap.String("function", "worker"))),
 		}
 		if p.RetryDelay != nil {
-			wopts = append(wopts, worker.WithRetryDelay(p.Jobs, p.RetryDelay))
+			wopts = append(wopts, worker.WithRetryDelay(p.TargetsQueue, p.RetryDelay))
 		}
 		p.worker = worker.New(p.Fetcher, p.Results, wopts...)
 		p.resultsH = results.New(p.Store,
@@ -87,7 +87,7 @@ func (p *Pipeline) init() {
 		pm := p.PlannerMapping
 		pm.BatchSize = 1 // a tick is one asynchronous invocation on AWS
 		p.ticksMap = p.mapping("planner", p.Ticks, p.handleTicks, pm)
-		p.jobsMap = p.mapping("worker", p.Jobs, p.worker.Handle, p.WorkerMapping)
+		p.targetsMap = p.mapping("worker", p.TargetsQueue, p.worker.Handle, p.WorkerMapping)
 		p.resultsMap = p.mapping("results", p.Results, p.resultsH.Handle, p.ResultsMapping)
 	})
 }
@@ -120,25 +120,25 @@ func (p *Pipeline) StartMappings(ctx context.Context) (wait func()) {
 	if p.Ticks != nil {
 		wg.Go(func() { _ = p.ticksMap.Run(ctx) })
 	}
-	wg.Go(func() { _ = p.jobsMap.Run(ctx) })
+	wg.Go(func() { _ = p.targetsMap.Run(ctx) })
 	wg.Go(func() { _ = p.resultsMap.Run(ctx) })
 	return wg.Wait
 }
 
 // Progress is a snapshot of the pipeline for a progress display.
 type Progress struct {
-	Planned     int
-	Done        int         // results stored
-	Ticks       queue.Depth // ticks not yet planned
-	Jobs        queue.Depth
-	Results     queue.Depth
-	DeadLetters int // messages in the targets and results DLQs
+	Planned      int
+	Done         int         // results stored
+	Ticks        queue.Depth // ticks not yet planned
+	TargetsQueue queue.Depth
+	Results      queue.Depth
+	DeadLetters  int // messages in the targets and results DLQs
 }
 
 // Drained reports whether nothing is left to do: every job has a result
 // stored or sits in a dead-letter queue.
 func (pr Progress) Drained() bool {
-	return pr.Ticks.Total() == 0 && pr.Jobs.Total() == 0 && pr.Results.Total() == 0
+	return pr.Ticks.Total() == 0 && pr.TargetsQueue.Total() == 0 && pr.Results.Total() == 0
 }
 
 // Snapshot reads the queues and the given runs.
@@ -152,13 +152,13 @@ func (p *Pipeline) Snapshot(ctx context.Context, runIDs []string) (Progress, err
 			return pr, fmt.Errorf("depth of %s: %w", p.Ticks.Name(), err)
 		}
 	}
-	if pr.Jobs, err = p.Jobs.Depth(ctx); err != nil {
-		return pr, fmt.Errorf("depth of %s: %w", p.Jobs.Name(), err)
+	if pr.TargetsQueue, err = p.TargetsQueue.Depth(ctx); err != nil {
+		return pr, fmt.Errorf("depth of %s: %w", p.TargetsQueue.Name(), err)
 	}
 	if pr.Results, err = p.Results.Depth(ctx); err != nil {
 		return pr, fmt.Errorf("depth of %s: %w", p.Results.Name(), err)
 	}
-	for _, q := range []queue.Queue{p.JobsDLQ, p.ResultsDLQ} {
+	for _, q := range []queue.Queue{p.TargetsDLQ, p.ResultsDLQ} {
 		d, err := q.Depth(ctx)
 		if err != nil {
 			return pr, fmt.Errorf("depth of %s: %w", q.Name(), err)

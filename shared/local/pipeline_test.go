@@ -123,7 +123,7 @@ func newEnvYAML(t *testing.T, yaml string) *env {
 	}
 	m := local.MappingConfig{BatchSize: 10, MaxConcurrency: 2, Timeout: 5 * time.Second}
 	e.p = &local.Pipeline{
-		Targets: e.tf, Ticks: e.ticks, Jobs: e.jobs, JobsDLQ: e.dlq, Results: e.res, ResultsDLQ: e.rdlq, Store: e.store,
+		Targets: e.tf, Ticks: e.ticks, TargetsQueue: e.jobs, TargetsDLQ: e.dlq, Results: e.res, ResultsDLQ: e.rdlq, Store: e.store,
 		Fetcher:        crawl.New(crawl.Options{AllowPrivate: true, Timeout: 2 * time.Second}),
 		PlannerMapping: m, WorkerMapping: m, ResultsMapping: m, PollWait: 50 * time.Millisecond,
 		RetryDelay: func(int, time.Duration) time.Duration { return 0 },
@@ -525,7 +525,7 @@ targets:
 			t.Fatal(err)
 		}
 		return &local.Pipeline{
-			Targets: tf, Ticks: e.p.Ticks, Jobs: e.p.Jobs, JobsDLQ: e.p.JobsDLQ, Results: e.p.Results, ResultsDLQ: e.p.ResultsDLQ,
+			Targets: tf, Ticks: e.p.Ticks, TargetsQueue: e.p.TargetsQueue, TargetsDLQ: e.p.TargetsDLQ, Results: e.p.Results, ResultsDLQ: e.p.ResultsDLQ,
 			Store: e.p.Store, Fetcher: e.p.Fetcher, PlannerMapping: e.p.PlannerMapping, WorkerMapping: e.p.WorkerMapping,
 			ResultsMapping: e.p.ResultsMapping, PollWait: e.p.PollWait, RetryDelay: e.p.RetryDelay,
 		}, tf
@@ -614,7 +614,7 @@ func (f *flakySender) SendBatch(ctx context.Context, msgs []queue.Outgoing) erro
 func TestPipelineRetriesFailedPlanning(t *testing.T) {
 	s := newSite(t)
 	e := newEnv(t, s.URL)
-	e.p.Jobs = &flakySender{Queue: e.jobs, fails: 2}
+	e.p.TargetsQueue = &flakySender{Queue: e.jobs, fails: 2}
 	reports, err := e.p.RunOnce(context.Background(), nil, time.Now(), nil)
 	if err != nil {
 		t.Fatalf("RunOnce: %v", err)
@@ -668,8 +668,8 @@ func TestPipelineKilledPlanningIsReplannedOnRestart(t *testing.T) {
 	ctx, kill := context.WithTimeout(context.Background(), 30*time.Second)
 	defer kill()
 	dead := &local.Pipeline{
-		Targets: e.p.Targets, Ticks: e.ticks, Jobs: &dyingSender{Queue: e.jobs, after: 2, kill: kill},
-		JobsDLQ: e.dlq, Results: e.res, ResultsDLQ: e.rdlq, Store: e.store, Fetcher: e.p.Fetcher,
+		Targets: e.p.Targets, Ticks: e.ticks, TargetsQueue: &dyingSender{Queue: e.jobs, after: 2, kill: kill},
+		TargetsDLQ: e.dlq, Results: e.res, ResultsDLQ: e.rdlq, Store: e.store, Fetcher: e.p.Fetcher,
 		PlannerMapping: e.p.PlannerMapping, WorkerMapping: e.p.WorkerMapping, ResultsMapping: e.p.ResultsMapping,
 		PollWait: e.p.PollWait,
 	}

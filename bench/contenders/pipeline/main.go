@@ -95,7 +95,7 @@ func run(ctx context.Context, cfg contend.Config, w *contend.Writer, errs *conte
 		return err
 	}
 	p := &local.Pipeline{
-		Targets: tf, Ticks: ticks, Jobs: jobs, JobsDLQ: jobsDLQ, Results: results, ResultsDLQ: resultsDLQ, Store: st,
+		Targets: tf, Ticks: ticks, TargetsQueue: jobs, TargetsDLQ: jobsDLQ, Results: results, ResultsDLQ: resultsDLQ, Store: st,
 		Fetcher:           crawl.New(crawl.Options{AllowPrivate: true, HostConcurrency: cfg.Concurrency}),
 		WorkerMapping:     local.MappingConfig{BatchSize: 10, MaxConcurrency: 2 * ((cfg.Concurrency + 9) / 10), Timeout: 60 * time.Second},
 		ResultsMapping:    local.MappingConfig{BatchSize: 10, MaxConcurrency: (cfg.Concurrency + 9) / 10, Timeout: 60 * time.Second},

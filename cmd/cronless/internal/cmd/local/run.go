@@ -142,7 +142,7 @@ func openPipeline(ctx context.Context, f *pipelineFlags, dbPath string, log *zap
 func pipeline(tf *targets.File, b *localbackend.Backend, f *pipelineFlags, log *zap.Logger) *local.Pipeline {
 	m := local.MappingConfig{BatchSize: f.batchSize, BatchWindow: f.batchWindow, MaxConcurrency: f.concurrency, Timeout: f.functionTimout}
 	return &local.Pipeline{
-		Targets: tf, Ticks: b.Ticks, Jobs: b.Targets, JobsDLQ: b.TargetsDLQ, Results: b.Results, ResultsDLQ: b.ResultsDLQ,
+		Targets: tf, Ticks: b.Ticks, TargetsQueue: b.Targets, TargetsDLQ: b.TargetsDLQ, Results: b.Results, ResultsDLQ: b.ResultsDLQ,
 		Store: b.Store, Log: log, Region: localbackend.Region,
 		Fetcher: crawl.New(crawl.Options{
 			AllowPrivate: f.allowPrivate, UserAgent: tf.Defaults.UserAgent, Timeout: tf.Defaults.Timeout,
@@ -234,10 +234,10 @@ func runOnce(ctx context.Context, ios *iostreams.IOStreams, db string, p *local.
 					progressbar.OptionClearOnFinish(), progressbar.OptionThrottle(100*time.Millisecond))
 			}
 			if bar != nil && !waitNoted {
-				bar.Describe(fmt.Sprintf("crawling (in queue %d, dead-lettered %d)", pr.Jobs.Total(), pr.DeadLetters))
+				bar.Describe(fmt.Sprintf("crawling (in queue %d, dead-lettered %d)", pr.TargetsQueue.Total(), pr.DeadLetters))
 				_ = bar.Set(pr.Done)
 			}
-			if !waitNoted && pr.Planned > 0 && pr.Jobs.Total() == 0 && pr.Results.Total() == 0 && pr.Ticks.Total() > 0 {
+			if !waitNoted && pr.Planned > 0 && pr.TargetsQueue.Total() == 0 && pr.Results.Total() == 0 && pr.Ticks.Total() > 0 {
 				// Only ticks an interrupted earlier start left are
 				// pending: they come back after the visibility timeout.
 				waitNoted = true
