@@ -101,15 +101,15 @@ func (f *pipelineFlags) check() error {
 	if err := cmdutil.RangeFlag("max-receives", f.maxReceives, cost.MaxReceiveCount); err != nil {
 		return err
 	}
-	if err := cmdutil.IntFlag("batch-size", f.batchSize, 1, 10); err != nil {
+	if err := cmdutil.IntFlag("batch-size", f.batchSize, 1, queue.MaxBatch); err != nil {
 		return err
 	}
 	if f.hostConcurrency != 0 { // 0: a caller's pipelineFlags without it (the default)
-		if err := cmdutil.IntFlag("host-concurrency", f.hostConcurrency, 1, 100); err != nil {
+		if err := cmdutil.IntFlag("host-concurrency", f.hostConcurrency, 1, crawl.MaxHostConcurrency); err != nil {
 			return err
 		}
 	}
-	if err := cmdutil.DurationFlag("host-delay", f.hostDelay, 0, time.Minute); err != nil {
+	if err := cmdutil.DurationFlag("host-delay", f.hostDelay, 0, crawl.MaxHostDelay); err != nil {
 		return err
 	}
 	// Lambda's mapping takes at least 2; the local one runs with 1 too.
