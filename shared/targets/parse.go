@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/andybalholm/cascadia"
+
 	"go.yaml.in/yaml/v3"
 
 	"github.com/cronless/cronless/shared/job"
@@ -439,6 +441,11 @@ func (p *parser) rule(n *yaml.Node, noun string) (job.Rule, bool) {
 		ok = false
 	} else if strings.TrimSpace(css) == "" {
 		p.addf(e.value, "css in %s is empty; %s", noun, cssHint)
+		ok = false
+	} else if _, err := cascadia.Compile(css); err != nil {
+		// The crawler compiles it the same way: caught here, not as a
+		// bad_rule failure of every crawl of the target.
+		p.addf(e.value, "css %q in %s does not parse (%v); %s", css, noun, err, cssHint)
 		ok = false
 	} else {
 		r.CSS = css

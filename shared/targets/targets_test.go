@@ -678,6 +678,7 @@ func TestParseProblems(t *testing.T) {
 				`      list: { css: a, all: "yes" }`,
 				`      attr: { css: a, attr: "" }`,
 				`      short: h1`,
+				`      broken: { css: "h1[" }`,
 			),
 			want: []want{
 				{8, 38, `regex "([0-9]+" in extract field "price" of target "a" does not compile (error parsing regexp: missing closing ): ` + "`([0-9]+`" + `); use Go (RE2) syntax`},
@@ -685,6 +686,7 @@ func TestParseProblems(t *testing.T) {
 				{10, 28, `all in extract field "list" of target "a" must be true or false, got "yes"`},
 				{11, 29, `attr in extract field "attr" of target "a" is empty`},
 				{12, 14, `extract field "short" of target "a" must be a mapping like { css: "h1" }; got a string`},
+				{13, 22, `css "h1[" in extract field "broken" of target "a" does not parse (`},
 			},
 		},
 		{
