@@ -174,7 +174,7 @@ func New(opts Options) *Fetcher {
 			TLSHandshakeTimeout:    opts.TLSHandshakeTimeout,
 			ResponseHeaderTimeout:  opts.ResponseHeaderTimeout,
 			ExpectContinueTimeout:  time.Second,
-			MaxResponseHeaderBytes: 256 << 10,
+			MaxResponseHeaderBytes: maxHeaderBytes,
 			TLSClientConfig:        &tls.Config{MinVersion: tls.VersionTLS12},
 		},
 		robots: newRobotsCache(robotsCacheSize, robotsCacheTTL),

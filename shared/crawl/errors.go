@@ -91,7 +91,7 @@ func (e *Error) hint() string {
 		if e.Retryable {
 			return "the server could not be reached, it will be retried"
 		}
-		return "the connection cannot succeed as configured; check the URL and the site's certificate"
+		return "the connection cannot succeed as configured; retrying cannot help (see why above: the URL, the site's certificate, its headers)"
 	case KindHTTP5xx:
 		if e.RetryAfter > 0 {
 			return "the server failed, it will be retried after " + e.RetryAfter.String()
@@ -206,6 +206,13 @@ func classify(ctx context.Context, err error, rawURL string, timeout time.Durati
 	)
 	if errors.As(err, &unknownAuth) || errors.As(err, &hostErr) || errors.As(err, &invalid) || errors.As(err, &verifyErr) {
 		return &Error{Kind: KindConnection, URL: rawURL, Err: err}
+	}
+	// Headers over the limit come back the same every time. Go's transport
+	// says so only in its message (HTTP/1: "server response headers
+	// exceeded", HTTP/2: "response header list larger than").
+	if msg := err.Error(); strings.Contains(msg, "response headers exceeded") || strings.Contains(msg, "response header list larger than") {
+		return &Error{Kind: KindConnection, URL: rawURL,
+			Err: fmt.Errorf("the server's response headers are larger than the %d KiB the crawler reads, on every request: %w", maxHeaderBytes>>10, err)}
 	}
 	return &Error{Kind: KindConnection, Retryable: true, URL: rawURL, Err: err}
 }

@@ -18,6 +18,9 @@ const (
 	DefaultHostConcurrency       = 2
 )
 
+// maxHeaderBytes is the most response header bytes the crawler reads.
+const maxHeaderBytes = 256 << 10
+
 // The ranges the worker's HOST_CONCURRENCY, HOST_DELAY and MAX_BODY_BYTES
 // (and the CLI's flags for them) accept.
 const (

@@ -260,3 +260,26 @@ func TestRedirectLoop(t *testing.T) {
 		t.Errorf("message %q", err)
 	}
 }
+
+// TestHugeHeaders: response headers over the limit (here 1,000 headers of
+// 900 bytes) fail the same way on every request, so the failure is
+// permanent and says why, rather than a retried connection error.
+func TestHugeHeaders(t *testing.T) {
+	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		v := strings.Repeat("x", 900)
+		for i := range 1000 {
+			w.Header().Set(fmt.Sprintf("X-Filler-%d", i), v)
+		}
+		w.Header().Set("Content-Type", "text/html")
+		_, _ = io.WriteString(w, "<title>t</title>")
+	}))
+	f := newFetcher(t, Options{})
+	_, err := fetch(t, f, testJob(srv.URL, nil))
+	ce := asError(t, err)
+	if ce.Kind != KindConnection || ce.Retryable {
+		t.Fatalf("got %v, want a permanent %s", err, KindConnection)
+	}
+	if msg := err.Error(); !strings.Contains(msg, "response headers are larger than the 256 KiB") {
+		t.Errorf("message %q does not say the headers are too large", msg)
+	}
+}
