@@ -302,12 +302,7 @@ func stackName() string { return "cronless-" + stackStage }
 // capabilities either way.
 func deployStack(ctx context.Context, t *testing.T, moto *standin.Server, dir string, tpl *template) map[string]string {
 	t.Helper()
-	cfg := standin.AWSConfig(t)
-	cf := cloudformation.NewFromConfig(cfg, func(o *cloudformation.Options) { o.BaseEndpoint = aws.String(moto.Endpoint) })
-	s3c := s3.NewFromConfig(cfg, func(o *s3.Options) {
-		o.BaseEndpoint = aws.String(moto.Endpoint)
-		o.UsePathStyle = true
-	})
+	cf, s3c := moto.CloudFormation(t), moto.S3(t)
 	sls := filepath.Join(dir, ".serverless")
 	createBody, err := os.ReadFile(filepath.Join(sls, "cloudformation-template-create-stack.json"))
 	if err != nil {
@@ -343,9 +338,9 @@ func deployStack(ctx context.Context, t *testing.T, moto *standin.Server, dir st
 	caps := []cftypes.Capability{cftypes.CapabilityCapabilityIam, cftypes.CapabilityCapabilityNamedIam}
 	if _, err := cf.CreateStack(ctx, &cloudformation.CreateStackInput{StackName: aws.String(stackName()), TemplateBody: aws.String(string(createBody)),
 		Capabilities: caps, Tags: tags, NotificationARNs: []string{}, OnFailure: cftypes.OnFailureDelete}); err != nil {
-		t.Fatalf("create stack %s: %v\n%s", stackName(), err, stackEvents(ctx, cf))
+		t.Fatalf("create stack %s: %v\n%s", stackName(), err, standin.StackEvents(ctx, cf, stackName()))
 	}
-	waitStack(ctx, t, cf, cftypes.StackStatusCreateComplete)
+	standin.WaitStack(ctx, t, cf, stackName(), cftypes.StackStatusCreateComplete)
 
 	res, err := cf.DescribeStackResource(ctx, &cloudformation.DescribeStackResourceInput{
 		StackName: aws.String(stackName()), LogicalResourceId: aws.String("ServerlessDeploymentBucket")})
@@ -391,9 +386,9 @@ func deployStack(ctx context.Context, t *testing.T, moto *standin.Server, dir st
 	templateURL := fmt.Sprintf("https://s3.amazonaws.com/%s/%s/compiled-cloudformation-template.json", bucket, artifactDir)
 	if _, err := cf.UpdateStack(ctx, &cloudformation.UpdateStackInput{StackName: aws.String(stackName()), TemplateURL: aws.String(templateURL),
 		Capabilities: caps, Tags: tags, NotificationARNs: []string{}}); err != nil {
-		t.Fatalf("update stack %s: %v\n%s", stackName(), err, stackEvents(ctx, cf))
+		t.Fatalf("update stack %s: %v\n%s", stackName(), err, standin.StackEvents(ctx, cf, stackName()))
 	}
-	waitStack(ctx, t, cf, cftypes.StackStatusUpdateComplete)
+	standin.WaitStack(ctx, t, cf, stackName(), cftypes.StackStatusUpdateComplete)
 
 	out, err := cf.DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: aws.String(stackName())})
 	if err != nil || len(out.Stacks) != 1 {
@@ -404,54 +399,6 @@ func deployStack(ctx context.Context, t *testing.T, moto *standin.Server, dir st
 		outputs[aws.ToString(o.OutputKey)] = aws.ToString(o.OutputValue)
 	}
 	return outputs
-}
-
-// waitStack waits until the stack's operation ends, and fails with its
-// events unless it ends in status done.
-func waitStack(ctx context.Context, t *testing.T, cf *cloudformation.Client, done cftypes.StackStatus) {
-	t.Helper()
-	for {
-		out, err := cf.DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: aws.String(stackName())})
-		if err != nil || len(out.Stacks) != 1 {
-			t.Fatalf("describe stack %s: %v\n%s", stackName(), err, stackEvents(ctx, cf))
-		}
-		s := out.Stacks[0]
-		switch {
-		case s.StackStatus == done:
-			return
-		case !strings.HasSuffix(string(s.StackStatus), "_IN_PROGRESS"):
-			t.Fatalf("stack %s is %s, want %s: %s\n%s", stackName(), s.StackStatus, done, aws.ToString(s.StackStatusReason), stackEvents(ctx, cf))
-		}
-		stackPoll(ctx, t)
-	}
-}
-
-// stackPoll waits a moment between polls, or fails when ctx is done.
-func stackPoll(ctx context.Context, t *testing.T) {
-	t.Helper()
-	select {
-	case <-ctx.Done():
-		t.Fatalf("deploy: %v", ctx.Err())
-	case <-time.After(200 * time.Millisecond):
-	}
-}
-
-// stackEvents renders the stack's events, oldest first, for a failure.
-func stackEvents(ctx context.Context, cf *cloudformation.Client) string {
-	var lines []string
-	p := cloudformation.NewDescribeStackEventsPaginator(cf, &cloudformation.DescribeStackEventsInput{StackName: aws.String(stackName())})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return fmt.Sprintf("(no stack events: %v)", err)
-		}
-		for _, e := range page.StackEvents {
-			lines = append(lines, fmt.Sprintf("  %s %s %s %s", aws.ToString(e.LogicalResourceId), aws.ToString(e.ResourceType),
-				e.ResourceStatus, aws.ToString(e.ResourceStatusReason)))
-		}
-	}
-	slices.Reverse(lines)
-	return "stack events:\n" + strings.Join(lines, "\n")
 }
 
 // stackQueues are the deployed queues, through the project's SQS adapter.

@@ -58,16 +58,12 @@ func newMotoStage(t *testing.T) *motoStage {
 	} {
 		t.Setenv(k, v)
 	}
-	cfg := standin.AWSConfig(t)
-	s := &motoStage{
-		cf: cloudformation.NewFromConfig(cfg, func(o *cloudformation.Options) { o.BaseEndpoint = aws.String(m.Endpoint) }),
-		s3: s3.NewFromConfig(cfg, func(o *s3.Options) { o.BaseEndpoint = aws.String(m.Endpoint); o.UsePathStyle = true }),
-	}
+	s := &motoStage{cf: m.CloudFormation(t), s3: m.S3(t)}
 	_, err := s.cf.CreateStack(ctx, &cloudformation.CreateStackInput{StackName: aws.String("cronless-prod"), TemplateBody: aws.String(stageTemplate(""))})
 	if err != nil {
 		t.Fatalf("create stack on moto: %v", err)
 	}
-	s.waitStack(t)
+	s.waitStack(t, cftypes.StackStatusCreateComplete)
 	out, err := s.cf.DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: aws.String("cronless-prod")})
 	if err != nil {
 		t.Fatal(err)
@@ -127,26 +123,14 @@ func (s *motoStage) update(t *testing.T, dir string) {
 		Capabilities: []cftypes.Capability{cftypes.CapabilityCapabilityNamedIam}}); err != nil {
 		t.Fatalf("update stack to %s on moto: %v", dir, err)
 	}
-	s.waitStack(t)
+	s.waitStack(t, cftypes.StackStatusUpdateComplete)
 }
 
-func (s *motoStage) waitStack(t *testing.T) {
+func (s *motoStage) waitStack(t *testing.T, done cftypes.StackStatus) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		out, err := s.cf.DescribeStacks(context.Background(), &cloudformation.DescribeStacksInput{StackName: aws.String("cronless-prod")})
-		if err != nil {
-			t.Fatal(err)
-		}
-		st := string(out.Stacks[0].StackStatus)
-		switch {
-		case st == "CREATE_COMPLETE" || st == "UPDATE_COMPLETE":
-			return
-		case !strings.HasSuffix(st, "_IN_PROGRESS") || time.Now().After(deadline):
-			t.Fatalf("stack cronless-prod on moto is %s: %s", st, aws.ToString(out.Stacks[0].StackStatusReason))
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	standin.WaitStack(ctx, t, s.cf, "cronless-prod", done)
 }
 
 // stageTemplate is a compiled template as osls writes it, cut to what the
