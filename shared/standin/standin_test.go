@@ -3,6 +3,9 @@ package standin_test
 import (
 	"context"
 	"net"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strconv"
 	"testing"
 
@@ -22,8 +25,12 @@ func TestStandInsStartOnLoopbackOnly(t *testing.T) {
 	if _, err := dl.DynamoDB(t).ListTables(ctx, &dynamodb.ListTablesInput{}); err != nil {
 		t.Fatalf("dynalite: %v\n%s", err, dl.Log())
 	}
+	mo := standin.Moto(t)
+	if _, err := mo.SQS(t).ListQueues(ctx, &sqs.ListQueuesInput{}); err != nil {
+		t.Fatalf("moto: %v\n%s", err, mo.Log())
+	}
 	// Nothing listens on the machine's other addresses.
-	for _, s := range []*standin.Server{fq, dl} {
+	for _, s := range []*standin.Server{fq, dl, mo} {
 		addrs, _ := net.InterfaceAddrs()
 		for _, a := range addrs {
 			ip, _, _ := net.ParseCIDR(a.String())
@@ -43,3 +50,20 @@ func TestStandInsStartOnLoopbackOnly(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// The Python tools are pinned twice: in the Makefile, which installs them,
+// and in standin, which refuses other versions. They must agree.
+func TestPythonToolPinsMatchMakefile(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(standin.Root(), "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{"CFN_LINT": standin.CfnLintVersion, "MOTO": standin.MotoVersion} {
+		m := regexp.MustCompile(`(?m)^` + name + `\s*:=\s*(\S+)$`).FindSubmatch(b)
+		if m == nil {
+			t.Errorf("the Makefile sets no %s", name)
+		} else if string(m[1]) != want {
+			t.Errorf("the Makefile pins %s %s, standin %s", name, m[1], want)
+		}
+	}
+}
