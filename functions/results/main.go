@@ -14,6 +14,7 @@ import (
 	"github.com/cronless/cronless/shared/lambdafn"
 	"github.com/cronless/cronless/shared/queue/sqsq"
 	"github.com/cronless/cronless/shared/results"
+	"github.com/cronless/cronless/shared/store"
 	"github.com/cronless/cronless/shared/store/dynamo"
 )
 
@@ -21,7 +22,7 @@ func main() {
 	env := lambdafn.NewEnv(os.Getenv)
 	table := env.Required("TABLE_NAME", "the DynamoDB table of results and runs")
 	dlqURL := env.QueueURL("RESULTS_DLQ_URL", "the URL of the results dead-letter queue, for malformed messages")
-	retentionDays := env.Int("RETENTION_DAYS", 90, 0, dynamo.MaxRetentionDays)
+	retentionDays := env.Int("RETENTION_DAYS", 90, 0, store.MaxRetentionDays)
 	log := lambdafn.Logger("results", env.Level())
 	if err := env.Err(); err != nil {
 		lambdafn.Fail("results", err)

@@ -3,7 +3,7 @@ package cost
 import (
 	"fmt"
 
-	"github.com/cronless/cronless/shared/store/dynamo"
+	"github.com/cronless/cronless/shared/store"
 	"github.com/cronless/cronless/shared/worker"
 )
 
@@ -34,7 +34,7 @@ var (
 	CrawlConcurrency          = Range{1, worker.MaxConcurrency}
 	MaxReceiveCount           = Range{1, 1000}
 	LogRetentionDays          = Range{1, 3653}
-	RetentionDays             = Range{0, dynamo.MaxRetentionDays}
+	RetentionDays             = Range{0, store.MaxRetentionDays}
 )
 
 // maxBatchWithoutWindow is the largest batch an SQS event source takes

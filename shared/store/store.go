@@ -43,6 +43,11 @@ import (
 	"github.com/cronless/cronless/shared/job"
 )
 
+// MaxRetentionDays is the longest result retention RETENTION_DAYS and the
+// deployment's retentionDays accept (100 years: DynamoDB's TTL takes any
+// epoch time).
+const MaxRetentionDays = 36500
+
 // ErrNotFound is returned when a run or result does not exist.
 var ErrNotFound = errors.New("not found")
 

@@ -45,10 +45,6 @@ var _ API = (*dynamodb.Client)(nil)
 // on expires_at) unless WithRetention says otherwise.
 const DefaultRetention = 90 * 24 * time.Hour
 
-// MaxRetentionDays is the longest retention RETENTION_DAYS and the
-// deployment's retentionDays accept (100 years: TTL takes any epoch time).
-const MaxRetentionDays = 36500
-
 // Store is the DynamoDB store. Create it with New. It is safe for
 // concurrent use, and any number of Stores (Lambda instances) may write
 // the same table at once.
