@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	"github.com/cronless/cronless/shared/store"
-	"github.com/cronless/cronless/shared/worker"
 )
 
 // Range is the whole numbers a setting accepts, both ends included.
@@ -31,7 +30,7 @@ var (
 	BatchSize                 = Range{1, 10000}
 	BatchWindowSeconds        = Range{0, 300}
 	EventSourceMaxConcurrency = Range{2, 1000}
-	CrawlConcurrency          = Range{1, worker.MaxConcurrency}
+	CrawlConcurrency          = Range{1, 100} // worker.MaxConcurrency (limits_test.go)
 	MaxReceiveCount           = Range{1, 1000}
 	LogRetentionDays          = Range{1, 3653}
 	RetentionDays             = Range{0, store.MaxRetentionDays}
