@@ -65,12 +65,11 @@ type slsSchedule struct {
 	Method string `json:"method"`
 	// Rate holds one expression: a string, or for at() an Fn::Sub of it,
 	// because osls's schema accepts only rate() and cron() strings.
-	Rate        []any        `json:"rate"`
-	Timezone    string       `json:"timezone"`
-	Description string       `json:"description"`
-	Group       string       `json:"groupName"`
-	RoleArn     string       `json:"roleArn"`
-	Input       planner.Tick `json:"input"`
+	Rate        []any  `json:"rate"`
+	Timezone    string `json:"timezone"`
+	Description string `json:"description"`
+	Group       string `json:"groupName"`
+	RoleArn     string `json:"roleArn"`
 }
 
 type slsExtension struct {
@@ -139,9 +138,9 @@ func schedulesRun(opts *SchedulesOptions, tf *targets.File) error {
 			Description: "cronless: targets.yaml schedule " + name,
 			Group:       "${self:custom.scheduler.groupName}",
 			RoleArn:     "${self:custom.scheduler.roleArn}",
-			Input:       input,
 		}})
-		// The event's Input, as the text CloudFormation takes.
+		// The tick, as the text CloudFormation takes: only in the Target,
+		// which replaces the event's whole.
 		inputJSON, err := marshalNoEscape(input)
 		if err != nil {
 			return err
