@@ -24,7 +24,7 @@ const maxHeaderBytes = 256 << 10
 // The ranges the worker's HOST_CONCURRENCY, HOST_DELAY and MAX_BODY_BYTES
 // (and the CLI's flags for them) accept.
 const (
-	MaxHostConcurrency = 100
+	MaxHostConcurrency = job.MaxHostConcurrency
 	MaxHostDelay       = time.Minute
 	MinMaxBodyBytes    = 64 << 10
 	MaxMaxBodyBytes    = 64 << 20

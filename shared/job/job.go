@@ -84,7 +84,37 @@ type Job struct {
 	// result, so the worker can make a conditional request (If-None-Match,
 	// If-Modified-Since) and a 304 costs almost nothing.
 	Previous *Previous `json:"previous,omitempty"`
+	// HostRate is how many jobs a second the whole fleet starts to the
+	// job's host (targets.yaml host_rate): the planner paces the tick's
+	// jobs to it, and each worker also spaces its own starts by 1/HostRate.
+	// 0: not paced.
+	HostRate float64 `json:"host_rate,omitempty"`
+	// HostConcurrency is how many of the host's jobs one worker crawls at
+	// once (targets.yaml host_concurrency); 0: the worker's default.
+	HostConcurrency int `json:"host_concurrency,omitempty"`
+	// NotBefore, when set, is the earliest time the job may start: the
+	// planner's pacing beyond SQS's 15-minute message delay. A worker that
+	// receives it earlier sends it back, delayed, without crawling it.
+	NotBefore time.Time `json:"not_before,omitzero"`
+	// Deferrals is how many times a worker handed the job back because its
+	// host had no free slot before the invocation's end (never a failed
+	// attempt). At MaxDeferrals the job is dead-lettered instead.
+	Deferrals int `json:"deferrals,omitempty"`
 }
+
+// Bounds of a job's pacing fields.
+const (
+	// MaxHostRate is the highest host_rate, in jobs a second.
+	MaxHostRate = 1000
+	// MaxHostConcurrency is the highest host_concurrency.
+	MaxHostConcurrency = 100
+	// MaxPacing is how far after its scheduled time a job's not_before may
+	// be: a tick paced over more than a week is a mistake.
+	MaxPacing = 7 * 24 * time.Hour
+	// MaxDeferrals is how many times a job may be handed back for want of a
+	// host slot before it is dead-lettered as a finding.
+	MaxDeferrals = 20
+)
 
 // Previous is what a job knows of its target's latest ok result: the
 // validators the server sent with it, and its content hash (which a 304
@@ -146,6 +176,18 @@ func (j Job) Validate() error {
 	}
 	if j.Previous != nil {
 		problems = append(problems, j.Previous.problems()...)
+	}
+	if j.HostRate < 0 || j.HostRate > MaxHostRate || j.HostRate != j.HostRate {
+		problems = append(problems, fmt.Sprintf("host_rate %v is not between 0 and %d", j.HostRate, MaxHostRate))
+	}
+	if j.HostConcurrency < 0 || j.HostConcurrency > MaxHostConcurrency {
+		problems = append(problems, fmt.Sprintf("host_concurrency %d is not between 0 and %d", j.HostConcurrency, MaxHostConcurrency))
+	}
+	if !j.NotBefore.IsZero() && !j.ScheduledAt.IsZero() && j.NotBefore.Sub(j.ScheduledAt) > MaxPacing {
+		problems = append(problems, fmt.Sprintf("not_before %s is more than %s after scheduled_at", j.NotBefore.Format(time.RFC3339), MaxPacing))
+	}
+	if j.Deferrals < 0 {
+		problems = append(problems, "deferrals is negative")
 	}
 	return problemsErr("job", problems)
 }
