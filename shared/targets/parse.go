@@ -317,7 +317,8 @@ func (p *parser) target(d Defaults, index int, n *yaml.Node, declared []string, 
 	if fields == nil {
 		return Target{}, false
 	}
-	t := Target{Timeout: d.Timeout, UserAgent: d.UserAgent, Robots: d.Robots}
+	t := Target{Timeout: d.Timeout, UserAgent: d.UserAgent, Robots: d.Robots,
+		HostRate: DefaultHostRate, HostConcurrency: DefaultHostConcurrency}
 	ok := true
 
 	// id

@@ -24,6 +24,7 @@ package targets
 import (
 	"fmt"
 	"maps"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -41,6 +42,13 @@ const (
 	DefaultRobots    = true
 	// DefaultTimezone is the zone of a schedule that names none.
 	DefaultTimezone = "UTC"
+	// DefaultHostRate is how many jobs a second the whole fleet starts to
+	// one host: one a second, the pace robots.txt's Crawl-delay: 1 and most
+	// crawler etiquette call polite.
+	DefaultHostRate = 1.0
+	// DefaultHostConcurrency is how many of one host's pages one worker
+	// crawls at once.
+	DefaultHostConcurrency = 2
 )
 
 // File is a validated targets.yaml.
@@ -106,6 +114,21 @@ type Target struct {
 	// Extract maps a result field name to the rule that extracts it. It is
 	// empty when the target only records the page's status and content hash.
 	Extract map[string]job.Rule
+	// HostRate (jobs a second, fleet-wide) and HostConcurrency (at once,
+	// per worker) are the limits of the target's host: its entry in hosts:,
+	// or the file's defaults.
+	HostRate        float64
+	HostConcurrency int
+}
+
+// Host is the host a target's requests count against: its URL's host name
+// (or address), without the port, in lower case, as the crawler counts it.
+func (t Target) Host() string {
+	u, err := url.Parse(t.URL)
+	if err != nil {
+		return ""
+	}
+	return strings.ToLower(u.Hostname())
 }
 
 // Load reads and validates the targets file at path. Problems in the file
@@ -148,16 +171,18 @@ func (t Target) Job(runID string, scheduledAt time.Time) job.Job {
 		extract = maps.Clone(t.Extract) // the job must not share the file's map
 	}
 	return job.Job{
-		V:           job.Version,
-		RunID:       runID,
-		Schedule:    t.Schedule,
-		TargetID:    t.ID,
-		URL:         t.URL,
-		ScheduledAt: scheduledAt.UTC(),
-		Extract:     extract,
-		TimeoutMS:   t.Timeout.Milliseconds(),
-		UserAgent:   t.UserAgent,
-		Robots:      &robots,
+		V:               job.Version,
+		RunID:           runID,
+		Schedule:        t.Schedule,
+		TargetID:        t.ID,
+		URL:             t.URL,
+		ScheduledAt:     scheduledAt.UTC(),
+		Extract:         extract,
+		TimeoutMS:       t.Timeout.Milliseconds(),
+		UserAgent:       t.UserAgent,
+		Robots:          &robots,
+		HostRate:        t.HostRate,
+		HostConcurrency: t.HostConcurrency,
 	}
 }
 
