@@ -118,6 +118,7 @@ type Fetcher struct {
 	opts      Options
 	transport *http.Transport
 	rt        http.RoundTripper // transport behind the per-host limits
+	jobs      *hostLimiter      // pages at once and their pace, per host (start.go)
 	client    *http.Client      // robots.txt; pages go through colly on rt
 	robots    *robotsCache
 	rules     *ruleCache
@@ -185,8 +186,10 @@ func New(opts Options) *Fetcher {
 		now: time.Now,
 	}
 	f.rt = f.transport
+	f.jobs = newHostLimiter("page")
 	if opts.HostConcurrency > 0 || opts.HostDelay > 0 {
-		f.rt = &politeTransport{next: f.transport, hosts: newHostLimiter(opts.HostConcurrency, opts.HostDelay)}
+		f.rt = &politeTransport{next: f.transport, hosts: newHostLimiter("request"),
+			lim: hostLimits{max: opts.HostConcurrency, every: opts.HostDelay}}
 	}
 	f.client = &http.Client{Transport: f.rt, CheckRedirect: f.checkRedirect}
 	return f
@@ -209,8 +212,30 @@ func (f *Fetcher) Fetch(ctx context.Context, j job.Job) (Page, error) {
 		return Page{}, err
 	}
 	timeout := j.Timeout(f.opts.Timeout)
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
+	host, lim := strings.ToLower(u.Hostname()), f.pageLimits(j)
+	release, err := f.start(ctx, host, lim, timeout)
+	if err != nil {
+		return Page{}, err
+	}
+	defer release()
+	// The page's own timeout runs only while the page is worked on: waits
+	// for a per-host request slot stop it (polite.go).
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	pt := startPageTimer(timeout, func() { cancel(errPageTimeout) })
+	defer pt.stop()
+	ctx = context.WithValue(withPageTimer(ctx, pt), jobHostKey{}, jobHost{host: host, lim: lim})
+	page, err := f.fetch(ctx, u, j, rules, timeout)
+	var ce *Error
+	if errors.As(err, &ce) && ce.RetryAfter > 0 {
+		// The server asked for a pause: the host's other pages wait too.
+		f.jobs.holdOff(host, min(ce.RetryAfter, maxHoldOff))
+	}
+	return page, err
+}
+
+// fetch is Fetch once the page may start, with ctx carrying its timeout.
+func (f *Fetcher) fetch(ctx context.Context, u *url.URL, j job.Job, rules []*rule, timeout time.Duration) (Page, error) {
 	ua := j.UserAgent
 	if ua == "" {
 		ua = f.opts.UserAgent
@@ -403,6 +428,18 @@ func contentTypeErr(u, mt string) *Error {
 // the redirect limit, the scheme, and the target's host written the way
 // browsers read it. Each hop's address is then checked by the dialer.
 func (f *Fetcher) checkRedirect(req *http.Request, via []*http.Request) error {
+	// A loop ends when a URL comes round a third time: the second visit
+	// is allowed, as some sites set a cookie and redirect to the same URL.
+	seen := 0
+	for _, v := range via {
+		if v.URL.String() == req.URL.String() {
+			seen++
+		}
+	}
+	if seen >= 2 {
+		return &Error{Kind: KindRedirects, URL: via[0].URL.String(),
+			Err: fmt.Errorf("a redirect loop: %s is redirected to a third time, after %d redirects", req.URL.Redacted(), len(via)-1)}
+	}
 	if len(via) > f.opts.MaxRedirects {
 		return &Error{Kind: KindRedirects, URL: via[0].URL.String(),
 			Err: fmt.Errorf("more than %d redirects (the last to %s)", f.opts.MaxRedirects, req.URL.Redacted())}

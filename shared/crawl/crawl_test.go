@@ -38,7 +38,6 @@ func TestFetchStatus(t *testing.T) {
 		http.Redirect(w, r, "/status/200", http.StatusMovedPermanently)
 	})
 	srv := newServer(t, mux)
-	f := newFetcher(t, Options{})
 
 	tests := []struct {
 		path       string
@@ -70,6 +69,8 @@ func TestFetchStatus(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.path, func(t *testing.T) {
+			// A fetcher each: a Retry-After holds the host's next pages.
+			f := newFetcher(t, Options{})
 			page, err := fetch(t, f, testJob(srv.URL+tt.path, nil))
 			if page.HTTPStatus != tt.status {
 				t.Errorf("page.HTTPStatus = %d, want %d", page.HTTPStatus, tt.status)

@@ -34,6 +34,9 @@ const (
 	KindRedirects   Kind = "too_many_redirects"
 	// KindFieldsTooLarge: the extracted fields exceed job.MaxFieldsBytes.
 	KindFieldsTooLarge Kind = "fields_too_large"
+	// KindHeadersTooLarge: the response's headers exceed what the crawler
+	// reads, which they do on every request.
+	KindHeadersTooLarge Kind = "headers_too_large"
 )
 
 // Error is a classified fetch failure: a Kind callers switch on, whether
@@ -120,6 +123,8 @@ func (e *Error) hint() string {
 		return "point the target at the final URL"
 	case KindFieldsTooLarge:
 		return "narrow the largest field's selector, or drop its all: true"
+	case KindHeadersTooLarge:
+		return "the site sends the same oversized headers every time; retrying cannot help, ask its owner or drop the target"
 	}
 	if e.Retryable {
 		return "it will be retried"
@@ -183,10 +188,14 @@ func classify(ctx context.Context, err error, rawURL string, timeout time.Durati
 		return &c
 	}
 	switch {
-	case errors.Is(ctx.Err(), context.DeadlineExceeded):
-		// The fetch's total timeout.
+	case errors.Is(context.Cause(ctx), errPageTimeout):
+		// The page's own timeout (its waits for host slots not counted).
 		return &Error{Kind: KindTimeout, Retryable: true, URL: rawURL,
 			Err: fmt.Errorf("no complete answer within %s: %w", timeout, err)}
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		// The caller's deadline: the worker's invocation ran out.
+		return &Error{Kind: KindTimeout, Retryable: true, URL: rawURL,
+			Err: fmt.Errorf("the invocation ran out of time before the page was done: %w", err)}
 	case errors.Is(ctx.Err(), context.Canceled) || errors.Is(err, context.Canceled):
 		return &Error{Kind: KindConnection, Retryable: true, URL: rawURL,
 			Err: fmt.Errorf("the fetch was canceled before it finished: %w", err)}
@@ -211,7 +220,7 @@ func classify(ctx context.Context, err error, rawURL string, timeout time.Durati
 	// says so only in its message (HTTP/1: "server response headers
 	// exceeded", HTTP/2: "response header list larger than").
 	if msg := err.Error(); strings.Contains(msg, "response headers exceeded") || strings.Contains(msg, "response header list larger than") {
-		return &Error{Kind: KindConnection, URL: rawURL,
+		return &Error{Kind: KindHeadersTooLarge, URL: rawURL,
 			Err: fmt.Errorf("the server's response headers are larger than the %d KiB the crawler reads, on every request: %w", maxHeaderBytes>>10, err)}
 	}
 	return &Error{Kind: KindConnection, Retryable: true, URL: rawURL, Err: err}

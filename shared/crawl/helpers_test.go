@@ -76,7 +76,11 @@ func asError(t testing.TB, err error) *Error {
 
 func fetch(t testing.TB, f *Fetcher, j job.Job) (Page, error) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	// Cancelled after a while, so a broken fetch cannot hang the test, but
+	// with no deadline: a context's deadline makes a page that must wait
+	// for its host hand itself back (Deferred) instead.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer time.AfterFunc(30*time.Second, cancel).Stop()
 	defer cancel()
 	return f.Fetch(ctx, j)
 }

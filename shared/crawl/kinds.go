@@ -5,4 +5,5 @@ package crawl
 var Kinds = []Kind{
 	KindTimeout, KindConnection, KindHTTP5xx, KindHTTP429, KindHTTP4xx, KindRobots, KindBlocked, KindTooLarge,
 	KindContentType, KindRequired, KindBadRule, KindRedirects, KindFieldsTooLarge,
+	KindHeadersTooLarge,
 }

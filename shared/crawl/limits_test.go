@@ -240,24 +240,47 @@ func TestResponseHeaderTimeout(t *testing.T) {
 	}
 }
 
-// TestRedirectLoop: a loop is followed 5 times, then fails for good.
+// TestRedirectLoop: a loop fails for good once a URL comes round a third
+// time, and a chain longer than MaxRedirects once it passes the limit.
 func TestRedirectLoop(t *testing.T) {
 	var hits atomic.Int32
 	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hits.Add(1)
-		http.Redirect(w, r, "/loop", http.StatusFound)
+		switch r.URL.Path {
+		case "/loop":
+			http.Redirect(w, r, "/loop", http.StatusFound)
+		case "/a":
+			http.Redirect(w, r, "/b", http.StatusFound)
+		case "/b":
+			http.Redirect(w, r, "/a", http.StatusFound)
+		default: // /hop/N → /hop/N+1, for ever
+			var n int
+			fmt.Sscanf(r.URL.Path, "/hop/%d", &n)
+			http.Redirect(w, r, fmt.Sprintf("/hop/%d", n+1), http.StatusFound)
+		}
 	}))
 	f := newFetcher(t, Options{}) // MaxRedirects defaults to 5
-	_, err := fetch(t, f, testJob(srv.URL+"/loop", nil))
-	ce := asError(t, err)
-	if ce.Kind != KindRedirects || ce.Retryable || Retryable(err) {
-		t.Fatalf("got %v, want a permanent %s", err, KindRedirects)
-	}
-	if n := hits.Load(); n != 6 {
-		t.Errorf("%d requests, want 6 (the first and 5 redirects)", n)
-	}
-	if !strings.Contains(err.Error(), "more than 5 redirects") {
-		t.Errorf("message %q", err)
+	for _, tt := range []struct {
+		path     string
+		requests int32
+		msg      string
+	}{
+		{"/loop", 2, "a redirect loop"},
+		{"/a", 4, "a redirect loop"},
+		{"/hop/0", 6, "more than 5 redirects"},
+	} {
+		hits.Store(0)
+		_, err := fetch(t, f, testJob(srv.URL+tt.path, nil))
+		ce := asError(t, err)
+		if ce.Kind != KindRedirects || ce.Retryable || Retryable(err) {
+			t.Fatalf("%s: got %v, want a permanent %s", tt.path, err, KindRedirects)
+		}
+		if n := hits.Load(); n != tt.requests {
+			t.Errorf("%s: %d requests, want %d", tt.path, n, tt.requests)
+		}
+		if !strings.Contains(err.Error(), tt.msg) {
+			t.Errorf("%s: message %q does not say %q", tt.path, err, tt.msg)
+		}
 	}
 }
 
@@ -276,8 +299,8 @@ func TestHugeHeaders(t *testing.T) {
 	f := newFetcher(t, Options{})
 	_, err := fetch(t, f, testJob(srv.URL, nil))
 	ce := asError(t, err)
-	if ce.Kind != KindConnection || ce.Retryable {
-		t.Fatalf("got %v, want a permanent %s", err, KindConnection)
+	if ce.Kind != KindHeadersTooLarge || ce.Retryable {
+		t.Fatalf("got %v, want a permanent %s", err, KindHeadersTooLarge)
 	}
 	if msg := err.Error(); !strings.Contains(msg, "response headers are larger than the 256 KiB") {
 		t.Errorf("message %q does not say the headers are too large", msg)

@@ -196,26 +196,27 @@ func TestHostSlotsReleased(t *testing.T) {
 }
 
 func TestHostLimiter(t *testing.T) {
-	l := newHostLimiter(1, 0)
-	release, err := l.acquire(context.Background(), "a")
+	one := hostLimits{max: 1}
+	l := newHostLimiter("request")
+	release, err := l.acquire(context.Background(), "a", one)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// A second request waits, and gives up with its context.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
 	defer cancel()
-	if _, err := l.acquire(ctx, "a"); !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "slots of a") {
+	if _, err := l.acquire(ctx, "a", one); !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "slots of a") {
 		t.Errorf("got %v", err)
 	}
 	// Another host does not wait.
-	rb, err := l.acquire(context.Background(), "b")
+	rb, err := l.acquire(context.Background(), "b", one)
 	if err != nil {
 		t.Fatal(err)
 	}
 	rb()
 	got := make(chan struct{})
 	go func() {
-		r, err := l.acquire(context.Background(), "a")
+		r, err := l.acquire(context.Background(), "a", one)
 		if err == nil {
 			r()
 		}
@@ -231,10 +232,11 @@ func TestHostLimiter(t *testing.T) {
 	// With a delay, an idle host is remembered until its delay is over,
 	// and swept when the map grows.
 	now := time.Unix(1000, 0)
-	l = newHostLimiter(0, time.Second)
+	paced := hostLimits{every: time.Second}
+	l = newHostLimiter("request")
 	l.now = func() time.Time { return now }
 	for i := range pruneAt {
-		r, err := l.acquire(context.Background(), fmt.Sprint(i))
+		r, err := l.acquire(context.Background(), fmt.Sprint(i), paced)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -244,7 +246,7 @@ func TestHostLimiter(t *testing.T) {
 		t.Fatalf("%d hosts tracked, want %d in their delay", n, pruneAt)
 	}
 	now = now.Add(2 * time.Second)
-	r, _ := l.acquire(context.Background(), "new")
+	r, _ := l.acquire(context.Background(), "new", paced)
 	r()
 	if n := l.len(); n != 1 {
 		t.Errorf("%d hosts tracked after a sweep, want 1", n)
