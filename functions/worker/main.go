@@ -19,7 +19,7 @@ import (
 
 func main() {
 	env := lambdafn.NewEnv(os.Getenv)
-	jobsURL := env.QueueURL("TARGETS_QUEUE_URL", "the URL of the targets queue, to delay retries")
+	jobsURL := env.QueueURL("TARGETS_QUEUE_URL", "the URL of the targets queue, to delay retries and hand jobs back")
 	dlqURL := env.QueueURL("TARGETS_DLQ_URL", "the URL of the targets dead-letter queue, for malformed jobs")
 	resultsURL := env.QueueURL("RESULTS_QUEUE_URL", "the URL of the results queue")
 	retryDelay := env.Duration("RETRY_DELAY", 30*time.Second, 0, queue.MaxVisibility)
@@ -44,6 +44,7 @@ func main() {
 	w := worker.New(crawl.New(crawlOpts), sqsq.New(client, resultsURL),
 		worker.WithDeadLetters(sqsq.New(client, dlqURL)),
 		worker.WithRetryDelay(jobs, worker.Backoff(retryDelay, queue.MaxVisibility)),
+		worker.WithRequeue(jobs),
 		worker.WithConcurrency(concurrency), worker.WithLogger(log))
 	lambdafn.Start(log, w.Handle)
 }

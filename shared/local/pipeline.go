@@ -75,7 +75,7 @@ func (p *Pipeline) init() {
 		}
 		p.planner = planner.New(p.Targets, p.TargetsQueue, p.Store, planner.WithLogger(p.Log.With(zap.String("function", "planner"))))
 		wopts := []worker.Option{
-			worker.WithDeadLetters(p.TargetsDLQ), worker.WithConcurrency(p.WorkerConcurrency),
+			worker.WithDeadLetters(p.TargetsDLQ), worker.WithRequeue(p.TargetsQueue), worker.WithConcurrency(p.WorkerConcurrency),
 			worker.WithLogger(p.Log.With(zap.String("function", "worker"))),
 		}
 		if p.RetryDelay != nil {

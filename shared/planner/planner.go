@@ -124,6 +124,9 @@ func WithParallelism(n int) Option {
 	}
 }
 
+// WithClock sets the clock that stamps runs and paces jobs (default time.Now).
+func WithClock(now func() time.Time) Option { return func(p *Planner) { p.now = now } }
+
 // New returns a planner for the targets in tf, sending jobs with jobs and
 // recording runs (and reading the latest results) with runs.
 func New(tf *targets.File, jobs Sender, runs Store, opts ...Option) *Planner {
@@ -154,9 +157,12 @@ func (p *Planner) Handle(ctx context.Context, tick Tick) (Response, error) {
 	prev := p.previous(ctx, tgts, log)
 	msgs := make([]queue.Outgoing, 0, len(tgts))
 	ids := make([]string, 0, len(tgts))
+	pace := newPacer(p.now())
 	for _, t := range tgts {
 		j := t.Job(runID, at)
 		j.Previous = prev[t.ID]
+		delay, notBefore := pace.next(t.Host(), t.HostRate)
+		j.NotBefore = notBefore
 		body, err := job.Encode(j)
 		if err != nil {
 			return Response{}, fmt.Errorf("plan %s: %w", runID, err)
@@ -165,6 +171,7 @@ func (p *Planner) Handle(ctx context.Context, tick Tick) (Response, error) {
 			ID:         entryID(len(msgs)),
 			Body:       body,
 			Attributes: job.Attributes(j.RunID, j.TargetID),
+			Delay:      delay,
 		})
 		ids = append(ids, t.ID)
 	}
@@ -183,7 +190,8 @@ func (p *Planner) Handle(ctx context.Context, tick Tick) (Response, error) {
 	if err := p.send(ctx, msgs, tgts); err != nil {
 		return Response{}, fmt.Errorf("plan %s: %w", runID, err)
 	}
-	log.Info("run planned", zap.Int("planned", len(msgs)), zap.Bool("new_run", created))
+	log.Info("run planned", zap.Int("planned", len(msgs)), zap.Bool("new_run", created),
+		zap.Duration("paced_over", pace.span), zap.String("slowest_host", pace.slowest))
 	return Response{RunID: runID, Schedule: tick.Schedule, ScheduledAt: at, Planned: len(msgs), NewRun: created}, nil
 }
 

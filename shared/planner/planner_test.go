@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"net/url"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -223,6 +224,7 @@ func TestHandleSendsOneJobPerTargetOfTheSchedule(t *testing.T) {
 		t.Fatalf("jobs sent for %q, want the 3 hourly targets only", ids)
 	}
 	entryIDs := map[string]bool{}
+	perHost := map[string]int{} // jobs so far, in file order (one batch)
 	for _, m := range msgs {
 		j := jobs[mustTarget(t, m)]
 		if m.Attributes[job.AttrRunID] != runID || m.Attributes[job.AttrTargetID] != j.TargetID || len(m.Attributes) != 2 {
@@ -232,9 +234,13 @@ func TestHandleSendsOneJobPerTargetOfTheSchedule(t *testing.T) {
 			t.Errorf("entry ID %q is empty or not unique", m.ID)
 		}
 		entryIDs[m.ID] = true
-		if m.Delay != 0 {
-			t.Errorf("job %s is delayed by %s", j.TargetID, m.Delay)
+		// Paced at the default host_rate of 1/s: a host's k-th job k s later.
+		host := strings.ToLower(mustHost(t, j.URL))
+		if want := time.Duration(perHost[host]) * time.Second; m.Delay != want || !j.NotBefore.IsZero() || j.HostRate != 1 || j.HostConcurrency != 2 {
+			t.Errorf("job %s: delay %s not_before %v host_rate %v host_concurrency %d, want %s, none, 1 and 2",
+				j.TargetID, m.Delay, j.NotBefore, j.HostRate, j.HostConcurrency, want)
 		}
+		perHost[host]++
 		if j.V != job.Version || j.RunID != runID || j.Schedule != "hourly" || !j.ScheduledAt.Equal(tickAt) {
 			t.Errorf("job %s: v=%d run_id=%q schedule=%q scheduled_at=%s", j.TargetID, j.V, j.RunID, j.Schedule, j.ScheduledAt)
 		}
@@ -817,5 +823,87 @@ func TestHandleValidatorsOnlyForSameRules(t *testing.T) {
 				t.Errorf("previous = %+v, want the latest result's validators", j.Previous)
 			}
 		})
+	}
+}
+
+func mustHost(t *testing.T, raw string) string {
+	t.Helper()
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Hostname()
+}
+
+// TestHandlePacesEachHost: the k-th job of a host is due k/rate after the
+// tick is planned (docs/aws.md, fleet-wide pacing), by SQS's DelaySeconds
+// (whole seconds, 0 to 900, per the SendMessageBatch API reference) and past
+// 900 s by not_before, so that no second holds more than rate jobs of a host.
+func TestHandlePacesEachHost(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("schedules:\n  hourly: { expression: \"rate(1 hour)\" }\ntargets:\n")
+	hosts := []struct {
+		host string
+		n    int
+		rate float64
+	}{{"a.example.com", 7, 2}, {"b.example.com", 3, 1}, {"c.example.com", 1000, 1}, {"d.example.com", 4, 0.5}}
+	for _, h := range hosts {
+		for i := range h.n {
+			fmt.Fprintf(&b, "  - { id: %s-%d, url: \"https://%s/%d\", schedule: hourly }\n", h.host[:1], i, h.host, i)
+		}
+	}
+	tf, err := targets.Parse("targets.yaml", []byte(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rate := map[string]float64{}
+	for _, h := range hosts {
+		rate[h.host] = h.rate
+	}
+	for i := range tf.Targets {
+		tf.Targets[i].HostRate = rate[tf.Targets[i].Host()]
+	}
+	planned := time.Date(2026, 11, 27, 9, 0, 2, 0, time.UTC)
+	send := &fakeSender{}
+	if _, err := planner.New(tf, send, &fakeRuns{}, planner.WithClock(func() time.Time { return planned })).Handle(context.Background(), hourly()); err != nil {
+		t.Fatal(err)
+	}
+	msgs := send.sent()
+	jobs := decodeJobs(t, msgs)
+	if len(msgs) != 1014 {
+		t.Fatalf("%d jobs sent, want 1014", len(msgs))
+	}
+	perSecond := map[string]map[int64]int{}
+	for _, m := range msgs {
+		j := jobs[mustTarget(t, m)]
+		host := mustHost(t, j.URL)
+		var k int
+		fmt.Sscanf(j.URL, "https://"+host+"/%d", &k)
+		offset := time.Duration(float64(k) / rate[host] * float64(time.Second))
+		wantDelay, wantNotBefore := offset.Truncate(time.Second), time.Time{}
+		if wantDelay > 15*time.Minute {
+			wantDelay, wantNotBefore = 15*time.Minute, planned.Add(offset)
+		}
+		if m.Delay != wantDelay || !j.NotBefore.Equal(wantNotBefore) || j.HostRate != rate[host] {
+			t.Errorf("%s: delay %s not_before %v host_rate %v, want %s, %v and %v", j.TargetID, m.Delay, j.NotBefore, j.HostRate, wantDelay, wantNotBefore, rate[host])
+		}
+		if _, err := job.DecodeJob([]byte(m.Body)); err != nil {
+			t.Errorf("%s: %v", j.TargetID, err)
+		}
+		due := planned.Add(m.Delay)
+		if !j.NotBefore.IsZero() {
+			due = j.NotBefore
+		}
+		if perSecond[host] == nil {
+			perSecond[host] = map[int64]int{}
+		}
+		perSecond[host][due.Unix()]++
+	}
+	for host, secs := range perSecond {
+		for sec, n := range secs {
+			if float64(n) > max(rate[host], 1) {
+				t.Errorf("%s: %d jobs due in second %d, more than its rate %v", host, n, sec, rate[host])
+			}
+		}
 	}
 }

@@ -6,11 +6,11 @@ package sqsevent
 import (
 	"context"
 	"strconv"
-	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
 	"go.uber.org/zap"
 
+	"github.com/cronless/cronless/shared/job"
 	"github.com/cronless/cronless/shared/queue"
 )
 
@@ -87,6 +87,16 @@ const (
 // failed, and SQS dead-letters it after maxReceiveCount receives.
 func DeadLetter(ctx context.Context, dlq Sender, rec events.SQSMessage, cause error, log *zap.Logger) bool {
 	log.Error("malformed message, not processed", zap.Error(cause))
+	return SendDeadLetter(ctx, dlq, rec, rec.Body, KindBadMessage, cause, log)
+}
+
+// maxErrorAttribute caps the error_message attribute.
+const maxErrorAttribute = 1024
+
+// SendDeadLetter sends body (rec's, or one that replaces it) to dlq with
+// rec's attributes and the reason (kind, cause) in its own, and reports
+// whether it was sent. With no dlq it reports false.
+func SendDeadLetter(ctx context.Context, dlq Sender, rec events.SQSMessage, body, kind string, cause error, log *zap.Logger) bool {
 	if dlq == nil {
 		return false
 	}
@@ -94,22 +104,13 @@ func DeadLetter(ctx context.Context, dlq Sender, rec events.SQSMessage, cause er
 	if attrs == nil {
 		attrs = map[string]string{}
 	}
-	msg := cause.Error()
-	if len(msg) > 1024 {
-		// Cut on a character boundary: an attribute value must be valid UTF-8.
-		cut := 1024
-		for cut > 0 && !utf8.RuneStart(msg[cut]) {
-			cut--
-		}
-		msg = msg[:cut]
-	}
-	attrs[AttrErrorKind] = KindBadMessage
-	attrs[AttrErrorMessage] = msg
+	attrs[AttrErrorKind] = kind
+	attrs[AttrErrorMessage] = job.CutText(cause.Error(), maxErrorAttribute)
 	attrs[AttrOriginalMessageID] = rec.MessageId
 	attrs[AttrSourceQueue] = rec.EventSourceARN
-	err := dlq.SendBatch(ctx, []queue.Outgoing{{ID: "dead-letter", Body: rec.Body, Attributes: attrs}})
+	err := dlq.SendBatch(ctx, []queue.Outgoing{{ID: "dead-letter", Body: body, Attributes: attrs}})
 	if err != nil {
-		log.Error("could not dead-letter the malformed message; it stays on its queue", zap.Error(err))
+		log.Error("could not dead-letter the message; it stays on its queue", zap.Error(err))
 		return false
 	}
 	return true

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -237,7 +238,7 @@ func TestDeadLetter(t *testing.T) {
 		}
 	})
 
-	t.Run("long reason is cut to 1024 bytes of valid UTF-8", func(t *testing.T) {
+	t.Run("long reason is cut to 1024 bytes of valid UTF-8, marked as cut", func(t *testing.T) {
 		for _, filler := range []string{"x", "é", "日本", "🙂"} {
 			dlq := &fakeSender{}
 			long := errors.New("a" + strings.Repeat(filler, 2000))
@@ -251,8 +252,9 @@ func TestDeadLetter(t *testing.T) {
 			if !utf8.ValidString(msg) {
 				t.Errorf("filler %q: error_message is not valid UTF-8 (cut inside a character)", filler)
 			}
-			if !strings.HasPrefix(long.Error(), msg) {
-				t.Errorf("filler %q: error_message is not a prefix of the cause", filler)
+			kept, marker, found := strings.Cut(msg, " … [cut: ")
+			if !found || !strings.HasPrefix(long.Error(), kept) || marker != fmt.Sprintf("%d bytes in all]", len(long.Error())) {
+				t.Errorf("filler %q: error_message %q… is not the cause's start and the cut marker", filler, msg[:20])
 			}
 		}
 	})

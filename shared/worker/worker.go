@@ -42,6 +42,7 @@ type Worker struct {
 	fetch       Fetcher
 	results     Sender
 	deadLetters Sender
+	requeue     Sender // the targets queue: jobs handed back (requeue.go)
 	jobs        VisibilityChanger
 	retryDelay  func(attempt int, retryAfter time.Duration) time.Duration
 	concurrency int
@@ -116,10 +117,11 @@ func New(fetch Fetcher, results Sender, opts ...Option) *Worker {
 
 // outcome is what became of one record.
 type outcome struct {
-	msg     events.SQSMessage
-	result  *job.Result  // to send; its job is done once it is sent
-	attempt *job.Attempt // a failed attempt to report (the job is retried)
-	retry   bool         // report in BatchItemFailures
+	msg      events.SQSMessage
+	result   *job.Result     // to send; its job is done once it is sent
+	attempt  *job.Attempt    // a failed attempt to report (the job is retried)
+	handBack *queue.Outgoing // the job again, delayed: the record is done once it is sent
+	retry    bool            // report in BatchItemFailures
 }
 
 // Handle crawls the jobs of one SQS batch. Every per-message problem is
@@ -138,9 +140,11 @@ func (w *Worker) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEven
 	_ = g.Wait() // never an error: outcomes say what failed
 
 	var failures sqsevent.Failures
-	var toSend []outcome
+	var toSend, handBacks []outcome
 	for _, o := range outs {
 		switch {
+		case o.handBack != nil:
+			handBacks = append(handBacks, o)
 		case o.retry:
 			failures.Add(o.msg.MessageId)
 			if o.attempt != nil {
@@ -158,6 +162,7 @@ func (w *Worker) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEven
 		defer cancel()
 	}
 	w.sendResults(ctx, toSend, &failures)
+	w.handBack(ctx, handBacks, &failures)
 	return failures.Response(ev), nil
 }
 
@@ -197,10 +202,19 @@ func (w *Worker) handleOne(ctx context.Context, rec events.SQSMessage) outcome {
 	}
 	log = log.With(obs.RunID(j.RunID), obs.TargetID(j.TargetID))
 	attempt := sqsevent.ReceiveCount(rec)
+	if !j.NotBefore.IsZero() {
+		if wait := j.NotBefore.Sub(w.now()); wait >= time.Second {
+			return w.notYet(ctx, rec, j, wait, log)
+		}
+	}
 
 	start := w.now()
 	page, err := w.fetch.Fetch(ctx, j)
 	elapsed := w.now().Sub(start)
+	var deferred *crawl.Deferred
+	if errors.As(err, &deferred) {
+		return w.deferred(ctx, rec, j, deferred, log)
+	}
 	// Every result records the rules it was crawled with (a 304's too: the
 	// planner sent validators only because they are the previous result's),
 	// so that the next plan sends validators only while they are unchanged.
