@@ -217,7 +217,7 @@ func TestTickSpread(t *testing.T) {
 				SlowestHost: "big.example", SlowestJobs: 10000, SlowestRate: 2, Period: time.Hour},
 			overlaps: true,
 			str:      "schedule s: 10000 targets on 1 host start within 1h23m20s (slowest host big.example: 10000 at 2/s)",
-			warns:    "schedule s: 10000 targets on 1 host needs 1h23m20s to start (slowest host big.example: 10000 at 2/s), longer than its period of 1h0m0s: ticks will overlap; raise the host's rate in hosts:, or run the schedule less often",
+			warns:    "schedule s: a tick needs 1h23m20s to start its 10000 targets on 1 host (slowest host big.example: 10000 at 2/s), longer than its period of 1h0m0s: ticks will overlap; raise the host's rate in hosts:, or run the schedule less often",
 		},
 		{
 			name: "the slowest host is not the biggest",

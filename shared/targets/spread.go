@@ -39,9 +39,9 @@ func (s Spread) String() string {
 	if s.Targets == 0 {
 		return fmt.Sprintf("schedule %s: no targets", s.Schedule)
 	}
-	return fmt.Sprintf("schedule %s: %d %s on %d %s start within %s (slowest host %s: %d at %s)",
+	return fmt.Sprintf("schedule %s: %d %s on %d %s %s within %s (slowest host %s: %d at %s)",
 		s.Schedule, s.Targets, plural(s.Targets, "target", "targets"), s.Hosts, plural(s.Hosts, "host", "hosts"),
-		roundDuration(s.Duration), s.SlowestHost, s.SlowestJobs, FormatRate(s.SlowestRate))
+		plural(s.Targets, "starts", "start"), roundDuration(s.Duration), s.SlowestHost, s.SlowestJobs, FormatRate(s.SlowestRate))
 }
 
 // Warning says why an overlapping tick is a problem and what to do; it is
@@ -50,9 +50,8 @@ func (s Spread) Warning() string {
 	if !s.Overlaps() {
 		return ""
 	}
-	return fmt.Sprintf("schedule %s: %d %s on %d %s needs %s to start (slowest host %s: %d at %s), longer than its period of %s: ticks will overlap; raise the host's rate in hosts:, or run the schedule less often",
-		s.Schedule, s.Targets, plural(s.Targets, "target", "targets"), s.Hosts, plural(s.Hosts, "host", "hosts"),
-		roundDuration(s.Duration), s.SlowestHost, s.SlowestJobs, FormatRate(s.SlowestRate), roundDuration(s.Period))
+	return fmt.Sprintf("schedule %s: a tick needs %s to start its %d %s on %d %s (slowest host %s: %d at %s), longer than its period of %s: ticks will overlap; raise the host's rate in hosts:, or run the schedule less often",
+		s.Schedule, roundDuration(s.Duration), s.Targets, plural(s.Targets, "target", "targets"), s.Hosts, plural(s.Hosts, "host", "hosts"), s.SlowestHost, s.SlowestJobs, FormatRate(s.SlowestRate), roundDuration(s.Period))
 }
 
 func plural(n int, one, many string) string {
