@@ -89,7 +89,7 @@ func TestCostSeedScenario(t *testing.T) {
 	within1Cent(t, "total", rep.Bill.Total, total)                             // ≈ 2.06
 	within1Cent(t, "with the free tier", rep.Bill.TotalWithFreeTier, withFree) // ≈ 0.71
 	if got := rep.Input.Schedules[0]; got.Ticks != 43200 || got.ColdTicks != 0 {
-		t.Errorf("schedule %+v: want 43,200 ticks, params after an idle gap", got)
+		t.Errorf("schedule %+v: want 43,200 ticks, none after an idle gap", got)
 	}
 	t.Logf("seed scenario: %.4f USD, %.4f USD with the free tier", total, withFree)
 }
