@@ -51,6 +51,7 @@ func (p *parser) hosts(f *File, n *yaml.Node) {
 		h.Name, h.Line, h.Col = name, kv.keyNode.Line, kv.keyNode.Column
 		f.Hosts[name] = h
 		f.HostNames = append(f.HostNames, name)
+		f.hostKeys[key] = name
 	}
 }
 
@@ -198,11 +199,8 @@ func (f *File) hostFor(host string) (Host, bool) {
 	if h, ok := f.Hosts[host]; ok {
 		return h, true
 	}
-	k := hostKey(host)
-	for _, name := range f.HostNames {
-		if hostKey(name) == k {
-			return f.Hosts[name], true
-		}
+	if name, ok := f.hostKeys[hostKey(host)]; ok {
+		return f.Hosts[name], true
 	}
 	return Host{}, false
 }

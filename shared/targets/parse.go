@@ -145,8 +145,9 @@ func (p *parser) topLevel(root *yaml.Node) *File {
 		Schedules: map[string]Schedule{},
 		Defaults: Defaults{Timeout: DefaultTimeout, UserAgent: DefaultUserAgent, Robots: DefaultRobots,
 			HostRate: DefaultHostRate, HostConcurrency: DefaultHostConcurrency},
-		Hosts: map[string]Host{},
-		file:  p.file,
+		Hosts:    map[string]Host{},
+		file:     p.file,
+		hostKeys: map[string]string{},
 	}
 	root = deref(root)
 	if isNull(root) {

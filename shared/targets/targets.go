@@ -78,7 +78,8 @@ type File struct {
 	// Targets are the targets in file order, with defaults applied.
 	Targets []Target
 
-	file string // the name Parse was given, for UnusedHosts
+	file     string            // the name Parse was given, for UnusedHosts
+	hostKeys map[string]string // hostKey of each hosts: entry -> its name
 }
 
 // Host is an entry of hosts:, the limits of one host's requests. A zero
