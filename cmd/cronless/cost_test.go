@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"path/filepath"
 	"strings"
@@ -169,6 +170,67 @@ func TestCostReadsTheRepositoryFiles(t *testing.T) {
 	}
 	if p := rep.Input.Params; p.WorkerBatchSize != 5 || p.WorkerMemoryMB != 1024 {
 		t.Errorf("params %+v: flags did not override", p)
+	}
+}
+
+// TestCostTickSpread: with a targets file, cost says how long each
+// schedule's tick takes to start, in the table and in JSON, and warns on
+// stderr when ticks overlap; with --targets N it says nothing of it.
+func TestCostTickSpread(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("schedules:\n  hourly: { expression: \"rate(1 hour)\" }\n  daily: { expression: \"cron(0 9 * * ? *)\" }\n")
+	b.WriteString("hosts:\n  big.example: { rate: 2/s }\n")
+	b.WriteString("targets:\n")
+	for i := range 10000 {
+		fmt.Fprintf(&b, "  - { id: big-%d, url: \"https://big.example/%d\", schedule: hourly }\n", i, i)
+	}
+	b.WriteString("  - { id: one, url: \"https://example.com/\", schedule: daily }\n")
+	path := writeFile(t, "targets.yaml", b.String())
+	params := "../../serverless.yml"
+	warning := "cronless: warning: schedule hourly: a tick needs 1h23m20s to start its 10000 targets on 1 host (slowest host big.example: 10000 at 2/s), " +
+		"longer than its period of 1h0m0s: ticks will overlap; raise the host's rate in hosts:, or run the schedule less often\n"
+
+	code, out, stderr := cli(t, "cost", "--targets", path, "--serverless", params, "-o", "table")
+	if code != exitOK || stderr != warning {
+		t.Fatalf("exit %d, stderr\n%s\nwant\n%s", code, stderr, warning)
+	}
+	for _, want := range []string{
+		"\nschedule hourly: 10000 targets on 1 host start within 1h23m20s (slowest host big.example: 10000 at 2/s)\n",
+		"schedule daily: 1 target on 1 host starts within 1s (slowest host example.com: 1 at 1/s)\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+
+	rep := costJSON(t, "--targets", path, "--serverless", params)
+	want := []costcmd.TickSpread{
+		{Schedule: "hourly", Targets: 10000, Hosts: 1, StartWithinSeconds: 5000, SlowestHost: "big.example", SlowestHostJobs: 10000,
+			SlowestHostRate: 2, PeriodSeconds: 3600, Overlaps: true},
+		{Schedule: "daily", Targets: 1, Hosts: 1, StartWithinSeconds: 1, SlowestHost: "example.com", SlowestHostJobs: 1,
+			SlowestHostRate: 1, PeriodSeconds: 86400},
+	}
+	if len(rep.TickSpread) != len(want) {
+		t.Fatalf("tick_spread %+v, want %+v", rep.TickSpread, want)
+	}
+	for i := range want {
+		if rep.TickSpread[i] != want[i] {
+			t.Errorf("tick_spread[%d] = %+v, want %+v", i, rep.TickSpread[i], want[i])
+		}
+	}
+
+	// --schedule puts every target on one schedule: 10,001 jobs, the
+	// slowest host's 10,000 at 2/s, every 2 hours: no overlap.
+	rep = costJSON(t, "--targets", path, "--serverless", params, "--schedule", "rate(2 hours)")
+	if s := rep.TickSpread; len(s) != 1 || s[0].Schedule != "flags" || s[0].Targets != 10001 || s[0].Hosts != 2 ||
+		s[0].StartWithinSeconds != 5000 || s[0].PeriodSeconds != 7200 || s[0].Overlaps {
+		t.Errorf("tick_spread with --schedule: %+v", s)
+	}
+
+	// A number of targets has no hosts: no spread, no warning.
+	code, out, stderr = cli(t, "cost", "--targets", "10000", "-o", "json")
+	if code != exitOK || stderr != "" || strings.Contains(out, "tick_spread") {
+		t.Errorf("--targets 10000: exit %d, stderr %q, tick_spread in %s", code, stderr, out)
 	}
 }
 

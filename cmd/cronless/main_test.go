@@ -112,8 +112,43 @@ func TestValidate(t *testing.T) {
 		t.Errorf("exit %d, stderr %q; want 2 with line:col and a suggestion", code, stderr)
 	}
 	// The repository's example file is valid.
-	if code, _, stderr := cli(t, "validate", "--targets", "../../targets.yaml"); code != exitOK {
-		t.Errorf("targets.yaml: exit %d: %s", code, stderr)
+	if code, _, stderr := cli(t, "validate", "--targets", "../../targets.yaml"); code != exitOK || stderr != "" {
+		t.Errorf("targets.yaml: exit %d, stderr %q; want 0 and no warnings", code, stderr)
+	}
+}
+
+// TestValidateTickSpread: validate says how long each schedule's tick takes
+// to start, and warns (exit 0) when ticks would overlap and when a hosts:
+// entry is on no target's host.
+func TestValidateTickSpread(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("schedules:\n  hourly: { expression: \"rate(1 hour)\" }\n  daily: { expression: \"cron(0 9 * * ? *)\" }\n")
+	b.WriteString("hosts:\n  big.example: { rate: 2/s }\n  exmaple.com: { rate: 5/s }\n")
+	b.WriteString("targets:\n")
+	for i := range 10000 {
+		fmt.Fprintf(&b, "  - { id: big-%d, url: \"https://big.example/%d\", schedule: hourly }\n", i, i)
+	}
+	for i := range 60 {
+		fmt.Fprintf(&b, "  - { id: small-%d, url: \"https://example.com/%d\", schedule: daily }\n", i, i)
+	}
+	path := writeFile(t, "targets.yaml", b.String())
+	code, out, stderr := cliAt(t, time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC), "validate", "--targets", path)
+	if code != exitOK {
+		t.Fatalf("exit %d, want 0 (warnings do not fail validate); stderr: %s", code, stderr)
+	}
+	for _, want := range []string{
+		"schedule hourly: 10000 targets on 1 host start within 1h23m20s (slowest host big.example: 10000 at 2/s)\n",
+		"schedule daily: 60 targets on 1 host start within 1m0s (slowest host example.com: 60 at 1/s)\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, out)
+		}
+	}
+	wantErr := "cronless: warning: schedule hourly: a tick needs 1h23m20s to start its 10000 targets on 1 host (slowest host big.example: 10000 at 2/s), " +
+		"longer than its period of 1h0m0s: ticks will overlap; raise the host's rate in hosts:, or run the schedule less often\n" +
+		"cronless: warning: " + path + ":6:3: hosts entry \"exmaple.com\" matches no target's host; did you mean \"example.com\"?\n"
+	if stderr != wantErr {
+		t.Errorf("stderr =\n%s\nwant\n%s", stderr, wantErr)
 	}
 }
 

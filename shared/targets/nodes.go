@@ -10,6 +10,12 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
+// keyHints say where a key misplaced into another mapping belongs.
+var keyHints = map[string]string{
+	"host_rate":        "a rate is a whole host's: set host_rate under defaults:, or rate under hosts: for one host",
+	"host_concurrency": "a concurrency is a whole host's: set host_concurrency under defaults:, or concurrency under hosts: for one host",
+}
+
 // entry is one key of a mapping and its value.
 type entry struct {
 	key     string
@@ -53,6 +59,8 @@ func (p *parser) fields(n *yaml.Node, noun string, allowed []string, example str
 			msg := fmt.Sprintf("unknown key %q in %s", e.key, noun)
 			if best := suggest(e.key, allowed); best != "" {
 				msg += fmt.Sprintf("; did you mean %q?", best)
+			} else if hint, found := keyHints[e.key]; found {
+				msg += "; " + hint
 			} else {
 				msg += "; remove it"
 			}

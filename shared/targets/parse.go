@@ -22,9 +22,10 @@ import (
 // The keys each level of the file accepts, in the order error messages list
 // them.
 var (
-	topKeys      = []string{"schedules", "defaults", "targets"}
+	topKeys      = []string{"schedules", "defaults", "hosts", "targets"}
 	scheduleKeys = []string{"expression", "timezone", "description"}
-	defaultsKeys = []string{"timeout", "user_agent", "robots"}
+	defaultsKeys = []string{"timeout", "user_agent", "robots", "host_rate", "host_concurrency"}
+	hostKeys     = []string{"rate", "concurrency"}
 	targetKeys   = []string{"id", "url", "schedule", "timeout", "user_agent", "robots", "extract"}
 	ruleKeys     = []string{"css", "attr", "all", "required", "regex"}
 )
@@ -142,14 +143,18 @@ func (p *parser) syntaxError(err error, data []byte) {
 func (p *parser) topLevel(root *yaml.Node) *File {
 	f := &File{
 		Schedules: map[string]Schedule{},
-		Defaults:  Defaults{Timeout: DefaultTimeout, UserAgent: DefaultUserAgent, Robots: DefaultRobots},
+		Defaults: Defaults{Timeout: DefaultTimeout, UserAgent: DefaultUserAgent, Robots: DefaultRobots,
+			HostRate: DefaultHostRate, HostConcurrency: DefaultHostConcurrency},
+		Hosts:    map[string]Host{},
+		file:     p.file,
+		hostKeys: map[string]string{},
 	}
 	root = deref(root)
 	if isNull(root) {
 		p.addf(root, "the file is empty; add a targets: list (see the example targets.yaml)")
 		return f
 	}
-	top := p.fields(root, "the file", topKeys, "schedules:, defaults: and targets:")
+	top := p.fields(root, "the file", topKeys, "schedules:, defaults:, hosts: and targets:")
 	if top == nil {
 		return f
 	}
@@ -158,6 +163,9 @@ func (p *parser) topLevel(root *yaml.Node) *File {
 	declared := p.schedules(f, top["schedules"])
 	if e, ok := top["defaults"]; ok {
 		p.defaults(&f.Defaults, e.value)
+	}
+	if e, ok := top["hosts"]; ok {
+		p.hosts(f, e.value)
 	}
 	e, ok := top["targets"]
 	if !ok {
@@ -260,6 +268,16 @@ func (p *parser) defaults(d *Defaults, n *yaml.Node) {
 		return
 	}
 	p.overrides(fields, "defaults", d)
+	if e, found := fields["host_rate"]; found {
+		if v, good := p.rate(e, "host_rate in defaults"); good {
+			d.HostRate = v
+		}
+	}
+	if e, found := fields["host_concurrency"]; found {
+		if v, good := p.concurrency(e, "host_concurrency in defaults"); good {
+			d.HostConcurrency = v
+		}
+	}
 }
 
 // overrides reads the keys a target shares with defaults (timeout,
@@ -303,14 +321,15 @@ func (p *parser) targets(f *File, n *yaml.Node, declared []string) {
 	}
 	firstLine := map[string]int{} // target id -> line it was first defined on
 	for i, item := range n.Content {
-		t, ok := p.target(f.Defaults, i, item, declared, firstLine)
+		t, ok := p.target(f, i, item, declared, firstLine)
 		if ok {
 			f.Targets = append(f.Targets, t)
 		}
 	}
 }
 
-func (p *parser) target(d Defaults, index int, n *yaml.Node, declared []string, firstLine map[string]int) (Target, bool) {
+func (p *parser) target(f *File, index int, n *yaml.Node, declared []string, firstLine map[string]int) (Target, bool) {
+	d := f.Defaults
 	n = deref(n)
 	noun := targetNoun(n, index)
 	fields := p.fields(n, noun, targetKeys, "{ id: example, url: https://example.com/, schedule: hourly }")
@@ -318,7 +337,7 @@ func (p *parser) target(d Defaults, index int, n *yaml.Node, declared []string, 
 		return Target{}, false
 	}
 	t := Target{Timeout: d.Timeout, UserAgent: d.UserAgent, Robots: d.Robots,
-		HostRate: DefaultHostRate, HostConcurrency: DefaultHostConcurrency}
+		HostRate: d.HostRate, HostConcurrency: d.HostConcurrency}
 	ok := true
 
 	// id
@@ -349,6 +368,15 @@ func (p *parser) target(d Defaults, index int, n *yaml.Node, declared []string, 
 		ok = false
 	} else {
 		t.URL = u
+		// The host's own limits, key by key, over the defaults.
+		if h, found := f.hostFor(t.Host()); found {
+			if h.Rate > 0 {
+				t.HostRate = h.Rate
+			}
+			if h.Concurrency > 0 {
+				t.HostConcurrency = h.Concurrency
+			}
+		}
 	}
 
 	// schedule

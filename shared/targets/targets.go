@@ -12,13 +12,24 @@
 //
 //	schedules:
 //	  hourly: { expression: "rate(1 hour)", timezone: "Asia/Seoul" }
-//	defaults: { timeout: 10s, robots: true }
+//	defaults: { timeout: 10s, robots: true, host_rate: 1/s, host_concurrency: 2 }
+//	hosts:
+//	  example.com: { rate: 5/s, concurrency: 4 }
 //	targets:
 //	  - id: example
 //	    url: https://example.com/
 //	    schedule: hourly
 //	    extract:
 //	      title: { css: title }
+//
+// A host's limits are its entry in hosts: (matched by host name, without
+// scheme, port or path, in any case), else host_rate and host_concurrency
+// of defaults:, else DefaultHostRate and DefaultHostConcurrency. A rate is
+// jobs a second, minute or hour started to the host by the whole fleet:
+// 1/s, 0.5/s, 30/m, 3600/h; a bare number is refused, as a bare timeout is,
+// because 5 could mean any of them. Concurrency is pages of the host one
+// worker crawls at once. TickSpread says how long a schedule's tick takes
+// to start every job at those rates.
 package targets
 
 import (
@@ -60,8 +71,28 @@ type File struct {
 	// Defaults are the file's defaults, with built-in values for what the
 	// file leaves out.
 	Defaults Defaults
+	// Hosts are the hosts: entries by host name (lower case, IPv6 addresses
+	// without brackets); HostNames are those names in file order.
+	Hosts     map[string]Host
+	HostNames []string
 	// Targets are the targets in file order, with defaults applied.
 	Targets []Target
+
+	file     string            // the name Parse was given, for UnusedHosts
+	hostKeys map[string]string // hostKey of each hosts: entry -> its name
+}
+
+// Host is an entry of hosts:, the limits of one host's requests. A zero
+// field is not set by the entry: the target takes the file's default.
+type Host struct {
+	// Name is the host name or address, as Target.Host gives it.
+	Name string
+	// Rate is jobs a second the fleet starts to the host; Concurrency is
+	// how many of its pages one worker crawls at once.
+	Rate        float64
+	Concurrency int
+	// Line and Col are where the entry's key is, for messages.
+	Line, Col int
 }
 
 // Schedule is a named schedule that targets refer to. Its name becomes part
@@ -96,6 +127,10 @@ type Defaults struct {
 	UserAgent string
 	// Robots is whether robots.txt is respected.
 	Robots bool
+	// HostRate and HostConcurrency are the limits of a host without an
+	// entry in hosts: (host_rate, host_concurrency).
+	HostRate        float64
+	HostConcurrency int
 }
 
 // Target is one page to crawl on a schedule, with defaults applied.

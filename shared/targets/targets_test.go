@@ -77,7 +77,8 @@ func TestParseExample(t *testing.T) {
 	if got, want := morning.Next(after), time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC); !got.Equal(want) {
 		t.Errorf("morning.Next(%s) = %s, want %s", after, got, want)
 	}
-	wantDefaults := Defaults{Timeout: 10 * time.Second, UserAgent: "cronless (+https://github.com/cronless/cronless)", Robots: true}
+	wantDefaults := Defaults{Timeout: 10 * time.Second, UserAgent: "cronless (+https://github.com/cronless/cronless)", Robots: true,
+		HostRate: DefaultHostRate, HostConcurrency: DefaultHostConcurrency}
 	if f.Defaults != wantDefaults {
 		t.Errorf("Defaults = %+v, want %+v", f.Defaults, wantDefaults)
 	}
@@ -150,7 +151,7 @@ func TestDefaultsAndOverrides(t *testing.T) {
 				`targets:`,
 				`  - { id: a, url: "https://example.com/", schedule: hourly }`,
 			),
-			defaults: Defaults{Timeout: DefaultTimeout, UserAgent: DefaultUserAgent, Robots: true},
+			defaults: Defaults{Timeout: DefaultTimeout, UserAgent: DefaultUserAgent, Robots: true, HostRate: 1, HostConcurrency: 2},
 			targets:  []Target{{ID: "a", Timeout: 10 * time.Second, UserAgent: DefaultUserAgent, Robots: true}},
 		},
 		{
@@ -162,7 +163,7 @@ func TestDefaultsAndOverrides(t *testing.T) {
 				`targets:`,
 				`  - { id: a, url: "https://example.com/", schedule: hourly }`,
 			),
-			defaults: Defaults{Timeout: DefaultTimeout, UserAgent: DefaultUserAgent, Robots: true},
+			defaults: Defaults{Timeout: DefaultTimeout, UserAgent: DefaultUserAgent, Robots: true, HostRate: 1, HostConcurrency: 2},
 			targets:  []Target{{ID: "a", Timeout: DefaultTimeout, UserAgent: DefaultUserAgent, Robots: true}},
 		},
 		{
@@ -174,7 +175,7 @@ func TestDefaultsAndOverrides(t *testing.T) {
 				`targets:`,
 				`  - { id: a, url: "https://example.com/", schedule: hourly }`,
 			),
-			defaults: Defaults{Timeout: 90 * time.Second, UserAgent: DefaultUserAgent, Robots: true},
+			defaults: Defaults{Timeout: 90 * time.Second, UserAgent: DefaultUserAgent, Robots: true, HostRate: 1, HostConcurrency: 2},
 			targets:  []Target{{ID: "a", Timeout: 90 * time.Second, UserAgent: DefaultUserAgent, Robots: true}},
 		},
 		{
@@ -189,7 +190,7 @@ func TestDefaultsAndOverrides(t *testing.T) {
 				`  - { id: c, url: "https://example.com/c", schedule: hourly, user_agent: "c-bot/2" }`,
 				`  - { id: d, url: "https://example.com/d", schedule: hourly, robots: false }`,
 			),
-			defaults: Defaults{Timeout: 5 * time.Second, UserAgent: "team-bot/1.0", Robots: true},
+			defaults: Defaults{Timeout: 5 * time.Second, UserAgent: "team-bot/1.0", Robots: true, HostRate: 1, HostConcurrency: 2},
 			targets: []Target{
 				{ID: "a", Timeout: 5 * time.Second, UserAgent: "team-bot/1.0", Robots: true},
 				{ID: "b", Timeout: 30 * time.Second, UserAgent: "team-bot/1.0", Robots: true},
@@ -207,7 +208,7 @@ func TestDefaultsAndOverrides(t *testing.T) {
 				`  - { id: a, url: "https://example.com/", schedule: hourly }`,
 				`  - { id: b, url: "https://example.com/", schedule: hourly, robots: true }`,
 			),
-			defaults: Defaults{Timeout: DefaultTimeout, UserAgent: DefaultUserAgent, Robots: false},
+			defaults: Defaults{Timeout: DefaultTimeout, UserAgent: DefaultUserAgent, Robots: false, HostRate: 1, HostConcurrency: 2},
 			targets: []Target{
 				{ID: "a", Timeout: DefaultTimeout, UserAgent: DefaultUserAgent, Robots: false},
 				{ID: "b", Timeout: DefaultTimeout, UserAgent: DefaultUserAgent, Robots: true},
@@ -386,7 +387,7 @@ func TestParseProblems(t *testing.T) {
 		{
 			name: "top level is a list",
 			file: yamlLines(`- id: example`),
-			want: []want{{1, 1, "the file must be a mapping like schedules:, defaults: and targets:; got a list"}},
+			want: []want{{1, 1, "the file must be a mapping like schedules:, defaults:, hosts: and targets:; got a list"}},
 		},
 		{
 			name: "unknown top-level key and no targets",
@@ -398,7 +399,7 @@ func TestParseProblems(t *testing.T) {
 			),
 			want: []want{
 				{1, 1, "the file has no targets; add a targets: list with at least one target (id, url, schedule)"},
-				{3, 1, `unknown key "target" in the file; did you mean "targets"? (allowed: schedules, defaults, targets)`},
+				{3, 1, `unknown key "target" in the file; did you mean "targets"? (allowed: schedules, defaults, hosts, targets)`},
 			},
 		},
 		{
@@ -445,7 +446,7 @@ func TestParseProblems(t *testing.T) {
 			want: []want{
 				{3, 5, `unknown key "expresion" in schedule "hourly"; did you mean "expression"? (allowed: expression, timezone, description)`},
 				{3, 5, `schedule "hourly" has no expression; add expression: "rate(1 hour)"`},
-				{5, 3, `unknown key "timout" in defaults; did you mean "timeout"? (allowed: timeout, user_agent, robots)`},
+				{5, 3, `unknown key "timout" in defaults; did you mean "timeout"? (allowed: timeout, user_agent, robots, host_rate, host_concurrency)`},
 				{11, 14, `extract field "title" of target "a" has no css; add css: "<selector>"`},
 				{11, 16, `unknown key "selector" in extract field "title" of target "a"; remove it (allowed: css, attr, all, required, regex)`},
 			},
@@ -716,6 +717,104 @@ func TestParseProblems(t *testing.T) {
 				`targets: []`,
 			),
 			want: []want{{6, 1, "a second YAML document starts here; put everything in one document and remove the ---"}},
+		},
+		{
+			name: "bad rates",
+			file: yamlLines(
+				`schedules:`,
+				`  hourly: { expression: "rate(1 hour)" }`,
+				`defaults: { host_rate: 5 }`,
+				`hosts:`,
+				`  a.example: { rate: 0/s }`,
+				`  b.example: { rate: -1/s }`,
+				`  c.example: { rate: fast }`,
+				`  d.example: { rate: 5 per second }`,
+				`  e.example: { rate: 2/d }`,
+				`  f.example: { rate: 1001/s }`,
+				`  g.example: { rate: "0.5" }`,
+				`  h.example: { rate: 1e3/s }`,
+				`  i.example: { rate: [1/s] }`,
+				`  j.example: { rate: }`,
+				`targets:`,
+				`  - { id: a, url: "https://a.example/", schedule: hourly }`,
+			),
+			want: []want{
+				{3, 24, `host_rate in defaults is the bare number 5; add a unit: 5/s (a second), 5/m (a minute) or 5/h (an hour)`},
+				{5, 22, `rate in hosts entry "a.example" "0/s" must be greater than 0; use a rate like 1/s, 0.5/s, 30/m or 3600/h (jobs a second, a minute or an hour, for the whole fleet)`},
+				{6, 22, `rate in hosts entry "b.example" "-1/s" must be greater than 0; use a rate like 1/s`},
+				{7, 22, `rate in hosts entry "c.example" "fast" is not a rate; use a rate like 1/s, 0.5/s, 30/m or 3600/h`},
+				{8, 22, `rate in hosts entry "d.example" "5 per second" is not a rate; use a rate like 1/s`},
+				{9, 22, `rate in hosts entry "e.example" "2/d" is not a rate`},
+				{10, 22, `rate in hosts entry "f.example" "1001/s" is more than 1000/s, the most a host may be given; use a rate like 1/s`},
+				{11, 22, `rate in hosts entry "g.example" is the bare number 0.5; add a unit: 0.5/s (a second), 0.5/m (a minute) or 0.5/h (an hour)`},
+				{12, 22, `rate in hosts entry "h.example" "1e3/s" is not a rate`},
+				{13, 22, `rate in hosts entry "i.example" must be a rate, got a list; use a rate like 1/s`},
+				{14, 22, `rate in hosts entry "j.example" must be a rate, got nothing`},
+			},
+		},
+		{
+			name: "bad concurrencies",
+			file: yamlLines(
+				`schedules:`,
+				`  hourly: { expression: "rate(1 hour)" }`,
+				`defaults: { host_concurrency: 0 }`,
+				`hosts:`,
+				`  a.example: { concurrency: 101 }`,
+				`  b.example: { concurrency: many }`,
+				`  c.example: { concurrency: 1.5 }`,
+				`  d.example: { concurrency: -2 }`,
+				`targets:`,
+				`  - { id: a, url: "https://a.example/", schedule: hourly }`,
+			),
+			want: []want{
+				{3, 31, `host_concurrency in defaults 0 is out of range; use a whole number of pages at once per worker, 1 to 100`},
+				{5, 29, `concurrency in hosts entry "a.example" 101 is out of range; use a whole number of pages at once per worker, 1 to 100`},
+				{6, 29, `concurrency in hosts entry "b.example" must be a whole number, got "many"; use a whole number`},
+				{7, 29, `concurrency in hosts entry "c.example" must be a whole number, got "1.5"`},
+				{8, 29, `concurrency in hosts entry "d.example" -2 is out of range`},
+			},
+		},
+		{
+			name: "bad hosts keys and entries",
+			file: yamlLines(
+				`schedules:`,
+				`  hourly: { expression: "rate(1 hour)" }`,
+				`hosts:`,
+				`  https://example.com: { rate: 5/s }`,
+				`  example.com/blog: { rate: 5/s }`,
+				`  example.com:8080: { rate: 5/s }`,
+				`  "": { rate: 5/s }`,
+				`  me@example.com: { rate: 5/s }`,
+				`  example.org: { rate: 5/s }`,
+				`  Example.ORG: { concurrency: 4 }`,
+				`  example.net: { speed: 5/s }`,
+				`  example.io: 5/s`,
+				`targets:`,
+				`  - { id: a, url: "https://example.com/", schedule: hourly, host_rate: 2/s }`,
+			),
+			want: []want{
+				{4, 3, `hosts key "https://example.com" is a URL; limits are per host, write the host name alone: "example.com"`},
+				{5, 3, `hosts key "example.com/blog" has a path; limits are per host, write "example.com"`},
+				{6, 3, `hosts key "example.com:8080" has a port; limits are per host whatever the port, write "example.com"`},
+				{7, 3, `keys in hosts must not be empty; write a host name such as example.com or an address such as 192.0.2.1`},
+				{8, 3, `hosts key "me@example.com" is not a host name; write a host name such as example.com`},
+				{10, 3, `hosts key "Example.ORG" is the same host as the entry at line 9 (host names ignore case); keep one of them`},
+				{11, 18, `unknown key "speed" in hosts entry "example.net"; remove it (allowed: rate, concurrency)`},
+				{12, 15, `hosts entry "example.io" must be a mapping like { rate: 5/s, concurrency: 4 }; got a string`},
+				{14, 61, `unknown key "host_rate" in target "a"; a rate is a whole host's: set host_rate under defaults:, or rate under hosts: for one host (allowed: id, url`},
+			},
+		},
+		{
+			name: "hosts is a list",
+			file: yamlLines(
+				`schedules:`,
+				`  hourly: { expression: "rate(1 hour)" }`,
+				`hosts:`,
+				`  - example.com: { rate: 5/s }`,
+				`targets:`,
+				`  - { id: a, url: "https://example.com/", schedule: hourly }`,
+			),
+			want: []want{{4, 3, `hosts must map host names to limits, e.g. example.com: { rate: 5/s, concurrency: 4 }; got a list`}},
 		},
 		{
 			name: "all problems are collected across targets",

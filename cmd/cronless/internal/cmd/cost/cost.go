@@ -19,6 +19,7 @@ import (
 	"github.com/cronless/cronless/cmd/cronless/internal/iostreams"
 	costmodel "github.com/cronless/cronless/shared/cost"
 	"github.com/cronless/cronless/shared/schedule"
+	"github.com/cronless/cronless/shared/targets"
 )
 
 // CostOptions are the options of `cronless cost`: the Factory's streams,
@@ -51,6 +52,25 @@ type Report struct {
 	ParamsSource string          `json:"params_source"`
 	Bill         costmodel.Bill  `json:"bill"`
 	EC2          *costmodel.EC2  `json:"ec2,omitempty"`
+	// TickSpread is, when a targets file was read, how long each
+	// schedule's tick takes to start every job at its hosts' rates.
+	TickSpread []TickSpread `json:"tick_spread,omitempty"`
+	spreads    []targets.Spread
+}
+
+// TickSpread is a targets.Spread as -o json writes it.
+type TickSpread struct {
+	Schedule           string  `json:"schedule"`
+	Targets            int     `json:"targets"`
+	Hosts              int     `json:"hosts"`
+	StartWithinSeconds float64 `json:"start_within_seconds"`
+	SlowestHost        string  `json:"slowest_host,omitempty"`
+	SlowestHostJobs    int     `json:"slowest_host_jobs,omitempty"`
+	SlowestHostRate    float64 `json:"slowest_host_rate,omitempty"` // jobs a second
+	// PeriodSeconds is the shortest time between two ticks, 0 for a
+	// schedule that fires once.
+	PeriodSeconds float64 `json:"period_seconds"`
+	Overlaps      bool    `json:"overlaps"`
 }
 
 // NewCmdCost estimates the monthly AWS bill of a setup; runF, when set,
@@ -67,6 +87,10 @@ from each schedule's expression in its time zone) and serverless.yml
 maxReceiveCount, log and result retention), or from flags. Flags override the
 files; with --targets N no targets file is read, and serverless.yml is read only
 if it exists (else its shipped defaults apply).
+
+With a targets file, it also says how long each schedule's tick takes to start
+every job when each host's jobs start at its rate (host_rate, hosts:), and warns
+on stderr when that is longer than the time between two ticks.
 
 Prices are public list prices of ` + strings.Join(costmodel.Regions(), " and ") + `, recorded ` + costmodel.PricesAsOf + `
 (shared/cost/prices.go, with the pricing pages to check them against). Choose
@@ -107,7 +131,7 @@ func costRun(o *CostOptions) error {
 	if err != nil {
 		return err
 	}
-	in, source, err := costInput(o)
+	in, source, spreads, err := costInput(o)
 	if err != nil {
 		return err
 	}
@@ -115,7 +139,14 @@ func costRun(o *CostOptions) error {
 	if err != nil {
 		return cmdutil.UsageError{Err: err}
 	}
-	rep := Report{Input: in, ParamsSource: source, Bill: bill}
+	rep := Report{Input: in, ParamsSource: source, Bill: bill, spreads: spreads}
+	for _, sp := range spreads {
+		rep.TickSpread = append(rep.TickSpread, TickSpread{
+			Schedule: sp.Schedule, Targets: sp.Targets, Hosts: sp.Hosts, StartWithinSeconds: sp.Duration.Seconds(),
+			SlowestHost: sp.SlowestHost, SlowestHostJobs: sp.SlowestJobs, SlowestHostRate: sp.SlowestRate,
+			PeriodSeconds: sp.Period.Seconds(), Overlaps: sp.Overlaps(),
+		})
+	}
 	if o.compareEC2 != "" {
 		e, err := costmodel.CompareEC2(in.Region, o.compareEC2, o.upkeepHours, o.upkeepRate)
 		if err != nil {
@@ -124,6 +155,11 @@ func costRun(o *CostOptions) error {
 		rep.EC2 = &e
 	} else if o.flags.Changed("upkeep-hours") || o.flags.Changed("upkeep-rate") {
 		return cmdutil.Usagef("--upkeep-hours and --upkeep-rate go with --compare-ec2")
+	}
+	for _, sp := range spreads {
+		if w := sp.Warning(); w != "" {
+			fmt.Fprintf(o.IO.ErrOut, "cronless: warning: %s\n", w)
+		}
 	}
 	switch format {
 	case "json":
@@ -134,50 +170,51 @@ func costRun(o *CostOptions) error {
 	return costTable(o.IO.Out, rep)
 }
 
-// costInput builds the model's input from the files and the flags.
-func costInput(o *CostOptions) (costmodel.Input, string, error) {
+// costInput builds the model's input from the files and the flags, and,
+// when a targets file is read, how long each schedule's tick takes to start.
+func costInput(o *CostOptions) (costmodel.Input, string, []targets.Spread, error) {
 	flags, region := o.flags, o.Region
 	in := costmodel.DefaultInput()
 	if region != "" {
 		in.Region = region
 	}
 	if _, err := costmodel.PricesFor(in.Region); err != nil {
-		return in, "", cmdutil.Usagef("--region: %v", err)
+		return in, "", nil, cmdutil.Usagef("--region: %v", err)
 	}
 
 	// The flags' own ranges first, so their errors name the flag.
 	if flags.Changed("batch-size") {
 		if err := cmdutil.RangeFlag("batch-size", o.batchSize, costmodel.BatchSize); err != nil {
-			return in, "", err
+			return in, "", nil, err
 		}
 	}
 	if flags.Changed("memory") {
 		if err := cmdutil.RangeFlag("memory", o.memory, costmodel.LambdaMemoryMB); err != nil {
-			return in, "", err
+			return in, "", nil, err
 		}
 	}
 	if err := cmdutil.DurationFlag("duration", o.duration, time.Millisecond, 15*time.Minute); err != nil {
-		return in, "", err
+		return in, "", nil, err
 	}
 	if err := cmdutil.DurationFlag("init-duration", o.initDuration, 0, 10*time.Second); err != nil {
-		return in, "", err
+		return in, "", nil, err
 	}
 	if o.resultKB <= 0 || o.resultKB > 256 || math.IsNaN(o.resultKB) {
-		return in, "", cmdutil.Usagef("--result-kb %g: must be above 0 and at most 256", o.resultKB)
+		return in, "", nil, cmdutil.Usagef("--result-kb %g: must be above 0 and at most 256", o.resultKB)
 	}
 	if o.failureRate < 0 || o.failureRate > 0.99 || math.IsNaN(o.failureRate) {
-		return in, "", cmdutil.Usagef("--failure-rate %g: must be between 0 and 0.99", o.failureRate)
+		return in, "", nil, cmdutil.Usagef("--failure-rate %g: must be between 0 and 0.99", o.failureRate)
 	}
 	coldRate := -1.0 // derived
 	if o.coldStartRate != "auto" {
 		r, err := strconv.ParseFloat(o.coldStartRate, 64)
 		if err != nil || r < 0 || r > 1 || math.IsNaN(r) {
-			return in, "", cmdutil.Usagef(`--cold-start-rate %q: use a share between 0 and 1, or "auto"`, o.coldStartRate)
+			return in, "", nil, cmdutil.Usagef(`--cold-start-rate %q: use a share between 0 and 1, or "auto"`, o.coldStartRate)
 		}
 		coldRate = r
 	}
 	if flags.Changed("timezone") && o.schedule == "" {
-		return in, "", cmdutil.Usagef("--timezone goes with --schedule")
+		return in, "", nil, cmdutil.Usagef("--timezone goes with --schedule")
 	}
 
 	// Parameters: serverless.yml's, or the shipped defaults when there is
@@ -188,11 +225,11 @@ func costInput(o *CostOptions) (costmodel.Input, string, error) {
 	case errors.Is(err, fs.ErrNotExist) && !flags.Changed("serverless"):
 		source = "defaults (no " + o.serverless + ")"
 	case err != nil:
-		return in, "", cmdutil.Usagef("--serverless: %v", err)
+		return in, "", nil, cmdutil.Usagef("--serverless: %v", err)
 	default:
 		p, err := costmodel.ParseParams(data)
 		if err != nil {
-			return in, "", cmdutil.Usagef("%s: %v", o.serverless, err)
+			return in, "", nil, cmdutil.Usagef("%s: %v", o.serverless, err)
 		}
 		in.Params = p
 	}
@@ -203,23 +240,24 @@ func costInput(o *CostOptions) (costmodel.Input, string, error) {
 		in.Params.WorkerMemoryMB = o.memory
 	}
 	if err := in.Params.Validate(); err != nil {
-		return in, "", cmdutil.Usagef("%s: %v", source, err)
+		return in, "", nil, cmdutil.Usagef("%s: %v", source, err)
 	}
 
 	// Schedules.
+	var spreads []targets.Spread
 	var expr schedule.Expr
 	loc := time.UTC
 	if o.schedule != "" {
 		if expr, err = schedule.Parse(o.schedule); err != nil {
-			return in, "", cmdutil.Usagef("--schedule: %v", err)
+			return in, "", nil, cmdutil.Usagef("--schedule: %v", err)
 		}
 		if loc, err = time.LoadLocation(o.timezone); err != nil {
-			return in, "", cmdutil.Usagef("--timezone %q: not an IANA time zone (e.g. UTC, Asia/Seoul)", o.timezone)
+			return in, "", nil, cmdutil.Usagef("--timezone %q: not an IANA time zone (e.g. UTC, Asia/Seoul)", o.timezone)
 		}
 	}
 	if n, err := strconv.Atoi(o.targets); err == nil {
 		if n < 0 || n > 10_000_000 {
-			return in, "", cmdutil.Usagef("--targets %d: must be between 0 and 10000000", n)
+			return in, "", nil, cmdutil.Usagef("--targets %d: must be between 0 and 10000000", n)
 		}
 		if expr.IsZero() {
 			expr, _ = schedule.Parse("rate(1 hour)")
@@ -228,14 +266,17 @@ func costInput(o *CostOptions) (costmodel.Input, string, error) {
 	} else {
 		tf, err := cmdutil.LoadTargets(o.targets)
 		if err != nil {
-			return in, "", fmt.Errorf("%w (--targets takes a targets file or a number of targets)", err)
+			return in, "", nil, fmt.Errorf("%w (--targets takes a targets file or a number of targets)", err)
 		}
 		if !expr.IsZero() {
 			in.Schedules = []costmodel.Schedule{costmodel.NewSchedule("flags", expr, loc, len(tf.Targets))}
+			s := targets.Schedule{Name: "flags", Expression: expr.String(), Expr: expr, Timezone: loc.String(), Location: loc}
+			spreads = append(spreads, targets.TickSpread(s, tf.Targets, costmodel.MonthStart(loc)))
 		} else {
 			for _, name := range tf.ScheduleNames {
 				s := tf.Schedules[name]
 				in.Schedules = append(in.Schedules, costmodel.NewSchedule(name, s.Expr, s.Location, len(tf.TargetsFor(name))))
+				spreads = append(spreads, tf.TickSpread(name, costmodel.MonthStart(s.Location)))
 			}
 		}
 	}
@@ -245,7 +286,7 @@ func costInput(o *CostOptions) (costmodel.Input, string, error) {
 	in.FailureRate = o.failureRate
 	in.ColdStartRate = coldRate
 	in.InitDuration = o.initDuration
-	return in, source, nil
+	return in, source, spreads, nil
 }
 
 // costTable prints the report for a person.
@@ -259,6 +300,12 @@ func costTable(w io.Writer, rep Report) error {
 	}
 	if err := st.Write(w); err != nil {
 		return err
+	}
+	if len(rep.spreads) > 0 {
+		fmt.Fprintln(w)
+		for _, sp := range rep.spreads {
+			fmt.Fprintln(w, sp)
+		}
 	}
 	cold := "derived"
 	if in.ColdStartRate >= 0 {

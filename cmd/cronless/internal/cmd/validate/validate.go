@@ -26,7 +26,12 @@ func NewCmdValidate(f *cmdutil.Factory, runF func(*ValidateOptions) error) *cobr
 		Short: "Check a targets file and show when each schedule fires next",
 		Long: `Check a targets file: every problem is reported with its line and column and
 what to change. When the file is valid, each schedule is shown with its targets
-and its next three times.`,
+and its next three times, and with how long one tick takes to start every job
+when each host's jobs start at its rate (host_rate, hosts:).
+
+Warnings, on stderr, do not make the file invalid (the exit status stays 0):
+a tick that needs longer to start than the time to the next tick (ticks would
+overlap), and a hosts: entry no target's URL is on.`,
 		Example: "  cronless validate --targets targets.yaml",
 	}, opts, &opts.TargetsFile, runF, validateRun)
 }
@@ -51,5 +56,19 @@ func validateRun(opts *ValidateOptions, tf *targets.File) error {
 		t.Add(name, sc.Expression, sc.Location, len(tf.TargetsFor(name)), next)
 	}
 	fmt.Fprintf(opts.IO.Out, "%s: valid, %d targets, %d schedules\n\n", opts.TargetsFile, len(tf.Targets), len(tf.Schedules))
-	return t.Write(opts.IO.Out)
+	if err := t.Write(opts.IO.Out); err != nil {
+		return err
+	}
+	fmt.Fprintln(opts.IO.Out)
+	for _, name := range tf.ScheduleNames {
+		sp := tf.TickSpread(name, now)
+		fmt.Fprintln(opts.IO.Out, sp)
+		if w := sp.Warning(); w != "" {
+			fmt.Fprintf(opts.IO.ErrOut, "cronless: warning: %s\n", w)
+		}
+	}
+	for _, p := range tf.UnusedHosts() {
+		fmt.Fprintf(opts.IO.ErrOut, "cronless: warning: %s\n", p)
+	}
+	return nil
 }
