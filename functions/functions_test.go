@@ -246,6 +246,7 @@ func TestFunctionsUnderRIE(t *testing.T) {
 	// schedule is the one events/schedule.json names.
 	targetsYAML := fmt.Sprintf(`schedules:
   hourly: { expression: "rate(1 hour)", timezone: "Asia/Seoul" }
+defaults: { host_rate: 1000/s } # not a pacing test: the local host at full speed
 targets:
   - { id: one, url: "%[1]s/one", schedule: hourly, extract: { h1: { css: h1 } } }
   - { id: two, url: "%[1]s/two", schedule: hourly }

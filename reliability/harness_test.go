@@ -203,7 +203,7 @@ func targetIDs(n int) []string {
 // targetsYAML is a targets file of one schedule "tick" with a target per id.
 func targetsYAML(base string, ids []string) string {
 	var b strings.Builder
-	b.WriteString("schedules:\n  tick: { expression: \"rate(1 hour)\" }\ntargets:\n")
+	b.WriteString("schedules:\n  tick: { expression: \"rate(1 hour)\" }\ndefaults: { host_rate: 1000/s }\ntargets:\n")
 	for _, id := range ids {
 		fmt.Fprintf(&b, "  - { id: %s, url: \"%s/p/%s\", schedule: tick, extract: { title: { css: title } } }\n", id, base, id)
 	}

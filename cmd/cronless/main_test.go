@@ -66,7 +66,7 @@ func TestHelpOnEveryCommand(t *testing.T) {
 }
 
 func TestUsageErrorsExit2(t *testing.T) {
-	good := writeFile(t, "targets.yaml", "schedules:\n  s: { expression: \"rate(1 hour)\" }\ntargets:\n  - { id: a, url: \"https://example.com/\", schedule: s }\n")
+	good := writeFile(t, "targets.yaml", "schedules:\n  s: { expression: \"rate(1 hour)\" }\ndefaults: { host_rate: 1000/s }\ntargets:\n  - { id: a, url: \"https://example.com/\", schedule: s }\n")
 	tests := []struct {
 		name string
 		args []string
@@ -101,12 +101,12 @@ func TestUsageErrorsExit2(t *testing.T) {
 }
 
 func TestValidate(t *testing.T) {
-	good := writeFile(t, "targets.yaml", "schedules:\n  s: { expression: \"cron(0 9 * * ? *)\", timezone: Asia/Seoul }\ntargets:\n  - { id: a, url: \"https://example.com/\", schedule: s }\n")
+	good := writeFile(t, "targets.yaml", "schedules:\n  s: { expression: \"cron(0 9 * * ? *)\", timezone: Asia/Seoul }\ndefaults: { host_rate: 1000/s }\ntargets:\n  - { id: a, url: \"https://example.com/\", schedule: s }\n")
 	code, out, stderr := cli(t, "validate", "--targets", good)
 	if code != exitOK || !strings.Contains(out, "valid, 1 targets") || !strings.Contains(out, "KST") {
 		t.Errorf("exit %d, out %q, err %q", code, out, stderr)
 	}
-	bad := writeFile(t, "targets.yaml", "schedules:\n  s: { expression: \"rate(1 hour)\" }\ntargets:\n  - id: a\n    url: https://example.com/\n    shedule: s\n")
+	bad := writeFile(t, "targets.yaml", "schedules:\n  s: { expression: \"rate(1 hour)\" }\ndefaults: { host_rate: 1000/s }\ntargets:\n  - id: a\n    url: https://example.com/\n    shedule: s\n")
 	code, _, stderr = cli(t, "validate", "--targets", bad)
 	if code != exitUsage || !strings.Contains(stderr, "targets.yaml:6:5") || !strings.Contains(stderr, `did you mean "schedule"`) {
 		t.Errorf("exit %d, stderr %q; want 2 with line:col and a suggestion", code, stderr)
@@ -214,6 +214,7 @@ func TestRunOnceAndResults(t *testing.T) {
 	tf := writeFile(t, "targets.yaml", fmt.Sprintf(`schedules:
   fast: { expression: "rate(5 minutes)" }
   slow: { expression: "rate(1 day)" }
+defaults: { host_rate: 1000/s } # not a pacing test: the local host at full speed
 targets:
   - { id: one, url: "%[1]s/1", schedule: fast, extract: { links: { css: a, attr: href, all: true } } }
   - { id: two, url: "%[1]s/2", schedule: fast }
@@ -269,7 +270,7 @@ func TestResultsWithoutDatabase(t *testing.T) {
 
 func TestInvoke(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "local.db")
-	tf := writeFile(t, "targets.yaml", "schedules:\n  hourly: { expression: \"rate(1 hour)\" }\ntargets:\n  - { id: example, url: \"https://example.com/\", schedule: hourly }\n  - { id: other, url: \"https://example.org/\", schedule: hourly }\n")
+	tf := writeFile(t, "targets.yaml", "schedules:\n  hourly: { expression: \"rate(1 hour)\" }\ndefaults: { host_rate: 1000/s }\ntargets:\n  - { id: example, url: \"https://example.com/\", schedule: hourly }\n  - { id: other, url: \"https://example.org/\", schedule: hourly }\n")
 
 	code, out, stderr := cli(t, "invoke", "planner", "--event", "../../events/schedule.json", "--targets", tf, "--db", db)
 	if code != exitOK {

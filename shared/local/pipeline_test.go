@@ -79,6 +79,7 @@ func newEnv(t *testing.T, base string) *env {
 	t.Helper()
 	return newEnvYAML(t, fmt.Sprintf(`schedules:
   tick: { expression: "rate(1 hour)" }
+defaults: { host_rate: 1000/s } # not a pacing test: the local host at full speed
 targets:
   - { id: a, url: "%[1]s/a", schedule: tick, extract: { title: { css: title } } }
   - { id: b, url: "%[1]s/b", schedule: tick }
@@ -411,6 +412,7 @@ func TestPipelineConditionalRequests(t *testing.T) {
 	t.Cleanup(srv.Close)
 	e := newEnvYAML(t, fmt.Sprintf(`schedules:
   tick: { expression: "rate(1 hour)" }
+defaults: { host_rate: 1000/s } # not a pacing test: the local host at full speed
 targets:
   - { id: page, url: "%[1]s/page", schedule: tick, extract: { price: { css: .price, required: true } } }
   - { id: plain, url: "%[1]s/plain", schedule: tick }
@@ -502,6 +504,7 @@ func TestPipelineConditionalRequestsRulesChange(t *testing.T) {
 	targetsYAML := func(extract string) string {
 		return fmt.Sprintf(`schedules:
   tick: { expression: "rate(1 hour)" }
+defaults: { host_rate: 1000/s } # not a pacing test: the local host at full speed
 targets:
   - { id: page, url: "%s/page", schedule: tick, extract: %s }
 `, srv.URL, extract)
@@ -656,7 +659,7 @@ func (d *dyingSender) SendBatch(ctx context.Context, msgs []queue.Outgoing) erro
 func TestPipelineKilledPlanningIsReplannedOnRestart(t *testing.T) {
 	s := newSite(t)
 	var yaml strings.Builder
-	yaml.WriteString("schedules:\n  tick: { expression: \"rate(1 hour)\" }\ntargets:\n")
+	yaml.WriteString("schedules:\n  tick: { expression: \"rate(1 hour)\" }\ndefaults: { host_rate: 1000/s }\ntargets:\n")
 	const n = 35 // four batches of jobs
 	for i := range n {
 		fmt.Fprintf(&yaml, "  - { id: t%02d, url: \"%s/a?%d\", schedule: tick }\n", i, s.URL, i)

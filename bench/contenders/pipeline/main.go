@@ -28,6 +28,7 @@ import (
 
 	"github.com/cronless/cronless/bench/contend"
 	"github.com/cronless/cronless/shared/crawl"
+	"github.com/cronless/cronless/shared/job"
 	"github.com/cronless/cronless/shared/local"
 	"github.com/cronless/cronless/shared/queue/localq"
 	"github.com/cronless/cronless/shared/sqlite"
@@ -38,9 +39,14 @@ import (
 func main() { contend.Main("pipeline", run) }
 
 // TargetsYAML is the targets file of urls: one schedule, a target per URL.
-func TargetsYAML(urls []string) string {
+// The fixture's hosts are set explicitly to concurrency requests at once
+// per worker and an unpaced rate (the most targets.yaml allows): the bench
+// measures the pipeline's throughput, not the polite defaults of 2 at once
+// and 1 a second.
+func TargetsYAML(urls []string, concurrency int) string {
 	var b strings.Builder
-	b.WriteString("schedules:\n  bench: { expression: \"rate(1 hour)\" }\ntargets:\n")
+	b.WriteString("schedules:\n  bench: { expression: \"rate(1 hour)\" }\n")
+	fmt.Fprintf(&b, "defaults: { host_rate: %d/s, host_concurrency: %d }\ntargets:\n", job.MaxHostRate, concurrency)
 	for i, u := range urls {
 		fmt.Fprintf(&b, "  - { id: t%d, url: %q, schedule: bench, extract: { h1: { css: h1 }, links: { css: \"a[href]\", attr: href, all: true } } }\n", i, u)
 	}
@@ -51,7 +57,7 @@ func run(ctx context.Context, cfg contend.Config, w *contend.Writer, errs *conte
 	// The suite takes the pipeline's time and CPU from drain_seconds and
 	// drain_cpu_seconds: from the tick to drained, without the set-up
 	// before it and the read-back after it.
-	tf, err := targets.Parse("targets.yaml", []byte(TargetsYAML(cfg.URLs)))
+	tf, err := targets.Parse("targets.yaml", []byte(TargetsYAML(cfg.URLs, cfg.Concurrency)))
 	if err != nil {
 		return err
 	}
