@@ -32,7 +32,10 @@ const (
 	KindRequired    Kind = "required_field_missing"
 	KindBadRule     Kind = "bad_rule"
 	KindRedirects   Kind = "too_many_redirects"
-	// KindFieldsTooLarge: the extracted fields exceed job.MaxFieldsBytes.
+	// KindFieldsTooLarge: the extracted fields exceed job.MaxFieldsBytes
+	// even cut to nothing (their names alone). Fields that are merely too
+	// large are cut and marked (Page.Truncated) instead; results stored
+	// before that carry this kind for them.
 	KindFieldsTooLarge Kind = "fields_too_large"
 )
 
@@ -119,7 +122,7 @@ func (e *Error) hint() string {
 	case KindRedirects:
 		return "point the target at the final URL"
 	case KindFieldsTooLarge:
-		return "narrow the largest field's selector, or drop its all: true"
+		return "extract fewer fields"
 	}
 	if e.Retryable {
 		return "it will be retried"
