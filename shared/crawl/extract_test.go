@@ -336,4 +336,3 @@ func TestRequiredFieldMessage(t *testing.T) {
 		}
 	}
 }
-
