@@ -435,13 +435,18 @@ func DecodeResult(body []byte) (Result, error) {
 	return r, r.Validate()
 }
 
-// Encode marshals a Job or Result for a message body.
+// Encode marshals a Job or Result for a message body. It does not escape
+// HTML: a result's fields of MaxFieldsBytes (their canonical JSON) would
+// take up to six times as many bytes escaped ("<" as \u003c), more than a
+// message holds (1 MiB).
 func Encode(v any) (string, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
 		return "", fmt.Errorf("encode message: %w", err)
 	}
-	return string(b), nil
+	return strings.TrimSuffix(b.String(), "\n"), nil
 }
 
 func decodeStrict(body []byte, v any) error {

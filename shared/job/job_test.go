@@ -319,6 +319,30 @@ func TestTruncatedRoundTrip(t *testing.T) {
 	}
 }
 
+// A result whose fields take MaxFieldsBytes as canonical JSON, all of them
+// markup, is a message of little more: HTML is not escaped, so it fits a
+// results-queue message (1 MiB), and it decodes back the same.
+func TestEncodeLargestFields(t *testing.T) {
+	at := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+	markup := strings.Repeat("<a href=\"x?a=1&b=2\">&amp;</a>", job.MaxFieldsBytes/40)
+	r := job.Result{V: 1, RunID: "r", TargetID: "t", URL: "https://x/?a=1&b=<2>", ScheduledAt: at, FetchedAt: at,
+		Status: job.StatusOK, Fields: map[string]any{"html": markup}}
+	body, err := job.Encode(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if max := job.MaxFieldsBytes + len(markup)/4 + 1024; len(body) > max {
+		t.Errorf("the message takes %d bytes, want at most %d", len(body), max)
+	}
+	if !strings.Contains(body, `"url":"https://x/?a=1&b=<2>"`) || strings.HasSuffix(body, "\n") {
+		t.Errorf("message %.200s… escapes HTML or ends in a newline", body)
+	}
+	back, err := job.DecodeResult([]byte(body))
+	if err != nil || back.Fields["html"] != markup || back.URL != r.URL {
+		t.Errorf("round trip: %v", err)
+	}
+}
+
 func TestRunIDDeterministic(t *testing.T) {
 	seoul, _ := time.LoadLocation("Asia/Seoul")
 	a := job.RunID("hourly", time.Date(2026, 11, 27, 18, 0, 0, 0, seoul))
