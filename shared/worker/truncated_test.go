@@ -15,9 +15,9 @@ import (
 )
 
 // A page whose fields were cut to fit job.MaxFieldsBytes gives an ok result
-// that carries the cut (job.Result.Truncated), and its "crawled" log line
-// says which fields were cut and how large they were; a page without a cut
-// logs no such field.
+// that carries the cut (job.Result.Truncated), and its "crawled" log line is
+// a warning that says which fields were cut and how large they were; a page
+// without a cut logs no such field, at info.
 func TestHandleTruncatedPage(t *testing.T) {
 	cut := map[string]job.Truncation{"links": {Bytes: 1104001, Items: 8000, KeptBytes: 16, KeptItems: 1}}
 	pages := map[string]crawl.Page{
@@ -41,10 +41,10 @@ func TestHandleTruncatedPage(t *testing.T) {
 	for _, e := range logs.FilterMessage("crawled").All() {
 		f, ok := e.ContextMap()["truncated"]
 		switch target := e.ContextMap()["target_id"]; {
-		case target == "cut" && (!ok || !reflect.DeepEqual(f, cut)):
-			t.Errorf("crawled log of the cut page: truncated = %#v, want %v", f, cut)
-		case target == "whole" && ok:
-			t.Errorf("crawled log of the whole page has truncated %v", f)
+		case target == "cut" && (!ok || !reflect.DeepEqual(f, cut) || e.Level != zapcore.WarnLevel):
+			t.Errorf("crawled log of the cut page: %s, truncated = %#v; want a warning with %v", e.Level, f, cut)
+		case target == "whole" && (ok || e.Level != zapcore.InfoLevel):
+			t.Errorf("crawled log of the whole page: %s, truncated %v; want info without", e.Level, f)
 		}
 	}
 	if n := logs.FilterMessage("crawled").Len(); n != 2 {

@@ -216,7 +216,7 @@ func (w *Worker) handleOne(ctx context.Context, rec events.SQSMessage) outcome {
 		} else {
 			res.Fields, res.ContentHash, res.BodyHash, res.Truncated = page.Fields, page.ContentHash, page.BodyHash, page.Truncated
 		}
-		log.Info("crawled", zap.Int("http_status", page.HTTPStatus), zap.Bool("not_modified", page.NotModified),
+		log.Log(crawledLevel(res.Truncated), "crawled", zap.Int("http_status", page.HTTPStatus), zap.Bool("not_modified", page.NotModified),
 			zap.Duration("duration", elapsed), truncatedLog(res.Truncated))
 		return outcome{msg: rec, result: &res}
 	}
