@@ -101,12 +101,12 @@ func TestUsageErrorsExit2(t *testing.T) {
 }
 
 func TestValidate(t *testing.T) {
-	good := writeFile(t, "targets.yaml", "schedules:\n  s: { expression: \"cron(0 9 * * ? *)\", timezone: Asia/Seoul }\ndefaults: { host_rate: 1000/s }\ntargets:\n  - { id: a, url: \"https://example.com/\", schedule: s }\n")
+	good := writeFile(t, "targets.yaml", "schedules:\n  s: { expression: \"cron(0 9 * * ? *)\", timezone: Asia/Seoul }\ntargets:\n  - { id: a, url: \"https://example.com/\", schedule: s }\n")
 	code, out, stderr := cli(t, "validate", "--targets", good)
 	if code != exitOK || !strings.Contains(out, "valid, 1 targets") || !strings.Contains(out, "KST") {
 		t.Errorf("exit %d, out %q, err %q", code, out, stderr)
 	}
-	bad := writeFile(t, "targets.yaml", "schedules:\n  s: { expression: \"rate(1 hour)\" }\ndefaults: { host_rate: 1000/s }\ntargets:\n  - id: a\n    url: https://example.com/\n    shedule: s\n")
+	bad := writeFile(t, "targets.yaml", "schedules:\n  s: { expression: \"rate(1 hour)\" }\ntargets:\n  - id: a\n    url: https://example.com/\n    shedule: s\n")
 	code, _, stderr = cli(t, "validate", "--targets", bad)
 	if code != exitUsage || !strings.Contains(stderr, "targets.yaml:6:5") || !strings.Contains(stderr, `did you mean "schedule"`) {
 		t.Errorf("exit %d, stderr %q; want 2 with line:col and a suggestion", code, stderr)

@@ -44,7 +44,8 @@ const (
 // the runs as stored. The dataset:
 //
 //   - hourly 08:00, planned 4: alpha, beta, delta ok; gamma failed (404).
-//   - hourly 09:00, planned 4: alpha ok and changed, beta ok; gamma failed
+//   - hourly 09:00, planned 4: alpha ok and changed, its links truncated
+//     (cut to fit a result), beta ok; gamma failed
 //     three times with a 503 and is in the targets DLQ; delta failed once
 //     (timeout) and is still in flight.
 //   - hourly 10:00, planned 4: no results; a malformed job (no attributes,
@@ -80,6 +81,11 @@ func seedGolden(t *testing.T, b *testBackend) []store.Run {
 			ScheduledAt: at, Status: job.StatusFailed, HTTPStatus: status, FetchedAt: at.Add(2 * time.Second), DurationMS: 35,
 			Attempt: 1, Error: &job.Error{Kind: kind, Message: msg}}
 	}
+	// truncated is r with fields cut to fit a result (job.MaxFieldsBytes).
+	truncated := func(r job.Result, t map[string]job.Truncation) job.Result {
+		r.Truncated = t
+		return r
+	}
 	for _, r := range []job.Result{
 		ok(runD28, "daily", "news", day.Add(-24*time.Hour), "n1", 120, map[string]any{"headline": "Edition 1", "title": "News"}),
 		ok(runD01, "daily", "news", day, "n2", 110, map[string]any{"headline": "Edition 2", "title": "News"}),
@@ -88,8 +94,9 @@ func seedGolden(t *testing.T, b *testBackend) []store.Run {
 		ok(runH08, "hourly", "beta", h8, "b1", 80, map[string]any{"title": "Beta"}),
 		failed(runH08, "hourly", "gamma", h8, 404, "http_4xx", "404 Not Found"),
 		ok(runH08, "hourly", "delta", h8, "d1", 95, map[string]any{"og": map[string]any{"type": "website"}, "title": "Delta"}),
-		ok(runH09, "hourly", "alpha", h9, "a2", 230, map[string]any{
+		truncated(ok(runH09, "hourly", "alpha", h9, "a2", 230, map[string]any{
 			"price": "2,49 EUR", "links": []any{"https://alpha.example/1"}, "title": "Alpha, new"}),
+			map[string]job.Truncation{"links": {Bytes: 1104001, Items: 8000, KeptBytes: 26, KeptItems: 1}}),
 		ok(runH09, "hourly", "beta", h9, "b1", 85, map[string]any{"title": "Beta"}),
 	} {
 		if _, err := b.Store.PutResult(ctx, r); err != nil {

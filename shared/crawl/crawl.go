@@ -94,12 +94,17 @@ type Options struct {
 // else but its URL and the validators the 304 carried: no body is read and
 // nothing is extracted.
 type Page struct {
-	URL         string         // the final URL, after redirects
-	HTTPStatus  int            // the final response's status
-	Fields      map[string]any // string, []string, map[string]string (og) or []any (jsonld)
-	ContentHash string         // sha256 hex of the canonical JSON of Fields
-	BodyHash    string         // sha256 hex of the body (decompressed, in UTF-8)
-	Bytes       int64          // the body's length (decompressed, as received)
+	URL        string         // the final URL, after redirects
+	HTTPStatus int            // the final response's status
+	Fields     map[string]any // string, []string, map[string]string (og) or []any (jsonld)
+	// Truncated names the fields cut so that Fields fit job.MaxFieldsBytes
+	// as JSON, and how (nil when none was).
+	Truncated map[string]job.Truncation
+	// ContentHash is the sha256 hex of the canonical JSON of the fields as
+	// extracted, before any was cut: of Fields when none was.
+	ContentHash string
+	BodyHash    string // sha256 hex of the body (decompressed, in UTF-8)
+	Bytes       int64  // the body's length (decompressed, as received)
 	// ETag and LastModified are the final response's validators (empty
 	// when it sent none, or one longer than MaxValidatorBytes).
 	ETag         string
@@ -372,12 +377,15 @@ func (f *Fetcher) fetchPage(ctx context.Context, rawURL, ua string, robots bool,
 	if ferr != nil {
 		return fail(ferr)
 	}
+	// The content hash is of every field as extracted, before fitFields
+	// cuts any: a change past the cut is a change (docs/aws.md).
 	encoded := canonicalJSON(fields)
-	if err := checkFieldsSize(fields, len(encoded), st.finalURL); err != nil {
-		return fail(err)
-	}
-	page.Fields = fields
 	page.ContentHash = hashBytes(encoded)
+	truncated, ferr := fitFields(fields, len(encoded), st.finalURL)
+	if ferr != nil {
+		return fail(ferr)
+	}
+	page.Fields, page.Truncated = fields, truncated
 	return page, nil
 }
 

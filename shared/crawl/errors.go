@@ -32,7 +32,10 @@ const (
 	KindRequired    Kind = "required_field_missing"
 	KindBadRule     Kind = "bad_rule"
 	KindRedirects   Kind = "too_many_redirects"
-	// KindFieldsTooLarge: the extracted fields exceed job.MaxFieldsBytes.
+	// KindFieldsTooLarge: the extracted fields exceed job.MaxFieldsBytes
+	// even cut to nothing (their names alone). Fields that are merely too
+	// large are cut and marked (Page.Truncated) instead; results stored
+	// before that carry this kind for them.
 	KindFieldsTooLarge Kind = "fields_too_large"
 	// KindHeadersTooLarge: the response's headers exceed what the crawler
 	// reads, which they do on every request.
@@ -122,7 +125,7 @@ func (e *Error) hint() string {
 	case KindRedirects:
 		return "point the target at the final URL"
 	case KindFieldsTooLarge:
-		return "narrow the largest field's selector, or drop its all: true"
+		return "extract fewer fields"
 	case KindHeadersTooLarge:
 		return "the site sends the same oversized headers every time; retrying cannot help, ask its owner or drop the target"
 	}

@@ -399,24 +399,6 @@ func canonicalJSON(v any) []byte {
 	return bytes.TrimSuffix(b.Bytes(), []byte{'\n'})
 }
 
-// checkFieldsSize refuses fields whose JSON exceeds job.MaxFieldsBytes,
-// naming the largest field, so that the target's rules can be narrowed;
-// total is the size of their JSON.
-func checkFieldsSize(fields map[string]any, total int, pageURL string) *Error {
-	if total <= job.MaxFieldsBytes {
-		return nil
-	}
-	largest, size := "", -1
-	for name, v := range fields {
-		if n := len(canonicalJSON(v)); n > size || (n == size && name < largest) {
-			largest, size = name, n
-		}
-	}
-	return &Error{Kind: KindFieldsTooLarge, URL: pageURL, Err: fmt.Errorf(
-		"extraction: the fields take %d bytes as JSON, more than the %d a result may hold (results are DynamoDB items, at most 400 KB); the largest is %q with %d bytes",
-		total, job.MaxFieldsBytes, largest, size)}
-}
-
 func hashBytes(p []byte) string {
 	sum := sha256.Sum256(p)
 	return hex.EncodeToString(sum[:])

@@ -2,7 +2,6 @@ package crawl
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"reflect"
 	"slices"
@@ -335,49 +334,5 @@ func TestRequiredFieldMessage(t *testing.T) {
 		if page.HTTPStatus != 200 || page.URL != srv.URL+"/p" {
 			t.Errorf("page = %+v", page)
 		}
-	}
-}
-
-// Fields too large for a result (a DynamoDB item) fail the crawl
-// permanently, naming the largest field, instead of a result message that
-// cannot be stored and is retried until it is dead-lettered.
-func TestFieldsTooLarge(t *testing.T) {
-	big := strings.Repeat("word ", job.MaxFieldsBytes/5+100) // just over the limit as text
-	items := strings.Repeat("<li>"+strings.Repeat("x", 1000)+"</li>", job.MaxFieldsBytes/1000+10)
-	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeHTML(w, "<html><head><title>t</title></head><body><p id=big>"+big+"</p><ul>"+items+"</ul><p id=small>ok</p></body></html>")
-	}))
-	f := newFetcher(t, Options{})
-	tests := []struct {
-		name    string
-		rules   map[string]job.Rule
-		largest string // "" when the fields fit
-	}{
-		{"one large text", map[string]job.Rule{"title": {CSS: "title"}, "body": {CSS: "#big"}}, "body"},
-		{"many items", map[string]job.Rule{"items": {CSS: "li", All: true}, "small": {CSS: "#small"}}, "items"},
-		{"fits", map[string]job.Rule{"title": {CSS: "title"}, "first": {CSS: "li"}}, ""},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			page, err := fetch(t, f, testJob(srv.URL+"/p", tt.rules))
-			if tt.largest == "" {
-				if err != nil {
-					t.Fatalf("fetch: %v", err)
-				}
-				if len(page.Fields) != len(tt.rules) {
-					t.Errorf("fields = %v", page.Fields)
-				}
-				return
-			}
-			ce := asError(t, err)
-			if ce.Kind != KindFieldsTooLarge || ce.Retryable || Retryable(err) {
-				t.Fatalf("got %v, want a permanent %s", err, KindFieldsTooLarge)
-			}
-			for _, want := range []string{fmt.Sprintf("the largest is %q", tt.largest), fmt.Sprint(job.MaxFieldsBytes), "narrow"} {
-				if !strings.Contains(err.Error(), want) {
-					t.Errorf("message %q does not contain %q", err.Error(), want)
-				}
-			}
-		})
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"sort"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -241,9 +242,72 @@ func CutText(s string, limit int) string {
 }
 
 // MaxFieldsBytes caps a result's fields as JSON: a result is stored as a
-// DynamoDB item (400 KB at most), and larger fields make a failed result
-// (fields_too_large) rather than a message retried until it is dead-lettered.
+// DynamoDB item (400 KB at most). The worker cuts the largest fields of a
+// page whose fields are larger until they fit, and marks them (Truncated).
 const MaxFieldsBytes = 256 << 10
+
+// Truncation says how a field was cut so that a result's fields fit
+// MaxFieldsBytes: its size before and after the cut. A list is cut to its
+// first whole items, an object (og) to its first whole keys in key order,
+// a string on a character boundary (Items and KeptItems are 0). Sizes are
+// of the field's value as canonical JSON (keys sorted, no HTML escaping).
+type Truncation struct {
+	Bytes     int `json:"bytes"`
+	Items     int `json:"items,omitempty"`
+	KeptBytes int `json:"kept_bytes"`
+	KeptItems int `json:"kept_items,omitempty"`
+}
+
+// problems are what is wrong with the truncation of field name, whose kept
+// value is v (nil when the result has no such field).
+func (t Truncation) problems(name string, v any, present bool) []string {
+	var problems []string
+	p := func(format string, args ...any) {
+		problems = append(problems, fmt.Sprintf("truncated.%s: ", name)+fmt.Sprintf(format, args...))
+	}
+	if !present {
+		p("names no field of the result")
+	}
+	if t.KeptBytes < 2 || t.KeptBytes >= t.Bytes {
+		p("kept_bytes %d is not between 2 and bytes %d", t.KeptBytes, t.Bytes)
+	}
+	if t.KeptBytes > MaxFieldsBytes {
+		p("kept_bytes %d is over %d", t.KeptBytes, MaxFieldsBytes)
+	}
+	if t.KeptItems < 0 || t.KeptItems > t.Items {
+		p("kept_items %d is not between 0 and items %d", t.KeptItems, t.Items)
+	}
+	var n int
+	switch x := v.(type) {
+	case []any:
+		n = len(x)
+	case []string:
+		n = len(x)
+	case map[string]any:
+		n = len(x)
+	case map[string]string:
+		n = len(x)
+	default:
+		if t.Items != 0 || t.KeptItems != 0 {
+			p("a field that is not a list or an object has no items")
+		}
+		return problems
+	}
+	if present && n != t.KeptItems {
+		p("kept_items %d, but the field holds %d", t.KeptItems, n)
+	}
+	return problems
+}
+
+// TruncatedFields is the names of the result's truncated fields, sorted.
+func (r Result) TruncatedFields() []string {
+	names := make([]string, 0, len(r.Truncated))
+	for name := range r.Truncated {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
+}
 
 // Result is the outcome of one Job. It is keyed by (TargetID, RunID):
 // storing it twice is the same as storing it once.
@@ -257,7 +321,11 @@ type Result struct {
 	Status      Status         `json:"status"`
 	HTTPStatus  int            `json:"http_status,omitempty"`
 	Fields      map[string]any `json:"fields,omitempty"`
-	ContentHash string         `json:"content_hash,omitempty"`
+	// Truncated names the fields that were cut to fit MaxFieldsBytes, and
+	// how. Fields keeps what was cut, and ContentHash is of the fields
+	// before the cut, so a change past the cut is still a change.
+	Truncated   map[string]Truncation `json:"truncated,omitempty"`
+	ContentHash string                `json:"content_hash,omitempty"`
 	// BodyHash is the SHA-256 of the page's body (decompressed): it
 	// changes with every byte, where ContentHash follows only the fields.
 	BodyHash string `json:"body_hash,omitempty"`
@@ -302,8 +370,15 @@ func (r Result) Validate() error {
 		if r.NotModified {
 			problems = append(problems, "not_modified needs status \"ok\"")
 		}
+		if len(r.Truncated) > 0 {
+			problems = append(problems, "truncated needs status \"ok\"")
+		}
 	default:
 		problems = append(problems, fmt.Sprintf("status %q is not \"ok\" or \"failed\"", r.Status))
+	}
+	for _, name := range r.TruncatedFields() {
+		v, present := r.Fields[name]
+		problems = append(problems, r.Truncated[name].problems(name, v, present)...)
 	}
 	return problemsErr("result", problems)
 }
@@ -360,13 +435,18 @@ func DecodeResult(body []byte) (Result, error) {
 	return r, r.Validate()
 }
 
-// Encode marshals a Job or Result for a message body.
+// Encode marshals a Job or Result for a message body. It does not escape
+// HTML: a result's fields of MaxFieldsBytes (their canonical JSON) would
+// take up to six times as many bytes escaped ("<" as \u003c), more than a
+// message holds (1 MiB).
 func Encode(v any) (string, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
 		return "", fmt.Errorf("encode message: %w", err)
 	}
-	return string(b), nil
+	return strings.TrimSuffix(b.String(), "\n"), nil
 }
 
 func decodeStrict(body []byte, v any) error {

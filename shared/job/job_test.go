@@ -161,6 +161,51 @@ func TestResultValidate(t *testing.T) {
 		{"failed not modified", func(r *job.Result) {
 			r.Status, r.Error, r.NotModified = job.StatusFailed, &job.Error{Kind: "http_4xx", Message: "404"}, true
 		}, `not_modified needs status "ok"`},
+		{"truncated list", func(r *job.Result) {
+			r.Fields = map[string]any{"title": "T", "links": []string{"a", "b"}}
+			r.Truncated = map[string]job.Truncation{"links": {Bytes: 900, Items: 100, KeptBytes: 9, KeptItems: 2}}
+		}, ""},
+		{"truncated list as stored", func(r *job.Result) {
+			r.Fields = map[string]any{"jsonld": []any{map[string]any{}}, "og": map[string]any{"og:title": "x"}}
+			r.Truncated = map[string]job.Truncation{"jsonld": {Bytes: 900, Items: 3, KeptBytes: 4, KeptItems: 1},
+				"og": {Bytes: 90, Items: 3, KeptBytes: 16, KeptItems: 1}}
+		}, ""},
+		{"truncated to nothing", func(r *job.Result) {
+			r.Fields = map[string]any{"links": []string{}}
+			r.Truncated = map[string]job.Truncation{"links": {Bytes: 900, Items: 1, KeptBytes: 2}}
+		}, ""},
+		{"truncated string", func(r *job.Result) {
+			r.Fields = map[string]any{"body": "abc"}
+			r.Truncated = map[string]job.Truncation{"body": {Bytes: 900, KeptBytes: 5}}
+		}, ""},
+		{"truncated field missing", func(r *job.Result) {
+			r.Truncated = map[string]job.Truncation{"links": {Bytes: 900, Items: 100, KeptBytes: 2}}
+		}, "truncated.links: names no field"},
+		{"truncated not smaller", func(r *job.Result) {
+			r.Fields = map[string]any{"body": "abc"}
+			r.Truncated = map[string]job.Truncation{"body": {Bytes: 5, KeptBytes: 5}}
+		}, "kept_bytes 5 is not between 2 and bytes 5"},
+		{"truncated over the limit", func(r *job.Result) {
+			r.Fields = map[string]any{"body": "abc"}
+			r.Truncated = map[string]job.Truncation{"body": {Bytes: 1 << 30, KeptBytes: 1 << 20}}
+		}, "is over 262144"},
+		{"truncated more items kept", func(r *job.Result) {
+			r.Fields = map[string]any{"links": []string{"a", "b"}}
+			r.Truncated = map[string]job.Truncation{"links": {Bytes: 900, Items: 1, KeptBytes: 9, KeptItems: 2}}
+		}, "kept_items 2 is not between 0 and items 1"},
+		{"truncated items miscounted", func(r *job.Result) {
+			r.Fields = map[string]any{"links": []string{"a", "b"}}
+			r.Truncated = map[string]job.Truncation{"links": {Bytes: 900, Items: 10, KeptBytes: 9, KeptItems: 3}}
+		}, "kept_items 3, but the field holds 2"},
+		{"truncated string with items", func(r *job.Result) {
+			r.Fields = map[string]any{"body": "abc"}
+			r.Truncated = map[string]job.Truncation{"body": {Bytes: 900, Items: 2, KeptBytes: 5}}
+		}, "not a list or an object has no items"},
+		{"failed truncated", func(r *job.Result) {
+			r.Status, r.Error = job.StatusFailed, &job.Error{Kind: "http_4xx", Message: "404"}
+			r.Fields = map[string]any{"body": "abc"}
+			r.Truncated = map[string]job.Truncation{"body": {Bytes: 900, KeptBytes: 5}}
+		}, `truncated needs status "ok"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -245,6 +290,56 @@ func TestConditionalRoundTrip(t *testing.T) {
 	r.ETag, r.LastModified, r.NotModified, r.RulesHash = "", "", false, ""
 	if body, _ = job.Encode(r); strings.Contains(body, "etag") || strings.Contains(body, "modified") || strings.Contains(body, "rules_hash") {
 		t.Errorf("result without validators encodes %s", body)
+	}
+}
+
+func TestTruncatedRoundTrip(t *testing.T) {
+	at := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+	r := job.Result{V: 1, RunID: "r", TargetID: "t", URL: "https://x/", ScheduledAt: at, FetchedAt: at, Status: job.StatusOK,
+		Fields:    map[string]any{"title": "T", "links": []any{"https://x/1"}, "body": "ab"},
+		Truncated: map[string]job.Truncation{"links": {Bytes: 1048576, Items: 3563, KeptBytes: 14, KeptItems: 1}, "body": {Bytes: 70, KeptBytes: 4}}}
+	body, err := job.Encode(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `"truncated":{"body":{"bytes":70,"kept_bytes":4},"links":{"bytes":1048576,"items":3563,"kept_bytes":14,"kept_items":1}}`
+	if !strings.Contains(body, want) {
+		t.Errorf("encoded result %s lacks %s", body, want)
+	}
+	back, err := job.DecodeResult([]byte(body))
+	if err != nil || !reflect.DeepEqual(back.Truncated, r.Truncated) {
+		t.Errorf("round trip: %+v, %v; want %+v", back.Truncated, err, r.Truncated)
+	}
+	if got := back.TruncatedFields(); !reflect.DeepEqual(got, []string{"body", "links"}) {
+		t.Errorf("TruncatedFields = %v", got)
+	}
+	r.Truncated = nil
+	if body, _ = job.Encode(r); strings.Contains(body, "truncated") {
+		t.Errorf("result without truncation encodes %s", body)
+	}
+}
+
+// A result whose fields take MaxFieldsBytes as canonical JSON, all of them
+// markup, is a message of little more: HTML is not escaped, so it fits a
+// results-queue message (1 MiB), and it decodes back the same.
+func TestEncodeLargestFields(t *testing.T) {
+	at := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+	markup := strings.Repeat("<a href=\"x?a=1&b=2\">&amp;</a>", job.MaxFieldsBytes/40)
+	r := job.Result{V: 1, RunID: "r", TargetID: "t", URL: "https://x/?a=1&b=<2>", ScheduledAt: at, FetchedAt: at,
+		Status: job.StatusOK, Fields: map[string]any{"html": markup}}
+	body, err := job.Encode(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if max := job.MaxFieldsBytes + len(markup)/4 + 1024; len(body) > max {
+		t.Errorf("the message takes %d bytes, want at most %d", len(body), max)
+	}
+	if !strings.Contains(body, `"url":"https://x/?a=1&b=<2>"`) || strings.HasSuffix(body, "\n") {
+		t.Errorf("message %.200s… escapes HTML or ends in a newline", body)
+	}
+	back, err := job.DecodeResult([]byte(body))
+	if err != nil || back.Fields["html"] != markup || back.URL != r.URL {
+		t.Errorf("round trip: %v", err)
 	}
 }
 

@@ -228,10 +228,10 @@ func (w *Worker) handleOne(ctx context.Context, rec events.SQSMessage) outcome {
 		if page.NotModified {
 			notModified(&res, j.Previous)
 		} else {
-			res.Fields, res.ContentHash, res.BodyHash = page.Fields, page.ContentHash, page.BodyHash
+			res.Fields, res.ContentHash, res.BodyHash, res.Truncated = page.Fields, page.ContentHash, page.BodyHash, page.Truncated
 		}
-		log.Info("crawled", zap.Int("http_status", page.HTTPStatus), zap.Bool("not_modified", page.NotModified),
-			zap.Duration("duration", elapsed))
+		log.Log(crawledLevel(res.Truncated), "crawled", zap.Int("http_status", page.HTTPStatus), zap.Bool("not_modified", page.NotModified),
+			zap.Duration("duration", elapsed), truncatedLog(res.Truncated))
 		return outcome{msg: rec, result: &res}
 	}
 

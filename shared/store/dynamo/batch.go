@@ -204,7 +204,7 @@ func (s *Store) importItems(ctx context.Context, runs []store.Run, results []job
 			if r.Status == job.StatusOK {
 				if r.NotModified && len(r.Fields) == 0 { // as PutResult does
 					if prev != nil && prev.RulesHash == r.RulesHash {
-						r.Fields = prev.Fields
+						r.Fields, r.Truncated = prev.Fields, prev.Truncated
 						r.ContentHash = cmp.Or(r.ContentHash, prev.ContentHash)
 					} else {
 						r.RulesHash = ""

@@ -108,11 +108,20 @@ func resultItem(r job.Result, changed bool, prev string, storedAt time.Time, exp
 		it.setN(attrHTTPStatus, int64(r.HTTPStatus))
 	}
 	if r.Fields != nil {
-		b, err := json.Marshal(r.Fields)
+		// Without HTML escaping, which would make a "<" six bytes: fields
+		// of job.MaxFieldsBytes must leave the item under 400 KB.
+		b, err := jsonText(r.Fields)
 		if err != nil {
 			return nil, fmt.Errorf("encode fields: %w", err)
 		}
-		it[attrFields] = avS(string(b))
+		it[attrFields] = avS(b)
+	}
+	if len(r.Truncated) > 0 {
+		b, err := jsonText(r.Truncated)
+		if err != nil {
+			return nil, fmt.Errorf("encode truncated: %w", err)
+		}
+		it[attrTruncated] = avS(b)
 	}
 	it.setS(attrContentHash, r.ContentHash)
 	it[attrChanged] = avB(changed)
@@ -202,10 +211,26 @@ func decodeResult(it item) (job.Result, error) {
 			return fail(fmt.Errorf("fields: %w", err))
 		}
 	}
+	if t := it.str(attrTruncated); t != "" {
+		if err := json.Unmarshal([]byte(t), &r.Truncated); err != nil {
+			return fail(fmt.Errorf("truncated: %w", err))
+		}
+	}
 	if _, ok := it[attrErrorKind]; ok {
 		r.Error = &job.Error{Kind: it.str(attrErrorKind), Message: it.str(attrErrorMsg)}
 	}
 	return r, nil
+}
+
+// jsonText is v as JSON text without HTML escaping or a trailing newline.
+func jsonText(v any) (string, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return "", err
+	}
+	return strings.TrimSuffix(b.String(), "\n"), nil
 }
 
 func decodeResults(items []map[string]types.AttributeValue, into []job.Result) ([]job.Result, error) {

@@ -76,6 +76,7 @@ func (s *Store) putResult(ctx context.Context, r job.Result) (store.Outcome, err
 	case fill && found && prev.rules == r.RulesHash:
 		delete(it, attrFields)
 		it.setS(attrFields, prev.fields)
+		it.setS(attrTruncated, prev.truncated)
 		if r.ContentHash == "" {
 			it.setS(attrContentHash, prev.hash)
 		}
@@ -117,7 +118,10 @@ type neighbour struct {
 	prev   string
 	nm     bool   // a not-modified result: never changed
 	fields string // JSON text, only when asked for
-	rules  string // rules hash, only when asked for
+	// truncated is the JSON text of the fields' Truncated, only when fields
+	// are asked for.
+	truncated string
+	rules     string // rules hash, only when asked for
 }
 
 // link does what follows the put of the stored result item it (or finds a
@@ -200,8 +204,9 @@ const (
 )
 
 // lookup is what neighbourOK reads: the neighbour on one side, and its
-// fields and rules hash too when fields (the read costs the same: DynamoDB
-// charges for whole items whatever the projection).
+// fields (with their truncation) and rules hash too when fields (the read
+// costs the same: DynamoDB charges for whole items whatever the
+// projection).
 type lookup struct {
 	side   side
 	fields bool
@@ -220,8 +225,8 @@ func (s *Store) neighbourOK(ctx context.Context, targetID, key string, l lookup)
 		"#hash": attrContentHash, "#prev": attrPrev, "#nm": attrNotModified,
 	}
 	if l.fields {
-		projection += ", #f, #rh"
-		names["#f"], names["#rh"] = attrFields, attrRulesHash
+		projection += ", #f, #rh, #tr"
+		names["#f"], names["#rh"], names["#tr"] = attrFields, attrRulesHash, attrTruncated
 	}
 	in := &dynamodb.QueryInput{
 		TableName:                aws.String(s.table),
@@ -241,7 +246,7 @@ func (s *Store) neighbourOK(ctx context.Context, targetID, key string, l lookup)
 	}
 	ns, err := query(ctx, s, in, 1, func(it item) (neighbour, error) {
 		return neighbour{key: it.str(AttrLSI1SK), run: it.str(attrRunID), hash: it.str(attrContentHash), prev: it.str(attrPrev),
-			nm: it.boolean(attrNotModified), fields: it.str(attrFields), rules: it.str(attrRulesHash)}, nil
+			nm: it.boolean(attrNotModified), fields: it.str(attrFields), truncated: it.str(attrTruncated), rules: it.str(attrRulesHash)}, nil
 	})
 	if err != nil || len(ns) == 0 {
 		return neighbour{}, false, err

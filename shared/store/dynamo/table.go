@@ -56,7 +56,8 @@ const (
 	attrScheduledAt = "scheduled_at"
 	attrStatus      = "status"
 	attrHTTPStatus  = "http_status"
-	attrFields      = "fields" // JSON text
+	attrFields      = "fields"    // JSON text, without HTML escaping (its size is what job.MaxFieldsBytes bounds)
+	attrTruncated   = "truncated" // JSON text of job.Result.Truncated, absent when nothing was cut
 	attrContentHash = "content_hash"
 	attrChanged     = "changed"
 	attrETag        = "etag"

@@ -119,24 +119,21 @@ func (s *Store) PutRun(ctx context.Context, run store.Run) (bool, error) {
 // nothing and reports Duplicate. r.Changed is ignored: the store sets it.
 //
 // A not-modified result (a 304) is never Changed; when it has no fields it
-// gets the previous ok result's fields (and its content hash, if it has
-// none), so that it reads like the page it stands for.
+// gets the previous ok result's fields, with their truncation (and its
+// content hash, if it has none), so that it reads like the page it stands
+// for.
 func (s *Store) PutResult(ctx context.Context, r job.Result) (store.Outcome, error) {
 	if err := r.Validate(); err != nil {
 		return store.Outcome{}, fmt.Errorf("localstore: put result %s/%s: %w", r.TargetID, r.RunID, err)
 	}
-	var fields any // NULL when the result has none
-	if r.Fields != nil {
-		b, err := json.Marshal(r.Fields)
-		if err != nil {
-			return store.Outcome{}, fmt.Errorf("localstore: put result %s/%s: encode fields: %w", r.TargetID, r.RunID, err)
-		}
-		fields = string(b)
+	enc, err := encodeResult(r)
+	if err != nil {
+		return store.Outcome{}, fmt.Errorf("localstore: put result %s/%s: %w", r.TargetID, r.RunID, err)
 	}
 	var out store.Outcome
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err = s.write(ctx, func(tx *sql.Tx) error {
 		var err error
-		out, err = s.putResult(ctx, tx, r, fields, timeString(s.now()))
+		out, err = s.putResult(ctx, tx, r, enc, timeString(s.now()))
 		return err
 	})
 	if err != nil {
@@ -152,24 +149,21 @@ func (s *Store) PutResult(ctx context.Context, r job.Result) (store.Outcome, err
 // none: on an error nothing of rs is stored (an invalid result fails the
 // batch before anything is written).
 func (s *Store) PutResults(ctx context.Context, rs []job.Result) ([]store.Outcome, error) {
-	fields := make([]any, len(rs)) // NULL when a result has none
+	encs := make([]encoded, len(rs))
 	for i, r := range rs {
 		if err := r.Validate(); err != nil {
 			return nil, fmt.Errorf("localstore: put result %s/%s: %w", r.TargetID, r.RunID, err)
 		}
-		if r.Fields != nil {
-			b, err := json.Marshal(r.Fields)
-			if err != nil {
-				return nil, fmt.Errorf("localstore: put result %s/%s: encode fields: %w", r.TargetID, r.RunID, err)
-			}
-			fields[i] = string(b)
+		var err error
+		if encs[i], err = encodeResult(r); err != nil {
+			return nil, fmt.Errorf("localstore: put result %s/%s: %w", r.TargetID, r.RunID, err)
 		}
 	}
 	outs := make([]store.Outcome, len(rs))
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		now := timeString(s.now())
 		for i, r := range rs {
-			out, err := s.putResult(ctx, tx, r, fields[i], now)
+			out, err := s.putResult(ctx, tx, r, encs[i], now)
 			if err != nil {
 				return fmt.Errorf("put result %s/%s: %w", r.TargetID, r.RunID, err)
 			}
@@ -183,9 +177,32 @@ func (s *Store) PutResults(ctx context.Context, rs []job.Result) ([]store.Outcom
 	return outs, nil
 }
 
+// encoded are the JSON columns of a result: each a string, or nil (NULL)
+// when the result has none.
+type encoded struct{ fields, truncated any }
+
+func encodeResult(r job.Result) (encoded, error) {
+	var e encoded
+	if r.Fields != nil {
+		b, err := json.Marshal(r.Fields)
+		if err != nil {
+			return encoded{}, fmt.Errorf("encode fields: %w", err)
+		}
+		e.fields = string(b)
+	}
+	if len(r.Truncated) > 0 {
+		b, err := json.Marshal(r.Truncated)
+		if err != nil {
+			return encoded{}, fmt.Errorf("encode truncated: %w", err)
+		}
+		e.truncated = string(b)
+	}
+	return e, nil
+}
+
 // putResult is PutResult's transaction. Its first statement writes, so the
 // transaction holds the write lock before it reads.
-func (s *Store) putResult(ctx context.Context, tx *sql.Tx, r job.Result, fields any, now string) (store.Outcome, error) {
+func (s *Store) putResult(ctx context.Context, tx *sql.Tx, r job.Result, enc encoded, now string) (store.Outcome, error) {
 	var errKind, errMsg any
 	if r.Error != nil {
 		e := r.Error.Capped()
@@ -195,12 +212,12 @@ func (s *Store) putResult(ctx context.Context, tx *sql.Tx, r job.Result, fields 
 	res, err := s.stmts.Exec(ctx, tx, `
 		INSERT INTO store_results (target_id, run_id, schedule, url, scheduled_at, status,
 			http_status, fields, content_hash, changed, fetched_at, duration_ms, attempt,
-			error_kind, error_message, stored_at, etag, last_modified, not_modified, body_hash, rules_hash)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			error_kind, error_message, stored_at, etag, last_modified, not_modified, body_hash, rules_hash, truncated)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (target_id, run_id) DO NOTHING`,
 		r.TargetID, r.RunID, r.Schedule, r.URL, at, string(r.Status),
-		r.HTTPStatus, fields, r.ContentHash, timeText(r.FetchedAt), r.DurationMS, r.Attempt,
-		errKind, errMsg, now, r.ETag, r.LastModified, r.NotModified, r.BodyHash, r.RulesHash)
+		r.HTTPStatus, enc.fields, r.ContentHash, timeText(r.FetchedAt), r.DurationMS, r.Attempt,
+		errKind, errMsg, now, r.ETag, r.LastModified, r.NotModified, r.BodyHash, r.RulesHash, enc.truncated)
 	if err != nil {
 		return store.Outcome{}, fmt.Errorf("insert: %w", err)
 	}
@@ -273,13 +290,13 @@ func (s *Store) relinkChanged(ctx context.Context, tx *sql.Tx, r job.Result, at 
 	targetID, runID, hash := r.TargetID, r.RunID, r.ContentHash
 	var (
 		prevHash, prevRules string
-		prevFields          sql.NullString
+		prevFields, prevCut sql.NullString
 	)
 	err := s.stmts.QueryRow(ctx, tx, `
-		SELECT content_hash, fields, rules_hash FROM store_results
+		SELECT content_hash, fields, rules_hash, truncated FROM store_results
 		WHERE target_id = ? AND status = 'ok' AND (scheduled_at, run_id) < (?, ?)
 		ORDER BY scheduled_at DESC, run_id DESC LIMIT 1`,
-		targetID, at, runID).Scan(&prevHash, &prevFields, &prevRules)
+		targetID, at, runID).Scan(&prevHash, &prevFields, &prevRules, &prevCut)
 	found := err == nil
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return false, fmt.Errorf("read previous result: %w", err)
@@ -290,8 +307,8 @@ func (s *Store) relinkChanged(ctx context.Context, tx *sql.Tx, r job.Result, at 
 			hash = prevHash
 		}
 		_, err := s.stmts.Exec(ctx, tx,
-			`UPDATE store_results SET fields = ?, content_hash = ? WHERE target_id = ? AND run_id = ?`,
-			prevFields, hash, targetID, runID)
+			`UPDATE store_results SET fields = ?, truncated = ?, content_hash = ? WHERE target_id = ? AND run_id = ?`,
+			prevFields, prevCut, hash, targetID, runID)
 		if err != nil {
 			return false, fmt.Errorf("carry the previous fields over: %w", err)
 		}

@@ -220,7 +220,7 @@ func (s *Store) queryResults(ctx context.Context, rest string, args ...any) ([]j
 		SELECT r.target_id, r.run_id, r.schedule, r.url, r.scheduled_at, r.status,
 			r.http_status, r.fields, r.content_hash, r.changed, r.fetched_at,
 			r.duration_ms, r.attempt, r.error_kind, r.error_message,
-			r.etag, r.last_modified, r.not_modified, r.body_hash, r.rules_hash
+			r.etag, r.last_modified, r.not_modified, r.body_hash, r.rules_hash, r.truncated
 		FROM store_results r `+rest, args...)
 	if err != nil {
 		return nil, err
@@ -242,13 +242,13 @@ func scanResult(rows *sql.Rows) (job.Result, error) {
 	var (
 		r                      job.Result
 		status                 string
-		fields, kind, msg      sql.NullString
+		fields, kind, msg, cut sql.NullString
 		scheduledAt, fetchedAt sql.NullString
 	)
 	err := rows.Scan(&r.TargetID, &r.RunID, &r.Schedule, &r.URL, &scheduledAt, &status,
 		&r.HTTPStatus, &fields, &r.ContentHash, &r.Changed, &fetchedAt,
 		&r.DurationMS, &r.Attempt, &kind, &msg,
-		&r.ETag, &r.LastModified, &r.NotModified, &r.BodyHash, &r.RulesHash)
+		&r.ETag, &r.LastModified, &r.NotModified, &r.BodyHash, &r.RulesHash, &cut)
 	if err != nil {
 		return job.Result{}, err
 	}
@@ -263,6 +263,11 @@ func scanResult(rows *sql.Rows) (job.Result, error) {
 	if fields.Valid {
 		if err := json.Unmarshal([]byte(fields.String), &r.Fields); err != nil {
 			return job.Result{}, fmt.Errorf("result %s/%s: stored fields: %w", r.TargetID, r.RunID, err)
+		}
+	}
+	if cut.Valid {
+		if err := json.Unmarshal([]byte(cut.String), &r.Truncated); err != nil {
+			return job.Result{}, fmt.Errorf("result %s/%s: stored truncated: %w", r.TargetID, r.RunID, err)
 		}
 	}
 	if kind.Valid {

@@ -132,4 +132,9 @@ var migrations = []struct {
 	{"localstore/6", []string{
 		`ALTER TABLE store_results ADD COLUMN rules_hash TEXT NOT NULL DEFAULT ''`,
 	}},
+	// The fields cut to fit job.MaxFieldsBytes: JSON of job.Result.Truncated,
+	// NULL when none was (and for a result stored before).
+	{"localstore/7", []string{
+		`ALTER TABLE store_results ADD COLUMN truncated TEXT`,
+	}},
 }

@@ -52,6 +52,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store, opts ...Option) 
 		{"LatestOfEveryTarget", testLatestOfEveryTarget},
 		{"Changed", testChanged},
 		{"NotModified", testNotModified},
+		{"Truncated", testTruncated},
 		{"Attempts", testAttempts},
 		{"ErrorMessagesCapped", testErrorMessagesCapped},
 		{"RunTargets", testRunTargets},

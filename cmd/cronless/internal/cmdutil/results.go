@@ -23,10 +23,14 @@ func PrintResults(w io.Writer, format string, results []job.Result) error {
 	}
 	// A table for a person: the fields of an ok result, or the error of a
 	// failed one, in one column clipped to fit. The run ID says when the
-	// result was scheduled.
+	// result was scheduled. Fields cut to fit a result are said first, so
+	// that clipping never hides it.
 	t := NewTable("TARGET", "RUN", "STATUS", "HTTP", "CHANGED", "MS", "FIELDS / ERROR")
 	for _, r := range results {
 		detail := flatFields(r.Fields)
+		if note := TruncatedNote(r.Truncated); note != "" {
+			detail = note + " " + detail
+		}
 		if r.Error != nil {
 			detail = r.Error.Kind + ": " + r.Error.Message
 		}
@@ -51,7 +55,7 @@ func PrintJSONLines[T any](w io.Writer, values []T) error {
 func resultsCSV(results []job.Result) *Table {
 	names := FieldNames(results)
 	header := []string{"target_id", "run_id", "schedule", "scheduled_at", "url", "status", "http_status", "changed",
-		"content_hash", "fetched_at", "duration_ms", "attempt", "error_kind", "error_message"}
+		"content_hash", "fetched_at", "duration_ms", "attempt", "error_kind", "error_message", "truncated"}
 	for _, n := range names {
 		header = append(header, "fields."+n)
 	}
@@ -59,13 +63,61 @@ func resultsCSV(results []job.Result) *Table {
 	for _, r := range results {
 		kind, msg := ErrorCells(r.Error)
 		row := []any{r.TargetID, r.RunID, r.Schedule, CSVTime(r.ScheduledAt), r.URL, r.Status, OrEmpty(r.HTTPStatus), r.Changed,
-			r.ContentHash, CSVTime(r.FetchedAt), r.DurationMS, r.Attempt, kind, msg}
+			r.ContentHash, CSVTime(r.FetchedAt), r.DurationMS, r.Attempt, kind, msg, truncatedCell(r.Truncated)}
 		for _, n := range names {
 			row = append(row, FieldCell(r.Fields, n))
 		}
 		t.Add(row...)
 	}
 	return t
+}
+
+// TruncatedNote says which fields were cut to fit a result, and how large
+// they were, for a person: "[truncated links: 1899 of 8000 items, 1.1 MiB
+// in all]" ("" when none was).
+func TruncatedNote(t map[string]job.Truncation) string {
+	if len(t) == 0 {
+		return ""
+	}
+	names := make([]string, 0, len(t))
+	for name := range t {
+		names = append(names, name)
+	}
+	sortFieldNames(names)
+	parts := make([]string, len(names))
+	for i, name := range names {
+		tr := t[name]
+		if tr.Items > 0 {
+			parts[i] = fmt.Sprintf("%s: %d of %d items, %s in all", name, tr.KeptItems, tr.Items, ByteSize(tr.Bytes))
+		} else {
+			parts[i] = fmt.Sprintf("%s: %s of %s", name, ByteSize(tr.KeptBytes), ByteSize(tr.Bytes))
+		}
+	}
+	return "[truncated " + strings.Join(parts, "; ") + "]"
+}
+
+// truncatedCell is a result's truncated fields in a CSV cell, as JSON;
+// empty when none was cut.
+func truncatedCell(t map[string]job.Truncation) string {
+	if len(t) == 0 {
+		return ""
+	}
+	b, err := json.Marshal(t)
+	if err != nil {
+		return fmt.Sprint(t)
+	}
+	return string(b)
+}
+
+// ByteSize is n bytes for a person: "900 B", "256.0 KiB", "1.1 MiB".
+func ByteSize(n int) string {
+	switch {
+	case n < 1<<10:
+		return fmt.Sprintf("%d B", n)
+	case n < 1<<20:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
 }
 
 // FieldNames is the union of the results' field names, in flatFields' order.
