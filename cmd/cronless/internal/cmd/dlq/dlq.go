@@ -25,7 +25,7 @@ var dlqErrorKinds = func() []string {
 	for _, k := range crawl.Kinds {
 		kinds = append(kinds, string(k))
 	}
-	return append(kinds, worker.KindPanic, sqsevent.KindBadMessage)
+	return append(kinds, worker.KindPanic, worker.KindHostBusy, sqsevent.KindBadMessage)
 }()
 
 // StageWait is each receive's long poll on SQS when paging through a DLQ:
