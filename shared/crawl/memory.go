@@ -95,6 +95,14 @@ func MemoryLimit(functionMB int) int64 {
 // the tree and extraction (n × ParseFactor) and the body itself.
 func ParseMemory(n int) int64 { return int64(n) * (ParseFactor + 1) }
 
+// LargestBody is the largest body a budget parses (0: any, no budget).
+func LargestBody(budget int64) int64 {
+	if budget <= 0 {
+		return 0
+	}
+	return budget / (ParseFactor + 1)
+}
+
 // memGate is a weighted semaphore of budget bytes. A nil *memGate admits
 // everything.
 type memGate struct {
