@@ -41,8 +41,13 @@ func main() {
 		lambdafn.Fail("worker", err)
 	}
 	memLimit := env.SetMemoryLimit(crawl.MemoryLimit(functionMB))
+	largest := crawl.LargestBody(crawlOpts.MemoryBudget)
 	log.Info("memory", zap.Int("function_mb", functionMB), zap.Int64("parse_budget_bytes", crawlOpts.MemoryBudget),
-		zap.Int64("memory_limit_bytes", memLimit), zap.Int64("largest_parsed_body_bytes", crawl.LargestBody(crawlOpts.MemoryBudget)))
+		zap.Int64("memory_limit_bytes", memLimit), zap.Int64("largest_parsed_body_bytes", largest))
+	if crawlOpts.MemoryBudget > 0 && crawlOpts.MaxBodyBytes > largest {
+		log.Warn("HTML pages between largest_parsed_body_bytes and MAX_BODY_BYTES fail as body_too_large: "+
+			"raise workerMemory or lower maxBodyBytes", zap.Int64("largest_parsed_body_bytes", largest), zap.Int64("max_body_bytes", crawlOpts.MaxBodyBytes))
+	}
 	cfg, err := lambdafn.AWSConfig(context.Background())
 	if err != nil {
 		lambdafn.Fail("worker", err)

@@ -35,31 +35,40 @@ import (
 // adds the body itself on top.
 const ParseFactor = 12
 
-// Fractions of the function's memory (AWS_LAMBDA_FUNCTION_MEMORY_SIZE on
-// Lambda, `cronless run --memory` locally): GOMEMLIMIT is set at
-// memLimitPercent, the parse budget is memBudgetPercent minus the baseline
-// (MemoryBaselineMiB). What lies between them is for the bodies of the
-// pages waiting to be parsed (10 × 5 MiB at most at 512 MB) and the GC's
-// headroom, so the collector is not driven into the limit; what lies
-// above memLimitPercent is for what the Go runtime does not count (the
-// binary, thread stacks) and keeps peak RSS under 70 % of the function.
+// MemoryLimitPercent and MemoryBudgetPercent are shares of the function's
+// memory (AWS_LAMBDA_FUNCTION_MEMORY_SIZE on Lambda, `cronless run
+// --memory` locally): GOMEMLIMIT is set at MemoryLimitPercent, the parse
+// budget is MemoryBudgetPercent less the baseline
+// (MemoryBaselineMiB). Between them lie the bodies of the pages waiting to
+// be parsed (10 × 5 MiB at most) and the GC's headroom. Measured with
+// bench/suite's memory section (10 pages of 4 MiB from 10 hosts, GOGC=200):
+// at 512 MB a budget of 45 % (three such parses at once) peaked at 306 MiB
+// RSS but took 6 s, the GC running without pause against the limit; 35 %
+// (two at once) peaked at 264 to 303 MiB in 1.5 to 5.2 s (two runs on a
+// shared, noisy machine), and 256 MB (one at once) at 136 to 147 MiB; with
+// no gate the batch peaked at 493 to 503 MiB, which a 512 MB function does
+// not survive. What lies
+// above MemoryLimitPercent is for what the Go runtime does not count (the
+// binary's pages) and keeps peak RSS under 70 % of the function.
 const (
-	memLimitPercent  = 60
-	memBudgetPercent = 45
+	MemoryLimitPercent  = 60
+	MemoryBudgetPercent = 35
 )
 
-// MemoryBaselineMiB is the worker's heap and runtime before it parses any
-// page: the Go runtime, the SDK clients, the transport's connections and
-// buffers, ten goroutines' stacks. Measured as the peak RSS of the memory
-// benchmark's worker crawling ten 20 KB pages (bench/suite, "Memory"):
-// about 22 MiB; 32 leaves room for connection buffers under load.
+// MemoryBaselineMiB is the worker's memory before it parses any page: the
+// Go runtime, the transport's connections and buffers, the goroutines'
+// stacks. bench/suite's memory section measures the worker core crawling
+// ten 20 KB pages at 17.5 MiB peak RSS; 32 leaves room for the Lambda
+// function's AWS SDK client and runtime client, which that child does not
+// link.
 const MemoryBaselineMiB = 32
 
 // MinFunctionMemoryMB is the smallest function memory whose budget parses
-// a page of DefaultMaxBodyBytes (5 MiB × 13 = 65 MiB of budget: 45 % of
-// 216 MB, less the baseline). Smaller functions work, but fail the pages
-// too big for their budget as body_too_large.
-const MinFunctionMemoryMB = (DefaultMaxBodyBytes*(ParseFactor+1)>>20+MemoryBaselineMiB)*100/memBudgetPercent + 1
+// a page of DefaultMaxBodyBytes (5 MiB × 13 = 65 MiB of budget: 35 % of
+// 278 MB, less the baseline). Smaller functions work, but fail the pages
+// too big for their budget as body_too_large: at 256 MB, those over
+// 4.4 MiB (LargestBody).
+const MinFunctionMemoryMB = (DefaultMaxBodyBytes*(ParseFactor+1)>>20+MemoryBaselineMiB)*100/MemoryBudgetPercent + 1
 
 // MaxFunctionMemoryMB is Lambda's largest function memory.
 const MaxFunctionMemoryMB = 10240
@@ -77,7 +86,7 @@ func MemoryBudget(functionMB int) int64 {
 	if functionMB <= 0 {
 		return 0
 	}
-	b := int64(functionMB)<<20*memBudgetPercent/100 - MemoryBaselineMiB<<20
+	b := int64(functionMB)<<20*MemoryBudgetPercent/100 - MemoryBaselineMiB<<20
 	return max(b, 1)
 }
 
@@ -88,7 +97,7 @@ func MemoryLimit(functionMB int) int64 {
 	if functionMB <= 0 {
 		return 0
 	}
-	return int64(functionMB) << 20 * memLimitPercent / 100
+	return int64(functionMB) << 20 * MemoryLimitPercent / 100
 }
 
 // ParseMemory is the memory the gate reserves to parse a body of n bytes:

@@ -19,13 +19,14 @@ func TestMemoryBudget(t *testing.T) {
 	}{
 		{functionMB: -1, budget: 0, memoryLimit: 0},
 		{functionMB: 0, budget: 0, memoryLimit: 0},
-		// 45 % of 1 MiB is less than the baseline: a budget of one byte,
+		// 35 % of 1 MiB is less than the baseline: a budget of one byte,
 		// which fails every page, rather than no gate.
 		{functionMB: 1, budget: 1, memoryLimit: 629145},
-		{functionMB: 128, budget: 128<<20*45/100 - 32<<20, memoryLimit: 128 << 20 * 60 / 100},
-		// 230.4 MiB - 32 MiB: three 4 MiB pages at once (52 MiB each).
-		{functionMB: 512, budget: 208037478, memoryLimit: 322122547},
-		{functionMB: 10240, budget: 10240<<20*45/100 - 32<<20, memoryLimit: 10240 << 20 * 60 / 100},
+		// 44.8 MiB - 32 MiB: pages up to 0.98 MiB.
+		{functionMB: 128, budget: 13421772, memoryLimit: 80530636},
+		// 179.2 MiB - 32 MiB: two 4 MiB pages at once (52 MiB each).
+		{functionMB: 512, budget: 154350387, memoryLimit: 322122547},
+		{functionMB: 10240, budget: 10240<<20*35/100 - 32<<20, memoryLimit: 10240 << 20 * 60 / 100},
 	}
 	for _, tc := range tests {
 		if got := MemoryBudget(tc.functionMB); got != tc.budget {
@@ -47,8 +48,14 @@ func TestMemoryBudget(t *testing.T) {
 		t.Errorf("MinFunctionMemoryMB = %d: budgets %d (at it) and %d (1 MB less), want the first that reaches %d",
 			MinFunctionMemoryMB, MemoryBudget(MinFunctionMemoryMB), MemoryBudget(MinFunctionMemoryMB-1), need)
 	}
-	if MemoryBudget(DefaultFunctionMemoryMB) < need {
-		t.Errorf("the default function memory's budget %d does not parse a page of the default body limit (%d)", MemoryBudget(DefaultFunctionMemoryMB), need)
+	if MemoryBudget(DefaultFunctionMemoryMB) < 2*ParseMemory(4<<20) {
+		t.Errorf("the default function memory's budget %d does not parse two 4 MiB pages at once", MemoryBudget(DefaultFunctionMemoryMB))
+	}
+	if got := LargestBody(MemoryBudget(256)); got < 44<<20/10 || got >= 45<<20/10 {
+		t.Errorf("LargestBody(MemoryBudget(256)) = %d, want about 4.4 MiB", got)
+	}
+	if LargestBody(0) != 0 {
+		t.Errorf("LargestBody(0) = %d, want 0 (no budget)", LargestBody(0))
 	}
 }
 
