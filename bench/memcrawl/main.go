@@ -19,8 +19,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
-
 	"github.com/cronless/cronless/bench/contend"
 	"github.com/cronless/cronless/shared/crawl"
 	"github.com/cronless/cronless/shared/job"
@@ -106,7 +104,7 @@ func run(args []string) (Summary, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second) // the worker's timeout
 	defer cancel()
 	t0 := time.Now()
-	resp, err := w.Handle(ctx, events.SQSEvent(ev))
+	resp, err := w.Handle(ctx, ev)
 	if err != nil {
 		return Summary{}, fmt.Errorf("handle: %w", err)
 	}
@@ -129,20 +127,39 @@ func run(args []string) (Summary, error) {
 			s.FirstFailure = r.Error.Message
 		}
 	}
+	for _, a := range results.attempts {
+		if s.Failed == nil {
+			s.Failed = map[string]int{}
+		}
+		s.Failed["retryable "+a.Error.Kind]++
+		if s.FirstFailure == "" {
+			s.FirstFailure = a.Error.Message
+		}
+	}
 	s.PeakRSSKiB = contend.PeakRSS()
 	return s, nil
 }
 
-// collect is the results queue: it keeps the decoded results.
+// collect is the results queue: it keeps the decoded results and the
+// failed attempts (of retryable failures, which the batch reports too).
 type collect struct {
-	mu      sync.Mutex
-	results []job.Result
+	mu       sync.Mutex
+	results  []job.Result
+	attempts []job.Attempt
 }
 
 func (c *collect) SendBatch(_ context.Context, msgs []queue.Outgoing) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, m := range msgs {
+		if m.Attributes[job.AttrType] == job.TypeAttempt {
+			a, err := job.DecodeAttempt([]byte(m.Body))
+			if err != nil {
+				return err
+			}
+			c.attempts = append(c.attempts, a)
+			continue
+		}
 		r, err := job.DecodeResult([]byte(m.Body))
 		if err != nil {
 			return err

@@ -78,6 +78,10 @@ func memoryCases(pageBytes int) []MemoryCase {
 		{Name: "baseline: 10 small pages", FunctionMB: 512, Concurrency: 10, PageBytes: 20 << 10},
 		{Name: "512 MB, 10 crawls at once", FunctionMB: 512, Concurrency: 10, PageBytes: pageBytes, Target: true},
 		{Name: "256 MB, 5 crawls at once", FunctionMB: 256, Concurrency: 5, PageBytes: pageBytes, Target: true},
+		// Pages just under the default body limit (5 MiB; smaller in the smoke
+		// test), at the smallest
+		// memory the issue asks about.
+		{Name: "256 MB, 5 at once, pages of 5 MiB", FunctionMB: 256, Concurrency: 5, PageBytes: min(crawl.DefaultMaxBodyBytes-8<<10, pageBytes*5/4), Target: true},
 		{Name: "no gate (before issue 13), 10 at once", FunctionMB: 0, Concurrency: 10, PageBytes: pageBytes},
 	}
 }

@@ -38,21 +38,24 @@ const ParseFactor = 12
 // MemoryLimitPercent and MemoryBudgetPercent are shares of the function's
 // memory (AWS_LAMBDA_FUNCTION_MEMORY_SIZE on Lambda, `cronless run
 // --memory` locally): GOMEMLIMIT is set at MemoryLimitPercent, the parse
-// budget is MemoryBudgetPercent less the baseline
-// (MemoryBaselineMiB). Between them lie the bodies of the pages waiting to
-// be parsed (10 × 5 MiB at most) and the GC's headroom. Measured with
-// bench/suite's memory section (10 pages of 4 MiB from 10 hosts, GOGC=200):
-// at 512 MB a budget of 45 % (three such parses at once) peaked at 306 MiB
-// RSS but took 6 s, the GC running without pause against the limit; 35 %
-// (two at once) peaked at 264 to 303 MiB in 1.5 to 5.2 s (two runs on a
-// shared, noisy machine), and 256 MB (one at once) at 136 to 147 MiB; with
-// no gate the batch peaked at 493 to 503 MiB, which a 512 MB function does
-// not survive. What lies
-// above MemoryLimitPercent is for what the Go runtime does not count (the
-// binary's pages) and keeps peak RSS under 70 % of the function.
+// budget is MemoryBudgetPercent less the baseline (MemoryBaselineMiB).
+// Between them lie the bodies of the pages waiting to be parsed (10 × 5 MiB
+// at most) and the GC's headroom: at 512 MB the live heap at a full budget
+// is at most 17 + 50 + 173 = 240 MiB, under the 307 MiB limit. GOMEMLIMIT
+// is what bounds RSS (GOGC=200 lets the heap grow to it): measured with 10
+// pages of 4 MiB from 10 hosts (bench/suite's memory section), peak RSS was
+// 283 to 307 MiB at 512 MB whether the budget was 35, 40 or 45 % (two or
+// three parses at once; the batch times were not told apart on a shared,
+// noisy machine, the GC using 3 to 10 % of the CPU), and 140 to 148 MiB at
+// 256 MB with 5 crawls at once, 5 MiB pages included; with no gate the
+// batch peaked at 493 to 503 MiB, which a 512 MB function does not
+// survive. 40 % is the least that parses a page of DefaultMaxBodyBytes at
+// 256 MB (MinFunctionMemoryMB). What lies above MemoryLimitPercent is for
+// what the Go runtime does not count (the binary's pages), and keeps peak
+// RSS under 70 % of the function.
 const (
 	MemoryLimitPercent  = 60
-	MemoryBudgetPercent = 35
+	MemoryBudgetPercent = 40
 )
 
 // MemoryBaselineMiB is the worker's memory before it parses any page: the
@@ -64,10 +67,10 @@ const (
 const MemoryBaselineMiB = 32
 
 // MinFunctionMemoryMB is the smallest function memory whose budget parses
-// a page of DefaultMaxBodyBytes (5 MiB × 13 = 65 MiB of budget: 35 % of
-// 278 MB, less the baseline). Smaller functions work, but fail the pages
-// too big for their budget as body_too_large: at 256 MB, those over
-// 4.4 MiB (LargestBody).
+// a page of DefaultMaxBodyBytes (5 MiB × 13 = 65 MiB of budget: 40 % of
+// 243 MB, less the baseline). Smaller functions work, but fail the pages
+// too big for their budget as body_too_large: at 128 MB, those over
+// 1.5 MiB (LargestBody).
 const MinFunctionMemoryMB = (DefaultMaxBodyBytes*(ParseFactor+1)>>20+MemoryBaselineMiB)*100/MemoryBudgetPercent + 1
 
 // MaxFunctionMemoryMB is Lambda's largest function memory.

@@ -19,14 +19,14 @@ func TestMemoryBudget(t *testing.T) {
 	}{
 		{functionMB: -1, budget: 0, memoryLimit: 0},
 		{functionMB: 0, budget: 0, memoryLimit: 0},
-		// 35 % of 1 MiB is less than the baseline: a budget of one byte,
+		// 40 % of 1 MiB is less than the baseline: a budget of one byte,
 		// which fails every page, rather than no gate.
 		{functionMB: 1, budget: 1, memoryLimit: 629145},
-		// 44.8 MiB - 32 MiB: pages up to 0.98 MiB.
-		{functionMB: 128, budget: 13421772, memoryLimit: 80530636},
-		// 179.2 MiB - 32 MiB: two 4 MiB pages at once (52 MiB each).
-		{functionMB: 512, budget: 154350387, memoryLimit: 322122547},
-		{functionMB: 10240, budget: 10240<<20*35/100 - 32<<20, memoryLimit: 10240 << 20 * 60 / 100},
+		// 51.2 MiB - 32 MiB: pages up to 1.5 MiB.
+		{functionMB: 128, budget: 20132659, memoryLimit: 80530636},
+		// 204.8 MiB - 32 MiB: three 4 MiB pages at once (52 MiB each).
+		{functionMB: 512, budget: 181193932, memoryLimit: 322122547},
+		{functionMB: 10240, budget: 10240<<20*40/100 - 32<<20, memoryLimit: 10240 << 20 * 60 / 100},
 	}
 	for _, tc := range tests {
 		if got := MemoryBudget(tc.functionMB); got != tc.budget {
@@ -48,11 +48,11 @@ func TestMemoryBudget(t *testing.T) {
 		t.Errorf("MinFunctionMemoryMB = %d: budgets %d (at it) and %d (1 MB less), want the first that reaches %d",
 			MinFunctionMemoryMB, MemoryBudget(MinFunctionMemoryMB), MemoryBudget(MinFunctionMemoryMB-1), need)
 	}
-	if MemoryBudget(DefaultFunctionMemoryMB) < 2*ParseMemory(4<<20) {
-		t.Errorf("the default function memory's budget %d does not parse two 4 MiB pages at once", MemoryBudget(DefaultFunctionMemoryMB))
+	if MemoryBudget(DefaultFunctionMemoryMB) < 3*ParseMemory(4<<20) {
+		t.Errorf("the default function memory's budget %d does not parse three 4 MiB pages at once", MemoryBudget(DefaultFunctionMemoryMB))
 	}
-	if got := LargestBody(MemoryBudget(256)); got < 44<<20/10 || got >= 45<<20/10 {
-		t.Errorf("LargestBody(MemoryBudget(256)) = %d, want about 4.4 MiB", got)
+	if got := LargestBody(MemoryBudget(256)); got < 54<<20/10 || got >= 55<<20/10 {
+		t.Errorf("LargestBody(MemoryBudget(256)) = %d, want about 5.4 MiB", got)
 	}
 	if LargestBody(0) != 0 {
 		t.Errorf("LargestBody(0) = %d, want 0 (no budget)", LargestBody(0))
