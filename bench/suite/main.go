@@ -61,7 +61,12 @@ type Config struct {
 	NoMakeBuild  bool
 	SkipAWS      bool
 	SkipPipeline bool
-	Root         string // the repository
+	// The memory section: big pages (MemoryPageBytes) in one batch.
+	SkipMemory      bool
+	MemoryOnly      bool
+	MemoryPageBytes int
+	MemoryRounds    int
+	Root            string // the repository
 	// Bin is where the Go contenders are built ("" builds into a temp dir).
 	Bin string
 }
@@ -86,6 +91,10 @@ func parse(args []string) (Config, error) {
 	fs.BoolVar(&c.NoMakeBuild, "no-make-build", false, "skip `make build` (artifact sizes) and the look into the worker's bootstrap")
 	fs.BoolVar(&c.SkipAWS, "skip-aws", false, "skip the AWS-side request counts")
 	fs.BoolVar(&c.SkipPipeline, "skip-pipeline", false, "skip the local pipeline")
+	fs.BoolVar(&c.SkipMemory, "skip-memory", false, "skip the memory section")
+	fs.BoolVar(&c.MemoryOnly, "memory-only", false, "run the memory section only")
+	fs.IntVar(&c.MemoryPageBytes, "memory-page-bytes", 4<<20, "the size of each page of the memory section's batch")
+	fs.IntVar(&c.MemoryRounds, "memory-rounds", 3, "rounds of each case of the memory section")
 	serve := fs.String("serve", "", "internal: serve the fixture with this latency")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -178,6 +187,16 @@ func Run(ctx context.Context, tb testing.TB, c Config, out io.Writer) error {
 		defer os.RemoveAll(d)
 		bin = d
 	}
+	if c.MemoryOnly {
+		if err := runMemory(ctx, c, bin, r, logf); err != nil {
+			return err
+		}
+		r.Elapsed = time.Since(start)
+		var b strings.Builder
+		r.memoryTable(func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) })
+		fmt.Fprint(out, "\n"+b.String())
+		return nil
+	}
 	contenders, notes, err := prepareContenders(ctx, c, bin)
 	if err != nil {
 		return err
@@ -192,6 +211,11 @@ func Run(ctx context.Context, tb testing.TB, c Config, out io.Writer) error {
 	}
 	if !c.SkipPipeline {
 		if err := runPipeline(ctx, c, contenders, r, logf); err != nil {
+			return err
+		}
+	}
+	if !c.SkipMemory {
+		if err := runMemory(ctx, c, bin, r, logf); err != nil {
 			return err
 		}
 	}

@@ -38,13 +38,13 @@ func TestSmoke(t *testing.T) {
 	}
 	c := Config{
 		Pages: 20, Rounds: 1, PeerRounds: 1, PipeRounds: 1, Latencies: []time.Duration{0}, PipeLatency: []time.Duration{0}, Concurrency: []int{4},
-		LambdaStarts: 1, PlannerN: 50, ResultsN: 3, NoMakeBuild: true, Root: root, Bin: t.TempDir(),
+		LambdaStarts: 1, PlannerN: 50, ResultsN: 3, MemoryPageBytes: 256 << 10, MemoryRounds: 1, NoMakeBuild: true, Root: root, Bin: t.TempDir(),
 	}
 	var out bytes.Buffer
 	if err := Run(context.Background(), t, c, &out); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
-	for _, want := range []string{"## Side by side", "| cronless worker |", "| bare colly |", "| net/http bound |", "## The local pipeline", "## Lambda", "## AWS-side requests"} {
+	for _, want := range []string{"## Side by side", "| cronless worker |", "| bare colly |", "| net/http bound |", "## The local pipeline", "## Memory", "| 512 MB, 10 crawls at once | 512 MB | 10 |", "## Lambda", "## AWS-side requests"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, out.String())
 		}

@@ -20,6 +20,7 @@ type Report struct {
 	Pipe       []*PipeCell
 	Lambda     *Lambda
 	AWS        *AWS
+	Memory     *Memory
 
 	LambdaSkipped, AWSSkipped string
 }
@@ -137,6 +138,7 @@ func (r *Report) Markdown() string {
 	p("go run ./bench/suite -rounds 1 -pages 200 -skip-lambda -skip-aws   # a quick look, report on stdout")
 	p("go run ./bench/suite -only 'cronless worker,net/http bound' -latency 50ms -concurrency 64")
 	p("go run ./bench/contenders/cronless -urls FILE -concurrency 64 -out out.jsonl   # one contender by hand (likewise colly, nethtml, pipeline)")
+	p("go run ./bench/suite -memory-only   # the memory section alone, report on stdout")
 	p("```")
 	p("")
 	p("This run: %d URLs; %d interleaved rounds per cell, Scrapy and Crawlee in the middle %d of them (a run of theirs takes 10 to 25 s: all %d rounds would not fit in 10 minutes; `-peer-rounds %d` runs them in every round); latencies %s; concurrency %s; the pipeline at %s, %d rounds; %d fresh starts per function.",
@@ -150,6 +152,7 @@ func (r *Report) Markdown() string {
 	r.misses(p)
 	r.crawlTables(p)
 	r.pipeTable(p)
+	r.memoryTable(p)
 	r.lambdaTables(p)
 	r.awsTables(p)
 	r.method(p)

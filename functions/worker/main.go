@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"go.uber.org/zap"
 
 	"github.com/cronless/cronless/shared/crawl"
 	"github.com/cronless/cronless/shared/lambdafn"
@@ -29,11 +30,23 @@ func main() {
 		HostDelay:       env.Duration("HOST_DELAY", 0, 0, crawl.MaxHostDelay),
 		MaxBodyBytes:    int64(env.Int("MAX_BODY_BYTES", crawl.DefaultMaxBodyBytes, crawl.MinMaxBodyBytes, crawl.MaxMaxBodyBytes)),
 	}
+	// The parses at once are bounded by the function's memory, and the GC
+	// keeps the heap under a share of it (shared/crawl/memory.go).
+	functionMB := env.FunctionMemoryMB()
+	crawlOpts.MemoryBudget = crawl.MemoryBudget(functionMB)
 	// Only tests set this: on AWS, private and metadata addresses stay blocked.
 	crawlOpts.AllowPrivate = env.Bool("ALLOW_PRIVATE", false)
 	log := lambdafn.Logger("worker", env.Level())
 	if err := env.Err(); err != nil {
 		lambdafn.Fail("worker", err)
+	}
+	memLimit := env.SetMemoryLimit(crawl.MemoryLimit(functionMB))
+	largest := crawl.LargestBody(crawlOpts.MemoryBudget)
+	log.Info("memory", zap.Int("function_mb", functionMB), zap.Int64("parse_budget_bytes", crawlOpts.MemoryBudget),
+		zap.Int64("memory_limit_bytes", memLimit), zap.Int64("largest_parsed_body_bytes", largest))
+	if crawlOpts.MemoryBudget > 0 && crawlOpts.MaxBodyBytes > largest {
+		log.Warn("HTML pages between largest_parsed_body_bytes and MAX_BODY_BYTES fail as body_too_large: "+
+			"raise workerMemory or lower maxBodyBytes", zap.Int64("largest_parsed_body_bytes", largest), zap.Int64("max_body_bytes", crawlOpts.MaxBodyBytes))
 	}
 	cfg, err := lambdafn.AWSConfig(context.Background())
 	if err != nil {

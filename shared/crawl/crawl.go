@@ -85,6 +85,9 @@ type Options struct {
 	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 	// Resolver resolves host names (default net.DefaultResolver).
 	Resolver Resolver
+	// MemoryBudget bounds the memory of the HTML parses running at once,
+	// in bytes (0: no bound); see memory.go and MemoryBudget.
+	MemoryBudget int64
 }
 
 // Page is a fetched page and its extracted fields.
@@ -129,6 +132,7 @@ type Fetcher struct {
 	rules     *ruleCache
 	headers   http.Header // read-only after New: colly copies them per request
 	now       func() time.Time
+	mem       *memGate // nil: parses are not bounded
 }
 
 // positiveOr sets *v to def unless it is above zero.
@@ -189,6 +193,7 @@ func New(opts Options) *Fetcher {
 			"Accept": {"text/html,application/xhtml+xml;q=0.9,text/*;q=0.8,*/*;q=0.5"},
 		},
 		now: time.Now,
+		mem: newMemGate(opts.MemoryBudget),
 	}
 	f.rt = f.transport
 	f.jobs = newHostLimiter("page")
@@ -367,6 +372,11 @@ func (f *Fetcher) fetchPage(ctx context.Context, rawURL, ua string, robots bool,
 		page.ContentHash = hashFields(page.Fields)
 		return page, nil
 	}
+	release, merr := f.mem.acquire(ctx, len(body), st.finalURL)
+	if merr != nil {
+		return fail(merr)
+	}
+	defer release()
 	doc, err := parseHTML(body)
 	if err != nil {
 		// x/net/html refuses documents nested deeper than 512 elements.

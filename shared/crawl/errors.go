@@ -115,7 +115,7 @@ func (e *Error) hint() string {
 	case KindBlocked:
 		return "private and internal addresses are not crawled; run with --allow-private or set allow_private: true to allow them"
 	case KindTooLarge:
-		return "the page is larger than the worker's body limit"
+		return "the page is larger than the worker's body or memory limit"
 	case KindContentType:
 		return "only HTML and text pages are crawled"
 	case KindRequired:

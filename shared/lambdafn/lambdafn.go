@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -119,6 +120,23 @@ func (e *Env) Level() zapcore.Level {
 		return zapcore.InfoLevel
 	}
 	return l
+}
+
+// FunctionMemoryMB is the function's memory, AWS_LAMBDA_FUNCTION_MEMORY_SIZE
+// (MB, set by Lambda: 128 to 10240); 0 when it is not set (a test).
+func (e *Env) FunctionMemoryMB() int {
+	return e.Int("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", 0, 128, 10240)
+}
+
+// SetMemoryLimit sets the Go runtime's soft memory limit to limit bytes
+// (runtime/debug.SetMemoryLimit), unless the GOMEMLIMIT variable is set,
+// which the runtime has read and which wins, or limit is not positive. It
+// returns the limit in effect (math.MaxInt64: none).
+func (e *Env) SetMemoryLimit(limit int64) int64 {
+	if strings.TrimSpace(e.getenv("GOMEMLIMIT")) == "" && limit > 0 {
+		debug.SetMemoryLimit(limit)
+	}
+	return debug.SetMemoryLimit(-1)
 }
 
 // ErrConfig is wrapped by the error of a bad configuration.

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -94,5 +96,40 @@ func TestWrapLogsRequestIDAndColdStart(t *testing.T) {
 		if got["request_id"] != want.id || got["cold_start"] != want.cold {
 			t.Errorf("line %d = %v, want request_id %s cold_start %v", i, got, want.id, want.cold)
 		}
+	}
+}
+
+func TestFunctionMemoryAndLimit(t *testing.T) {
+	tests := []struct {
+		name      string
+		vars      map[string]string
+		mb        int
+		setLimit  int64
+		wantLimit int64 // math.MaxInt64: none
+		problem   bool
+	}{
+		{name: "not on Lambda", vars: nil, mb: 0, setLimit: 0, wantLimit: math.MaxInt64},
+		{name: "512 MB", vars: map[string]string{"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512"}, mb: 512, setLimit: 300 << 20, wantLimit: 300 << 20},
+		{name: "GOMEMLIMIT set wins", vars: map[string]string{"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512", "GOMEMLIMIT": "100MiB"}, mb: 512, setLimit: 300 << 20, wantLimit: math.MaxInt64},
+		{name: "not a size", vars: map[string]string{"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "lots"}, mb: 0, wantLimit: math.MaxInt64, problem: true},
+		{name: "below Lambda's least", vars: map[string]string{"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "64"}, mb: 0, wantLimit: math.MaxInt64, problem: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			// This process's limit: none unless a test sets it; put back after.
+			defer debug.SetMemoryLimit(debug.SetMemoryLimit(math.MaxInt64))
+			env := lambdafn.NewEnv(func(k string) string { return tc.vars[k] })
+			if got := env.FunctionMemoryMB(); got != tc.mb {
+				t.Errorf("FunctionMemoryMB() = %d, want %d", got, tc.mb)
+			}
+			if got := env.SetMemoryLimit(tc.setLimit); got != tc.wantLimit {
+				t.Errorf("SetMemoryLimit(%d) = %d, want %d", tc.setLimit, got, tc.wantLimit)
+			}
+			if err := env.Err(); (err != nil) != tc.problem {
+				t.Errorf("Err() = %v, want a problem: %v", err, tc.problem)
+			} else if err != nil && !strings.Contains(err.Error(), "AWS_LAMBDA_FUNCTION_MEMORY_SIZE") {
+				t.Errorf("Err() = %v, does not name the variable", err)
+			}
+		})
 	}
 }

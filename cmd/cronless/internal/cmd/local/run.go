@@ -66,6 +66,9 @@ type pipelineFlags struct {
 	// The crawl's politeness; zero values are crawl's defaults.
 	hostConcurrency int
 	hostDelay       time.Duration
+	// memoryMB is the worker function's memory the parse budget derives
+	// from, as on Lambda (0: no budget).
+	memoryMB int
 }
 
 func (f *pipelineFlags) register(cmd *cobra.Command) {
@@ -80,6 +83,7 @@ func (f *pipelineFlags) register(cmd *cobra.Command) {
 	fs.BoolVar(&f.allowPrivate, "allow-private", false, "allow crawling private and loopback addresses (off by default: SSRF protection)")
 	fs.IntVar(&f.hostConcurrency, "host-concurrency", crawl.DefaultHostConcurrency, "requests at once to one host, robots.txt and redirects included (HOST_CONCURRENCY on AWS)")
 	fs.DurationVar(&f.hostDelay, "host-delay", 0, "least time between the starts of two requests to one host (HOST_DELAY on AWS)")
+	fs.IntVar(&f.memoryMB, "memory", crawl.DefaultFunctionMemoryMB, "the worker's memory in MB (workerMemory on AWS): the pages parsed at once are bounded by a budget derived from it, as on Lambda; 0: no bound")
 }
 
 func (f *pipelineFlags) check() error {
@@ -112,9 +116,16 @@ func (f *pipelineFlags) check() error {
 	if err := cmdutil.DurationFlag("host-delay", f.hostDelay, 0, crawl.MaxHostDelay); err != nil {
 		return err
 	}
+	if f.memoryMB != 0 && (f.memoryMB < minFunctionMB || f.memoryMB > crawl.MaxFunctionMemoryMB) {
+		return cmdutil.Usagef("--memory %d: must be a Lambda function's memory in MB, between %d and %d (or 0 for no bound); the deployed worker has %d",
+			f.memoryMB, minFunctionMB, crawl.MaxFunctionMemoryMB, crawl.DefaultFunctionMemoryMB)
+	}
 	// Lambda's mapping takes at least 2; the local one runs with 1 too.
 	return cmdutil.IntFlag("concurrency", f.concurrency, 1, cost.EventSourceMaxConcurrency.Hi)
 }
+
+// minFunctionMB is Lambda's least function memory.
+const minFunctionMB = 128
 
 // openPipeline checks the flags, loads the targets file and assembles the
 // local pipeline over the backend at dbPath. Close the backend when done.
@@ -147,6 +158,7 @@ func pipeline(tf *targets.File, b *localbackend.Backend, f *pipelineFlags, log *
 		Fetcher: crawl.New(crawl.Options{
 			AllowPrivate: f.allowPrivate, UserAgent: tf.Defaults.UserAgent, Timeout: tf.Defaults.Timeout,
 			HostConcurrency: f.hostConcurrency, HostDelay: f.hostDelay,
+			MemoryBudget: crawl.MemoryBudget(f.memoryMB),
 		}),
 		PlannerMapping: m,
 		WorkerMapping:  m,
