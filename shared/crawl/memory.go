@@ -152,7 +152,13 @@ func (g *memGate) acquire(ctx context.Context, n int, pageURL string) (release f
 	if g.waiting != nil {
 		g.waiting(pageURL)
 	}
-	if serr := g.sem.Acquire(ctx, w); serr != nil {
+	// Waiting for memory is other pages' time, not this page's: its
+	// timeout stands still meanwhile (pagetimer.go).
+	pt := pageTimerFrom(ctx)
+	pt.pause()
+	serr := g.sem.Acquire(ctx, w)
+	pt.resume()
+	if serr != nil {
 		kind := KindTimeout
 		if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			kind = KindConnection // cancelled: the invocation is ending; retry

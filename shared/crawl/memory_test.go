@@ -2,10 +2,12 @@ package crawl
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/cronless/cronless/bench/fixture"
 	"github.com/cronless/cronless/shared/job"
@@ -87,7 +89,8 @@ func TestMemoryGateWaits(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			u, page := docPageServer(t, 256<<10)
-			f := newFetcher(t, Options{MemoryBudget: ParseMemory(len(page))})
+			// No host limit: the pages of one host all reach the memory gate.
+			f := newFetcher(t, Options{MemoryBudget: ParseMemory(len(page)), HostConcurrency: -1})
 			waits := make(chan string, tc.pages)
 			f.mem.waiting = func(u string) { waits <- u }
 			release, err := f.mem.acquire(context.Background(), tc.held(len(page)), "held")
@@ -162,12 +165,16 @@ func TestMemoryGateWaitEnds(t *testing.T) {
 		t.Fatal(merr)
 	}
 	defer release()
+	// The page's own timeout (100 ms) stands still while it waits for
+	// memory; the wait ends with the invocation (the context), 400 ms on.
 	j := testJob(u, memoryRules)
-	j.TimeoutMS = 300
-	_, err := f.Fetch(context.Background(), j)
+	j.TimeoutMS = 100
+	ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
+	defer cancel()
+	_, err := f.Fetch(ctx, j)
 	ce := asError(t, err)
-	if ce.Kind != KindTimeout || !Retryable(err) || !strings.Contains(err.Error(), "parse budget") {
-		t.Fatalf("kind %s, retryable %v, want a retryable %s naming the parse budget: %v", ce.Kind, ce.Retryable, KindTimeout, err)
+	if ce.Kind != KindTimeout || !Retryable(err) || !strings.Contains(err.Error(), "parse budget") || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("kind %s, retryable %v, want a retryable %s naming the parse budget, at the invocation's deadline: %v", ce.Kind, ce.Retryable, KindTimeout, err)
 	}
 }
 

@@ -5,8 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"net/url"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -236,8 +236,8 @@ func TestHandleSendsOneJobPerTargetOfTheSchedule(t *testing.T) {
 		entryIDs[m.ID] = true
 		// Paced at the default host_rate of 1/s: a host's k-th job k s later.
 		host := strings.ToLower(mustHost(t, j.URL))
-		if want := time.Duration(perHost[host]) * time.Second; m.Delay != want || !j.NotBefore.IsZero() || j.HostRate != 1 || j.HostConcurrency != 2 {
-			t.Errorf("job %s: delay %s not_before %v host_rate %v host_concurrency %d, want %s, none, 1 and 2",
+		if want := time.Duration(perHost[host]) * time.Second; m.Delay != want || !j.NotBefore.IsZero() || j.HostRate != 1 || j.HostConcurrency != 0 {
+			t.Errorf("job %s: delay %s not_before %v host_rate %v host_concurrency %d, want %s, none, 1 and 0 (the worker's own)",
 				j.TargetID, m.Delay, j.NotBefore, j.HostRate, j.HostConcurrency, want)
 		}
 		perHost[host]++

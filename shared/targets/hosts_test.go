@@ -27,7 +27,7 @@ func TestHostLimits(t *testing.T) {
 				`targets:`,
 				`  - { id: a, url: "https://example.com/", schedule: hourly }`,
 			),
-			targets: map[string]limits{"a": {DefaultHostRate, DefaultHostConcurrency}},
+			targets: map[string]limits{"a": {DefaultHostRate, 0}},
 		},
 		{
 			name: "defaults, then hosts entries key by key",
@@ -75,10 +75,10 @@ func TestHostLimits(t *testing.T) {
 				`  - { id: puny, url: "https://münchen.example/", schedule: hourly }`,
 			),
 			targets: map[string]limits{
-				"v4":   {0.25, DefaultHostConcurrency},
+				"v4":   {0.25, 0},
 				"v6":   {DefaultHostRate, 7},
-				"idn":  {10, DefaultHostConcurrency},
-				"puny": {20, DefaultHostConcurrency},
+				"idn":  {10, 0},
+				"puny": {20, 0},
 			},
 		},
 		{
@@ -95,7 +95,7 @@ func TestHostLimits(t *testing.T) {
 				`  - { id: b, url: "https://b.example/", schedule: hourly }`,
 				`  - { id: c, url: "https://c.example/", schedule: hourly }`,
 			),
-			targets: map[string]limits{"a": {1000, 100}, "b": {1.0 / 3600, DefaultHostConcurrency}, "c": {0.5, DefaultHostConcurrency}},
+			targets: map[string]limits{"a": {1000, 100}, "b": {1.0 / 3600, 0}, "c": {0.5, 0}},
 		},
 	}
 	for _, tt := range tests {

@@ -144,7 +144,7 @@ func (p *parser) topLevel(root *yaml.Node) *File {
 	f := &File{
 		Schedules: map[string]Schedule{},
 		Defaults: Defaults{Timeout: DefaultTimeout, UserAgent: DefaultUserAgent, Robots: DefaultRobots,
-			HostRate: DefaultHostRate, HostConcurrency: DefaultHostConcurrency},
+			HostRate: DefaultHostRate},
 		Hosts:    map[string]Host{},
 		file:     p.file,
 		hostKeys: map[string]string{},

@@ -24,7 +24,8 @@
 //
 // A host's limits are its entry in hosts: (matched by host name, without
 // scheme, port or path, in any case), else host_rate and host_concurrency
-// of defaults:, else DefaultHostRate and DefaultHostConcurrency. A rate is
+// of defaults:, else DefaultHostRate and the worker's own concurrency
+// (HOST_CONCURRENCY, --host-concurrency: 2 unless set). A rate is
 // jobs a second, minute or hour started to the host by the whole fleet:
 // 1/s, 0.5/s, 30/m, 3600/h; a bare number is refused, as a bare timeout is,
 // because 5 could mean any of them. Concurrency is pages of the host one
@@ -57,9 +58,6 @@ const (
 	// one host: one a second, the pace robots.txt's Crawl-delay: 1 and most
 	// crawler etiquette call polite.
 	DefaultHostRate = 1.0
-	// DefaultHostConcurrency is how many of one host's pages one worker
-	// crawls at once.
-	DefaultHostConcurrency = 2
 )
 
 // File is a validated targets.yaml.
@@ -128,7 +126,7 @@ type Defaults struct {
 	// Robots is whether robots.txt is respected.
 	Robots bool
 	// HostRate and HostConcurrency are the limits of a host without an
-	// entry in hosts: (host_rate, host_concurrency).
+	// entry in hosts: (host_rate, host_concurrency; 0: the worker's own).
 	HostRate        float64
 	HostConcurrency int
 }
@@ -150,8 +148,8 @@ type Target struct {
 	// empty when the target only records the page's status and content hash.
 	Extract map[string]job.Rule
 	// HostRate (jobs a second, fleet-wide) and HostConcurrency (at once,
-	// per worker) are the limits of the target's host: its entry in hosts:,
-	// or the file's defaults.
+	// per worker; 0: the worker's own HOST_CONCURRENCY) are the limits of
+	// the target's host: its entry in hosts:, or the file's defaults.
 	HostRate        float64
 	HostConcurrency int
 }

@@ -78,7 +78,7 @@ func TestParseExample(t *testing.T) {
 		t.Errorf("morning.Next(%s) = %s, want %s", after, got, want)
 	}
 	wantDefaults := Defaults{Timeout: 10 * time.Second, UserAgent: "cronless (+https://github.com/cronless/cronless)", Robots: true,
-		HostRate: DefaultHostRate, HostConcurrency: DefaultHostConcurrency}
+		HostRate: DefaultHostRate, HostConcurrency: 0}
 	if f.Defaults != wantDefaults {
 		t.Errorf("Defaults = %+v, want %+v", f.Defaults, wantDefaults)
 	}
@@ -151,7 +151,7 @@ func TestDefaultsAndOverrides(t *testing.T) {
 				`targets:`,
 				`  - { id: a, url: "https://example.com/", schedule: hourly }`,
 			),
-			defaults: Defaults{Timeout: DefaultTimeout, UserAgent: DefaultUserAgent, Robots: true, HostRate: 1, HostConcurrency: 2},
+			defaults: Defaults{Timeout: DefaultTimeout, UserAgent: DefaultUserAgent, Robots: true, HostRate: 1},
 			targets:  []Target{{ID: "a", Timeout: 10 * time.Second, UserAgent: DefaultUserAgent, Robots: true}},
 		},
 		{
@@ -163,7 +163,7 @@ func TestDefaultsAndOverrides(t *testing.T) {
 				`targets:`,
 				`  - { id: a, url: "https://example.com/", schedule: hourly }`,
 			),
-			defaults: Defaults{Timeout: DefaultTimeout, UserAgent: DefaultUserAgent, Robots: true, HostRate: 1, HostConcurrency: 2},
+			defaults: Defaults{Timeout: DefaultTimeout, UserAgent: DefaultUserAgent, Robots: true, HostRate: 1},
 			targets:  []Target{{ID: "a", Timeout: DefaultTimeout, UserAgent: DefaultUserAgent, Robots: true}},
 		},
 		{
@@ -175,7 +175,7 @@ func TestDefaultsAndOverrides(t *testing.T) {
 				`targets:`,
 				`  - { id: a, url: "https://example.com/", schedule: hourly }`,
 			),
-			defaults: Defaults{Timeout: 90 * time.Second, UserAgent: DefaultUserAgent, Robots: true, HostRate: 1, HostConcurrency: 2},
+			defaults: Defaults{Timeout: 90 * time.Second, UserAgent: DefaultUserAgent, Robots: true, HostRate: 1},
 			targets:  []Target{{ID: "a", Timeout: 90 * time.Second, UserAgent: DefaultUserAgent, Robots: true}},
 		},
 		{
@@ -190,7 +190,7 @@ func TestDefaultsAndOverrides(t *testing.T) {
 				`  - { id: c, url: "https://example.com/c", schedule: hourly, user_agent: "c-bot/2" }`,
 				`  - { id: d, url: "https://example.com/d", schedule: hourly, robots: false }`,
 			),
-			defaults: Defaults{Timeout: 5 * time.Second, UserAgent: "team-bot/1.0", Robots: true, HostRate: 1, HostConcurrency: 2},
+			defaults: Defaults{Timeout: 5 * time.Second, UserAgent: "team-bot/1.0", Robots: true, HostRate: 1},
 			targets: []Target{
 				{ID: "a", Timeout: 5 * time.Second, UserAgent: "team-bot/1.0", Robots: true},
 				{ID: "b", Timeout: 30 * time.Second, UserAgent: "team-bot/1.0", Robots: true},
@@ -208,7 +208,7 @@ func TestDefaultsAndOverrides(t *testing.T) {
 				`  - { id: a, url: "https://example.com/", schedule: hourly }`,
 				`  - { id: b, url: "https://example.com/", schedule: hourly, robots: true }`,
 			),
-			defaults: Defaults{Timeout: DefaultTimeout, UserAgent: DefaultUserAgent, Robots: false, HostRate: 1, HostConcurrency: 2},
+			defaults: Defaults{Timeout: DefaultTimeout, UserAgent: DefaultUserAgent, Robots: false, HostRate: 1},
 			targets: []Target{
 				{ID: "a", Timeout: DefaultTimeout, UserAgent: DefaultUserAgent, Robots: false},
 				{ID: "b", Timeout: DefaultTimeout, UserAgent: DefaultUserAgent, Robots: true},
