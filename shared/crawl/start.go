@@ -58,13 +58,19 @@ func (f *Fetcher) pageLimits(j job.Job) hostLimits {
 // start waits for the page's turn at its host: a page slot, and its pace.
 // The wait is not part of the page's timeout. When ctx has a deadline, a
 // page that must wait waits only while its whole timeout would still end
-// StartReserve before it; past that, start returns a *Deferred.
+// StartReserve before it (or, when it never would, for half of the time
+// left); past that, start returns a *Deferred.
 func (f *Fetcher) start(ctx context.Context, host string, lim hostLimits, timeout time.Duration) (release func(), err error) {
 	waitCtx := ctx
 	if deadline, ok := ctx.Deadline(); ok {
 		// A page whose turn is now starts whatever is left; one that must
-		// wait, waits only while its timeout would still fit.
+		// wait, waits only while its timeout would still fit. When it never
+		// fits (an invocation shorter than the page's timeout), the page
+		// may wait for half of what is left, then runs on the rest.
 		startBy := deadline.Add(-(timeout + StartReserve))
+		if now := f.now(); startBy.Before(now) {
+			startBy = now.Add(deadline.Sub(now) / 2)
+		}
 		var cancel context.CancelFunc
 		waitCtx, cancel = context.WithDeadline(ctx, startBy)
 		defer cancel()

@@ -39,14 +39,15 @@ func TestWaitingIsNotTimingOut(t *testing.T) {
 // is not started and not failed: Fetch returns a *Deferred, and nothing is
 // sent to the host. A page whose turn is now starts whatever is left.
 func TestDeferred(t *testing.T) {
-	s := newConcurrencyServer(400 * time.Millisecond)
+	s := newConcurrencyServer(700 * time.Millisecond)
 	srv := newServer(t, s)
 	f := newFetcher(t, Options{Resolver: twoHosts, HostConcurrency: 1})
 	urls := hostURLs(srv.URL, []string{"a.test"}, 3)
-	// The invocation ends in 1.5 s; each page has a 1 s timeout, so only a
-	// page that starts within 1.5 - 1 - StartReserve (< 0) may wait: the
-	// first starts at once, the other two are deferred.
-	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	// The invocation ends in 5 s; each page has a 1 s timeout, so a page
+	// may wait until 5 - 1 - StartReserve = 1 s from now. Each page takes
+	// 700 ms, one at a time: the first starts at once, the second after
+	// 700 ms, the third would start after 1.4 s and is deferred.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	errs := make([]error, len(urls))
 	var wg sync.WaitGroup
@@ -59,17 +60,39 @@ func TestDeferred(t *testing.T) {
 		time.Sleep(20 * time.Millisecond) // in order
 	}
 	wg.Wait()
-	if errs[0] != nil {
-		t.Errorf("the first page: %v, want ok", errs[0])
-	}
-	for i, err := range errs[1:] {
-		var d *Deferred
-		if !errors.As(err, &d) || d.Host != "a.test" || d.After < MinDeferral {
-			t.Errorf("page %d: %v (%T), want a *Deferred for a.test of at least %s", i+1, err, err, MinDeferral)
+	for i, err := range errs[:2] {
+		if err != nil {
+			t.Errorf("page %d: %v, want ok", i, err)
 		}
 	}
-	if n := len(s.starts["a.test"]); n != 1 {
-		t.Errorf("the host saw %d requests, want 1: a deferred page sends nothing", n)
+	var d *Deferred
+	if !errors.As(errs[2], &d) || d.Host != "a.test" || d.After < MinDeferral {
+		t.Errorf("page 2: %v (%T), want a *Deferred for a.test of at least %s", errs[2], errs[2], MinDeferral)
+	}
+	if n := len(s.starts["a.test"]); n != 2 {
+		t.Errorf("the host saw %d requests, want 2: a deferred page sends nothing", n)
+	}
+
+	// An invocation shorter than the page's timeout: a page may wait for
+	// half of what is left, then runs on the rest.
+	short, cancel2 := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel2()
+	for i, u := range hostURLs(srv.URL, []string{"b.test"}, 3) {
+		wg.Go(func() {
+			j := testJob(u, nil)
+			j.TimeoutMS = 10000
+			_, errs[i] = f.Fetch(short, j)
+		})
+		time.Sleep(20 * time.Millisecond)
+	}
+	wg.Wait()
+	for i, err := range errs[:2] {
+		if err != nil {
+			t.Errorf("short invocation, page %d: %v, want ok (it waited %d ms of the 1 s it may)", i, err, 700*i)
+		}
+	}
+	if !errors.As(errs[2], &d) {
+		t.Errorf("short invocation, page 2: %v, want a *Deferred", errs[2])
 	}
 }
 
