@@ -673,6 +673,7 @@ var grants = map[string]struct {
 		"sqs:ReceiveMessage TargetsQueue.Arn", "sqs:DeleteMessage TargetsQueue.Arn",
 		"sqs:GetQueueAttributes TargetsQueue.Arn", "sqs:ChangeMessageVisibility TargetsQueue.Arn",
 		"sqs:SendMessage ResultsQueue.Arn", "sqs:SendMessage TargetsDLQ.Arn",
+		"sqs:SendMessage TargetsQueue.Arn", // jobs handed back, delayed (worker.WithRequeue)
 	}},
 	"ResultsRole": {"lambda.amazonaws.com", []string{
 		"logs:CreateLogStream ResultsLogGroup.Arn", "logs:PutLogEvents ResultsLogGroup.Arn",
