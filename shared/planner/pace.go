@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"math"
 	"time"
 
 	"github.com/cronless/cronless/shared/queue"
@@ -30,10 +31,10 @@ func newPacer(base time.Time) *pacer {
 }
 
 // next is the delay of host's next job at rate jobs a second, and, when
-// that is past SQS's longest delay, the job's not_before. A rate of 0 is
-// not paced.
+// that is past SQS's longest delay, the job's not_before. A rate of 0 or
+// targets.Unlimited is not paced.
 func (p *pacer) next(host string, rate float64) (delay time.Duration, notBefore time.Time) {
-	if rate <= 0 {
+	if rate <= 0 || math.IsInf(rate, 1) { // targets.Unlimited
 		return 0, time.Time{}
 	}
 	k := p.count[host]

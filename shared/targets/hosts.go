@@ -16,7 +16,7 @@ import (
 
 // Hints of the host limits.
 const (
-	rateHint        = "use a rate like 1/s, 0.5/s, 30/m or 3600/h (jobs a second, a minute or an hour, for the whole fleet)"
+	rateHint        = "use a rate like 1/s, 0.5/s, 30/m or 3600/h (jobs a second, a minute or an hour, for the whole fleet), or unlimited for a host of your own"
 	concurrencyHint = "use a whole number of pages at once per worker"
 	hostKeyHint     = "write a host name such as example.com or an address such as 192.0.2.1"
 )
@@ -80,9 +80,17 @@ func (p *parser) host(n *yaml.Node, noun string) (Host, bool) {
 // rateUnits are the seconds in each unit a rate may be given per.
 var rateUnits = map[string]float64{"s": 1, "m": 60, "h": 3600}
 
-// rate reads a rate (N/s, N/m or N/h) as jobs a second.
+// Unlimited is the rate of a host whose jobs are not paced (host_rate:
+// unlimited), for sites of your own: every job of a tick is due at once,
+// and only host_concurrency bounds the host.
+var Unlimited = math.Inf(1)
+
+// rate reads a rate (N/s, N/m or N/h, or unlimited) as jobs a second.
 func (p *parser) rate(e entry, what string) (float64, bool) {
 	v := deref(e.value)
+	if v.Kind == yaml.ScalarNode && v.Value == "unlimited" {
+		return Unlimited, true
+	}
 	switch {
 	case isNull(v) || v.Kind != yaml.ScalarNode:
 		p.addf(v, "%s must be a rate, got %s; %s", what, describe(v), rateHint)
@@ -238,6 +246,9 @@ func (f *File) UnusedHosts() []Problem {
 // FormatRate writes a rate in jobs a second the way targets.yaml does:
 // per second from 1/s up, else per minute, else per hour.
 func FormatRate(perSecond float64) string {
+	if math.IsInf(perSecond, 1) {
+		return "unlimited"
+	}
 	f := func(x float64) string {
 		return strconv.FormatFloat(math.Round(x*1000)/1000, 'f', -1, 64)
 	}

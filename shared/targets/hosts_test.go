@@ -97,6 +97,20 @@ func TestHostLimits(t *testing.T) {
 			),
 			targets: map[string]limits{"a": {1000, 100}, "b": {1.0 / 3600, 0}, "c": {0.5, 0}},
 		},
+		{
+			name: "unlimited: a host of your own, not paced",
+			file: yamlLines(
+				`schedules:`,
+				`  hourly: { expression: "rate(1 hour)" }`,
+				`defaults: { host_rate: unlimited }`,
+				`hosts:`,
+				`  b.example: { rate: 2/s }`,
+				`targets:`,
+				`  - { id: a, url: "https://a.example/", schedule: hourly }`,
+				`  - { id: b, url: "https://b.example/", schedule: hourly }`,
+			),
+			targets: map[string]limits{"a": {Unlimited, 0}, "b": {2, 0}},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -110,7 +124,11 @@ func TestHostLimits(t *testing.T) {
 					t.Errorf("target %s (host %s): rate %v, concurrency %d; want %v, %d", tg.ID, tg.Host(), tg.HostRate, tg.HostConcurrency, want.rate, want.concurrency)
 				}
 				j := tg.Job("r", time.Now())
-				if j.HostRate != tg.HostRate || j.HostConcurrency != tg.HostConcurrency {
+				wantRate := tg.HostRate
+				if tg.HostRate == Unlimited {
+					wantRate = 0 // a job that is not paced
+				}
+				if j.HostRate != wantRate || j.HostConcurrency != tg.HostConcurrency {
 					t.Errorf("target %s: job carries %v, %d", tg.ID, j.HostRate, j.HostConcurrency)
 				}
 			}

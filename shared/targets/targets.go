@@ -36,6 +36,7 @@ package targets
 import (
 	"fmt"
 	"maps"
+	"math"
 	"net/url"
 	"os"
 	"slices"
@@ -154,6 +155,14 @@ type Target struct {
 	HostConcurrency int
 }
 
+// jobRate is the host_rate a job carries: 0 (not paced) for Unlimited.
+func (t Target) jobRate() float64 {
+	if math.IsInf(t.HostRate, 1) {
+		return 0
+	}
+	return t.HostRate
+}
+
 // Host is the host a target's requests count against: its URL's host name
 // (or address), without the port, in lower case, as the crawler counts it.
 func (t Target) Host() string {
@@ -214,7 +223,7 @@ func (t Target) Job(runID string, scheduledAt time.Time) job.Job {
 		TimeoutMS:       t.Timeout.Milliseconds(),
 		UserAgent:       t.UserAgent,
 		Robots:          &robots,
-		HostRate:        t.HostRate,
+		HostRate:        t.jobRate(),
 		HostConcurrency: t.HostConcurrency,
 	}
 }
