@@ -156,14 +156,7 @@ func (e *slotWaitError) Unwrap() error { return e.cause }
 // The returned release must be called once the use is over.
 func (l *hostLimiter) acquire(ctx context.Context, host string, lim hostLimits) (release func(), err error) {
 	l.mu.Lock()
-	s := l.hosts[host]
-	if s == nil {
-		if len(l.hosts) >= pruneAt {
-			l.pruneLocked()
-		}
-		s = &hostSlot{}
-		l.hosts[host] = s
-	}
+	s := l.slotLocked(host)
 	s.lim = lim
 	s.refs++
 	if s.free() && len(s.queue) == 0 {
@@ -280,6 +273,15 @@ func (l *hostLimiter) grantLocked(s *hostSlot) {
 func (l *hostLimiter) holdOff(host string, d time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	s := l.slotLocked(host)
+	if until := l.now().Add(d); until.After(s.next) {
+		s.next = until
+	}
+}
+
+// slotLocked is host's slot, made (and the map swept of idle hosts when
+// it is large) if it has none.
+func (l *hostLimiter) slotLocked(host string) *hostSlot {
 	s := l.hosts[host]
 	if s == nil {
 		if len(l.hosts) >= pruneAt {
@@ -288,9 +290,7 @@ func (l *hostLimiter) holdOff(host string, d time.Duration) {
 		s = &hostSlot{}
 		l.hosts[host] = s
 	}
-	if until := l.now().Add(d); until.After(s.next) {
-		s.next = until
-	}
+	return s
 }
 
 // forgetLocked drops s when nobody uses it and its pace is over.

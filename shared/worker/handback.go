@@ -102,12 +102,7 @@ func (w *Worker) handBack(ctx context.Context, outs []outcome, failures *sqseven
 		if err == nil {
 			continue
 		}
-		bad, partial := queue.FailedIDs(err)
-		for i, o := range batch {
-			if _, ok := bad[msgs[i].ID]; ok || !partial {
-				failures.Add(o.msg.MessageId)
-			}
-		}
+		markUnsent(err, msgs, batch, failures)
 		obs.FromContext(ctx, w.log).Error("jobs not handed back; they come back after the visibility timeout", zap.Error(err))
 	}
 }

@@ -329,13 +329,20 @@ func (w *Worker) sendResults(ctx context.Context, outs []outcome, failures *sqse
 		if err == nil {
 			continue
 		}
-		bad, partial := queue.FailedIDs(err)
-		for i, o := range sent {
-			if _, ok := bad[msgs[i].ID]; ok || !partial {
-				failures.Add(o.msg.MessageId)
-			}
-		}
+		markUnsent(err, msgs, sent, failures)
 		obs.FromContext(ctx, w.log).Error("results not sent; their jobs will be retried", zap.Error(err))
+	}
+}
+
+// markUnsent reports as failed the records of outs (msgs[i] is outs[i]'s
+// message) that err says were not sent: the entries a *queue.BatchError
+// names, or all of them for any other error.
+func markUnsent(err error, msgs []queue.Outgoing, outs []outcome, failures *sqsevent.Failures) {
+	bad, partial := queue.FailedIDs(err)
+	for i, o := range outs {
+		if _, ok := bad[msgs[i].ID]; ok || !partial {
+			failures.Add(o.msg.MessageId)
+		}
 	}
 }
 
