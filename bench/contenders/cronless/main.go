@@ -47,6 +47,10 @@ func Rules() map[string]job.Rule {
 }
 
 // Events builds the SQS events for urls: batches of BatchSize job messages.
+// The jobs set the fixture host's limits explicitly as jobs without
+// targets.yaml's: host_rate 0 (not paced: the planner paces, and this
+// measures the worker core alone) and host_concurrency 0 (the Fetcher's
+// HostConcurrency, which run sets to -concurrency).
 func Events(urls []string) ([]events.SQSEvent, error) {
 	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	rules := Rules()
@@ -55,7 +59,8 @@ func Events(urls []string) ([]events.SQSEvent, error) {
 		var msgs []queue.Message
 		for i := start; i < min(start+BatchSize, len(urls)); i++ {
 			j := job.Job{V: job.Version, RunID: "bench@2026-01-01T00:00:00Z", Schedule: "bench",
-				TargetID: fmt.Sprintf("t%d", i), URL: urls[i], ScheduledAt: at, Extract: rules}
+				TargetID: fmt.Sprintf("t%d", i), URL: urls[i], ScheduledAt: at, Extract: rules,
+				HostRate: 0, HostConcurrency: 0}
 			body, err := job.Encode(j)
 			if err != nil {
 				return nil, fmt.Errorf("job %d: %w", i, err)
