@@ -109,6 +109,7 @@ func TestDeploymentTemplate(t *testing.T) {
 			t.Run("functions", func(t *testing.T) { checkFunctions(t, tpl, c) })
 			t.Run("queues", func(t *testing.T) { checkQueues(t, tpl, c) })
 			t.Run("alarms", func(t *testing.T) { checkAlarms(t, tpl, c) })
+			t.Run("dashboard", func(t *testing.T) { checkDashboard(t, tpl, c) })
 			t.Run("schedules", func(t *testing.T) { checkSchedules(t, tpl, tf) })
 			t.Run("table", func(t *testing.T) { checkTable(t, tpl, c) })
 			t.Run("deployment bucket", func(t *testing.T) { checkBucket(t, tpl) })
@@ -493,6 +494,73 @@ func checkQueues(t *testing.T, tpl *template, c deployCase) {
 // alarm by its consumer's timeout (serverless.yml custom.oldestMessageAge):
 // three visibility timeouts of 6 × the timeout.
 func ageAlarm(timeout int) string { return strconv.Itoa(3 * 6 * timeout) }
+
+// checkDashboard: one AWS::CloudWatch::Dashboard named for the stage whose
+// DashboardBody (an Fn::Sub of JSON, CloudWatch API Reference, "Dashboard
+// Body Structure and Syntax") is a JSON object once substituted, shows the
+// stage's queues, dead-letter queues and functions, and lists every alarm.
+func checkDashboard(t *testing.T, tpl *template, c deployCase) {
+	ids := tpl.ofType("AWS::CloudWatch::Dashboard")
+	if len(ids) != 1 {
+		t.Fatalf("dashboards %v, want one", ids)
+	}
+	p := tpl.Resources[ids[0]].Properties
+	want(t, "DashboardName", p["DashboardName"], "cronless-"+c.stage)
+	body, ok := dig(p, "DashboardBody", "Fn::Sub").(string)
+	if !ok {
+		t.Fatalf("DashboardBody %v, want an Fn::Sub of a string", p["DashboardBody"])
+	}
+	// Substitute as CloudFormation would: the pseudo parameters.
+	body = strings.NewReplacer("${AWS::Region}", c.region, "${AWS::Partition}", "aws", "${AWS::AccountId}", "123456789012").Replace(body)
+	if i := strings.Index(body, "${"); i >= 0 {
+		t.Fatalf("DashboardBody has an unresolved substitution at %q", body[i:min(i+40, len(body))])
+	}
+	var dash struct {
+		Widgets []struct {
+			Type       string `json:"type"`
+			Properties struct {
+				Title   string  `json:"title"`
+				Region  string  `json:"region"`
+				Metrics [][]any `json:"metrics"`
+				Alarms  []string
+			} `json:"properties"`
+		} `json:"widgets"`
+	}
+	if err := json.Unmarshal([]byte(body), &dash); err != nil {
+		t.Fatalf("DashboardBody is not JSON: %v\n%s", err, body)
+	}
+	shown := map[string]bool{}
+	var listed []string
+	for _, w := range dash.Widgets {
+		switch w.Type {
+		case "metric":
+			if w.Properties.Region != c.region {
+				t.Errorf("widget %q: region %q, want %s", w.Properties.Title, w.Properties.Region, c.region)
+			}
+			for _, m := range w.Properties.Metrics {
+				for _, v := range m {
+					if s, ok := v.(string); ok {
+						shown[s] = true
+					}
+				}
+			}
+		case "alarm":
+			listed = append(listed, w.Properties.Alarms...)
+		}
+	}
+	for _, name := range []string{"targets", "results", "targets-dlq", "results-dlq", "planner-failures", "planner", "worker"} {
+		if !shown["cronless-"+c.stage+"-"+name] {
+			t.Errorf("the dashboard does not show cronless-%s-%s", c.stage, name)
+		}
+	}
+	var names []string
+	for _, a := range tpl.ofType("AWS::CloudWatch::Alarm") {
+		names = append(names, "arn:aws:cloudwatch:"+c.region+":123456789012:alarm:"+ref(tpl.Resources[a].Properties["AlarmName"]))
+	}
+	if slices.Sort(names); !slices.Equal(slices.Sorted(slices.Values(listed)), names) {
+		t.Errorf("the dashboard lists alarms %v, want every alarm of the stage: %v", listed, names)
+	}
+}
 
 func checkAlarms(t *testing.T, tpl *template, c deployCase) {
 	// AWS::CloudWatch::Alarm on AWS/SQS metrics (CloudWatch User Guide,
