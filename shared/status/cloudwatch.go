@@ -7,7 +7,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch/schemas"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+	"github.com/aws/smithy-go/transport/http/protocol/awsquery"
 )
 
 // AlarmsAPI is the CloudWatch call Alarms makes.
@@ -32,6 +34,11 @@ func Alarms(ctx context.Context, api AlarmsAPI, prefix string) ([]Alarm, error) 
 			return nil, fmt.Errorf("describe the alarms %s* in ALARM: %w", prefix, err)
 		}
 		for _, m := range out.MetricAlarms {
+			// CloudWatch applies both filters; moto 5.2.1 applies only the
+			// prefix. Checking the state again costs nothing.
+			if m.StateValue != cwtypes.StateValueAlarm {
+				continue
+			}
 			as = append(as, Alarm{Name: aws.ToString(m.AlarmName), Description: aws.ToString(m.AlarmDescription),
 				Reason: aws.ToString(m.StateReason), Since: aws.ToTime(m.StateUpdatedTimestamp).UTC()})
 		}
@@ -101,4 +108,13 @@ func OldestAges(ctx context.Context, api MetricDataAPI, queueNames []string, now
 		in.NextToken = out.NextToken
 	}
 	return ages, nil
+}
+
+// NewCloudWatch is a CloudWatch client that speaks the AWS query protocol
+// (CloudWatch API Reference, "Making query requests"), which CloudWatch
+// has always taken and moto 5.2.1 speaks; the SDK's default since v1.53.0
+// of service/cloudwatch, Smithy RPC v2 CBOR, moto does not.
+func NewCloudWatch(cfg aws.Config, optFns ...func(*cloudwatch.Options)) *cloudwatch.Client {
+	query := func(o *cloudwatch.Options) { o.Protocol = awsquery.New(schemas.GraniteServiceVersion20100801) }
+	return cloudwatch.NewFromConfig(cfg, append([]func(*cloudwatch.Options){query}, optFns...)...)
 }

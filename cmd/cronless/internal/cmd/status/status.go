@@ -9,7 +9,6 @@ import (
 	"io"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/spf13/cobra"
 
 	dlqcmd "github.com/cronless/cronless/cmd/cronless/internal/cmd/dlq"
@@ -169,7 +168,7 @@ func gather(ctx context.Context, opts *StatusOptions, o *cmdutil.Backend, tf *ta
 	if o.AWS == nil {
 		return in, nil
 	}
-	cw := cloudwatch.NewFromConfig(*o.AWS)
+	cw := status.NewCloudWatch(*o.AWS)
 	names := make([]string, len(in.Queues))
 	for i, q := range in.Queues {
 		names[i] = q.Name
