@@ -35,7 +35,7 @@ type Backend struct {
 	// backend made before it had one); only status reads it.
 	Ticks queue.Queue
 	// AWS is the stage's AWS configuration (nil locally), for what only
-	// status reads: CloudWatch, and PlannerFailures.
+	// status reads: CloudWatch.
 	AWS *aws.Config
 	// PlannerFailures opens the stage's planner failures queue (the
 	// planner's on-failure destination; nil locally).
