@@ -31,6 +31,7 @@ const (
 	envResultsQueue = "CRONLESS_RESULTS_QUEUE_URL"
 	envResultsDLQ   = "CRONLESS_RESULTS_DLQ_URL"
 	envTable        = "CRONLESS_TABLE"
+	envPlannerDLQ   = "CRONLESS_PLANNER_FAILURES_QUEUE_URL"
 )
 
 // openBackend opens the backend the global flags select.
@@ -49,11 +50,15 @@ func openLocal(ctx context.Context, a *Factory) (*backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &backend{
+	o := &backend{
 		Where:   fmt.Sprintf("local (%s)", a.DB),
 		Targets: b.Targets, TargetsDLQ: b.TargetsDLQ, Results: b.Results, ResultsDLQ: b.ResultsDLQ,
 		Store: b.Store, CloseFunc: func() { _ = b.Close() },
-	}, nil
+	}
+	if b.Ticks != nil {
+		o.Ticks = b.Ticks
+	}
+	return o, nil
 }
 
 // stackName is the CloudFormation stack serverless.yml deploys for a stage.
@@ -84,6 +89,16 @@ func openStage(ctx context.Context, a *Factory) (*backend, error) {
 		o.SQS[sq] = sq
 	}
 	o.Store = dynamo.New(dynamodb.NewFromConfig(cfg), names["TableName"])
+	o.AWS = &cfg
+	// The planner failures queue is read by status alone: its URL is looked
+	// up only then, so the other commands work on a stack without it.
+	o.PlannerFailures = func(ctx context.Context) (queue.Queue, error) {
+		url := map[string]string{"PlannerFailuresQueueUrl": os.Getenv(envPlannerDLQ)}
+		if err := stackOutputs(ctx, cloudformation.NewFromConfig(cfg), stackName(a.Stage), url); err != nil {
+			return nil, err
+		}
+		return sqsq.New(sqsClient, url["PlannerFailuresQueueUrl"]), nil
+	}
 	return o, nil
 }
 

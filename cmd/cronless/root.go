@@ -70,7 +70,7 @@ func run(ctx context.Context, args []string, a *Factory) int {
 	if errors.As(err, &ue) || errors.As(err, &te) || isCobraUsage(err) {
 		return exitUsage
 	}
-	return exitError
+	return exitCode(err)
 }
 
 // isCobraUsage recognises the usage errors cobra itself returns.
@@ -132,5 +132,6 @@ Start with:  cronless demo`,
 	}
 	root.AddCommand(localcmd.NewCmdDemo(a, nil), localcmd.NewCmdRun(a, nil), localcmd.NewCmdInvoke(a, nil), resultscmd.NewCmdResults(a), validatecmd.NewCmdValidate(a, nil), schedulescmd.NewCmdSchedules(a, nil),
 		dlqcmd.NewCmdDLQ(a), runscmd.NewCmdRuns(a), costcmd.NewCmdCost(a, nil), deploymentscmd.NewCmdDeployments(a, nil), deploymentscmd.NewCmdRollback(a, nil))
+	root.AddCommand(newCmdStatus(a))
 	return root
 }

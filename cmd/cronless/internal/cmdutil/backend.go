@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+
 	"github.com/cronless/cronless/shared/job"
 	"github.com/cronless/cronless/shared/queue"
 	"github.com/cronless/cronless/shared/queue/sqsq"
@@ -29,6 +31,15 @@ type Backend struct {
 	// SQS is the SQS adapter of each queue on a stage (nil locally), for
 	// what only SQS has (message move tasks).
 	SQS map[queue.Queue]*sqsq.Queue
+	// Ticks is the local ticks queue (nil on a stage, and in a local
+	// backend made before it had one); only status reads it.
+	Ticks queue.Queue
+	// AWS is the stage's AWS configuration (nil locally), for what only
+	// status reads: CloudWatch.
+	AWS *aws.Config
+	// PlannerFailures opens the stage's planner failures queue (the
+	// planner's on-failure destination; nil locally).
+	PlannerFailures func(context.Context) (queue.Queue, error)
 	// CloseFunc releases what the backend holds (nil: nothing).
 	CloseFunc func()
 }

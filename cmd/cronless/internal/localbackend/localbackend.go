@@ -5,9 +5,11 @@ package localbackend
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
+	"github.com/cronless/cronless/shared/queue"
 	"github.com/cronless/cronless/shared/queue/localq"
 	"github.com/cronless/cronless/shared/sqlite"
 	"github.com/cronless/cronless/shared/store/localstore"
@@ -34,7 +36,7 @@ type Settings struct {
 // Backend is the embedded local backend: five queues and the store in one SQLite file.
 type Backend struct {
 	DB                                       *sql.DB
-	Ticks                                    *localq.Queue // only when opened with queue settings
+	Ticks                                    *localq.Queue // nil when opened without queue settings on a database without it
 	Targets, TargetsDLQ, Results, ResultsDLQ *localq.Queue
 	Store                                    *localstore.Store
 }
@@ -96,6 +98,14 @@ func (b *Backend) open(ctx context.Context, qb *localq.Backend) error {
 		if *q.dst, err = qb.Queue(ctx, q.name); err != nil {
 			return fmt.Errorf("queue %s: %w (run `cronless run --once` once to create the local backend)", q.name, err)
 		}
+	}
+	// The ticks queue is read by status alone; a database made before it
+	// existed has none.
+	if b.Ticks, err = qb.Queue(ctx, TicksQueue); errors.Is(err, queue.ErrNoQueue) {
+		b.Ticks, err = nil, nil
+	}
+	if err != nil {
+		return fmt.Errorf("queue %s: %w", TicksQueue, err)
 	}
 	b.Store, err = localstore.New(ctx, b.DB)
 	return err
