@@ -6,6 +6,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/cronless/cronless/shared/queue/localq"
@@ -37,6 +38,9 @@ type Backend struct {
 	Ticks                                    *localq.Queue // only when opened with queue settings
 	Targets, TargetsDLQ, Results, ResultsDLQ *localq.Queue
 	Store                                    *localstore.Store
+	// LogFile, when set, is the pipeline's log file (shared/logs), closed
+	// with the backend.
+	LogFile io.Closer
 }
 
 // openBackend opens (creating it if needed) the local backend at path,
@@ -101,4 +105,9 @@ func (b *Backend) open(ctx context.Context, qb *localq.Backend) error {
 	return err
 }
 
-func (b *Backend) Close() error { return b.DB.Close() }
+func (b *Backend) Close() error {
+	if b.LogFile != nil {
+		_ = b.LogFile.Close()
+	}
+	return b.DB.Close()
+}
