@@ -17,6 +17,7 @@ import (
 	deploymentscmd "github.com/cronless/cronless/cmd/cronless/internal/cmd/deployments"
 	dlqcmd "github.com/cronless/cronless/cmd/cronless/internal/cmd/dlq"
 	localcmd "github.com/cronless/cronless/cmd/cronless/internal/cmd/local"
+	logscmd "github.com/cronless/cronless/cmd/cronless/internal/cmd/logs"
 	resultscmd "github.com/cronless/cronless/cmd/cronless/internal/cmd/results"
 	runscmd "github.com/cronless/cronless/cmd/cronless/internal/cmd/runs"
 	schedulescmd "github.com/cronless/cronless/cmd/cronless/internal/cmd/schedules"
@@ -133,5 +134,6 @@ Start with:  cronless demo`,
 	root.AddCommand(localcmd.NewCmdDemo(a, nil), localcmd.NewCmdRun(a, nil), localcmd.NewCmdInvoke(a, nil), resultscmd.NewCmdResults(a), validatecmd.NewCmdValidate(a, nil), schedulescmd.NewCmdSchedules(a, nil),
 		dlqcmd.NewCmdDLQ(a), runscmd.NewCmdRuns(a), costcmd.NewCmdCost(a, nil), deploymentscmd.NewCmdDeployments(a, nil), deploymentscmd.NewCmdRollback(a, nil))
 	root.AddCommand(newCmdStatus(a))
+	root.AddCommand(logscmd.NewCmdLogs(a, nil))
 	return root
 }

@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/cronless/cronless/shared/queue"
@@ -39,6 +40,9 @@ type Backend struct {
 	Ticks                                    *localq.Queue // nil when opened without queue settings on a database without it
 	Targets, TargetsDLQ, Results, ResultsDLQ *localq.Queue
 	Store                                    *localstore.Store
+	// LogFile, when set, is the pipeline's log file (shared/logs), closed
+	// with the backend.
+	LogFile io.Closer
 }
 
 // openBackend opens (creating it if needed) the local backend at path,
@@ -111,4 +115,9 @@ func (b *Backend) open(ctx context.Context, qb *localq.Backend) error {
 	return err
 }
 
-func (b *Backend) Close() error { return b.DB.Close() }
+func (b *Backend) Close() error {
+	if b.LogFile != nil {
+		_ = b.LogFile.Close()
+	}
+	return b.DB.Close()
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/cronless/cronless/cmd/cronless/internal/cmdutil"
 	"github.com/cronless/cronless/cmd/cronless/internal/iostreams"
@@ -20,6 +21,7 @@ import (
 	"github.com/cronless/cronless/shared/cost"
 	"github.com/cronless/cronless/shared/crawl"
 	"github.com/cronless/cronless/shared/local"
+	"github.com/cronless/cronless/shared/logs"
 	"github.com/cronless/cronless/shared/queue"
 	"github.com/cronless/cronless/shared/targets"
 	"github.com/cronless/cronless/shared/worker"
@@ -146,7 +148,14 @@ func openPipeline(ctx context.Context, f *pipelineFlags, dbPath string, log *zap
 	if err != nil {
 		return nil, nil, err
 	}
-	return pipeline(tf, b, f, log), b, nil
+	// The functions' records are kept beside the database whatever the
+	// console's level, for `cronless logs`.
+	if log == nil {
+		log = zap.NewNop()
+	}
+	lf := logs.NewFile(logs.Dir(dbPath), logs.FileOptions{})
+	b.LogFile = lf
+	return pipeline(tf, b, f, logs.Tee(log, lf, zapcore.InfoLevel)), b, nil
 }
 
 // pipeline assembles the local pipeline over the backend.
