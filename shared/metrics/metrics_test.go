@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"strings"
+	"io"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -82,4 +84,22 @@ func unitList() string {
 		s = append(s, string(u))
 	}
 	return strings.Join(s, " ")
+}
+
+// BenchmarkPage is what the worker counts per page crawled ok, from
+// concurrent crawls, with a flush every 10 pages (a batch).
+func BenchmarkPage(b *testing.B) {
+	r := metrics.New("worker", metrics.WithEMF(io.Discard, "bench"))
+	var n atomic.Int64
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			r.Add(metrics.CrawlDuration, "hourly", "", 52)
+			r.Add(metrics.PagesOK, "hourly", "", 1)
+			r.Add(metrics.Bytes, "hourly", "", 20480)
+			if n.Add(1)%10 == 0 {
+				_ = r.Flush()
+			}
+		}
+	})
 }
