@@ -3,8 +3,8 @@ package metrics_test
 import (
 	"bytes"
 	"encoding/json"
-	"strings"
 	"io"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
