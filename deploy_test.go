@@ -399,6 +399,9 @@ func checkFunctions(t *testing.T, tpl *template, c deployCase) {
 		"results": {"RESULTS_DLQ_URL": "ResultsDLQ", "TABLE_NAME": "Table", "RETENTION_DAYS": "90", "LOG_LEVEL": "info"},
 	}
 	maps.Copy(env["worker"], c.workerEnv)
+	for fn := range env {
+		env[fn]["STAGE"] = c.stage // the metrics' stage dimension
+	}
 	for fn, id := range functionIDs {
 		p := tpl.res(t, id, "AWS::Lambda::Function").Properties
 		want(t, id+" Runtime", p["Runtime"], "provided.al2023")

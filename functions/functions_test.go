@@ -27,6 +27,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/cronless/cronless/shared/emf"
 	"github.com/cronless/cronless/shared/job"
 	"github.com/cronless/cronless/shared/local"
 	"github.com/cronless/cronless/shared/queue"
@@ -155,7 +156,7 @@ func newStack(t *testing.T) *stack {
 		"AWS_ENDPOINT_URL_SQS": fq.Endpoint, "AWS_ENDPOINT_URL_DYNAMODB": dl.Endpoint,
 		"TARGETS_QUEUE_URL": s.jobs, "TARGETS_DLQ_URL": s.jobsDLQ, "RESULTS_QUEUE_URL": s.res, "RESULTS_DLQ_URL": s.resDLQ,
 		"TABLE_NAME": s.table, "RETRY_DELAY": "0s", "ALLOW_PRIVATE": "true", "LOG_LEVEL": "debug",
-		"HOST_CONCURRENCY": "4", "HOST_DELAY": "0s", "MAX_BODY_BYTES": "1048576",
+		"HOST_CONCURRENCY": "4", "HOST_DELAY": "0s", "MAX_BODY_BYTES": "1048576", "STAGE": "test",
 	}
 	return s
 }
@@ -334,6 +335,28 @@ targets:
 		t.Errorf("one's second result = %+v, want a 304, not changed, with the first run's fields", second)
 	}
 
+	// Each function writes its metrics as EMF lines on stdout, beside its
+	// logs, and they follow the specification.
+	for _, tc := range []struct {
+		fn   *function
+		want []string
+	}{
+		{worker, []string{`"PagesOK":`, `"NotModified":1`, `"kind":"http_5xx"`, `"kind":"http_4xx"`, `"CrawlDuration":`, `"Bytes":`}},
+		{results, []string{`"ResultsStored":`, `"schedule":"hourly"`}}, // nothing changed: the site is the same twice
+		{planner, []string{`"JobsPlanned":4`, `"schedule":"hourly"`}},
+	} {
+		lines := emfLines(t, tc.fn)
+		all := strings.Join(lines, "\n")
+		for _, w := range tc.want {
+			if !strings.Contains(all, w) {
+				t.Errorf("%s's EMF lines lack %s:\n%s", tc.fn.name, w, all)
+			}
+		}
+		if strings.Contains(all, plan.RunID) || strings.Contains(all, `"target`) {
+			t.Errorf("%s's EMF lines carry a run or target ID:\n%s", tc.fn.name, all)
+		}
+	}
+
 	// The Lambda logs carry the request ID and the cold-start flag.
 	if l := worker.logs(); !strings.Contains(l, `"request_id"`) || !strings.Contains(l, `"cold_start":true`) || !strings.Contains(l, `"run_id":"hourly-20261127T090000Z"`) {
 		t.Errorf("worker logs lack request_id, cold_start or run_id:\n%s", l)
@@ -354,7 +377,7 @@ func TestInitErrorNamesEveryProblem(t *testing.T) {
 			"HOST_CONCURRENCY": "0", "HOST_DELAY": "later", "MAX_BODY_BYTES": "5MB"},
 			[]string{"TARGETS_QUEUE_URL is not set", "TARGETS_DLQ_URL is not set", `RESULTS_QUEUE_URL="nope" is not a queue URL`, `RETRY_DELAY="soon"`,
 				`HOST_CONCURRENCY="0"`, `HOST_DELAY="later"`, `MAX_BODY_BYTES="5MB"`}},
-		{"results", map[string]string{}, []string{"TABLE_NAME is not set", "RESULTS_DLQ_URL is not set"}},
+		{"results", map[string]string{}, []string{"TABLE_NAME is not set", "RESULTS_DLQ_URL is not set", "STAGE is not set"}},
 		{"planner", map[string]string{"TABLE_NAME": "t"}, []string{"TARGETS_QUEUE_URL is not set"}},
 	} {
 		t.Run(tc.fn, func(t *testing.T) {
@@ -378,4 +401,25 @@ func TestInitErrorNamesEveryProblem(t *testing.T) {
 			}
 		})
 	}
+}
+
+// emfLines returns fn's EMF lines (the log lines with an _aws member),
+// each checked against the specification's rules; at least one.
+func emfLines(t *testing.T, fn *function) []string {
+	t.Helper()
+	var lines []string
+	for l := range strings.Lines(fn.logs()) {
+		if !strings.Contains(l, `"_aws":`) {
+			continue
+		}
+		l = strings.TrimSpace(l)
+		if err := emf.Validate([]byte(l)); err != nil {
+			t.Errorf("%s: %v\n%s", fn.name, err, l)
+		}
+		lines = append(lines, l)
+	}
+	if len(lines) == 0 {
+		t.Errorf("%s wrote no EMF line:\n%s", fn.name, fn.logs())
+	}
+	return lines
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/cronless/cronless/shared/lambdafn"
+	"github.com/cronless/cronless/shared/metrics"
 	"github.com/cronless/cronless/shared/planner"
 	"github.com/cronless/cronless/shared/queue/sqsq"
 	"github.com/cronless/cronless/shared/store/dynamo"
@@ -23,6 +24,7 @@ func main() {
 	jobsURL := env.QueueURL("TARGETS_QUEUE_URL", "the URL of the targets queue")
 	table := env.Required("TABLE_NAME", "the DynamoDB table of results and runs")
 	targetsFile := env.String("TARGETS_FILE", "targets.yaml")
+	stage := env.Required("STAGE", "the stage, a dimension of the metrics")
 	log := lambdafn.Logger("planner", env.Level())
 	if err := env.Err(); err != nil {
 		lambdafn.Fail("planner", err)
@@ -43,5 +45,6 @@ func main() {
 	}
 	jobs := sqsq.New(sqs.NewFromConfig(cfg), jobsURL)
 	runs := dynamo.New(dynamodb.NewFromConfig(cfg), table)
-	lambdafn.Start(log, planner.New(tf, jobs, runs, planner.WithLogger(log)).Handle)
+	lambdafn.Start(log, planner.New(tf, jobs, runs, planner.WithLogger(log),
+		planner.WithMetrics(metrics.New("planner", metrics.WithEMF(os.Stdout, stage)))).Handle)
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/cronless/cronless/shared/crawl"
 	"github.com/cronless/cronless/shared/lambdafn"
+	"github.com/cronless/cronless/shared/metrics"
 	"github.com/cronless/cronless/shared/queue"
 	"github.com/cronless/cronless/shared/queue/sqsq"
 	"github.com/cronless/cronless/shared/worker"
@@ -36,6 +37,7 @@ func main() {
 	crawlOpts.MemoryBudget = crawl.MemoryBudget(functionMB)
 	// Only tests set this: on AWS, private and metadata addresses stay blocked.
 	crawlOpts.AllowPrivate = env.Bool("ALLOW_PRIVATE", false)
+	stage := env.Required("STAGE", "the stage, a dimension of the metrics")
 	log := lambdafn.Logger("worker", env.Level())
 	if err := env.Err(); err != nil {
 		lambdafn.Fail("worker", err)
@@ -58,6 +60,7 @@ func main() {
 		worker.WithDeadLetters(sqsq.New(client, dlqURL)),
 		worker.WithRetryDelay(jobs, worker.Backoff(retryDelay, queue.MaxVisibility)),
 		worker.WithRequeue(jobs),
-		worker.WithConcurrency(concurrency), worker.WithLogger(log))
+		worker.WithConcurrency(concurrency), worker.WithLogger(log),
+		worker.WithMetrics(metrics.New("worker", metrics.WithEMF(os.Stdout, stage))))
 	lambdafn.Start(log, w.Handle)
 }

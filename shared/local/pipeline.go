@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/cronless/cronless/shared/job"
+	"github.com/cronless/cronless/shared/metrics"
 	"github.com/cronless/cronless/shared/planner"
 	"github.com/cronless/cronless/shared/queue"
 	"github.com/cronless/cronless/shared/results"
@@ -65,6 +66,7 @@ type Pipeline struct {
 	planner                          *planner.Planner
 	worker                           *worker.Worker
 	resultsH                         *results.Results
+	metrics                          map[string]*metrics.Recorder
 	ticksMap, targetsMap, resultsMap *Mapping
 }
 
@@ -73,17 +75,25 @@ func (p *Pipeline) init() {
 		if p.Log == nil {
 			p.Log = zap.NewNop()
 		}
-		p.planner = planner.New(p.Targets, p.TargetsQueue, p.Store, planner.WithLogger(p.Log.With(zap.String("function", "planner"))))
+		// The same counts the functions write as EMF on Lambda, kept in
+		// memory (Metrics).
+		p.metrics = map[string]*metrics.Recorder{}
+		for _, fn := range []string{"planner", "worker", "results"} {
+			p.metrics[fn] = metrics.New(fn)
+		}
+		p.planner = planner.New(p.Targets, p.TargetsQueue, p.Store, planner.WithLogger(p.Log.With(zap.String("function", "planner"))),
+			planner.WithMetrics(p.metrics["planner"]))
 		wopts := []worker.Option{
 			worker.WithDeadLetters(p.TargetsDLQ), worker.WithRequeue(p.TargetsQueue), worker.WithConcurrency(p.WorkerConcurrency),
-			worker.WithLogger(p.Log.With(zap.String("function", "worker"))),
+			worker.WithLogger(p.Log.With(zap.String("function", "worker"))), worker.WithMetrics(p.metrics["worker"]),
 		}
 		if p.RetryDelay != nil {
 			wopts = append(wopts, worker.WithRetryDelay(p.TargetsQueue, p.RetryDelay))
 		}
 		p.worker = worker.New(p.Fetcher, p.Results, wopts...)
 		p.resultsH = results.New(p.Store,
-			results.WithDeadLetters(p.ResultsDLQ), results.WithLogger(p.Log.With(zap.String("function", "results"))))
+			results.WithDeadLetters(p.ResultsDLQ), results.WithLogger(p.Log.With(zap.String("function", "results"))),
+			results.WithMetrics(p.metrics["results"]))
 		pm := p.PlannerMapping
 		pm.BatchSize = 1 // a tick is one asynchronous invocation on AWS
 		p.ticksMap = p.mapping("planner", p.Ticks, p.handleTicks, pm)
@@ -110,6 +120,11 @@ func (p *Pipeline) Worker() *worker.Worker { p.init(); return p.worker }
 
 // ResultsHandler returns the results core.
 func (p *Pipeline) ResultsHandler() *results.Results { p.init(); return p.resultsH }
+
+// Metrics returns the counts recorder of function ("planner", "worker" or
+// "results"; nil for another): what the function would write as EMF on
+// Lambda, since the pipeline started.
+func (p *Pipeline) Metrics(function string) *metrics.Recorder { p.init(); return p.metrics[function] }
 
 // StartMappings runs the planner (when there is a ticks queue), worker and
 // results mappings until ctx ends; the returned function waits for them to

@@ -17,6 +17,7 @@ import (
 	"github.com/cronless/cronless/shared/crawl"
 	"github.com/cronless/cronless/shared/job"
 	"github.com/cronless/cronless/shared/local"
+	"github.com/cronless/cronless/shared/metrics"
 	"github.com/cronless/cronless/shared/queue"
 	"github.com/cronless/cronless/shared/queue/localq"
 	"github.com/cronless/cronless/shared/sqlite"
@@ -234,6 +235,34 @@ func TestPipelineRunOnce(t *testing.T) {
 	}
 	if d, _ := e.rdlq.Depth(ctx); d.Total() != 0 {
 		t.Errorf("results DLQ holds %d messages, want 0", d.Total())
+	}
+
+	// The counts the functions would write as EMF on Lambda, read locally.
+	sum := func(fn string, name metrics.Name, kind string) float64 {
+		var n float64
+		for k, v := range e.p.Metrics(fn).Counts() {
+			if k.Name == name && k.Kind == kind {
+				n += v
+			}
+		}
+		return n
+	}
+	for _, tc := range []struct {
+		fn   string
+		name metrics.Name
+		kind string
+		want float64
+	}{
+		{"planner", metrics.JobsPlanned, "", 5},
+		{"worker", metrics.PagesOK, "", 3},
+		{"worker", metrics.PagesFailed, string(crawl.KindHTTP4xx), 1},
+		{"worker", metrics.PagesFailed, string(crawl.KindHTTP5xx), maxReceives},
+		{"worker", metrics.Retried, "", maxReceives},
+		{"results", metrics.ResultsStored, "", 4},
+	} {
+		if got := sum(tc.fn, tc.name, tc.kind); got != tc.want {
+			t.Errorf("%s %s %s = %v, want %v", tc.fn, tc.name, tc.kind, got, tc.want)
+		}
 	}
 }
 

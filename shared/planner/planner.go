@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/cronless/cronless/shared/job"
+	"github.com/cronless/cronless/shared/metrics"
 	"github.com/cronless/cronless/shared/obs"
 	"github.com/cronless/cronless/shared/queue"
 	"github.com/cronless/cronless/shared/store"
@@ -107,6 +108,7 @@ type Planner struct {
 	log         *zap.Logger
 	parallelism int
 	now         func() time.Time
+	metrics     *metrics.Recorder
 }
 
 // Option configures a Planner.
@@ -126,6 +128,11 @@ func WithParallelism(n int) Option {
 
 // WithClock sets the clock that stamps runs and paces jobs (default time.Now).
 func WithClock(now func() time.Time) Option { return func(p *Planner) { p.now = now } }
+
+// WithMetrics counts the jobs planned and the span their pacing spreads
+// them over, by schedule, into m, and flushes it at the end of each tick
+// (docs/aws.md, Metrics).
+func WithMetrics(m *metrics.Recorder) Option { return func(p *Planner) { p.metrics = m } }
 
 // New returns a planner for the targets in tf, sending jobs with jobs and
 // recording runs (and reading the latest results) with runs.
@@ -192,6 +199,11 @@ func (p *Planner) Handle(ctx context.Context, tick Tick) (Response, error) {
 	}
 	log.Info("run planned", zap.Int("planned", len(msgs)), zap.Bool("new_run", created),
 		zap.Duration("paced_over", pace.span), zap.String("slowest_host", pace.slowest))
+	p.metrics.Add(metrics.JobsPlanned, tick.Schedule, "", float64(len(msgs)))
+	p.metrics.Add(metrics.PacedOverSeconds, tick.Schedule, "", pace.span.Seconds())
+	if err := p.metrics.Flush(); err != nil {
+		log.Warn("metrics not written", zap.Error(err))
+	}
 	return Response{RunID: runID, Schedule: tick.Schedule, ScheduledAt: at, Planned: len(msgs), NewRun: created}, nil
 }
 

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/cronless/cronless/shared/job"
+	"github.com/cronless/cronless/shared/metrics"
 	"github.com/cronless/cronless/shared/obs"
 	"github.com/cronless/cronless/shared/queue"
 	"github.com/cronless/cronless/shared/sqsevent"
@@ -44,6 +45,7 @@ type Results struct {
 	deadLetters Sender
 	concurrency int
 	log         *zap.Logger
+	metrics     *metrics.Recorder
 }
 
 // Option configures Results.
@@ -64,6 +66,11 @@ func WithConcurrency(n int) Option {
 // WithDeadLetters sends malformed messages straight to this queue (the
 // results queue's DLQ) with the reason in their attributes.
 func WithDeadLetters(dlq Sender) Option { return func(r *Results) { r.deadLetters = dlq } }
+
+// WithMetrics counts the results stored, the duplicates and the changed
+// results into m, and flushes it at the end of each batch (docs/aws.md,
+// Metrics).
+func WithMetrics(m *metrics.Recorder) Option { return func(r *Results) { r.metrics = m } }
 
 // New returns a results handler writing to s.
 func New(s Store, opts ...Option) *Results {
@@ -123,6 +130,9 @@ func (r *Results) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 	}
 	batch.Wait() // before records.Wait: the batch may still add records
 	_ = records.Wait()
+	if err := r.metrics.Flush(); err != nil {
+		obs.FromContext(ctx, r.log).Warn("metrics not written", zap.Error(err))
+	}
 	return failures.Response(ev), nil
 }
 
@@ -173,6 +183,7 @@ func (r *Results) putBatch(ctx context.Context, bs BatchStore, batch []decoded) 
 		return false
 	}
 	for i, d := range batch {
+		r.count(d.res.Schedule, outs[i])
 		log.With(obs.MessageID(d.rec.MessageId), obs.RunID(d.res.RunID), obs.TargetID(d.res.TargetID)).
 			Info("result stored", zap.String("status", string(d.res.Status)),
 				zap.Bool("duplicate", outs[i].Duplicate), zap.Bool("changed", outs[i].Changed), zap.Bool("latest", outs[i].Latest))
@@ -211,6 +222,7 @@ func (r *Results) handleOne(ctx context.Context, rec events.SQSMessage) bool {
 		log.Warn("result not stored, will retry", zap.Error(err))
 		return false
 	}
+	r.count(res.Schedule, out)
 	log.Info("result stored", zap.String("status", string(res.Status)),
 		zap.Bool("duplicate", out.Duplicate), zap.Bool("changed", out.Changed), zap.Bool("latest", out.Latest))
 	return true
@@ -228,4 +240,16 @@ func (r *Results) handleAttempt(ctx context.Context, rec events.SQSMessage, log 
 	}
 	log.Info("failed attempt stored", zap.Int("attempt", a.Attempt), zap.String("kind", a.Error.Kind))
 	return true
+}
+
+// count counts a stored result: new or a duplicate, and changed.
+func (r *Results) count(schedule string, out store.Outcome) {
+	if out.Duplicate {
+		r.metrics.Add(metrics.Duplicates, schedule, "", 1)
+	} else {
+		r.metrics.Add(metrics.ResultsStored, schedule, "", 1)
+	}
+	if out.Changed {
+		r.metrics.Add(metrics.Changed, schedule, "", 1)
+	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/cronless/cronless/shared/crawl"
 	"github.com/cronless/cronless/shared/job"
+	"github.com/cronless/cronless/shared/metrics"
 	"github.com/cronless/cronless/shared/obs"
 	"github.com/cronless/cronless/shared/queue"
 	"github.com/cronless/cronless/shared/sqsevent"
@@ -49,6 +50,7 @@ func (w *Worker) deferred(ctx context.Context, rec events.SQSMessage, j job.Job,
 		cause := fmt.Errorf("handed back %d times for want of a slot at %s (the last time: %s); the host has more pages than the fleet crawls at its host_concurrency and host_rate: raise them in targets.yaml's hosts:, or spread its targets over more schedules, then replay",
 			j.Deferrals, d.Host, d.Why)
 		log.Error("deferred too often, dead-lettered", zap.String("host", d.Host), zap.Int("deferrals", j.Deferrals), zap.Error(cause))
+		w.failed(j.Schedule, KindHostBusy, false)
 		j.Deferrals = 0 // a replay starts afresh
 		body, err := job.Encode(j)
 		if err == nil && sqsevent.SendDeadLetter(ctx, w.deadLetters, rec, body, KindHostBusy, cause, log) {
@@ -57,6 +59,7 @@ func (w *Worker) deferred(ctx context.Context, rec events.SQSMessage, j job.Job,
 		return outcome{msg: rec, retry: true}
 	}
 	j.Deferrals++
+	w.metrics.Add(metrics.Deferred, j.Schedule, "", 1)
 	after := delay(d.After)
 	log.Info("deferred: its host had no free slot in time, handed back", zap.String("host", d.Host),
 		zap.Int("deferrals", j.Deferrals), zap.Duration("delay", after), zap.String("why", d.Why))

@@ -16,6 +16,7 @@ import (
 
 	"github.com/cronless/cronless/shared/crawl"
 	"github.com/cronless/cronless/shared/job"
+	"github.com/cronless/cronless/shared/metrics"
 	"github.com/cronless/cronless/shared/obs"
 	"github.com/cronless/cronless/shared/queue"
 	"github.com/cronless/cronless/shared/sqsevent"
@@ -48,6 +49,7 @@ type Worker struct {
 	concurrency int
 	log         *zap.Logger
 	now         func() time.Time
+	metrics     *metrics.Recorder
 }
 
 // Option configures a Worker.
@@ -99,6 +101,11 @@ func Backoff(base, limit time.Duration) func(attempt int, retryAfter time.Durati
 		return (min(d, limit) + time.Second - 1).Truncate(time.Second)
 	}
 }
+
+// WithMetrics counts the pages crawled, failed (by kind), retried,
+// deferred and not modified, the crawl durations and the bytes into m, and
+// flushes it at the end of each batch (docs/aws.md, Metrics).
+func WithMetrics(m *metrics.Recorder) Option { return func(w *Worker) { w.metrics = m } }
 
 // WithClock sets the clock that stamps results and attempts and times the
 // crawls (default time.Now), like the store's dynamo.WithClock: with a
@@ -163,6 +170,9 @@ func (w *Worker) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEven
 	}
 	w.sendResults(ctx, toSend, &failures)
 	w.handBack(ctx, handBacks, &failures)
+	if err := w.metrics.Flush(); err != nil {
+		obs.FromContext(ctx, w.log).Warn("metrics not written", zap.Error(err))
+	}
 	return failures.Response(ev), nil
 }
 
@@ -183,7 +193,9 @@ func (w *Worker) handleSafely(ctx context.Context, rec events.SQSMessage) (o out
 		log := obs.FromContext(ctx, w.log).With(obs.MessageID(rec.MessageId))
 		log.Error("crawl panicked, will retry", zap.Any("panic", p), zap.Stack("stack"))
 		o = outcome{msg: rec, retry: true}
-		if j, err := job.DecodeJob([]byte(rec.Body)); err == nil {
+		j, err := job.DecodeJob([]byte(rec.Body))
+		w.failed(j.Schedule, KindPanic, true)
+		if err == nil {
 			o.attempt = &job.Attempt{
 				V: job.Version, RunID: j.RunID, TargetID: j.TargetID, MessageID: rec.MessageId,
 				Attempt: sqsevent.ReceiveCount(rec), At: w.now().UTC(),
@@ -198,6 +210,7 @@ func (w *Worker) handleOne(ctx context.Context, rec events.SQSMessage) outcome {
 	log := obs.FromContext(ctx, w.log).With(obs.MessageID(rec.MessageId))
 	j, err := job.DecodeJob([]byte(rec.Body))
 	if err != nil {
+		w.failed("", sqsevent.KindBadMessage, false)
 		return outcome{msg: rec, retry: !w.deadLetter(ctx, rec, err, log)}
 	}
 	log = log.With(obs.RunID(j.RunID), obs.TargetID(j.TargetID))
@@ -215,6 +228,7 @@ func (w *Worker) handleOne(ctx context.Context, rec events.SQSMessage) outcome {
 	if errors.As(err, &deferred) {
 		return w.deferred(ctx, rec, j, deferred, log)
 	}
+	w.metrics.Add(metrics.CrawlDuration, j.Schedule, "", float64(elapsed.Milliseconds()))
 	// Every result records the rules it was crawled with (a 304's too: the
 	// planner sent validators only because they are the previous result's),
 	// so that the next plan sends validators only while they are unchanged.
@@ -230,6 +244,11 @@ func (w *Worker) handleOne(ctx context.Context, rec events.SQSMessage) outcome {
 		} else {
 			res.Fields, res.ContentHash, res.BodyHash, res.Truncated = page.Fields, page.ContentHash, page.BodyHash, page.Truncated
 		}
+		w.metrics.Add(metrics.PagesOK, j.Schedule, "", 1)
+		w.metrics.Add(metrics.Bytes, j.Schedule, "", float64(page.Bytes))
+		if page.NotModified {
+			w.metrics.Add(metrics.NotModified, j.Schedule, "", 1)
+		}
 		log.Log(crawledLevel(res.Truncated), "crawled", zap.Int("http_status", page.HTTPStatus), zap.Bool("not_modified", page.NotModified),
 			zap.Duration("duration", elapsed), truncatedLog(res.Truncated))
 		return outcome{msg: rec, result: &res}
@@ -238,6 +257,7 @@ func (w *Worker) handleOne(ctx context.Context, rec events.SQSMessage) outcome {
 	kind := crawl.KindOf(err)
 	if crawl.Retryable(err) || ctx.Err() != nil {
 		log.Warn("crawl failed, will retry", zap.Int("attempt", attempt), zap.String("kind", string(kind)), zap.Error(err))
+		w.failed(j.Schedule, string(kind), true)
 		w.delayRetry(ctx, rec, attempt, err, log)
 		return outcome{msg: rec, retry: true, attempt: &job.Attempt{
 			V: job.Version, RunID: j.RunID, TargetID: j.TargetID, MessageID: rec.MessageId, Attempt: attempt, At: start.UTC(),
@@ -253,6 +273,7 @@ func (w *Worker) handleOne(ctx context.Context, rec events.SQSMessage) outcome {
 	// the item too large for DynamoDB.
 	e := job.Error{Kind: string(kind), Message: err.Error()}.Capped()
 	res.Status, res.Error = job.StatusFailed, &e
+	w.failed(j.Schedule, string(kind), false)
 	log.Info("crawl failed permanently", zap.String("kind", string(kind)), zap.Error(err))
 	return outcome{msg: rec, result: &res}
 }
@@ -357,4 +378,28 @@ func (o outcome) message(id string) (queue.Outgoing, error) {
 	}
 	body, err := job.Encode(o.result)
 	return queue.Outgoing{ID: id, Body: body, Attributes: job.Attributes(o.result.RunID, o.result.TargetID)}, err
+}
+
+// metricKinds are the kinds a failure is counted under: a bounded set, so
+// that the kind can be a metric dimension.
+var metricKinds = func() map[string]bool {
+	m := map[string]bool{KindPanic: true, KindHostBusy: true, sqsevent.KindBadMessage: true}
+	for _, k := range crawl.Kinds {
+		m[string(k)] = true
+	}
+	return m
+}()
+
+// failed counts a failed crawl (or message) of kind, and a retry.
+func (w *Worker) failed(schedule, kind string, retried bool) {
+	if w.metrics == nil {
+		return
+	}
+	if !metricKinds[kind] {
+		kind = "other"
+	}
+	w.metrics.Add(metrics.PagesFailed, schedule, kind, 1)
+	if retried {
+		w.metrics.Add(metrics.Retried, schedule, "", 1)
+	}
 }

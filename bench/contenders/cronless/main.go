@@ -18,6 +18,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -28,6 +29,7 @@ import (
 	"github.com/cronless/cronless/shared/crawl"
 	"github.com/cronless/cronless/shared/job"
 	"github.com/cronless/cronless/shared/local"
+	"github.com/cronless/cronless/shared/metrics"
 	"github.com/cronless/cronless/shared/queue"
 	"github.com/cronless/cronless/shared/worker"
 )
@@ -109,7 +111,10 @@ func run(ctx context.Context, cfg contend.Config, w *contend.Writer, errs *conte
 	var dials countingDial
 	f := crawl.New(crawl.Options{AllowPrivate: true, HostConcurrency: cfg.Concurrency, DialContext: dials.DialContext})
 	defer f.CloseIdleConnections()
-	wk := worker.New(f, sender{w}, worker.WithConcurrency(BatchSize))
+	// With its metrics, as deployed: counted per page, written per batch
+	// (to io.Discard: the EMF encoding is measured, not the log shipping).
+	wk := worker.New(f, sender{w}, worker.WithConcurrency(BatchSize),
+		worker.WithMetrics(metrics.New("worker", metrics.WithEMF(io.Discard, "bench"))))
 
 	ch := make(chan events.SQSEvent)
 	var wg sync.WaitGroup
