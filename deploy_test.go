@@ -533,7 +533,7 @@ func checkDashboard(t *testing.T, tpl *template, c deployCase) {
 		t.Fatalf("DashboardBody is not JSON: %v\n%s", err, body)
 	}
 	shown := map[string]bool{}
-	var listed []string
+	var listed, expressions []string
 	for _, w := range dash.Widgets {
 		switch w.Type {
 		case "metric":
@@ -542,8 +542,13 @@ func checkDashboard(t *testing.T, tpl *template, c deployCase) {
 			}
 			for _, m := range w.Properties.Metrics {
 				for _, v := range m {
-					if s, ok := v.(string); ok {
-						shown[s] = true
+					switch v := v.(type) {
+					case string:
+						shown[v] = true
+					case map[string]any: // a metric math expression
+						if e, ok := v["expression"].(string); ok {
+							expressions = append(expressions, e)
+						}
 					}
 				}
 			}
@@ -554,6 +559,20 @@ func checkDashboard(t *testing.T, tpl *template, c deployCase) {
 	for _, name := range []string{"targets", "results", "targets-dlq", "results-dlq", "planner-failures", "planner", "worker"} {
 		if !shown["cronless-"+c.stage+"-"+name] {
 			t.Errorf("the dashboard does not show cronless-%s-%s", c.stage, name)
+		}
+	}
+	// The functions' EMF metrics (docs/aws.md, Metrics), found with SEARCH
+	// over their exact dimension sets (CloudWatch User Guide, "Using search
+	// expressions in graphs"), for this stage only.
+	for _, m := range []string{"PagesOK", "PagesFailed", "Retried", "Deferred", "ResultsStored", "Changed", "NotModified"} {
+		found := false
+		for _, e := range expressions {
+			if strings.Contains(e, "{cronless,stage,function,") && strings.Contains(e, `MetricName="`+m+`"`) && strings.Contains(e, `stage="`+c.stage+`"`) {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("no dashboard expression graphs %s of stage %s: %q", m, c.stage, expressions)
 		}
 	}
 	var names []string
