@@ -172,7 +172,7 @@ func Assess(in Input) Report {
 		case q.Role == RoleResultsDLQ && n > 0:
 			add("cronless dlq list --queue results"+stage, "%s in %s (results that could not be stored)", plural(n, "dead letter"), q.Name)
 		case q.Role == RolePlannerFailures && n > 0:
-			add(fmt.Sprintf("make logs FUNCTION=planner STAGE=%s", in.Stage), "%s in %s (schedule ticks the planner failed on)", plural(n, "message"), q.Name)
+			add(fmt.Sprintf("cronless logs --function planner --level warn --since 1d --stage %s", in.Stage), "%s in %s (schedule ticks the planner failed on)", plural(n, "message"), q.Name)
 		case !q.DLQ && q.AgeKnown && q.OldestAge > stale:
 			add(consumerHint(q.Role, in.Stage), "the oldest message of %s is %s old (more than %s): is it consumed?", q.Name, Round(q.OldestAge), stale)
 		}
@@ -212,7 +212,7 @@ func consumerHint(role, stage string) string {
 	if fn == "" {
 		return ""
 	}
-	return fmt.Sprintf("make logs FUNCTION=%s STAGE=%s (and check the function's SQS event source mapping is enabled)", fn, stage)
+	return fmt.Sprintf("cronless logs --function %s --level warn --stage %s (and check the function's SQS event source mapping is enabled)", fn, stage)
 }
 
 // alarmNext is the command to run for one of the stage's alarms
@@ -224,11 +224,11 @@ func alarmNext(name, stageFlag, stage string) string {
 	case strings.HasSuffix(name, "-results-dlq-not-empty"):
 		return "cronless dlq list --queue results" + stageFlag
 	case strings.HasSuffix(name, "-planner-failures-not-empty"):
-		return "make logs FUNCTION=planner STAGE=" + stage
+		return "cronless logs --function planner --level warn --since 1d --stage " + stage
 	case strings.HasSuffix(name, "-targets-queue-stalled"):
-		return "make logs FUNCTION=worker STAGE=" + stage
+		return "cronless logs --function worker --level warn --stage " + stage
 	case strings.HasSuffix(name, "-results-queue-stalled"):
-		return "make logs FUNCTION=results STAGE=" + stage
+		return "cronless logs --function results --level warn --stage " + stage
 	}
 	return ""
 }

@@ -37,11 +37,11 @@ targets:
 			[]string{"1 dead letter in d (jobs the workers gave up on) → cronless dlq list --queue targets"}},
 		{"stale queue on a stage", Input{Stage: "prod", Queues: []Queue{{Role: RoleTargets, Name: "t", Visible: 3, OldestAge: time.Hour, AgeKnown: true},
 			{Role: RoleResultsDLQ, Name: "r", DLQ: true, Delayed: 2}, {Role: RolePlannerFailures, Name: "p", DLQ: true, Visible: 1}}},
-			[]string{"oldest message of t is 1h0m0s old → make logs FUNCTION=worker STAGE=prod (and check the function's SQS event source mapping is enabled)",
+			[]string{"oldest message of t is 1h0m0s old → cronless logs --function worker --level warn --stage prod (and check the function's SQS event source mapping is enabled)",
 				"2 dead letters in r → cronless dlq list --queue results --stage prod",
-				"1 message in p (schedule ticks the planner failed on) → make logs FUNCTION=planner STAGE=prod"}},
+				"1 message in p (schedule ticks the planner failed on) → cronless logs --function planner --level warn --since 1d --stage prod"}},
 		{"alarm", Input{Stage: "prod", Alarms: []Alarm{{Name: "cronless-prod-targets-queue-stalled", Description: "stalled"}}},
-			[]string{"alarm cronless-prod-targets-queue-stalled is in ALARM: stalled → make logs FUNCTION=worker STAGE=prod"}},
+			[]string{"alarm cronless-prod-targets-queue-stalled is in ALARM: stalled → cronless logs --function worker --level warn --stage prod"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			c.in.Now, c.in.Targets = now, tf
