@@ -87,6 +87,8 @@ type Call struct {
 	Label string
 	// Units are the call's units by target: TableTarget and index names.
 	Units map[string]Units
+	// Items is how many items a Query evaluated (its ScannedCount).
+	Items int
 	// ConditionFailed: the call's condition did not hold.
 	ConditionFailed bool
 	// Reported is the table's consumed capacity the service returned, and
@@ -602,7 +604,7 @@ func (m *Meter) Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...fu
 	}
 	t := m.newTally(s)
 	t.add(target, pk, Units{Read: ReadUnits(size, aws.ToBool(in.ConsistentRead))})
-	c := Call{Op: "Query", Table: aws.ToString(in.TableName), Label: label, Units: t.units}
+	c := Call{Op: "Query", Table: aws.ToString(in.TableName), Label: label, Units: t.units, Items: len(evaluated)}
 	if out.ConsumedCapacity != nil {
 		// A query of an index reports the index's units, not the table's.
 		u := 0.0
