@@ -107,7 +107,7 @@ Start with:  cronless demo`,
 		def = filepath.Join(".cronless", "local.db")
 	}
 	root.PersistentFlags().StringVar(&a.DB, "db", def, "the local backend's SQLite file (env CRONLESS_DB)")
-	root.PersistentFlags().StringVar(&a.Stage, "stage", "", "work on this deployed stage instead of the local backend (dlq, results, runs); deployments and rollback need it")
+	root.PersistentFlags().StringVar(&a.Stage, "stage", "", "work on this deployed stage instead of the local backend (dlq, results, runs, status, logs); deployments and rollback need it")
 	root.PersistentFlags().StringVar(&a.Region, "region", "", "the stage's AWS region (default: AWS_REGION or your profile's)")
 	root.PersistentFlags().StringVar(&a.Profile, "profile", "", "the AWS profile to use for --stage (default: AWS_PROFILE)")
 	root.PersistentFlags().StringVar(&a.LogLevel, "log-level", "warn", "log level: debug, info, warn or error")

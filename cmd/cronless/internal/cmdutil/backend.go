@@ -21,7 +21,7 @@ type ResultsStore interface {
 	Failed(ctx context.Context, runID string) ([]job.Result, error)
 }
 
-// Backend is what the operating commands (dlq, results, runs) work on: the
+// Backend is what the operating commands (dlq, results, runs, status) work on: the
 // local one (default) or a deployed stage (--stage).
 type Backend struct {
 	// Where names the backend for messages: "local (.cronless/local.db)" or "stage prod (eu-west-1)".
