@@ -39,16 +39,15 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"mime"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
-	"github.com/cronless/cronless/shared/job"
 	"github.com/gocolly/colly/v2"
-	"golang.org/x/net/http/httpguts"
+
+	"github.com/cronless/cronless/shared/job"
 )
 
 // Options configure a Fetcher. The zero value is usable.
@@ -259,29 +258,6 @@ func (f *Fetcher) fetch(ctx context.Context, u *url.URL, j job.Job, rules []*rul
 	return f.fetchPage(ctx, u.String(), ua, robots, rules, timeout, f.conditionalHeaders(j.Previous))
 }
 
-// conditionalHeaders are the request headers of a fetch with the previous
-// result's validators: the Fetcher's headers plus If-None-Match and
-// If-Modified-Since for the validators it has. nil (the shared headers)
-// when it has none, or only ones that cannot be sent.
-func (f *Fetcher) conditionalHeaders(p *job.Previous) http.Header {
-	if !p.Conditional() {
-		return nil
-	}
-	var h http.Header
-	add := func(name, v string) {
-		if v == "" || !httpguts.ValidHeaderFieldValue(v) {
-			return
-		}
-		if h == nil {
-			h = f.headers.Clone()
-		}
-		h.Set(name, v)
-	}
-	add("If-None-Match", p.ETag)
-	add("If-Modified-Since", p.LastModified)
-	return h
-}
-
 // parseTargetURL parses a job's URL: absolute http or https, with a host
 // written the way browsers read it (see canonicalHost).
 func parseTargetURL(raw string) (*url.URL, error) {
@@ -397,139 +373,4 @@ func (f *Fetcher) fetchPage(ctx context.Context, rawURL, ua string, robots bool,
 	}
 	page.Fields, page.Truncated = fields, truncated
 	return page, nil
-}
-
-// checkHeaders rejects a final response on its status and headers, before
-// its body is read.
-func (f *Fetcher) checkHeaders(st *fetchState) *Error {
-	if st.status < 200 || st.status > 299 {
-		return statusError(st.status, st.header, st.finalURL, f.now())
-	}
-	if cl := st.header.Get("Content-Length"); cl != "" {
-		if n, err := parseContentLength(cl); err == nil && n > f.opts.MaxBodyBytes {
-			return f.tooLarge(st.finalURL, n)
-		}
-	}
-	// The transport decodes gzip it asked for and removes the header; any
-	// Content-Encoding left is one we cannot decode.
-	if ce := strings.TrimSpace(st.header.Get("Content-Encoding")); ce != "" && !strings.EqualFold(ce, "identity") {
-		return &Error{Kind: KindContentType, URL: st.finalURL,
-			Err: fmt.Errorf("the body has content encoding %q, which is not supported", ce)}
-	}
-	// colly gunzips *.xml.gz itself (with no limit); such a file is not a
-	// page anyway.
-	if u, err := url.Parse(st.finalURL); err == nil && strings.HasSuffix(strings.ToLower(u.Path), ".xml.gz") {
-		return contentTypeErr(st.finalURL, "a compressed XML file")
-	}
-	if ct := st.header.Get("Content-Type"); ct != "" {
-		st.mediaType = mediaType(ct)
-		if !textual(st.mediaType) || strings.Contains(st.mediaType, "gzip") {
-			return contentTypeErr(st.finalURL, st.mediaType)
-		}
-	}
-	return nil
-}
-
-func (f *Fetcher) tooLarge(u string, n int64) *Error {
-	err := fmt.Errorf("the body is larger than the limit of %d bytes; it was cut there", f.opts.MaxBodyBytes)
-	if n >= 0 {
-		err = fmt.Errorf("the body is %d bytes, larger than the limit of %d bytes", n, f.opts.MaxBodyBytes)
-	}
-	return &Error{Kind: KindTooLarge, URL: u, Err: err}
-}
-
-func contentTypeErr(u, mt string) *Error {
-	return &Error{Kind: KindContentType, URL: u, Err: fmt.Errorf("the page is %s, not HTML or text", mt)}
-}
-
-// checkRedirect is the CheckRedirect of every request, pages and robots.txt:
-// the redirect limit, the scheme, and the target's host written the way
-// browsers read it. Each hop's address is then checked by the dialer.
-func (f *Fetcher) checkRedirect(req *http.Request, via []*http.Request) error {
-	// A loop ends when a URL comes round a third time: the second visit
-	// is allowed, as some sites set a cookie and redirect to the same URL.
-	seen := 0
-	for _, v := range via {
-		if v.URL.String() == req.URL.String() {
-			seen++
-		}
-	}
-	if seen >= 2 {
-		return &Error{Kind: KindRedirects, URL: via[0].URL.String(),
-			Err: fmt.Errorf("a redirect loop: %s is redirected to a third time, after %d redirects", req.URL.Redacted(), len(via)-1)}
-	}
-	if len(via) > f.opts.MaxRedirects {
-		return &Error{Kind: KindRedirects, URL: via[0].URL.String(),
-			Err: fmt.Errorf("more than %d redirects (the last to %s)", f.opts.MaxRedirects, req.URL.Redacted())}
-	}
-	if req.URL.Scheme != "http" && req.URL.Scheme != "https" {
-		return redirectRefused(req, via, errors.New("only http and https URLs are fetched"))
-	}
-	if err := canonicalizeURLHost(req.URL); err != nil {
-		return redirectRefused(req, via, err)
-	}
-	return nil
-}
-
-func redirectRefused(req *http.Request, via []*http.Request, err error) *Error {
-	e := &Error{Kind: KindHTTP4xx, URL: via[len(via)-1].URL.String(),
-		Err: fmt.Errorf("redirect to %s: %w", req.URL.Redacted(), err)}
-	if req.Response != nil {
-		e.HTTPStatus = req.Response.StatusCode
-	}
-	return e
-}
-
-// pageRedirect is a page fetch's CheckRedirect: checkRedirect, then the
-// target's robots.txt, so a redirect cannot lead where robots.txt forbids.
-func (f *Fetcher) pageRedirect(ua string, robots bool, timeout time.Duration) func(*http.Request, []*http.Request) error {
-	return func(req *http.Request, via []*http.Request) error {
-		if err := f.checkRedirect(req, via); err != nil {
-			return err
-		}
-		if !robots {
-			return nil
-		}
-		err := f.checkRobots(req.Context(), req.URL, ua, timeout)
-		var ce *Error
-		if errors.As(err, &ce) && ce.Kind == KindRobots {
-			c := *ce
-			c.Err = fmt.Errorf("redirected from %s: %w", via[len(via)-1].URL.Redacted(), ce.Err)
-			return &c
-		}
-		return err
-	}
-}
-
-// validator is a response's ETag or Last-Modified value, "" when it is
-// absent or longer than MaxValidatorBytes.
-func validator(h http.Header, name string) string {
-	v := strings.TrimSpace(h.Get(name))
-	if len(v) > MaxValidatorBytes {
-		return ""
-	}
-	return v
-}
-
-func mediaType(ct string) string {
-	mt, _, err := mime.ParseMediaType(ct)
-	if err != nil {
-		mt, _, _ = strings.Cut(ct, ";")
-	}
-	return strings.ToLower(strings.TrimSpace(mt))
-}
-
-func isHTML(mt string) bool { return mt == "text/html" || mt == "application/xhtml+xml" }
-
-// textual reports whether a media type is a page crawl accepts: HTML (with
-// extraction) or another text format (fetched and hashed, with no fields).
-func textual(mt string) bool {
-	switch {
-	case strings.HasPrefix(mt, "text/"),
-		mt == "application/xhtml+xml", mt == "application/json", mt == "application/xml",
-		mt == "application/javascript", mt == "application/ecmascript",
-		strings.HasSuffix(mt, "+json"), strings.HasSuffix(mt, "+xml"):
-		return true
-	}
-	return false
 }

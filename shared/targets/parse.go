@@ -9,14 +9,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
-
-	"github.com/andybalholm/cascadia"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/cronless/cronless/shared/job"
-	"github.com/cronless/cronless/shared/schedule"
 )
 
 // The keys each level of the file accepts, in the order error messages list
@@ -174,89 +170,6 @@ func (p *parser) topLevel(root *yaml.Node) *File {
 	}
 	p.targets(f, e.value, declared)
 	return f
-}
-
-func (p *parser) schedules(f *File, e entry) (declared []string) {
-	n := deref(e.value)
-	if n == nil || isNull(n) {
-		return nil
-	}
-	if n.Kind != yaml.MappingNode {
-		p.addf(n, `schedules must map names to schedules, e.g. hourly: { expression: "rate(1 hour)" }; got %s`, describe(n))
-		return nil
-	}
-	for _, kv := range p.pairs(n, "schedules") {
-		name := kv.key
-		declared = append(declared, name)
-		if !validScheduleName(name) {
-			msg := fmt.Sprintf("schedule name %q is not allowed; %s", name, nameHint)
-			if s := suggestName(name); s != "" {
-				msg += fmt.Sprintf(`, e.g. %q`, s)
-			}
-			p.addf(kv.keyNode, "%s", msg)
-		}
-		s, ok := p.schedule(name, kv.value)
-		if ok {
-			f.Schedules[name] = s
-			f.ScheduleNames = append(f.ScheduleNames, name)
-		}
-	}
-	return declared
-}
-
-func (p *parser) schedule(name string, n *yaml.Node) (Schedule, bool) {
-	noun := fmt.Sprintf("schedule %q", name)
-	fields := p.fields(n, noun, scheduleKeys, `{ expression: "rate(1 hour)", timezone: "Asia/Seoul" }`)
-	if fields == nil {
-		return Schedule{}, false
-	}
-	s := Schedule{Name: name, Timezone: DefaultTimezone, Location: time.UTC}
-	ok := true
-
-	if e, found := fields["expression"]; !found {
-		p.addf(deref(n), `%s has no expression; add expression: "rate(1 hour)" or "cron(0 9 * * ? *)"`, noun)
-		ok = false
-	} else if expr, good := p.str(e, "expression in "+noun, `write an EventBridge expression such as "rate(1 hour)" or "cron(0 9 * * ? *)"`); good {
-		parsed, err := schedule.Parse(expr)
-		if err != nil {
-			p.addf(e.value, "bad expression in %s: %v", noun, err)
-			ok = false
-		} else {
-			s.Expression, s.Expr = parsed.String(), parsed
-		}
-	} else {
-		ok = false
-	}
-
-	if e, found := fields["timezone"]; found {
-		if tz, good := p.str(e, "timezone in "+noun, zoneHint); good {
-			loc, err := loadZone(tz)
-			if err != nil {
-				p.addf(e.value, "unknown time zone %q in %s; %s", tz, noun, zoneHint)
-				ok = false
-			} else {
-				s.Timezone, s.Location = tz, loc
-			}
-		} else {
-			ok = false
-		}
-	}
-
-	if e, found := fields["description"]; found {
-		if d, good := p.str(e, "description in "+noun, "write a short sentence, or remove the key"); good {
-			s.Description = d
-		}
-	}
-	return s, ok
-}
-
-// loadZone loads an IANA time zone. It refuses "Local" and the empty name,
-// which mean different zones on different machines.
-func loadZone(name string) (*time.Location, error) {
-	if name == "" || name == "Local" {
-		return nil, fmt.Errorf("time zone %q depends on the machine", name)
-	}
-	return time.LoadLocation(name)
 }
 
 func (p *parser) defaults(d *Defaults, n *yaml.Node) {
@@ -426,88 +339,4 @@ func targetNoun(n *yaml.Node, index int) string {
 		}
 	}
 	return fmt.Sprintf("target #%d", index+1)
-}
-
-func (p *parser) extract(n *yaml.Node, targetNoun string) (map[string]job.Rule, bool) {
-	n = deref(n)
-	if isNull(n) {
-		return nil, true // "extract:" with nothing under it
-	}
-	if n.Kind != yaml.MappingNode {
-		p.addf(n, `extract in %s must map field names to rules, e.g. title: { css: "h1" }; got %s`, targetNoun, describe(n))
-		return nil, false
-	}
-	rules := map[string]job.Rule{}
-	ok := true
-	for _, kv := range p.pairs(n, "extract in "+targetNoun) {
-		noun := fmt.Sprintf("extract field %q of %s", kv.key, targetNoun)
-		if strings.TrimSpace(kv.key) == "" {
-			p.addf(kv.keyNode, "extract field names in %s must not be empty; name the field, e.g. title", targetNoun)
-			ok = false
-			continue
-		}
-		r, good := p.rule(kv.value, noun)
-		if good {
-			rules[kv.key] = r
-		}
-		ok = ok && good
-	}
-	return rules, ok
-}
-
-func (p *parser) rule(n *yaml.Node, noun string) (job.Rule, bool) {
-	fields := p.fields(n, noun, ruleKeys, `{ css: "h1" }`)
-	if fields == nil {
-		return job.Rule{}, false
-	}
-	var r job.Rule
-	ok := true
-	const cssHint = `use a CSS selector such as "h1", "a.title" or "div#main > p"`
-	if e, found := fields["css"]; !found {
-		p.addf(deref(n), `%s has no css; add css: "<selector>" (%s)`, noun, cssHint)
-		ok = false
-	} else if css, good := p.str(e, "css in "+noun, cssHint); !good {
-		ok = false
-	} else if strings.TrimSpace(css) == "" {
-		p.addf(e.value, "css in %s is empty; %s", noun, cssHint)
-		ok = false
-	} else if _, err := cascadia.Compile(css); err != nil {
-		// The crawler compiles it the same way: caught here, not as a
-		// bad_rule failure of every crawl of the target.
-		p.addf(e.value, "css %q in %s does not parse (%v); %s", css, noun, err, cssHint)
-		ok = false
-	} else {
-		r.CSS = css
-	}
-	if e, found := fields["attr"]; found {
-		const attrHint = `use "text" (the default), "html" or an attribute name such as "href"`
-		if v, good := p.str(e, "attr in "+noun, attrHint); !good {
-			ok = false
-		} else if strings.TrimSpace(v) == "" {
-			p.addf(e.value, "attr in %s is empty; %s, or remove the key", noun, attrHint)
-			ok = false
-		} else {
-			r.Attr = v
-		}
-	}
-	if e, found := fields["all"]; found {
-		v, good := p.boolean(e, "all in "+noun)
-		r.All, ok = v, ok && good
-	}
-	if e, found := fields["required"]; found {
-		v, good := p.boolean(e, "required in "+noun)
-		r.Required, ok = v, ok && good
-	}
-	if e, found := fields["regex"]; found {
-		const regexHint = `use Go (RE2) syntax; the first group is captured, e.g. "Price: ([0-9.]+)"`
-		if v, good := p.str(e, "regex in "+noun, regexHint); !good {
-			ok = false
-		} else if _, err := regexp.Compile(v); err != nil {
-			p.addf(e.value, "regex %q in %s does not compile (%v); %s", v, noun, err, regexHint)
-			ok = false
-		} else {
-			r.Regex = v
-		}
-	}
-	return r, ok
 }
