@@ -47,6 +47,22 @@ func askCapacity(v types.ReturnConsumedCapacity) (types.ReturnConsumedCapacity, 
 	return v, false
 }
 
+// finish records c, a call on table for the item at key, with t's units
+// and the capacity DynamoDB reported in *cc (cc nil: no output), which it
+// then takes out of the output when the caller did not ask for it (hide).
+func (m *Meter) finish(c Call, table *string, key Item, t *tally, cc **types.ConsumedCapacity, hide bool) {
+	c.Table = aws.ToString(table)
+	c.Label = m.label(c.Table, key)
+	c.Units = t.units
+	if cc != nil {
+		c.Reported, c.HasReported = reported(*cc)
+		if hide {
+			*cc = nil
+		}
+	}
+	m.record(c, t.parts)
+}
+
 // GetItem forwards the call and meters the read of the item.
 func (m *Meter) GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
 	s, err := m.schema(in.TableName)
@@ -75,12 +91,7 @@ func (m *Meter) GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns .
 	}
 	t := m.newTally(s)
 	t.add(TableTarget, in.Key[s.pk], Units{Read: ReadUnits(size, aws.ToBool(in.ConsistentRead))})
-	c := Call{Op: "GetItem", Table: aws.ToString(in.TableName), Label: m.label(aws.ToString(in.TableName), in.Key), Units: t.units}
-	c.Reported, c.HasReported = reported(out.ConsumedCapacity)
-	if hide {
-		out.ConsumedCapacity = nil
-	}
-	m.record(c, t.parts)
+	m.finish(Call{Op: "GetItem"}, in.TableName, in.Key, t, &out.ConsumedCapacity, hide)
 	return out, nil
 }
 
@@ -109,14 +120,11 @@ func (m *Meter) PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns .
 	} else {
 		t.write(old, in.Item, false, nil)
 	}
-	c := Call{Op: "PutItem", Table: aws.ToString(in.TableName), Label: m.label(aws.ToString(in.TableName), key), Units: t.units, ConditionFailed: failed}
+	var cc **types.ConsumedCapacity
 	if out != nil {
-		c.Reported, c.HasReported = reported(out.ConsumedCapacity)
-		if hide {
-			out.ConsumedCapacity = nil
-		}
+		cc = &out.ConsumedCapacity
 	}
-	m.record(c, t.parts)
+	m.finish(Call{Op: "PutItem", ConditionFailed: failed}, in.TableName, key, t, cc, hide)
 	return out, err
 }
 
@@ -151,14 +159,11 @@ func (m *Meter) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, op
 		}
 		t.write(old, cur, false, nil)
 	}
-	c := Call{Op: "UpdateItem", Table: aws.ToString(in.TableName), Label: m.label(aws.ToString(in.TableName), in.Key), Units: t.units, ConditionFailed: failed}
+	var cc **types.ConsumedCapacity
 	if out != nil {
-		c.Reported, c.HasReported = reported(out.ConsumedCapacity)
-		if hide {
-			out.ConsumedCapacity = nil
-		}
+		cc = &out.ConsumedCapacity
 	}
-	m.record(c, t.parts)
+	m.finish(Call{Op: "UpdateItem", ConditionFailed: failed}, in.TableName, in.Key, t, cc, hide)
 	return out, err
 }
 
