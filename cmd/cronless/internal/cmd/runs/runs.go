@@ -1,7 +1,6 @@
 package runs
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -158,9 +157,6 @@ func runsShowRun(opts *RunsShowOptions) error {
 	return printRunDetail(opts.IO.Out, format, d)
 }
 
-// Bounds of deadLetters.
-const deadLettersMax = 100_000 // the most messages looked at
-
 // deadLetters lists the messages of the targets DLQ without consuming them
 // (dlq.List: kept hidden while it pages through the queue, visible again at
 // the end), with their run and target and, for a message a handler
@@ -168,33 +164,5 @@ const deadLettersMax = 100_000 // the most messages looked at
 // flight elsewhere (another scan of the DLQ) are not counted: a warning
 // says how many.
 func deadLetters(opts *cmdutil.QueryOptions, o *cmdutil.Backend) ([]dlq.Letter, error) {
-	ctx := opts.Context()
-	q := o.TargetsDLQ
-	d, err := q.Depth(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("count the messages of %s: %w", q.Name(), err)
-	}
-	n := d.Visible + d.InFlight
-	if n == 0 {
-		return nil, nil
-	}
-	// It stops once it has seen as many messages as the depth counts,
-	// which spares the long poll that would find the queue empty (a second
-	// on SQS) in the common case; when the count is short (SQS's counts are
-	// approximate), those beyond it are not counted.
-	sopts := dlq.Options{Limit: min(n, deadLettersMax)}
-	if opts.Stage != "" {
-		sopts.Wait = dlqcmd.StageWait
-	}
-	done := dlqcmd.Progress(ctx, opts.IO, q, "reading "+q.Name(), &sopts)
-	letters, err := dlq.List(ctx, q, sopts)
-	done()
-	if errors.Is(err, dlq.ErrIncomplete) {
-		fmt.Fprintf(opts.IO.ErrOut, "cronless: warning: %v; they are not counted as dead-lettered\n", err)
-		err = nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("look at the messages of %s: %w", q.Name(), err)
-	}
-	return letters, nil
+	return dlqcmd.Peek(opts.Context(), opts.IO, o.TargetsDLQ, opts.Stage != "", "they are not counted as dead-lettered")
 }

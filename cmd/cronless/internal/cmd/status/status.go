@@ -13,7 +13,6 @@ import (
 
 	dlqcmd "github.com/cronless/cronless/cmd/cronless/internal/cmd/dlq"
 	"github.com/cronless/cronless/cmd/cronless/internal/cmdutil"
-	"github.com/cronless/cronless/shared/dlq"
 	"github.com/cronless/cronless/shared/queue"
 	"github.com/cronless/cronless/shared/status"
 	"github.com/cronless/cronless/shared/targets"
@@ -28,8 +27,7 @@ var ErrAttention = errors.New("something needs attention")
 
 // Bounds of what status reads.
 const (
-	runsRead       = 1000    // the most recent runs read to find each schedule's last
-	deadLettersMax = 100_000 // the most targets DLQ messages looked at
+	runsRead = 1000 // the most recent runs read to find each schedule's last
 )
 
 // StatusOptions are the options of `status`.
@@ -192,25 +190,9 @@ func gather(ctx context.Context, opts *StatusOptions, o *cmdutil.Backend, tf *ta
 // deadLetters counts the targets DLQ's messages by run, looking at them
 // without consuming them (dlq.List), as `runs list` does.
 func deadLetters(ctx context.Context, opts *StatusOptions, q queue.Queue) (map[string]int, error) {
-	d, err := q.Depth(ctx)
+	letters, err := dlqcmd.Peek(ctx, opts.IO, q, opts.Stage != "", "they are not counted by run")
 	if err != nil {
-		return nil, fmt.Errorf("count the messages of %s: %w", q.Name(), err)
-	}
-	n := d.Visible + d.InFlight
-	if n == 0 {
-		return nil, nil
-	}
-	sopts := dlq.Options{Limit: min(n, deadLettersMax)}
-	if opts.Stage != "" {
-		sopts.Wait = dlqcmd.StageWait
-	}
-	letters, err := dlq.List(ctx, q, sopts)
-	if errors.Is(err, dlq.ErrIncomplete) {
-		fmt.Fprintf(opts.IO.ErrOut, "cronless: warning: %v; they are not counted by run\n", err)
-		err = nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("look at the messages of %s: %w", q.Name(), err)
+		return nil, err
 	}
 	dead := map[string]int{}
 	for _, l := range letters {
