@@ -382,10 +382,23 @@ func (o outcome) message(id string) (queue.Outgoing, error) {
 
 // metricKinds are the kinds a failure is counted under: a bounded set, so
 // that the kind can be a metric dimension.
-var metricKinds = func() map[string]bool {
-	m := map[string]bool{KindPanic: true, KindHostBusy: true, sqsevent.KindBadMessage: true}
+// ErrorKinds are the error kinds a job's failure can have: the crawl's
+// failure kinds, and the worker's own panic, host_busy and bad_message.
+// `dlq --error-kind` takes one of them; metrics count failures by them.
+func ErrorKinds() []string {
+	kinds := make([]string, 0, len(crawl.Kinds)+3)
 	for _, k := range crawl.Kinds {
-		m[string(k)] = true
+		kinds = append(kinds, string(k))
+	}
+	return append(kinds, KindPanic, KindHostBusy, sqsevent.KindBadMessage)
+}
+
+// metricKinds are ErrorKinds as a set: a failure of any other kind is
+// counted as "other", so the kind dimension's values stay bounded.
+var metricKinds = func() map[string]bool {
+	m := map[string]bool{}
+	for _, k := range ErrorKinds() {
+		m[k] = true
 	}
 	return m
 }()

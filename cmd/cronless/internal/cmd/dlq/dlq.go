@@ -10,23 +10,14 @@ import (
 
 	"github.com/cronless/cronless/cmd/cronless/internal/cmdutil"
 	"github.com/cronless/cronless/cmd/cronless/internal/iostreams"
-	"github.com/cronless/cronless/shared/crawl"
 	deadletter "github.com/cronless/cronless/shared/dlq"
 	"github.com/cronless/cronless/shared/queue"
-	"github.com/cronless/cronless/shared/sqsevent"
 	"github.com/cronless/cronless/shared/worker"
 )
 
-// dlqErrorKinds are the error kinds a dead letter can have: the crawl's
-// failure kinds and the handlers' panic and bad_message. --error-kind takes
-// one of them.
-var dlqErrorKinds = func() []string {
-	var kinds []string
-	for _, k := range crawl.Kinds {
-		kinds = append(kinds, string(k))
-	}
-	return append(kinds, worker.KindPanic, worker.KindHostBusy, sqsevent.KindBadMessage)
-}()
+// dlqErrorKinds are the error kinds a dead letter can have; --error-kind
+// takes one of them.
+var dlqErrorKinds = worker.ErrorKinds()
 
 // StageWait is each receive's long poll on SQS when paging through a DLQ:
 // a short receive samples only some of SQS's servers, so an empty one does
