@@ -42,7 +42,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/gocolly/colly/v2"
@@ -221,7 +220,7 @@ func (f *Fetcher) Fetch(ctx context.Context, j job.Job) (Page, error) {
 		return Page{}, err
 	}
 	timeout := j.Timeout(f.opts.Timeout)
-	host, lim := strings.ToLower(u.Hostname()), f.pageLimits(j)
+	host, lim := job.Host(u), f.pageLimits(j)
 	release, err := f.start(ctx, host, lim, timeout)
 	if err != nil {
 		return Page{}, err

@@ -6,10 +6,11 @@ import (
 	"io"
 	"net/http"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/cronless/cronless/shared/job"
 )
 
 // Politeness, within one Fetcher (one warm Lambda, one local process), has
@@ -85,7 +86,7 @@ type jobHostKey struct{}
 // hostKey is the host a request counts against: its name (or address),
 // without the port, in lower case.
 func hostKey(req *http.Request) string {
-	return strings.ToLower(req.URL.Hostname())
+	return job.Host(req.URL)
 }
 
 // releasingBody gives its host's slot back when it is closed.

@@ -254,6 +254,11 @@ func checkURL(raw string) error {
 	return nil
 }
 
+// Host is the host a URL's requests count against for politeness: its
+// name (or address) without the port, in lower case. The planner paces by
+// it and the crawler limits by it, so both count a host the same way.
+func Host(u *url.URL) string { return strings.ToLower(u.Hostname()) }
+
 // URLProblem says what keeps raw from being a URL cronless crawls (an
 // absolute http or https URL with a host), as words to follow `url "<raw>"`
 // in a message, or "" when nothing does. targets.yaml and jobs share it.

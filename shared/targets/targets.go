@@ -170,7 +170,7 @@ func (t Target) Host() string {
 	if err != nil {
 		return ""
 	}
-	return strings.ToLower(u.Hostname())
+	return job.Host(u)
 }
 
 // Load reads and validates the targets file at path. Problems in the file
