@@ -82,10 +82,10 @@ type RunRecorder interface {
 	PutRun(ctx context.Context, run store.Run) (created bool, err error)
 }
 
-// LatestReader reads the latest result of every target, as store.Store
-// does.
-type LatestReader interface {
-	LatestAll(ctx context.Context) ([]job.Result, error)
+// PreviousReader reads the validators of a schedule's targets' results in
+// its most recent runs, as store.Store does.
+type PreviousReader interface {
+	Previous(ctx context.Context, schedule string, before time.Time) ([]store.Validators, error)
 }
 
 // Store is what the planner needs of the store: it records runs, and reads
@@ -93,12 +93,13 @@ type LatestReader interface {
 // conditional requests.
 type Store interface {
 	RunRecorder
-	LatestReader
+	PreviousReader
 }
 
-// latestTimeout bounds the read of the latest results: without it a tick
-// is planned with unconditional requests, which is only more expensive.
-const latestTimeout = 10 * time.Second
+// previousTimeout bounds the read of the previous results: without it a
+// tick is planned with unconditional requests, which is only more
+// expensive.
+const previousTimeout = 10 * time.Second
 
 // Planner plans runs. It is safe for concurrent use.
 type Planner struct {
@@ -161,7 +162,7 @@ func (p *Planner) Handle(ctx context.Context, tick Tick) (Response, error) {
 	log := obs.FromContext(ctx, p.log).With(obs.RunID(runID), zap.String("schedule", tick.Schedule))
 
 	tgts := p.targets.TargetsFor(tick.Schedule)
-	prev := p.previous(ctx, tgts, log)
+	prev := p.previous(ctx, tick.Schedule, at, tgts, log)
 	msgs := make([]queue.Outgoing, 0, len(tgts))
 	ids := make([]string, 0, len(tgts))
 	pace := newPacer(p.now())
@@ -207,21 +208,22 @@ func (p *Planner) Handle(ctx context.Context, tick Tick) (Response, error) {
 	return Response{RunID: runID, Schedule: tick.Schedule, ScheduledAt: at, Planned: len(msgs), NewRun: created}, nil
 }
 
-// previous returns, by target ID, the validators of each target's latest ok
-// result of the same URL and rules, read with one LatestAll; none when the
-// read fails, and the tick's requests are unconditional.
+// previous returns, by target ID, the validators of each target's latest
+// result in the schedule's most recent runs before at (store.Previous) when
+// it is ok and of the same URL and rules; none when the read fails, and the
+// tick's requests are unconditional.
 //
-// Same rules, because a 304 is completed with the latest result's fields; a
-// result without a rules hash gets none, so that the next one has one.
-func (p *Planner) previous(ctx context.Context, tgts []targets.Target, log *zap.Logger) map[string]*job.Previous {
+// Same rules, because a 304 is completed with the previous result's fields;
+// a result without a rules hash gets none, so that the next one has one.
+func (p *Planner) previous(ctx context.Context, schedule string, at time.Time, tgts []targets.Target, log *zap.Logger) map[string]*job.Previous {
 	if len(tgts) == 0 {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, latestTimeout)
+	ctx, cancel := context.WithTimeout(ctx, previousTimeout)
 	defer cancel()
-	latest, err := p.runs.LatestAll(ctx)
+	latest, err := p.runs.Previous(ctx, schedule, at)
 	if err != nil {
-		log.Warn("latest results not read; the run's requests are unconditional", zap.Error(err))
+		log.Warn("previous results not read; the run's requests are unconditional", zap.Error(err))
 		return nil
 	}
 	type current struct{ url, rules string }

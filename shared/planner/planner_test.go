@@ -94,7 +94,8 @@ func (s *fakeSender) batchSizes() []int {
 }
 
 // fakeRuns records runs; a run ID is created once, as store.Store does.
-// Latest returns latest (or latestErr) and counts its calls.
+// Previous returns the validators of latest (or latestErr), counts its
+// calls and records what it was asked for.
 type fakeRuns struct {
 	mu          sync.Mutex
 	runs        []store.Run
@@ -104,17 +105,24 @@ type fakeRuns struct {
 	latest      []job.Result
 	latestErr   error
 	latestCalls int
+	asked       []string // "<schedule> before <time>"
 }
 
-func (r *fakeRuns) LatestAll(ctx context.Context) ([]job.Result, error) {
+func (r *fakeRuns) Previous(ctx context.Context, schedule string, before time.Time) ([]store.Validators, error) {
 	r.journal.add("latest")
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.latestCalls++
+	r.asked = append(r.asked, schedule+" before "+before.UTC().Format(time.RFC3339))
 	if _, ok := ctx.Deadline(); !ok {
-		return nil, errors.New("fake: LatestAll called without a deadline")
+		return nil, errors.New("fake: Previous called without a deadline")
 	}
-	return slices.Clone(r.latest), r.latestErr
+	var vs []store.Validators
+	for _, l := range r.latest {
+		vs = append(vs, store.Validators{TargetID: l.TargetID, RunID: l.RunID, ScheduledAt: l.ScheduledAt, URL: l.URL,
+			Status: l.Status, ETag: l.ETag, LastModified: l.LastModified, ContentHash: l.ContentHash, RulesHash: l.RulesHash})
+	}
+	return vs, r.latestErr
 }
 
 func (r *fakeRuns) PutRun(_ context.Context, run store.Run) (bool, error) {
@@ -725,7 +733,10 @@ func TestHandleSetsValidatorsFromLatest(t *testing.T) {
 		t.Fatalf("Handle: %v", err)
 	}
 	if runs.latestCalls != 1 {
-		t.Errorf("LatestAll called %d times, want once per tick", runs.latestCalls)
+		t.Errorf("Previous called %d times, want once per tick", runs.latestCalls)
+	}
+	if want := []string{"hourly before " + hourly().ScheduledTime}; !slices.Equal(runs.asked, want) {
+		t.Errorf("Previous asked for %q, want %q: the schedule's runs before the tick", runs.asked, want)
 	}
 	jobs := decodeJobs(t, send.sent())
 	want := map[string]*job.Previous{
@@ -766,7 +777,7 @@ func TestHandleNoTargetsNoLookup(t *testing.T) {
 		t.Fatal(err)
 	}
 	if runs.latestCalls != 0 {
-		t.Errorf("LatestAll called %d times for a schedule without targets", runs.latestCalls)
+		t.Errorf("Previous called %d times for a schedule without targets", runs.latestCalls)
 	}
 }
 

@@ -15,11 +15,12 @@
 //   - a not-modified ok result (a 304) is never Changed. One without
 //     fields is completed with the fields (and, when it has none, the content
 //     hash) of the target's previous ok result when both have the same
-//     RulesHash, so a 304 never shows fields extracted with other rules;
-//     otherwise (no previous ok result, or one of other or unknown rules)
-//     it is stored without fields and with an empty RulesHash, so that
-//     the planner sends no validators for it and the next fetch is
-//     unconditional;
+//     RulesHash and its content hash, if it has one, is the previous
+//     result's, so a 304 never shows fields extracted with other rules or of
+//     other content; otherwise (no previous ok result, or one of other or
+//     unknown rules or content) it is stored without fields and with an
+//     empty RulesHash, so that the planner sends no validators for it and
+//     the next fetch is unconditional;
 //   - PutRun creates a run once; putting it again keeps the first (its
 //     planned count and targets); a run a result created gets them from
 //     the first PutRun after it;
@@ -86,6 +87,25 @@ type Outcome struct {
 	Latest bool
 }
 
+// PreviousRuns is how many of a schedule's most recent runs
+// Store.Previous looks at.
+const PreviousRuns = 2
+
+// Validators are what the planner needs of a target's result to make the
+// next request of its page conditional: the page and rules it was of, its
+// status, and the response's validators and content hash.
+type Validators struct {
+	TargetID     string
+	RunID        string
+	ScheduledAt  time.Time
+	URL          string
+	Status       job.Status
+	ETag         string
+	LastModified string
+	ContentHash  string
+	RulesHash    string
+}
+
 // Attempt is one failed, retryable attempt at a job (the wire contract
 // job.Attempt), stored so a dead-lettered message can be explained.
 type Attempt = job.Attempt
@@ -116,10 +136,13 @@ type Store interface {
 	// Latest returns the latest result of every target (or of one when
 	// targetID is not empty), ordered by target ID.
 	Latest(ctx context.Context, targetID string) ([]job.Result, error)
-	// LatestAll returns the latest result of every target, ordered by
-	// target ID: Latest(ctx, "") by a method that reads nothing else (the
-	// planner's, whose role may read no single item).
-	LatestAll(ctx context.Context) ([]job.Result, error)
+	// Previous returns, for each target with a result in one of the
+	// PreviousRuns most recent runs of schedule scheduled before before,
+	// the validators of its newest result there, ordered by target ID: what
+	// the planner makes a tick's requests conditional with. (An adapter
+	// need not read the older run when the newest has a result of every
+	// target it planned.)
+	Previous(ctx context.Context, schedule string, before time.Time) ([]Validators, error)
 	// RunResults returns one run's results, ordered by target ID.
 	RunResults(ctx context.Context, runID string) ([]job.Result, error)
 	// Attempts returns the recorded failed attempts of a (run, target),

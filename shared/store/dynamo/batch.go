@@ -112,13 +112,15 @@ func (s *Store) backoff(n int) time.Duration {
 
 // Import writes a history of runs and results in bulk (BatchWriteItem) into
 // a table that holds none of their targets' results yet: to seed tests and
-// benchmarks, or to move a local store's history to AWS. It computes what
-// PutResult would (each target's Changed flags in time order, its latest
-// result, a run item for every run, with the planned count of those in
+// benchmarks, to move a local store's history to AWS, or to migrate a v1
+// table (`cronless migrate`). It computes what PutResult would (each
+// target's Changed flags in time order, where its fields are stored, the
+// target list, a run item for every run, with the planned count of those in
 // runs, and their targets items) and writes the items without conditions,
 // so it is not for the live path: it overwrites, and concurrent PutResults
-// of the same targets could be lost. A result given twice is stored once (the first wins). Run
-// counters need nothing: they are derived from the results.
+// of the same targets could be lost. A result given twice is stored once
+// (the first wins). Run counters need nothing: they are derived from the
+// results.
 func (s *Store) Import(ctx context.Context, runs []store.Run, results []job.Result) error {
 	if err := s.importItems(ctx, runs, results); err != nil {
 		return fmt.Errorf("dynamo: import %d runs, %d results: %w", len(runs), len(results), err)
@@ -192,38 +194,66 @@ func (s *Store) importItems(ctx context.Context, runs []store.Run, results []job
 	slices.Sort(targets)
 	expires := s.expiresAt(now)
 	for _, t := range targets {
-		rs := byTarget[t]
-		slices.SortFunc(rs, func(a, b job.Result) int {
-			return cmp.Or(a.ScheduledAt.Compare(b.ScheduledAt), strings.Compare(a.RunID, b.RunID))
-		})
-		var prev *job.Result
-		var last item
-		for i := range rs {
-			r := &rs[i]
-			changed, prevKey := false, ""
-			if r.Status == job.StatusOK {
-				if r.NotModified && len(r.Fields) == 0 { // as PutResult does
-					if prev != nil && prev.RulesHash == r.RulesHash {
-						r.Fields, r.Truncated = prev.Fields, prev.Truncated
-						r.ContentHash = cmp.Or(r.ContentHash, prev.ContentHash)
-					} else {
-						r.RulesHash = ""
-					}
-				}
-				if prev != nil {
-					changed = prev.ContentHash != r.ContentHash && !r.NotModified
-					prevKey = orderKey(prev.ScheduledAt, prev.RunID)
-				}
-				prev = r
-			}
-			it, err := resultItem(*r, changed, prevKey, now, expires)
-			if err != nil {
-				return fmt.Errorf("result %s/%s: %w", r.TargetID, r.RunID, err)
-			}
-			items = append(items, it)
-			last = it
+		more, err := historyItems(byTarget[t], now, expires)
+		if err != nil {
+			return err
 		}
-		items = append(items, latestItem(last))
+		items = append(items, more...)
 	}
 	return s.batchWrite(ctx, items)
+}
+
+// historyItems are the items of one target's results rs, as PutResult would
+// have written them had they arrived in time order, and its target item.
+func historyItems(rs []job.Result, now time.Time, expires int64) ([]item, error) {
+	slices.SortFunc(rs, func(a, b job.Result) int {
+		return cmp.Or(a.ScheduledAt.Compare(b.ScheduledAt), strings.Compare(a.RunID, b.RunID))
+	})
+	items := make([]item, 0, len(rs)+1)
+	var (
+		prev   *job.Result // the previous ok result
+		prevSK string
+		holder fieldsLink // where prev's fields are ("" holder: nowhere)
+	)
+	for i := range rs {
+		r := &rs[i]
+		sk := resultSK(r.ScheduledAt, r.RunID)
+		changed, prevKey := false, ""
+		var l fieldsLink
+		if r.Status == job.StatusOK {
+			fill := r.NotModified && len(r.Fields) == 0
+			same := prev != nil && prev.RulesHash == r.RulesHash &&
+				(prev.ContentHash == r.ContentHash || (fill && r.ContentHash == ""))
+			switch {
+			case same && fill && r.ContentHash == "":
+				r.ContentHash = prev.ContentHash
+			case fill && !same:
+				r.RulesHash = ""
+			}
+			if same && (fill || !r.NotModified) {
+				l = holder
+			}
+			if prev != nil {
+				changed = prev.ContentHash != r.ContentHash && !r.NotModified
+				prevKey = prevSK
+			}
+			prev, prevSK = r, sk
+			switch {
+			case l.holder != "":
+				holder = l
+			case r.Fields != nil:
+				holder = fieldsLink{holder: sk, expires: expires}
+			default:
+				holder = fieldsLink{}
+			}
+		}
+		it, err := resultItem(*r, changed, prevKey, l, now, expires)
+		if err != nil {
+			return nil, fmt.Errorf("result %s/%s: %w", r.TargetID, r.RunID, err)
+		}
+		items = append(items, it)
+	}
+	t := key(targetsPK(rs[0].TargetID), targetPK(rs[0].TargetID))
+	t.setS(attrTargetID, rs[0].TargetID)
+	return append(items, t), nil
 }

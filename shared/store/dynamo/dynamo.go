@@ -2,6 +2,11 @@
 // (store.Store), over aws-sdk-go-v2, with the CLI's queries History, Changed
 // and Failed; storetest holds it to the same contract as localstore.
 //
+// This is the table's schema v2 (docs/aws.md, "Table (schema v2)": a
+// result costs about a third of v1's write units, and no partition key
+// takes every result of a run). Package dynamov1 reads tables of the
+// schema before it, for `cronless migrate`.
+//
 // The table, its items and every write are described in docs/aws.md
 // (TableInput creates the table). There are no transactions (they double a
 // write's cost): every write is one single-item PutItem or UpdateItem,
@@ -17,6 +22,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -24,6 +30,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	smithytime "github.com/aws/smithy-go/time"
 
+	"github.com/cronless/cronless/shared/job"
 	"github.com/cronless/cronless/shared/store"
 )
 
@@ -37,6 +44,7 @@ type API interface {
 	UpdateItem(ctx context.Context, params *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 	Query(ctx context.Context, params *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 	BatchWriteItem(ctx context.Context, params *dynamodb.BatchWriteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
+	BatchGetItem(ctx context.Context, params *dynamodb.BatchGetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
 }
 
 var _ API = (*dynamodb.Client)(nil)
@@ -56,6 +64,9 @@ type Store struct {
 	retry     retryPolicy
 	// sleep waits between BatchWriteItem attempts (tests record it).
 	sleep func(ctx context.Context, d time.Duration) error
+	// runs are the IDs of runs this Store knows have their run item, so
+	// that a result reads its run item once per Store, not per result.
+	runs *knownRuns
 }
 
 // retryPolicy is how BatchWriteItem's unprocessed items are retried.
@@ -113,6 +124,7 @@ func New(client API, table string, opts ...Option) *Store {
 		now:       time.Now,
 		retry:     retryPolicy{attempts: 8, base: 50 * time.Millisecond, max: 5 * time.Second},
 		sleep:     smithytime.SleepWithContext,
+		runs:      newKnownRuns(),
 	}
 	for _, o := range opts {
 		o(s)
@@ -285,6 +297,33 @@ func (s *Store) RecordAttempt(ctx context.Context, a store.Attempt) error {
 	return nil
 }
 
+// ensureRun makes sure the run of result r has its run item: once per Store
+// and run, a strongly consistent GetItem and, if it is missing (no PutRun
+// came first), an upsert that keeps whatever a concurrent PutRun writes.
+// Results never update the run item otherwise: its counters are derived.
+func (s *Store) ensureRun(ctx context.Context, r job.Result, now time.Time) error {
+	if s.runs.has(r.RunID) {
+		return nil
+	}
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:                aws.String(s.table),
+		Key:                      runKey(r.RunID),
+		ProjectionExpression:     aws.String("#pk"),
+		ExpressionAttributeNames: map[string]string{"#pk": AttrPK},
+		ConsistentRead:           aws.Bool(true),
+	})
+	if err != nil {
+		return err
+	}
+	if len(out.Item) == 0 {
+		if _, err := s.db.UpdateItem(ctx, runUpdate(r.RunID, r.Schedule, r.ScheduledAt, now).input(s.table, runKey(r.RunID))); err != nil {
+			return err
+		}
+	}
+	s.runs.add(r.RunID)
+	return nil
+}
+
 // getItem reads one item, strongly consistent.
 func (s *Store) getItem(ctx context.Context, k item) (item, bool, error) {
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
@@ -337,7 +376,82 @@ func (s *Store) each(ctx context.Context, in *dynamodb.QueryInput, fn func(item)
 	return nil
 }
 
+// batchGet reads items by key with BatchGetItem (100 keys a call, strongly
+// consistent), projected by projection (with names), retrying the keys
+// DynamoDB leaves unprocessed as batchWrite does. Keys must be distinct;
+// items that do not exist are left out.
+func (s *Store) batchGet(ctx context.Context, keys []item, projection string, names map[string]string) ([]item, error) {
+	var out []item
+	for start := 0; start < len(keys); start += 100 {
+		chunk := keys[start:min(start+100, len(keys))]
+		pending := make([]map[string]types.AttributeValue, len(chunk))
+		for i, k := range chunk {
+			pending[i] = k
+		}
+		for attempt := 1; len(pending) > 0; attempt++ {
+			ka := types.KeysAndAttributes{Keys: pending, ConsistentRead: aws.Bool(true)}
+			if projection != "" {
+				ka.ProjectionExpression, ka.ExpressionAttributeNames = aws.String(projection), names
+			}
+			res, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{
+				RequestItems: map[string]types.KeysAndAttributes{s.table: ka},
+			})
+			if err != nil {
+				return nil, err
+			}
+			for _, it := range res.Responses[s.table] {
+				out = append(out, it)
+			}
+			pending = res.UnprocessedKeys[s.table].Keys
+			if len(pending) == 0 {
+				break
+			}
+			if attempt >= s.retry.attempts {
+				return nil, fmt.Errorf("%w: %d keys after %d attempts", ErrUnprocessed, len(pending), attempt)
+			}
+			if err := s.sleep(ctx, s.backoff(attempt)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
+}
+
 func isConditionFailed(err error) bool {
 	var c *types.ConditionalCheckFailedException
 	return errors.As(err, &c)
+}
+
+// knownRuns is a bounded set of run IDs (the most recent maxKnownRuns
+// added), safe for concurrent use.
+type knownRuns struct {
+	mu    sync.Mutex
+	ids   map[string]bool
+	order []string
+}
+
+// maxKnownRuns bounds knownRuns: a results function stores the results of
+// a few runs at a time.
+const maxKnownRuns = 256
+
+func newKnownRuns() *knownRuns { return &knownRuns{ids: map[string]bool{}} }
+
+func (k *knownRuns) has(id string) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.ids[id]
+}
+
+func (k *knownRuns) add(id string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.ids[id] {
+		return
+	}
+	if len(k.order) >= maxKnownRuns {
+		delete(k.ids, k.order[0])
+		k.order = k.order[1:]
+	}
+	k.ids[id] = true
+	k.order = append(k.order, id)
 }

@@ -84,13 +84,12 @@ func TestCreateTable(t *testing.T) {
 	}
 	if len(tbl.GlobalSecondaryIndexes) != 1 || aws.ToString(tbl.GlobalSecondaryIndexes[0].IndexName) != IndexGSI1 ||
 		keys(tbl.GlobalSecondaryIndexes[0].KeySchema) != AttrGSI1PK+":HASH "+AttrGSI1SK+":RANGE " ||
-		tbl.GlobalSecondaryIndexes[0].Projection.ProjectionType != types.ProjectionTypeAll {
-		t.Errorf("global indexes %+v, want GSI1 on (GSI1PK, GSI1SK), projection ALL", tbl.GlobalSecondaryIndexes)
+		tbl.GlobalSecondaryIndexes[0].Projection.ProjectionType != types.ProjectionTypeInclude ||
+		!slices.Equal(tbl.GlobalSecondaryIndexes[0].Projection.NonKeyAttributes, gsi1Include) {
+		t.Errorf("global indexes %+v, want GSI1 on (GSI1PK, GSI1SK), projection INCLUDE %v", tbl.GlobalSecondaryIndexes, gsi1Include)
 	}
-	if len(tbl.LocalSecondaryIndexes) != 1 || aws.ToString(tbl.LocalSecondaryIndexes[0].IndexName) != IndexLSI1 ||
-		keys(tbl.LocalSecondaryIndexes[0].KeySchema) != AttrPK+":HASH "+AttrLSI1SK+":RANGE " ||
-		tbl.LocalSecondaryIndexes[0].Projection.ProjectionType != types.ProjectionTypeAll {
-		t.Errorf("local indexes %+v, want LSI1 on (PK, LSI1SK), projection ALL", tbl.LocalSecondaryIndexes)
+	if len(tbl.LocalSecondaryIndexes) != 0 {
+		t.Errorf("local indexes %+v, want none (a target's history is the table's own sort order)", tbl.LocalSecondaryIndexes)
 	}
 	if err := CreateTable(t.Context(), client, name); err == nil {
 		t.Errorf("CreateTable of an existing table: no error")
@@ -172,11 +171,11 @@ func TestTTL(t *testing.T) {
 					}
 				}
 			}
-			check("result", key(targetPK("a"), resultSK(r.RunID)), tt.want)
+			check("result", key(targetPK("a"), resultSK(r.ScheduledAt, r.RunID)), tt.want)
 			check("attempt", key(targetPK("a"), attemptSK(r.RunID, "", 1)), tt.want)
-			check("latest", key(targetPK("a"), skLatest), 0)
+			check("target", key(targetsPK("a"), targetPK("a")), 0)
 			check("run", runKey(r.RunID), 0)
-			if got := rawItem(t, client, s.table, key(targetPK("a"), resultSK(r.RunID))).str(attrStoredAt); got != timeString(now) {
+			if got := rawItem(t, client, s.table, key(targetPK("a"), resultSK(r.ScheduledAt, r.RunID))).str(attrStoredAt); got != timeString(now) {
 				t.Errorf("stored_at = %q, want %q (the clock's)", got, timeString(now))
 			}
 		})
@@ -200,17 +199,18 @@ func TestItemShapes(t *testing.T) {
 		k    item
 		want map[string]string // attribute -> value; "" = absent
 	}{
-		{"result", key("T#shop", "R#"+r.RunID), map[string]string{
-			AttrGSI1PK: "RUN#" + r.RunID, AttrGSI1SK: "T#shop", AttrLSI1SK: "AT#" + at + "#" + r.RunID,
+		// FNV-1a of "shop" is 0xa847e0a9: shard 1 of 8.
+		{"result", key("T#shop", "R#"+at+"#"+r.RunID), map[string]string{
+			AttrGSI1PK: "RUN#" + r.RunID + "#1", AttrGSI1SK: "T#shop", attrTargetID: "", attrRunID: "", attrScheduledAt: "",
 		}},
-		{"latest", key("T#shop", "LATEST"), map[string]string{
-			AttrGSI1PK: "LATEST", AttrGSI1SK: "T#shop", AttrLSI1SK: "",
+		{"target", key("TARGETS#1", "T#shop"), map[string]string{
+			AttrGSI1PK: "", AttrGSI1SK: "", attrTargetID: "shop",
 		}},
 		{"run", key("RUN#"+r.RunID, "SUMMARY"), map[string]string{
-			AttrGSI1PK: "RUNS", AttrGSI1SK: at + "#" + r.RunID, AttrLSI1SK: "",
+			AttrGSI1PK: "RUNS", AttrGSI1SK: at + "#" + r.RunID,
 		}},
 		{"attempt", key("T#shop", "A#"+r.RunID+"#m-7#000002"), map[string]string{
-			AttrGSI1PK: "", AttrGSI1SK: "", AttrLSI1SK: "",
+			AttrGSI1PK: "", AttrGSI1SK: "",
 		}},
 	}
 	for _, tt := range tests {
@@ -428,8 +428,34 @@ func sameResults(a, b []job.Result) bool {
 	return true
 }
 
-// TestNotModifiedItems checks the attributes of a 304's result and latest
-// items, and that Import carries fields over as PutResult does.
+// storedFields describes where an item's fields are: their JSON text, or
+// "in <SK>" of the result that holds them, or "" for none.
+func storedFields(t *testing.T, it item) string {
+	t.Helper()
+	if in := it.str(attrFieldsIn); in != "" {
+		if _, both := it[attrFields]; both {
+			t.Errorf("item %s has both fields and fields_in", it.keyString())
+		}
+		return "in " + in
+	}
+	v, ok := it[attrFields].(*types.AttributeValueMemberB)
+	if !ok {
+		return ""
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(v.Value))
+	if err != nil {
+		t.Fatalf("item %s: fields are not gzip: %v", it.keyString(), err)
+	}
+	text, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(text)
+}
+
+// TestNotModifiedItems checks the attributes of a 304's result item: it
+// refers to the previous result's fields rather than storing them again;
+// and that Import stores the same.
 func TestNotModifiedItems(t *testing.T) {
 	client := dynalite(t)
 	s := newStore(t, client)
@@ -442,14 +468,14 @@ func TestNotModifiedItems(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, k := range []item{key("T#shop", "R#"+nm.RunID), key("T#shop", "LATEST")} {
-		it := rawItem(t, client, s.table, k)
-		if !it.boolean(attrNotModified) || it.str(attrETag) != `"v1"` || it.str(attrFields) != `{"title":"h"}` || it.boolean(attrChanged) {
-			t.Errorf("item %s = %v, want not_modified, the etag, the previous fields and not changed", k.keyString(), it)
-		}
+	firstSK := resultSK(first.ScheduledAt, first.RunID)
+	it := rawItem(t, client, s.table, key("T#shop", resultSK(nm.ScheduledAt, nm.RunID)))
+	if !it.boolean(attrNotModified) || it.str(attrETag) != `"v1"` || storedFields(t, it) != "in "+firstSK || it.boolean(attrChanged) {
+		t.Errorf("item %s = %v, want not_modified, the etag, fields in %s and not changed", it.keyString(), it, firstSK)
 	}
-	if it := rawItem(t, client, s.table, key("T#shop", "R#"+first.RunID)); it[attrNotModified] != nil || it.str(attrLastMod) != "" {
-		t.Errorf("a 200's item has not_modified or last_modified: %v", it)
+	if it := rawItem(t, client, s.table, key("T#shop", firstSK)); it[attrNotModified] != nil || it.str(attrLastMod) != "" ||
+		storedFields(t, it) != `{"title":"h"}` {
+		t.Errorf("the 200's item = %v, want its fields and no not_modified or last_modified", it)
 	}
 
 	imported := newStore(t, client)
@@ -459,9 +485,9 @@ func TestNotModifiedItems(t *testing.T) {
 	compareStores(t, imported, s)
 }
 
-// TestRulesHashItems checks the rules_hash attribute of a 304's result and
-// latest items: kept when the 304 was completed with fields of the same
-// rules, absent (with the fields) when not; and that Import does the same.
+// TestRulesHashItems checks the rules_hash attribute of a 304's result
+// item: kept when the 304 was completed with fields of the same rules,
+// absent (with the fields) when not; and that Import does the same.
 func TestRulesHashItems(t *testing.T) {
 	client := dynalite(t)
 	tests := []struct {
@@ -469,12 +495,12 @@ func TestRulesHashItems(t *testing.T) {
 		prevRules  string
 		rules      string
 		wantRules  string
-		wantFields string
+		wantFields bool // in the first result
 	}{
-		{"same rules", "rules-a", "rules-a", "rules-a", `{"title":"h"}`},
-		{"other rules", "rules-a", "rules-b", "", ""},
-		{"previous of unknown rules", "", "rules-a", "", ""},
-		{"both of unknown rules", "", "", "", `{"title":"h"}`},
+		{"same rules", "rules-a", "rules-a", "rules-a", true},
+		{"other rules", "rules-a", "rules-b", "", false},
+		{"previous of unknown rules", "", "rules-a", "", false},
+		{"both of unknown rules", "", "", "", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -488,15 +514,18 @@ func TestRulesHashItems(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if it := rawItem(t, client, s.table, key("T#shop", "R#"+first.RunID)); it.str(attrRulesHash) != tt.prevRules {
+			firstSK := resultSK(first.ScheduledAt, first.RunID)
+			if it := rawItem(t, client, s.table, key("T#shop", firstSK)); it.str(attrRulesHash) != tt.prevRules {
 				t.Errorf("first result's rules_hash = %q, want %q", it.str(attrRulesHash), tt.prevRules)
 			}
-			for _, k := range []item{key("T#shop", "R#"+nm.RunID), key("T#shop", "LATEST")} {
-				it := rawItem(t, client, s.table, k)
-				if _, present := it[attrRulesHash]; present != (tt.wantRules != "") || it.str(attrRulesHash) != tt.wantRules ||
-					it.str(attrFields) != tt.wantFields {
-					t.Errorf("item %s = %v, want rules_hash %q and fields %q", k.keyString(), it, tt.wantRules, tt.wantFields)
-				}
+			it := rawItem(t, client, s.table, key("T#shop", resultSK(nm.ScheduledAt, nm.RunID)))
+			want := ""
+			if tt.wantFields {
+				want = "in " + firstSK
+			}
+			if _, present := it[attrRulesHash]; present != (tt.wantRules != "") || it.str(attrRulesHash) != tt.wantRules ||
+				storedFields(t, it) != want {
+				t.Errorf("item %s = %v, want rules_hash %q and fields %q", it.keyString(), it, tt.wantRules, want)
 			}
 			imported := newStore(t, client)
 			if err := imported.Import(t.Context(), nil, []job.Result{nm, first}); err != nil {
@@ -504,45 +533,6 @@ func TestRulesHashItems(t *testing.T) {
 			}
 			compareStores(t, imported, s)
 		})
-	}
-}
-
-// TestAttemptsOldItems reads attempt items written before attempts were
-// keyed by message ID (SK A#<runID>#<attempt>): they are listed with the
-// new ones in time order, and an attempt stored in both formats (its
-// results message redelivered across the upgrade) is listed once.
-func TestAttemptsOldItems(t *testing.T) {
-	client := dynalite(t)
-	s := newStore(t, client)
-	runID := job.RunID("hourly", tick(0))
-	attempt := func(msg string, n, minute int) store.Attempt {
-		return store.Attempt{
-			V: job.Version, RunID: runID, TargetID: "a", MessageID: msg, Attempt: n,
-			At:    tick(0).Add(time.Duration(minute) * time.Minute),
-			Error: job.Error{Kind: "timeout", Message: fmt.Sprintf("%s #%d", msg, n)},
-		}
-	}
-	old := []store.Attempt{attempt("m-1", 1, 1), attempt("m-1", 2, 2), attempt("m-1", 3, 4)}
-	for _, a := range old {
-		it := attemptItem(a, 0)
-		it[AttrSK] = avS(fmt.Sprintf("A#%s#%06d", runID, a.Attempt)) // the old SK
-		if _, err := client.PutItem(t.Context(), &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: it}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	replayed := []store.Attempt{attempt("m-2", 1, 90), attempt("m-2", 2, 91)}
-	for _, a := range append([]store.Attempt{old[2]}, replayed...) { // old[2]: a redelivery after the upgrade
-		if err := s.RecordAttempt(t.Context(), a); err != nil {
-			t.Fatal(err)
-		}
-	}
-	got, err := s.Attempts(t.Context(), runID, "a")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := append(slices.Clone(old), replayed...)
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("Attempts =\n%+v\nwant\n%+v", got, want)
 	}
 }
 
@@ -618,7 +608,7 @@ func TestRunTargetsItem(t *testing.T) {
 				return
 			}
 			it := item(out.Item)
-			for _, attr := range []string{AttrGSI1PK, AttrGSI1SK, AttrLSI1SK, AttrExpiresAt} {
+			for _, attr := range []string{AttrGSI1PK, AttrGSI1SK, AttrExpiresAt} {
 				if _, ok := it[attr]; ok {
 					t.Errorf("targets item has %s, want none (outside every index, no expiry)", attr)
 				}

@@ -111,7 +111,7 @@ func (f *failAPI) calls() int {
 	return f.batchCalls
 }
 
-// history is 3 runs of 20 targets: with the run and latest items, 83 items
+// history is 3 runs of 20 targets: with the run and target items, 83 items
 // to import, 4 batches.
 func history() ([]store.Run, []job.Result) {
 	var (
@@ -131,7 +131,7 @@ func history() ([]store.Run, []job.Result) {
 	return runs, rs
 }
 
-const historyItems = 3 + 60 + 20
+const seedItems = 3 + 60 + 20
 
 // recordSleeps replaces s's backoff sleep with one that records the waits
 // and does not wait.
@@ -204,8 +204,8 @@ func TestBatchWriteGivesUp(t *testing.T) {
 	if !errors.As(err, &be) || !errors.Is(err, ErrUnprocessed) {
 		t.Fatalf("Import error = %v, want a *BatchError wrapping ErrUnprocessed", err)
 	}
-	if want := 5 + historyItems - 25; len(be.Unwritten) != want || be.Total != historyItems {
-		t.Errorf("%d of %d unwritten, want %d of %d", len(be.Unwritten), be.Total, want, historyItems)
+	if want := 5 + seedItems - 25; len(be.Unwritten) != want || be.Total != seedItems {
+		t.Errorf("%d of %d unwritten, want %d of %d", len(be.Unwritten), be.Total, want, seedItems)
 	}
 	if !strings.Contains(err.Error(), "dynamo: import") || !strings.Contains(err.Error(), be.Unwritten[0]) {
 		t.Errorf("error %q does not say what it did and what was not written", err)
@@ -218,7 +218,7 @@ func TestBatchWriteGivesUp(t *testing.T) {
 	for _, k := range be.Unwritten {
 		unwritten[k] = true
 	}
-	for _, k := range []item{runKey(runs[0].ID), runKey(runs[2].ID), key(targetPK("t00"), resultSK(runs[0].ID)), key(targetPK("t19"), skLatest)} {
+	for _, k := range []item{runKey(runs[0].ID), runKey(runs[2].ID), key(targetPK("t00"), resultSK(runs[0].ScheduledAt, runs[0].ID)), key(targetsPK("t19"), targetPK("t19"))} {
 		_, found, err := s.getItem(t.Context(), k)
 		if err != nil {
 			t.Fatal(err)
@@ -241,8 +241,8 @@ func TestBatchWriteCanceled(t *testing.T) {
 	runs, rs := history()
 	err := s.Import(ctx, runs, rs)
 	var be *BatchError
-	if !errors.As(err, &be) || !errors.Is(err, context.Canceled) || len(be.Unwritten) != historyItems {
-		t.Fatalf("Import error = %v, want a *BatchError wrapping context.Canceled naming all %d items", err, historyItems)
+	if !errors.As(err, &be) || !errors.Is(err, context.Canceled) || len(be.Unwritten) != seedItems {
+		t.Fatalf("Import error = %v, want a *BatchError wrapping context.Canceled naming all %d items", err, seedItems)
 	}
 }
 
@@ -301,9 +301,8 @@ func TestThrottledAfterSDKRetries(t *testing.T) {
 		err  error
 	}{
 		{"run item", "UpdateItem", skRun, &types.ThrottlingException{Message: aws.String("injected")}},
-		{"result put", "PutItem", resultSK(job.RunID("hourly", tick(2))), &types.ProvisionedThroughputExceededException{Message: aws.String("injected")}},
-		{"next result's flag", "UpdateItem", resultSK(job.RunID("hourly", tick(3))), &types.ThrottlingException{Message: aws.String("injected")}},
-		{"latest put", "PutItem", skLatest, &types.ProvisionedThroughputExceededException{Message: aws.String("injected")}},
+		{"result put", "PutItem", resultSK(tick(2), job.RunID("hourly", tick(2))), &types.ProvisionedThroughputExceededException{Message: aws.String("injected")}},
+		{"next result's flag", "UpdateItem", resultSK(tick(3), job.RunID("hourly", tick(3))), &types.ThrottlingException{Message: aws.String("injected")}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			table := newTable(t, client)
@@ -406,14 +405,14 @@ func TestThrottlingRetriedBySDK(t *testing.T) {
 		forward bool
 	}{
 		// Result p's put: throttled twice, then stored.
-		"PutItem " + resultSK(p.RunID): {{ptee, 400, false}, {throttle, 400, false}},
+		"PutItem " + resultSK(p.ScheduledAt, p.RunID): {{ptee, 400, false}, {throttle, 400, false}},
 		// Run item of x: throttled once.
 		"UpdateItem " + skRun: {{throttle, 400, false}},
 		// Result x's put: applied, but the answer is lost; the SDK's retry
 		// then finds the item.
-		"PutItem " + resultSK(x.RunID): {{internal, 500, true}},
-		// The latest item: throttled once per put.
-		"PutItem " + skLatest: {{ptee, 400, false}},
+		"PutItem " + resultSK(x.ScheduledAt, x.RunID): {{internal, 500, true}},
+		// The target list's item of a (p is its first result): throttled once.
+		"PutItem " + targetPK("a"): {{ptee, 400, false}},
 	}
 	var injected int
 	doer := &faultDoer{next: &http.Client{}, seen: map[string]int{}, decide: func(op string, body []byte) (string, int, bool) {

@@ -3,6 +3,7 @@ package dynamo
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -40,6 +41,44 @@ func (it item) setTime(name string, t time.Time) {
 	}
 }
 
+// setHash sets a hash: "sha256:<64 lowercase hex digits>" as the 32 bytes
+// it spells (B), which is less than half its text; any other text as it is.
+func (it item) setHash(name, v string) {
+	if b, ok := hashBytes(v); ok {
+		it[name] = &types.AttributeValueMemberB{Value: b}
+		return
+	}
+	it.setS(name, v)
+}
+
+// hashPrefix is the form of hash setHash stores as bytes.
+const hashPrefix = "sha256:"
+
+func hashBytes(v string) ([]byte, bool) {
+	h, ok := strings.CutPrefix(v, hashPrefix)
+	if !ok || len(h) != 64 || strings.ToLower(h) != h {
+		return nil, false
+	}
+	b, err := hex.DecodeString(h)
+	return b, err == nil
+}
+
+// hash reads a hash setHash set.
+func (it item) hash(name string) string {
+	if v, ok := it[name].(*types.AttributeValueMemberB); ok {
+		return hashPrefix + hex.EncodeToString(v.Value)
+	}
+	return it.str(name)
+}
+
+// setStamp sets a time as a number, its Unix time in nanoseconds (some 11
+// bytes, a third of the text), leaving a zero time out.
+func (it item) setStamp(name string, t time.Time) {
+	if !t.IsZero() {
+		it.setN(name, t.UnixNano())
+	}
+}
+
 func (it item) str(name string) string {
 	if v, ok := it[name].(*types.AttributeValueMemberS); ok {
 		return v.Value
@@ -67,7 +106,15 @@ func (it item) num(name string) (int64, error) {
 	}
 }
 
+// time reads a time set as text (setTime) or as a number (setStamp).
 func (it item) time(name string) (time.Time, error) {
+	if n, ok := it[name].(*types.AttributeValueMemberN); ok {
+		ns, err := strconv.ParseInt(n.Value, 10, 64)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("attribute %s: %w", name, err)
+		}
+		return time.Unix(0, ns).UTC(), nil
+	}
 	s := it.str(name)
 	if s == "" {
 		return time.Time{}, nil
@@ -87,53 +134,58 @@ func (it item) keyString() string { return it.str(AttrPK) + " " + it.str(AttrSK)
 
 func key(pk, sk string) item { return item{AttrPK: avS(pk), AttrSK: avS(sk)} }
 
-// resultItem is the item of result r: its key, its index keys and its
-// data. changed and prev are the Changed flag and the LSI1SK of the ok
-// result it was computed against ("" for none); expiresAt 0 means none.
-func resultItem(r job.Result, changed bool, prev string, storedAt time.Time, expiresAt int64) (item, error) {
+// resultItem is the item of result r: its key, its GSI1 keys and its data.
+// changed and prev are the Changed flag and the SK of the ok result it was
+// computed against ("" for none); expiresAt 0 means none. The fields are
+// stored compressed (packFields); link.holder, when set, says that a result
+// of the same target with the same content holds them, and r's are not
+// stored again.
+func resultItem(r job.Result, changed bool, prev string, l fieldsLink, storedAt time.Time, expiresAt int64) (item, error) {
 	it := item{
 		AttrPK:     avS(targetPK(r.TargetID)),
-		AttrSK:     avS(resultSK(r.RunID)),
-		AttrGSI1PK: avS(runPK(r.RunID)),
+		AttrSK:     avS(resultSK(r.ScheduledAt, r.RunID)),
+		AttrGSI1PK: avS(runShardPK(r.RunID, shard(r.TargetID, RunShards))),
 		AttrGSI1SK: avS(targetPK(r.TargetID)),
-		AttrLSI1SK: avS(orderKey(r.ScheduledAt, r.RunID)),
 	}
-	it.setS(attrTargetID, r.TargetID)
-	it.setS(attrRunID, r.RunID)
 	it.setS(attrSchedule, r.Schedule)
 	it.setS(attrURL, r.URL)
-	it.setTime(attrScheduledAt, r.ScheduledAt)
 	it.setS(attrStatus, string(r.Status))
 	if r.HTTPStatus != 0 {
 		it.setN(attrHTTPStatus, int64(r.HTTPStatus))
 	}
-	if r.Fields != nil {
-		// Without HTML escaping, which would make a "<" six bytes: fields
-		// of job.MaxFieldsBytes must leave the item under 400 KB.
-		b, err := jsonText(r.Fields)
+	switch {
+	case l.holder != "":
+		it.setS(attrFieldsIn, l.holder)
+		if l.expires > 0 {
+			it.setN(attrFieldsTTL, l.expires)
+		}
+	case r.Fields != nil:
+		b, err := packFields(r.Fields)
 		if err != nil {
 			return nil, fmt.Errorf("encode fields: %w", err)
 		}
-		it[attrFields] = avS(b)
-	}
-	if len(r.Truncated) > 0 {
-		b, err := jsonText(r.Truncated)
-		if err != nil {
-			return nil, fmt.Errorf("encode truncated: %w", err)
+		it[attrFields] = &types.AttributeValueMemberB{Value: b}
+		if len(r.Truncated) > 0 {
+			t, err := jsonText(r.Truncated)
+			if err != nil {
+				return nil, fmt.Errorf("encode truncated: %w", err)
+			}
+			it[attrTruncated] = avS(t)
 		}
-		it[attrTruncated] = avS(b)
 	}
-	it.setS(attrContentHash, r.ContentHash)
-	it[attrChanged] = avB(changed)
+	it.setHash(attrContentHash, r.ContentHash)
+	if changed {
+		it[attrChanged] = avB(true)
+	}
 	it.setS(attrETag, r.ETag)
-	it.setS(attrBodyHash, r.BodyHash)
+	it.setHash(attrBodyHash, r.BodyHash)
 	it.setS(attrLastMod, r.LastModified)
 	if r.NotModified {
 		it[attrNotModified] = avB(true)
 	}
-	it.setS(attrRulesHash, r.RulesHash)
+	it.setHash(attrRulesHash, r.RulesHash)
 	it.setS(attrPrev, prev)
-	it.setTime(attrFetchedAt, r.FetchedAt)
+	it.setStamp(attrFetchedAt, r.FetchedAt)
 	it.setN(attrDurationMS, r.DurationMS)
 	it.setN(attrAttempt, int64(r.Attempt))
 	if r.Error != nil {
@@ -145,51 +197,38 @@ func resultItem(r job.Result, changed bool, prev string, storedAt time.Time, exp
 		it[attrErrorKind] = avS(e.Kind)
 		it.setS(attrErrorMsg, e.Message)
 	}
-	it.setTime(attrStoredAt, storedAt)
+	it.setStamp(attrStoredAt, storedAt)
 	if expiresAt > 0 {
 		it.setN(AttrExpiresAt, expiresAt)
 	}
 	return it, nil
 }
 
-// latestItem is the latest item of the result item res: a copy of the
-// result's data under the target's LATEST key, outside LSI1 and without
-// expiry (it stays while its target has no later result).
-func latestItem(res item) item {
-	it := make(item, len(res))
-	for k, v := range res {
-		it[k] = v
-	}
-	delete(it, AttrLSI1SK)
-	delete(it, AttrExpiresAt)
-	it[AttrSK] = avS(skLatest)
-	it[AttrGSI1PK] = avS(gsiLatest)
-	return it
-}
-
-// decodeResult reads a result or latest item.
+// decodeResult reads a result item. The fields of one that refers to
+// another result's (fields_in) are not read: resolve fills them in.
 func decodeResult(it item) (job.Result, error) {
-	r := job.Result{
-		V:            job.Version,
-		RunID:        it.str(attrRunID),
-		Schedule:     it.str(attrSchedule),
-		TargetID:     it.str(attrTargetID),
-		URL:          it.str(attrURL),
-		Status:       job.Status(it.str(attrStatus)),
-		ContentHash:  it.str(attrContentHash),
-		Changed:      it.boolean(attrChanged),
-		ETag:         it.str(attrETag),
-		BodyHash:     it.str(attrBodyHash),
-		LastModified: it.str(attrLastMod),
-		NotModified:  it.boolean(attrNotModified),
-		RulesHash:    it.str(attrRulesHash),
-	}
 	fail := func(err error) (job.Result, error) {
 		return job.Result{}, fmt.Errorf("stored result %s: %w", it.keyString(), err)
 	}
-	var err error
-	if r.ScheduledAt, err = it.time(attrScheduledAt); err != nil {
+	at, runID, err := parseResultSK(it.str(AttrSK))
+	if err != nil {
 		return fail(err)
+	}
+	r := job.Result{
+		V:            job.Version,
+		RunID:        runID,
+		Schedule:     it.str(attrSchedule),
+		TargetID:     strings.TrimPrefix(it.str(AttrPK), prefixTarget),
+		URL:          it.str(attrURL),
+		ScheduledAt:  at,
+		Status:       job.Status(it.str(attrStatus)),
+		ContentHash:  it.hash(attrContentHash),
+		Changed:      it.boolean(attrChanged),
+		ETag:         it.str(attrETag),
+		BodyHash:     it.hash(attrBodyHash),
+		LastModified: it.str(attrLastMod),
+		NotModified:  it.boolean(attrNotModified),
+		RulesHash:    it.hash(attrRulesHash),
 	}
 	if r.FetchedAt, err = it.time(attrFetchedAt); err != nil {
 		return fail(err)
@@ -206,20 +245,31 @@ func decodeResult(it item) (job.Result, error) {
 		return fail(err)
 	}
 	r.Attempt = int(n)
-	if f := it.str(attrFields); f != "" {
-		if err := json.Unmarshal([]byte(f), &r.Fields); err != nil {
-			return fail(fmt.Errorf("fields: %w", err))
-		}
-	}
-	if t := it.str(attrTruncated); t != "" {
-		if err := json.Unmarshal([]byte(t), &r.Truncated); err != nil {
-			return fail(fmt.Errorf("truncated: %w", err))
-		}
+	if err := decodeFields(it, &r); err != nil {
+		return fail(err)
 	}
 	if _, ok := it[attrErrorKind]; ok {
 		r.Error = &job.Error{Kind: it.str(attrErrorKind), Message: it.str(attrErrorMsg)}
 	}
 	return r, nil
+}
+
+// decodeFields reads the fields an item holds (none when it refers to
+// another's) and their truncation into r.
+func decodeFields(it item, r *job.Result) error {
+	if v, ok := it[attrFields].(*types.AttributeValueMemberB); ok {
+		f, err := unpackFields(v.Value)
+		if err != nil {
+			return fmt.Errorf("fields: %w", err)
+		}
+		r.Fields = f
+	}
+	if t := it.str(attrTruncated); t != "" {
+		if err := json.Unmarshal([]byte(t), &r.Truncated); err != nil {
+			return fmt.Errorf("truncated: %w", err)
+		}
+	}
+	return nil
 }
 
 // jsonText is v as JSON text without HTML escaping or a trailing newline.
@@ -231,17 +281,6 @@ func jsonText(v any) (string, error) {
 		return "", err
 	}
 	return strings.TrimSuffix(b.String(), "\n"), nil
-}
-
-func decodeResults(items []map[string]types.AttributeValue, into []job.Result) ([]job.Result, error) {
-	for _, it := range items {
-		r, err := decodeResult(it)
-		if err != nil {
-			return nil, err
-		}
-		into = append(into, r)
-	}
-	return into, nil
 }
 
 // runItem is the item of a run as PutRun or Import writes it.

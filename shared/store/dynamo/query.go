@@ -6,15 +6,21 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/cronless/cronless/shared/job"
 	"github.com/cronless/cronless/shared/store"
 )
+
+// readParallelism is how many queries a read runs at once (a run's
+// shards, the targets of Latest).
+const readParallelism = 16
 
 // Run returns one run with its targets, or an error wrapping
 // store.ErrNotFound. A run that only results have created so far has
@@ -22,10 +28,8 @@ import (
 //
 // The run item and its targets item are read by one strongly consistent
 // Query of the run's partition (RUN#<runID>); the targets are returned
-// when they are as many as the planned count (see PutRun). Its counters and result times
-// are derived from its results: a Query of GSI1 that reads all of the run's
-// result items (DynamoDB charges for the items' full size, about 0.5 read
-// units per 4 KB, e.g. some 125 units for a run of 1,000 results of 1 KB).
+// when they are as many as the planned count (see PutRun). Its counters and
+// result times are derived from its results' GSI1 entries (count).
 func (s *Store) Run(ctx context.Context, runID string) (store.Run, error) {
 	in := &dynamodb.QueryInput{
 		TableName:                 aws.String(s.table),
@@ -69,9 +73,8 @@ func (s *Store) Run(ctx context.Context, runID string) (store.Run, error) {
 }
 
 // Runs returns up to limit runs, newest scheduled first (all when limit <=
-// 0), each with its counters (see Run for their cost) and without its
-// targets: the Query of GSI1 reads run items only (targets items are in no
-// index).
+// 0), each with its counters (see count) and without its targets: the
+// Query of GSI1 RUNS reads run items only.
 func (s *Store) Runs(ctx context.Context, limit int) ([]store.Run, error) {
 	in := gsi1(gsiRuns)
 	in.TableName = aws.String(s.table)
@@ -83,31 +86,41 @@ func (s *Store) Runs(ctx context.Context, limit int) ([]store.Run, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dynamo: runs: %w", err)
 	}
+	var g errgroup.Group
+	g.SetLimit(max(1, readParallelism/RunShards))
 	for i := range runs {
-		if err := s.count(ctx, &runs[i]); err != nil {
-			return nil, fmt.Errorf("dynamo: runs: run %q: %w", runs[i].ID, err)
-		}
+		g.Go(func() error {
+			if err := s.count(ctx, &runs[i]); err != nil {
+				return fmt.Errorf("run %q: %w", runs[i].ID, err)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, fmt.Errorf("dynamo: runs: %w", err)
 	}
 	return runs, nil
 }
 
-// count fills in a run's counters and result times from its results.
+// count fills in a run's counters and result times from its results'
+// entries in GSI1 (status and stored_at; some 300 bytes each, so about 0.5
+// read units per 25 results), so a duplicate or a crashed write can never
+// count twice or not at all.
 func (s *Store) count(ctx context.Context, run *store.Run) error {
-	in := gsi1(runPK(run.ID))
-	in.TableName = aws.String(s.table)
-	in.ProjectionExpression = aws.String("#st, #sa")
-	in.ExpressionAttributeNames["#st"], in.ExpressionAttributeNames["#sa"] = attrStatus, attrStoredAt
+	var mu sync.Mutex
 	run.Succeeded, run.Failed = 0, 0
 	run.FirstResultAt, run.LastResultAt = time.Time{}, time.Time{}
-	return s.each(ctx, in, func(it item) (bool, error) {
+	return s.eachOfRun(ctx, run.ID, "", nil, func(it item) error {
+		at, err := it.time(attrStoredAt)
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		defer mu.Unlock()
 		if it.str(attrStatus) == string(job.StatusOK) {
 			run.Succeeded++
 		} else {
 			run.Failed++
-		}
-		at, err := it.time(attrStoredAt)
-		if err != nil {
-			return false, err
 		}
 		if !at.IsZero() {
 			if run.FirstResultAt.IsZero() || at.Before(run.FirstResultAt) {
@@ -117,59 +130,220 @@ func (s *Store) count(ctx context.Context, run *store.Run) error {
 				run.LastResultAt = at
 			}
 		}
-		return true, nil
+		return nil
 	})
 }
 
-// Result returns one result, or an error wrapping store.ErrNotFound.
-func (s *Store) Result(ctx context.Context, targetID, runID string) (job.Result, error) {
-	it, found, err := s.getItem(ctx, key(targetPK(targetID), resultSK(runID)))
+// eachOfRun calls fn (concurrently) with the GSI1 entry of every result of
+// a run, by a Query of each of its RunShards partitions, filtered on attr =
+// v when attr is not empty (the filtered-out entries are read and paid for
+// too).
+func (s *Store) eachOfRun(ctx context.Context, runID, attr string, v types.AttributeValue, fn func(item) error) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(readParallelism)
+	for sh := range RunShards {
+		g.Go(func() error {
+			in := gsi1(runShardPK(runID, sh))
+			in.TableName = aws.String(s.table)
+			if attr != "" {
+				filtered(in, attr, v)
+			}
+			return s.each(ctx, in, func(it item) (bool, error) { return true, fn(it) })
+		})
+	}
+	return g.Wait()
+}
+
+// runResults returns the results of a run whose GSI1 entries have attr = v
+// (all when attr is empty), read whole from the table, ordered by target ID.
+func (s *Store) runResults(ctx context.Context, runID, attr string, v types.AttributeValue) ([]job.Result, error) {
+	var (
+		mu   sync.Mutex
+		keys []item
+	)
+	err := s.eachOfRun(ctx, runID, attr, v, func(it item) error {
+		mu.Lock()
+		defer mu.Unlock()
+		keys = append(keys, it.key())
+		return nil
+	})
 	if err != nil {
-		return job.Result{}, fmt.Errorf("dynamo: result %s/%s: %w", targetID, runID, err)
+		return nil, err
 	}
-	if !found {
-		return job.Result{}, fmt.Errorf("dynamo: result %s/%s: %w", targetID, runID, store.ErrNotFound)
+	return s.readResults(ctx, keys)
+}
+
+// readResults reads result items by key (BatchGetItem), decodes them with
+// their fields, and orders them by target ID, then run (time) order.
+func (s *Store) readResults(ctx context.Context, keys []item) ([]job.Result, error) {
+	its, err := s.batchGet(ctx, keys, "", nil)
+	if err != nil {
+		return nil, err
 	}
-	r, err := decodeResult(it)
+	slices.SortFunc(its, func(a, b item) int {
+		return cmp.Or(strings.Compare(a.str(AttrPK), b.str(AttrPK)), strings.Compare(a.str(AttrSK), b.str(AttrSK)))
+	})
+	return s.decodeResolved(ctx, its)
+}
+
+// decodeResolved decodes result items and fills in the fields of those that
+// refer to another result's.
+func (s *Store) decodeResolved(ctx context.Context, its []item) ([]job.Result, error) {
+	rs := make([]job.Result, len(its))
+	for i, it := range its {
+		r, err := decodeResult(it)
+		if err != nil {
+			return nil, err
+		}
+		rs[i] = r
+	}
+	if err := s.resolve(ctx, its, rs); err != nil {
+		return nil, err
+	}
+	return rs, nil
+}
+
+// Result returns one result, or an error wrapping store.ErrNotFound. Its
+// key holds its scheduled time, which the run item gives; a result whose
+// run item says another time (none should) is found through GSI1.
+func (s *Store) Result(ctx context.Context, targetID, runID string) (job.Result, error) {
+	r, err := s.result(ctx, targetID, runID)
 	if err != nil {
 		return job.Result{}, fmt.Errorf("dynamo: result %s/%s: %w", targetID, runID, err)
 	}
 	return r, nil
 }
 
-// Latest returns the latest result of every target (a Query of GSI1 on
-// LATEST), or of targetID when it is not empty (a GetItem; none for an
-// unknown target), ordered by target ID.
-func (s *Store) Latest(ctx context.Context, targetID string) ([]job.Result, error) {
-	rs := []job.Result{}
-	if targetID != "" {
-		it, found, err := s.getItem(ctx, key(targetPK(targetID), skLatest))
-		if err == nil && found {
-			rs, err = decodeResults([]map[string]types.AttributeValue{it}, rs)
+func (s *Store) result(ctx context.Context, targetID, runID string) (job.Result, error) {
+	run, found, err := s.getItem(ctx, runKey(runID))
+	if err != nil {
+		return job.Result{}, err
+	}
+	if found {
+		at, err := run.time(attrScheduledAt)
+		if err != nil {
+			return job.Result{}, err
 		}
+		it, found, err := s.getItem(ctx, key(targetPK(targetID), resultSK(at, runID)))
+		if err != nil {
+			return job.Result{}, err
+		}
+		if found {
+			rs, err := s.decodeResolved(ctx, []item{it})
+			if err != nil {
+				return job.Result{}, err
+			}
+			return rs[0], nil
+		}
+	}
+	in := gsi1(runShardPK(runID, shard(targetID, RunShards)))
+	in.TableName = aws.String(s.table)
+	in.KeyConditionExpression = aws.String("#gpk = :gpk AND #gsk = :gsk")
+	in.ExpressionAttributeNames["#gsk"] = AttrGSI1SK
+	in.ExpressionAttributeValues[":gsk"] = avS(targetPK(targetID))
+	keys, err := query(ctx, s, in, 1, func(it item) (item, error) { return it.key(), nil })
+	if err != nil {
+		return job.Result{}, err
+	}
+	if len(keys) == 0 {
+		return job.Result{}, store.ErrNotFound
+	}
+	rs, err := s.readResults(ctx, keys)
+	if err != nil {
+		return job.Result{}, err
+	}
+	if len(rs) == 0 {
+		return job.Result{}, store.ErrNotFound
+	}
+	return rs[0], nil
+}
+
+// Latest returns the latest result of every target, or of targetID when it
+// is not empty (none for an unknown target), ordered by target ID: for each
+// target of the target list (TARGETS#<shard>), a strongly consistent Query
+// of its newest result.
+func (s *Store) Latest(ctx context.Context, targetID string) ([]job.Result, error) {
+	if targetID != "" {
+		rs, err := s.latestOf(ctx, targetID)
 		if err != nil {
 			return nil, fmt.Errorf("dynamo: latest %q: %w", targetID, err)
 		}
 		return rs, nil
 	}
-	return s.LatestAll(ctx)
-}
-
-// LatestAll returns the latest result of every target, ordered by target
-// ID: a Query of GSI1 on LATEST and nothing else, so the planner's role
-// needs no GetItem (docs/aws.md, IAM).
-func (s *Store) LatestAll(ctx context.Context) ([]job.Result, error) {
-	rs, err := s.queryResults(ctx, gsi1(gsiLatest))
+	ids, err := s.targets(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("dynamo: latest of every target: %w", err)
 	}
-	return rs, nil
+	out := make([][]job.Result, len(ids))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(readParallelism)
+	for i, id := range ids {
+		g.Go(func() (err error) {
+			out[i], err = s.latestOf(gctx, id)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, fmt.Errorf("dynamo: latest of every target: %w", err)
+	}
+	return slices.Concat(out...), nil
+}
+
+// latestOf returns the newest result of a target (none or one).
+func (s *Store) latestOf(ctx context.Context, targetID string) ([]job.Result, error) {
+	in := targetResults(s.table, targetID)
+	in.ScanIndexForward = aws.Bool(false)
+	in.Limit = aws.Int32(1)
+	its, err := query(ctx, s, in, 1, func(it item) (item, error) { return it, nil })
+	if err != nil {
+		return nil, err
+	}
+	return s.decodeResolved(ctx, its)
+}
+
+// targetResults is a strongly consistent Query of a target's results, in
+// time order.
+func targetResults(table, targetID string) *dynamodb.QueryInput {
+	return &dynamodb.QueryInput{
+		TableName:                aws.String(table),
+		KeyConditionExpression:   aws.String("#pk = :pk AND begins_with(#sk, :r)"),
+		ExpressionAttributeNames: map[string]string{"#pk": AttrPK, "#sk": AttrSK},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": avS(targetPK(targetID)), ":r": avS(prefixResult),
+		},
+		ConsistentRead: aws.Bool(true),
+	}
+}
+
+// targets returns the IDs of every target with a result, sorted: a Query
+// of each TargetShards partition of the target list.
+func (s *Store) targets(ctx context.Context) ([]string, error) {
+	out := make([][]string, TargetShards)
+	g, ctx := errgroup.WithContext(ctx)
+	for sh := range TargetShards {
+		g.Go(func() (err error) {
+			in := &dynamodb.QueryInput{
+				TableName:                 aws.String(s.table),
+				KeyConditionExpression:    aws.String("#pk = :pk"),
+				ExpressionAttributeNames:  map[string]string{"#pk": AttrPK},
+				ExpressionAttributeValues: map[string]types.AttributeValue{":pk": avS(fmt.Sprintf("%s%d", prefixTargets, sh))},
+			}
+			out[sh], err = query(ctx, s, in, 0, func(it item) (string, error) { return it.str(attrTargetID), nil })
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, fmt.Errorf("target list: %w", err)
+	}
+	ids := slices.Concat(out...)
+	slices.Sort(ids)
+	return ids, nil
 }
 
 // RunResults returns one run's results ordered by target ID (none for an
-// unknown run), by a Query of GSI1.
+// unknown run): its GSI1 entries, then the items (BatchGetItem).
 func (s *Store) RunResults(ctx context.Context, runID string) ([]job.Result, error) {
-	rs, err := s.queryResults(ctx, gsi1(runPK(runID)))
+	rs, err := s.runResults(ctx, runID, "", nil)
 	if err != nil {
 		return nil, fmt.Errorf("dynamo: results of run %q: %w", runID, err)
 	}
@@ -192,176 +366,4 @@ func filtered(in *dynamodb.QueryInput, attr string, v types.AttributeValue) *dyn
 	in.ExpressionAttributeNames["#f"] = attr
 	in.ExpressionAttributeValues[":f"] = v
 	return in
-}
-
-// queryResults runs a query of result (or latest) items and decodes them all.
-func (s *Store) queryResults(ctx context.Context, in *dynamodb.QueryInput) ([]job.Result, error) {
-	in.TableName = aws.String(s.table)
-	return query(ctx, s, in, 0, decodeResult)
-}
-
-// History returns a target's results scheduled in [since, until), newest
-// first, at most limit of them, by a strongly consistent Query of LSI1. A
-// zero since or until leaves that end open; limit <= 0 means no limit.
-func (s *Store) History(ctx context.Context, targetID string, since, until time.Time, limit int) ([]job.Result, error) {
-	in := &dynamodb.QueryInput{
-		TableName:                aws.String(s.table),
-		IndexName:                aws.String(IndexLSI1),
-		ExpressionAttributeNames: map[string]string{"#pk": AttrPK, "#lsk": AttrLSI1SK},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": avS(targetPK(targetID)), ":lo": avS(prefixAt),
-		},
-		ScanIndexForward: aws.Bool(false),
-		ConsistentRead:   aws.Bool(true),
-	}
-	if !since.IsZero() {
-		in.ExpressionAttributeValues[":lo"] = avS(prefixAt + timeString(since))
-	}
-	if until.IsZero() {
-		in.KeyConditionExpression = aws.String("#pk = :pk AND #lsk >= :lo")
-	} else {
-		// Every order key at until is "AT#<until>#<run>", above :hi, so
-		// BETWEEN (inclusive) leaves them out.
-		in.KeyConditionExpression = aws.String("#pk = :pk AND #lsk BETWEEN :lo AND :hi")
-		in.ExpressionAttributeValues[":hi"] = avS(prefixAt + timeString(until))
-		if !since.IsZero() && !since.Before(until) {
-			return []job.Result{}, nil
-		}
-	}
-	if limit > 0 {
-		in.Limit = aws.Int32(int32(min(limit, 1000)))
-	}
-	rs, err := query(ctx, s, in, limit, decodeResult)
-	if err != nil {
-		return nil, fmt.Errorf("dynamo: history of %q: %w", targetID, err)
-	}
-	return rs, nil
-}
-
-// Changed returns the results whose Changed flag is set and that were
-// scheduled at or after since (all when since is zero), newest first, then
-// by target ID. It queries GSI1 for the runs scheduled since then and each
-// of those runs' results (filtered on changed; the filtered-out items are
-// read and paid for too).
-func (s *Store) Changed(ctx context.Context, since time.Time) ([]job.Result, error) {
-	runIDs, err := s.runsSince(ctx, since)
-	if err != nil {
-		return nil, fmt.Errorf("dynamo: changed since %s: %w", since.Format(time.RFC3339), err)
-	}
-	rs := []job.Result{}
-	for _, id := range runIDs {
-		more, err := s.queryResults(ctx, filtered(gsi1(runPK(id)), attrChanged, avB(true)))
-		if err != nil {
-			return nil, fmt.Errorf("dynamo: changed since %s: run %q: %w", since.Format(time.RFC3339), id, err)
-		}
-		rs = append(rs, more...)
-	}
-	slices.SortFunc(rs, func(a, b job.Result) int {
-		if c := b.ScheduledAt.Compare(a.ScheduledAt); c != 0 {
-			return c
-		}
-		if c := strings.Compare(a.TargetID, b.TargetID); c != 0 {
-			return c
-		}
-		return strings.Compare(b.RunID, a.RunID)
-	})
-	return rs, nil
-}
-
-// runsSince returns the IDs of the runs scheduled at or after since.
-func (s *Store) runsSince(ctx context.Context, since time.Time) ([]string, error) {
-	in := gsi1(gsiRuns)
-	in.TableName = aws.String(s.table)
-	in.KeyConditionExpression = aws.String("#gpk = :gpk AND #gsk >= :since")
-	in.ProjectionExpression = aws.String("#rid")
-	in.ExpressionAttributeNames["#gsk"], in.ExpressionAttributeNames["#rid"] = AttrGSI1SK, attrRunID
-	in.ExpressionAttributeValues[":since"] = avS(timeString(since))
-	in.ScanIndexForward = aws.Bool(false)
-	return query(ctx, s, in, 0, func(it item) (string, error) { return it.str(attrRunID), nil })
-}
-
-// Failed returns the failed results of run runID ordered by target ID or,
-// when runID is empty, the most recent failed result of every target that
-// has one (whether or not a later run succeeded), ordered by target ID. The
-// latter reads the latest item of every target and, for each whose latest
-// result is ok, queries its results newest first up to its last failure.
-func (s *Store) Failed(ctx context.Context, runID string) ([]job.Result, error) {
-	failed := avS(string(job.StatusFailed))
-	if runID != "" {
-		rs, err := s.queryResults(ctx, filtered(gsi1(runPK(runID)), attrStatus, failed))
-		if err != nil {
-			return nil, fmt.Errorf("dynamo: failed results of run %q: %w", runID, err)
-		}
-		return rs, nil
-	}
-	latest, err := s.Latest(ctx, "")
-	if err != nil {
-		return nil, fmt.Errorf("dynamo: failed results: %w", err)
-	}
-	rs := []job.Result{}
-	for _, l := range latest {
-		if l.Status == job.StatusFailed {
-			rs = append(rs, l)
-			continue
-		}
-		in := &dynamodb.QueryInput{
-			TableName:                aws.String(s.table),
-			IndexName:                aws.String(IndexLSI1),
-			KeyConditionExpression:   aws.String("#pk = :pk AND begins_with(#lsk, :at)"),
-			ExpressionAttributeNames: map[string]string{"#pk": AttrPK, "#lsk": AttrLSI1SK},
-			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":pk": avS(targetPK(l.TargetID)), ":at": avS(prefixAt),
-			},
-			ScanIndexForward: aws.Bool(false),
-			Limit:            aws.Int32(25),
-		}
-		last, err := query(ctx, s, filtered(in, attrStatus, failed), 1, decodeResult)
-		if err != nil {
-			return nil, fmt.Errorf("dynamo: failed results: target %q: %w", l.TargetID, err)
-		}
-		rs = append(rs, last...)
-	}
-	return rs, nil
-}
-
-// Attempts returns the recorded failed attempts of a (run, target) in time
-// order (then by attempt number and message ID), by a strongly consistent
-// Query of the target's attempt items of the run. It reads the items of
-// both SK formats (attemptSK); an attempt stored in both (a redelivery
-// across the change of format) is returned once.
-func (s *Store) Attempts(ctx context.Context, runID, targetID string) ([]store.Attempt, error) {
-	in := &dynamodb.QueryInput{
-		TableName:              aws.String(s.table),
-		KeyConditionExpression: aws.String("#pk = :pk AND begins_with(#sk, :sk)"),
-		// The run ID is part of the sort key prefix; the filter keeps out
-		// a run whose ID extends this one's with "#".
-		FilterExpression:         aws.String("#rid = :rid"),
-		ExpressionAttributeNames: map[string]string{"#pk": AttrPK, "#sk": AttrSK, "#rid": attrRunID},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": avS(targetPK(targetID)), ":sk": avS(prefixAttempt + runID + "#"), ":rid": avS(runID),
-		},
-		ConsistentRead: aws.Bool(true),
-	}
-	all, err := query(ctx, s, in, 0, decodeAttempt)
-	if err != nil {
-		return nil, fmt.Errorf("dynamo: attempts of %s/%s: %w", targetID, runID, err)
-	}
-	as := all[:0]
-	seen := map[attemptKey]bool{}
-	for _, a := range all {
-		if k := (attemptKey{a.MessageID, a.Attempt}); !seen[k] {
-			seen[k] = true
-			as = append(as, a)
-		}
-	}
-	slices.SortStableFunc(as, func(a, b store.Attempt) int {
-		return cmp.Or(a.At.Compare(b.At), cmp.Compare(a.Attempt, b.Attempt), strings.Compare(a.MessageID, b.MessageID))
-	})
-	return as, nil
-}
-
-// attemptKey identifies an attempt within its (run, target).
-type attemptKey struct {
-	messageID string
-	attempt   int
 }

@@ -2,6 +2,7 @@ package dynamo
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"testing"
 
@@ -118,7 +119,7 @@ func TestRaceNeighboursMissEachOther(t *testing.T) {
 	table := newTable(t, client)
 	plain := New(client, table)
 	x, p := okResult("a", 2, "B"), okResult("a", 1, "A")
-	pauseWriter(t, client, table, "PutItem", resultSK(x.RunID), x, func() {
+	pauseWriter(t, client, table, "PutItem", resultSK(x.ScheduledAt, x.RunID), x, func() {
 		if _, err := plain.PutResult(t.Context(), p); err != nil {
 			t.Fatal(err)
 		}
@@ -137,7 +138,7 @@ func TestRaceStaleChangedLandsLast(t *testing.T) {
 	if _, err := plain.PutResult(t.Context(), x); err != nil {
 		t.Fatal(err)
 	}
-	pauseWriter(t, client, table, "UpdateItem", resultSK(x.RunID), p, func() {
+	pauseWriter(t, client, table, "UpdateItem", resultSK(x.ScheduledAt, x.RunID), p, func() {
 		if _, err := plain.PutResult(t.Context(), q); err != nil {
 			t.Fatal(err)
 		}
@@ -145,47 +146,38 @@ func TestRaceStaleChangedLandsLast(t *testing.T) {
 	wantChanged(t, plain, "a", map[int]bool{1: false, 2: true, 3: false}, 3)
 }
 
-// TestRaceLatestCopiedBeforeChanged: X is about to become latest with the
-// flag it knows when P arrives, sets X's flag and finds X not latest yet.
-// X's writer must copy the new flag after its move.
-func TestRaceLatestCopiedBeforeChanged(t *testing.T) {
-	client := dynalite(t)
-	table := newTable(t, client)
-	plain := New(client, table)
-	x, p := okResult("a", 2, "B"), okResult("a", 1, "A")
-	pauseWriter(t, client, table, "PutItem", skLatest, x, func() {
-		if _, err := plain.PutResult(t.Context(), p); err != nil {
-			t.Fatal(err)
-		}
-	})
-	wantChanged(t, plain, "a", map[int]bool{1: false, 2: true}, 2)
-}
-
 // TestRaceDuplicateCompletesPut: a put that failed after storing the result
-// (here: before moving the latest item) is completed by its redelivery.
+// (here: before adding its target to the target list) is completed by its
+// redelivery.
 func TestRaceDuplicateCompletesPut(t *testing.T) {
 	client := dynalite(t)
 	table := newTable(t, client)
-	p, x := okResult("a", 1, "A"), okResult("a", 2, "B")
+	p, x := okResult("a", 1, "A"), okResult("b", 2, "B")
 	plain := New(client, table)
 	if _, err := plain.PutResult(t.Context(), p); err != nil {
 		t.Fatal(err)
 	}
 	failing := New(&failAPI{API: client, fail: func(op string, in any) error {
-		if op == "PutItem" && sortKey(in) == skLatest {
+		if op == "PutItem" && sortKey(in) == targetPK("b") {
 			return &types.InternalServerError{Message: aws.String("injected")}
 		}
 		return nil
 	}}, table)
 	if _, err := failing.PutResult(t.Context(), x); err == nil {
-		t.Fatal("PutResult with the latest write failing: no error")
+		t.Fatal("PutResult with the target list write failing: no error")
+	}
+	if l, err := plain.Latest(t.Context(), ""); err != nil || len(l) != 1 {
+		t.Fatalf("Latest(\"\") = %v, %v; want only a before the redelivery", ids(l), err)
 	}
 	out, err := plain.PutResult(t.Context(), x)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !out.Duplicate || !out.Latest || !out.Changed {
-		t.Errorf("redelivery: outcome %+v, want duplicate, latest, changed", out)
+	if !out.Duplicate || out.Changed {
+		t.Errorf("redelivery: outcome %+v, want duplicate, not changed", out)
 	}
-	wantChanged(t, plain, "a", map[int]bool{1: false, 2: true}, 2)
+	l, err := plain.Latest(t.Context(), "")
+	if err != nil || !slices.Equal(ids(l), []string{"a/" + p.RunID, "b/" + x.RunID}) {
+		t.Errorf("Latest(\"\") = %v, %v; want a and b", ids(l), err)
+	}
 }

@@ -13,20 +13,21 @@ import (
 	"github.com/cronless/cronless/shared/store"
 )
 
-// PutResult stores r once per (target ID, run ID). The first put counts in
-// its run (creating the run if no PutRun came first), sets r's Changed flag
-// against the target's previous ok result, recomputes the Changed flag of
-// the target's next ok result, and moves the target's latest result forward
-// if r is later. A later put of the same key reports Duplicate and stores
-// nothing new, but completes those steps if an earlier put failed before
-// it finished them. r.Changed is ignored: the store sets it.
+// PutResult stores r once per (target ID, run ID). The first put creates
+// the run if no PutRun came first, sets r's Changed flag against the
+// target's previous ok result, recomputes the Changed flag of the target's
+// next ok result, and adds the target to the target list when it is its
+// first result. A later put of the same key reports Duplicate and stores
+// nothing new, but completes those steps if an earlier put failed before it
+// finished them. r.Changed is ignored: the store sets it.
 //
-// Cost of a first put, in order (results arriving in time order): one
-// UpdateItem of the run item, one PutItem of the result (also written to
-// GSI1 and LSI1), three strongly consistent LSI1 queries of a few items
-// (previous result before and after the put, next result), one PutItem of
-// the latest item (also written to GSI1) and one GetItem; a result that
-// arrives out of order adds an UpdateItem or two.
+// Writes of a first put that arrives in time order: one PutItem of the
+// result (the table, and its small entry in GSI1). The fields are not
+// stored again when they are the previous ok result's (fields.go). Reads:
+// three strongly consistent queries of a few of the target's results
+// (before the put, and both neighbours after it), and a GetItem of the run
+// item the first time this Store sees the run. docs/aws.md has the measured
+// units.
 //
 // A put whose response is lost and whose retry (by the SDK) then finds the
 // stored item reports Duplicate, though it was the one that stored it; the
@@ -45,43 +46,25 @@ func (s *Store) PutResult(ctx context.Context, r job.Result) (store.Outcome, err
 func (s *Store) putResult(ctx context.Context, r job.Result) (store.Outcome, error) {
 	now := s.now()
 	// The run item first: a result never exists without its run.
-	if _, err := s.db.UpdateItem(ctx, runUpdate(r.RunID, r.Schedule, r.ScheduledAt, now).input(s.table, runKey(r.RunID))); err != nil {
+	if err := s.ensureRun(ctx, r, now); err != nil {
 		return store.Outcome{}, fmt.Errorf("create run: %w", err)
 	}
-	// Compute Changed before the put, so that in the usual case the item is
-	// right when it is written; link checks it again after the put.
-	// A not-modified result without fields gets the previous ok result's
-	// (and its content hash, if it has none) when both were extracted with
-	// the same rules; otherwise it keeps none, and no rules hash, so that
-	// the next plan fetches the page unconditionally (see package store).
-	var (
-		changed bool
-		prev    neighbour
-		found   bool
-		fill    = r.NotModified && len(r.Fields) == 0
-	)
-	if r.Status == job.StatusOK {
-		var err error
-		prev, found, err = s.neighbourOK(ctx, r.TargetID, orderKey(r.ScheduledAt, r.RunID), lookup{side: before, fields: fill})
-		if err != nil {
-			return store.Outcome{}, fmt.Errorf("read previous result: %w", err)
-		}
-		changed = found && prev.hash != r.ContentHash && !r.NotModified
+	self := resultSK(r.ScheduledAt, r.RunID)
+	// Compute Changed (and where the fields are) before the put, so that in
+	// the usual case the item is right when it is written; link checks it
+	// again after the put.
+	prev, err := s.neighbours(ctx, r.TargetID, self, before)
+	if err != nil {
+		return store.Outcome{}, fmt.Errorf("read previous result: %w", err)
 	}
-	it, err := resultItem(r, changed, prev.key, now, s.expiresAt(now))
+	expires := s.expiresAt(now)
+	changed, fl, err := s.content(ctx, &r, prev, expires)
 	if err != nil {
 		return store.Outcome{}, err
 	}
-	switch {
-	case fill && found && prev.rules == r.RulesHash:
-		delete(it, attrFields)
-		it.setS(attrFields, prev.fields)
-		it.setS(attrTruncated, prev.truncated)
-		if r.ContentHash == "" {
-			it.setS(attrContentHash, prev.hash)
-		}
-	case fill:
-		delete(it, attrRulesHash)
+	it, err := resultItem(r, changed, prev.ok.sk, fl, now, expires)
+	if err != nil {
+		return store.Outcome{}, err
 	}
 	var out store.Outcome
 	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
@@ -104,165 +87,118 @@ func (s *Store) putResult(ctx context.Context, r job.Result) (store.Outcome, err
 	case err != nil:
 		return store.Outcome{}, fmt.Errorf("put: %w", err)
 	}
-	if err := s.link(ctx, it, &out); err != nil {
+	if !prev.some {
+		// The target's first result (as far as this writer saw): list it.
+		if err := s.addTarget(ctx, r.TargetID); err != nil {
+			return store.Outcome{}, fmt.Errorf("list target: %w", err)
+		}
+	}
+	if err := s.link(ctx, r.TargetID, it, &out); err != nil {
 		return store.Outcome{}, err
 	}
 	return out, nil
 }
 
-// neighbour is the part of a result item that its neighbours need.
-type neighbour struct {
-	key    string // LSI1SK
-	run    string
-	hash   string
-	prev   string
-	nm     bool   // a not-modified result: never changed
-	fields string // JSON text, only when asked for
-	// truncated is the JSON text of the fields' Truncated, only when fields
-	// are asked for.
-	truncated string
-	rules     string // rules hash, only when asked for
+// content decides r's Changed flag against prev (its target's results
+// before it) and where its fields are stored: in its own item, or, when
+// its content is prev's ok result's, in the result that holds that
+// content's fields (whose expiry it extends when needed).
+//
+// A not-modified result without fields takes the previous ok result's
+// fields (and its content hash, if it has none) when both were extracted
+// with the same rules and, if it has a content hash, it is the previous
+// one's; otherwise it keeps none, and no rules hash, so that the next plan
+// fetches the page unconditionally (see package store).
+func (s *Store) content(ctx context.Context, r *job.Result, prev around, expires int64) (bool, fieldsLink, error) {
+	if r.Status != job.StatusOK {
+		return false, fieldsLink{}, nil
+	}
+	p := prev.ok
+	fill := r.NotModified && len(r.Fields) == 0
+	same := p.found && p.rules == r.RulesHash && (p.hash == r.ContentHash || (fill && r.ContentHash == ""))
+	if fill && same && r.ContentHash == "" {
+		r.ContentHash = p.hash
+	}
+	changed := p.found && p.hash != r.ContentHash && !r.NotModified
+	l := p.fieldsLink()
+	switch {
+	// A not-modified result that brings fields of its own keeps them; any
+	// other result of the same content has the previous one's fields (the
+	// content hash is of the fields).
+	case same && p.hasFields() && (fill || !r.NotModified) && (l.expires == 0 || l.expires > s.now().Unix()):
+		var err error
+		if l.expires, err = s.extendHolder(ctx, r.TargetID, l, expires); err != nil {
+			return false, fieldsLink{}, fmt.Errorf("keep the result that holds the fields: %w", err)
+		}
+		return changed, l, nil
+	case fill && (!same || p.hasFields()):
+		// Not completed: of other rules or content, or the holder of its
+		// fields expired (DynamoDB's TTL deletes within a few days of it).
+		r.RulesHash = ""
+	}
+	return changed, fieldsLink{}, nil
 }
 
 // link does what follows the put of the stored result item it (or finds a
-// duplicate): relinks the target's chain of ok results and moves its
-// latest item, and sets out's Changed and Latest.
+// duplicate): relinks the target's chain of ok results, and sets out's
+// Changed and Latest.
 //
-// A Changed flag is written with the order key it was computed against
-// (prev_ok), only over an older one, so it moves only towards the truth.
-// Each writer relinks both its neighbours after its put; of two neighbours
-// written at once at least one sees the other, so the last word is right.
-func (s *Store) link(ctx context.Context, it item, out *store.Outcome) error {
+// A Changed flag is written with the SK of the result it was computed
+// against (prev_ok), only over an older one, so it moves only towards the
+// truth. Each writer relinks both its neighbours after its put; of two
+// neighbours written at once at least one sees the other, so the last word
+// is right.
+func (s *Store) link(ctx context.Context, targetID string, it item, out *store.Outcome) error {
 	var (
-		target = it.str(attrTargetID)
-		run    = it.str(attrRunID)
-		self   = it.str(AttrLSI1SK)
-		ok     = it.str(attrStatus) == string(job.StatusOK)
-		nm     = it.boolean(attrNotModified)
-		stale  bool // another writer set its Changed flag after it was read
+		self = it.str(AttrSK)
+		ok   = it.str(attrStatus) == string(job.StatusOK)
+		nm   = it.boolean(attrNotModified)
+		hash = it.hash(attrContentHash)
 	)
-	if ok {
-		hash := it.str(attrContentHash)
-		p, found, err := s.neighbourOK(ctx, target, self, lookup{side: before})
-		if err != nil {
-			return fmt.Errorf("read previous result: %w", err)
-		}
-		if found && p.key > it.str(attrPrev) {
-			c := p.hash != hash && !nm
-			applied, err := s.setChanged(ctx, target, run, c, p.key)
-			if err != nil {
-				return fmt.Errorf("set changed: %w", err)
-			}
-			if applied {
-				it[attrChanged], it[attrPrev] = avB(c), avS(p.key)
-			} else {
-				stale = true
-			}
-		}
-		// The next ok result's previous is now this one (unless it already
-		// knows this one or a later one).
-		n, found, err := s.neighbourOK(ctx, target, self, lookup{side: after})
-		if err != nil {
-			return fmt.Errorf("read next result: %w", err)
-		}
-		if found && n.prev < self {
-			if _, err := s.setChanged(ctx, target, n.run, n.hash != hash && !n.nm, self); err != nil {
-				return fmt.Errorf("recompute next result's changed: %w", err)
-			}
-		}
-	}
-	moved, err := s.moveLatest(ctx, it)
+	next, err := s.neighbours(ctx, targetID, self, after)
 	if err != nil {
-		return fmt.Errorf("move latest: %w", err)
+		return fmt.Errorf("read next result: %w", err)
 	}
-	out.Latest = moved
-	if ok && (moved || stale) {
-		// Another writer may have set the flag since we copied it.
-		cur, found, err := s.getItem(ctx, it.key())
-		if err != nil {
-			return fmt.Errorf("read result: %w", err)
-		}
-		if found {
-			if moved && cur.str(attrPrev) > it.str(attrPrev) {
-				if err := s.syncLatest(ctx, target, run, cur.boolean(attrChanged), cur.str(attrPrev)); err != nil {
-					return fmt.Errorf("copy changed to latest: %w", err)
-				}
-			}
-			it = cur
-		}
-	}
+	out.Latest = !next.some && !out.Duplicate
 	out.Changed = it.boolean(attrChanged)
+	if !ok {
+		return nil
+	}
+	p, err := s.neighbours(ctx, targetID, self, before)
+	if err != nil {
+		return fmt.Errorf("read previous result: %w", err)
+	}
+	if p.ok.found && p.ok.sk > it.str(attrPrev) {
+		c := p.ok.hash != hash && !nm
+		applied, err := s.setChanged(ctx, targetID, self, c, p.ok.sk)
+		if err != nil {
+			return fmt.Errorf("set changed: %w", err)
+		}
+		if applied {
+			out.Changed = c
+		} else if cur, found, err := s.getItem(ctx, it.key()); err != nil {
+			return fmt.Errorf("read result: %w", err)
+		} else if found {
+			out.Changed = cur.boolean(attrChanged) // another writer's, computed against a later one
+		}
+	}
+	// The next ok result's previous is now this one (unless it already
+	// knows this one or a later one).
+	if n := next.ok; n.found && n.prev < self {
+		if _, err := s.setChanged(ctx, targetID, n.sk, n.hash != hash && !n.nm, self); err != nil {
+			return fmt.Errorf("recompute next result's changed: %w", err)
+		}
+	}
 	return nil
 }
 
-// side is which neighbour of an order key neighbourOK reads.
-type side int
-
-const (
-	before side = iota // the nearest ok result before the key
-	after              // the nearest ok result after it
-)
-
-// lookup is what neighbourOK reads: the neighbour on one side, and its
-// fields (with their truncation) and rules hash too when fields (the read
-// costs the same: DynamoDB charges for whole items whatever the
-// projection).
-type lookup struct {
-	side   side
-	fields bool
-}
-
-// neighbourOK returns the target's ok result nearest key on l's side, by a
-// strongly consistent query of LSI1.
-func (s *Store) neighbourOK(ctx context.Context, targetID, key string, l lookup) (neighbour, bool, error) {
-	cmp := ">"
-	if l.side == before {
-		cmp = "<"
-	}
-	projection := "#lsk, #rid, #hash, #prev, #st, #nm"
-	names := map[string]string{
-		"#pk": AttrPK, "#lsk": AttrLSI1SK, "#st": attrStatus, "#rid": attrRunID,
-		"#hash": attrContentHash, "#prev": attrPrev, "#nm": attrNotModified,
-	}
-	if l.fields {
-		projection += ", #f, #rh, #tr"
-		names["#f"], names["#rh"], names["#tr"] = attrFields, attrRulesHash, attrTruncated
-	}
-	in := &dynamodb.QueryInput{
-		TableName:                aws.String(s.table),
-		IndexName:                aws.String(IndexLSI1),
-		KeyConditionExpression:   aws.String("#pk = :pk AND #lsk " + cmp + " :k"),
-		FilterExpression:         aws.String("#st = :ok"),
-		ProjectionExpression:     aws.String(projection),
-		ExpressionAttributeNames: names,
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": avS(targetPK(targetID)), ":k": avS(key), ":ok": avS(string(job.StatusOK)),
-		},
-		ScanIndexForward: aws.Bool(l.side == after),
-		ConsistentRead:   aws.Bool(true),
-		// Usually the nearest result is ok; a small page keeps the read
-		// cost of the filter low when it is.
-		Limit: aws.Int32(4),
-	}
-	ns, err := query(ctx, s, in, 1, func(it item) (neighbour, error) {
-		return neighbour{key: it.str(AttrLSI1SK), run: it.str(attrRunID), hash: it.str(attrContentHash), prev: it.str(attrPrev),
-			nm: it.boolean(attrNotModified), fields: it.str(attrFields), truncated: it.str(attrTruncated), rules: it.str(attrRulesHash)}, nil
-	})
-	if err != nil || len(ns) == 0 {
-		return neighbour{}, false, err
-	}
-	return ns[0], true, nil
-}
-
 // setChanged sets a stored result's Changed flag, computed against the ok
-// result whose order key is prev, unless the stored flag was computed
-// against that one or a later one (or the result is missing). When it
-// writes the flag it copies it to the target's latest item too, if that
-// holds this result.
-func (s *Store) setChanged(ctx context.Context, targetID, runID string, changed bool, prev string) (bool, error) {
+// result whose SK is prev, unless the stored flag was computed against that
+// one or a later one (or the result is missing).
+func (s *Store) setChanged(ctx context.Context, targetID, sk string, changed bool, prev string) (bool, error) {
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(s.table),
-		Key:                       key(targetPK(targetID), resultSK(runID)),
+		Key:                       key(targetPK(targetID), sk),
 		UpdateExpression:          aws.String("SET #chg = :chg, #prev = :prev"),
 		ConditionExpression:       aws.String("attribute_exists(#pk) AND (attribute_not_exists(#prev) OR #prev < :prev)"),
 		ExpressionAttributeNames:  map[string]string{"#pk": AttrPK, "#chg": attrChanged, "#prev": attrPrev},
@@ -271,47 +207,21 @@ func (s *Store) setChanged(ctx context.Context, targetID, runID string, changed 
 	if isConditionFailed(err) {
 		return false, nil
 	}
-	if err != nil {
-		return false, err
-	}
-	return true, s.syncLatest(ctx, targetID, runID, changed, prev)
+	return err == nil, err
 }
 
-// syncLatest copies a result's Changed flag to its target's latest item,
-// if that holds the result with a flag computed against an older one.
-func (s *Store) syncLatest(ctx context.Context, targetID, runID string, changed bool, prev string) error {
-	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+// addTarget adds a target to the target list (TARGETS#<shard>), once.
+func (s *Store) addTarget(ctx context.Context, targetID string) error {
+	it := key(targetsPK(targetID), targetPK(targetID))
+	it.setS(attrTargetID, targetID)
+	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName:                aws.String(s.table),
-		Key:                      key(targetPK(targetID), skLatest),
-		UpdateExpression:         aws.String("SET #chg = :chg, #prev = :prev"),
-		ConditionExpression:      aws.String("#rid = :rid AND (attribute_not_exists(#prev) OR #prev < :prev)"),
-		ExpressionAttributeNames: map[string]string{"#rid": attrRunID, "#chg": attrChanged, "#prev": attrPrev},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":rid": avS(runID), ":chg": avB(changed), ":prev": avS(prev),
-		},
+		Item:                     it,
+		ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
+		ExpressionAttributeNames: map[string]string{"#pk": AttrPK},
 	})
 	if err != nil && !isConditionFailed(err) {
 		return err
 	}
 	return nil
-}
-
-// moveLatest makes the result item res its target's latest, unless the
-// latest is of a later (scheduled time, run ID) or is this result already.
-func (s *Store) moveLatest(ctx context.Context, res item) (bool, error) {
-	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:           aws.String(s.table),
-		Item:                latestItem(res),
-		ConditionExpression: aws.String("attribute_not_exists(#pk) OR #at < :at OR (#at = :at AND #rid < :rid)"),
-		ExpressionAttributeNames: map[string]string{
-			"#pk": AttrPK, "#at": attrScheduledAt, "#rid": attrRunID,
-		},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":at": res[attrScheduledAt], ":rid": res[attrRunID],
-		},
-	})
-	if isConditionFailed(err) {
-		return false, nil
-	}
-	return err == nil, err
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -11,39 +13,44 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
-// The table's key, index and TTL names (docs/aws.md, "Table"). serverless.yml
-// declares the same table; its test compares against these.
+// The table's key, index and TTL names (docs/aws.md, "Table (schema v2)").
+// serverless.yml declares the same table; its test compares against these.
 const (
 	// AttrPK and AttrSK are the table's partition and sort key (both S).
 	AttrPK = "PK"
 	AttrSK = "SK"
-	// IndexGSI1 is the global secondary index on (AttrGSI1PK, AttrGSI1SK),
-	// projection ALL: one run's results, the latest result of every target,
-	// and the runs by scheduled time.
+	// IndexGSI1 is the global secondary index on (AttrGSI1PK, AttrGSI1SK)
+	// that lists one run's results (in RunShards partitions) and the runs
+	// by scheduled time. It projects only gsi1Include: what run counters,
+	// the planner's validators and the CLI's filters read. A result's
+	// data is read from the table by its key.
 	IndexGSI1  = "GSI1"
 	AttrGSI1PK = "GSI1PK"
 	AttrGSI1SK = "GSI1SK"
-	// IndexLSI1 is the local secondary index on (AttrPK, AttrLSI1SK),
-	// projection ALL: a target's results in scheduled-time order. Only
-	// result items carry AttrLSI1SK, so the index holds nothing else.
-	IndexLSI1  = "LSI1"
-	AttrLSI1SK = "LSI1SK"
 	// AttrExpiresAt is the TTL attribute (N, epoch seconds) of result and
 	// attempt items.
 	AttrExpiresAt = "expires_at"
 )
 
+// RunShards is how many GSI1 partition keys one run's results are spread
+// over (RUN#<runID>#<shard>, by a hash of the target ID), and TargetShards
+// how many partition keys the target list is spread over. A partition key
+// takes about 1,000 write units a second: a run of a million results stored
+// in ten minutes (1,667 a second) puts some 210 on each of 8.
+const (
+	RunShards    = 8
+	TargetShards = 8
+)
+
 // Key prefixes and fixed key values of the item shapes.
 const (
-	prefixTarget  = "T#"   // PK of result, latest and attempt items; GSI1SK of result and latest items
-	prefixResult  = "R#"   // SK of a result item
-	prefixAttempt = "A#"   // SK of an attempt item
-	prefixRun     = "RUN#" // PK of a run item; GSI1PK of result items
-	prefixAt      = "AT#"  // LSI1SK of a result item
-	skLatest      = "LATEST"
+	prefixTarget  = "T#"       // PK of result and attempt items; SK of target items; GSI1SK of result items
+	prefixResult  = "R#"       // SK of a result item: R#<scheduled_at>#<runID>
+	prefixAttempt = "A#"       // SK of an attempt item
+	prefixRun     = "RUN#"     // PK of run items; GSI1PK of result items (with "#<shard>")
+	prefixTargets = "TARGETS#" // PK of target items (with the shard)
 	skRun         = "SUMMARY"
 	skTargets     = "TARGETS" // SK of a run's targets item
-	gsiLatest     = "LATEST"  // GSI1PK of latest items
 	gsiRuns       = "RUNS"    // GSI1PK of run items
 )
 
@@ -56,7 +63,9 @@ const (
 	attrScheduledAt = "scheduled_at"
 	attrStatus      = "status"
 	attrHTTPStatus  = "http_status"
-	attrFields      = "fields"    // JSON text, without HTML escaping (its size is what job.MaxFieldsBytes bounds)
+	attrFields      = "fields"    // B: gzip of the fields' JSON text (without HTML escaping)
+	attrFieldsIn    = "fields_in" // SK of the result of the same target that holds these fields
+	attrFieldsTTL   = "fields_ttl"
 	attrTruncated   = "truncated" // JSON text of job.Result.Truncated, absent when nothing was cut
 	attrContentHash = "content_hash"
 	attrChanged     = "changed"
@@ -65,7 +74,7 @@ const (
 	attrLastMod     = "last_modified"
 	attrNotModified = "not_modified" // BOOL, present only when true
 	attrRulesHash   = "rules_hash"   // job.RulesHash of the rules the fields were extracted with
-	attrPrev        = "prev_ok"      // LSI1SK of the ok result that changed was computed against
+	attrPrev        = "prev_ok"      // SK of the ok result that changed was computed against
 	attrFetchedAt   = "fetched_at"
 	attrDurationMS  = "duration_ms"
 	attrAttempt     = "attempt"
@@ -79,6 +88,14 @@ const (
 	attrTargets     = "targets" // B: gzip of the target IDs joined by "\n"
 )
 
+// gsi1Include is what GSI1 projects besides the keys: of a result, what
+// run counters (status, stored_at), Changed (changed) and the planner's
+// validators read; of a run, all of its attributes.
+var gsi1Include = []string{
+	attrStatus, attrStoredAt, attrChanged, attrURL, attrETag, attrLastMod, attrContentHash, attrRulesHash,
+	attrRunID, attrSchedule, attrScheduledAt, attrCreatedAt, attrPlanned,
+}
+
 // timeLayout is RFC 3339 in UTC with a fixed nine fractional digits, so the
 // text sorts in time order and round-trips to the nanosecond (the same as
 // localstore's).
@@ -87,14 +104,45 @@ const timeLayout = "2006-01-02T15:04:05.000000000Z"
 func timeString(t time.Time) string { return t.UTC().Format(timeLayout) }
 
 func targetPK(targetID string) string { return prefixTarget + targetID }
-func resultSK(runID string) string    { return prefixResult + runID }
 func runPK(runID string) string       { return prefixRun + runID }
 
-// orderKey is a result's LSI1SK: its place in its target's results, by
+// resultSK is a result item's SK: its place in its target's results, by
 // scheduled time and then run ID (which only breaks ties), as localstore
-// orders them.
-func orderKey(scheduledAt time.Time, runID string) string {
-	return prefixAt + timeString(scheduledAt) + "#" + runID
+// orders them. The time has a fixed width, so the run ID is what follows
+// it (runOfSK).
+func resultSK(scheduledAt time.Time, runID string) string {
+	return prefixResult + timeString(scheduledAt) + "#" + runID
+}
+
+// skTimeEnd is where the run ID starts in a result SK.
+const skTimeEnd = len(prefixResult) + len(timeLayout)
+
+// parseResultSK reads the scheduled time and run ID of a result SK.
+func parseResultSK(sk string) (time.Time, string, error) {
+	if len(sk) < skTimeEnd+2 || sk[:len(prefixResult)] != prefixResult || sk[skTimeEnd] != '#' {
+		return time.Time{}, "", fmt.Errorf("sort key %q is not a result's", sk)
+	}
+	at, err := time.Parse(time.RFC3339Nano, sk[len(prefixResult):skTimeEnd])
+	if err != nil {
+		return time.Time{}, "", fmt.Errorf("sort key %q: %w", sk, err)
+	}
+	return at.UTC(), sk[skTimeEnd+1:], nil
+}
+
+// shard is the shard of a target ID among n: FNV-1a, so every writer and
+// reader agrees without a lookup.
+func shard(targetID string, n int) int {
+	h := fnv.New32a()
+	h.Write([]byte(targetID))
+	return int(h.Sum32() % uint32(n))
+}
+
+// runShardPK is the GSI1PK of a result of run runID and target targetID.
+func runShardPK(runID string, s int) string { return fmt.Sprintf("%s%s#%d", prefixRun, runID, s) }
+
+// targetsPK is the PK of the target item of targetID.
+func targetsPK(targetID string) string {
+	return fmt.Sprintf("%s%d", prefixTargets, shard(targetID, TargetShards))
 }
 
 // runsKey is a run item's GSI1SK: runs sort by scheduled time, then run ID.
@@ -107,9 +155,6 @@ func runsKey(scheduledAt time.Time, runID string) string {
 // receive count from 1 again) adds its attempts beside the old message's.
 // Message IDs (UUIDs, on SQS and localq) hold no "#", and the attempt number
 // has a fixed width, so the key is unambiguous.
-//
-// Items written before it have the SK A#<runID>#<attempt, 6 digits> (the
-// message ID left out); Attempts reads both.
 func attemptSK(runID, messageID string, attempt int) string {
 	return fmt.Sprintf("%s%s#%s#%06d", prefixAttempt, runID, messageID, attempt)
 }
@@ -124,9 +169,9 @@ type TableAPI interface {
 var _ TableAPI = (*dynamodb.Client)(nil)
 
 // TableInput is the CreateTable request of the table docs/aws.md describes:
-// on-demand, key (PK, SK), GSI1 on (GSI1PK, GSI1SK) and LSI1 on (PK, LSI1SK),
-// both projecting all attributes. TTL on expires_at, point-in-time recovery
-// and encryption are not part of CreateTable; serverless.yml sets them.
+// on-demand, key (PK, SK), and GSI1 on (GSI1PK, GSI1SK) projecting
+// gsi1Include. TTL on expires_at, point-in-time recovery and encryption are
+// not part of CreateTable; serverless.yml sets them.
 func TableInput(name string) *dynamodb.CreateTableInput {
 	str := func(name string) types.AttributeDefinition {
 		return types.AttributeDefinition{AttributeName: aws.String(name), AttributeType: types.ScalarAttributeTypeS}
@@ -134,23 +179,18 @@ func TableInput(name string) *dynamodb.CreateTableInput {
 	key := func(name string, kt types.KeyType) types.KeySchemaElement {
 		return types.KeySchemaElement{AttributeName: aws.String(name), KeyType: kt}
 	}
-	all := &types.Projection{ProjectionType: types.ProjectionTypeAll}
 	return &dynamodb.CreateTableInput{
-		TableName:   aws.String(name),
-		BillingMode: types.BillingModePayPerRequest,
-		AttributeDefinitions: []types.AttributeDefinition{
-			str(AttrPK), str(AttrSK), str(AttrGSI1PK), str(AttrGSI1SK), str(AttrLSI1SK),
-		},
-		KeySchema: []types.KeySchemaElement{key(AttrPK, types.KeyTypeHash), key(AttrSK, types.KeyTypeRange)},
+		TableName:            aws.String(name),
+		BillingMode:          types.BillingModePayPerRequest,
+		AttributeDefinitions: []types.AttributeDefinition{str(AttrPK), str(AttrSK), str(AttrGSI1PK), str(AttrGSI1SK)},
+		KeySchema:            []types.KeySchemaElement{key(AttrPK, types.KeyTypeHash), key(AttrSK, types.KeyTypeRange)},
 		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{{
-			IndexName:  aws.String(IndexGSI1),
-			KeySchema:  []types.KeySchemaElement{key(AttrGSI1PK, types.KeyTypeHash), key(AttrGSI1SK, types.KeyTypeRange)},
-			Projection: all,
-		}},
-		LocalSecondaryIndexes: []types.LocalSecondaryIndex{{
-			IndexName:  aws.String(IndexLSI1),
-			KeySchema:  []types.KeySchemaElement{key(AttrPK, types.KeyTypeHash), key(AttrLSI1SK, types.KeyTypeRange)},
-			Projection: all,
+			IndexName: aws.String(IndexGSI1),
+			KeySchema: []types.KeySchemaElement{key(AttrGSI1PK, types.KeyTypeHash), key(AttrGSI1SK, types.KeyTypeRange)},
+			Projection: &types.Projection{
+				ProjectionType:   types.ProjectionTypeInclude,
+				NonKeyAttributes: slices.Clone(gsi1Include),
+			},
 		}},
 	}
 }

@@ -284,7 +284,8 @@ func (s *Store) putResult(ctx context.Context, tx *sql.Tx, r job.Result, enc enc
 // relinkChanged inserts a new ok result r into its target's chain of ok
 // results: it sets the result's Changed flag against the previous ok result
 // (a not-modified result is never changed, and takes the previous one's
-// fields when it has none and both were extracted with the same rules) and
+// fields when it has none, both were extracted with the same rules and its
+// content hash, if any, is the previous one's) and
 // recomputes the next ok result's flag against the new one.
 func (s *Store) relinkChanged(ctx context.Context, tx *sql.Tx, r job.Result, at string) (bool, error) {
 	targetID, runID, hash := r.TargetID, r.RunID, r.ContentHash
@@ -302,7 +303,7 @@ func (s *Store) relinkChanged(ctx context.Context, tx *sql.Tx, r job.Result, at 
 		return false, fmt.Errorf("read previous result: %w", err)
 	}
 	switch fill := r.NotModified && len(r.Fields) == 0; {
-	case fill && found && prevRules == r.RulesHash:
+	case fill && found && prevRules == r.RulesHash && (hash == "" || hash == prevHash):
 		if hash == "" {
 			hash = prevHash
 		}
@@ -313,7 +314,8 @@ func (s *Store) relinkChanged(ctx context.Context, tx *sql.Tx, r job.Result, at 
 			return false, fmt.Errorf("carry the previous fields over: %w", err)
 		}
 	case fill:
-		// Nothing to carry over, or fields of other rules: the result keeps
+		// Nothing to carry over, or fields of other rules or content (the
+		// 304 answered validators of another result): the result keeps
 		// no fields, and no rules hash, so the next plan fetches the page
 		// unconditionally (see package store).
 		_, err := s.stmts.Exec(ctx, tx,

@@ -66,9 +66,29 @@ func (s *Store) Latest(ctx context.Context, targetID string) ([]job.Result, erro
 	return rs, nil
 }
 
-// LatestAll returns the latest result of every target, ordered by target ID.
-func (s *Store) LatestAll(ctx context.Context) ([]job.Result, error) {
-	return s.Latest(ctx, "")
+// Previous returns the validators of each target's newest result in the
+// store.PreviousRuns most recent runs of schedule scheduled before before,
+// ordered by target ID.
+func (s *Store) Previous(ctx context.Context, schedule string, before time.Time) ([]store.Validators, error) {
+	rs, err := s.queryResults(ctx, `
+		WHERE r.run_id IN (SELECT run_id FROM store_runs WHERE schedule = ?1 AND scheduled_at < ?2
+		                   ORDER BY scheduled_at DESC, run_id DESC LIMIT ?3)
+		ORDER BY r.target_id, r.scheduled_at DESC, r.run_id DESC`,
+		schedule, timeText(before), store.PreviousRuns)
+	if err != nil {
+		return nil, fmt.Errorf("localstore: previous results of schedule %q: %w", schedule, err)
+	}
+	vs := []store.Validators{}
+	for _, r := range rs {
+		if len(vs) > 0 && vs[len(vs)-1].TargetID == r.TargetID {
+			continue // an older result of the same target
+		}
+		vs = append(vs, store.Validators{
+			TargetID: r.TargetID, RunID: r.RunID, ScheduledAt: r.ScheduledAt, URL: r.URL, Status: r.Status,
+			ETag: r.ETag, LastModified: r.LastModified, ContentHash: r.ContentHash, RulesHash: r.RulesHash,
+		})
+	}
+	return vs, nil
 }
 
 // RunResults returns one run's results ordered by target ID (none for an

@@ -152,9 +152,15 @@ func testNotModified(t *testing.T, newStore func(t *testing.T) store.Store) {
 		putResult(t, s, okResult("a", 0, "A"))
 		// The worker's previous hash was of another result (say, one that
 		// arrived late): a 304 still means unchanged.
-		if out := putResult(t, s, notModified("a", 2, "Z")); out.Changed {
+		nmZ := notModified("a", 2, "Z")
+		if out := putResult(t, s, nmZ); out.Changed {
 			t.Errorf("304 with another hash: Changed = true, want false")
 		}
+		// It is not completed with fields of other content: stored without
+		// fields and rules hash, so that the next fetch is unconditional.
+		wantZ := nmZ
+		wantZ.RulesHash = ""
+		checkResult(t, "Result of a 304 of another content", getResult(t, s, "a", runID(2)), wantZ)
 		// An older result with other content arrives late: it is changed
 		// against tick 0, and the 304 after it stays unchanged.
 		if out := putResult(t, s, okResult("a", 1, "B")); !out.Changed {

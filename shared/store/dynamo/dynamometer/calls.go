@@ -254,6 +254,54 @@ func (m *Meter) BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemI
 	return out, nil
 }
 
+// BatchGetItem forwards the call and meters each item it returned as a
+// GetItem of its own: each item's whole size (whatever the projection) in
+// 4 KB units, halved when eventually consistent (DynamoDB Developer Guide,
+// "Read consistency" and "BatchGetItem"). Keys left unprocessed or of no
+// item cost nothing here.
+func (m *Meter) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
+	req := *in
+	var hide bool
+	req.ReturnConsumedCapacity, hide = askCapacity(in.ReturnConsumedCapacity)
+	out, err := m.inner.BatchGetItem(ctx, &req, optFns...)
+	if err != nil {
+		return out, err
+	}
+	rep := map[string]float64{}
+	for _, cc := range out.ConsumedCapacity {
+		if u, ok := reported(&cc); ok {
+			rep[aws.ToString(cc.TableName)] = u
+		}
+	}
+	if hide {
+		out.ConsumedCapacity = nil
+	}
+	for table, items := range out.Responses {
+		s, err := m.schema(aws.String(table))
+		if err != nil {
+			return nil, err
+		}
+		consistent := aws.ToBool(in.RequestItems[table].ConsistentRead)
+		t := m.newTally(s)
+		var first Item
+		for _, it := range items {
+			k := s.key(it)
+			full, err := m.current(ctx, aws.String(table), k)
+			if err != nil {
+				return nil, err
+			}
+			t.add(TableTarget, k[s.pk], Units{Read: ReadUnits(ItemSize(full), consistent)})
+			if first == nil {
+				first = k
+			}
+		}
+		c := Call{Op: "BatchGetItem", Table: table, Label: m.label(table, first), Units: t.units, Items: len(items)}
+		c.Reported, c.HasReported = rep[table]
+		m.record(c, t.parts)
+	}
+	return out, nil
+}
+
 // Query forwards the call and meters the read of the items it evaluated.
 func (m *Meter) Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
 	s, err := m.schema(in.TableName)

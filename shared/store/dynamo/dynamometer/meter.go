@@ -58,6 +58,7 @@ type API interface {
 	UpdateItem(ctx context.Context, params *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 	Query(ctx context.Context, params *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 	BatchWriteItem(ctx context.Context, params *dynamodb.BatchWriteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
+	BatchGetItem(ctx context.Context, params *dynamodb.BatchGetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
 }
 
 var _ API = (*Meter)(nil)
@@ -78,7 +79,7 @@ func (u Units) String() string { return fmt.Sprintf("%.2f WRU, %.2f RRU", u.Writ
 
 // Call is one metered call.
 type Call struct {
-	Op    string // GetItem, PutItem, UpdateItem, Query, BatchWriteItem
+	Op    string // GetItem, PutItem, UpdateItem, Query, BatchWriteItem, BatchGetItem
 	Table string
 	// Label is the label of the item the call wrote or read (WithLabel), a
 	// Query's first evaluated item's; a BatchWriteItem's first item's.

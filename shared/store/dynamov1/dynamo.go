@@ -1,0 +1,344 @@
+// Package dynamo is the Amazon DynamoDB adapter of the store port
+// (store.Store), over aws-sdk-go-v2, with the CLI's queries History, Changed
+// and Failed; storetest holds it to the same contract as localstore.
+//
+// The table, its items and every write are described in docs/aws.md
+// (TableInput creates the table). There are no transactions (they double a
+// write's cost): every write is one single-item PutItem or UpdateItem,
+// idempotent or monotonic, so duplicate, out-of-order and concurrent
+// deliveries leave the table right (link says how for the Changed flags).
+//
+// The SDK's standard retryer retries throttling and 5xx errors; the Store
+// retries only BatchWriteItem's UnprocessedItems (WithRetry), which the SDK
+// returns as a success.
+package dynamov1
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	smithytime "github.com/aws/smithy-go/time"
+
+	"github.com/cronless/cronless/shared/store"
+)
+
+// Store is no longer a store.Store: schema v1 is read (and written by
+// tests), never served. It keeps the methods migrate and the v1 baseline use.
+
+// API is the part of the DynamoDB API the Store uses, with the SDK's own
+// signatures, so a *dynamodb.Client satisfies it.
+type API interface {
+	GetItem(ctx context.Context, params *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	PutItem(ctx context.Context, params *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	UpdateItem(ctx context.Context, params *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	Query(ctx context.Context, params *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+	BatchWriteItem(ctx context.Context, params *dynamodb.BatchWriteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
+}
+
+var _ API = (*dynamodb.Client)(nil)
+
+// DefaultRetention is how long result and attempt items live (DynamoDB TTL
+// on expires_at) unless WithRetention says otherwise.
+const DefaultRetention = 90 * 24 * time.Hour
+
+// Store is the DynamoDB store. Create it with New. It is safe for
+// concurrent use, and any number of Stores (Lambda instances) may write
+// the same table at once.
+type Store struct {
+	db        API
+	table     string
+	retention time.Duration
+	now       func() time.Time
+	retry     retryPolicy
+	// sleep waits between BatchWriteItem attempts (tests record it).
+	sleep func(ctx context.Context, d time.Duration) error
+}
+
+// retryPolicy is how BatchWriteItem's unprocessed items are retried.
+type retryPolicy struct {
+	attempts  int           // calls per chunk, the first included
+	base, max time.Duration // the first backoff, and the cap
+}
+
+// Option configures a Store.
+type Option func(*Store)
+
+// WithRetention sets how long result and attempt items live: they carry
+// expires_at (epoch seconds) that far after they were stored, and DynamoDB's
+// TTL deletes them after that. 0 or less stores them without expiry. The
+// default is DefaultRetention.
+func WithRetention(d time.Duration) Option {
+	return func(s *Store) { s.retention = d }
+}
+
+// WithClock sets the clock of stored-at, created-at and expiry times.
+func WithClock(now func() time.Time) Option {
+	return func(s *Store) {
+		if now != nil {
+			s.now = now
+		}
+	}
+}
+
+// WithRetry sets how a batch write retries the items DynamoDB left
+// unprocessed: up to attempts calls per chunk of 25 items, waiting between
+// them an exponential backoff from base, capped at maxDelay, with jitter
+// (the n-th wait is between half and all of min(base·2ⁿ⁻¹, maxDelay)). The
+// default is 8 calls
+// from 50ms to 5s. Values below 1 (attempts) or 0 (delays) keep the default.
+func WithRetry(attempts int, base, maxDelay time.Duration) Option {
+	return func(s *Store) {
+		if attempts >= 1 {
+			s.retry.attempts = attempts
+		}
+		if base > 0 {
+			s.retry.base = base
+		}
+		if maxDelay > 0 {
+			s.retry.max = maxDelay
+		}
+	}
+}
+
+// New returns a Store of table on client.
+func New(client API, table string, opts ...Option) *Store {
+	s := &Store{
+		db:        client,
+		table:     table,
+		retention: DefaultRetention,
+		now:       time.Now,
+		retry:     retryPolicy{attempts: 8, base: 50 * time.Millisecond, max: 5 * time.Second},
+		sleep:     smithytime.SleepWithContext,
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	s.retry.max = max(s.retry.max, s.retry.base)
+	return s
+}
+
+// expiresAt is the TTL of an item stored at now (0: none).
+func (s *Store) expiresAt(now time.Time) int64 {
+	if s.retention <= 0 {
+		return 0
+	}
+	return now.Add(s.retention).Unix()
+}
+
+// PutRun records a run. The first PutRun of a run ID stores its schedule,
+// scheduled time, planned count and targets and reports created. A run that
+// a result created first (planned count unknown) gets its planned count and
+// targets, and its schedule if it had none, and keeps its results; that
+// PutRun reports created too, since it recorded the plan. Otherwise the
+// stored run is kept and created is false.
+//
+// The targets are stored in an item of their own beside the run item (see
+// putTargets), written first, and kept when they exist: the retry of a
+// PutRun that failed between its two writes completes it. Run returns them
+// only when they are as many as the stored planned count, so the targets of
+// a PutRun that found the run planned with another count (by a PutRun
+// without targets, or an older cronless) are not returned with it. (One of
+// the same count is: the repeated delivery of a tick planned by an older
+// cronless records its targets.)
+func (s *Store) PutRun(ctx context.Context, run store.Run) (bool, error) {
+	created, err := s.putRun(ctx, run)
+	if err != nil {
+		return false, fmt.Errorf("dynamo: put run %q: %w", run.ID, err)
+	}
+	return created, nil
+}
+
+func (s *Store) putRun(ctx context.Context, run store.Run) (bool, error) {
+	if err := store.CheckRun(run); err != nil {
+		return false, err
+	}
+	if err := s.putTargets(ctx, run); err != nil {
+		return false, fmt.Errorf("targets: %w", err)
+	}
+	createdAt := run.CreatedAt
+	if createdAt.IsZero() {
+		createdAt = s.now()
+	}
+	u := runUpdate(run.ID, run.Schedule, run.ScheduledAt, createdAt)
+	u.set = append(u.set, "#pl = :pl")
+	u.names["#pl"] = attrPlanned
+	u.values[":pl"] = avN(int64(run.Planned))
+	in := u.input(s.table, runKey(run.ID))
+	in.ConditionExpression = aws.String("attribute_not_exists(#pl)")
+	if _, err := s.db.UpdateItem(ctx, in); err != nil {
+		if isConditionFailed(err) {
+			return false, nil
+		}
+		return false, err
+	}
+	return true, nil
+}
+
+func runKey(runID string) item { return key(runPK(runID), skRun) }
+
+func targetsKey(runID string) item { return key(runPK(runID), skTargets) }
+
+// putTargets stores a run's target IDs, compressed (encodeTargets), in the
+// run's targets item, unless it exists. It stores nothing for a run without
+// targets or whose compressed list is over maxTargetsBytes (the run then
+// reads without targets).
+//
+// The list is not an attribute of the run item: every result updates its
+// run item, and an update costs write units for the item's whole size, and
+// the run item is in GSI1, where Runs reads it (a Query costs read units
+// for whole items, whatever its projection). The targets item is outside
+// every index and only Run reads it. It is written with UpdateItem (an
+// upsert), the one write the planner's role allows.
+func (s *Store) putTargets(ctx context.Context, run store.Run) error {
+	if len(run.Targets) == 0 {
+		return nil
+	}
+	b, err := encodeTargets(run.Targets)
+	if err != nil || b == nil {
+		return err
+	}
+	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                aws.String(s.table),
+		Key:                      targetsKey(run.ID),
+		UpdateExpression:         aws.String("SET #rid = :rid, #tg = :tg"),
+		ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
+		ExpressionAttributeNames: map[string]string{"#pk": AttrPK, "#rid": attrRunID, "#tg": attrTargets},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":rid": avS(run.ID), ":tg": &types.AttributeValueMemberB{Value: b},
+		},
+	})
+	if err != nil && !isConditionFailed(err) {
+		return err
+	}
+	return nil
+}
+
+// update is an UpdateItem's SET clauses and their names and values.
+type update struct {
+	set    []string
+	names  map[string]string
+	values map[string]types.AttributeValue
+}
+
+func (u update) input(table string, k item) *dynamodb.UpdateItemInput {
+	expr := "SET "
+	for i, c := range u.set {
+		if i > 0 {
+			expr += ", "
+		}
+		expr += c
+	}
+	return &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(table),
+		Key:                       k,
+		UpdateExpression:          aws.String(expr),
+		ExpressionAttributeNames:  u.names,
+		ExpressionAttributeValues: u.values,
+	}
+}
+
+// runUpdate creates a run item if it is missing, keeping every attribute a
+// run item already has (and its schedule when it has one).
+func runUpdate(runID, schedule string, scheduledAt, createdAt time.Time) update {
+	u := update{
+		set: []string{
+			"#gpk = :gpk", "#gsk = if_not_exists(#gsk, :gsk)", "#rid = :rid",
+			"#at = if_not_exists(#at, :at)", "#cr = if_not_exists(#cr, :cr)",
+		},
+		names: map[string]string{
+			"#gpk": AttrGSI1PK, "#gsk": AttrGSI1SK, "#rid": attrRunID, "#at": attrScheduledAt, "#cr": attrCreatedAt,
+		},
+		values: map[string]types.AttributeValue{
+			":gpk": avS(gsiRuns), ":gsk": avS(runsKey(scheduledAt, runID)), ":rid": avS(runID),
+			":at": avS(timeString(scheduledAt)), ":cr": avS(timeString(createdAt)),
+		},
+	}
+	if schedule != "" {
+		u.set = append(u.set, "#sch = if_not_exists(#sch, :sch)")
+		u.names["#sch"] = attrSchedule
+		u.values[":sch"] = avS(schedule)
+	}
+	return u
+}
+
+// RecordAttempt records a failed attempt once per (run, target, message ID,
+// attempt); recording it again keeps the first. A message replayed from the
+// DLQ has a new message ID, so its attempts are kept beside the old ones.
+func (s *Store) RecordAttempt(ctx context.Context, a store.Attempt) error {
+	if a.RunID == "" || a.TargetID == "" || a.Attempt < 0 {
+		return fmt.Errorf("dynamo: record attempt %s/%s #%d: run ID and target ID are required, and the attempt number must not be negative",
+			a.TargetID, a.RunID, a.Attempt)
+	}
+	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:                aws.String(s.table),
+		Item:                     attemptItem(a, s.expiresAt(s.now())),
+		ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
+		ExpressionAttributeNames: map[string]string{"#pk": AttrPK},
+	})
+	if err != nil && !isConditionFailed(err) {
+		return fmt.Errorf("dynamo: record attempt %s/%s #%d: %w", a.TargetID, a.RunID, a.Attempt, err)
+	}
+	return nil
+}
+
+// getItem reads one item, strongly consistent.
+func (s *Store) getItem(ctx context.Context, k item) (item, bool, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(s.table),
+		Key:            k,
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	if len(out.Item) == 0 {
+		return nil, false, nil
+	}
+	return out.Item, true, nil
+}
+
+// query runs a query page by page (each) and returns its items decoded by
+// decode, at most limit of them (all when limit <= 0): it reads no page
+// after the one that completes them. It returns an empty slice, not nil,
+// when there are none.
+func query[T any](ctx context.Context, s *Store, in *dynamodb.QueryInput, limit int, decode func(item) (T, error)) ([]T, error) {
+	out := []T{}
+	err := s.each(ctx, in, func(it item) (bool, error) {
+		v, err := decode(it)
+		if err != nil {
+			return false, err
+		}
+		out = append(out, v)
+		return limit <= 0 || len(out) < limit, nil
+	})
+	return out, err
+}
+
+// each runs a query page by page (the SDK's paginator) and calls fn with
+// every item until fn returns false or an error.
+func (s *Store) each(ctx context.Context, in *dynamodb.QueryInput, fn func(item) (bool, error)) error {
+	p := dynamodb.NewQueryPaginator(s.db, in)
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return err
+		}
+		for _, it := range page.Items {
+			more, err := fn(it)
+			if err != nil || !more {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func isConditionFailed(err error) bool {
+	var c *types.ConditionalCheckFailedException
+	return errors.As(err, &c)
+}
