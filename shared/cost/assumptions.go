@@ -31,13 +31,17 @@ func Assumptions() string {
     on retry: a ChangeMessageVisibility, a one-page worker invocation with its
     receive, delete and send, and an attempt record (1 WRU) in the results
     batches.
-  - DynamoDB on-demand, per result of size S (c = ceil(S/1 KiB)), as the dynamo
-    adapter's PutResult writes it in time order: 1 + 5c WRU (run UpdateItem;
-    result on table, GSI1, LSI1; latest on table, GSI1) and
-    2 x ceil(%dS/4 KiB) + 1 + ceil(S/4 KiB) RRU (three strongly consistent LSI1
-    queries, one GetItem); %d WRU per tick for the run. Storage at steady state
-    after retentionDays: (S + %d B) x 3 per result, and point-in-time recovery
-    on the table and LSI1.
+  - DynamoDB on-demand, as the dynamo store's meter measured it for a product
+    page of %d B of fields (shared/cost/measured.go): a result whose page
+    changed since the previous tick %.0f WRU and %.1f RRU; one whose page did
+    not %.0f WRU and %.1f RRU (its fields are not stored again). A changed
+    result of S bytes keeps S x %.2f bytes of gzip'd fields beside %d B of
+    item. Pages change at random, once every --change-interval on average,
+    so 1 - exp(-period/interval) of a schedule's results changed. Per tick
+    %.0f WRU for the run and %.3f RRU a target for the planner's read.
+    Storage at steady state after retentionDays: each result's item (%d B
+    when unchanged) and its %d B index entry, + %d B each; point-in-time
+    recovery on the table.
   - CloudWatch Logs: %d B a line; %d platform lines an invocation, 1 per cold
     start, 1 per tick, crawl and result, 2 per retry; stored uncompressed for
     logRetentionDays (an upper bound). %d alarms.
@@ -54,7 +58,9 @@ func Assumptions() string {
 		PlannerBase, SendBatchLatency, PlannerParallelism, WorkerOverhead, ResultsOverhead, ResultStore, ResultsConcurrency,
 		DefaultInitDuration, IdleGap.Minutes(), WarmColdStartRate*100,
 		MaxBatch, JobBytes, ESMPollers, PollsPerMinute, n(MonthMinutes), n(EmptyPollsPerMonth),
-		NeighbourLimit, PutRunWRU, ItemOverheadBytes,
+		Measured.FieldsBytes, Measured.ChangedWRU, Measured.ChangedRRU, Measured.UnchangedWRU, Measured.UnchangedRRU,
+		float64(Measured.CompressedFieldsBytes)/float64(Measured.FieldsBytes), Measured.ChangedItemBytes-Measured.CompressedFieldsBytes,
+		Measured.PutRunWRU, Measured.PlannerRRUPerTarget, Measured.UnchangedItemBytes, Measured.IndexEntryBytes, ItemOverheadBytes,
 		LogLineBytes, PlatformLines, Alarms,
 		n(FreeLambdaRequests), n(FreeLambdaGBSeconds), n(FreeSQSRequests), n(FreeSchedulerInvokes), FreeDynamoStorageGB, FreeLogsGB, FreeAlarms,
 		HoursPerMonth, EBSVolumeGB)

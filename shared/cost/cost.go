@@ -48,19 +48,26 @@
 //     its receive, delete and result send, and an attempt record that rides
 //     in the results batches (f×n/batch more results invocations, an
 //     average) and is stored with one PutItem of under 1 KB (1 WRU).
-//   - DynamoDB (on-demand; what shared/store/dynamo's PutResult does for a
-//     result arriving in time order, result size S, c = ceil(S/1 KiB)):
-//     UpdateItem of the run (1 WRU), PutItem of the result on the table,
-//     GSI1 and LSI1 (3c), PutItem of the latest item on the table and GSI1
-//     (2c): 1 + 5c WRU; reads: two strongly consistent LSI1 queries of
-//     Limit 4 (ceil(4S/4 KiB) RRU each), one that finds nothing (1 RRU), one
-//     strongly consistent GetItem (ceil(S/4 KiB)). Every result is ok (a
-//     failed result skips the reads). The planner's PutRun is 2 WRU (table
-//     and GSI1). Storage at steady state (after retentionDays; 0 counts as
-//     365): each result item is S + 100 bytes of overhead, three times
-//     (table, GSI1, LSI1), plus two copies of each target's latest item;
-//     point-in-time recovery (enabled in serverless.yml) is billed on the
-//     table and LSI1. Run and attempt items are left out (small).
+//   - DynamoDB (on-demand): what shared/store/dynamo measures for a stored
+//     result (Measured, written by its meter test, so model and store cannot
+//     drift apart; store.go). A result either changed since the target's
+//     previous one (its fields are stored) or did not (they are not: its
+//     item names the result that holds them). A page changes at random
+//     with a mean interval of --change-interval (ChangeInterval, default
+//     DefaultChangeInterval; a Poisson process, the model of Cho and
+//     Garcia-Molina's crawl studies), so a share 1 − exp(−period/interval)
+//     of a schedule's results changed, where period is the month divided by
+//     its ticks. A changed result of S bytes stores its fields gzip'd at the
+//     measured ratio (S × CompressedFieldsBytes/FieldsBytes) in an item of
+//     the measured size otherwise: its writes are the measured ones with the
+//     item's units for that size; its strongly consistent neighbour read
+//     grows with the item (two items a page). An unchanged result costs the
+//     measured units whatever S is. Each tick adds PutRunWRU and the
+//     planner's read (PlannerRRUPerTarget per target). Storage at steady
+//     state (after retentionDays; 0 counts as 365): each result's item and
+//     its GSI1 entry, plus ItemOverheadBytes each; point-in-time recovery
+//     (enabled in serverless.yml) is billed on the table, not the index.
+//     Run, target-list and attempt items are left out (small).
 //   - CloudWatch Logs: LogLineBytes per line (JSON line plus CloudWatch's
 //     26 bytes of event overhead): PlatformLines per invocation (START, END,
 //     REPORT), one more per cold start (INIT_START), one per planned tick, one
@@ -105,7 +112,7 @@ const (
 	PlannerParallelism = 8 // planner.WithParallelism's default
 	WorkerOverhead     = 20 * time.Millisecond
 	ResultsOverhead    = 10 * time.Millisecond
-	ResultStore        = 50 * time.Millisecond // the seven DynamoDB calls of one result
+	ResultStore        = 50 * time.Millisecond // the DynamoDB calls of one result
 	ResultsConcurrency = 10                    // results.WithConcurrency's default
 
 	// SQS.
@@ -117,13 +124,12 @@ const (
 	EmptyPollsPerMonth = 2 * ESMPollers * PollsPerMinute * MonthMinutes
 
 	// DynamoDB.
-	DefaultResultBytes = 2048
-	ItemOverheadBytes  = 100 // per item and per index entry
-	WRUBytes           = 1024
-	RRUBytes           = 4096
-	NeighbourLimit     = 4 // the Limit of the LSI1 neighbour queries
-	PutRunWRU          = 2 // table and GSI1
-	AttemptWRU         = 1
+	DefaultResultBytes    = 2048
+	DefaultChangeInterval = 24 * time.Hour
+	ItemOverheadBytes     = 100 // per item and per index entry (DynamoDB's storage overhead)
+	WRUBytes              = 1024
+	RRUBytes              = 4096
+	AttemptWRU            = 1
 
 	// CloudWatch.
 	LogLineBytes  = 300
@@ -179,9 +185,12 @@ func Estimate(in Input) (Bill, error) {
 		rReceives, rDeletes                                  float64
 		wru, rru, resultsPerMonth, targetsTotal, extraLogLns float64
 	)
-	c := float64(ceilDiv(S, WRUBytes))
-	wruPerResult := 1 + 5*c
-	rruPerResult := 2*float64(ceilDiv(NeighbourLimit*S, RRUBytes)) + 1 + float64(ceilDiv(S, RRUBytes))
+	per := perResult(S)
+	var stored, storedTable float64 // bytes at steady state
+	retention := float64(p.RetentionDays)
+	if retention == 0 {
+		retention = 365
+	}
 
 	for _, s := range in.Schedules {
 		n, T, Tc := s.Targets, float64(s.Ticks), float64(s.ColdTicks)
@@ -223,8 +232,13 @@ func Estimate(in Input) (Bill, error) {
 		rDeletes += T * (float64(rfull*ceilDiv(RB, MaxBatch)+ceilDiv(rrem, MaxBatch)) + extra*float64(ceilDiv(RB, MaxBatch)))
 
 		// DynamoDB.
-		wru += T * (PutRunWRU + float64(n)*wruPerResult + r*AttemptWRU)
-		rru += T * float64(n) * rruPerResult
+		c := ChangedShare(s, in.ChangeInterval)
+		wru += T * (Measured.PutRunWRU + float64(n)*(c*per.changedWRU+(1-c)*Measured.UnchangedWRU) + r*AttemptWRU)
+		rru += T * float64(n) * (c*per.changedRRU + (1-c)*per.unchangedRRU + Measured.PlannerRRUPerTarget)
+		results := T * float64(n) * retention / MonthDays // kept at steady state
+		item := c*per.changedItem + (1-c)*float64(Measured.UnchangedItemBytes+ItemOverheadBytes)
+		storedTable += results * item
+		stored += results * (item + float64(Measured.IndexEntryBytes+ItemOverheadBytes))
 		// Log lines beyond the platform's: the planner's one per tick, the
 		// retry's warning and its attempt record's.
 		extraLogLns += T * (1 + 2*r)
@@ -269,14 +283,8 @@ func Estimate(in Input) (Bill, error) {
 	// DynamoDB.
 	add("DynamoDB", "writes", wru, "WRU", pr.DynamoWRU, "")
 	add("DynamoDB", "reads", rru, "RRU", pr.DynamoRRU, "")
-	retention := float64(p.RetentionDays)
-	if retention == 0 {
-		retention = 365
-	}
-	stored := resultsPerMonth * retention / MonthDays
-	entry := float64(S + ItemOverheadBytes)
-	add("DynamoDB", "storage (steady state)", (stored*3*entry+targetsTotal*2*entry)/GB, "GB-month", pr.DynamoStorageGBMonth, "dynamo-storage")
-	add("DynamoDB", "point-in-time recovery", (stored*2*entry+targetsTotal*entry)/GB, "GB-month", pr.DynamoPITRGBMonth, "")
+	add("DynamoDB", "storage (steady state)", stored/GB, "GB-month", pr.DynamoStorageGBMonth, "dynamo-storage")
+	add("DynamoDB", "point-in-time recovery", storedTable/GB, "GB-month", pr.DynamoPITRGBMonth, "")
 
 	// CloudWatch.
 	lines := PlatformLines*(planner.invocations+worker.invocations+results.invocations) +
@@ -358,3 +366,39 @@ func sign(n int) int {
 }
 
 func seconds(d time.Duration) float64 { return d.Seconds() }
+
+// ChangedShare is the share of a schedule's results whose page changed since
+// the previous tick, when pages change at random every interval on average
+// (0: every tick): 1 − exp(−period/interval), the period being the month
+// over the schedule's ticks.
+func ChangedShare(s Schedule, interval time.Duration) float64 {
+	if interval <= 0 || s.Ticks == 0 {
+		return 1
+	}
+	period := float64(MonthMinutes) / float64(s.Ticks) // minutes
+	return 1 - math.Exp(-period/interval.Minutes())
+}
+
+// resultCost is what one stored result costs, by whether its page changed.
+type resultCost struct {
+	changedWRU, changedRRU, unchangedRRU float64
+	// changedItem is a changed result's item with its storage overhead.
+	changedItem float64
+}
+
+// perResult scales the measured figures to results of S bytes: a changed
+// result's item holds S bytes of fields gzip'd at the measured ratio, and
+// its write and its neighbour read grow by the units that item adds.
+func perResult(S int) resultCost {
+	m := Measured
+	ratio := float64(m.CompressedFieldsBytes) / float64(m.FieldsBytes)
+	item := m.ChangedItemBytes - m.CompressedFieldsBytes + int(math.Round(float64(S)*ratio))
+	reads := func(item int) float64 { return float64(ceilDiv(2*item, RRUBytes)) } // a page of two, strongly consistent
+	grow := reads(item) - reads(m.ChangedItemBytes)
+	return resultCost{
+		changedWRU:   m.ChangedWRU + float64(ceilDiv(item, WRUBytes)-ceilDiv(m.ChangedItemBytes, WRUBytes)),
+		changedRRU:   m.ChangedRRU + grow,
+		unchangedRRU: m.UnchangedRRU + grow,
+		changedItem:  float64(item + ItemOverheadBytes),
+	}
+}

@@ -168,6 +168,29 @@ func item(t *testing.T, b Bill, service, name string) Item {
 
 func near(a, b float64) bool { return math.Abs(a-b) <= 1e-9*math.Max(1, math.Abs(b)) }
 
+func TestCostChangedShare(t *testing.T) {
+	tests := []struct {
+		name     string
+		ticks    int
+		interval time.Duration
+		want     float64
+	}{
+		{"hourly, pages changing daily", 720, 24 * time.Hour, 1 - math.Exp(-1.0/24)},
+		{"hourly, pages changing hourly", 720, time.Hour, 1 - math.Exp(-1)},
+		{"every minute, daily", 43200, 24 * time.Hour, 1 - math.Exp(-1.0/1440)},
+		{"daily, weekly", 30, 7 * 24 * time.Hour, 1 - math.Exp(-1.0/7)},
+		{"every page at every tick", 720, 0, 1},
+		{"no ticks", 0, time.Hour, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := ChangedShare(Schedule{Ticks: tt.ticks}, tt.interval); !near(got, tt.want) {
+				t.Errorf("ChangedShare = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
 func TestCostEstimateQuantities(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -183,7 +206,7 @@ func TestCostEstimateQuantities(t *testing.T) {
 			if got := item(t, b, "Lambda", "planner requests").Quantity; got != 720 {
 				t.Errorf("planner requests %v", got)
 			}
-			if got := item(t, b, "DynamoDB", "writes").Quantity; got != 720*PutRunWRU {
+			if got := item(t, b, "DynamoDB", "writes").Quantity; got != 720*Measured.PutRunWRU {
 				t.Errorf("writes %v", got)
 			}
 			for _, it := range b.Items {
@@ -217,9 +240,18 @@ func TestCostEstimateQuantities(t *testing.T) {
 			if got := item(t, b, "SQS", "SendMessageBatch (results)").Quantity; got != 2 {
 				t.Errorf("result sends %v", got)
 			}
-			// c = 10: 1 + 5c = 51 WRU a result, plus the run.
-			if got := item(t, b, "DynamoDB", "writes").Quantity; got != 10*51+PutRunWRU {
-				t.Errorf("writes %v", got)
+			// One tick a month: every page changed since the last. A changed
+			// result's item is the measured one with 10 KiB of fields gzip'd
+			// at the measured ratio instead of the measured page's: it takes
+			// ceil(item/1 KiB) WRU where the measured item took its own.
+			m := Measured
+			size := m.ChangedItemBytes - m.CompressedFieldsBytes + int(math.Round(10*1024*float64(m.CompressedFieldsBytes)/float64(m.FieldsBytes)))
+			perResult := m.ChangedWRU + math.Ceil(float64(size)/1024) - math.Ceil(float64(m.ChangedItemBytes)/1024)
+			if perResult <= m.ChangedWRU {
+				t.Fatalf("a 10 KiB result's item of %d B costs %v WRU, not more than the measured %v", size, perResult, m.ChangedWRU)
+			}
+			if got := item(t, b, "DynamoDB", "writes").Quantity; !near(got, 10*perResult+m.PutRunWRU) {
+				t.Errorf("writes %v, want %v", got, 10*perResult+m.PutRunWRU)
 			}
 		}},
 		{"cold start rate override", func(in *Input) {
@@ -348,7 +380,7 @@ func TestCostPriceTable(t *testing.T) {
 
 func TestCostAssumptionsNameTheConstants(t *testing.T) {
 	a := Assumptions()
-	for _, s := range []string{"1,296,000 requests", "100ms per cold start", "10\n    minutes", "400,000 GB-s", "30 days", "(S + 100 B)"} {
+	for _, s := range []string{"1,296,000 requests", "100ms per cold start", "10\n    minutes", "400,000 GB-s", "30 days", "+ 100 B each", "1 - exp(-period/interval)"} {
 		if !strings.Contains(a, s) {
 			t.Errorf("Assumptions() does not say %q:\n%s", s, a)
 		}

@@ -74,6 +74,10 @@ type Input struct {
 	ResultBytes int `json:"result_bytes"`
 	// FailureRate is the share of crawls that fail once and are retried.
 	FailureRate float64 `json:"failure_rate"`
+	// ChangeInterval is how often a page's content changes, on average (0:
+	// at every tick): it decides the share of results that store their
+	// fields (ChangedShare).
+	ChangeInterval time.Duration `json:"change_interval"`
 	// ColdStartRate, when 0 or more, is the share of all invocations that
 	// start cold; below 0 it is derived from the schedules.
 	ColdStartRate float64       `json:"cold_start_rate"`
@@ -85,9 +89,10 @@ func (in Input) MarshalJSON() ([]byte, error) {
 	type plain Input
 	return json.Marshal(struct {
 		plain
-		PageDuration string `json:"page_duration"`
-		InitDuration string `json:"init_duration"`
-	}{plain(in), in.PageDuration.String(), in.InitDuration.String()})
+		PageDuration   string `json:"page_duration"`
+		InitDuration   string `json:"init_duration"`
+		ChangeInterval string `json:"change_interval"`
+	}{plain(in), in.PageDuration.String(), in.InitDuration.String(), in.ChangeInterval.String()})
 }
 
 // UnmarshalJSON reads what MarshalJSON writes.
@@ -95,8 +100,9 @@ func (in *Input) UnmarshalJSON(data []byte) error {
 	type plain Input
 	var v struct {
 		*plain
-		PageDuration string `json:"page_duration"`
-		InitDuration string `json:"init_duration"`
+		PageDuration   string `json:"page_duration"`
+		InitDuration   string `json:"init_duration"`
+		ChangeInterval string `json:"change_interval"`
 	}
 	v.plain = (*plain)(in)
 	if err := json.Unmarshal(data, &v); err != nil {
@@ -109,6 +115,11 @@ func (in *Input) UnmarshalJSON(data []byte) error {
 	if in.InitDuration, err = time.ParseDuration(v.InitDuration); err != nil {
 		return fmt.Errorf("init_duration: %w", err)
 	}
+	if v.ChangeInterval != "" {
+		if in.ChangeInterval, err = time.ParseDuration(v.ChangeInterval); err != nil {
+			return fmt.Errorf("change_interval: %w", err)
+		}
+	}
 	return nil
 }
 
@@ -117,7 +128,7 @@ func (in *Input) UnmarshalJSON(data []byte) error {
 func DefaultInput() Input {
 	return Input{
 		Region: "us-east-1", Params: DefaultParams(), PageDuration: time.Second, ResultBytes: DefaultResultBytes,
-		ColdStartRate: -1, InitDuration: DefaultInitDuration,
+		ColdStartRate: -1, InitDuration: DefaultInitDuration, ChangeInterval: DefaultChangeInterval,
 	}
 }
 
@@ -154,6 +165,9 @@ func (in Input) Validate() error {
 		errs = append(errs, fmt.Errorf("failure rate %g: must be at least 0 and below 1", in.FailureRate))
 	} else if in.FailureRate > 0 && in.Params.MaxReceiveCount < 2 {
 		errs = append(errs, fmt.Errorf("failure rate %g with maxReceiveCount %d: a failed crawl is dead-lettered, not retried; the model needs maxReceiveCount of at least 2", in.FailureRate, in.Params.MaxReceiveCount))
+	}
+	if in.ChangeInterval < 0 {
+		errs = append(errs, fmt.Errorf("change interval %s: must be 0 (pages change at every tick) or more", in.ChangeInterval))
 	}
 	if in.ColdStartRate > 1 || math.IsNaN(in.ColdStartRate) {
 		errs = append(errs, fmt.Errorf("cold start rate %g: must be between 0 and 1", in.ColdStartRate))

@@ -16,14 +16,6 @@ import (
 // results that Changed flags are computed along is read from there, with
 // strongly consistent queries.
 
-// side is which neighbours of a result neighbours reads.
-type side int
-
-const (
-	before side = iota // the results before it, nearest first
-	after              // the results after it, nearest first
-)
-
 // neighbour is the part of a result item that its neighbours need.
 type neighbour struct {
 	found  bool
@@ -58,30 +50,40 @@ type around struct {
 	ok   neighbour
 }
 
-// neighbours reads the target's results on one side of the SK self (not
-// self itself) until it finds an ok one.
-func (s *Store) neighbours(ctx context.Context, targetID, self string, sd side) (around, error) {
-	names := map[string]string{
-		"#pk": AttrPK, "#sk": AttrSK, "#st": attrStatus, "#hash": attrContentHash, "#prev": attrPrev,
-		"#nm": attrNotModified, "#rh": attrRulesHash, "#in": attrFieldsIn, "#ttl": attrFieldsTTL, "#exp": AttrExpiresAt,
-		"#f": attrFields,
+// neighbourNames are the attributes of a result its neighbours read.
+var neighbourNames = map[string]string{
+	"#pk": AttrPK, "#sk": AttrSK, "#st": attrStatus, "#hash": attrContentHash, "#prev": attrPrev,
+	"#nm": attrNotModified, "#rh": attrRulesHash, "#in": attrFieldsIn, "#ttl": attrFieldsTTL, "#exp": AttrExpiresAt,
+	"#f": attrFields,
+}
+
+const neighbourProjection = "#sk, #st, #hash, #prev, #nm, #rh, #in, #ttl, #exp, #f"
+
+// decodeNeighbour reads the part of a result item its neighbours need.
+func decodeNeighbour(it item) neighbour {
+	_, holds := it[attrFields]
+	return neighbour{
+		found: true, sk: it.str(AttrSK), hash: it.hash(attrContentHash), prev: it.str(attrPrev),
+		nm: it.boolean(attrNotModified), rules: it.hash(attrRulesHash), fields: holds,
+		in: it.str(attrFieldsIn), inTTL: numOr0(it, attrFieldsTTL), exp: numOr0(it, AttrExpiresAt),
 	}
-	values := map[string]types.AttributeValue{":pk": avS(targetPK(targetID)), ":k": avS(self)}
-	cond := "#pk = :pk AND #sk > :k"
-	if sd == before {
-		cond = "#pk = :pk AND #sk BETWEEN :lo AND :k"
-		values[":lo"] = avS(prefixResult)
-	}
+}
+
+// precedingOK reads the target's results before the SK self, nearest first,
+// until it finds an ok one: eventually consistent, as the guess a put is
+// written with (link reads again, strongly consistent, after the put).
+func (s *Store) precedingOK(ctx context.Context, targetID, self string) (around, error) {
 	in := &dynamodb.QueryInput{
-		TableName:                 aws.String(s.table),
-		KeyConditionExpression:    aws.String(cond),
-		ProjectionExpression:      aws.String("#sk, #st, #hash, #prev, #nm, #rh, #in, #ttl, #exp, #f"),
-		ExpressionAttributeNames:  names,
-		ExpressionAttributeValues: values,
-		ScanIndexForward:          aws.Bool(sd == after),
-		ConsistentRead:            aws.Bool(true),
+		TableName:                aws.String(s.table),
+		KeyConditionExpression:   aws.String("#pk = :pk AND #sk BETWEEN :lo AND :k"),
+		ProjectionExpression:     aws.String(neighbourProjection),
+		ExpressionAttributeNames: neighbourNames,
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": avS(targetPK(targetID)), ":lo": avS(prefixResult), ":k": avS(self),
+		},
+		ScanIndexForward: aws.Bool(false),
 		// Usually the nearest result is ok; a page of two (some 3 KB of
-		// items) keeps the read to 1 unit when it is.
+		// items) keeps the read to half a unit when it is.
 		Limit: aws.Int32(2),
 	}
 	var a around
@@ -93,15 +95,49 @@ func (s *Store) neighbours(ctx context.Context, targetID, self string, sd side) 
 		if it.str(attrStatus) != string(job.StatusOK) {
 			return true, nil
 		}
-		_, holds := it[attrFields]
-		a.ok = neighbour{
-			found: true, sk: it.str(AttrSK), hash: it.hash(attrContentHash), prev: it.str(attrPrev),
-			nm: it.boolean(attrNotModified), rules: it.hash(attrRulesHash), fields: holds,
-			in: it.str(attrFieldsIn), inTTL: numOr0(it, attrFieldsTTL), exp: numOr0(it, AttrExpiresAt),
-		}
+		a.ok = decodeNeighbour(it)
 		return false, nil
 	})
 	return a, err
+}
+
+// surroundings reads, strongly consistent, the target's results from lo
+// (the nearest ok result before self that the put was written with, or the
+// first result when there was none) up to the first ok result after self:
+// in one query, the nearest ok result before self as it is now (another may
+// have been stored since the guess) and what comes after it.
+func (s *Store) surroundings(ctx context.Context, targetID, self, lo string) (before, after around, err error) {
+	in := &dynamodb.QueryInput{
+		TableName:                aws.String(s.table),
+		KeyConditionExpression:   aws.String("#pk = :pk AND #sk >= :lo"),
+		ProjectionExpression:     aws.String(neighbourProjection),
+		ExpressionAttributeNames: neighbourNames,
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": avS(targetPK(targetID)), ":lo": avS(lo),
+		},
+		ConsistentRead: aws.Bool(true),
+		// The previous result, this one and the next, usually.
+		Limit: aws.Int32(4),
+	}
+	err = s.each(ctx, in, func(it item) (bool, error) {
+		sk := it.str(AttrSK)
+		ok := it.str(attrStatus) == string(job.StatusOK)
+		switch {
+		case sk < self:
+			before.some = true
+			if ok {
+				before.ok = decodeNeighbour(it)
+			}
+		case sk > self:
+			after.some = true
+			if ok {
+				after.ok = decodeNeighbour(it)
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+	return before, after, err
 }
 
 // numOr0 is a number attribute, 0 when it is missing or not a number.

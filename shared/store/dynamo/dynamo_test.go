@@ -175,8 +175,8 @@ func TestTTL(t *testing.T) {
 			check("attempt", key(targetPK("a"), attemptSK(r.RunID, "", 1)), tt.want)
 			check("target", key(targetsPK("a"), targetPK("a")), 0)
 			check("run", runKey(r.RunID), 0)
-			if got := rawItem(t, client, s.table, key(targetPK("a"), resultSK(r.ScheduledAt, r.RunID))).str(attrStoredAt); got != timeString(now) {
-				t.Errorf("stored_at = %q, want %q (the clock's)", got, timeString(now))
+			if got, err := rawItem(t, client, s.table, key(targetPK("a"), resultSK(r.ScheduledAt, r.RunID))).time(attrStoredAt); err != nil || !got.Equal(now) {
+				t.Errorf("stored_at = %v (%v), want %v (the clock's)", got, err, now)
 			}
 		})
 	}

@@ -24,10 +24,10 @@ import (
 // Writes of a first put that arrives in time order: one PutItem of the
 // result (the table, and its small entry in GSI1). The fields are not
 // stored again when they are the previous ok result's (fields.go). Reads:
-// three strongly consistent queries of a few of the target's results
-// (before the put, and both neighbours after it), and a GetItem of the run
-// item the first time this Store sees the run. docs/aws.md has the measured
-// units.
+// two queries of a few of the target's results (before the put, eventually
+// consistent, and around it after the put, strongly consistent), and a
+// GetItem of the run item the first time this Store sees the run.
+// docs/aws.md has the measured units.
 //
 // A put whose response is lost and whose retry (by the SDK) then finds the
 // stored item reports Duplicate, though it was the one that stored it; the
@@ -53,7 +53,7 @@ func (s *Store) putResult(ctx context.Context, r job.Result) (store.Outcome, err
 	// Compute Changed (and where the fields are) before the put, so that in
 	// the usual case the item is right when it is written; link checks it
 	// again after the put.
-	prev, err := s.neighbours(ctx, r.TargetID, self, before)
+	prev, err := s.precedingOK(ctx, r.TargetID, self)
 	if err != nil {
 		return store.Outcome{}, fmt.Errorf("read previous result: %w", err)
 	}
@@ -93,7 +93,11 @@ func (s *Store) putResult(ctx context.Context, r job.Result) (store.Outcome, err
 			return store.Outcome{}, fmt.Errorf("list target: %w", err)
 		}
 	}
-	if err := s.link(ctx, r.TargetID, it, &out); err != nil {
+	lo := prev.ok.sk
+	if lo == "" {
+		lo = prefixResult
+	}
+	if err := s.link(ctx, r.TargetID, it, lo, &out); err != nil {
 		return store.Outcome{}, err
 	}
 	return out, nil
@@ -141,36 +145,32 @@ func (s *Store) content(ctx context.Context, r *job.Result, prev around, expires
 
 // link does what follows the put of the stored result item it (or finds a
 // duplicate): relinks the target's chain of ok results, and sets out's
-// Changed and Latest.
+// Changed and Latest. lo is where its read starts (see surroundings).
 //
 // A Changed flag is written with the SK of the result it was computed
 // against (prev_ok), only over an older one, so it moves only towards the
 // truth. Each writer relinks both its neighbours after its put; of two
 // neighbours written at once at least one sees the other, so the last word
 // is right.
-func (s *Store) link(ctx context.Context, targetID string, it item, out *store.Outcome) error {
+func (s *Store) link(ctx context.Context, targetID string, it item, lo string, out *store.Outcome) error {
 	var (
 		self = it.str(AttrSK)
 		ok   = it.str(attrStatus) == string(job.StatusOK)
 		nm   = it.boolean(attrNotModified)
 		hash = it.hash(attrContentHash)
 	)
-	next, err := s.neighbours(ctx, targetID, self, after)
+	prev, next, err := s.surroundings(ctx, targetID, self, lo)
 	if err != nil {
-		return fmt.Errorf("read next result: %w", err)
+		return fmt.Errorf("read neighbouring results: %w", err)
 	}
 	out.Latest = !next.some && !out.Duplicate
 	out.Changed = it.boolean(attrChanged)
 	if !ok {
 		return nil
 	}
-	p, err := s.neighbours(ctx, targetID, self, before)
-	if err != nil {
-		return fmt.Errorf("read previous result: %w", err)
-	}
-	if p.ok.found && p.ok.sk > it.str(attrPrev) {
-		c := p.ok.hash != hash && !nm
-		applied, err := s.setChanged(ctx, targetID, self, c, p.ok.sk)
+	if p := prev.ok; p.found && p.sk > it.str(attrPrev) {
+		c := p.hash != hash && !nm
+		applied, err := s.setChanged(ctx, targetID, self, c, p.sk)
 		if err != nil {
 			return fmt.Errorf("set changed: %w", err)
 		}

@@ -54,38 +54,41 @@ const (
 	gsiRuns       = "RUNS"    // GSI1PK of run items
 )
 
-// Data attributes of the items.
+// Data attributes of the items. The names are short because every byte of
+// an item, names included, is paid for in write units and storage, once per
+// result: 10,000 targets crawled hourly and kept 90 days are 21.6 million
+// items (docs/aws.md, "Table (schema v2)", has the long names).
 const (
-	attrTargetID    = "target_id"
-	attrRunID       = "run_id"
-	attrSchedule    = "schedule"
-	attrURL         = "url"
-	attrScheduledAt = "scheduled_at"
-	attrStatus      = "status"
-	attrHTTPStatus  = "http_status"
-	attrFields      = "fields"    // B: gzip of the fields' JSON text (without HTML escaping)
-	attrFieldsIn    = "fields_in" // SK of the result of the same target that holds these fields
-	attrFieldsTTL   = "fields_ttl"
-	attrTruncated   = "truncated" // JSON text of job.Result.Truncated, absent when nothing was cut
-	attrContentHash = "content_hash"
-	attrChanged     = "changed"
-	attrETag        = "etag"
-	attrBodyHash    = "body_hash"
-	attrLastMod     = "last_modified"
-	attrNotModified = "not_modified" // BOOL, present only when true
-	attrRulesHash   = "rules_hash"   // job.RulesHash of the rules the fields were extracted with
-	attrPrev        = "prev_ok"      // SK of the ok result that changed was computed against
-	attrFetchedAt   = "fetched_at"
-	attrDurationMS  = "duration_ms"
-	attrAttempt     = "attempt"
-	attrErrorKind   = "error_kind"
-	attrErrorMsg    = "error_message"
-	attrStoredAt    = "stored_at"
-	attrPlanned     = "planned"
-	attrCreatedAt   = "created_at"
-	attrMessageID   = "message_id"
-	attrAt          = "at"
-	attrTargets     = "targets" // B: gzip of the target IDs joined by "\n"
+	attrTargetID    = "tid" // target ID (target items; attempts)
+	attrRunID       = "rid" // run ID (run and attempt items)
+	attrSchedule    = "sch" // schedule name
+	attrURL         = "url" // the page's URL
+	attrScheduledAt = "sat" // scheduled time (run items; results have it in their SK)
+	attrStatus      = "st"  // "ok" or "failed"
+	attrHTTPStatus  = "hs"  // N: the HTTP status
+	attrFields      = "f"   // B: gzip of the fields' JSON text (without HTML escaping)
+	attrFieldsIn    = "fi"  // SK of the result of the same target that holds these fields
+	attrFieldsTTL   = "ft"  // N: that result's expiry as its writer knew it
+	attrTruncated   = "tr"  // JSON text of job.Result.Truncated, absent when nothing was cut
+	attrContentHash = "ch"  // the content hash (B when sha256:<hex>)
+	attrChanged     = "c"   // BOOL, present when true (or once recomputed)
+	attrETag        = "et"  // the response's ETag
+	attrBodyHash    = "bh"  // the body's hash (B when sha256:<hex>)
+	attrLastMod     = "lm"  // the response's Last-Modified
+	attrNotModified = "nm"  // BOOL, present only when true
+	attrRulesHash   = "rh"  // job.RulesHash of the rules the fields were extracted with
+	attrPrev        = "pv"  // SK of the ok result that changed was computed against
+	attrFetchedAt   = "fa"  // N: fetched at, Unix nanoseconds
+	attrDurationMS  = "ms"  // N: the crawl's duration in milliseconds
+	attrAttempt     = "n"   // N: the attempt number
+	attrErrorKind   = "ek"  // the error kind (a failed result's, an attempt's)
+	attrErrorMsg    = "em"  // the error message
+	attrStoredAt    = "sa"  // N: stored at, Unix nanoseconds
+	attrPlanned     = "pl"  // N: a run's planned count
+	attrCreatedAt   = "ca"  // a run's creation time
+	attrMessageID   = "mid" // an attempt's message ID
+	attrAt          = "t"   // an attempt's time
+	attrTargets     = "tg"  // B: gzip of a run's target IDs joined by "\n"
 )
 
 // gsi1Include is what GSI1 projects besides the keys: of a result, what

@@ -29,21 +29,22 @@ type CostOptions struct {
 	Region string
 	flags  *pflag.FlagSet
 
-	targets       string // a number of targets, or the targets file
-	serverless    string
-	schedule      string
-	timezone      string
-	batchSize     int
-	memory        int
-	duration      time.Duration
-	resultKB      float64
-	failureRate   float64
-	coldStartRate string
-	initDuration  time.Duration
-	compareEC2    string
-	upkeepHours   float64
-	upkeepRate    float64
-	output        string
+	targets        string // a number of targets, or the targets file
+	serverless     string
+	schedule       string
+	timezone       string
+	batchSize      int
+	memory         int
+	duration       time.Duration
+	resultKB       float64
+	changeInterval time.Duration
+	failureRate    float64
+	coldStartRate  string
+	initDuration   time.Duration
+	compareEC2     string
+	upkeepHours    float64
+	upkeepRate     float64
+	output         string
 }
 
 // Report is what `cronless cost` prints (whole, with -o json).
@@ -115,7 +116,8 @@ the region with --region (default us-east-1).
 	fs.IntVar(&o.batchSize, "batch-size", 0, "the worker's batch size (default: workerBatchSize)")
 	fs.IntVar(&o.memory, "memory", 0, "the worker's memory in MB (default: workerMemory)")
 	fs.DurationVar(&o.duration, "duration", time.Second, "how long one page's crawl takes")
-	fs.Float64Var(&o.resultKB, "result-kb", float64(costmodel.DefaultResultBytes)/1024, "the size of a result message and item, KiB")
+	fs.Float64Var(&o.resultKB, "result-kb", float64(costmodel.DefaultResultBytes)/1024, "the size of a result message and of its fields, KiB")
+	fs.DurationVar(&o.changeInterval, "change-interval", costmodel.DefaultChangeInterval, "how often a page's content changes, on average (0: at every tick); an unchanged page's result does not store its fields again")
 	fs.Float64Var(&o.failureRate, "failure-rate", 0, "share of crawls that fail once, retryably, and are retried (0 to 0.99)")
 	fs.StringVar(&o.coldStartRate, "cold-start-rate", "auto", `share of all invocations that start cold, 0 to 1, or "auto" (derived from the schedules)`)
 	fs.DurationVar(&o.initDuration, "init-duration", costmodel.DefaultInitDuration, "the billed INIT time of a cold start")
@@ -213,6 +215,9 @@ func costInput(o *CostOptions) (costmodel.Input, string, []targets.Spread, error
 		}
 		coldRate = r
 	}
+	if o.changeInterval < 0 {
+		return in, "", nil, cmdutil.Usagef("--change-interval %s: must be 0 (pages change at every tick) or more", o.changeInterval)
+	}
 	if flags.Changed("timezone") && o.schedule == "" {
 		return in, "", nil, cmdutil.Usagef("--timezone goes with --schedule")
 	}
@@ -284,6 +289,7 @@ func costInput(o *CostOptions) (costmodel.Input, string, []targets.Spread, error
 	in.PageDuration = o.duration
 	in.ResultBytes = int(math.Round(o.resultKB * 1024))
 	in.FailureRate = o.failureRate
+	in.ChangeInterval = o.changeInterval
 	in.ColdStartRate = coldRate
 	in.InitDuration = o.initDuration
 	return in, source, spreads, nil
@@ -314,8 +320,8 @@ func costTable(w io.Writer, rep Report) error {
 	fmt.Fprintf(w, "\nparams: %s; memory planner/worker/results %d/%d/%d MB; worker batch %d (window %d s, %d crawls at once); results batch %d (window %d s)\n",
 		rep.ParamsSource, p.PlannerMemoryMB, p.WorkerMemoryMB, p.ResultsMemoryMB, p.WorkerBatchSize, p.WorkerBatchWindow, p.CrawlConcurrency,
 		p.ResultsBatchSize, p.ResultsBatchWindow)
-	fmt.Fprintf(w, "model: %s a page, results of %s B, failure rate %g, cold starts %s, INIT %s, logs kept %d days, results %d days\n\n",
-		in.PageDuration, number(float64(in.ResultBytes)), in.FailureRate, cold, in.InitDuration, p.LogRetentionDays, p.RetentionDays)
+	fmt.Fprintf(w, "model: %s a page, results of %s B, pages changing every %s, failure rate %g, cold starts %s, INIT %s, logs kept %d days, results %d days\n\n",
+		in.PageDuration, number(float64(in.ResultBytes)), changeInterval(in.ChangeInterval), in.FailureRate, cold, in.InitDuration, p.LogRetentionDays, p.RetentionDays)
 
 	t := cmdutil.NewTable("SERVICE", "ITEM", "QUANTITY", "UNIT", "PRICE (USD)", "MONTHLY (USD)")
 	for _, it := range b.Items {
@@ -369,6 +375,14 @@ func costCSV(w io.Writer, rep Report) error {
 }
 
 // usd formats dollars to a hundredth of a cent.
+// changeInterval is --change-interval for the report: "tick" for 0.
+func changeInterval(d time.Duration) string {
+	if d <= 0 {
+		return "tick"
+	}
+	return d.String()
+}
+
 func usd(x float64) string {
 	if math.Abs(x) < 0.00005 {
 		x = 0 // no "-0.0000"
