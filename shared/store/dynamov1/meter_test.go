@@ -14,6 +14,7 @@ import (
 	"github.com/cronless/cronless/shared/job"
 	"github.com/cronless/cronless/shared/store"
 	"github.com/cronless/cronless/shared/store/dynamo/dynamometer"
+	"github.com/cronless/cronless/shared/store/storetest"
 )
 
 var _ API = (*dynamometer.Meter)(nil)
@@ -69,27 +70,6 @@ func checkReported(t *testing.T, calls []dynamometer.Call) (compared int) {
 	return compared
 }
 
-// page is a realistic ok result of about 2 KiB as an item: a product page's
-// fields. version changes its content; the same version is the same
-// content (an unchanged page).
-func page(target string, tickN, version int) job.Result {
-	r := okResult(target, tickN, fmt.Sprintf("sha256:%064d", version))
-	desc := strings.Repeat(fmt.Sprintf("Version %04d of a long product description. ", version), 32)
-	r.Fields = map[string]any{
-		"title":       fmt.Sprintf("Product %s, version %04d", target, version),
-		"price":       fmt.Sprintf("%d.99 EUR", 100+version%100),
-		"in_stock":    true,
-		"description": desc,
-		"images":      []any{"https://example.com/img/" + target + "/1.jpg", "https://example.com/img/" + target + "/2.jpg"},
-		"breadcrumbs": []any{"Home", "Shop", "Category " + target},
-	}
-	r.ETag = fmt.Sprintf(`"%016d"`, version)
-	r.LastModified = "Sat, 01 Mar 2025 10:00:00 GMT"
-	r.BodyHash = fmt.Sprintf("sha256:%064d", version+1)
-	r.RulesHash = "sha256:" + strings.Repeat("r", 64)
-	return r
-}
-
 // baselineRun is one run's measurement, per stored result.
 type baselineRun struct {
 	n                int
@@ -100,8 +80,9 @@ type baselineRun struct {
 }
 
 // TestBaselineV1 measures the v1 schema's write and read units per stored
-// result of about 2 KiB (docs/aws.md, "Measured write and read units per
-// stored result (v1)", which holds its figures): six runs of the same
+// result of a product page of about 1.7 KB of fields (storetest.ProductPage,
+// the page v2's TestGoals measures; docs/aws.md, "Measured units per stored
+// result", holds the figures of both): six runs of the same
 // targets, in a quarter of which the page did not change since the previous
 // run. A result's neighbour queries read up to 4 earlier results (their
 // Limit), so reads grow over the first runs and are steady from the fifth.
@@ -139,7 +120,7 @@ func TestBaselineV1(t *testing.T) {
 			if tickN == 0 || i%4 != 0 { // a quarter unchanged after the first run
 				version[i]++
 			}
-			if _, err := s.PutResult(t.Context(), page(id, tickN, version[i]+100*i)); err != nil {
+			if _, err := s.PutResult(t.Context(), storetest.ProductPage(id, tickN, version[i]+100*i)); err != nil {
 				t.Fatal(err)
 			}
 		}
