@@ -76,8 +76,13 @@ func TestStackOnMoto(t *testing.T) {
 			t.Fatalf("stack %s has no output %s: %v", stackName(), k, outputs)
 		}
 	}
-	if got, w := outputs["TableName"], "cronless-"+stackStage; got != w {
+	// TableName is the schema v2 table; V1TableName names the v1 table,
+	// which the stack no longer holds, for `cronless migrate`.
+	if got, w := outputs["TableName"], "cronless-"+stackStage+"-v2"; got != w {
 		t.Errorf("output TableName = %q, want %q (docs/aws.md, Resources)", got, w)
+	}
+	if got, w := outputs["V1TableName"], "cronless-"+stackStage; got != w {
+		t.Errorf("output V1TableName = %q, want %q", got, w)
 	}
 
 	sqsClient := sqs.NewFromConfig(standin.AWSConfig(t), func(o *sqs.Options) { o.BaseEndpoint = aws.String(moto.Endpoint) })
