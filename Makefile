@@ -139,16 +139,22 @@ deploy-check:
 	fi
 
 ## remove: delete the stack of STAGE in REGION: functions, schedules, queues
-## (with their messages), alarms and logs. The table stays unless the stage
-## was deployed with retainTable=false, as dev is (docs/aws.md, Deletion).
+## (with their messages), alarms and logs. The table (cronless-STAGE-v2)
+## stays unless the stage was deployed with retainTable=false, as dev is
+## (docs/aws.md, Deletion). So does a schema v1 table (cronless-STAGE), which
+## the stack let go of when it moved to v2.
 remove: schedules $(NODE_TOOLS)
 	$(OSLS) remove $(OSLS_ARGS) $(PARAMS)
-	@echo "Removed stage $(STAGE). Its table cronless-$(STAGE) and its results are kept, unless the stage was"
+	@echo "Removed stage $(STAGE). Its table cronless-$(STAGE)-v2 and its results are kept, unless the stage was"
 	@echo "deployed with retainTable=false (dev is): it has DeletionPolicy Retain and deletion protection."
 	@echo "A new deploy of stage $(STAGE) fails while the table exists. To delete it on purpose:"
+	@echo "  aws dynamodb update-table --region $(REGION) --table-name cronless-$(STAGE)-v2 --no-deletion-protection-enabled"
+	@echo "  aws dynamodb delete-table --region $(REGION) --table-name cronless-$(STAGE)-v2"
+	@echo "(or, before removing a stage, deploy it with PARAMS=\"--param retainTable=false\" so that remove deletes it)."
+	@echo "The schema v1 table cronless-$(STAGE), if the stage had one, left the stack when it moved to v2 and is"
+	@echo "kept (deleted on dev), deletion-protected. Once \`cronless migrate\` has copied it, delete it the same way:"
 	@echo "  aws dynamodb update-table --region $(REGION) --table-name cronless-$(STAGE) --no-deletion-protection-enabled"
 	@echo "  aws dynamodb delete-table --region $(REGION) --table-name cronless-$(STAGE)"
-	@echo "(or, before removing a stage, deploy it with PARAMS=\"--param retainTable=false\" so that remove deletes it)."
 
 ## logs: follow FUNCTION's logs (planner, worker or results) in STAGE
 logs: schedules $(NODE_TOOLS)

@@ -29,7 +29,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	dbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
 	"github.com/cronless/cronless/shared/standin"
+	"github.com/cronless/cronless/shared/store/dynamo"
 	"github.com/cronless/cronless/shared/targets"
 )
 
@@ -114,7 +118,7 @@ func TestDeploymentTemplate(t *testing.T) {
 			t.Run("table", func(t *testing.T) { checkTable(t, tpl, c) })
 			t.Run("deployment bucket", func(t *testing.T) { checkBucket(t, tpl) })
 			t.Run("iam", func(t *testing.T) { checkIAM(t, tpl) })
-			t.Run("outputs", func(t *testing.T) { checkOutputs(t, tpl) })
+			t.Run("outputs", func(t *testing.T) { checkOutputs(t, tpl, c) })
 			t.Run("names", func(t *testing.T) { checkNames(t, tpl, c) })
 		})
 	}
@@ -392,11 +396,11 @@ func checkFunctions(t *testing.T, tpl *template, c deployCase) {
 	}
 	// docs/aws.md, Function configuration: the variables each function gets.
 	env := map[string]map[string]string{
-		"planner": {"TARGETS_QUEUE_URL": "TargetsQueue", "TABLE_NAME": "Table", "TARGETS_FILE": "targets.yaml", "LOG_LEVEL": "info"},
+		"planner": {"TARGETS_QUEUE_URL": "TargetsQueue", "TABLE_NAME": "TableV2", "TARGETS_FILE": "targets.yaml", "LOG_LEVEL": "info"},
 		"worker": {"TARGETS_QUEUE_URL": "TargetsQueue", "TARGETS_DLQ_URL": "TargetsDLQ", "RESULTS_QUEUE_URL": "ResultsQueue",
 			"RETRY_DELAY": "30s", "WORKER_CONCURRENCY": "10", "LOG_LEVEL": "info",
 			"HOST_CONCURRENCY": "2", "HOST_DELAY": "0s", "MAX_BODY_BYTES": "5242880", "GOGC": "200"},
-		"results": {"RESULTS_DLQ_URL": "ResultsDLQ", "TABLE_NAME": "Table", "RETENTION_DAYS": "90", "LOG_LEVEL": "info"},
+		"results": {"RESULTS_DLQ_URL": "ResultsDLQ", "TABLE_NAME": "TableV2", "RETENTION_DAYS": "90", "LOG_LEVEL": "info"},
 	}
 	maps.Copy(env["worker"], c.workerEnv)
 	for fn := range env {
@@ -704,8 +708,21 @@ func checkSchedules(t *testing.T, tpl *template, tf *targets.File) {
 	}
 }
 
+// tableID is the logical ID of the results table, schema v2. v1's was
+// Table: its table, cronless-<stage>, had a local secondary index, which
+// only a new table drops, so v2 is a new resource with a new name.
+const tableID = "TableV2"
+
 func checkTable(t *testing.T, tpl *template, c deployCase) {
-	r := tpl.res(t, "Table", "AWS::DynamoDB::Table")
+	// The one table is v2's; v1's resource has left the template (its
+	// DeletionPolicy decides what the deploy does with its table).
+	if got := tpl.ofType("AWS::DynamoDB::Table"); !slices.Equal(got, []string{tableID}) {
+		t.Errorf("tables %v, want [%s]", got, tableID)
+	}
+	if _, ok := tpl.Resources["Table"]; ok {
+		t.Errorf("the template still has the v1 table's logical ID Table")
+	}
+	r := tpl.res(t, tableID, "AWS::DynamoDB::Table")
 	p := r.Properties
 	// DeletionPolicy and UpdateReplacePolicy (CloudFormation template
 	// reference, resource attributes) and AWS::DynamoDB::Table
@@ -718,22 +735,93 @@ func checkTable(t *testing.T, tpl *template, c deployCase) {
 		t.Errorf("table DeletionPolicy %q, UpdateReplacePolicy %q, want %s", r.DeletionPolicy, r.UpdateReplacePolicy, policy)
 	}
 	want(t, "DeletionProtectionEnabled", p["DeletionProtectionEnabled"], protect)
-	want(t, "BillingMode", p["BillingMode"], "PAY_PER_REQUEST")
-	want(t, "KeySchema", p["KeySchema"], `[{"AttributeName":"PK","KeyType":"HASH"},{"AttributeName":"SK","KeyType":"RANGE"}]`)
-	attrs := map[string]string{}
-	for _, a := range p["AttributeDefinitions"].([]any) {
-		attrs[ref(dig(a, "AttributeName"))] = ref(dig(a, "AttributeType"))
+	want(t, "TableName", p["TableName"], "cronless-"+c.stage+"-v2")
+
+	// The definition is dynamo.TableInput's, the CreateTable request the
+	// store's tests and the emulators use, in CloudFormation's terms.
+	in := dynamo.TableInput("cronless-" + c.stage + "-v2")
+	w := cfnTableDefinition(t, in)
+	for _, k := range []string{"BillingMode", "AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes"} {
+		want(t, k, normalizeTableProperty(k, p[k]), ref(normalizeTableProperty(k, w[k])))
 	}
-	if w := map[string]string{"PK": "S", "SK": "S", "GSI1PK": "S", "GSI1SK": "S", "LSI1SK": "S"}; !maps.Equal(attrs, w) {
-		t.Errorf("AttributeDefinitions %v, want %v", attrs, w)
+	if p["LocalSecondaryIndexes"] != nil {
+		t.Errorf("LocalSecondaryIndexes %s: schema v2 has none", ref(p["LocalSecondaryIndexes"]))
 	}
-	want(t, "GlobalSecondaryIndexes", p["GlobalSecondaryIndexes"],
-		`[{"IndexName":"GSI1","KeySchema":[{"AttributeName":"GSI1PK","KeyType":"HASH"},{"AttributeName":"GSI1SK","KeyType":"RANGE"}],"Projection":{"ProjectionType":"ALL"}}]`)
-	want(t, "LocalSecondaryIndexes", p["LocalSecondaryIndexes"],
-		`[{"IndexName":"LSI1","KeySchema":[{"AttributeName":"PK","KeyType":"HASH"},{"AttributeName":"LSI1SK","KeyType":"RANGE"}],"Projection":{"ProjectionType":"ALL"}}]`)
-	want(t, "TimeToLiveSpecification", p["TimeToLiveSpecification"], `{"AttributeName":"expires_at","Enabled":true}`)
+	if p["StreamSpecification"] != nil || p["ProvisionedThroughput"] != nil {
+		t.Errorf("the table has a stream or provisioned throughput, which dynamo.TableInput does not: %s", ref(p))
+	}
+	// What CreateTable does not set: TTL on the attribute the store writes
+	// (dynamo.AttrExpiresAt), point-in-time recovery, encryption.
+	want(t, "TimeToLiveSpecification", p["TimeToLiveSpecification"], `{"AttributeName":"`+dynamo.AttrExpiresAt+`","Enabled":true}`)
 	want(t, "PointInTimeRecoverySpecification", p["PointInTimeRecoverySpecification"], `{"PointInTimeRecoveryEnabled":true}`)
 	want(t, "SSESpecification", p["SSESpecification"], `{"SSEEnabled":true}`)
+}
+
+// cfnTableDefinition renders the parts of a CreateTable request that
+// serverless.yml declares as AWS::DynamoDB::Table properties. The property
+// names and shapes follow AWS's CloudFormation resource schema for
+// AWS::DynamoDB::Table (aws-cloudformation/aws-cloudformation-resource-providers-dynamodb,
+// aws-dynamodb-table.json: AttributeDefinition, KeySchema,
+// GlobalSecondaryIndex, Projection), which are the API's. A request with
+// anything this does not render fails the test rather than pass unchecked.
+func cfnTableDefinition(t *testing.T, in *dynamodb.CreateTableInput) map[string]any {
+	t.Helper()
+	if len(in.LocalSecondaryIndexes) > 0 || in.StreamSpecification != nil || in.ProvisionedThroughput != nil ||
+		in.SSESpecification != nil || in.OnDemandThroughput != nil || in.WarmThroughput != nil || in.TableClass != "" {
+		t.Fatalf("dynamo.TableInput sets what this test does not compare: %+v", in)
+	}
+	keys := func(ks []dbtypes.KeySchemaElement) []any {
+		var out []any
+		for _, k := range ks {
+			out = append(out, map[string]any{"AttributeName": *k.AttributeName, "KeyType": string(k.KeyType)})
+		}
+		return out
+	}
+	var attrs, gsis []any
+	for _, a := range in.AttributeDefinitions {
+		attrs = append(attrs, map[string]any{"AttributeName": *a.AttributeName, "AttributeType": string(a.AttributeType)})
+	}
+	for _, g := range in.GlobalSecondaryIndexes {
+		if g.ProvisionedThroughput != nil || g.OnDemandThroughput != nil || g.WarmThroughput != nil {
+			t.Fatalf("dynamo.TableInput's index %s sets a throughput this test does not compare", *g.IndexName)
+		}
+		proj := map[string]any{"ProjectionType": string(g.Projection.ProjectionType)}
+		if len(g.Projection.NonKeyAttributes) > 0 {
+			var nk []any
+			for _, a := range g.Projection.NonKeyAttributes {
+				nk = append(nk, a)
+			}
+			proj["NonKeyAttributes"] = nk
+		}
+		gsis = append(gsis, map[string]any{"IndexName": *g.IndexName, "KeySchema": keys(g.KeySchema), "Projection": proj})
+	}
+	return map[string]any{
+		"BillingMode": string(in.BillingMode), "AttributeDefinitions": attrs,
+		"KeySchema": keys(in.KeySchema), "GlobalSecondaryIndexes": gsis,
+	}
+}
+
+// normalizeTableProperty sorts what DynamoDB treats as a set: attribute
+// definitions by name, and each index's projected non-key attributes.
+// Key schemas keep their order (HASH, then RANGE).
+func normalizeTableProperty(name string, v any) any {
+	b, _ := json.Marshal(v)
+	var out any
+	_ = json.Unmarshal(b, &out) // a copy, in the template's JSON types
+	switch name {
+	case "AttributeDefinitions":
+		if l, ok := out.([]any); ok {
+			slices.SortFunc(l, func(a, b any) int { return strings.Compare(ref(dig(a, "AttributeName")), ref(dig(b, "AttributeName"))) })
+		}
+	case "GlobalSecondaryIndexes":
+		l, _ := out.([]any)
+		for _, g := range l {
+			if nk, ok := dig(g, "Projection", "NonKeyAttributes").([]any); ok {
+				slices.SortFunc(nk, func(a, b any) int { return strings.Compare(ref(a), ref(b)) })
+			}
+		}
+	}
+	return out
 }
 
 // checkBucket: the deployment bucket osls uploads the artifacts and templates
@@ -755,8 +843,8 @@ var grants = map[string]struct {
 		"logs:CreateLogStream PlannerLogGroup.Arn", "logs:PutLogEvents PlannerLogGroup.Arn",
 		"sqs:SendMessage TargetsQueue.Arn",
 		"sqs:SendMessage PlannerFailuresQueue.Arn", // its on-failure destination
-		"dynamodb:UpdateItem Table.Arn",            // PutRun's two upserts
-		"dynamodb:Query Table.Arn/index/GSI1",      // the latest results, for conditional requests
+		"dynamodb:UpdateItem TableV2.Arn",          // PutRun's upserts
+		"dynamodb:Query TableV2.Arn/index/GSI1",    // store.Previous: recent runs, their results' validators
 	}},
 	"WorkerRole": {"lambda.amazonaws.com", []string{
 		"logs:CreateLogStream WorkerLogGroup.Arn", "logs:PutLogEvents WorkerLogGroup.Arn",
@@ -769,8 +857,8 @@ var grants = map[string]struct {
 		"logs:CreateLogStream ResultsLogGroup.Arn", "logs:PutLogEvents ResultsLogGroup.Arn",
 		"sqs:ReceiveMessage ResultsQueue.Arn", "sqs:DeleteMessage ResultsQueue.Arn", "sqs:GetQueueAttributes ResultsQueue.Arn",
 		"sqs:SendMessage ResultsDLQ.Arn",
-		"dynamodb:PutItem Table.Arn", "dynamodb:UpdateItem Table.Arn", "dynamodb:GetItem Table.Arn",
-		"dynamodb:Query Table.Arn/index/LSI1", // a target's previous ok result
+		"dynamodb:PutItem TableV2.Arn", "dynamodb:UpdateItem TableV2.Arn", "dynamodb:GetItem TableV2.Arn",
+		"dynamodb:Query TableV2.Arn", // a target's neighbouring results, in its own partition (no index)
 	}},
 	"SchedulerRole": {"scheduler.amazonaws.com", []string{
 		"lambda:InvokeFunction PlannerLambdaFunction.Arn",
@@ -830,11 +918,18 @@ func minus(a, b []string) []string {
 	return out
 }
 
-func checkOutputs(t *testing.T, tpl *template) {
+func checkOutputs(t *testing.T, tpl *template, c deployCase) {
+	// The v1 table (schema v1), which the stack no longer holds, by name
+	// for `cronless migrate`: text, as no resource of the stack has it.
+	if o, ok := tpl.Outputs["V1TableName"]; !ok {
+		t.Errorf("no output V1TableName")
+	} else if got, ok := o.Value.(string); !ok || got != "cronless-"+c.stage {
+		t.Errorf("output V1TableName = %v, want the text cronless-%s", o.Value, c.stage)
+	}
 	for out, res := range map[string]string{
 		"TargetsQueueUrl": "TargetsQueue", "TargetsDLQUrl": "TargetsDLQ",
 		"ResultsQueueUrl": "ResultsQueue", "ResultsDLQUrl": "ResultsDLQ",
-		"TableName": "Table", "AlarmTopicArn": "AlarmTopic",
+		"TableName": "TableV2", "AlarmTopicArn": "AlarmTopic",
 	} {
 		o, ok := tpl.Outputs[out]
 		if !ok {
@@ -856,7 +951,7 @@ func checkNames(t *testing.T, tpl *template, c deployCase) {
 	for id, name := range map[string]string{
 		"TargetsQueue": p + "-targets", "TargetsDLQ": p + "-targets-dlq",
 		"ResultsQueue": p + "-results", "ResultsDLQ": p + "-results-dlq",
-		"PlannerFailuresQueue": p + "-planner-failures", "Table": p, "AlarmTopic": p + "-alarms",
+		"PlannerFailuresQueue": p + "-planner-failures", "TableV2": p + "-v2", "AlarmTopic": p + "-alarms",
 		"PlannerLambdaFunction": p + "-planner", "WorkerLambdaFunction": p + "-worker", "ResultsLambdaFunction": p + "-results",
 		"SchedulerGroup": p, "PlannerRole": p + "-" + c.region + "-planner",
 	} {

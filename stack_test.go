@@ -33,6 +33,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	cftypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	dbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
@@ -76,8 +78,13 @@ func TestStackOnMoto(t *testing.T) {
 			t.Fatalf("stack %s has no output %s: %v", stackName(), k, outputs)
 		}
 	}
-	if got, w := outputs["TableName"], "cronless-"+stackStage; got != w {
+	// TableName is the schema v2 table; V1TableName names the v1 table,
+	// which the stack no longer holds, for `cronless migrate`.
+	if got, w := outputs["TableName"], "cronless-"+stackStage+"-v2"; got != w {
 		t.Errorf("output TableName = %q, want %q (docs/aws.md, Resources)", got, w)
+	}
+	if got, w := outputs["V1TableName"], "cronless-"+stackStage; got != w {
+		t.Errorf("output V1TableName = %q, want %q", got, w)
 	}
 
 	sqsClient := sqs.NewFromConfig(standin.AWSConfig(t), func(o *sqs.Options) { o.BaseEndpoint = aws.String(moto.Endpoint) })
@@ -92,7 +99,9 @@ func TestStackOnMoto(t *testing.T) {
 			t.Errorf("queue %s is named %q, want %q (docs/aws.md, Resources)", q.URL(), got, "cronless-"+stackStage+"-"+w)
 		}
 	}
-	db := dynamo.New(moto.DynamoDB(t), outputs["TableName"])
+	ddb := moto.DynamoDB(t)
+	checkDeployedTable(ctx, t, ddb, outputs["TableName"])
+	db := dynamo.New(ddb, outputs["TableName"])
 	seed := seedStack(ctx, t, st, db)
 	run := stackCLI(t, cli, moto.Endpoint)
 
@@ -399,6 +408,60 @@ func deployStack(ctx context.Context, t *testing.T, moto *standin.Server, dir st
 		outputs[aws.ToString(o.OutputKey)] = aws.ToString(o.OutputValue)
 	}
 	return outputs
+}
+
+// checkDeployedTable: the table the stack created is dynamo.TableInput's,
+// as DescribeTable reports it (DynamoDB API Reference, TableDescription):
+// key schema, attributes, and GSI1 with its INCLUDE projection, ACTIVE; no
+// local secondary index. cfn-lint checks the template against AWS's
+// resource schema; this checks what the emulator built from it.
+func checkDeployedTable(ctx context.Context, t *testing.T, db *dynamodb.Client, name string) {
+	t.Helper()
+	out, err := db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name)})
+	if err != nil {
+		t.Fatalf("describe table %s: %v", name, err)
+	}
+	got, w := out.Table, dynamo.TableInput(name)
+	attrs := func(ds []dbtypes.AttributeDefinition) []string {
+		var s []string
+		for _, d := range ds {
+			s = append(s, aws.ToString(d.AttributeName)+" "+string(d.AttributeType))
+		}
+		slices.Sort(s)
+		return s
+	}
+	keys := func(ks []dbtypes.KeySchemaElement) string {
+		var s []string
+		for _, k := range ks {
+			s = append(s, aws.ToString(k.AttributeName)+" "+string(k.KeyType))
+		}
+		return strings.Join(s, ", ")
+	}
+	if !slices.Equal(attrs(got.AttributeDefinitions), attrs(w.AttributeDefinitions)) {
+		t.Errorf("table %s attributes %v, want %v", name, attrs(got.AttributeDefinitions), attrs(w.AttributeDefinitions))
+	}
+	if keys(got.KeySchema) != keys(w.KeySchema) {
+		t.Errorf("table %s key %s, want %s", name, keys(got.KeySchema), keys(w.KeySchema))
+	}
+	if len(got.LocalSecondaryIndexes) > 0 {
+		t.Errorf("table %s has %d local secondary indexes, want none", name, len(got.LocalSecondaryIndexes))
+	}
+	if len(got.GlobalSecondaryIndexes) != len(w.GlobalSecondaryIndexes) {
+		t.Fatalf("table %s has %d global secondary indexes, want %d", name, len(got.GlobalSecondaryIndexes), len(w.GlobalSecondaryIndexes))
+	}
+	for i, wg := range w.GlobalSecondaryIndexes {
+		g := got.GlobalSecondaryIndexes[i]
+		gp, wp := slices.Sorted(slices.Values(g.Projection.NonKeyAttributes)), slices.Sorted(slices.Values(wg.Projection.NonKeyAttributes))
+		if aws.ToString(g.IndexName) != aws.ToString(wg.IndexName) || keys(g.KeySchema) != keys(wg.KeySchema) ||
+			g.Projection.ProjectionType != wg.Projection.ProjectionType || !slices.Equal(gp, wp) {
+			t.Errorf("table %s index %s on (%s) projects %s %v, want %s on (%s) projecting %s %v", name,
+				aws.ToString(g.IndexName), keys(g.KeySchema), g.Projection.ProjectionType, gp,
+				aws.ToString(wg.IndexName), keys(wg.KeySchema), wg.Projection.ProjectionType, wp)
+		}
+		if g.IndexStatus != dbtypes.IndexStatusActive {
+			t.Errorf("table %s index %s is %s, want ACTIVE", name, aws.ToString(g.IndexName), g.IndexStatus)
+		}
+	}
 }
 
 // stackQueues are the deployed queues, through the project's SQS adapter.

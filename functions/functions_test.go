@@ -11,11 +11,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -120,6 +124,7 @@ type stack struct {
 	jobs, jobsDLQ, res, resDLQ string // queue URLs
 	table                      string
 	store                      *dynamo.Store
+	dynamoEndpoint             string // dynalite's
 	env                        map[string]string
 }
 
@@ -152,6 +157,7 @@ func newStack(t *testing.T) *stack {
 		t.Fatal(err)
 	}
 	s.store = dynamo.New(db, s.table)
+	s.dynamoEndpoint = dl.Endpoint
 	s.env = map[string]string{
 		"AWS_ENDPOINT_URL_SQS": fq.Endpoint, "AWS_ENDPOINT_URL_DYNAMODB": dl.Endpoint,
 		"TARGETS_QUEUE_URL": s.jobs, "TARGETS_DLQ_URL": s.jobsDLQ, "RESULTS_QUEUE_URL": s.res, "RESULTS_DLQ_URL": s.resDLQ,
@@ -257,9 +263,18 @@ targets:
 	if err := os.WriteFile(filepath.Join(dir, "planner", "targets.yaml"), []byte(targetsYAML), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	planner := startFunction(t, rie, bins["planner"], "planner", s.env)
-	worker := startFunction(t, rie, bins["worker"], "worker", s.env)
-	results := startFunction(t, rie, bins["results"], "results", s.env)
+	// Each function reaches dynalite through its own recorder, which notes
+	// the action and resource of every DynamoDB request.
+	dynamoCalls := map[string]*dynamoRecorder{}
+	envOf := func(fn string) map[string]string {
+		dynamoCalls[fn] = recordDynamoDB(t, s.dynamoEndpoint)
+		env := maps.Clone(s.env)
+		env["AWS_ENDPOINT_URL_DYNAMODB"] = dynamoCalls[fn].endpoint
+		return env
+	}
+	planner := startFunction(t, rie, bins["planner"], "planner", envOf("planner"))
+	worker := startFunction(t, rie, bins["worker"], "worker", envOf("worker"))
+	results := startFunction(t, rie, bins["results"], "results", envOf("results"))
 
 	tick, err := os.ReadFile(filepath.Join(standin.Root(), "events", "schedule.json"))
 	if err != nil {
@@ -357,6 +372,8 @@ targets:
 		}
 	}
 
+	checkDynamoGrants(t, s.table, dynamoCalls)
+
 	// The Lambda logs carry the request ID and the cold-start flag.
 	if l := worker.logs(); !strings.Contains(l, `"request_id"`) || !strings.Contains(l, `"cold_start":true`) || !strings.Contains(l, `"run_id":"hourly-20261127T090000Z"`) {
 		t.Errorf("worker logs lack request_id, cold_start or run_id:\n%s", l)
@@ -422,4 +439,100 @@ func emfLines(t *testing.T, fn *function) []string {
 		t.Errorf("%s wrote no EMF line:\n%s", fn.name, fn.logs())
 	}
 	return lines
+}
+
+// dynamoGrants is, per function, the DynamoDB part of its role in
+// serverless.yml, as "action resource" with the table's ARN written
+// "table": what a request may touch. deploy_test.go's grants checks that the
+// template grants exactly these (and iam_test.go that the code calls no
+// other action); this checks the resource of each request the functions
+// really make: IAM authorizes a Query of an index on
+// <table ARN>/index/<name>, and one of the table on the table's ARN (Service
+// Authorization Reference, Amazon DynamoDB, resource types table and index).
+var dynamoGrants = map[string][]string{
+	"planner": {"dynamodb:UpdateItem table", "dynamodb:Query table/index/GSI1"},
+	"worker":  nil,
+	"results": {"dynamodb:PutItem table", "dynamodb:UpdateItem table", "dynamodb:GetItem table", "dynamodb:Query table"},
+}
+
+// dynamoRecorder is a reverse proxy to DynamoDB that notes the action and
+// resource of each request ("dynamodb:Query table/index/GSI1").
+type dynamoRecorder struct {
+	endpoint string
+	mu       sync.Mutex
+	calls    map[string]bool
+}
+
+func recordDynamoDB(t *testing.T, upstream string) *dynamoRecorder {
+	t.Helper()
+	u, err := url.Parse(upstream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &dynamoRecorder{calls: map[string]bool{}}
+	proxy := httputil.NewSingleHostReverseProxy(u)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, err := io.ReadAll(req.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		req.Body = io.NopCloser(bytes.NewReader(body))
+		// The JSON protocol: X-Amz-Target is DynamoDB_20120810.<Operation>.
+		_, op, _ := strings.Cut(req.Header.Get("X-Amz-Target"), ".")
+		var in struct {
+			TableName, IndexName string
+			RequestItems         map[string]json.RawMessage // BatchGetItem, BatchWriteItem
+		}
+		_ = json.Unmarshal(body, &in)
+		tables := []string{in.TableName}
+		if in.TableName == "" {
+			tables = slices.Sorted(maps.Keys(in.RequestItems))
+		}
+		r.mu.Lock()
+		for _, tbl := range tables {
+			res := tbl
+			if in.IndexName != "" {
+				res += "/index/" + in.IndexName
+			}
+			r.calls["dynamodb:"+op+" "+res] = true
+		}
+		r.mu.Unlock()
+		proxy.ServeHTTP(w, req)
+	}))
+	t.Cleanup(srv.Close)
+	r.endpoint = srv.URL
+	return r
+}
+
+// checkDynamoGrants: every DynamoDB request of a function is one its role
+// allows; and the requests that tell the table from its index were made
+// (the planner's Query of GSI1, the results function's Query of the
+// table), so that the check is not passed by a run that made none.
+func checkDynamoGrants(t *testing.T, table string, recorders map[string]*dynamoRecorder) {
+	t.Helper()
+	for fn, r := range recorders {
+		r.mu.Lock()
+		var got []string
+		for c := range r.calls {
+			action, res, _ := strings.Cut(c, " ")
+			if rest, ok := strings.CutPrefix(res, table); ok {
+				res = "table" + rest
+			}
+			got = append(got, action+" "+res)
+		}
+		r.mu.Unlock()
+		slices.Sort(got)
+		t.Logf("%s's DynamoDB requests: %v", fn, got)
+		for _, c := range got {
+			if !slices.Contains(dynamoGrants[fn], c) {
+				t.Errorf("%s made a DynamoDB request its role does not allow: %s (allowed: %v)", fn, c, dynamoGrants[fn])
+			}
+		}
+		for _, need := range map[string][]string{"planner": {"dynamodb:Query table/index/GSI1"}, "results": {"dynamodb:Query table"}}[fn] {
+			if !slices.Contains(got, need) {
+				t.Errorf("%s made no %s request; the test no longer exercises it", fn, need)
+			}
+		}
+	}
 }
