@@ -3,8 +3,6 @@ package dynamo
 import (
 	"fmt"
 	"math"
-	"slices"
-	"sort"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -104,31 +102,6 @@ func TestMeterMatchesDynalite(t *testing.T) {
 		t.Fatal("dynalite reported no consumed capacity to compare with")
 	}
 	t.Logf("%d calls' table units agree with dynalite's", compared.Load())
-}
-
-// split formats units by key, per result, in the order of keys.
-func split(by map[string]dynamometer.Units, n int, keys ...string) string {
-	var parts []string
-	for _, k := range keys {
-		u := by[k].Div(float64(n))
-		name := k
-		if k == "" {
-			name = "query of no item"
-		}
-		parts = append(parts, fmt.Sprintf("%s %.2f/%.2f", name, u.Write, u.Read))
-	}
-	var rest []string
-	for k := range by {
-		if !slices.Contains(keys, k) {
-			rest = append(rest, k)
-		}
-	}
-	sort.Strings(rest)
-	for _, k := range rest {
-		u := by[k].Div(float64(n))
-		parts = append(parts, fmt.Sprintf("%s %.2f/%.2f", k, u.Write, u.Read))
-	}
-	return strings.Join(parts, ", ") + " (WRU/RRU)"
 }
 
 // TestShardsBalanced: a million target IDs spread over the run and target
