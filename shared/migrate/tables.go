@@ -25,7 +25,7 @@ var (
 	ErrNoSource = errors.New("nothing to migrate")
 	// ErrNoDest: the v2 table does not exist (the stage is not deployed
 	// with schema v2 yet).
-	ErrNoDest = errors.New("the v2 table does not exist")
+	ErrNoDest = errors.New("no v2 table")
 	// ErrWrongTable: a table is not of the schema its role needs.
 	ErrWrongTable = errors.New("wrong table")
 )
@@ -107,7 +107,7 @@ func CheckTables(ctx context.Context, api DescribeAPI, from, to string) error {
 	}
 	toSchema, err := schemaOf(ctx, api, to)
 	if errors.Is(err, errNoTable) {
-		return fmt.Errorf("%w: there is no table %s: deploy the stage with this version of cronless first (make deploy STAGE=...), which creates it", ErrNoDest, to)
+		return fmt.Errorf("%w %s: deploy the stage with this version of cronless first (make deploy STAGE=...), which creates it", ErrNoDest, to)
 	}
 	if err != nil {
 		return err
