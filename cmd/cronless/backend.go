@@ -89,7 +89,7 @@ func openStage(ctx context.Context, a *Factory) (*backend, error) {
 		o.SQS[sq] = sq
 	}
 	o.Store = dynamo.New(dynamodb.NewFromConfig(cfg), names["TableName"])
-	o.AWS = &cfg
+	o.AWS, o.Table = &cfg, names["TableName"]
 	// The planner failures queue is read by status alone: its URL is looked
 	// up only then, so the other commands work on a stack without it.
 	o.PlannerFailures = func(ctx context.Context) (queue.Queue, error) {

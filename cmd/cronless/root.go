@@ -18,6 +18,7 @@ import (
 	dlqcmd "github.com/cronless/cronless/cmd/cronless/internal/cmd/dlq"
 	localcmd "github.com/cronless/cronless/cmd/cronless/internal/cmd/local"
 	logscmd "github.com/cronless/cronless/cmd/cronless/internal/cmd/logs"
+	migratecmd "github.com/cronless/cronless/cmd/cronless/internal/cmd/migrate"
 	resultscmd "github.com/cronless/cronless/cmd/cronless/internal/cmd/results"
 	runscmd "github.com/cronless/cronless/cmd/cronless/internal/cmd/runs"
 	schedulescmd "github.com/cronless/cronless/cmd/cronless/internal/cmd/schedules"
@@ -107,7 +108,7 @@ Start with:  cronless demo`,
 		def = filepath.Join(".cronless", "local.db")
 	}
 	root.PersistentFlags().StringVar(&a.DB, "db", def, "the local backend's SQLite file (env CRONLESS_DB)")
-	root.PersistentFlags().StringVar(&a.Stage, "stage", "", "work on this deployed stage instead of the local backend (dlq, results, runs, status, logs); deployments and rollback need it")
+	root.PersistentFlags().StringVar(&a.Stage, "stage", "", "work on this deployed stage instead of the local backend (dlq, results, runs, status, logs); deployments, rollback and migrate need it")
 	root.PersistentFlags().StringVar(&a.Region, "region", "", "the stage's AWS region (default: AWS_REGION or your profile's)")
 	root.PersistentFlags().StringVar(&a.Profile, "profile", "", "the AWS profile to use for --stage (default: AWS_PROFILE)")
 	root.PersistentFlags().StringVar(&a.LogLevel, "log-level", "warn", "log level: debug, info, warn or error")
@@ -135,5 +136,6 @@ Start with:  cronless demo`,
 		dlqcmd.NewCmdDLQ(a), runscmd.NewCmdRuns(a), costcmd.NewCmdCost(a, nil), deploymentscmd.NewCmdDeployments(a, nil), deploymentscmd.NewCmdRollback(a, nil))
 	root.AddCommand(newCmdStatus(a))
 	root.AddCommand(logscmd.NewCmdLogs(a, nil))
+	root.AddCommand(migratecmd.NewCmdMigrate(a, nil))
 	return root
 }

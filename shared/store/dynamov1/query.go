@@ -21,12 +21,35 @@ import (
 // Planned 0.
 //
 // The run item and its targets item are read by one strongly consistent
-// Query of the run's partition (RUN#<runID>); the targets are returned
+// Query of the run's partition (RUN#<runID>, Plan); the targets are returned
 // when they are as many as the planned count (see PutRun). Its counters and result times
 // are derived from its results: a Query of GSI1 that reads all of the run's
 // result items (DynamoDB charges for the items' full size, about 0.5 read
 // units per 4 KB, e.g. some 125 units for a run of 1,000 results of 1 KB).
 func (s *Store) Run(ctx context.Context, runID string) (store.Run, error) {
+	run, err := s.plan(ctx, runID)
+	if err == nil {
+		err = s.count(ctx, &run)
+	}
+	if err != nil {
+		return store.Run{}, fmt.Errorf("dynamo: run %q: %w", runID, err)
+	}
+	return run, nil
+}
+
+// Plan returns one run with its planned count and targets, as Run does,
+// but without its counters and result times: it reads the run's partition
+// (its run and targets items) and none of its results. Migrate copies runs
+// with it.
+func (s *Store) Plan(ctx context.Context, runID string) (store.Run, error) {
+	run, err := s.plan(ctx, runID)
+	if err != nil {
+		return store.Run{}, fmt.Errorf("dynamo: plan of run %q: %w", runID, err)
+	}
+	return run, nil
+}
+
+func (s *Store) plan(ctx context.Context, runID string) (store.Run, error) {
 	in := &dynamodb.QueryInput{
 		TableName:                 aws.String(s.table),
 		KeyConditionExpression:    aws.String("#pk = :pk"),
@@ -36,7 +59,7 @@ func (s *Store) Run(ctx context.Context, runID string) (store.Run, error) {
 	}
 	items, err := query(ctx, s, in, 0, func(it item) (item, error) { return it, nil })
 	if err != nil {
-		return store.Run{}, fmt.Errorf("dynamo: run %q: %w", runID, err)
+		return store.Run{}, err
 	}
 	var summary, targets item
 	for _, it := range items {
@@ -48,7 +71,7 @@ func (s *Store) Run(ctx context.Context, runID string) (store.Run, error) {
 		}
 	}
 	if summary == nil {
-		return store.Run{}, fmt.Errorf("dynamo: run %q: %w", runID, store.ErrNotFound)
+		return store.Run{}, store.ErrNotFound
 	}
 	run, err := decodeRun(summary)
 	if err == nil && targets != nil {
@@ -59,13 +82,24 @@ func (s *Store) Run(ctx context.Context, runID string) (store.Run, error) {
 			run.Targets = nil
 		}
 	}
-	if err == nil {
-		err = s.count(ctx, &run)
-	}
 	if err != nil {
-		return store.Run{}, fmt.Errorf("dynamo: run %q: %w", runID, err)
+		return store.Run{}, err
 	}
 	return run, nil
+}
+
+// Plans returns every run, oldest scheduled first, with its planned count
+// but without its counters, result times or targets: one Query of GSI1
+// that reads run items only (Runs also reads every run's results). Migrate
+// lists the runs to copy with it.
+func (s *Store) Plans(ctx context.Context) ([]store.Run, error) {
+	in := gsi1(gsiRuns)
+	in.TableName = aws.String(s.table)
+	runs, err := query(ctx, s, in, 0, decodeRun)
+	if err != nil {
+		return nil, fmt.Errorf("dynamo: plans: %w", err)
+	}
+	return runs, nil
 }
 
 // Runs returns up to limit runs, newest scheduled first (all when limit <=

@@ -35,8 +35,11 @@ type Backend struct {
 	// backend made before it had one); only status reads it.
 	Ticks queue.Queue
 	// AWS is the stage's AWS configuration (nil locally), for what only
-	// status reads: CloudWatch.
+	// status reads (CloudWatch) and migrate (DynamoDB).
 	AWS *aws.Config
+	// Table is the stage's DynamoDB table, the stack output TableName
+	// (empty locally), for migrate.
+	Table string
 	// PlannerFailures opens the stage's planner failures queue (the
 	// planner's on-failure destination; nil locally).
 	PlannerFailures func(context.Context) (queue.Queue, error)

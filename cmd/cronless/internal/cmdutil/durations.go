@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -29,4 +30,32 @@ func ParseDays(s string) (time.Duration, error) {
 		return 0, fmt.Errorf("duration %q", s)
 	}
 	return d + more, nil
+}
+
+// WhenUsage says which times a time flag (--since, --until) accepts.
+const WhenUsage = "an RFC 3339 time (2026-11-27T09:00:00Z), a date (2026-11-27, midnight UTC), or a duration ago (90m, 24h, 7d, 1d12h)"
+
+// ParseWhen reads the value of a time flag (--since, --until): an RFC 3339
+// time, a date (midnight UTC), or a duration meaning that long before now,
+// in Go's syntax plus whole days ("7d", "1d12h"). Empty is the zero time.
+// A bad value is a usage error that says what is accepted.
+func ParseWhen(flag, v string, now time.Time) (time.Time, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return time.Time{}, nil
+	}
+	bad := func() (time.Time, error) {
+		return time.Time{}, Usagef("--%s %q: use %s", flag, v, WhenUsage)
+	}
+	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+		return t.UTC(), nil
+	}
+	if t, err := time.Parse(time.DateOnly, v); err == nil {
+		return t, nil
+	}
+	d, err := ParseDays(v)
+	if err != nil {
+		return bad()
+	}
+	return now.Add(-d).UTC(), nil
 }

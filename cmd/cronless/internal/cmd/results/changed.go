@@ -17,7 +17,7 @@ var changed = query{
 	long: `Results whose content hash differs from the target's previous ok result, scheduled at
 or after --since (default 24h ago), newest first.
 
---since takes ` + whenUsage + `.`,
+--since takes ` + cmdutil.WhenUsage + `.`,
 	example: `  cronless results changed
   cronless results changed --since 7d -o json`,
 	args: cobra.NoArgs,
@@ -25,7 +25,7 @@ or after --since (default 24h ago), newest first.
 		cmd.Flags().StringVar(&opts.Since, "since", "24h", "only results scheduled at or after this time")
 	},
 	check: func(opts *ResultsOptions) (err error) {
-		opts.from, err = parseWhen("since", opts.Since, opts.Now())
+		opts.from, err = cmdutil.ParseWhen("since", opts.Since, opts.Now())
 		return err
 	},
 	ask: func(opts *ResultsOptions, o *cmdutil.Backend) ([]job.Result, string, error) {

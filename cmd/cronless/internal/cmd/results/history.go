@@ -15,7 +15,7 @@ var history = query{
 	short: "A target's results, newest first",
 	long: `A target's results scheduled in [--since, --until), newest first, at most --limit of them.
 
---since and --until take ` + whenUsage + `.`,
+--since and --until take ` + cmdutil.WhenUsage + `.`,
 	example: `  cronless results history example --since 24h
   cronless results history example --since 2026-11-01 --until 2026-11-08 --limit 0 -o csv`,
 	args: cobra.ExactArgs(1),
@@ -38,10 +38,10 @@ var history = query{
 
 func checkHistory(opts *ResultsOptions) (err error) {
 	now := opts.Now()
-	if opts.from, err = parseWhen("since", opts.Since, now); err != nil {
+	if opts.from, err = cmdutil.ParseWhen("since", opts.Since, now); err != nil {
 		return err
 	}
-	if opts.to, err = parseWhen("until", opts.Until, now); err != nil {
+	if opts.to, err = cmdutil.ParseWhen("until", opts.Until, now); err != nil {
 		return err
 	}
 	if !opts.from.IsZero() && !opts.to.IsZero() && !opts.from.Before(opts.to) {

@@ -2,7 +2,6 @@ package results
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -10,9 +9,6 @@ import (
 	"github.com/cronless/cronless/cmd/cronless/internal/cmdutil"
 	"github.com/cronless/cronless/shared/job"
 )
-
-// whenUsage says which times --since and --until accept.
-const whenUsage = "an RFC 3339 time (2026-11-27T09:00:00Z), a date (2026-11-27, midnight UTC), or a duration ago (90m, 24h, 7d, 1d12h)"
 
 // NewCmdResults is the results command group.
 func NewCmdResults(f *cmdutil.Factory) *cobra.Command {
@@ -26,7 +22,7 @@ Tables are for a person: extracted fields flat in one column, times in UTC. JSON
 lines print each result whole; CSV gives every extracted field its own column
 (fields.<name>). Without --output, a terminal gets a table and a pipe JSON lines.
 
---since and --until take ` + whenUsage + `.`,
+--since and --until take ` + cmdutil.WhenUsage + `.`,
 		Args: cobra.ArbitraryArgs,
 		RunE: cmdutil.GroupRunE,
 	}
@@ -123,29 +119,4 @@ func between(from, to time.Time) string {
 		return " scheduled before " + cmdutil.TableTime(to)
 	}
 	return fmt.Sprintf(" scheduled from %s to %s", cmdutil.TableTime(from), cmdutil.TableTime(to))
-}
-
-// parseWhen reads the value of a time flag (--since, --until): an RFC 3339
-// time, a date (midnight UTC), or a duration meaning that long before now,
-// in Go's syntax plus whole days ("7d", "1d12h"). Empty is the zero time.
-// A bad value is a usage error that says what is accepted.
-func parseWhen(flag, v string, now time.Time) (time.Time, error) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return time.Time{}, nil
-	}
-	bad := func() (time.Time, error) {
-		return time.Time{}, cmdutil.Usagef("--%s %q: use %s", flag, v, whenUsage)
-	}
-	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
-		return t.UTC(), nil
-	}
-	if t, err := time.Parse(time.DateOnly, v); err == nil {
-		return t, nil
-	}
-	d, err := cmdutil.ParseDays(v)
-	if err != nil {
-		return bad()
-	}
-	return now.Add(-d).UTC(), nil
 }
