@@ -116,6 +116,15 @@ func (d countingDynamo) BatchWriteItem(ctx context.Context, in *dynamodb.BatchWr
 	return d.API.BatchWriteItem(ctx, in, o...)
 }
 
+func (d countingDynamo) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
+	n := 0
+	for _, ka := range in.RequestItems {
+		n += len(ka.Keys)
+	}
+	d.c.add("BatchGetItem", n)
+	return d.API.BatchGetItem(ctx, in, o...)
+}
+
 // AWS is the AWS-side section of the report.
 type AWS struct {
 	Targets       int
