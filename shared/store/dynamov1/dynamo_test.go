@@ -30,6 +30,12 @@ func newTable(t *testing.T, client TableAPI) string {
 	return name
 }
 
+// newStore returns a Store of a new table.
+func newStore(t *testing.T, client *dynamodb.Client, opts ...Option) *Store {
+	t.Helper()
+	return New(client, newTable(t, client), opts...)
+}
+
 // rawItem reads one item as stored.
 func rawItem(t *testing.T, client API, table string, k item) item {
 	t.Helper()
