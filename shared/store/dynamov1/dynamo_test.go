@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/cronless/cronless/shared/job"
 	"github.com/cronless/cronless/shared/standin"
 )
 
@@ -52,3 +53,21 @@ func rawItem(t *testing.T, client API, table string, k item) item {
 var base = time.Date(2025, 3, 1, 10, 0, 0, 123456789, time.UTC)
 
 func tick(i int) time.Time { return base.Add(time.Duration(i) * time.Hour) }
+
+func okResult(target string, i int, hash string) job.Result {
+	return job.Result{
+		V: job.Version, RunID: job.RunID("hourly", tick(i)), Schedule: "hourly", TargetID: target,
+		URL: "https://example.com/" + target, ScheduledAt: tick(i), Status: job.StatusOK, HTTPStatus: 200,
+		Fields: map[string]any{"title": hash}, ContentHash: hash, FetchedAt: tick(i).Add(time.Second),
+		DurationMS: 100, Attempt: 1,
+	}
+}
+
+func failedResult(target string, i int) job.Result {
+	return job.Result{
+		V: job.Version, RunID: job.RunID("hourly", tick(i)), Schedule: "hourly", TargetID: target,
+		URL: "https://example.com/" + target, ScheduledAt: tick(i), Status: job.StatusFailed, HTTPStatus: 500,
+		FetchedAt: tick(i).Add(time.Second), DurationMS: 100, Attempt: 3,
+		Error: &job.Error{Kind: "http_5xx", Message: "500 Internal Server Error"},
+	}
+}
