@@ -45,8 +45,9 @@ type Source interface {
 	// Latest with an empty target ID lists the latest result of every
 	// target, ordered by target ID.
 	Latest(ctx context.Context, targetID string) ([]job.Result, error)
-	// History lists a target's results scheduled in [since, until).
-	History(ctx context.Context, targetID string, since, until time.Time, limit int) ([]job.Result, error)
+	// HistoryStored lists a target's results scheduled in [since, until),
+	// with the times they were stored.
+	HistoryStored(ctx context.Context, targetID string, since, until time.Time) ([]store.StoredResult, error)
 }
 
 // Dest is what a migration writes to the v2 table; *dynamo.Store is one.
@@ -54,7 +55,7 @@ type Source interface {
 // whole history, and must keep a run's planned count and targets when it
 // is given the run.
 type Dest interface {
-	Import(ctx context.Context, runs []store.Run, results []job.Result) error
+	ImportStored(ctx context.Context, runs []store.Run, results []store.StoredResult) error
 }
 
 // Defaults of Options.
@@ -293,7 +294,7 @@ func (m *migration) copyRuns(ctx context.Context, plans []store.Run) error {
 				runs[i] = p
 			}
 			if !m.opts.DryRun {
-				if err := m.to.Import(gctx, runs, nil); err != nil {
+				if err := m.to.ImportStored(gctx, runs, nil); err != nil {
 					return fmt.Errorf("copy runs %s to %s: %w", runs[0].ID, runs[len(runs)-1].ID, err)
 				}
 			}
@@ -394,16 +395,16 @@ func (m *migration) copyTargets(ctx context.Context) error {
 // copyBatch copies the results of a batch's targets, each target's whole
 // history in one Import call, and returns how many it copied.
 func (m *migration) copyBatch(ctx context.Context, latest []job.Result) (int, error) {
-	var pending []job.Result
+	var pending []store.StoredResult
 	copied := 0
 	flush := func() error {
 		if len(pending) == 0 {
 			return nil
 		}
 		if !m.opts.DryRun {
-			if err := m.to.Import(ctx, m.runsOf(pending), pending); err != nil {
+			if err := m.to.ImportStored(ctx, m.runsOf(pending), pending); err != nil {
 				return fmt.Errorf("copy the results of targets %s to %s: %w",
-					pending[0].TargetID, pending[len(pending)-1].TargetID, err)
+					pending[0].Result.TargetID, pending[len(pending)-1].Result.TargetID, err)
 			}
 		}
 		copied += len(pending)
@@ -430,13 +431,20 @@ func (m *migration) copyBatch(ctx context.Context, latest []job.Result) (int, er
 
 // history is what is copied of a target: its results scheduled at or after
 // Since, and its latest result.
-func (m *migration) history(ctx context.Context, latest job.Result) ([]job.Result, error) {
-	rs, err := m.from.History(ctx, latest.TargetID, m.opts.Since, time.Time{}, 0)
+func (m *migration) history(ctx context.Context, latest job.Result) ([]store.StoredResult, error) {
+	rs, err := m.from.HistoryStored(ctx, latest.TargetID, m.opts.Since, time.Time{})
+	if err == nil && !slices.ContainsFunc(rs, func(r store.StoredResult) bool { return r.Result.RunID == latest.RunID }) {
+		// Older than Since: read it with its stored time.
+		var l []store.StoredResult
+		l, err = m.from.HistoryStored(ctx, latest.TargetID, latest.ScheduledAt, latest.ScheduledAt.Add(time.Nanosecond))
+		for _, r := range l {
+			if r.Result.RunID == latest.RunID {
+				rs = append(rs, r)
+			}
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read the results of target %s: %w", latest.TargetID, err)
-	}
-	if !slices.ContainsFunc(rs, func(r job.Result) bool { return r.RunID == latest.RunID }) {
-		rs = append(rs, latest)
 	}
 	return rs, nil
 }
@@ -445,10 +453,11 @@ func (m *migration) history(ctx context.Context, latest job.Result) ([]job.Resul
 // planned counts, without their targets (copyRuns copied those). A run
 // that v1 has no item of is left out: Import creates it as PutResult
 // would.
-func (m *migration) runsOf(results []job.Result) []store.Run {
+func (m *migration) runsOf(results []store.StoredResult) []store.Run {
 	seen := map[string]bool{}
 	var runs []store.Run
-	for _, r := range results {
+	for _, sr := range results {
+		r := sr.Result
 		if seen[r.RunID] {
 			continue
 		}

@@ -19,6 +19,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -67,6 +68,10 @@ type Server struct {
 	cmd      *exec.Cmd
 	exited   chan struct{}
 	log      *os.File
+	// died is set when the process exited without Stop: the test then
+	// fails with the server's log, rather than with "connection refused".
+	died     atomic.Pointer[string]
+	stopping atomic.Bool
 }
 
 // Fauxqs starts an SQS stand-in for the test and stops it when the test
@@ -138,7 +143,25 @@ func (s *Server) start(t testing.TB, env func(port int) []string, args func(port
 	if err := s.launch(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(s.Stop)
+	t.Cleanup(func() {
+		if why := s.died.Load(); why != nil {
+			t.Errorf("%s on port %d exited during the test (%s); its log:\n%s", s.Name, s.Port, *why, s.logTail())
+		}
+		s.Stop()
+	})
+}
+
+// logTail is the end of the server's log.
+func (s *Server) logTail() string {
+	b, err := os.ReadFile(filepath.Join(s.dir, s.Name+".log"))
+	if err != nil {
+		return err.Error()
+	}
+	const most = 4096
+	if len(b) > most {
+		b = b[len(b)-most:]
+	}
+	return string(b)
 }
 
 // launch starts the process and waits until it accepts connections.
@@ -158,7 +181,18 @@ func (s *Server) launch() error {
 	}
 	exited := make(chan struct{})
 	s.cmd, s.log, s.exited = cmd, logf, exited
-	go func() { _ = cmd.Wait(); close(exited) }()
+	stopping := &s.stopping
+	go func() {
+		err := cmd.Wait()
+		if !stopping.Load() {
+			why := fmt.Sprint(cmd.ProcessState)
+			if err != nil {
+				why = err.Error()
+			}
+			s.died.Store(&why)
+		}
+		close(exited)
+	}()
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
@@ -184,6 +218,7 @@ func (s *Server) Stop() {
 	if s.cmd == nil || s.cmd.Process == nil {
 		return
 	}
+	s.stopping.Store(true)
 	_ = s.cmd.Process.Kill()
 	select {
 	case <-s.exited:
@@ -199,6 +234,7 @@ func (s *Server) Stop() {
 func (s *Server) Restart(t testing.TB) {
 	t.Helper()
 	s.Stop()
+	s.stopping.Store(false)
 	if err := s.launch(); err != nil {
 		t.Fatal(err)
 	}

@@ -106,6 +106,14 @@ type Validators struct {
 	RulesHash    string
 }
 
+// StoredResult is a result with the time a store stored it: what a
+// migration copies from one table to another, so that run times and
+// expiry stay as they were.
+type StoredResult struct {
+	Result   job.Result
+	StoredAt time.Time
+}
+
 // Attempt is one failed, retryable attempt at a job (the wire contract
 // job.Attempt), stored so a dead-lettered message can be explained.
 type Attempt = job.Attempt

@@ -122,13 +122,25 @@ func (s *Store) backoff(n int) time.Duration {
 // (the first wins). Run counters need nothing: they are derived from the
 // results.
 func (s *Store) Import(ctx context.Context, runs []store.Run, results []job.Result) error {
+	stored := make([]store.StoredResult, len(results))
+	for i, r := range results {
+		stored[i].Result = r
+	}
+	return s.ImportStored(ctx, runs, stored)
+}
+
+// ImportStored is Import of results with the times they were stored (a
+// zero time: now): each item keeps its stored time, so its run's result
+// times stay as they were, and expires its retention after it. A result
+// whose fields others name lives as long as the last of them.
+func (s *Store) ImportStored(ctx context.Context, runs []store.Run, results []store.StoredResult) error {
 	if err := s.importItems(ctx, runs, results); err != nil {
 		return fmt.Errorf("dynamo: import %d runs, %d results: %w", len(runs), len(results), err)
 	}
 	return nil
 }
 
-func (s *Store) importItems(ctx context.Context, runs []store.Run, results []job.Result) error {
+func (s *Store) importItems(ctx context.Context, runs []store.Run, results []store.StoredResult) error {
 	now := s.now()
 	var items []item
 	runItems := map[string]item{}
@@ -164,8 +176,9 @@ func (s *Store) importItems(ctx context.Context, runs []store.Run, results []job
 	}
 
 	seen := map[[2]string]bool{}
-	byTarget := map[string][]job.Result{}
-	for _, r := range results {
+	byTarget := map[string][]store.StoredResult{}
+	for _, sr := range results {
+		r := sr.Result
 		if err := r.Validate(); err != nil {
 			return fmt.Errorf("result %s/%s: %w", r.TargetID, r.RunID, err)
 		}
@@ -174,7 +187,10 @@ func (s *Store) importItems(ctx context.Context, runs []store.Run, results []job
 			continue
 		}
 		seen[k] = true
-		byTarget[r.TargetID] = append(byTarget[r.TargetID], r)
+		if sr.StoredAt.IsZero() {
+			sr.StoredAt = now
+		}
+		byTarget[r.TargetID] = append(byTarget[r.TargetID], sr)
 		if it, ok := runItems[r.RunID]; !ok {
 			runItems[r.RunID] = runItem(store.Run{ID: r.RunID, Schedule: r.Schedule, ScheduledAt: r.ScheduledAt}, now, false)
 			runOrder = append(runOrder, r.RunID)
@@ -192,9 +208,8 @@ func (s *Store) importItems(ctx context.Context, runs []store.Run, results []job
 		targets = append(targets, t)
 	}
 	slices.Sort(targets)
-	expires := s.expiresAt(now)
 	for _, t := range targets {
-		more, err := historyItems(byTarget[t], now, expires)
+		more, err := historyItems(byTarget[t], s.expiresAt)
 		if err != nil {
 			return err
 		}
@@ -204,20 +219,25 @@ func (s *Store) importItems(ctx context.Context, runs []store.Run, results []job
 }
 
 // historyItems are the items of one target's results rs, as PutResult would
-// have written them had they arrived in time order, and its target item.
-func historyItems(rs []job.Result, now time.Time, expires int64) ([]item, error) {
-	slices.SortFunc(rs, func(a, b job.Result) int {
-		return cmp.Or(a.ScheduledAt.Compare(b.ScheduledAt), strings.Compare(a.RunID, b.RunID))
+// have written them had they arrived in time order at their stored times
+// (expiring at expiresAt of it), and its target item.
+func historyItems(rs []store.StoredResult, expiresAt func(time.Time) int64) ([]item, error) {
+	slices.SortFunc(rs, func(a, b store.StoredResult) int {
+		return cmp.Or(a.Result.ScheduledAt.Compare(b.Result.ScheduledAt), strings.Compare(a.Result.RunID, b.Result.RunID))
 	})
 	items := make([]item, 0, len(rs)+1)
 	var (
-		prev   *job.Result // the previous ok result
-		prevSK string
-		holder fieldsLink // where prev's fields are ("" holder: nowhere)
+		prev    *job.Result // the previous ok result
+		prevSK  string
+		holder  fieldsLink           // where prev's fields are ("" holder: nowhere)
+		holders = map[string]item{}  // the items that hold fields, by SK
+		lasts   = map[string]int64{} // by holder SK: the last expiry of it and the results naming it (-1: never)
+		naming  []item               // the items that name a holder
 	)
 	for i := range rs {
-		r := &rs[i]
+		r := &rs[i].Result
 		sk := resultSK(r.ScheduledAt, r.RunID)
+		expires := expiresAt(rs[i].StoredAt)
 		changed, prevKey := false, ""
 		var l fieldsLink
 		if r.Status == job.StatusOK {
@@ -238,22 +258,57 @@ func historyItems(rs []job.Result, now time.Time, expires int64) ([]item, error)
 				prevKey = prevSK
 			}
 			prev, prevSK = r, sk
-			switch {
-			case l.holder != "":
-				holder = l
-			case r.Fields != nil:
-				holder = fieldsLink{holder: sk, expires: expires}
-			default:
-				holder = fieldsLink{}
-			}
 		}
-		it, err := resultItem(*r, changed, prevKey, l, now, expires)
+		it, err := resultItem(*r, changed, prevKey, l, rs[i].StoredAt, expires)
 		if err != nil {
 			return nil, fmt.Errorf("result %s/%s: %w", r.TargetID, r.RunID, err)
 		}
 		items = append(items, it)
+		if r.Status != job.StatusOK {
+			continue
+		}
+		switch {
+		case l.holder != "":
+			naming = append(naming, it)
+			lasts[l.holder] = later(lasts[l.holder], expires)
+		case r.Fields != nil:
+			holder = fieldsLink{holder: sk, expires: expires}
+			holders[sk] = it
+			lasts[sk] = later(-2, expires)
+		default:
+			holder = fieldsLink{}
+		}
 	}
-	t := key(targetsPK(rs[0].TargetID), targetPK(rs[0].TargetID))
-	t.setS(attrTargetID, rs[0].TargetID)
+	// A holder lives as long as the last result that names it.
+	for sk, h := range holders {
+		switch last := lasts[sk]; {
+		case last < 0:
+			delete(h, AttrExpiresAt)
+		case last > 0:
+			h.setN(AttrExpiresAt, last)
+		}
+	}
+	for _, it := range naming {
+		delete(it, attrFieldsTTL)
+		if last := lasts[it.str(attrFieldsIn)]; last > 0 {
+			it.setN(attrFieldsTTL, last)
+		}
+	}
+	t := key(targetsPK(rs[0].Result.TargetID), targetPK(rs[0].Result.TargetID))
+	t.setS(attrTargetID, rs[0].Result.TargetID)
 	return append(items, t), nil
+}
+
+// later is the later of two expiries, where -1 is never (and an expiry of 0
+// is never too) and -2 none yet.
+func later(a, b int64) int64 {
+	if b == 0 {
+		b = -1
+	}
+	switch {
+	case a == -1 || b == -1:
+		return -1
+	default:
+		return max(a, b)
+	}
 }

@@ -238,6 +238,43 @@ func (s *Store) queryResults(ctx context.Context, in *dynamodb.QueryInput) ([]jo
 // first, at most limit of them, by a strongly consistent Query of LSI1. A
 // zero since or until leaves that end open; limit <= 0 means no limit.
 func (s *Store) History(ctx context.Context, targetID string, since, until time.Time, limit int) ([]job.Result, error) {
+	in := s.historyInput(targetID, since, until, limit)
+	if in == nil {
+		return []job.Result{}, nil
+	}
+	rs, err := query(ctx, s, in, limit, decodeResult)
+	if err != nil {
+		return nil, fmt.Errorf("dynamo: history of %q: %w", targetID, err)
+	}
+	return rs, nil
+}
+
+// HistoryStored is History, without a limit, with the times the results
+// were stored: what a migration copies.
+func (s *Store) HistoryStored(ctx context.Context, targetID string, since, until time.Time) ([]store.StoredResult, error) {
+	in := s.historyInput(targetID, since, until, 0)
+	if in == nil {
+		return []store.StoredResult{}, nil
+	}
+	rs, err := query(ctx, s, in, 0, func(it item) (store.StoredResult, error) {
+		r, err := decodeResult(it)
+		if err != nil {
+			return store.StoredResult{}, err
+		}
+		at, err := it.time(attrStoredAt)
+		if err != nil {
+			return store.StoredResult{}, fmt.Errorf("stored result %s: %w", it.keyString(), err)
+		}
+		return store.StoredResult{Result: r, StoredAt: at}, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("dynamo: history of %q: %w", targetID, err)
+	}
+	return rs, nil
+}
+
+// historyInput is the Query of History (nil: the range is empty).
+func (s *Store) historyInput(targetID string, since, until time.Time, limit int) *dynamodb.QueryInput {
 	in := &dynamodb.QueryInput{
 		TableName:                aws.String(s.table),
 		IndexName:                aws.String(IndexLSI1),
@@ -259,17 +296,13 @@ func (s *Store) History(ctx context.Context, targetID string, since, until time.
 		in.KeyConditionExpression = aws.String("#pk = :pk AND #lsk BETWEEN :lo AND :hi")
 		in.ExpressionAttributeValues[":hi"] = avS(prefixAt + timeString(until))
 		if !since.IsZero() && !since.Before(until) {
-			return []job.Result{}, nil
+			return nil
 		}
 	}
 	if limit > 0 {
 		in.Limit = aws.Int32(int32(min(limit, 1000)))
 	}
-	rs, err := query(ctx, s, in, limit, decodeResult)
-	if err != nil {
-		return nil, fmt.Errorf("dynamo: history of %q: %w", targetID, err)
-	}
-	return rs, nil
+	return in
 }
 
 // Changed returns the results whose Changed flag is set and that were
