@@ -208,14 +208,48 @@ func (s *Store) importItems(ctx context.Context, runs []store.Run, results []sto
 		targets = append(targets, t)
 	}
 	slices.Sort(targets)
+	newest := map[string]item{} // by target: its newest ok result imported
 	for _, t := range targets {
 		more, err := historyItems(byTarget[t], s.expiresAt)
 		if err != nil {
 			return err
 		}
 		items = append(items, more...)
+		for _, it := range more {
+			if it.str(attrStatus) == string(job.StatusOK) {
+				newest[t] = it // more is in time order
+			}
+		}
 	}
-	return s.batchWrite(ctx, items)
+	if err := s.batchWrite(ctx, items); err != nil {
+		return err
+	}
+	for _, t := range targets {
+		if it, ok := newest[t]; ok {
+			if err := s.relinkNext(ctx, t, it); err != nil {
+				return fmt.Errorf("target %s: %w", t, err)
+			}
+		}
+	}
+	return nil
+}
+
+// relinkNext recomputes the Changed flag of the ok result after it (the
+// newest ok result an import wrote of target), if there is one: a result
+// stored before the import (a migration that ran after the stage's first
+// results in the new table) is compared with the imported history.
+func (s *Store) relinkNext(ctx context.Context, target string, it item) error {
+	self := it.str(AttrSK)
+	_, next, err := s.surroundings(ctx, target, self, self)
+	if err != nil {
+		return fmt.Errorf("read the result after the imported ones: %w", err)
+	}
+	if n := next.ok; n.found && n.prev < self {
+		if _, err := s.setChanged(ctx, target, n.sk, n.hash != it.hash(attrContentHash) && !n.nm, self); err != nil {
+			return fmt.Errorf("recompute the changed flag of the result after the imported ones: %w", err)
+		}
+	}
+	return nil
 }
 
 // historyItems are the items of one target's results rs, as PutResult would

@@ -365,6 +365,39 @@ func TestImport(t *testing.T) {
 	compareStores(t, imported, put)
 }
 
+// TestImportRelinksLaterResult: history imported behind a result stored
+// live before it (a migration after the stage's first tick on v2) sets that
+// result's Changed flag against the imported history.
+func TestImportRelinksLaterResult(t *testing.T) {
+	client := dynalite(t)
+	for _, tt := range []struct {
+		name, imported string
+		want           bool
+	}{
+		{"other content", "A", true},
+		{"the same content", "B", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newStore(t, client)
+			live := okResult("a", 5, "B")
+			if out, err := s.PutResult(t.Context(), live); err != nil || out.Changed {
+				t.Fatalf("live put: %+v, %v; want not changed (no history yet)", out, err)
+			}
+			history := []job.Result{okResult("a", 1, "A"), failedResult("a", 2), okResult("a", 3, tt.imported), failedResult("a", 4)}
+			if err := s.Import(t.Context(), nil, history); err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.Result(t.Context(), "a", live.RunID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Changed != tt.want {
+				t.Errorf("live result after the import: Changed = %v, want %v (against tick 3's %s)", got.Changed, tt.want, tt.imported)
+			}
+		})
+	}
+}
+
 // compareStores fails unless a and b hold the same runs and results.
 func compareStores(t *testing.T, a, b *Store) {
 	t.Helper()

@@ -69,9 +69,9 @@ planner's conditional requests keep working whatever --since cuts. With
 --since, the oldest copied result of a target that changed is not marked
 changed (what it changed from is not copied). Failed attempts are not copied:
 they expire with the results (90 days by default) and only explain
-dead-lettered messages. Copied results are stamped with the time of the
-migration (runs show it as when their results were stored) and expire
---retention-days after it: set it to the stage's retentionDays.
+dead-lettered messages. Copied results keep the time v1 stored them (runs
+show the same result times) and expire --retention-days after it: set it to
+the stage's retentionDays.
 
 It works target by target in target ID order, --parallel batches of 25
 targets at once, and shows its progress on stderr. It is resumable: a
@@ -106,7 +106,7 @@ The v1 table is left as it is: delete it yourself once you no longer need it.
 	fl.StringVar(&opts.Checkpoint, "checkpoint", "", "the checkpoint file (default: <user cache dir>/cronless/migrate-<stage>.json)")
 	fl.BoolVar(&opts.Restart, "restart", false, "ignore the checkpoint and copy everything again")
 	fl.BoolVar(&opts.DryRun, "dry-run", false, "read and count what would be copied; write nothing")
-	fl.IntVar(&opts.RetentionDays, "retention-days", 90, "copied results expire this many days after the migration (the stage's retentionDays; 0: never)")
+	fl.IntVar(&opts.RetentionDays, "retention-days", 90, "copied results expire this many days after v1 stored them (the stage's retentionDays; 0: never)")
 	return cmd
 }
 
