@@ -107,6 +107,9 @@ func TestCostSeedScenario(t *testing.T) {
 
 	within1Cent(t, "total", rep.Bill.Total, total)                             // ≈ 1.57
 	within1Cent(t, "with the free tier", rep.Bill.TotalWithFreeTier, withFree) // ≈ 0.38
+	if rep.Bill.TotalWithFreeTier >= 1 {
+		t.Errorf("the seed scenario costs %.2f USD a month with the free tier, want under 1 (issue 15)", rep.Bill.TotalWithFreeTier)
+	}
 	if got := rep.Input.Schedules[0]; got.Ticks != 43200 || got.ColdTicks != 0 {
 		t.Errorf("schedule %+v: want 43,200 ticks, none after an idle gap", got)
 	}
