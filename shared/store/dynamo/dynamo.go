@@ -2,7 +2,7 @@
 // (store.Store), over aws-sdk-go-v2, with the CLI's queries History, Changed
 // and Failed; storetest holds it to the same contract as localstore.
 //
-// This is the table's schema v2 (docs/aws.md, "Table (schema v2)": a
+// This is the table's schema v2 (docs/aws.md, "Table": a
 // result costs about a third of v1's write units, and no partition key
 // takes every result of a run). Package dynamov1 reads tables of the
 // schema before it, for `cronless migrate`.
@@ -199,10 +199,9 @@ func targetsKey(runID string) item { return key(runPK(runID), skTargets) }
 // targets or whose compressed list is over maxTargetsBytes (the run then
 // reads without targets).
 //
-// The list is not an attribute of the run item: every result updates its
-// run item, and an update costs write units for the item's whole size, and
-// the run item is in GSI1, where Runs reads it (a Query costs read units
-// for whole items, whatever its projection). The targets item is outside
+// The list is not an attribute of the run item: the run item is in GSI1,
+// where Runs and the planner read it (an index entry of its size, and a
+// Query costs read units for whole entries). The targets item is outside
 // every index and only Run reads it. It is written with UpdateItem (an
 // upsert), the one write the planner's role allows.
 func (s *Store) putTargets(ctx context.Context, run store.Run) error {

@@ -13,7 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
-// The table's key, index and TTL names (docs/aws.md, "Table (schema v2)").
+// The table's key, index and TTL names (docs/aws.md, "Table").
 // serverless.yml declares the same table; its test compares against these.
 const (
 	// AttrPK and AttrSK are the table's partition and sort key (both S).
@@ -57,7 +57,7 @@ const (
 // Data attributes of the items. The names are short because every byte of
 // an item, names included, is paid for in write units and storage, once per
 // result: 10,000 targets crawled hourly and kept 90 days are 21.6 million
-// items (docs/aws.md, "Table (schema v2)", has the long names).
+// items (docs/aws.md, "Table", has the long names).
 const (
 	attrTargetID    = "tid" // target ID (target items; attempts)
 	attrRunID       = "rid" // run ID (run and attempt items)
