@@ -2,13 +2,13 @@ package dynamo
 
 import (
 	"context"
-	"strconv"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/cronless/cronless/shared/job"
+	"github.com/cronless/cronless/shared/store/dynamo/ddb"
 )
 
 // A target's results are its partition's items with SKs R#<scheduled_at>#<run>,
@@ -63,9 +63,9 @@ const neighbourProjection = "#sk, #st, #hash, #prev, #nm, #rh, #in, #ttl, #exp, 
 func decodeNeighbour(it item) neighbour {
 	_, holds := it[attrFields]
 	return neighbour{
-		found: true, sk: it.str(AttrSK), hash: it.hash(attrContentHash), prev: it.str(attrPrev),
-		nm: it.boolean(attrNotModified), rules: it.hash(attrRulesHash), fields: holds,
-		in: it.str(attrFieldsIn), inTTL: numOr0(it, attrFieldsTTL), exp: numOr0(it, AttrExpiresAt),
+		found: true, sk: it.Str(AttrSK), hash: it.Hash(attrContentHash), prev: it.Str(attrPrev),
+		nm: it.Boolean(attrNotModified), rules: it.Hash(attrRulesHash), fields: holds,
+		in: it.Str(attrFieldsIn), inTTL: it.NumOr0(attrFieldsTTL), exp: it.NumOr0(AttrExpiresAt),
 	}
 }
 
@@ -79,7 +79,7 @@ func (s *Store) precedingOK(ctx context.Context, targetID, self string) (around,
 		ProjectionExpression:     aws.String(neighbourProjection),
 		ExpressionAttributeNames: neighbourNames,
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": avS(targetPK(targetID)), ":lo": avS(prefixResult), ":k": avS(self),
+			":pk": ddb.S(targetPK(targetID)), ":lo": ddb.S(prefixResult), ":k": ddb.S(self),
 		},
 		ScanIndexForward: aws.Bool(false),
 		// Usually the nearest result is ok; a page of two (some 3 KB of
@@ -88,11 +88,11 @@ func (s *Store) precedingOK(ctx context.Context, targetID, self string) (around,
 	}
 	var a around
 	err := s.each(ctx, in, func(it item) (bool, error) {
-		if it.str(AttrSK) == self {
+		if it.Str(AttrSK) == self {
 			return true, nil
 		}
 		a.some = true
-		if it.str(attrStatus) != string(job.StatusOK) {
+		if it.Str(attrStatus) != string(job.StatusOK) {
 			return true, nil
 		}
 		a.ok = decodeNeighbour(it)
@@ -113,15 +113,15 @@ func (s *Store) surroundings(ctx context.Context, targetID, self, lo string) (be
 		ProjectionExpression:     aws.String(neighbourProjection),
 		ExpressionAttributeNames: neighbourNames,
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": avS(targetPK(targetID)), ":lo": avS(lo),
+			":pk": ddb.S(targetPK(targetID)), ":lo": ddb.S(lo),
 		},
 		ConsistentRead: aws.Bool(true),
 		// The previous result, this one and the next, usually.
 		Limit: aws.Int32(4),
 	}
 	err = s.each(ctx, in, func(it item) (bool, error) {
-		sk := it.str(AttrSK)
-		ok := it.str(attrStatus) == string(job.StatusOK)
+		sk := it.Str(AttrSK)
+		ok := it.Str(attrStatus) == string(job.StatusOK)
 		switch {
 		case sk < self:
 			before.some = true
@@ -138,13 +138,4 @@ func (s *Store) surroundings(ctx context.Context, targetID, self, lo string) (be
 		return true, nil
 	})
 	return before, after, err
-}
-
-// numOr0 is a number attribute, 0 when it is missing or not a number.
-func numOr0(it item, name string) int64 {
-	if v, ok := it[name].(*types.AttributeValueMemberN); ok {
-		n, _ := strconv.ParseInt(v.Value, 10, 64)
-		return n
-	}
-	return 0
 }

@@ -20,7 +20,6 @@ package dynamo
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -28,10 +27,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	smithytime "github.com/aws/smithy-go/time"
 
 	"github.com/cronless/cronless/shared/job"
 	"github.com/cronless/cronless/shared/store"
+	"github.com/cronless/cronless/shared/store/dynamo/ddb"
 )
 
 var _ store.Store = (*Store)(nil)
@@ -61,18 +60,12 @@ type Store struct {
 	table     string
 	retention time.Duration
 	now       func() time.Time
-	retry     retryPolicy
-	// sleep waits between BatchWriteItem attempts (tests record it).
-	sleep func(ctx context.Context, d time.Duration) error
+	// retry is how batch writes and reads retry the items DynamoDB left
+	// unprocessed (tests record its sleeps).
+	retry ddb.Retry
 	// runs are the IDs of runs this Store knows have their run item, so
 	// that a result reads its run item once per Store, not per result.
 	runs *knownRuns
-}
-
-// retryPolicy is how BatchWriteItem's unprocessed items are retried.
-type retryPolicy struct {
-	attempts  int           // calls per chunk, the first included
-	base, max time.Duration // the first backoff, and the cap
 }
 
 // Option configures a Store.
@@ -104,13 +97,13 @@ func WithClock(now func() time.Time) Option {
 func WithRetry(attempts int, base, maxDelay time.Duration) Option {
 	return func(s *Store) {
 		if attempts >= 1 {
-			s.retry.attempts = attempts
+			s.retry.Attempts = attempts
 		}
 		if base > 0 {
-			s.retry.base = base
+			s.retry.Base = base
 		}
 		if maxDelay > 0 {
-			s.retry.max = maxDelay
+			s.retry.Max = maxDelay
 		}
 	}
 }
@@ -122,14 +115,13 @@ func New(client API, table string, opts ...Option) *Store {
 		table:     table,
 		retention: DefaultRetention,
 		now:       time.Now,
-		retry:     retryPolicy{attempts: 8, base: 50 * time.Millisecond, max: 5 * time.Second},
-		sleep:     smithytime.SleepWithContext,
+		retry:     ddb.DefaultRetry(),
 		runs:      newKnownRuns(),
 	}
 	for _, o := range opts {
 		o(s)
 	}
-	s.retry.max = max(s.retry.max, s.retry.base)
+	s.retry.Max = max(s.retry.Max, s.retry.Base)
 	return s
 }
 
@@ -178,11 +170,11 @@ func (s *Store) putRun(ctx context.Context, run store.Run) (bool, error) {
 	u := runUpdate(run.ID, run.Schedule, run.ScheduledAt, createdAt)
 	u.set = append(u.set, "#pl = :pl")
 	u.names["#pl"] = attrPlanned
-	u.values[":pl"] = avN(int64(run.Planned))
+	u.values[":pl"] = ddb.N(int64(run.Planned))
 	in := u.input(s.table, runKey(run.ID))
 	in.ConditionExpression = aws.String("attribute_not_exists(#pl)")
 	if _, err := s.db.UpdateItem(ctx, in); err != nil {
-		if isConditionFailed(err) {
+		if ddb.IsConditionFailed(err) {
 			return false, nil
 		}
 		return false, err
@@ -190,13 +182,13 @@ func (s *Store) putRun(ctx context.Context, run store.Run) (bool, error) {
 	return true, nil
 }
 
-func runKey(runID string) item { return key(runPK(runID), skRun) }
+func runKey(runID string) item { return ddb.Key(runPK(runID), skRun) }
 
-func targetsKey(runID string) item { return key(runPK(runID), skTargets) }
+func targetsKey(runID string) item { return ddb.Key(runPK(runID), skTargets) }
 
 // putTargets stores a run's target IDs, compressed (encodeTargets), in the
 // run's targets item, unless it exists. It stores nothing for a run without
-// targets or whose compressed list is over maxTargetsBytes (the run then
+// targets or whose compressed list is over ddb.MaxIDsBytes (the run then
 // reads without targets).
 //
 // The list is not an attribute of the run item: the run item is in GSI1,
@@ -208,7 +200,7 @@ func (s *Store) putTargets(ctx context.Context, run store.Run) error {
 	if len(run.Targets) == 0 {
 		return nil
 	}
-	b, err := encodeTargets(run.Targets)
+	b, err := ddb.EncodeIDs(run.Targets)
 	if err != nil || b == nil {
 		return err
 	}
@@ -219,10 +211,10 @@ func (s *Store) putTargets(ctx context.Context, run store.Run) error {
 		ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
 		ExpressionAttributeNames: map[string]string{"#pk": AttrPK, "#rid": attrRunID, "#tg": attrTargets},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":rid": avS(run.ID), ":tg": &types.AttributeValueMemberB{Value: b},
+			":rid": ddb.S(run.ID), ":tg": &types.AttributeValueMemberB{Value: b},
 		},
 	})
-	if err != nil && !isConditionFailed(err) {
+	if err != nil && !ddb.IsConditionFailed(err) {
 		return err
 	}
 	return nil
@@ -264,14 +256,14 @@ func runUpdate(runID, schedule string, scheduledAt, createdAt time.Time) update 
 			"#gpk": AttrGSI1PK, "#gsk": AttrGSI1SK, "#rid": attrRunID, "#at": attrScheduledAt, "#cr": attrCreatedAt,
 		},
 		values: map[string]types.AttributeValue{
-			":gpk": avS(gsiRuns), ":gsk": avS(runsKey(scheduledAt, runID)), ":rid": avS(runID),
-			":at": avS(timeString(scheduledAt)), ":cr": avS(timeString(createdAt)),
+			":gpk": ddb.S(gsiRuns), ":gsk": ddb.S(runsKey(scheduledAt, runID)), ":rid": ddb.S(runID),
+			":at": ddb.S(ddb.TimeString(scheduledAt)), ":cr": ddb.S(ddb.TimeString(createdAt)),
 		},
 	}
 	if schedule != "" {
 		u.set = append(u.set, "#sch = if_not_exists(#sch, :sch)")
 		u.names["#sch"] = attrSchedule
-		u.values[":sch"] = avS(schedule)
+		u.values[":sch"] = ddb.S(schedule)
 	}
 	return u
 }
@@ -290,7 +282,7 @@ func (s *Store) RecordAttempt(ctx context.Context, a store.Attempt) error {
 		ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
 		ExpressionAttributeNames: map[string]string{"#pk": AttrPK},
 	})
-	if err != nil && !isConditionFailed(err) {
+	if err != nil && !ddb.IsConditionFailed(err) {
 		return fmt.Errorf("dynamo: record attempt %s/%s #%d: %w", a.TargetID, a.RunID, a.Attempt, err)
 	}
 	return nil
@@ -325,100 +317,24 @@ func (s *Store) ensureRun(ctx context.Context, r job.Result, now time.Time) erro
 
 // getItem reads one item, strongly consistent.
 func (s *Store) getItem(ctx context.Context, k item) (item, bool, error) {
-	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:      aws.String(s.table),
-		Key:            k,
-		ConsistentRead: aws.Bool(true),
-	})
-	if err != nil {
-		return nil, false, err
-	}
-	if len(out.Item) == 0 {
-		return nil, false, nil
-	}
-	return out.Item, true, nil
+	return ddb.GetConsistent(ctx, s.db, s.table, k)
 }
 
-// query runs a query page by page (each) and returns its items decoded by
-// decode, at most limit of them (all when limit <= 0): it reads no page
-// after the one that completes them. It returns an empty slice, not nil,
-// when there are none.
+// query runs a query and returns its items decoded, at most limit of them
+// (all when limit <= 0): ddb.Query on the Store's client.
 func query[T any](ctx context.Context, s *Store, in *dynamodb.QueryInput, limit int, decode func(item) (T, error)) ([]T, error) {
-	out := []T{}
-	err := s.each(ctx, in, func(it item) (bool, error) {
-		v, err := decode(it)
-		if err != nil {
-			return false, err
-		}
-		out = append(out, v)
-		return limit <= 0 || len(out) < limit, nil
-	})
-	return out, err
+	return ddb.Query(ctx, s.db, in, limit, decode)
 }
 
-// each runs a query page by page (the SDK's paginator) and calls fn with
-// every item until fn returns false or an error.
+// each calls fn with every item of a query until it returns false or an
+// error.
 func (s *Store) each(ctx context.Context, in *dynamodb.QueryInput, fn func(item) (bool, error)) error {
-	p := dynamodb.NewQueryPaginator(s.db, in)
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return err
-		}
-		for _, it := range page.Items {
-			more, err := fn(it)
-			if err != nil || !more {
-				return err
-			}
-		}
-	}
-	return nil
+	return ddb.Each(ctx, s.db, in, fn)
 }
 
-// batchGet reads items by key with BatchGetItem (100 keys a call, strongly
-// consistent), projected by projection (with names), retrying the keys
-// DynamoDB leaves unprocessed as batchWrite does. Keys must be distinct;
-// items that do not exist are left out.
+// batchGet reads items by key (ddb.BatchGet), strongly consistent.
 func (s *Store) batchGet(ctx context.Context, keys []item, projection string, names map[string]string) ([]item, error) {
-	var out []item
-	for start := 0; start < len(keys); start += 100 {
-		chunk := keys[start:min(start+100, len(keys))]
-		pending := make([]map[string]types.AttributeValue, len(chunk))
-		for i, k := range chunk {
-			pending[i] = k
-		}
-		for attempt := 1; len(pending) > 0; attempt++ {
-			ka := types.KeysAndAttributes{Keys: pending, ConsistentRead: aws.Bool(true)}
-			if projection != "" {
-				ka.ProjectionExpression, ka.ExpressionAttributeNames = aws.String(projection), names
-			}
-			res, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{
-				RequestItems: map[string]types.KeysAndAttributes{s.table: ka},
-			})
-			if err != nil {
-				return nil, err
-			}
-			for _, it := range res.Responses[s.table] {
-				out = append(out, it)
-			}
-			pending = res.UnprocessedKeys[s.table].Keys
-			if len(pending) == 0 {
-				break
-			}
-			if attempt >= s.retry.attempts {
-				return nil, fmt.Errorf("%w: %d keys after %d attempts", ErrUnprocessed, len(pending), attempt)
-			}
-			if err := s.sleep(ctx, s.backoff(attempt)); err != nil {
-				return nil, err
-			}
-		}
-	}
-	return out, nil
-}
-
-func isConditionFailed(err error) bool {
-	var c *types.ConditionalCheckFailedException
-	return errors.As(err, &c)
+	return ddb.BatchGet(ctx, s.db, s.table, s.retry, keys, projection, names)
 }
 
 // knownRuns is a bounded set of run IDs (the most recent maxKnownRuns

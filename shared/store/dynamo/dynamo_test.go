@@ -25,6 +25,7 @@ import (
 	"github.com/cronless/cronless/shared/job"
 	"github.com/cronless/cronless/shared/standin"
 	"github.com/cronless/cronless/shared/store"
+	"github.com/cronless/cronless/shared/store/dynamo/ddb"
 	"github.com/cronless/cronless/shared/store/localstore"
 	"github.com/cronless/cronless/shared/store/storetest"
 )
@@ -104,7 +105,7 @@ func rawItem(t *testing.T, client API, table string, k item) item {
 		t.Fatal(err)
 	}
 	if len(out.Item) == 0 {
-		t.Fatalf("no item %s", k.keyString())
+		t.Fatalf("no item %s", k.KeyString())
 	}
 	return out.Item
 }
@@ -171,11 +172,11 @@ func TestTTL(t *testing.T) {
 					}
 				}
 			}
-			check("result", key(targetPK("a"), resultSK(r.ScheduledAt, r.RunID)), tt.want)
-			check("attempt", key(targetPK("a"), attemptSK(r.RunID, "", 1)), tt.want)
-			check("target", key(targetsPK("a"), targetPK("a")), 0)
+			check("result", ddb.Key(targetPK("a"), resultSK(r.ScheduledAt, r.RunID)), tt.want)
+			check("attempt", ddb.Key(targetPK("a"), attemptSK(r.RunID, "", 1)), tt.want)
+			check("target", ddb.Key(targetsPK("a"), targetPK("a")), 0)
 			check("run", runKey(r.RunID), 0)
-			if got, err := rawItem(t, client, s.table, key(targetPK("a"), resultSK(r.ScheduledAt, r.RunID))).time(attrStoredAt); err != nil || !got.Equal(now) {
+			if got, err := rawItem(t, client, s.table, ddb.Key(targetPK("a"), resultSK(r.ScheduledAt, r.RunID))).Time(attrStoredAt); err != nil || !got.Equal(now) {
 				t.Errorf("stored_at = %v (%v), want %v (the clock's)", got, err, now)
 			}
 		})
@@ -200,23 +201,23 @@ func TestItemShapes(t *testing.T) {
 		want map[string]string // attribute -> value; "" = absent
 	}{
 		// FNV-1a of "shop" is 0xa847e0a9: shard 1 of 8.
-		{"result", key("T#shop", "R#"+at+"#"+r.RunID), map[string]string{
+		{"result", ddb.Key("T#shop", "R#"+at+"#"+r.RunID), map[string]string{
 			AttrGSI1PK: "RUN#" + r.RunID + "#1", AttrGSI1SK: "T#shop", attrTargetID: "", attrRunID: "", attrScheduledAt: "",
 		}},
-		{"target", key("TARGETS#1", "T#shop"), map[string]string{
+		{"target", ddb.Key("TARGETS#1", "T#shop"), map[string]string{
 			AttrGSI1PK: "", AttrGSI1SK: "", attrTargetID: "shop",
 		}},
-		{"run", key("RUN#"+r.RunID, "SUMMARY"), map[string]string{
+		{"run", ddb.Key("RUN#"+r.RunID, "SUMMARY"), map[string]string{
 			AttrGSI1PK: "RUNS", AttrGSI1SK: at + "#" + r.RunID,
 		}},
-		{"attempt", key("T#shop", "A#"+r.RunID+"#m-7#000002"), map[string]string{
+		{"attempt", ddb.Key("T#shop", "A#"+r.RunID+"#m-7#000002"), map[string]string{
 			AttrGSI1PK: "", AttrGSI1SK: "",
 		}},
 	}
 	for _, tt := range tests {
 		it := rawItem(t, client, s.table, tt.k)
 		for attr, want := range tt.want {
-			if got := it.str(attr); got != want {
+			if got := it.Str(attr); got != want {
 				t.Errorf("%s item %s = %q, want %q", tt.name, attr, got, want)
 			}
 		}
@@ -465,9 +466,9 @@ func sameResults(a, b []job.Result) bool {
 // "in <SK>" of the result that holds them, or "" for none.
 func storedFields(t *testing.T, it item) string {
 	t.Helper()
-	if in := it.str(attrFieldsIn); in != "" {
+	if in := it.Str(attrFieldsIn); in != "" {
 		if _, both := it[attrFields]; both {
-			t.Errorf("item %s has both fields and fields_in", it.keyString())
+			t.Errorf("item %s has both fields and fields_in", it.KeyString())
 		}
 		return "in " + in
 	}
@@ -477,7 +478,7 @@ func storedFields(t *testing.T, it item) string {
 	}
 	zr, err := gzip.NewReader(bytes.NewReader(v.Value))
 	if err != nil {
-		t.Fatalf("item %s: fields are not gzip: %v", it.keyString(), err)
+		t.Fatalf("item %s: fields are not gzip: %v", it.KeyString(), err)
 	}
 	text, err := io.ReadAll(zr)
 	if err != nil {
@@ -502,11 +503,11 @@ func TestNotModifiedItems(t *testing.T) {
 		}
 	}
 	firstSK := resultSK(first.ScheduledAt, first.RunID)
-	it := rawItem(t, client, s.table, key("T#shop", resultSK(nm.ScheduledAt, nm.RunID)))
-	if !it.boolean(attrNotModified) || it.str(attrETag) != `"v1"` || storedFields(t, it) != "in "+firstSK || it.boolean(attrChanged) {
-		t.Errorf("item %s = %v, want not_modified, the etag, fields in %s and not changed", it.keyString(), it, firstSK)
+	it := rawItem(t, client, s.table, ddb.Key("T#shop", resultSK(nm.ScheduledAt, nm.RunID)))
+	if !it.Boolean(attrNotModified) || it.Str(attrETag) != `"v1"` || storedFields(t, it) != "in "+firstSK || it.Boolean(attrChanged) {
+		t.Errorf("item %s = %v, want not_modified, the etag, fields in %s and not changed", it.KeyString(), it, firstSK)
 	}
-	if it := rawItem(t, client, s.table, key("T#shop", firstSK)); it[attrNotModified] != nil || it.str(attrLastMod) != "" ||
+	if it := rawItem(t, client, s.table, ddb.Key("T#shop", firstSK)); it[attrNotModified] != nil || it.Str(attrLastMod) != "" ||
 		storedFields(t, it) != `{"title":"h"}` {
 		t.Errorf("the 200's item = %v, want its fields and no not_modified or last_modified", it)
 	}
@@ -548,17 +549,17 @@ func TestRulesHashItems(t *testing.T) {
 				}
 			}
 			firstSK := resultSK(first.ScheduledAt, first.RunID)
-			if it := rawItem(t, client, s.table, key("T#shop", firstSK)); it.str(attrRulesHash) != tt.prevRules {
-				t.Errorf("first result's rules_hash = %q, want %q", it.str(attrRulesHash), tt.prevRules)
+			if it := rawItem(t, client, s.table, ddb.Key("T#shop", firstSK)); it.Str(attrRulesHash) != tt.prevRules {
+				t.Errorf("first result's rules_hash = %q, want %q", it.Str(attrRulesHash), tt.prevRules)
 			}
-			it := rawItem(t, client, s.table, key("T#shop", resultSK(nm.ScheduledAt, nm.RunID)))
+			it := rawItem(t, client, s.table, ddb.Key("T#shop", resultSK(nm.ScheduledAt, nm.RunID)))
 			want := ""
 			if tt.wantFields {
 				want = "in " + firstSK
 			}
-			if _, present := it[attrRulesHash]; present != (tt.wantRules != "") || it.str(attrRulesHash) != tt.wantRules ||
+			if _, present := it[attrRulesHash]; present != (tt.wantRules != "") || it.Str(attrRulesHash) != tt.wantRules ||
 				storedFields(t, it) != want {
-				t.Errorf("item %s = %v, want rules_hash %q and fields %q", it.keyString(), it, tt.wantRules, want)
+				t.Errorf("item %s = %v, want rules_hash %q and fields %q", it.KeyString(), it, tt.wantRules, want)
 			}
 			imported := newStore(t, client)
 			if err := imported.Import(t.Context(), nil, []job.Result{nm, first}); err != nil {
@@ -572,7 +573,7 @@ func TestRulesHashItems(t *testing.T) {
 // TestRunTargetsItem checks where and how a run's targets are stored: a
 // gzip'd list in an item of its own (RUN#<runID>, TARGETS) outside every
 // index and without expiry, none on the run item; a list that compresses
-// below maxTargetsBytes is kept however long, a larger one is not stored.
+// below ddb.MaxIDsBytes is kept however long, a larger one is not stored.
 func TestRunTargetsItem(t *testing.T) {
 	client := dynalite(t)
 	rng := rand.New(rand.NewPCG(3, 4))
@@ -636,7 +637,7 @@ func TestRunTargetsItem(t *testing.T) {
 			}
 			if !tt.stored {
 				if len(out.Item) != 0 {
-					t.Errorf("a targets item was stored for a list over %d bytes gzip'd", maxTargetsBytes)
+					t.Errorf("a targets item was stored for a list over %d bytes gzip'd", ddb.MaxIDsBytes)
 				}
 				return
 			}
@@ -647,8 +648,8 @@ func TestRunTargetsItem(t *testing.T) {
 				}
 			}
 			b, ok := it[attrTargets].(*types.AttributeValueMemberB)
-			if !ok || len(b.Value) > maxTargetsBytes {
-				t.Fatalf("targets item %s = %T, want binary of at most %d bytes", attrTargets, it[attrTargets], maxTargetsBytes)
+			if !ok || len(b.Value) > ddb.MaxIDsBytes {
+				t.Fatalf("targets item %s = %T, want binary of at most %d bytes", attrTargets, it[attrTargets], ddb.MaxIDsBytes)
 			}
 			zr, err := gzip.NewReader(bytes.NewReader(b.Value))
 			if err != nil {
@@ -671,7 +672,7 @@ func TestPutRunCompletesTargets(t *testing.T) {
 	var failTargets atomic.Bool
 	failTargets.Store(true)
 	f := &failAPI{API: client, fail: func(op string, in any) error {
-		if u, ok := in.(*dynamodb.UpdateItemInput); ok && item(u.Key).str(AttrSK) == skTargets && failTargets.Load() {
+		if u, ok := in.(*dynamodb.UpdateItemInput); ok && item(u.Key).Str(AttrSK) == skTargets && failTargets.Load() {
 			return &types.ProvisionedThroughputExceededException{Message: aws.String("throttled")}
 		}
 		return nil

@@ -25,6 +25,7 @@ import (
 	"github.com/cronless/cronless/shared/job"
 	"github.com/cronless/cronless/shared/standin"
 	"github.com/cronless/cronless/shared/store"
+	"github.com/cronless/cronless/shared/store/dynamo/ddb"
 )
 
 // failAPI injects faults into the calls of API, as DynamoDB under load
@@ -140,7 +141,7 @@ func recordSleeps(s *Store) *[]time.Duration {
 		mu     sync.Mutex
 		sleeps []time.Duration
 	)
-	s.sleep = func(ctx context.Context, d time.Duration) error {
+	s.retry.Sleep = func(ctx context.Context, d time.Duration) error {
 		mu.Lock()
 		defer mu.Unlock()
 		sleeps = append(sleeps, d)
@@ -218,13 +219,13 @@ func TestBatchWriteGivesUp(t *testing.T) {
 	for _, k := range be.Unwritten {
 		unwritten[k] = true
 	}
-	for _, k := range []item{runKey(runs[0].ID), runKey(runs[2].ID), key(targetPK("t00"), resultSK(runs[0].ScheduledAt, runs[0].ID)), key(targetsPK("t19"), targetPK("t19"))} {
+	for _, k := range []item{runKey(runs[0].ID), runKey(runs[2].ID), ddb.Key(targetPK("t00"), resultSK(runs[0].ScheduledAt, runs[0].ID)), ddb.Key(targetsPK("t19"), targetPK("t19"))} {
 		_, found, err := s.getItem(t.Context(), k)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if found == unwritten[k.keyString()] {
-			t.Errorf("item %s: stored %v, named unwritten %v", k.keyString(), found, unwritten[k.keyString()])
+		if found == unwritten[k.KeyString()] {
+			t.Errorf("item %s: stored %v, named unwritten %v", k.KeyString(), found, unwritten[k.KeyString()])
 		}
 	}
 }
@@ -234,7 +235,7 @@ func TestBatchWriteCanceled(t *testing.T) {
 	api := &failAPI{API: client, unprocessed: 1000, keep: 0}
 	s := New(api, newTable(t, client))
 	ctx, cancel := context.WithCancel(t.Context())
-	s.sleep = func(ctx context.Context, d time.Duration) error {
+	s.retry.Sleep = func(ctx context.Context, d time.Duration) error {
 		cancel()
 		return smithytime.SleepWithContext(ctx, d)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/cronless/cronless/shared/job"
+	"github.com/cronless/cronless/shared/store/dynamo/ddb"
 )
 
 // A result's fields are most of its item, and a write costs a unit per KB:
@@ -84,15 +85,15 @@ func (s *Store) extendHolder(ctx context.Context, targetID string, l fieldsLink,
 	ttl := s.holderExpiry()
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                aws.String(s.table),
-		Key:                      key(targetPK(targetID), l.holder),
+		Key:                      ddb.Key(targetPK(targetID), l.holder),
 		UpdateExpression:         aws.String("SET #exp = :exp"),
 		ConditionExpression:      aws.String("attribute_exists(#pk) AND #exp < :need"),
 		ExpressionAttributeNames: map[string]string{"#pk": AttrPK, "#exp": AttrExpiresAt},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":exp": avN(ttl), ":need": avN(need),
+			":exp": ddb.N(ttl), ":need": ddb.N(need),
 		},
 	})
-	if err != nil && !isConditionFailed(err) {
+	if err != nil && !ddb.IsConditionFailed(err) {
 		return 0, err
 	}
 	// A failed condition: another writer extended it, or it is gone (then
@@ -108,16 +109,16 @@ func (s *Store) resolve(ctx context.Context, its []item, rs []job.Result) error 
 	have := map[ref]int{}
 	for i, it := range its {
 		if _, ok := it[attrFields]; ok {
-			have[ref{it.str(AttrPK), it.str(AttrSK)}] = i
+			have[ref{it.Str(AttrPK), it.Str(AttrSK)}] = i
 		}
 	}
 	missing := map[ref][]int{}
 	for i, it := range its {
-		h := it.str(attrFieldsIn)
+		h := it.Str(attrFieldsIn)
 		if h == "" {
 			continue
 		}
-		k := ref{it.str(AttrPK), h}
+		k := ref{it.Str(AttrPK), h}
 		if j, ok := have[k]; ok {
 			rs[i].Fields, rs[i].Truncated = rs[j].Fields, rs[j].Truncated
 			continue
@@ -129,7 +130,7 @@ func (s *Store) resolve(ctx context.Context, its []item, rs []job.Result) error 
 	}
 	keys := make([]item, 0, len(missing))
 	for k := range missing {
-		keys = append(keys, key(k.pk, k.sk))
+		keys = append(keys, ddb.Key(k.pk, k.sk))
 	}
 	holders, err := s.batchGet(ctx, keys, "#pk, #sk, #f, #tr", map[string]string{
 		"#pk": AttrPK, "#sk": AttrSK, "#f": attrFields, "#tr": attrTruncated,
@@ -140,9 +141,9 @@ func (s *Store) resolve(ctx context.Context, its []item, rs []job.Result) error 
 	for _, h := range holders {
 		var r job.Result
 		if err := decodeFields(h, &r); err != nil {
-			return fmt.Errorf("stored result %s: %w", h.keyString(), err)
+			return fmt.Errorf("stored result %s: %w", h.KeyString(), err)
 		}
-		for _, i := range missing[ref{h.str(AttrPK), h.str(AttrSK)}] {
+		for _, i := range missing[ref{h.Str(AttrPK), h.Str(AttrSK)}] {
 			rs[i].Fields, rs[i].Truncated = r.Fields, r.Truncated
 		}
 	}

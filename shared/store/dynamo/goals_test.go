@@ -14,6 +14,7 @@ import (
 
 	"github.com/cronless/cronless/shared/cost"
 	"github.com/cronless/cronless/shared/store"
+	"github.com/cronless/cronless/shared/store/dynamo/ddb"
 	"github.com/cronless/cronless/shared/store/dynamo/dynamometer"
 	"github.com/cronless/cronless/shared/store/storetest"
 )
@@ -129,15 +130,15 @@ func TestGoals(t *testing.T) {
 			if tickN < 2 { // the first runs read fewer neighbours: not steady
 				continue
 			}
-			it := rawItem(t, client, s.table, key(targetPK(id), resultSK(r.ScheduledAt, r.RunID)))
+			it := rawItem(t, client, s.table, ddb.Key(targetPK(id), resultSK(r.ScheduledAt, r.RunID)))
 			text, err := jsonText(r.Fields)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if same {
 				unchanged.add(m.Total(), it, len(text))
-				if _, stored := it[attrFields]; stored || it.str(attrFieldsIn) == "" {
-					t.Errorf("unchanged page %s of tick %d: its item stores the fields again (fields_in %q)", id, tickN, it.str(attrFieldsIn))
+				if _, stored := it[attrFields]; stored || it.Str(attrFieldsIn) == "" {
+					t.Errorf("unchanged page %s of tick %d: its item stores the fields again (fields_in %q)", id, tickN, it.Str(attrFieldsIn))
 				}
 			} else {
 				changed.add(m.Total(), it, len(text))

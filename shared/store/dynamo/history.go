@@ -15,6 +15,7 @@ import (
 
 	"github.com/cronless/cronless/shared/job"
 	"github.com/cronless/cronless/shared/store"
+	"github.com/cronless/cronless/shared/store/dynamo/ddb"
 )
 
 // History returns a target's results scheduled in [since, until), newest
@@ -29,16 +30,16 @@ func (s *Store) History(ctx context.Context, targetID string, since, until time.
 	in.ScanIndexForward = aws.Bool(false)
 	lo, hi := prefixResult, prefixResult+"~" // "~" sorts after every time
 	if !since.IsZero() {
-		lo = prefixResult + timeString(since)
+		lo = prefixResult + ddb.TimeString(since)
 	}
 	if !until.IsZero() {
 		// Every SK at until is "R#<until>#<run>", above hi, so BETWEEN
 		// (inclusive) leaves them out.
-		hi = prefixResult + timeString(until)
+		hi = prefixResult + ddb.TimeString(until)
 	}
 	in.KeyConditionExpression = aws.String("#pk = :pk AND #sk BETWEEN :lo AND :hi")
 	delete(in.ExpressionAttributeValues, ":r")
-	in.ExpressionAttributeValues[":lo"], in.ExpressionAttributeValues[":hi"] = avS(lo), avS(hi)
+	in.ExpressionAttributeValues[":lo"], in.ExpressionAttributeValues[":hi"] = ddb.S(lo), ddb.S(hi)
 	if limit > 0 {
 		in.Limit = aws.Int32(int32(min(limit, 1000)))
 	}
@@ -63,7 +64,7 @@ func (s *Store) Changed(ctx context.Context, since time.Time) ([]job.Result, err
 	}
 	rs := []job.Result{}
 	for _, id := range runIDs {
-		more, err := s.runResults(ctx, id, attrChanged, avB(true))
+		more, err := s.runResults(ctx, id, attrChanged, ddb.Bool(true))
 		if err != nil {
 			return nil, fmt.Errorf("dynamo: changed since %s: run %q: %w", since.Format(time.RFC3339), id, err)
 		}
@@ -82,9 +83,9 @@ func (s *Store) runsSince(ctx context.Context, since time.Time) ([]string, error
 	in.KeyConditionExpression = aws.String("#gpk = :gpk AND #gsk >= :since")
 	in.ProjectionExpression = aws.String("#rid")
 	in.ExpressionAttributeNames["#gsk"], in.ExpressionAttributeNames["#rid"] = AttrGSI1SK, attrRunID
-	in.ExpressionAttributeValues[":since"] = avS(timeString(since))
+	in.ExpressionAttributeValues[":since"] = ddb.S(ddb.TimeString(since))
 	in.ScanIndexForward = aws.Bool(false)
-	return query(ctx, s, in, 0, func(it item) (string, error) { return it.str(attrRunID), nil })
+	return query(ctx, s, in, 0, func(it item) (string, error) { return it.Str(attrRunID), nil })
 }
 
 // Failed returns the failed results of run runID ordered by target ID or,
@@ -93,7 +94,7 @@ func (s *Store) runsSince(ctx context.Context, since time.Time) ([]string, error
 // each target of the target list, its results newest first up to its last
 // failure.
 func (s *Store) Failed(ctx context.Context, runID string) ([]job.Result, error) {
-	failed := avS(string(job.StatusFailed))
+	failed := ddb.S(string(job.StatusFailed))
 	if runID != "" {
 		rs, err := s.runResults(ctx, runID, attrStatus, failed)
 		if err != nil {
@@ -141,11 +142,11 @@ func (s *Store) Previous(ctx context.Context, schedule string, before time.Time)
 }
 
 func (s *Store) previous(ctx context.Context, schedule string, before time.Time) ([]store.Validators, error) {
-	in := filtered(gsi1(gsiRuns), attrSchedule, avS(schedule))
+	in := filtered(gsi1(gsiRuns), attrSchedule, ddb.S(schedule))
 	in.TableName = aws.String(s.table)
 	in.KeyConditionExpression = aws.String("#gpk = :gpk AND #gsk < :before")
 	in.ExpressionAttributeNames["#gsk"] = AttrGSI1SK
-	in.ExpressionAttributeValues[":before"] = avS(timeString(before))
+	in.ExpressionAttributeValues[":before"] = ddb.S(ddb.TimeString(before))
 	in.ScanIndexForward = aws.Bool(false)
 	runs, err := query(ctx, s, in, store.PreviousRuns, decodeRun)
 	if err != nil {
@@ -187,20 +188,20 @@ func (s *Store) previous(ctx context.Context, schedule string, before time.Time)
 
 // decodeValidators reads the validators of a result's GSI1 entry.
 func decodeValidators(it item) (store.Validators, error) {
-	at, runID, err := parseResultSK(it.str(AttrSK))
+	at, runID, err := parseResultSK(it.Str(AttrSK))
 	if err != nil {
 		return store.Validators{}, err
 	}
 	return store.Validators{
-		TargetID:     strings.TrimPrefix(it.str(AttrPK), prefixTarget),
+		TargetID:     strings.TrimPrefix(it.Str(AttrPK), prefixTarget),
 		RunID:        runID,
 		ScheduledAt:  at,
-		URL:          it.str(attrURL),
-		Status:       job.Status(it.str(attrStatus)),
-		ETag:         it.str(attrETag),
-		LastModified: it.str(attrLastMod),
-		ContentHash:  it.hash(attrContentHash),
-		RulesHash:    it.hash(attrRulesHash),
+		URL:          it.Str(attrURL),
+		Status:       job.Status(it.Str(attrStatus)),
+		ETag:         it.Str(attrETag),
+		LastModified: it.Str(attrLastMod),
+		ContentHash:  it.Hash(attrContentHash),
+		RulesHash:    it.Hash(attrRulesHash),
 	}, nil
 }
 
@@ -216,7 +217,7 @@ func (s *Store) Attempts(ctx context.Context, runID, targetID string) ([]store.A
 		FilterExpression:         aws.String("#rid = :rid"),
 		ExpressionAttributeNames: map[string]string{"#pk": AttrPK, "#sk": AttrSK, "#rid": attrRunID},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": avS(targetPK(targetID)), ":sk": avS(prefixAttempt + runID + "#"), ":rid": avS(runID),
+			":pk": ddb.S(targetPK(targetID)), ":sk": ddb.S(prefixAttempt + runID + "#"), ":rid": ddb.S(runID),
 		},
 		ConsistentRead: aws.Bool(true),
 	}

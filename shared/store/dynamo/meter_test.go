@@ -19,7 +19,7 @@ var _ API = (*dynamometer.Meter)(nil)
 
 // itemKind labels an item for the meter by its key (docs/aws.md, "Table").
 func itemKind(_ string, k dynamometer.Item) string {
-	pk, sk := item(k).str(AttrPK), item(k).str(AttrSK)
+	pk, sk := item(k).Str(AttrPK), item(k).Str(AttrSK)
 	switch {
 	case strings.HasPrefix(sk, prefixResult):
 		return "result"
@@ -127,5 +127,5 @@ func TestShardsBalanced(t *testing.T) {
 type frozen struct{ now atomic.Int64 }
 
 func (f *frozen) set(t time.Time)         { f.now.Store(t.UnixNano()) }
-func (f *frozen) time() time.Time         { return time.Unix(0, f.now.Load()).UTC() }
-func (f *frozen) clock() func() time.Time { return f.time }
+func (f *frozen) at() time.Time           { return time.Unix(0, f.now.Load()).UTC() }
+func (f *frozen) clock() func() time.Time { return f.at }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/cronless/cronless/shared/job"
 	"github.com/cronless/cronless/shared/store"
+	"github.com/cronless/cronless/shared/store/dynamo/ddb"
 )
 
 // readParallelism is how many queries a read runs at once (a run's
@@ -35,7 +36,7 @@ func (s *Store) Run(ctx context.Context, runID string) (store.Run, error) {
 		TableName:                 aws.String(s.table),
 		KeyConditionExpression:    aws.String("#pk = :pk"),
 		ExpressionAttributeNames:  map[string]string{"#pk": AttrPK},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": avS(runPK(runID))},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": ddb.S(runPK(runID))},
 		ConsistentRead:            aws.Bool(true),
 	}
 	items, err := query(ctx, s, in, 0, func(it item) (item, error) { return it, nil })
@@ -44,7 +45,7 @@ func (s *Store) Run(ctx context.Context, runID string) (store.Run, error) {
 	}
 	var summary, targets item
 	for _, it := range items {
-		switch it.str(AttrSK) {
+		switch it.Str(AttrSK) {
 		case skRun:
 			summary = it
 		case skTargets:
@@ -111,13 +112,13 @@ func (s *Store) count(ctx context.Context, run *store.Run) error {
 	run.Succeeded, run.Failed = 0, 0
 	run.FirstResultAt, run.LastResultAt = time.Time{}, time.Time{}
 	return s.eachOfRun(ctx, run.ID, "", nil, func(it item) error {
-		at, err := it.time(attrStoredAt)
+		at, err := it.Time(attrStoredAt)
 		if err != nil {
 			return err
 		}
 		mu.Lock()
 		defer mu.Unlock()
-		if it.str(attrStatus) == string(job.StatusOK) {
+		if it.Str(attrStatus) == string(job.StatusOK) {
 			run.Succeeded++
 		} else {
 			run.Failed++
@@ -164,7 +165,7 @@ func (s *Store) runResults(ctx context.Context, runID, attr string, v types.Attr
 	err := s.eachOfRun(ctx, runID, attr, v, func(it item) error {
 		mu.Lock()
 		defer mu.Unlock()
-		keys = append(keys, it.key())
+		keys = append(keys, it.Key())
 		return nil
 	})
 	if err != nil {
@@ -181,7 +182,7 @@ func (s *Store) readResults(ctx context.Context, keys []item) ([]job.Result, err
 		return nil, err
 	}
 	slices.SortFunc(its, func(a, b item) int {
-		return cmp.Or(strings.Compare(a.str(AttrPK), b.str(AttrPK)), strings.Compare(a.str(AttrSK), b.str(AttrSK)))
+		return cmp.Or(strings.Compare(a.Str(AttrPK), b.Str(AttrPK)), strings.Compare(a.Str(AttrSK), b.Str(AttrSK)))
 	})
 	return s.decodeResolved(ctx, its)
 }
@@ -220,11 +221,11 @@ func (s *Store) result(ctx context.Context, targetID, runID string) (job.Result,
 		return job.Result{}, err
 	}
 	if found {
-		at, err := run.time(attrScheduledAt)
+		at, err := run.Time(attrScheduledAt)
 		if err != nil {
 			return job.Result{}, err
 		}
-		it, found, err := s.getItem(ctx, key(targetPK(targetID), resultSK(at, runID)))
+		it, found, err := s.getItem(ctx, ddb.Key(targetPK(targetID), resultSK(at, runID)))
 		if err != nil {
 			return job.Result{}, err
 		}
@@ -240,8 +241,8 @@ func (s *Store) result(ctx context.Context, targetID, runID string) (job.Result,
 	in.TableName = aws.String(s.table)
 	in.KeyConditionExpression = aws.String("#gpk = :gpk AND #gsk = :gsk")
 	in.ExpressionAttributeNames["#gsk"] = AttrGSI1SK
-	in.ExpressionAttributeValues[":gsk"] = avS(targetPK(targetID))
-	keys, err := query(ctx, s, in, 1, func(it item) (item, error) { return it.key(), nil })
+	in.ExpressionAttributeValues[":gsk"] = ddb.S(targetPK(targetID))
+	keys, err := query(ctx, s, in, 1, func(it item) (item, error) { return it.Key(), nil })
 	if err != nil {
 		return job.Result{}, err
 	}
@@ -309,7 +310,7 @@ func targetResults(table, targetID string) *dynamodb.QueryInput {
 		KeyConditionExpression:   aws.String("#pk = :pk AND begins_with(#sk, :r)"),
 		ExpressionAttributeNames: map[string]string{"#pk": AttrPK, "#sk": AttrSK},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": avS(targetPK(targetID)), ":r": avS(prefixResult),
+			":pk": ddb.S(targetPK(targetID)), ":r": ddb.S(prefixResult),
 		},
 		ConsistentRead: aws.Bool(true),
 	}
@@ -326,9 +327,9 @@ func (s *Store) targets(ctx context.Context) ([]string, error) {
 				TableName:                 aws.String(s.table),
 				KeyConditionExpression:    aws.String("#pk = :pk"),
 				ExpressionAttributeNames:  map[string]string{"#pk": AttrPK},
-				ExpressionAttributeValues: map[string]types.AttributeValue{":pk": avS(fmt.Sprintf("%s%d", prefixTargets, sh))},
+				ExpressionAttributeValues: map[string]types.AttributeValue{":pk": ddb.S(fmt.Sprintf("%s%d", prefixTargets, sh))},
 			}
-			out[sh], err = query(ctx, s, in, 0, func(it item) (string, error) { return it.str(attrTargetID), nil })
+			out[sh], err = query(ctx, s, in, 0, func(it item) (string, error) { return it.Str(attrTargetID), nil })
 			return err
 		})
 	}
@@ -356,7 +357,7 @@ func gsi1(pk string) *dynamodb.QueryInput {
 		IndexName:                 aws.String(IndexGSI1),
 		KeyConditionExpression:    aws.String("#gpk = :gpk"),
 		ExpressionAttributeNames:  map[string]string{"#gpk": AttrGSI1PK},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":gpk": avS(pk)},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":gpk": ddb.S(pk)},
 	}
 }
 

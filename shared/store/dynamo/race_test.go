@@ -48,9 +48,9 @@ func (h hookAPI) BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItem
 func sortKey(in any) string {
 	switch in := in.(type) {
 	case *dynamodb.PutItemInput:
-		return item(in.Item).str(AttrSK)
+		return item(in.Item).Str(AttrSK)
 	case *dynamodb.UpdateItemInput:
-		return item(in.Key).str(AttrSK)
+		return item(in.Key).Str(AttrSK)
 	}
 	return ""
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/cronless/cronless/shared/job"
 	"github.com/cronless/cronless/shared/store"
+	"github.com/cronless/cronless/shared/store/dynamo/ddb"
 )
 
 // PutResult stores r once per (target ID, run ID). The first put creates
@@ -74,9 +75,9 @@ func (s *Store) putResult(ctx context.Context, r job.Result) (store.Outcome, err
 		ExpressionAttributeNames: map[string]string{"#pk": AttrPK},
 	})
 	switch {
-	case isConditionFailed(err):
+	case ddb.IsConditionFailed(err):
 		out.Duplicate = true
-		stored, found, err := s.getItem(ctx, it.key())
+		stored, found, err := s.getItem(ctx, it.Key())
 		if err != nil {
 			return store.Outcome{}, fmt.Errorf("read stored duplicate: %w", err)
 		}
@@ -154,21 +155,21 @@ func (s *Store) content(ctx context.Context, r *job.Result, prev around, expires
 // is right.
 func (s *Store) link(ctx context.Context, targetID string, it item, lo string, out *store.Outcome) error {
 	var (
-		self = it.str(AttrSK)
-		ok   = it.str(attrStatus) == string(job.StatusOK)
-		nm   = it.boolean(attrNotModified)
-		hash = it.hash(attrContentHash)
+		self = it.Str(AttrSK)
+		ok   = it.Str(attrStatus) == string(job.StatusOK)
+		nm   = it.Boolean(attrNotModified)
+		hash = it.Hash(attrContentHash)
 	)
 	prev, next, err := s.surroundings(ctx, targetID, self, lo)
 	if err != nil {
 		return fmt.Errorf("read neighbouring results: %w", err)
 	}
 	out.Latest = !next.some && !out.Duplicate
-	out.Changed = it.boolean(attrChanged)
+	out.Changed = it.Boolean(attrChanged)
 	if !ok {
 		return nil
 	}
-	if p := prev.ok; p.found && p.sk > it.str(attrPrev) {
+	if p := prev.ok; p.found && p.sk > it.Str(attrPrev) {
 		c := p.hash != hash && !nm
 		applied, err := s.setChanged(ctx, targetID, self, c, p.sk)
 		if err != nil {
@@ -176,10 +177,10 @@ func (s *Store) link(ctx context.Context, targetID string, it item, lo string, o
 		}
 		if applied {
 			out.Changed = c
-		} else if cur, found, err := s.getItem(ctx, it.key()); err != nil {
+		} else if cur, found, err := s.getItem(ctx, it.Key()); err != nil {
 			return fmt.Errorf("read result: %w", err)
 		} else if found {
-			out.Changed = cur.boolean(attrChanged) // another writer's, computed against a later one
+			out.Changed = cur.Boolean(attrChanged) // another writer's, computed against a later one
 		}
 	}
 	// The next ok result's previous is now this one (unless it already
@@ -198,13 +199,13 @@ func (s *Store) link(ctx context.Context, targetID string, it item, lo string, o
 func (s *Store) setChanged(ctx context.Context, targetID, sk string, changed bool, prev string) (bool, error) {
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(s.table),
-		Key:                       key(targetPK(targetID), sk),
+		Key:                       ddb.Key(targetPK(targetID), sk),
 		UpdateExpression:          aws.String("SET #chg = :chg, #prev = :prev"),
 		ConditionExpression:       aws.String("attribute_exists(#pk) AND (attribute_not_exists(#prev) OR #prev < :prev)"),
 		ExpressionAttributeNames:  map[string]string{"#pk": AttrPK, "#chg": attrChanged, "#prev": attrPrev},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":chg": avB(changed), ":prev": avS(prev)},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":chg": ddb.Bool(changed), ":prev": ddb.S(prev)},
 	})
-	if isConditionFailed(err) {
+	if ddb.IsConditionFailed(err) {
 		return false, nil
 	}
 	return err == nil, err
@@ -212,15 +213,15 @@ func (s *Store) setChanged(ctx context.Context, targetID, sk string, changed boo
 
 // addTarget adds a target to the target list (TARGETS#<shard>), once.
 func (s *Store) addTarget(ctx context.Context, targetID string) error {
-	it := key(targetsPK(targetID), targetPK(targetID))
-	it.setS(attrTargetID, targetID)
+	it := ddb.Key(targetsPK(targetID), targetPK(targetID))
+	it.SetS(attrTargetID, targetID)
 	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName:                aws.String(s.table),
 		Item:                     it,
 		ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
 		ExpressionAttributeNames: map[string]string{"#pk": AttrPK},
 	})
-	if err != nil && !isConditionFailed(err) {
+	if err != nil && !ddb.IsConditionFailed(err) {
 		return err
 	}
 	return nil

@@ -2,7 +2,6 @@ package dynamo
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"hash/fnv"
 	"slices"
@@ -11,14 +10,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/cronless/cronless/shared/store/dynamo/ddb"
 )
 
 // The table's key, index and TTL names (docs/aws.md, "Table").
 // serverless.yml declares the same table; its test compares against these.
 const (
 	// AttrPK and AttrSK are the table's partition and sort key (both S).
-	AttrPK = "PK"
-	AttrSK = "SK"
+	AttrPK = ddb.AttrPK
+	AttrSK = ddb.AttrSK
 	// IndexGSI1 is the global secondary index on (AttrGSI1PK, AttrGSI1SK)
 	// that lists one run's results (in RunShards partitions) and the runs
 	// by scheduled time. It projects only gsi1Include: what run counters,
@@ -99,13 +99,6 @@ var gsi1Include = []string{
 	attrRunID, attrSchedule, attrScheduledAt, attrCreatedAt, attrPlanned,
 }
 
-// timeLayout is RFC 3339 in UTC with a fixed nine fractional digits, so the
-// text sorts in time order and round-trips to the nanosecond (the same as
-// localstore's).
-const timeLayout = "2006-01-02T15:04:05.000000000Z"
-
-func timeString(t time.Time) string { return t.UTC().Format(timeLayout) }
-
 func targetPK(targetID string) string { return prefixTarget + targetID }
 func runPK(runID string) string       { return prefixRun + runID }
 
@@ -114,11 +107,11 @@ func runPK(runID string) string       { return prefixRun + runID }
 // orders them. The time has a fixed width, so the run ID is what follows
 // it (runOfSK).
 func resultSK(scheduledAt time.Time, runID string) string {
-	return prefixResult + timeString(scheduledAt) + "#" + runID
+	return prefixResult + ddb.TimeString(scheduledAt) + "#" + runID
 }
 
 // skTimeEnd is where the run ID starts in a result SK.
-const skTimeEnd = len(prefixResult) + len(timeLayout)
+const skTimeEnd = len(prefixResult) + len(ddb.TimeLayout)
 
 // parseResultSK reads the scheduled time and run ID of a result SK.
 func parseResultSK(sk string) (time.Time, string, error) {
@@ -150,7 +143,7 @@ func targetsPK(targetID string) string {
 
 // runsKey is a run item's GSI1SK: runs sort by scheduled time, then run ID.
 func runsKey(scheduledAt time.Time, runID string) string {
-	return timeString(scheduledAt) + "#" + runID
+	return ddb.TimeString(scheduledAt) + "#" + runID
 }
 
 // attemptSK is an attempt item's SK: one per (run, target, message ID,
@@ -164,12 +157,7 @@ func attemptSK(runID, messageID string, attempt int) string {
 
 // TableAPI is the part of the DynamoDB API that CreateTable uses;
 // *dynamodb.Client satisfies it.
-type TableAPI interface {
-	CreateTable(ctx context.Context, params *dynamodb.CreateTableInput, optFns ...func(*dynamodb.Options)) (*dynamodb.CreateTableOutput, error)
-	DescribeTable(ctx context.Context, params *dynamodb.DescribeTableInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error)
-}
-
-var _ TableAPI = (*dynamodb.Client)(nil)
+type TableAPI = ddb.TableAPI
 
 // TableInput is the CreateTable request of the table docs/aws.md describes:
 // on-demand, key (PK, SK), and GSI1 on (GSI1PK, GSI1SK) projecting
@@ -179,17 +167,17 @@ func TableInput(name string) *dynamodb.CreateTableInput {
 	str := func(name string) types.AttributeDefinition {
 		return types.AttributeDefinition{AttributeName: aws.String(name), AttributeType: types.ScalarAttributeTypeS}
 	}
-	key := func(name string, kt types.KeyType) types.KeySchemaElement {
+	keyElem := func(name string, kt types.KeyType) types.KeySchemaElement {
 		return types.KeySchemaElement{AttributeName: aws.String(name), KeyType: kt}
 	}
 	return &dynamodb.CreateTableInput{
 		TableName:            aws.String(name),
 		BillingMode:          types.BillingModePayPerRequest,
 		AttributeDefinitions: []types.AttributeDefinition{str(AttrPK), str(AttrSK), str(AttrGSI1PK), str(AttrGSI1SK)},
-		KeySchema:            []types.KeySchemaElement{key(AttrPK, types.KeyTypeHash), key(AttrSK, types.KeyTypeRange)},
+		KeySchema:            []types.KeySchemaElement{keyElem(AttrPK, types.KeyTypeHash), keyElem(AttrSK, types.KeyTypeRange)},
 		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{{
 			IndexName: aws.String(IndexGSI1),
-			KeySchema: []types.KeySchemaElement{key(AttrGSI1PK, types.KeyTypeHash), key(AttrGSI1SK, types.KeyTypeRange)},
+			KeySchema: []types.KeySchemaElement{keyElem(AttrGSI1PK, types.KeyTypeHash), keyElem(AttrGSI1SK, types.KeyTypeRange)},
 			Projection: &types.Projection{
 				ProjectionType:   types.ProjectionTypeInclude,
 				NonKeyAttributes: slices.Clone(gsi1Include),
@@ -202,39 +190,8 @@ func TableInput(name string) *dynamodb.CreateTableInput {
 // global index are ACTIVE, where no CloudFormation stack does: emulators
 // (dynalite, moto) in tests, the reliability suite and bench/suite.
 func CreateTable(ctx context.Context, client TableAPI, name string) error {
-	if _, err := client.CreateTable(ctx, TableInput(name)); err != nil {
-		return fmt.Errorf("dynamo: create table %s: %w", name, err)
+	if err := ddb.CreateTable(ctx, client, TableInput(name)); err != nil {
+		return fmt.Errorf("dynamo: %w", err)
 	}
-	delay := 50 * time.Millisecond
-	for {
-		out, err := client.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name)})
-		if err != nil {
-			var nf *types.ResourceNotFoundException
-			if !errors.As(err, &nf) { // just created: AWS may not list it yet
-				return fmt.Errorf("dynamo: create table %s: describe: %w", name, err)
-			}
-		} else if tableActive(out.Table) {
-			return nil
-		}
-		t := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("dynamo: create table %s: wait until active: %w", name, ctx.Err())
-		case <-t.C:
-		}
-		delay = min(2*delay, 5*time.Second)
-	}
-}
-
-func tableActive(t *types.TableDescription) bool {
-	if t == nil || t.TableStatus != types.TableStatusActive {
-		return false
-	}
-	for _, g := range t.GlobalSecondaryIndexes {
-		if g.IndexStatus != types.IndexStatusActive {
-			return false
-		}
-	}
-	return true
+	return nil
 }

@@ -3,112 +3,16 @@ package dynamov1
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
-	"math/rand/v2"
 	"slices"
 	"strings"
-	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/cronless/cronless/shared/job"
 	"github.com/cronless/cronless/shared/store"
+	"github.com/cronless/cronless/shared/store/dynamo/ddb"
 )
-
-// batchSize is the most items one BatchWriteItem call takes.
-const batchSize = 25
-
-// ErrUnprocessed is wrapped by a BatchError when DynamoDB kept leaving
-// items unprocessed until the attempts ran out.
-var ErrUnprocessed = errors.New("items left unprocessed")
-
-// BatchError reports the items a batch write never wrote, and why.
-type BatchError struct {
-	// Unwritten are the keys ("PK SK") of the items not written.
-	Unwritten []string
-	// Total is how many items the write was given.
-	Total int
-	// Err is why: ErrUnprocessed, the context's error or the last call's.
-	Err error
-}
-
-func (e *BatchError) Error() string {
-	const show = 5
-	names := e.Unwritten
-	more := ""
-	if len(names) > show {
-		names, more = names[:show], fmt.Sprintf(" and %d more", len(e.Unwritten)-show)
-	}
-	return fmt.Sprintf("%d of %d items never written (%s%s): %v",
-		len(e.Unwritten), e.Total, strings.Join(names, ", "), more, e.Err)
-}
-
-func (e *BatchError) Unwrap() error { return e.Err }
-
-// batchWrite puts items with BatchWriteItem, 25 at a time. Items that
-// DynamoDB leaves unprocessed (throttling, partition limits) are sent again
-// after an exponential backoff with jitter, until all are written or the
-// attempts (WithRetry) or ctx run out; then it returns a *BatchError naming
-// every item not written. Errors of the call itself (after the SDK's own
-// retries) end the write the same way. Items must have distinct keys.
-func (s *Store) batchWrite(ctx context.Context, items []item) error {
-	for start := 0; start < len(items); start += batchSize {
-		chunk := items[start:min(start+batchSize, len(items))]
-		pending := make([]types.WriteRequest, len(chunk))
-		for i, it := range chunk {
-			pending[i] = types.WriteRequest{PutRequest: &types.PutRequest{Item: it}}
-		}
-		for attempt := 1; ; attempt++ {
-			out, err := s.db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{
-				RequestItems: map[string][]types.WriteRequest{s.table: pending},
-			})
-			if err != nil {
-				return s.batchError(pending, items[start+len(chunk):], len(items), err)
-			}
-			pending = out.UnprocessedItems[s.table]
-			if len(pending) == 0 {
-				break
-			}
-			if attempt >= s.retry.attempts {
-				return s.batchError(pending, items[start+len(chunk):], len(items),
-					fmt.Errorf("%w after %d attempts", ErrUnprocessed, attempt))
-			}
-			if err := s.sleep(ctx, s.backoff(attempt)); err != nil {
-				return s.batchError(pending, items[start+len(chunk):], len(items), err)
-			}
-		}
-	}
-	return nil
-}
-
-func (s *Store) batchError(pending []types.WriteRequest, rest []item, total int, err error) error {
-	e := &BatchError{Total: total, Err: err}
-	for _, w := range pending {
-		if w.PutRequest != nil {
-			e.Unwritten = append(e.Unwritten, item(w.PutRequest.Item).keyString())
-		}
-	}
-	for _, it := range rest {
-		e.Unwritten = append(e.Unwritten, it.keyString())
-	}
-	return e
-}
-
-// backoff is the wait after the n-th call (n >= 1): base·2ⁿ⁻¹ capped at
-// the maximum, of which a random half is taken off (jitter, so that
-// writers throttled together do not retry together).
-func (s *Store) backoff(n int) time.Duration {
-	d := s.retry.max
-	if n-1 < 32 {
-		d = min(s.retry.base<<(n-1), s.retry.max)
-		if d <= 0 { // overflow
-			d = s.retry.max
-		}
-	}
-	return d - rand.N(d/2+1)
-}
 
 // Import writes a history of runs and results in bulk (BatchWriteItem) into
 // a table that holds none of their targets' results yet: to seed tests and
@@ -148,13 +52,13 @@ func (s *Store) importItems(ctx context.Context, runs []store.Run, results []job
 		runItems[run.ID] = runItem(run, createdAt, true)
 		runOrder = append(runOrder, run.ID)
 		if len(run.Targets) > 0 { // as putTargets stores them
-			b, err := encodeTargets(run.Targets)
+			b, err := ddb.EncodeIDs(run.Targets)
 			if err != nil {
 				return fmt.Errorf("run %q: targets: %w", run.ID, err)
 			}
 			if b != nil {
 				it := targetsKey(run.ID)
-				it.setS(attrRunID, run.ID)
+				it.SetS(attrRunID, run.ID)
 				it[attrTargets] = &types.AttributeValueMemberB{Value: b}
 				targetItems = append(targetItems, it)
 			}
@@ -176,8 +80,8 @@ func (s *Store) importItems(ctx context.Context, runs []store.Run, results []job
 		if it, ok := runItems[r.RunID]; !ok {
 			runItems[r.RunID] = runItem(store.Run{ID: r.RunID, Schedule: r.Schedule, ScheduledAt: r.ScheduledAt}, now, false)
 			runOrder = append(runOrder, r.RunID)
-		} else if it.str(attrSchedule) == "" {
-			it.setS(attrSchedule, r.Schedule)
+		} else if it.Str(attrSchedule) == "" {
+			it.SetS(attrSchedule, r.Schedule)
 		}
 	}
 	for _, id := range runOrder {
@@ -225,5 +129,5 @@ func (s *Store) importItems(ctx context.Context, runs []store.Run, results []job
 		}
 		items = append(items, latestItem(last))
 	}
-	return s.batchWrite(ctx, items)
+	return ddb.BatchWrite(ctx, s.db, s.table, s.retry, items)
 }

@@ -45,7 +45,7 @@ func rawItem(t *testing.T, client API, table string, k item) item {
 		t.Fatal(err)
 	}
 	if len(out.Item) == 0 {
-		t.Fatalf("no item %s", k.keyString())
+		t.Fatalf("no item %s", k.KeyString())
 	}
 	return out.Item
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/cronless/cronless/shared/job"
 	"github.com/cronless/cronless/shared/store"
+	"github.com/cronless/cronless/shared/store/dynamo/ddb"
 	"github.com/cronless/cronless/shared/store/dynamo/dynamometer"
 	"github.com/cronless/cronless/shared/store/storetest"
 )
@@ -21,7 +22,7 @@ var _ API = (*dynamometer.Meter)(nil)
 
 // itemKind labels an item for the meter by its key (docs/aws.md, "Table").
 func itemKind(_ string, k dynamometer.Item) string {
-	sk := item(k).str(AttrSK)
+	sk := item(k).Str(AttrSK)
 	switch {
 	case strings.HasPrefix(sk, prefixResult):
 		return "result"
@@ -131,8 +132,8 @@ func TestBaselineV1(t *testing.T) {
 	if checkReported(t, all) == 0 {
 		t.Error("dynalite reported no consumed capacity")
 	}
-	it := rawItem(t, client, s.table, key(targetPK(ids[1]), resultSK(job.RunID("hourly", tick(runsN-1)))))
-	t.Logf("result item: %d bytes (DynamoDB's count), fields %d bytes", dynamometer.ItemSize(it), len(it.str(attrFields)))
+	it := rawItem(t, client, s.table, ddb.Key(targetPK(ids[1]), resultSK(job.RunID("hourly", tick(runsN-1)))))
+	t.Logf("result item: %d bytes (DynamoDB's count), fields %d bytes", dynamometer.ItemSize(it), len(it.Str(attrFields)))
 	for i, r := range runs {
 		per := r.total.Div(float64(r.n))
 		t.Logf("run %d (%d results%s): per stored result %s", i+1, r.n, map[bool]string{true: ", first", false: ", 1/4 unchanged"}[i == 0], per)

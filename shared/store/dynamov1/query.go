@@ -14,6 +14,7 @@ import (
 
 	"github.com/cronless/cronless/shared/job"
 	"github.com/cronless/cronless/shared/store"
+	"github.com/cronless/cronless/shared/store/dynamo/ddb"
 )
 
 // Run returns one run with its targets, or an error wrapping
@@ -54,7 +55,7 @@ func (s *Store) plan(ctx context.Context, runID string) (store.Run, error) {
 		TableName:                 aws.String(s.table),
 		KeyConditionExpression:    aws.String("#pk = :pk"),
 		ExpressionAttributeNames:  map[string]string{"#pk": AttrPK},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": avS(runPK(runID))},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": ddb.S(runPK(runID))},
 		ConsistentRead:            aws.Bool(true),
 	}
 	items, err := query(ctx, s, in, 0, func(it item) (item, error) { return it, nil })
@@ -63,7 +64,7 @@ func (s *Store) plan(ctx context.Context, runID string) (store.Run, error) {
 	}
 	var summary, targets item
 	for _, it := range items {
-		switch it.str(AttrSK) {
+		switch it.Str(AttrSK) {
 		case skRun:
 			summary = it
 		case skTargets:
@@ -134,12 +135,12 @@ func (s *Store) count(ctx context.Context, run *store.Run) error {
 	run.Succeeded, run.Failed = 0, 0
 	run.FirstResultAt, run.LastResultAt = time.Time{}, time.Time{}
 	return s.each(ctx, in, func(it item) (bool, error) {
-		if it.str(attrStatus) == string(job.StatusOK) {
+		if it.Str(attrStatus) == string(job.StatusOK) {
 			run.Succeeded++
 		} else {
 			run.Failed++
 		}
-		at, err := it.time(attrStoredAt)
+		at, err := it.Time(attrStoredAt)
 		if err != nil {
 			return false, err
 		}
@@ -157,7 +158,7 @@ func (s *Store) count(ctx context.Context, run *store.Run) error {
 
 // Result returns one result, or an error wrapping store.ErrNotFound.
 func (s *Store) Result(ctx context.Context, targetID, runID string) (job.Result, error) {
-	it, found, err := s.getItem(ctx, key(targetPK(targetID), resultSK(runID)))
+	it, found, err := s.getItem(ctx, ddb.Key(targetPK(targetID), resultSK(runID)))
 	if err != nil {
 		return job.Result{}, fmt.Errorf("dynamo: result %s/%s: %w", targetID, runID, err)
 	}
@@ -177,7 +178,7 @@ func (s *Store) Result(ctx context.Context, targetID, runID string) (job.Result,
 func (s *Store) Latest(ctx context.Context, targetID string) ([]job.Result, error) {
 	rs := []job.Result{}
 	if targetID != "" {
-		it, found, err := s.getItem(ctx, key(targetPK(targetID), skLatest))
+		it, found, err := s.getItem(ctx, ddb.Key(targetPK(targetID), skLatest))
 		if err == nil && found {
 			rs, err = decodeResults([]map[string]types.AttributeValue{it}, rs)
 		}
@@ -216,7 +217,7 @@ func gsi1(pk string) *dynamodb.QueryInput {
 		IndexName:                 aws.String(IndexGSI1),
 		KeyConditionExpression:    aws.String("#gpk = :gpk"),
 		ExpressionAttributeNames:  map[string]string{"#gpk": AttrGSI1PK},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":gpk": avS(pk)},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":gpk": ddb.S(pk)},
 	}
 }
 
@@ -261,9 +262,9 @@ func (s *Store) HistoryStored(ctx context.Context, targetID string, since, until
 		if err != nil {
 			return store.StoredResult{}, err
 		}
-		at, err := it.time(attrStoredAt)
+		at, err := it.Time(attrStoredAt)
 		if err != nil {
-			return store.StoredResult{}, fmt.Errorf("stored result %s: %w", it.keyString(), err)
+			return store.StoredResult{}, fmt.Errorf("stored result %s: %w", it.KeyString(), err)
 		}
 		return store.StoredResult{Result: r, StoredAt: at}, nil
 	})
@@ -280,13 +281,13 @@ func (s *Store) historyInput(targetID string, since, until time.Time, limit int)
 		IndexName:                aws.String(IndexLSI1),
 		ExpressionAttributeNames: map[string]string{"#pk": AttrPK, "#lsk": AttrLSI1SK},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": avS(targetPK(targetID)), ":lo": avS(prefixAt),
+			":pk": ddb.S(targetPK(targetID)), ":lo": ddb.S(prefixAt),
 		},
 		ScanIndexForward: aws.Bool(false),
 		ConsistentRead:   aws.Bool(true),
 	}
 	if !since.IsZero() {
-		in.ExpressionAttributeValues[":lo"] = avS(prefixAt + timeString(since))
+		in.ExpressionAttributeValues[":lo"] = ddb.S(prefixAt + ddb.TimeString(since))
 	}
 	if until.IsZero() {
 		in.KeyConditionExpression = aws.String("#pk = :pk AND #lsk >= :lo")
@@ -294,7 +295,7 @@ func (s *Store) historyInput(targetID string, since, until time.Time, limit int)
 		// Every order key at until is "AT#<until>#<run>", above :hi, so
 		// BETWEEN (inclusive) leaves them out.
 		in.KeyConditionExpression = aws.String("#pk = :pk AND #lsk BETWEEN :lo AND :hi")
-		in.ExpressionAttributeValues[":hi"] = avS(prefixAt + timeString(until))
+		in.ExpressionAttributeValues[":hi"] = ddb.S(prefixAt + ddb.TimeString(until))
 		if !since.IsZero() && !since.Before(until) {
 			return nil
 		}
@@ -317,7 +318,7 @@ func (s *Store) Changed(ctx context.Context, since time.Time) ([]job.Result, err
 	}
 	rs := []job.Result{}
 	for _, id := range runIDs {
-		more, err := s.queryResults(ctx, filtered(gsi1(runPK(id)), attrChanged, avB(true)))
+		more, err := s.queryResults(ctx, filtered(gsi1(runPK(id)), attrChanged, ddb.Bool(true)))
 		if err != nil {
 			return nil, fmt.Errorf("dynamo: changed since %s: run %q: %w", since.Format(time.RFC3339), id, err)
 		}
@@ -342,9 +343,9 @@ func (s *Store) runsSince(ctx context.Context, since time.Time) ([]string, error
 	in.KeyConditionExpression = aws.String("#gpk = :gpk AND #gsk >= :since")
 	in.ProjectionExpression = aws.String("#rid")
 	in.ExpressionAttributeNames["#gsk"], in.ExpressionAttributeNames["#rid"] = AttrGSI1SK, attrRunID
-	in.ExpressionAttributeValues[":since"] = avS(timeString(since))
+	in.ExpressionAttributeValues[":since"] = ddb.S(ddb.TimeString(since))
 	in.ScanIndexForward = aws.Bool(false)
-	return query(ctx, s, in, 0, func(it item) (string, error) { return it.str(attrRunID), nil })
+	return query(ctx, s, in, 0, func(it item) (string, error) { return it.Str(attrRunID), nil })
 }
 
 // Failed returns the failed results of run runID ordered by target ID or,
@@ -353,7 +354,7 @@ func (s *Store) runsSince(ctx context.Context, since time.Time) ([]string, error
 // latter reads the latest item of every target and, for each whose latest
 // result is ok, queries its results newest first up to its last failure.
 func (s *Store) Failed(ctx context.Context, runID string) ([]job.Result, error) {
-	failed := avS(string(job.StatusFailed))
+	failed := ddb.S(string(job.StatusFailed))
 	if runID != "" {
 		rs, err := s.queryResults(ctx, filtered(gsi1(runPK(runID)), attrStatus, failed))
 		if err != nil {
@@ -377,7 +378,7 @@ func (s *Store) Failed(ctx context.Context, runID string) ([]job.Result, error) 
 			KeyConditionExpression:   aws.String("#pk = :pk AND begins_with(#lsk, :at)"),
 			ExpressionAttributeNames: map[string]string{"#pk": AttrPK, "#lsk": AttrLSI1SK},
 			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":pk": avS(targetPK(l.TargetID)), ":at": avS(prefixAt),
+				":pk": ddb.S(targetPK(l.TargetID)), ":at": ddb.S(prefixAt),
 			},
 			ScanIndexForward: aws.Bool(false),
 			Limit:            aws.Int32(25),
@@ -405,7 +406,7 @@ func (s *Store) Attempts(ctx context.Context, runID, targetID string) ([]store.A
 		FilterExpression:         aws.String("#rid = :rid"),
 		ExpressionAttributeNames: map[string]string{"#pk": AttrPK, "#sk": AttrSK, "#rid": attrRunID},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": avS(targetPK(targetID)), ":sk": avS(prefixAttempt + runID + "#"), ":rid": avS(runID),
+			":pk": ddb.S(targetPK(targetID)), ":sk": ddb.S(prefixAttempt + runID + "#"), ":rid": ddb.S(runID),
 		},
 		ConsistentRead: aws.Bool(true),
 	}

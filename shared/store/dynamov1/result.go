@@ -11,6 +11,7 @@ import (
 
 	"github.com/cronless/cronless/shared/job"
 	"github.com/cronless/cronless/shared/store"
+	"github.com/cronless/cronless/shared/store/dynamo/ddb"
 )
 
 // PutResult stores r once per (target ID, run ID). The first put counts in
@@ -75,10 +76,10 @@ func (s *Store) putResult(ctx context.Context, r job.Result) (store.Outcome, err
 	switch {
 	case fill && found && prev.rules == r.RulesHash:
 		delete(it, attrFields)
-		it.setS(attrFields, prev.fields)
-		it.setS(attrTruncated, prev.truncated)
+		it.SetS(attrFields, prev.fields)
+		it.SetS(attrTruncated, prev.truncated)
 		if r.ContentHash == "" {
-			it.setS(attrContentHash, prev.hash)
+			it.SetS(attrContentHash, prev.hash)
 		}
 	case fill:
 		delete(it, attrRulesHash)
@@ -91,9 +92,9 @@ func (s *Store) putResult(ctx context.Context, r job.Result) (store.Outcome, err
 		ExpressionAttributeNames: map[string]string{"#pk": AttrPK},
 	})
 	switch {
-	case isConditionFailed(err):
+	case ddb.IsConditionFailed(err):
 		out.Duplicate = true
-		stored, found, err := s.getItem(ctx, it.key())
+		stored, found, err := s.getItem(ctx, it.Key())
 		if err != nil {
 			return store.Outcome{}, fmt.Errorf("read stored duplicate: %w", err)
 		}
@@ -134,27 +135,27 @@ type neighbour struct {
 // written at once at least one sees the other, so the last word is right.
 func (s *Store) link(ctx context.Context, it item, out *store.Outcome) error {
 	var (
-		target = it.str(attrTargetID)
-		run    = it.str(attrRunID)
-		self   = it.str(AttrLSI1SK)
-		ok     = it.str(attrStatus) == string(job.StatusOK)
-		nm     = it.boolean(attrNotModified)
+		target = it.Str(attrTargetID)
+		run    = it.Str(attrRunID)
+		self   = it.Str(AttrLSI1SK)
+		ok     = it.Str(attrStatus) == string(job.StatusOK)
+		nm     = it.Boolean(attrNotModified)
 		stale  bool // another writer set its Changed flag after it was read
 	)
 	if ok {
-		hash := it.str(attrContentHash)
+		hash := it.Str(attrContentHash)
 		p, found, err := s.neighbourOK(ctx, target, self, lookup{side: before})
 		if err != nil {
 			return fmt.Errorf("read previous result: %w", err)
 		}
-		if found && p.key > it.str(attrPrev) {
+		if found && p.key > it.Str(attrPrev) {
 			c := p.hash != hash && !nm
 			applied, err := s.setChanged(ctx, target, run, c, p.key)
 			if err != nil {
 				return fmt.Errorf("set changed: %w", err)
 			}
 			if applied {
-				it[attrChanged], it[attrPrev] = avB(c), avS(p.key)
+				it[attrChanged], it[attrPrev] = ddb.Bool(c), ddb.S(p.key)
 			} else {
 				stale = true
 			}
@@ -178,20 +179,20 @@ func (s *Store) link(ctx context.Context, it item, out *store.Outcome) error {
 	out.Latest = moved
 	if ok && (moved || stale) {
 		// Another writer may have set the flag since we copied it.
-		cur, found, err := s.getItem(ctx, it.key())
+		cur, found, err := s.getItem(ctx, it.Key())
 		if err != nil {
 			return fmt.Errorf("read result: %w", err)
 		}
 		if found {
-			if moved && cur.str(attrPrev) > it.str(attrPrev) {
-				if err := s.syncLatest(ctx, target, run, cur.boolean(attrChanged), cur.str(attrPrev)); err != nil {
+			if moved && cur.Str(attrPrev) > it.Str(attrPrev) {
+				if err := s.syncLatest(ctx, target, run, cur.Boolean(attrChanged), cur.Str(attrPrev)); err != nil {
 					return fmt.Errorf("copy changed to latest: %w", err)
 				}
 			}
 			it = cur
 		}
 	}
-	out.Changed = it.boolean(attrChanged)
+	out.Changed = it.Boolean(attrChanged)
 	return nil
 }
 
@@ -236,7 +237,7 @@ func (s *Store) neighbourOK(ctx context.Context, targetID, key string, l lookup)
 		ProjectionExpression:     aws.String(projection),
 		ExpressionAttributeNames: names,
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": avS(targetPK(targetID)), ":k": avS(key), ":ok": avS(string(job.StatusOK)),
+			":pk": ddb.S(targetPK(targetID)), ":k": ddb.S(key), ":ok": ddb.S(string(job.StatusOK)),
 		},
 		ScanIndexForward: aws.Bool(l.side == after),
 		ConsistentRead:   aws.Bool(true),
@@ -245,8 +246,8 @@ func (s *Store) neighbourOK(ctx context.Context, targetID, key string, l lookup)
 		Limit: aws.Int32(4),
 	}
 	ns, err := query(ctx, s, in, 1, func(it item) (neighbour, error) {
-		return neighbour{key: it.str(AttrLSI1SK), run: it.str(attrRunID), hash: it.str(attrContentHash), prev: it.str(attrPrev),
-			nm: it.boolean(attrNotModified), fields: it.str(attrFields), truncated: it.str(attrTruncated), rules: it.str(attrRulesHash)}, nil
+		return neighbour{key: it.Str(AttrLSI1SK), run: it.Str(attrRunID), hash: it.Str(attrContentHash), prev: it.Str(attrPrev),
+			nm: it.Boolean(attrNotModified), fields: it.Str(attrFields), truncated: it.Str(attrTruncated), rules: it.Str(attrRulesHash)}, nil
 	})
 	if err != nil || len(ns) == 0 {
 		return neighbour{}, false, err
@@ -262,13 +263,13 @@ func (s *Store) neighbourOK(ctx context.Context, targetID, key string, l lookup)
 func (s *Store) setChanged(ctx context.Context, targetID, runID string, changed bool, prev string) (bool, error) {
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(s.table),
-		Key:                       key(targetPK(targetID), resultSK(runID)),
+		Key:                       ddb.Key(targetPK(targetID), resultSK(runID)),
 		UpdateExpression:          aws.String("SET #chg = :chg, #prev = :prev"),
 		ConditionExpression:       aws.String("attribute_exists(#pk) AND (attribute_not_exists(#prev) OR #prev < :prev)"),
 		ExpressionAttributeNames:  map[string]string{"#pk": AttrPK, "#chg": attrChanged, "#prev": attrPrev},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":chg": avB(changed), ":prev": avS(prev)},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":chg": ddb.Bool(changed), ":prev": ddb.S(prev)},
 	})
-	if isConditionFailed(err) {
+	if ddb.IsConditionFailed(err) {
 		return false, nil
 	}
 	if err != nil {
@@ -282,15 +283,15 @@ func (s *Store) setChanged(ctx context.Context, targetID, runID string, changed 
 func (s *Store) syncLatest(ctx context.Context, targetID, runID string, changed bool, prev string) error {
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                aws.String(s.table),
-		Key:                      key(targetPK(targetID), skLatest),
+		Key:                      ddb.Key(targetPK(targetID), skLatest),
 		UpdateExpression:         aws.String("SET #chg = :chg, #prev = :prev"),
 		ConditionExpression:      aws.String("#rid = :rid AND (attribute_not_exists(#prev) OR #prev < :prev)"),
 		ExpressionAttributeNames: map[string]string{"#rid": attrRunID, "#chg": attrChanged, "#prev": attrPrev},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":rid": avS(runID), ":chg": avB(changed), ":prev": avS(prev),
+			":rid": ddb.S(runID), ":chg": ddb.Bool(changed), ":prev": ddb.S(prev),
 		},
 	})
-	if err != nil && !isConditionFailed(err) {
+	if err != nil && !ddb.IsConditionFailed(err) {
 		return err
 	}
 	return nil
@@ -310,7 +311,7 @@ func (s *Store) moveLatest(ctx context.Context, res item) (bool, error) {
 			":at": res[attrScheduledAt], ":rid": res[attrRunID],
 		},
 	})
-	if isConditionFailed(err) {
+	if ddb.IsConditionFailed(err) {
 		return false, nil
 	}
 	return err == nil, err
