@@ -39,6 +39,8 @@ func Assumptions() string {
     item. Pages change at random, once every --change-interval on average,
     so 1 - exp(-period/interval) of a schedule's results changed. Per tick
     %.0f WRU for the run and %.3f RRU a target for the planner's read.
+    A result that holds its fields lives %.0f days past retentionDays, and a
+    content unchanged that long has its holder's expiry moved (an update).
     Storage at steady state after retentionDays: each result's item (%d B
     when unchanged) and its %d B index entry, + %d B each; point-in-time
     recovery on the table.
@@ -60,7 +62,7 @@ func Assumptions() string {
 		MaxBatch, JobBytes, ESMPollers, PollsPerMinute, n(MonthMinutes), n(EmptyPollsPerMonth),
 		Measured.FieldsBytes, Measured.ChangedWRU, Measured.ChangedRRU, Measured.UnchangedWRU, Measured.UnchangedRRU,
 		float64(Measured.CompressedFieldsBytes)/float64(Measured.FieldsBytes), Measured.ChangedItemBytes-Measured.CompressedFieldsBytes,
-		Measured.PutRunWRU, Measured.PlannerRRUPerTarget, Measured.UnchangedItemBytes, Measured.IndexEntryBytes, ItemOverheadBytes,
+		Measured.PutRunWRU, Measured.PlannerRRUPerTarget, HolderSlackDays, Measured.UnchangedItemBytes, Measured.IndexEntryBytes, ItemOverheadBytes,
 		LogLineBytes, PlatformLines, Alarms,
 		n(FreeLambdaRequests), n(FreeLambdaGBSeconds), n(FreeSQSRequests), n(FreeSchedulerInvokes), FreeDynamoStorageGB, FreeLogsGB, FreeAlarms,
 		HoursPerMonth, EBSVolumeGB)

@@ -63,10 +63,14 @@
 //     item's units for that size; its strongly consistent neighbour read
 //     grows with the item (two items a page). An unchanged result costs the
 //     measured units whatever S is. Each tick adds PutRunWRU and the
-//     planner's read (PlannerRRUPerTarget per target). Storage at steady
-//     state (after retentionDays; 0 counts as 365): each result's item and
-//     its GSI1 entry, plus ItemOverheadBytes each; point-in-time recovery
-//     (enabled in serverless.yml) is billed on the table, not the index.
+//     planner's read (PlannerRRUPerTarget per target). A result that holds
+//     its fields lives HolderSlackDays (at most retentionDays) longer, and a
+//     content unchanged that long has its holder's expiry moved: an update
+//     of a changed result's item, for at most a share period/slack of the
+//     unchanged results. Storage at steady state (after retentionDays; 0
+//     counts as 365): each result's item and its GSI1 entry, plus
+//     ItemOverheadBytes each; point-in-time recovery (enabled in
+//     serverless.yml) is billed on the table, not the index.
 //     Run, target-list and attempt items are left out (small).
 //   - CloudWatch Logs: LogLineBytes per line (JSON line plus CloudWatch's
 //     26 bytes of event overhead): PlatformLines per invocation (START, END,
@@ -130,6 +134,9 @@ const (
 	WRUBytes              = 1024
 	RRUBytes              = 4096
 	AttemptWRU            = 1
+	// HolderSlackDays is how much longer than the retention a result that
+	// holds its fields lives (dynamo.HolderSlack).
+	HolderSlackDays = 7.0
 
 	// CloudWatch.
 	LogLineBytes  = 300
@@ -188,6 +195,7 @@ func Estimate(in Input) (Bill, error) {
 	per := perResult(S)
 	var stored, storedTable float64 // bytes at steady state
 	retention := float64(p.RetentionDays)
+	slack := min(retention, HolderSlackDays) // days a holder of fields outlives its retention
 	if retention == 0 {
 		retention = 365
 	}
@@ -233,10 +241,17 @@ func Estimate(in Input) (Bill, error) {
 
 		// DynamoDB.
 		c := ChangedShare(s, in.ChangeInterval)
-		wru += T * (Measured.PutRunWRU + float64(n)*(c*per.changedWRU+(1-c)*Measured.UnchangedWRU) + r*AttemptWRU)
+		// A content unchanged for HolderSlackDays has its holder's expiry
+		// moved (an update of its item): at most once per slack.
+		moves := 0.0
+		if slack > 0 {
+			moves = (1 - c) * math.Min(1, float64(MonthDays)/float64(max(s.Ticks, 1))/slack) * per.holderWRU
+		}
+		wru += T * (Measured.PutRunWRU + float64(n)*(c*per.changedWRU+(1-c)*Measured.UnchangedWRU+moves) + r*AttemptWRU)
 		rru += T * float64(n) * (c*per.changedRRU + (1-c)*per.unchangedRRU + Measured.PlannerRRUPerTarget)
 		results := T * float64(n) * retention / MonthDays // kept at steady state
-		item := c*per.changedItem + (1-c)*float64(Measured.UnchangedItemBytes+ItemOverheadBytes)
+		// A result that holds its fields lives the slack longer.
+		item := c*per.changedItem*(retention+slack)/retention + (1-c)*float64(Measured.UnchangedItemBytes+ItemOverheadBytes)
 		storedTable += results * item
 		stored += results * (item + float64(Measured.IndexEntryBytes+ItemOverheadBytes))
 		// Log lines beyond the platform's: the planner's one per tick, the
@@ -382,6 +397,8 @@ func ChangedShare(s Schedule, interval time.Duration) float64 {
 // resultCost is what one stored result costs, by whether its page changed.
 type resultCost struct {
 	changedWRU, changedRRU, unchangedRRU float64
+	// holderWRU is an update of a changed result's item (its expiry moved).
+	holderWRU float64
 	// changedItem is a changed result's item with its storage overhead.
 	changedItem float64
 }
@@ -400,5 +417,6 @@ func perResult(S int) resultCost {
 		changedRRU:   m.ChangedRRU + grow,
 		unchangedRRU: m.UnchangedRRU + grow,
 		changedItem:  float64(item + ItemOverheadBytes),
+		holderWRU:    float64(ceilDiv(item, WRUBytes)),
 	}
 }

@@ -121,7 +121,7 @@ func (s *Store) importItems(ctx context.Context, runs []store.Run, results []sto
 	slices.Sort(targets)
 	newest := map[string]item{} // by target: its newest ok result imported
 	for _, t := range targets {
-		more, err := historyItems(byTarget[t], s.expiresAt)
+		more, err := historyItems(byTarget[t], s.expiresAt, s.holderExpiresAt)
 		if err != nil {
 			return err
 		}
@@ -165,8 +165,9 @@ func (s *Store) relinkNext(ctx context.Context, target string, it item) error {
 
 // historyItems are the items of one target's results rs, as PutResult would
 // have written them had they arrived in time order at their stored times
-// (expiring at expiresAt of it), and its target item.
-func historyItems(rs []store.StoredResult, expiresAt func(time.Time) int64) ([]item, error) {
+// (expiring at expiresAt of it, or holdersAt when it holds its fields), and
+// its target item.
+func historyItems(rs []store.StoredResult, expiresAt, holdersAt func(time.Time) int64) ([]item, error) {
 	slices.SortFunc(rs, func(a, b store.StoredResult) int {
 		return cmp.Or(a.Result.ScheduledAt.Compare(b.Result.ScheduledAt), strings.Compare(a.Result.RunID, b.Result.RunID))
 	})
@@ -203,6 +204,9 @@ func historyItems(rs []store.StoredResult, expiresAt func(time.Time) int64) ([]i
 				prevKey = prevSK
 			}
 			prev, prevSK = r, sk
+		}
+		if r.Status == job.StatusOK && l.holder == "" && r.Fields != nil {
+			expires = holdersAt(rs[i].StoredAt)
 		}
 		it, err := resultItem(*r, changed, prevKey, l, rs[i].StoredAt, expires)
 		if err != nil {

@@ -366,6 +366,61 @@ func TestImport(t *testing.T) {
 	compareStores(t, imported, put)
 }
 
+// TestHolderOutlivesItsReferrers: a result that holds fields others name
+// expires no earlier than any of them, at the cost of one UpdateItem per
+// HolderSlack of a content that does not change, and one never expiring
+// when a result that never expires names it.
+func TestHolderOutlivesItsReferrers(t *testing.T) {
+	client := dynalite(t)
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	now := start
+	var updates atomic.Int64
+	s := New(hookAPI{client, func(op string, in any) {
+		if op == "UpdateItem" && sortKey(in) == resultSK(tick(0), job.RunID("hourly", tick(0))) {
+			updates.Add(1)
+		}
+	}}, newTable(t, client), WithClock(func() time.Time { return now }), WithRetention(30*24*time.Hour))
+	holderKey := ddb.Key(targetPK("a"), resultSK(tick(0), job.RunID("hourly", tick(0))))
+	expiry := func(k item) int64 {
+		t.Helper()
+		return rawItem(t, client, s.table, k).NumOr0(AttrExpiresAt)
+	}
+	// An unchanged page every day for 20 days (the ticks' times are their
+	// own; the clock is when each is stored).
+	for day := range 21 {
+		now = start.Add(time.Duration(day) * 24 * time.Hour)
+		r := okResult("a", day, "same")
+		if _, err := s.PutResult(t.Context(), r); err != nil {
+			t.Fatal(err)
+		}
+		if day == 0 {
+			continue
+		}
+		k := ddb.Key(targetPK("a"), resultSK(r.ScheduledAt, r.RunID))
+		if got := rawItem(t, client, s.table, k).Str(attrFieldsIn); got != holderKey.Str(AttrSK) {
+			t.Fatalf("day %d: fields in %q, want the first result's", day, got)
+		}
+		if h, own := expiry(holderKey), expiry(k); h < own {
+			t.Errorf("day %d: the holder expires at %d, before the result naming it (%d)", day, h, own)
+		}
+	}
+	// Retention 30 days and a slack of 7: the holder of day 0 expires on
+	// day 37, enough for the results of days 1-7; moved on day 8 (to 38 +
+	// 7) and on day 16 (to 46 + 7).
+	if n := updates.Load(); n != 2 {
+		t.Errorf("the holder's expiry was moved %d times in 20 days, want 2 (once per %s)", n, HolderSlack)
+	}
+	// A result that never expires (retention 0 now) names it: it never
+	// expires either.
+	forever := New(client, s.table, WithClock(func() time.Time { return now }), WithRetention(0))
+	if _, err := forever.PutResult(t.Context(), okResult("a", 30, "same")); err != nil {
+		t.Fatal(err)
+	}
+	if _, has := rawItem(t, client, s.table, holderKey)[AttrExpiresAt]; has {
+		t.Errorf("the holder still expires, though a result that never does names it")
+	}
+}
+
 // TestImportRelinksLaterResult: history imported behind a result stored
 // live before it (a migration after the stage's first tick on v2) sets that
 // result's Changed flag against the imported history.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -23,11 +24,18 @@ import (
 // result does not store them again: its item names the result that holds
 // them (fields_in, that result's SK), and readers fill them in (resolve).
 //
-// The holder must outlive every result that refers to it. A referring item
-// carries the holder's expiry as its writer knew it (fields_ttl); when that
-// is earlier than the new result's own expiry, the writer first moves the
-// holder's expiry to twice the retention from now (extendHolder), so this
-// happens about once per retention period and content, not per result.
+// The holder must outlive every result that refers to it. A result that
+// holds fields expires HolderSlack (at most its retention) later than
+// others, so that the results of the next HolderSlack can refer to it as it
+// is. A referring item carries the holder's expiry as its writer knew it
+// (fields_ttl); when that is earlier than the new result's own expiry, the
+// writer first moves the holder's expiry to the slack past its own
+// (extendHolder): once per HolderSlack of a content that does not change,
+// not per result.
+
+// HolderSlack is how much longer than its retention a result that holds
+// its fields lives (at most the retention).
+const HolderSlack = 7 * 24 * time.Hour
 
 // fieldsLink is where a result's fields are: in a holder (its SK) that
 // expires at expires (0: never), or in the result itself (holder "").
@@ -75,25 +83,30 @@ func unpackFields(b []byte) (map[string]any, error) {
 }
 
 // extendHolder makes the holder of a target's fields expire no earlier
-// than need: it sets the holder's expiry to s.holderExpiry() unless it
-// already expires at or after need. It returns the holder's expiry as it
-// now stands (as far as this writer knows).
+// than need (0: never): it moves the holder's expiry to HolderSlack past
+// need, or takes it away, unless it already expires at or after need. It
+// returns the holder's expiry as it now stands (as far as this writer
+// knows).
 func (s *Store) extendHolder(ctx context.Context, targetID string, l fieldsLink, need int64) (int64, error) {
-	if l.expires == 0 || need == 0 || l.expires >= need {
+	if l.expires == 0 || (need != 0 && l.expires >= need) {
 		return l.expires, nil
 	}
-	ttl := s.holderExpiry()
-	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	in := &dynamodb.UpdateItemInput{
 		TableName:                aws.String(s.table),
 		Key:                      ddb.Key(targetPK(targetID), l.holder),
-		UpdateExpression:         aws.String("SET #exp = :exp"),
-		ConditionExpression:      aws.String("attribute_exists(#pk) AND #exp < :need"),
 		ExpressionAttributeNames: map[string]string{"#pk": AttrPK, "#exp": AttrExpiresAt},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":exp": ddb.N(ttl), ":need": ddb.N(need),
-		},
-	})
-	if err != nil && !ddb.IsConditionFailed(err) {
+	}
+	ttl := int64(0)
+	if need == 0 { // a result that never expires names it
+		in.UpdateExpression = aws.String("REMOVE #exp")
+		in.ConditionExpression = aws.String("attribute_exists(#pk)")
+	} else {
+		ttl = need + int64(s.slack()/time.Second)
+		in.UpdateExpression = aws.String("SET #exp = :exp")
+		in.ConditionExpression = aws.String("attribute_exists(#pk) AND #exp < :need")
+		in.ExpressionAttributeValues = map[string]types.AttributeValue{":exp": ddb.N(ttl), ":need": ddb.N(need)}
+	}
+	if _, err := s.db.UpdateItem(ctx, in); err != nil && !ddb.IsConditionFailed(err) {
 		return 0, err
 	}
 	// A failed condition: another writer extended it, or it is gone (then
@@ -150,12 +163,15 @@ func (s *Store) resolve(ctx context.Context, its []item, rs []job.Result) error 
 	return nil
 }
 
-// holderExpiry is the expiry a holder of fields gets when a result refers
-// to it after its own expiry would come too soon: twice the retention from
-// now, so that it is extended again only after a retention period.
-func (s *Store) holderExpiry() int64 {
+// slack is how much longer a result that holds fields lives: HolderSlack,
+// at most the retention.
+func (s *Store) slack() time.Duration { return min(s.retention, HolderSlack) }
+
+// holderExpiresAt is the expiry of a result stored at now that holds its
+// fields (0: none).
+func (s *Store) holderExpiresAt(now time.Time) int64 {
 	if s.retention <= 0 {
 		return 0
 	}
-	return s.now().Add(2 * s.retention).Unix()
+	return now.Add(s.retention + s.slack()).Unix()
 }

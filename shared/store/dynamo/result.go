@@ -63,6 +63,9 @@ func (s *Store) putResult(ctx context.Context, r job.Result) (store.Outcome, err
 	if err != nil {
 		return store.Outcome{}, err
 	}
+	if fl.holder == "" && r.Fields != nil {
+		expires = s.holderExpiresAt(now) // it holds its fields
+	}
 	it, err := resultItem(r, changed, prev.ok.sk, fl, now, expires)
 	if err != nil {
 		return store.Outcome{}, err
