@@ -193,9 +193,14 @@ func runAWS(ctx context.Context, t testing.TB, c Config, r *Report, logf func(st
 		a.Planned = resp.Planned
 		a.PlanSQS, a.PlanSQSItems = sc.snapshot()
 		a.PlanDynamo, _ = dc.snapshot()
+		// Visible and delayed: the planner paces a host's jobs (one host
+		// here, at the default 1/s), so all but the first are delayed.
 		if qa, err := sqsClient.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: out.QueueUrl,
-			AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages}}); err == nil {
-			a.OnQueue, _ = strconv.Atoi(qa.Attributes["ApproximateNumberOfMessages"])
+			AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages,
+				sqstypes.QueueAttributeNameApproximateNumberOfMessagesDelayed}}); err == nil {
+			visible, _ := strconv.Atoi(qa.Attributes["ApproximateNumberOfMessages"])
+			delayed, _ := strconv.Atoi(qa.Attributes["ApproximateNumberOfMessagesDelayed"])
+			a.OnQueue = visible + delayed
 		}
 	}
 
