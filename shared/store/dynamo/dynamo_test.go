@@ -136,20 +136,26 @@ func TestTTL(t *testing.T) {
 	client := dynalite(t)
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	clock := func() time.Time { return now }
+	// A result that holds its fields lives HolderSlack longer (at most its
+	// retention again): results of the next week may name its fields.
 	tests := []struct {
-		name string
-		opts []Option
-		want int64 // 0: no expires_at
+		name         string
+		opts         []Option
+		want, holder int64 // 0: no expires_at
 	}{
-		{"default 90 days", nil, now.Add(90 * 24 * time.Hour).Unix()},
-		{"retention", []Option{WithRetention(48 * time.Hour)}, now.Add(48 * time.Hour).Unix()},
-		{"no expiry", []Option{WithRetention(0)}, 0},
+		{"default 90 days", nil, now.Add(90 * 24 * time.Hour).Unix(), now.Add(97 * 24 * time.Hour).Unix()},
+		{"retention", []Option{WithRetention(48 * time.Hour)}, now.Add(48 * time.Hour).Unix(), now.Add(96 * time.Hour).Unix()},
+		{"no expiry", []Option{WithRetention(0)}, 0, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newStore(t, client, append([]Option{WithClock(clock)}, tt.opts...)...)
 			r := okResult("a", 0, "h")
 			if _, err := s.PutResult(t.Context(), r); err != nil {
+				t.Fatal(err)
+			}
+			same := okResult("a", 1, "h") // names the first one's fields
+			if _, err := s.PutResult(t.Context(), same); err != nil {
 				t.Fatal(err)
 			}
 			a := store.Attempt{RunID: r.RunID, TargetID: "a", Attempt: 1, At: now, Error: job.Error{Kind: "timeout", Message: "slow"}}
@@ -172,7 +178,8 @@ func TestTTL(t *testing.T) {
 					}
 				}
 			}
-			check("result", ddb.Key(targetPK("a"), resultSK(r.ScheduledAt, r.RunID)), tt.want)
+			check("result holding its fields", ddb.Key(targetPK("a"), resultSK(r.ScheduledAt, r.RunID)), tt.holder)
+			check("result naming them", ddb.Key(targetPK("a"), resultSK(same.ScheduledAt, same.RunID)), tt.want)
 			check("attempt", ddb.Key(targetPK("a"), attemptSK(r.RunID, "", 1)), tt.want)
 			check("target", ddb.Key(targetsPK("a"), targetPK("a")), 0)
 			check("run", runKey(r.RunID), 0)
