@@ -67,3 +67,27 @@ func TestPythonToolPinsMatchMakefile(t *testing.T) {
 		}
 	}
 }
+
+// A client that hangs up while dynalite still reads its request (a Go client
+// whose context is cancelled mid-call) leaves the server up, as DynamoDB
+// would. dynalite 4.0.0 alone crashes on it; dynalite.js keeps it serving.
+func TestDynaliteSurvivesAClientHangingUpMidRequest(t *testing.T) {
+	dl := standin.Dynalite(t, "")
+	for i := 0; i < 3; i++ {
+		c, err := net.Dial("tcp", "127.0.0.1:"+itoa(dl.Port))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Promise a 1,000-byte body, send 10 bytes of it, and hang up.
+		_, err = c.Write([]byte("POST / HTTP/1.1\r\nHost: 127.0.0.1\r\n" +
+			"X-Amz-Target: DynamoDB_20120810.ListTables\r\nContent-Type: application/x-amz-json-1.0\r\n" +
+			"Content-Length: 1000\r\n\r\n{\"Limit\":1"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+	}
+	if _, err := dl.DynamoDB(t).ListTables(context.Background(), &dynamodb.ListTablesInput{}); err != nil {
+		t.Fatalf("dynalite after three clients hung up mid-request: %v\n%s", err, dl.Log())
+	}
+}
