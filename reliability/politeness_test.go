@@ -32,7 +32,7 @@ type fixtureHost struct {
 	mu       sync.Mutex
 	inFlight int
 	maxAtOne int
-	perSec   map[int64]int // requests started, by Unix second
+	perSec   map[int64]int // page requests started, by Unix second (robots.txt rides on its page)
 	pages    int           // page requests (not robots.txt)
 }
 
@@ -48,9 +48,9 @@ func newFixtureHost(t *testing.T, addr string, h http.Handler) *fixtureHost {
 		s.mu.Lock()
 		s.inFlight++
 		s.maxAtOne = max(s.maxAtOne, s.inFlight)
-		s.perSec[time.Now().Unix()]++
 		if r.URL.Path != "/robots.txt" {
 			s.pages++
+			s.perSec[time.Now().Unix()]++
 		}
 		s.mu.Unlock()
 		defer func() {
@@ -65,7 +65,10 @@ func newFixtureHost(t *testing.T, addr string, h http.Handler) *fixtureHost {
 	return s
 }
 
-// busiestSecond is the most requests that started in one second.
+// busiestSecond is the most page requests that started in one second.
+// robots.txt is not counted: each worker fetches it once per host, with its
+// first page (docs/aws.md, "Politeness across the fleet"), so two workers
+// starting together would otherwise count 3 in that second.
 func (s *fixtureHost) busiestSecond() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -185,7 +188,7 @@ func TestSlowHostNothingDeadLettered(t *testing.T) {
 		t.Errorf("the site saw %d requests at once, want at most 2", n)
 	}
 	if n := s.busiestSecond(); n > 2 {
-		t.Errorf("the site saw %d requests start in one second, want at most 2 (1 a second, +1 for rounding)", n)
+		t.Errorf("the site saw %d page requests start in one second, want at most 2 (1 a second, +1 for rounding)", n)
 	}
 }
 
@@ -218,7 +221,7 @@ func TestTwoWorkersShareTheRate(t *testing.T) {
 		t.Errorf("planned %d, stored %d, dead-lettered %d, lost %d; want all 60 stored", planned, stored, dead, lost)
 	}
 	if n := s.busiestSecond(); n > 2 {
-		t.Errorf("the site saw %d requests start in one second from two workers, want at most 2", n)
+		t.Errorf("the site saw %d page requests start in one second from two workers, want at most 2", n)
 	}
 	if n := s.atOnce(); n > 4 {
 		t.Errorf("the site saw %d requests at once, want at most 2 per worker", n)
@@ -285,7 +288,7 @@ func TestSlowHostDoesNotSlowOthers(t *testing.T) {
 	}
 	for _, s := range fast {
 		if n := s.busiestSecond(); n > 11 {
-			t.Errorf("%s saw %d requests in one second, want at most 11 (10 a second, +1)", s.host, n)
+			t.Errorf("%s saw %d page requests start in one second, want at most 11 (10 a second, +1)", s.host, n)
 		}
 	}
 }
