@@ -72,6 +72,12 @@ type Run struct {
 	// targets were recorded, and for a plan too large for the adapter to
 	// record (dynamo).
 	Targets []string `json:"targets,omitempty"`
+	// Shards is how many shards of a stored target list the run was
+	// planned in (0: none, only targets.yaml's own targets); PlannedShards
+	// is how many of them have recorded their part (PutPlanPart) so far.
+	// Planned and Targets include the parts recorded.
+	Shards        int `json:"shards,omitempty"`
+	PlannedShards int `json:"planned_shards,omitempty"`
 }
 
 // Done is the number of (run, target) pairs with a stored result.

@@ -76,6 +76,10 @@ type File struct {
 	HostNames []string
 	// Targets are the targets in file order, with defaults applied.
 	Targets []Target
+	// Extracts are the extracts: entries, shared extract rules by name,
+	// that a target of the file or of a stored list names with
+	// extract: <name>.
+	Extracts map[string]map[string]job.Rule
 
 	file     string            // the name Parse was given, for UnusedHosts
 	hostKeys map[string]string // hostKey of each hosts: entry -> its name

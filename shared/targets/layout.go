@@ -1,0 +1,260 @@
+package targets
+
+import (
+	"hash/fnv"
+	"slices"
+	"sort"
+)
+
+// A stored target list is planned in shards, each by its own planner
+// invocation (docs/scale.md). The layout is computed here, once, when a
+// list is imported, so every store lays a list out alike:
+//
+//   - a schedule of at most ShardSize targets is one shard;
+//   - a larger one is split first into Groups groups by an FNV-1a hash of
+//     the target ID (the same hash and count as the results' run shards in
+//     DynamoDB, so that a shard's previous results are one key range of one
+//     run shard), and each group into equal ranges of target IDs, as many
+//     in every group, so that no shard holds more than ShardSize targets.
+//
+// A target's rank is its place among its schedule's targets of the same
+// host, in import order: the planner paces the k-th job of a host k / rate
+// after the tick, whichever shard plans it, so the fleet-wide pacing holds
+// across shards exactly as in one planner.
+
+// Groups is how many hash groups a large schedule's targets are split into
+// first. It equals the DynamoDB adapter's RunShards (a test checks).
+const Groups = 8
+
+// ShardSize is the most targets a shard holds when its schedule's layout is
+// computed. Ten thousand jobs are 1,000 SendMessageBatch calls: about 2.5 s
+// at 8 in parallel and 20 ms each, well inside the planner's timeout.
+const ShardSize = 10_000
+
+// AllGroups is the Group of the single shard of a small schedule: every
+// target, whatever its hash.
+const AllGroups = -1
+
+// Shard is one part of a schedule's target list, planned by one planner
+// invocation: the targets of Group (or of every group) whose IDs are in
+// [From, To), an empty bound being open.
+type Shard struct {
+	Schedule string `json:"schedule"`
+	Index    int    `json:"index"`
+	Group    int    `json:"group"`
+	From     string `json:"from,omitempty"`
+	To       string `json:"to,omitempty"`
+	// Count is how many targets the shard held when the list was imported.
+	Count int `json:"count"`
+}
+
+// Holds reports whether the target ID belongs to the shard.
+func (s Shard) Holds(id string) bool {
+	return (s.Group == AllGroups || s.Group == Group(id)) && id >= s.From && (s.To == "" || id < s.To)
+}
+
+// Layout is how one schedule's stored targets are split into shards.
+type Layout struct {
+	Schedule string  `json:"schedule"`
+	Shards   []Shard `json:"shards"`
+}
+
+// Count is how many targets the layout held when it was computed.
+func (l Layout) Count() int {
+	n := 0
+	for _, s := range l.Shards {
+		n += s.Count
+	}
+	return n
+}
+
+// ShardOf is the index of the shard that holds id, or -1 when no shard of
+// the layout does.
+func (l Layout) ShardOf(id string) int {
+	g := Group(id)
+	for _, s := range l.Shards {
+		if (s.Group == AllGroups || s.Group == g) && id >= s.From && (s.To == "" || id < s.To) {
+			return s.Index
+		}
+	}
+	return -1
+}
+
+// Group is the hash group of a target ID: FNV-1a, modulo Groups.
+func Group(id string) int {
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	return int(h.Sum32() % Groups)
+}
+
+// Stored is an entry where a list keeps it: its shard in its schedule's
+// layout and its rank among the targets of its schedule and host.
+type Stored struct {
+	Entry
+	Shard int
+	Rank  int
+}
+
+// Change is what turns one stored list into another: what
+// cronless targets import writes, and prints with --dry-run.
+type Change struct {
+	// Added, Changed and Removed are the IDs whose entries are new, differ
+	// or are gone, each sorted.
+	Added, Changed, Removed []string
+	// Put are the targets to write: added, changed, or with a new shard or
+	// rank. Delete are the stored targets to delete: removed, or moved to
+	// another shard or schedule (written under their new key by Put).
+	Put    []Stored
+	Delete []Stored
+	// Layouts are the new layouts of every schedule with stored targets;
+	// Dropped are the schedules that had stored targets and have none now.
+	Layouts map[string]Layout
+	Dropped []string
+}
+
+// Empty reports whether the change writes nothing.
+func (c Change) Empty() bool {
+	return len(c.Put) == 0 && len(c.Delete) == 0 && len(c.Dropped) == 0 && len(c.Layouts) == 0
+}
+
+// PlanList computes the change that makes the stored list (current, laid
+// out as layouts) hold exactly entries, in their order (the import file's;
+// IDs unique, entries validated). A schedule keeps its shard boundaries as
+// long as it needs as many shards and none grows past 1.5 × ShardSize, so
+// that adding or removing a few targets moves no others.
+func PlanList(current []Stored, layouts map[string]Layout, entries []Entry) Change {
+	var ch Change
+	bySchedule := map[string][]Entry{}
+	var schedules []string
+	for _, e := range entries {
+		if _, ok := bySchedule[e.Schedule]; !ok {
+			schedules = append(schedules, e.Schedule)
+		}
+		bySchedule[e.Schedule] = append(bySchedule[e.Schedule], e)
+	}
+	old := make(map[string]Stored, len(current))
+	for _, s := range current {
+		old[s.ID] = s
+	}
+	ch.Layouts = make(map[string]Layout, len(schedules))
+	for _, sched := range schedules {
+		es := bySchedule[sched]
+		l := layout(sched, es, layouts[sched])
+		if prev, ok := layouts[sched]; !ok || !sameLayout(prev, l) {
+			ch.Layouts[sched] = l
+		}
+		rank := map[string]int{}
+		for _, e := range es {
+			host := e.Host()
+			s := Stored{Entry: e, Shard: l.ShardOf(e.ID), Rank: rank[host]}
+			rank[host]++
+			o, had := old[e.ID]
+			switch {
+			case !had:
+				ch.Added = append(ch.Added, e.ID)
+			case !o.Entry.Equal(e):
+				ch.Changed = append(ch.Changed, e.ID)
+			}
+			if had && (o.Schedule != s.Schedule || o.Shard != s.Shard) {
+				ch.Delete = append(ch.Delete, o)
+			}
+			if !had || !o.Entry.Equal(e) || o.Shard != s.Shard || o.Rank != s.Rank {
+				ch.Put = append(ch.Put, s)
+			}
+		}
+	}
+	seen := make(map[string]bool, len(entries))
+	for _, e := range entries {
+		seen[e.ID] = true
+	}
+	for _, s := range current {
+		if !seen[s.ID] {
+			ch.Removed = append(ch.Removed, s.ID)
+			ch.Delete = append(ch.Delete, s)
+		}
+	}
+	for sched := range layouts {
+		if _, ok := bySchedule[sched]; !ok {
+			ch.Dropped = append(ch.Dropped, sched)
+		}
+	}
+	slices.Sort(ch.Added)
+	slices.Sort(ch.Changed)
+	slices.Sort(ch.Removed)
+	slices.Sort(ch.Dropped)
+	return ch
+}
+
+// layout lays out one schedule's entries, keeping prev's boundaries when
+// they still fit.
+func layout(schedule string, es []Entry, prev Layout) Layout {
+	n := len(es)
+	if n <= ShardSize {
+		return Layout{Schedule: schedule, Shards: []Shard{{Schedule: schedule, Index: 0, Group: AllGroups, Count: n}}}
+	}
+	groups := make([][]string, Groups)
+	for _, e := range es {
+		g := Group(e.ID)
+		groups[g] = append(groups[g], e.ID)
+	}
+	per := make([]int, Groups) // shards of each group
+	for g, ids := range groups {
+		per[g] = max(1, (len(ids)+ShardSize-1)/ShardSize)
+	}
+	if kept, ok := keep(prev, es, per); ok {
+		return kept
+	}
+	l := Layout{Schedule: schedule}
+	for g, ids := range groups {
+		sort.Strings(ids)
+		from := ""
+		for j := range per[g] {
+			lo, hi := j*len(ids)/per[g], (j+1)*len(ids)/per[g]
+			s := Shard{Schedule: schedule, Index: len(l.Shards), Group: g, From: from, Count: hi - lo}
+			if j < per[g]-1 {
+				s.To = ids[hi] // hi < len(ids): a group of n > ShardSize splits into ranges of at least ShardSize/2
+			}
+			from = s.To
+			l.Shards = append(l.Shards, s)
+		}
+	}
+	return l
+}
+
+// keep returns prev with its counts redone for es, when prev splits every
+// group into as many shards as per says and none grows past 1.5 ×
+// ShardSize.
+func keep(prev Layout, es []Entry, per []int) (Layout, bool) {
+	have := make([]int, Groups)
+	for _, s := range prev.Shards {
+		if s.Group == AllGroups {
+			return Layout{}, false
+		}
+		have[s.Group]++
+	}
+	if !slices.Equal(have, per) {
+		return Layout{}, false
+	}
+	kept := Layout{Schedule: prev.Schedule, Shards: slices.Clone(prev.Shards)}
+	for i := range kept.Shards {
+		kept.Shards[i].Count = 0
+	}
+	for _, e := range es {
+		i := kept.ShardOf(e.ID)
+		if i < 0 {
+			return Layout{}, false
+		}
+		kept.Shards[i].Count++
+	}
+	for _, s := range kept.Shards {
+		if s.Count > ShardSize*3/2 {
+			return Layout{}, false
+		}
+	}
+	return kept, true
+}
+
+// sameLayout reports whether two layouts split alike and count alike.
+func sameLayout(a, b Layout) bool {
+	return a.Schedule == b.Schedule && slices.Equal(a.Shards, b.Shards)
+}
