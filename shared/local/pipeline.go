@@ -45,9 +45,15 @@ type Pipeline struct {
 	Results      queue.Queue
 	ResultsDLQ   queue.Queue
 	Store        store.Store
-	Fetcher      worker.Fetcher
-	Log          *zap.Logger
-	Region       string
+	// Plans holds the plan messages of a stored target list's shards, one
+	// planner invocation each, as the stage's plan queue does; PlansDLQ
+	// takes those that do not decode. TargetList is the stored list. With
+	// any of them nil, only targets.yaml's own targets are planned.
+	Plans, PlansDLQ queue.Queue
+	TargetList      planner.TargetList
+	Fetcher         worker.Fetcher
+	Log             *zap.Logger
+	Region          string
 
 	// PlannerMapping invokes the planner with the ticks (one per
 	// invocation; default concurrency 2).
@@ -68,6 +74,12 @@ type Pipeline struct {
 	resultsH                         *results.Results
 	metrics                          map[string]*metrics.Recorder
 	ticksMap, targetsMap, resultsMap *Mapping
+	plansMap                         *Mapping
+}
+
+// sharded reports whether the pipeline plans a stored target list.
+func (p *Pipeline) sharded() bool {
+	return p.Plans != nil && p.PlansDLQ != nil && p.TargetList != nil
 }
 
 func (p *Pipeline) init() {
@@ -81,8 +93,11 @@ func (p *Pipeline) init() {
 		for _, fn := range []string{"planner", "worker", "results"} {
 			p.metrics[fn] = metrics.New(fn)
 		}
-		p.planner = planner.New(p.Targets, p.TargetsQueue, p.Store, planner.WithLogger(p.Log.With(zap.String("function", "planner"))),
-			planner.WithMetrics(p.metrics["planner"]))
+		popts := []planner.Option{planner.WithLogger(p.Log.With(zap.String("function", "planner"))), planner.WithMetrics(p.metrics["planner"])}
+		if p.sharded() {
+			popts = append(popts, planner.WithTargetList(p.TargetList, p.Plans), planner.WithDeadLetters(p.PlansDLQ))
+		}
+		p.planner = planner.New(p.Targets, p.TargetsQueue, p.Store, popts...)
 		wopts := []worker.Option{
 			worker.WithDeadLetters(p.TargetsDLQ), worker.WithRequeue(p.TargetsQueue), worker.WithConcurrency(p.WorkerConcurrency),
 			worker.WithLogger(p.Log.With(zap.String("function", "worker"))), worker.WithMetrics(p.metrics["worker"]),
@@ -97,6 +112,9 @@ func (p *Pipeline) init() {
 		pm := p.PlannerMapping
 		pm.BatchSize = 1 // a tick is one asynchronous invocation on AWS
 		p.ticksMap = p.mapping("planner", p.Ticks, p.handleTicks, pm)
+		if p.sharded() {
+			p.plansMap = p.mapping("planner", p.Plans, p.planner.HandleSQS, pm) // one shard per invocation, as on AWS
+		}
 		p.targetsMap = p.mapping("worker", p.TargetsQueue, p.worker.Handle, p.WorkerMapping)
 		p.resultsMap = p.mapping("results", p.Results, p.resultsH.Handle, p.ResultsMapping)
 	})
@@ -135,6 +153,9 @@ func (p *Pipeline) StartMappings(ctx context.Context) (wait func()) {
 	if p.Ticks != nil {
 		wg.Go(func() { _ = p.ticksMap.Run(ctx) })
 	}
+	if p.plansMap != nil {
+		wg.Go(func() { _ = p.plansMap.Run(ctx) })
+	}
 	wg.Go(func() { _ = p.targetsMap.Run(ctx) })
 	wg.Go(func() { _ = p.resultsMap.Run(ctx) })
 	return wg.Wait
@@ -145,15 +166,16 @@ type Progress struct {
 	Planned      int
 	Done         int         // results stored
 	Ticks        queue.Depth // ticks not yet planned
+	Plans        queue.Depth // shards not yet planned
 	TargetsQueue queue.Depth
 	Results      queue.Depth
-	DeadLetters  int // messages in the targets and results DLQs
+	DeadLetters  int // messages in the targets, results and plans DLQs
 }
 
 // Drained reports whether nothing is left to do: every job has a result
 // stored or sits in a dead-letter queue.
 func (pr Progress) Drained() bool {
-	return pr.Ticks.Total() == 0 && pr.TargetsQueue.Total() == 0 && pr.Results.Total() == 0
+	return pr.Ticks.Total() == 0 && pr.Plans.Total() == 0 && pr.TargetsQueue.Total() == 0 && pr.Results.Total() == 0
 }
 
 // Snapshot reads the queues and the given runs.
@@ -167,13 +189,21 @@ func (p *Pipeline) Snapshot(ctx context.Context, runIDs []string) (Progress, err
 			return pr, fmt.Errorf("depth of %s: %w", p.Ticks.Name(), err)
 		}
 	}
+	if p.Plans != nil {
+		if pr.Plans, err = p.Plans.Depth(ctx); err != nil {
+			return pr, fmt.Errorf("depth of %s: %w", p.Plans.Name(), err)
+		}
+	}
 	if pr.TargetsQueue, err = p.TargetsQueue.Depth(ctx); err != nil {
 		return pr, fmt.Errorf("depth of %s: %w", p.TargetsQueue.Name(), err)
 	}
 	if pr.Results, err = p.Results.Depth(ctx); err != nil {
 		return pr, fmt.Errorf("depth of %s: %w", p.Results.Name(), err)
 	}
-	for _, q := range []queue.Queue{p.TargetsDLQ, p.ResultsDLQ} {
+	for _, q := range []queue.Queue{p.TargetsDLQ, p.ResultsDLQ, p.PlansDLQ} {
+		if q == nil {
+			continue
+		}
 		d, err := q.Depth(ctx)
 		if err != nil {
 			return pr, fmt.Errorf("depth of %s: %w", q.Name(), err)

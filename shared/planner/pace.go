@@ -34,20 +34,28 @@ func newPacer(base time.Time) *pacer {
 // that is past SQS's longest delay, the job's not_before. A rate of 0 or
 // targets.Unlimited is not paced.
 func (p *pacer) next(host string, rate float64) (delay time.Duration, notBefore time.Time) {
+	k := p.count[host]
+	p.count[host] = k + 1
+	return p.at(host, k, rate, p.base)
+}
+
+// at is the delay, sent at now, of host's k-th job (0-based) at rate jobs a
+// second from the pacer's base, and its not_before past SQS's longest
+// delay.
+func (p *pacer) at(host string, k int, rate float64, now time.Time) (delay time.Duration, notBefore time.Time) {
 	if rate <= 0 || math.IsInf(rate, 1) { // targets.Unlimited
 		return 0, time.Time{}
 	}
-	k := p.count[host]
-	p.count[host] = k + 1
 	offset := time.Duration(float64(k) / rate * float64(time.Second))
 	if offset > p.span {
 		p.span, p.slowest = offset, host
 	}
+	due := p.base.Add(offset)
 	// Whole seconds, as SQS takes them, rounded down: the jobs of a second
 	// are due together, at most rate of them.
-	delay = offset.Truncate(time.Second)
+	delay = max(0, due.Sub(now)).Truncate(time.Second)
 	if delay <= queue.MaxDelay {
 		return delay, time.Time{}
 	}
-	return queue.MaxDelay, p.base.Add(offset)
+	return queue.MaxDelay, due
 }

@@ -70,6 +70,9 @@ type Response struct {
 	// NewRun is false when the tick was delivered before (the same run is
 	// planned again; its jobs are sent again and absorbed downstream).
 	NewRun bool `json:"new_run"`
+	// Shards is how many shards of the stored target list were sent to the
+	// plan queue; their jobs are counted in the run as each is planned.
+	Shards int `json:"shards,omitempty"`
 }
 
 // Sender sends a batch of up to queue.MaxBatch messages.
@@ -110,6 +113,13 @@ type Planner struct {
 	parallelism int
 	now         func() time.Time
 	metrics     *metrics.Recorder
+
+	// A stored target list, planned in shards (shard.go).
+	list    TargetList
+	plans   Sender // the plan queue
+	planDLQ Sender // its dead-letter queue
+	ownMu   sync.Mutex
+	own     map[string]map[string]int // targets.yaml's targets per schedule and host
 }
 
 // Option configures a Planner.
@@ -184,13 +194,19 @@ func (p *Planner) Handle(ctx context.Context, tick Tick) (Response, error) {
 		ids = append(ids, t.ID)
 	}
 
+	shards, err := p.shardsOf(ctx, tick.Schedule)
+	if err != nil {
+		return Response{}, fmt.Errorf("plan %s: %w", runID, err)
+	}
+
 	// The run is recorded before its jobs are sent, so no result can be
 	// stored for a run whose planned count is unknown for long. It records
 	// the planned targets too, so that the targets without a result are
-	// known exactly (cronless runs show).
+	// known exactly (cronless runs show), and how many shards will add
+	// theirs.
 	created, err := p.runs.PutRun(ctx, store.Run{
 		ID: runID, Schedule: tick.Schedule, ScheduledAt: at, Planned: len(msgs), CreatedAt: p.now().UTC(),
-		Targets: ids,
+		Targets: ids, Shards: len(shards),
 	})
 	if err != nil {
 		return Response{}, fmt.Errorf("record run %s: %w", runID, err)
@@ -198,14 +214,19 @@ func (p *Planner) Handle(ctx context.Context, tick Tick) (Response, error) {
 	if err := p.send(ctx, msgs, tgts); err != nil {
 		return Response{}, fmt.Errorf("plan %s: %w", runID, err)
 	}
-	log.Info("run planned", zap.Int("planned", len(msgs)), zap.Bool("new_run", created),
+	if len(shards) > 0 {
+		if err := p.sendShards(ctx, runID, tick.Schedule, at, shards, pace.base.Add(PlanLead)); err != nil {
+			return Response{}, fmt.Errorf("plan %s: %w", runID, err)
+		}
+	}
+	log.Info("run planned", zap.Int("planned", len(msgs)), zap.Int("shards", len(shards)), zap.Bool("new_run", created),
 		zap.Duration("paced_over", pace.span), zap.String("slowest_host", pace.slowest))
 	p.metrics.Add(metrics.JobsPlanned, tick.Schedule, "", float64(len(msgs)))
 	p.metrics.Add(metrics.PacedOverSeconds, tick.Schedule, "", pace.span.Seconds())
 	if err := p.metrics.Flush(); err != nil {
 		log.Warn("metrics not written", zap.Error(err))
 	}
-	return Response{RunID: runID, Schedule: tick.Schedule, ScheduledAt: at, Planned: len(msgs), NewRun: created}, nil
+	return Response{RunID: runID, Schedule: tick.Schedule, ScheduledAt: at, Planned: len(msgs), NewRun: created, Shards: len(shards)}, nil
 }
 
 // previous returns, by target ID, the validators of each target's latest
@@ -226,6 +247,13 @@ func (p *Planner) previous(ctx context.Context, schedule string, at time.Time, t
 		log.Warn("previous results not read; the run's requests are unconditional", zap.Error(err))
 		return nil
 	}
+	return validators(tgts, latest)
+}
+
+// validators keeps, by target ID, the validators of each target's result
+// that are usable for its next request: an ok result of the same URL and
+// rules, whose validators are sendable.
+func validators(tgts []targets.Target, latest []store.Validators) map[string]*job.Previous {
 	type current struct{ url, rules string }
 	cur := make(map[string]current, len(tgts))
 	for _, t := range tgts {

@@ -18,9 +18,9 @@ import (
 //     in every group, so that no shard holds more than ShardSize targets.
 //
 // A target's rank is its place among its schedule's targets of the same
-// host, in import order: the planner paces the k-th job of a host k / rate
-// after the tick, whichever shard plans it, so the fleet-wide pacing holds
-// across shards exactly as in one planner.
+// host (import order at first; see rank for re-imports): the planner paces
+// the job of rank k of a host k / rate after the tick, whichever shard
+// plans it, so the fleet-wide pacing holds across shards as in one planner.
 
 // Groups is how many hash groups a large schedule's targets are split into
 // first. It equals the DynamoDB adapter's RunShards (a test checks).
@@ -143,11 +143,9 @@ func PlanList(current []Stored, layouts map[string]Layout, entries []Entry) Chan
 		if prev, ok := layouts[sched]; !ok || !sameLayout(prev, l) {
 			ch.Layouts[sched] = l
 		}
-		rank := map[string]int{}
-		for _, e := range es {
-			host := e.Host()
-			s := Stored{Entry: e, Shard: l.ShardOf(e.ID), Rank: rank[host]}
-			rank[host]++
+		ranks := rank(es, old)
+		for i, e := range es {
+			s := Stored{Entry: e, Shard: l.ShardOf(e.ID), Rank: ranks[i]}
 			o, had := old[e.ID]
 			switch {
 			case !had:
@@ -183,6 +181,53 @@ func PlanList(current []Stored, layouts map[string]Layout, entries []Entry) Chan
 	slices.Sort(ch.Removed)
 	slices.Sort(ch.Dropped)
 	return ch
+}
+
+// rank gives each of one schedule's entries its rank among the entries of
+// its host. A target that stays on its schedule and host keeps its rank, so
+// that a re-import with a few targets added or removed rewrites only those:
+// new ones take the lowest free ranks. The gaps removed targets leave are
+// idle seconds in the host's pacing, so when they pass a quarter of the
+// host's targets the host is ranked afresh, in list order.
+func rank(es []Entry, old map[string]Stored) []int {
+	ranks := make([]int, len(es))
+	byHost := map[string][]int{}
+	var hosts []string
+	for i, e := range es {
+		h := e.Host()
+		if _, ok := byHost[h]; !ok {
+			hosts = append(hosts, h)
+		}
+		byHost[h] = append(byHost[h], i)
+	}
+	for _, h := range hosts {
+		idx := byHost[h]
+		used := make(map[int]bool, len(idx))
+		top := -1
+		for _, i := range idx {
+			ranks[i] = -1
+			if o, had := old[es[i].ID]; had && o.Schedule == es[i].Schedule && !used[o.Rank] && o.Host() == h {
+				ranks[i], used[o.Rank] = o.Rank, true
+				top = max(top, o.Rank)
+			}
+		}
+		free := 0
+		for _, i := range idx {
+			if ranks[i] < 0 {
+				for used[free] {
+					free++
+				}
+				ranks[i], used[free] = free, true
+				top = max(top, free)
+			}
+		}
+		if top+1 > len(idx)+len(idx)/4 {
+			for k, i := range idx {
+				ranks[i] = k
+			}
+		}
+	}
+	return ranks
 }
 
 // layout lays out one schedule's entries, keeping prev's boundaries when

@@ -1,0 +1,336 @@
+package planner
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"go.uber.org/zap"
+
+	"github.com/cronless/cronless/shared/job"
+	"github.com/cronless/cronless/shared/metrics"
+	"github.com/cronless/cronless/shared/obs"
+	"github.com/cronless/cronless/shared/queue"
+	"github.com/cronless/cronless/shared/sqsevent"
+	"github.com/cronless/cronless/shared/store"
+	"github.com/cronless/cronless/shared/targets"
+)
+
+// Sharded planning (docs/scale.md). A schedule's targets in a stored list
+// (cronless targets import) are planned in shards: the tick's planner
+// records the run with its shard count and sends one ShardMessage per shard
+// of the schedule's layout to the plan queue; each message is one planner
+// invocation (the plan queue's event source mapping has a batch size of 1),
+// which reads its shard's targets and their validators by key, records its
+// part of the run and sends its jobs.
+
+// ShardVersion is the version of the ShardMessage contract.
+const ShardVersion = 1
+
+// ShardMessage is the body of a plan queue message: one shard of one run.
+type ShardMessage struct {
+	V           int           `json:"v"`
+	RunID       string        `json:"run_id"`
+	Schedule    string        `json:"schedule"`
+	ScheduledAt time.Time     `json:"scheduled_at"`
+	Shard       targets.Shard `json:"shard"`
+	// PacedFrom is when the shard's hosts' pacing starts: the k-th job of a
+	// host is due k / rate after it, whichever shard plans it.
+	PacedFrom time.Time `json:"paced_from"`
+	// PreviousRuns are the schedule's most recent runs before this one,
+	// newest first, read once by the tick's planner: the runs whose results
+	// give the shard's validators.
+	PreviousRuns []string `json:"previous_runs,omitempty"`
+}
+
+// DecodeShardMessage decodes a plan queue message strictly and checks it.
+func DecodeShardMessage(body []byte) (ShardMessage, error) {
+	var m ShardMessage
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&m); err != nil {
+		return ShardMessage{}, fmt.Errorf("plan message: %w", err)
+	}
+	var problems []string
+	if m.V != ShardVersion {
+		problems = append(problems, fmt.Sprintf("v is %d, want %d", m.V, ShardVersion))
+	}
+	if m.RunID == "" || m.Schedule == "" || m.ScheduledAt.IsZero() || m.PacedFrom.IsZero() {
+		problems = append(problems, "run_id, schedule, scheduled_at and paced_from are required")
+	} else if m.RunID != job.RunID(m.Schedule, m.ScheduledAt) {
+		problems = append(problems, fmt.Sprintf("run_id %q is not schedule %q's run at %s", m.RunID, m.Schedule, m.ScheduledAt.Format(time.RFC3339)))
+	}
+	if m.Shard.Schedule != m.Schedule || m.Shard.Index < 0 || m.Shard.Group < targets.AllGroups || m.Shard.Group >= targets.Groups {
+		problems = append(problems, fmt.Sprintf("shard %+v is not a shard of schedule %q", m.Shard, m.Schedule))
+	}
+	if len(problems) > 0 {
+		return ShardMessage{}, fmt.Errorf("plan message: %s", strings.Join(problems, "; "))
+	}
+	return m, nil
+}
+
+// TargetList is what sharded planning needs of the stored target list
+// (store.TargetList).
+type TargetList interface {
+	TargetLayouts(ctx context.Context) (map[string]targets.Layout, error)
+	RecentRuns(ctx context.Context, schedule string, before time.Time, n int) ([]string, error)
+	ShardTargets(ctx context.Context, sh targets.Shard) ([]targets.Stored, error)
+	ShardPrevious(ctx context.Context, sh targets.Shard, runIDs []string, ids []string) ([]store.Validators, error)
+	PutPlanPart(ctx context.Context, part store.PlanPart) (created bool, err error)
+}
+
+// PlanLead is how long after the tick is planned a sharded run's pacing
+// starts. Every shard that starts within it paces its hosts' jobs from the
+// same instant, so a host whose targets span shards gets exactly its rate.
+// The plan queue's event source mapping starts 5 invocations at once and
+// adds up to 300 a minute (AWS-NOTES: Lambda SQS scaling), so the 128 shards
+// of a million targets all start within it. A shard that starts later paces
+// from its own start instead (ShardResponse.Late): no burst of overdue jobs,
+// at the price of a host spanning it and an earlier shard getting up to
+// twice its rate while both send.
+const PlanLead = 30 * time.Second
+
+// ShardResponse is what one shard planned.
+type ShardResponse struct {
+	RunID   string `json:"run_id"`
+	Shard   int    `json:"shard"`
+	Planned int    `json:"planned"`
+	// NewPart is false when the shard was planned before (the same jobs are
+	// sent again and absorbed downstream; nothing is counted twice).
+	NewPart bool `json:"new_part"`
+	// Unplannable are the targets not planned because targets.yaml no longer
+	// defines their schedule or extract (each logged with why).
+	Unplannable int `json:"unplannable,omitempty"`
+	// Late is how long after PacedFrom the shard started, when that was
+	// after it (then its pacing starts at its own start).
+	Late time.Duration `json:"late,omitempty"`
+}
+
+// WithTargetList plans each tick's stored targets (list) in shards, one
+// message per shard on plans, the plan queue.
+func WithTargetList(list TargetList, plans Sender) Option {
+	return func(p *Planner) { p.list, p.plans = list, plans }
+}
+
+// WithDeadLetters sends a plan message that does not decode to dlq, the
+// plan queue's dead-letter queue, with the reason (default: it is reported
+// failed, and SQS dead-letters it after maxReceiveCount receives).
+func WithDeadLetters(dlq Sender) Option { return func(p *Planner) { p.planDLQ = dlq } }
+
+// shardsOf returns the shards of schedule's stored targets: none without a
+// target list or when the list holds none of the schedule's targets.
+func (p *Planner) shardsOf(ctx context.Context, schedule string) ([]targets.Shard, error) {
+	if p.list == nil {
+		return nil, nil
+	}
+	layouts, err := p.list.TargetLayouts(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read the stored targets' layout: %w", err)
+	}
+	return layouts[schedule].Shards, nil
+}
+
+// sendShards sends one plan message per shard.
+func (p *Planner) sendShards(ctx context.Context, runID, schedule string, at time.Time, shards []targets.Shard, pacedFrom time.Time) error {
+	prev, err := p.list.RecentRuns(ctx, schedule, at, store.PreviousRuns)
+	if err != nil {
+		// The shards plan unconditional requests: only more expensive.
+		obs.FromContext(ctx, p.log).Warn("previous runs not read; the shards' requests are unconditional", zap.Error(err))
+		prev = nil
+	}
+	msgs := make([]queue.Outgoing, 0, len(shards))
+	for _, sh := range shards {
+		body, err := job.Encode(ShardMessage{V: ShardVersion, RunID: runID, Schedule: schedule, ScheduledAt: at,
+			Shard: sh, PacedFrom: pacedFrom, PreviousRuns: prev})
+		if err != nil {
+			return err
+		}
+		msgs = append(msgs, queue.Outgoing{ID: fmt.Sprintf("shard-%d", sh.Index), Body: body})
+	}
+	var failed []string
+	for start := 0; start < len(msgs); start += queue.MaxBatch {
+		batch := msgs[start:min(start+queue.MaxBatch, len(msgs))]
+		if err := p.plans.SendBatch(ctx, batch); err != nil {
+			bad, partial := queue.FailedIDs(err)
+			for _, m := range batch {
+				if _, ok := bad[m.ID]; ok || !partial {
+					failed = append(failed, m.ID)
+				}
+			}
+			if !partial {
+				failed[len(failed)-1] += fmt.Sprintf(" (%v)", err)
+			}
+		}
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("plan messages of %d of %d shards not sent: %s", len(failed), len(msgs), strings.Join(failed, ", "))
+	}
+	return nil
+}
+
+// HandleShard plans one shard of a run. A repeated message plans the same
+// jobs again; its part is recorded once.
+func (p *Planner) HandleShard(ctx context.Context, m ShardMessage) (ShardResponse, error) {
+	if p.list == nil {
+		return ShardResponse{}, errors.New("a plan message reached a planner without a target list")
+	}
+	log := obs.FromContext(ctx, p.log).With(obs.RunID(m.RunID), zap.String("schedule", m.Schedule), zap.Int("shard", m.Shard.Index))
+	resp := ShardResponse{RunID: m.RunID, Shard: m.Shard.Index}
+	stored, err := p.list.ShardTargets(ctx, m.Shard)
+	if err != nil {
+		return resp, fmt.Errorf("read shard %d of %s: %w", m.Shard.Index, m.RunID, err)
+	}
+	tgts := make([]targets.Target, 0, len(stored))
+	ranks := make([]int, 0, len(stored))
+	for _, s := range stored {
+		t, err := p.targets.Resolve(s.Entry)
+		if err == nil && t.Schedule != m.Schedule {
+			err = fmt.Errorf("target %q is of schedule %q now, not %q", s.ID, t.Schedule, m.Schedule)
+		}
+		if err != nil {
+			// Not planned; said once per tick, loudly: the user fixes
+			// targets.yaml or the list.
+			log.Error("target not planned", zap.String("target_id", s.ID), zap.Error(err))
+			resp.Unplannable++
+			continue
+		}
+		tgts = append(tgts, t)
+		ranks = append(ranks, s.Rank)
+	}
+	ids := make([]string, len(tgts))
+	for i, t := range tgts {
+		ids[i] = t.ID
+	}
+	prev := p.shardPrevious(ctx, m, tgts, ids, log)
+
+	now := p.now().UTC()
+	base := m.PacedFrom
+	if now.After(base) {
+		resp.Late, base = now.Sub(base), now
+	}
+	own := p.ownPerHost(m.Schedule)
+	pace := newPacer(base)
+	msgs := make([]queue.Outgoing, 0, len(tgts))
+	for i, t := range tgts {
+		j := t.Job(m.RunID, m.ScheduledAt)
+		j.Previous = prev[t.ID]
+		host := t.Host()
+		delay, notBefore := pace.at(host, own[host]+ranks[i], t.HostRate, now)
+		j.NotBefore = notBefore
+		body, err := job.Encode(j)
+		if err != nil {
+			return resp, fmt.Errorf("plan shard %d of %s: %w", m.Shard.Index, m.RunID, err)
+		}
+		msgs = append(msgs, queue.Outgoing{ID: entryID(len(msgs)), Body: body,
+			Attributes: job.Attributes(j.RunID, j.TargetID), Delay: delay})
+	}
+	// The part is recorded before its jobs are sent, as the run is.
+	created, err := p.list.PutPlanPart(ctx, store.PlanPart{RunID: m.RunID, Shard: m.Shard.Index, Planned: len(msgs), Targets: ids})
+	if err != nil {
+		return resp, fmt.Errorf("record shard %d of %s: %w", m.Shard.Index, m.RunID, err)
+	}
+	resp.Planned, resp.NewPart = len(msgs), created
+	if err := p.send(ctx, msgs, tgts); err != nil {
+		return resp, fmt.Errorf("plan shard %d of %s: %w", m.Shard.Index, m.RunID, err)
+	}
+	if resp.Late > 0 {
+		log.Warn("shard started after its pacing began; its hosts are paced from its own start",
+			zap.Duration("late", resp.Late))
+	}
+	log.Info("shard planned", zap.Int("planned", len(msgs)), zap.Bool("new_part", created),
+		zap.Int("unplannable", resp.Unplannable), zap.Duration("paced_over", pace.span), zap.String("slowest_host", pace.slowest))
+	p.metrics.Add(metrics.JobsPlanned, m.Schedule, "", float64(len(msgs)))
+	if err := p.metrics.Flush(); err != nil {
+		log.Warn("metrics not written", zap.Error(err))
+	}
+	return resp, nil
+}
+
+// shardPrevious returns the validators of the shard's targets, as previous
+// does for a whole tick; none when the read fails.
+func (p *Planner) shardPrevious(ctx context.Context, m ShardMessage, tgts []targets.Target, ids []string, log *zap.Logger) map[string]*job.Previous {
+	if len(tgts) == 0 || len(m.PreviousRuns) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, previousTimeout)
+	defer cancel()
+	vs, err := p.list.ShardPrevious(ctx, m.Shard, m.PreviousRuns, ids)
+	if err != nil {
+		log.Warn("previous results not read; the shard's requests are unconditional", zap.Error(err))
+		return nil
+	}
+	return validators(tgts, vs)
+}
+
+// ownPerHost is how many of schedule's targets.yaml targets each host has:
+// they are planned first (ranks 0 …), so a stored target's rank follows
+// them.
+func (p *Planner) ownPerHost(schedule string) map[string]int {
+	p.ownMu.Lock()
+	defer p.ownMu.Unlock()
+	if n, ok := p.own[schedule]; ok {
+		return n
+	}
+	n := map[string]int{}
+	for _, t := range p.targets.TargetsFor(schedule) {
+		n[t.Host()]++
+	}
+	if p.own == nil {
+		p.own = map[string]map[string]int{}
+	}
+	p.own[schedule] = n
+	return n
+}
+
+// HandleSQS is the planner's handler for the plan queue's event source
+// mapping: each record is one shard. A record that does not decode is
+// dead-lettered with the reason; one whose shard fails is reported failed,
+// and SQS delivers it again.
+func (p *Planner) HandleSQS(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+	var failures sqsevent.Failures
+	for _, rec := range ev.Records {
+		log := obs.FromContext(ctx, p.log).With(zap.String("message_id", rec.MessageId))
+		m, err := DecodeShardMessage([]byte(rec.Body))
+		if err != nil {
+			if !sqsevent.DeadLetter(ctx, p.planDLQ, rec, err, log) {
+				failures.Add(rec.MessageId)
+			}
+			continue
+		}
+		if _, err := p.HandleShard(obs.WithLogger(ctx, log), m); err != nil {
+			log.Error("shard not planned; the plan queue delivers it again", zap.Error(err))
+			failures.Add(rec.MessageId)
+		}
+	}
+	return failures.Response(ev), nil
+}
+
+// HandleEvent is the planner Lambda's handler: EventBridge Scheduler
+// invokes it with a Tick, and the plan queue's event source mapping with an
+// SQS event of plan messages. It tells them apart by the SQS event's
+// Records.
+func (p *Planner) HandleEvent(ctx context.Context, payload json.RawMessage) (any, error) {
+	var probe struct {
+		Records json.RawMessage `json:"Records"`
+	}
+	if err := json.Unmarshal(payload, &probe); err != nil {
+		return nil, fmt.Errorf("%w: the payload is not a JSON object: %v", ErrBadTick, err)
+	}
+	if probe.Records != nil {
+		var ev events.SQSEvent
+		if err := json.Unmarshal(payload, &ev); err != nil {
+			return nil, fmt.Errorf("the plan queue's event does not decode: %w", err)
+		}
+		return p.HandleSQS(ctx, ev)
+	}
+	var tick Tick
+	if err := json.Unmarshal(payload, &tick); err != nil {
+		return nil, err
+	}
+	return p.Handle(ctx, tick)
+}
