@@ -87,6 +87,18 @@ func Group(id string) int {
 	return int(h.Sum32() % Groups)
 }
 
+// ListOption adjusts PlanList.
+type ListOption func(*listConfig)
+
+type listConfig struct{ shardSize int }
+
+// WithShardSize lays schedules out in shards of at most n targets instead of
+// ShardSize: for tests and benchmarks that need many shards of a small
+// list (n ≥ 1).
+func WithShardSize(n int) ListOption {
+	return func(c *listConfig) { c.shardSize = max(1, n) }
+}
+
 // Stored is an entry where a list keeps it: its shard in its schedule's
 // layout and its rank among the targets of its schedule and host.
 type Stored struct {
@@ -122,7 +134,11 @@ func (c Change) Empty() bool {
 // IDs unique, entries validated). A schedule keeps its shard boundaries as
 // long as it needs as many shards and none grows past 1.5 × ShardSize, so
 // that adding or removing a few targets moves no others.
-func PlanList(current []Stored, layouts map[string]Layout, entries []Entry) Change {
+func PlanList(current []Stored, layouts map[string]Layout, entries []Entry, opts ...ListOption) Change {
+	cfg := listConfig{shardSize: ShardSize}
+	for _, o := range opts {
+		o(&cfg)
+	}
 	var ch Change
 	bySchedule := map[string][]Entry{}
 	var schedules []string
@@ -139,7 +155,7 @@ func PlanList(current []Stored, layouts map[string]Layout, entries []Entry) Chan
 	ch.Layouts = make(map[string]Layout, len(schedules))
 	for _, sched := range schedules {
 		es := bySchedule[sched]
-		l := layout(sched, es, layouts[sched])
+		l := layout(sched, es, layouts[sched], cfg.shardSize)
 		if prev, ok := layouts[sched]; !ok || !sameLayout(prev, l) {
 			ch.Layouts[sched] = l
 		}
@@ -232,9 +248,9 @@ func rank(es []Entry, old map[string]Stored) []int {
 
 // layout lays out one schedule's entries, keeping prev's boundaries when
 // they still fit.
-func layout(schedule string, es []Entry, prev Layout) Layout {
+func layout(schedule string, es []Entry, prev Layout, size int) Layout {
 	n := len(es)
-	if n <= ShardSize {
+	if n <= size {
 		return Layout{Schedule: schedule, Shards: []Shard{{Schedule: schedule, Index: 0, Group: AllGroups, Count: n}}}
 	}
 	groups := make([][]string, Groups)
@@ -244,9 +260,9 @@ func layout(schedule string, es []Entry, prev Layout) Layout {
 	}
 	per := make([]int, Groups) // shards of each group
 	for g, ids := range groups {
-		per[g] = max(1, (len(ids)+ShardSize-1)/ShardSize)
+		per[g] = max(1, (len(ids)+size-1)/size)
 	}
-	if kept, ok := keep(prev, es, per); ok {
+	if kept, ok := keep(prev, es, per, size); ok {
 		return kept
 	}
 	l := Layout{Schedule: schedule}
@@ -257,7 +273,7 @@ func layout(schedule string, es []Entry, prev Layout) Layout {
 			lo, hi := j*len(ids)/per[g], (j+1)*len(ids)/per[g]
 			s := Shard{Schedule: schedule, Index: len(l.Shards), Group: g, From: from, Count: hi - lo}
 			if j < per[g]-1 {
-				s.To = ids[hi] // hi < len(ids): a group of n > ShardSize splits into ranges of at least ShardSize/2
+				s.To = ids[hi] // hi < len(ids): a group of n > size splits into ranges of at least size/2
 			}
 			from = s.To
 			l.Shards = append(l.Shards, s)
@@ -267,9 +283,8 @@ func layout(schedule string, es []Entry, prev Layout) Layout {
 }
 
 // keep returns prev with its counts redone for es, when prev splits every
-// group into as many shards as per says and none grows past 1.5 ×
-// ShardSize.
-func keep(prev Layout, es []Entry, per []int) (Layout, bool) {
+// group into as many shards as per says and none grows past 1.5 × size.
+func keep(prev Layout, es []Entry, per []int, size int) (Layout, bool) {
 	have := make([]int, Groups)
 	for _, s := range prev.Shards {
 		if s.Group == AllGroups {
@@ -292,7 +307,7 @@ func keep(prev Layout, es []Entry, per []int) (Layout, bool) {
 		kept.Shards[i].Count++
 	}
 	for _, s := range kept.Shards {
-		if s.Count > ShardSize*3/2 {
+		if s.Count > size*3/2 {
 			return Layout{}, false
 		}
 	}

@@ -198,3 +198,17 @@ func TestPlanListRanks(t *testing.T) {
 	ch = targets.PlanList(cur, first.Layouts, append(half, listOf(7, "hourly", 5000)...))
 	check(t, apply(cur, ch), 41)
 }
+
+// A smaller shard size (tests, benchmarks) splits a small list the same way.
+func TestPlanListShardSize(t *testing.T) {
+	ch := targets.PlanList(nil, nil, listOf(1000, "hourly", 0), targets.WithShardSize(50))
+	l := ch.Layouts["hourly"]
+	if len(l.Shards) < 1000/50 || l.Count() != 1000 {
+		t.Fatalf("%d shards holding %d, want at least 20 holding 1000", len(l.Shards), l.Count())
+	}
+	for _, s := range l.Shards {
+		if s.Count > 50 || s.Group == targets.AllGroups {
+			t.Errorf("shard %+v: want at most 50 of one group", s)
+		}
+	}
+}
