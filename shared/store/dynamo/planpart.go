@@ -43,7 +43,9 @@ import (
 // DynamoDB's 400 KB for its key and other attributes.
 const maxPartBytes = 350 << 10
 
-func partPK(runID string, shard int) string { return fmt.Sprintf("%s%s#%06d", prefixPart, runID, shard) }
+func partPK(runID string, shard int) string {
+	return fmt.Sprintf("%s%s#%06d", prefixPart, runID, shard)
+}
 
 func partKey(runID string, shard int) item { return ddb.Key(partPK(runID, shard), skPart) }
 
