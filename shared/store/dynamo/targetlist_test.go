@@ -346,7 +346,9 @@ func TestPlanPartItems(t *testing.T) {
 		chunks bool
 	}{
 		{"typical IDs", func(i int) string { return fmt.Sprintf("shop-%07d", i) }, false},
-		{"long similar IDs", func(i int) string { return fmt.Sprintf("%s-%07d", strings.Repeat("category-subcategory-product-", 4), i) }, false},
+		{"long similar IDs", func(i int) string {
+			return fmt.Sprintf("%s-%07d", strings.Repeat("category-subcategory-product-", 4), i)
+		}, false},
 		{"128 random characters", func(int) string { return randomID(rng, 128) }, true},
 	}
 	for _, tt := range tests {
