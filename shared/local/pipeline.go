@@ -51,8 +51,8 @@ type Pipeline struct {
 	// targets.yaml's own targets are planned.
 	TargetList planner.TargetList
 	Fetcher    worker.Fetcher
-	Log             *zap.Logger
-	Region          string
+	Log        *zap.Logger
+	Region     string
 
 	// PlannerMapping invokes the planner with the ticks (one per
 	// invocation; default concurrency 2).
