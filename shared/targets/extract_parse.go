@@ -3,6 +3,7 @@ package targets
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/andybalholm/cascadia"
@@ -11,21 +12,85 @@ import (
 	"github.com/cronless/cronless/shared/job"
 )
 
-func (p *parser) extract(n *yaml.Node, targetNoun string) (map[string]job.Rule, bool) {
+// extracts reads the extracts: section, shared rules by name, into
+// f.Extracts. It returns every name, also those of entries with problems.
+func (p *parser) extracts(f *File, n *yaml.Node) (declared []string) {
 	n = deref(n)
 	if isNull(n) {
-		return nil, true // "extract:" with nothing under it
+		return nil // "extracts:" with nothing under it
 	}
 	if n.Kind != yaml.MappingNode {
-		p.addf(n, `extract in %s must map field names to rules, e.g. title: { css: "h1" }; got %s`, targetNoun, describe(n))
+		p.addf(n, `extracts must map names to extract rules, e.g. product: { title: { css: "h1" } }; got %s`, describe(n))
+		return nil
+	}
+	for _, kv := range p.pairs(n, "extracts") {
+		declared = append(declared, kv.key)
+		nameOK := validExtractName(kv.key)
+		if !nameOK {
+			p.addf(kv.keyNode, "extracts name %q is not allowed; %s", kv.key, extractHint)
+		}
+		noun := fmt.Sprintf("extracts entry %q", kv.key)
+		if v := deref(kv.value); isNull(v) || (v.Kind == yaml.MappingNode && len(v.Content) == 0) {
+			p.addf(kv.keyNode, `%s has no rules; add fields such as title: { css: "h1" }, or remove the entry`, noun)
+			continue
+		}
+		rules, ok := p.rules(kv.value, noun, noun)
+		if ok && nameOK {
+			f.Extracts[kv.key] = rules
+			f.ExtractNames = append(f.ExtractNames, kv.key)
+		}
+	}
+	return declared
+}
+
+// targetExtract reads a target's extract: the name of an extracts: entry,
+// or rules of its own. names are the extracts: names.
+func (p *parser) targetExtract(e entry, targetNoun string, names []string) (string, map[string]job.Rule, bool) {
+	v := deref(e.value)
+	switch {
+	case isNull(v):
+		return "", nil, true // "extract:" with nothing under it
+	case v.Kind == yaml.ScalarNode && v.ShortTag() == "!!str":
+		name := v.Value
+		if slices.Contains(names, name) {
+			return name, nil, true
+		}
+		msg := fmt.Sprintf("unknown extract %q in %s", name, targetNoun)
+		if best := suggest(name, names); best != "" {
+			msg += fmt.Sprintf("; did you mean %q?", best)
+		}
+		if len(names) == 0 {
+			msg += "; no extracts are defined: name shared rules under extracts: in targets.yaml"
+		} else {
+			msg += fmt.Sprintf(" (defined in extracts: %s)", strings.Join(names, ", "))
+		}
+		if strings.HasPrefix(strings.TrimSpace(name), "{") {
+			msg += "; a CSV cell holds a name only: write the rules under extracts: in targets.yaml, or list the targets as jsonl or yaml"
+		}
+		p.addf(v, "%s", msg)
+		return "", nil, false
+	case v.Kind != yaml.MappingNode:
+		p.addf(v, `extract in %s must map field names to rules, e.g. title: { css: "h1" }; got %s (or name an entry of extracts:, e.g. extract: product)`, targetNoun, describe(v))
+		return "", nil, false
+	}
+	rules, ok := p.rules(v, "extract in "+targetNoun, targetNoun)
+	return "", rules, ok
+}
+
+// rules reads a mapping of field names to rules. mapNoun names the mapping
+// in messages, ownerNoun what the fields belong to.
+func (p *parser) rules(n *yaml.Node, mapNoun, ownerNoun string) (map[string]job.Rule, bool) {
+	n = deref(n)
+	if n.Kind != yaml.MappingNode {
+		p.addf(n, `%s must map field names to rules, e.g. title: { css: "h1" }; got %s`, mapNoun, describe(n))
 		return nil, false
 	}
 	rules := map[string]job.Rule{}
 	ok := true
-	for _, kv := range p.pairs(n, "extract in "+targetNoun) {
-		noun := fmt.Sprintf("extract field %q of %s", kv.key, targetNoun)
+	for _, kv := range p.pairs(n, mapNoun) {
+		noun := fmt.Sprintf("extract field %q of %s", kv.key, ownerNoun)
 		if strings.TrimSpace(kv.key) == "" {
-			p.addf(kv.keyNode, "extract field names in %s must not be empty; name the field, e.g. title", targetNoun)
+			p.addf(kv.keyNode, "extract field names in %s must not be empty; name the field, e.g. title", ownerNoun)
 			ok = false
 			continue
 		}

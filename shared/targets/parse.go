@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -18,7 +19,7 @@ import (
 // The keys each level of the file accepts, in the order error messages list
 // them.
 var (
-	topKeys      = []string{"schedules", "defaults", "hosts", "targets"}
+	topKeys      = []string{"schedules", "defaults", "hosts", "extracts", "targets"}
 	scheduleKeys = []string{"expression", "timezone", "description"}
 	defaultsKeys = []string{"timeout", "user_agent", "robots", "host_rate", "host_concurrency"}
 	hostKeys     = []string{"rate", "concurrency"}
@@ -27,10 +28,6 @@ var (
 )
 
 var (
-	// targetIDPattern (with at most maxTargetID bytes): target IDs key
-	// results and appear in logs and URLs. Lengths are checked apart: a
-	// bounded repetition ({0,127}) compiles slowly at every cold start.
-	targetIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 	// scheduleNamePattern (with at most maxScheduleName bytes): schedule
 	// names become parts of AWS resource names.
 	scheduleNamePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
@@ -41,10 +38,40 @@ var (
 const (
 	maxTargetID     = 128
 	maxScheduleName = 64
+	// maxExtractName bounds the names of extracts: entries, which a stored
+	// target carries; they take the target ID's characters.
+	maxExtractName = 64
 )
 
 func validScheduleName(s string) bool {
 	return len(s) <= maxScheduleName && scheduleNamePattern.MatchString(s)
+}
+
+func validExtractName(s string) bool {
+	return len(s) <= maxExtractName && idChars(s)
+}
+
+func validTargetID(s string) bool {
+	return len(s) <= maxTargetID && idChars(s)
+}
+
+// idChars reports whether s is of target ID characters (idHint):
+// ^[A-Za-z0-9][A-Za-z0-9._-]*$, checked by hand because a list of a
+// million targets checks a million IDs, which a regexp takes a tenth of
+// the time of the whole import to do.
+func idChars(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case (c == '.' || c == '_' || c == '-') && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // Hints repeated in several messages.
@@ -54,6 +81,7 @@ const (
 	idHint       = `use 1-128 letters, digits, ".", "_" or "-", starting with a letter or digit`
 	nameHint     = `use 1-64 lower-case letters, digits, "_" or "-", starting with a letter or digit (schedule names become part of AWS resource names)`
 	zoneHint     = `use an IANA time zone name such as "Asia/Seoul", "America/New_York" or "UTC"`
+	extractHint  = `use 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit`
 )
 
 // Parse validates the contents of a targets file. name is the file name
@@ -84,12 +112,21 @@ func (p *parser) addf(n *yaml.Node, format string, args ...any) {
 }
 
 func (p *parser) parse(data []byte) *File {
+	root := p.document(data, "the file is empty; add a targets: list (see the example targets.yaml)")
+	if root == nil {
+		return nil
+	}
+	return p.topLevel(root)
+}
+
+// document reads the one YAML document of data and returns its root, or nil
+// after reporting a syntax error or, with emptyMsg, an empty file.
+func (p *parser) document(data []byte, emptyMsg string) *yaml.Node {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
-			p.problems = append(p.problems, Problem{File: p.file, Line: 1, Col: 1,
-				Msg: "the file is empty; add a targets: list (see the example targets.yaml)"})
+			p.problems = append(p.problems, Problem{File: p.file, Line: 1, Col: 1, Msg: emptyMsg})
 		} else {
 			p.syntaxError(err, data)
 		}
@@ -109,11 +146,10 @@ func (p *parser) parse(data []byte) *File {
 		p.addf(at, "a second YAML document starts here; put everything in one document and remove the ---")
 	}
 	if len(doc.Content) == 0 {
-		p.problems = append(p.problems, Problem{File: p.file, Line: 1, Col: 1,
-			Msg: "the file is empty; add a targets: list (see the example targets.yaml)"})
+		p.problems = append(p.problems, Problem{File: p.file, Line: 1, Col: 1, Msg: emptyMsg})
 		return nil
 	}
-	return p.topLevel(doc.Content[0])
+	return doc.Content[0]
 }
 
 // syntaxError records a YAML syntax error, with its line when yaml gives one.
@@ -142,6 +178,7 @@ func (p *parser) topLevel(root *yaml.Node) *File {
 		Defaults: Defaults{Timeout: DefaultTimeout, UserAgent: DefaultUserAgent, Robots: DefaultRobots,
 			HostRate: DefaultHostRate},
 		Hosts:    map[string]Host{},
+		Extracts: map[string]map[string]job.Rule{},
 		file:     p.file,
 		hostKeys: map[string]string{},
 	}
@@ -163,12 +200,17 @@ func (p *parser) topLevel(root *yaml.Node) *File {
 	if e, ok := top["hosts"]; ok {
 		p.hosts(f, e.value)
 	}
+	// Likewise all extracts: names.
+	var extracts []string
+	if e, ok := top["extracts"]; ok {
+		extracts = p.extracts(f, e.value)
+	}
 	e, ok := top["targets"]
 	if !ok {
 		p.addf(root, "the file has no targets; add a targets: list with at least one target (id, url, schedule)")
 		return f
 	}
-	p.targets(f, e.value, declared)
+	p.targets(f, e.value, &targetChecks{schedules: declared, extracts: extracts, firstLine: map[string]int{}})
 	return f
 }
 
@@ -180,7 +222,16 @@ func (p *parser) defaults(d *Defaults, n *yaml.Node) {
 	if fields == nil {
 		return
 	}
-	p.overrides(fields, "defaults", d)
+	o, _ := p.own(fields, "defaults")
+	if o.timeout > 0 {
+		d.Timeout = o.timeout
+	}
+	if o.userAgent != "" {
+		d.UserAgent = o.userAgent
+	}
+	if o.robots != nil {
+		d.Robots = *o.robots
+	}
 	if e, found := fields["host_rate"]; found {
 		if v, good := p.rate(e, "host_rate in defaults"); good {
 			d.HostRate = v
@@ -193,36 +244,52 @@ func (p *parser) defaults(d *Defaults, n *yaml.Node) {
 	}
 }
 
-// overrides reads the keys a target shares with defaults (timeout,
-// user_agent, robots) into d, keeping d's value where one is wrong; where
-// names the mapping in messages. It reports whether all were right.
-func (p *parser) overrides(fields map[string]entry, where string, d *Defaults) bool {
+// ownSettings are the keys a target shares with defaults: as one mapping
+// sets them: zero, "" and nil where it does not (or sets them wrong).
+type ownSettings struct {
+	timeout   time.Duration
+	userAgent string
+	robots    *bool
+}
+
+// own reads timeout, user_agent and robots; where names the mapping in
+// messages. It reports whether all were right.
+func (p *parser) own(fields map[string]entry, where string) (ownSettings, bool) {
+	var o ownSettings
 	ok := true
 	if e, found := fields["timeout"]; found {
-		if v, good := p.duration(e, "timeout in "+where); good {
-			d.Timeout = v
-		} else {
-			ok = false
-		}
+		v, good := p.duration(e, "timeout in "+where)
+		o.timeout, ok = v, ok && good
 	}
 	if e, found := fields["user_agent"]; found {
-		if v, good := p.userAgent(e, "user_agent in "+where); good {
-			d.UserAgent = v
-		} else {
-			ok = false
-		}
+		v, good := p.userAgent(e, "user_agent in "+where)
+		o.userAgent, ok = v, ok && good
 	}
 	if e, found := fields["robots"]; found {
 		if v, good := p.boolean(e, "robots in "+where); good {
-			d.Robots = v
+			o.robots = &v
 		} else {
 			ok = false
 		}
 	}
-	return ok
+	return o, ok
 }
 
-func (p *parser) targets(f *File, n *yaml.Node, declared []string) {
+// targetChecks are what a target is checked against besides its own keys.
+type targetChecks struct {
+	// schedules and extracts are the names a target may refer to, also
+	// those of entries with problems of their own, which are not reported
+	// a second time at every target naming them.
+	schedules, extracts []string
+	// firstLine is the line each target ID was first defined on.
+	firstLine map[string]int
+	// fileIDs (for a target list) are the IDs of targets.yaml's own
+	// targets and their lines; fileName is targets.yaml's name.
+	fileIDs  map[string]int
+	fileName string
+}
+
+func (p *parser) targets(f *File, n *yaml.Node, c *targetChecks) {
 	n = deref(n)
 	if isNull(n) || (n.Kind == yaml.SequenceNode && len(n.Content) == 0) {
 		p.addf(n, "targets is empty; add at least one target with id, url and schedule")
@@ -232,41 +299,62 @@ func (p *parser) targets(f *File, n *yaml.Node, declared []string) {
 		p.addf(n, `targets must be a list, each target starting with "- id: ..."; got %s`, describe(n))
 		return
 	}
-	firstLine := map[string]int{} // target id -> line it was first defined on
 	for i, item := range n.Content {
-		t, ok := p.target(f, i, item, declared, firstLine)
-		if ok {
+		e, ok := p.entry(i, item, c)
+		if !ok {
+			continue
+		}
+		// A file's own target is resolved as a stored one is at plan time,
+		// so the two give the same target. Resolve fails only on a schedule
+		// or extract with problems of its own, reported already.
+		if t, err := f.Resolve(e); err == nil {
 			f.Targets = append(f.Targets, t)
 		}
 	}
+	f.targetLines = c.firstLine
 }
 
-func (p *parser) target(f *File, index int, n *yaml.Node, declared []string, firstLine map[string]int) (Target, bool) {
-	d := f.Defaults
+// entry checks one target and returns its own settings.
+func (p *parser) entry(index int, n *yaml.Node, c *targetChecks) (Entry, bool) {
 	n = deref(n)
 	noun := targetNoun(n, index)
 	fields := p.fields(n, noun, targetKeys, "{ id: example, url: https://example.com/, schedule: hourly }")
 	if fields == nil {
-		return Target{}, false
+		return Entry{}, false
 	}
-	t := Target{Timeout: d.Timeout, UserAgent: d.UserAgent, Robots: d.Robots,
-		HostRate: d.HostRate, HostConcurrency: d.HostConcurrency}
+	var t Entry
 	ok := true
+	// str reads a string value as p.str does, putting the words of its
+	// message together only when the value is not a string: a list of a
+	// million targets reads three million strings.
+	str := func(e entry, key string, hint func() string) (string, bool) {
+		if v := deref(e.value); v != nil && v.Kind == yaml.ScalarNode && v.ShortTag() == "!!str" {
+			return v.Value, true
+		}
+		return p.str(e, key+" in "+noun, hint())
+	}
 
 	// id
 	if e, found := fields["id"]; !found {
 		p.addf(n, `%s has no id; add id: <name> (%s)`, noun, idHint)
 		ok = false
-	} else if id, good := p.str(e, "id in "+noun, idHint); !good {
+	} else if id, good := str(e, "id", func() string { return idHint }); !good {
 		ok = false
-	} else if len(id) > maxTargetID || !targetIDPattern.MatchString(id) {
+	} else if !validTargetID(id) {
 		p.addf(e.value, "target id %q is not allowed; %s", id, idHint)
 		ok = false
-	} else if line, dup := firstLine[id]; dup {
+	} else if line, dup := c.firstLine[id]; dup {
 		p.addf(e.value, "duplicate target id %q (first defined at line %d); give each target its own id", id, line)
 		ok = false
+	} else if line, own := c.fileIDs[id]; own {
+		at := c.fileName
+		if line > 0 {
+			at = fmt.Sprintf("%s:%d", c.fileName, line)
+		}
+		p.addf(e.value, "target id %q is also a target of %s; an ID keys its results, so it can be one target only: remove it from this file or from %s", id, at, c.fileName)
+		ok = false
 	} else {
-		firstLine[id] = e.value.Line
+		c.firstLine[id] = e.value.Line
 		t.ID = id
 	}
 
@@ -274,29 +362,21 @@ func (p *parser) target(f *File, index int, n *yaml.Node, declared []string, fir
 	if e, found := fields["url"]; !found {
 		p.addf(n, "%s has no url; add url: https://example.com/ (%s)", noun, urlHint)
 		ok = false
-	} else if u, good := p.str(e, "url in "+noun, urlHint); !good {
+	} else if u, good := str(e, "url", func() string { return urlHint }); !good {
 		ok = false
 	} else if msg := job.URLProblem(u); msg != "" {
 		p.addf(e.value, "url %q in %s %s; %s", u, noun, msg, urlHint)
 		ok = false
 	} else {
 		t.URL = u
-		// The host's own limits, key by key, over the defaults.
-		if h, found := f.hostFor(t.Host()); found {
-			if h.Rate > 0 {
-				t.HostRate = h.Rate
-			}
-			if h.Concurrency > 0 {
-				t.HostConcurrency = h.Concurrency
-			}
-		}
 	}
 
 	// schedule
+	declared := c.schedules
 	if e, found := fields["schedule"]; !found {
 		p.addf(n, "%s has no schedule; add schedule: <name> naming one of the schedules%s", noun, definedList(declared))
 		ok = false
-	} else if s, good := p.str(e, "schedule in "+noun, "name one of the schedules"+definedList(declared)); !good {
+	} else if s, good := str(e, "schedule", func() string { return "name one of the schedules" + definedList(declared) }); !good {
 		ok = false
 	} else if !slices.Contains(declared, s) {
 		msg := fmt.Sprintf("unknown schedule %q in %s", s, noun)
@@ -314,14 +394,14 @@ func (p *parser) target(f *File, index int, n *yaml.Node, declared []string, fir
 		t.Schedule = s
 	}
 
-	// overrides of the defaults
-	own := d
-	ok = p.overrides(fields, noun, &own) && ok
-	t.Timeout, t.UserAgent, t.Robots = own.Timeout, own.UserAgent, own.Robots
+	// the target's own values over the defaults
+	o, good := p.own(fields, noun)
+	t.Timeout, t.UserAgent, t.Robots = o.timeout, o.userAgent, o.robots
+	ok = ok && good
 
 	if e, found := fields["extract"]; found {
-		extract, good := p.extract(e.value, noun)
-		t.Extract = extract
+		name, rules, good := p.targetExtract(e, noun, c.extracts)
+		t.Extract, t.Rules = name, rules
 		ok = ok && good
 	}
 	return t, ok

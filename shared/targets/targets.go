@@ -1,5 +1,6 @@
 // Package targets loads and validates targets.yaml: what to crawl, on which
-// schedule, and what to extract.
+// schedule, and what to extract; and the target lists that
+// `cronless targets import` stores (ParseList, WriteList).
 //
 // Validation reports every problem in the file at once, each with the line
 // and column it is on and a hint on how to fix it, so a user can correct the
@@ -15,12 +16,19 @@
 //	defaults: { timeout: 10s, robots: true, host_rate: 1/s, host_concurrency: 2 }
 //	hosts:
 //	  example.com: { rate: 5/s, concurrency: 4 }
+//	extracts:
+//	  product:
+//	    title: { css: h1, required: true }
 //	targets:
 //	  - id: example
 //	    url: https://example.com/
 //	    schedule: hourly
 //	    extract:
 //	      title: { css: title }
+//	  - { id: shoe, url: "https://example.com/shoe", schedule: hourly, extract: product }
+//
+// A target's extract: is its own rules, or the name of an entry of
+// extracts:, rules many targets share (a stored list's CSV names them so).
 //
 // A host's limits are its entry in hosts: (matched by host name, without
 // scheme, port or path, in any case), else host_rate and host_concurrency
@@ -31,6 +39,12 @@
 // because 5 could mean any of them. Concurrency is pages of the host one
 // worker crawls at once. TickSpread says how long a schedule's tick takes
 // to start every job at those rates.
+//
+// A stored target list holds targets with the keys of targets.yaml's, each
+// with its own settings only (Entry): the schedules, defaults, hosts: and
+// extracts: stay in targets.yaml and apply when a tick plans the target
+// (File.Resolve), so that a target gives the same job whether it is
+// written in targets.yaml or stored.
 package targets
 
 import (
@@ -78,11 +92,13 @@ type File struct {
 	Targets []Target
 	// Extracts are the extracts: entries, shared extract rules by name,
 	// that a target of the file or of a stored list names with
-	// extract: <name>.
-	Extracts map[string]map[string]job.Rule
+	// extract: <name>; ExtractNames are those names in file order.
+	Extracts     map[string]map[string]job.Rule
+	ExtractNames []string
 
-	file     string            // the name Parse was given, for UnusedHosts
-	hostKeys map[string]string // hostKey of each hosts: entry -> its name
+	file        string            // the name Parse was given, for UnusedHosts
+	hostKeys    map[string]string // hostKey of each hosts: entry -> its name
+	targetLines map[string]int    // ID of each target -> the line of its id, for ParseList
 }
 
 // Host is an entry of hosts:, the limits of one host's requests. A zero

@@ -399,7 +399,7 @@ func TestParseProblems(t *testing.T) {
 			),
 			want: []want{
 				{1, 1, "the file has no targets; add a targets: list with at least one target (id, url, schedule)"},
-				{3, 1, `unknown key "target" in the file; did you mean "targets"? (allowed: schedules, defaults, hosts, targets)`},
+				{3, 1, `unknown key "target" in the file; did you mean "targets"? (allowed: schedules, defaults, hosts, extracts, targets)`},
 			},
 		},
 		{
