@@ -13,7 +13,7 @@ NODE_TOOLS    := node_modules/.installed
 THIRD_PARTY    = google.golang.org/appengine/urlfetch
 GOFILES        = $(shell find . -name '*.go' -not -path './node_modules/*' -not -path './.git/*')
 
-.PHONY: all test lint tools python-tools demo build cli schedules deploy deploy-check remove logs deployments rollback bench bench-peers reliability clean
+.PHONY: all test lint tools python-tools demo build cli schedules deploy deploy-check remove logs deployments rollback bench bench-peers bench-scale reliability clean
 
 all: test
 
@@ -182,6 +182,17 @@ rollback: cli $(NODE_TOOLS)
 ## docs/benchmarks.md. About 8 minutes.
 bench: tools
 	$(GO) run ./bench/suite -out docs/benchmarks.md
+
+## bench-scale: plan one tick of 10,000, 100,000 and 1,000,000 stored
+## targets on the local backend (wall time, time per shard, SendMessageBatch
+## calls, peak RSS, the largest item), then 100,000 on fauxqs and dynalite
+## for correctness (docs/scale.md). Each size ends with "planned in <s> s"
+## and "peak RSS <n> MiB".
+bench-scale: tools
+	@mkdir -p build
+	$(GO) build -o build/scale ./bench/scale
+	for n in 10000 100000 1000000; do echo "== $$n targets, local"; build/scale -targets $$n || exit 1; done
+	echo "== 100000 targets, fauxqs + dynalite"; build/scale -targets 100000 -standins
 
 # The peers' pinned versions. Scrapy is Debian's package (system-wide, with
 # apt-get); Crawlee goes into bench/peers/ (ignored by git).

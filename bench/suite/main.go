@@ -28,6 +28,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cronless/cronless/bench/benchtb"
 )
 
 func main() {
@@ -160,8 +162,8 @@ func Main(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	tb := newTB()
-	defer tb.cleanup()
+	tb := benchtb.New()
+	defer tb.Close()
 	return Run(ctx, tb, c, out)
 }
 
@@ -220,10 +222,10 @@ func Run(ctx context.Context, tb testing.TB, c Config, out io.Writer) error {
 		}
 	}
 	if !c.SkipLambda {
-		section(tb, &r.LambdaSkipped, func() { runLambda(ctx, tb, c, bin, r, logf) })
+		benchtb.Section(tb, &r.LambdaSkipped, func() { runLambda(ctx, tb, c, bin, r, logf) })
 	}
 	if !c.SkipAWS {
-		section(tb, &r.AWSSkipped, func() { runAWS(ctx, tb, c, r, logf) })
+		benchtb.Section(tb, &r.AWSSkipped, func() { runAWS(ctx, tb, c, r, logf) })
 	}
 	r.Elapsed = time.Since(start)
 	md := r.Markdown()

@@ -29,7 +29,10 @@
 //     invocation is). Of every other invocation, WarmColdStartRate are cold
 //     (environments are recycled and scaled out). --cold-start-rate replaces
 //     this with one fraction of all invocations.
-//   - Scheduler invokes the planner once per tick.
+//   - Scheduler invokes the planner once per tick. A schedule of more than
+//     targets.ShardSize targets is planned in Shards(n) shards, each one
+//     more planner invocation (the tick's planner invokes them
+//     asynchronously, ceil(shards/PlannerParallelism) × SendBatchLatency).
 //   - SQS (standard queues): a request per SendMessageBatch, ReceiveMessage
 //     and DeleteMessageBatch of up to 10 messages, counted in 64 KiB chunks of
 //     payload (jobs are JobBytes, results the result size). Each invocation
@@ -78,7 +81,8 @@
 //     per crawl, one per stored result, two more per retry. Storage is the
 //     raw size kept logRetentionDays (AWS bills it compressed, so this is
 //     an upper bound). A GB is 2^30 bytes.
-//   - CloudWatch: the stack's 3 alarms. Not counted (each well under a cent
+//   - CloudWatch: the stack's 5 alarms (Alarms; a test counts them in
+//     serverless.yml). Not counted (each well under a cent
 //     or zero): data transfer (the functions run outside a VPC, so there is no
 //     NAT gateway), SQS and DynamoDB encryption (AWS-owned keys), the DLQs
 //     (empty when all is well), SNS, the deployment bucket, Scheduler's
@@ -93,6 +97,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/cronless/cronless/shared/targets"
 )
 
 // The model's constants (see the package comment).
@@ -141,7 +147,7 @@ const (
 	// CloudWatch.
 	LogLineBytes  = 300
 	PlatformLines = 3
-	Alarms        = 3
+	Alarms        = 5
 	GB            = 1 << 30
 
 	// EC2 comparison.
@@ -209,10 +215,19 @@ func Estimate(in Input) (Bill, error) {
 		targetsTotal += float64(n)
 		resultsPerMonth += T * float64(n)
 
-		// Planner: one invocation per tick.
-		batches := ceilDiv(n, MaxBatch)
-		planner.add(T, T*seconds(PlannerBase+time.Duration(ceilDiv(batches, PlannerParallelism))*SendBatchLatency),
-			coldStarts(in, T, Tc, 1, 1))
+		// Planner: one invocation per tick; past targets.ShardSize the
+		// targets are a stored list, planned in shards, one invocation each.
+		if shards := Shards(n); shards == 0 {
+			batches := ceilDiv(n, MaxBatch)
+			planner.add(T, T*seconds(PlannerBase+time.Duration(ceilDiv(batches, PlannerParallelism))*SendBatchLatency),
+				coldStarts(in, T, Tc, 1, 1))
+		} else {
+			per := ceilDiv(ceilDiv(n, shards), MaxBatch) // SendMessageBatch calls of a shard
+			planner.add(T, T*seconds(PlannerBase+time.Duration(ceilDiv(shards, PlannerParallelism))*SendBatchLatency),
+				coldStarts(in, T, Tc, 1, 1))
+			planner.add(T*float64(shards), T*float64(shards)*seconds(PlannerBase+time.Duration(ceilDiv(per, PlannerParallelism))*SendBatchLatency),
+				coldStarts(in, T*float64(shards), Tc, shards, shards))
+		}
 		jobSends += T * float64(sqsRequests(n, JobBytes))
 
 		// Worker.
@@ -347,6 +362,17 @@ func (f *fn) add(invocations, seconds, cold float64) {
 	f.invocations += invocations
 	f.seconds += seconds
 	f.cold += cold
+}
+
+// Shards is how many shards a schedule of n stored targets is planned in
+// (targets.PlanList's layout with IDs spread evenly over the hash groups),
+// 0 when n is at most targets.ShardSize: one invocation plans it, whether
+// the targets are in targets.yaml or stored.
+func Shards(n int) int {
+	if n <= targets.ShardSize {
+		return 0
+	}
+	return targets.Groups * ceilDiv(ceilDiv(n, targets.Groups), targets.ShardSize)
 }
 
 // workerDuration is one worker invocation of records jobs.

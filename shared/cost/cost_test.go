@@ -3,6 +3,7 @@ package cost
 import (
 	"math"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -383,6 +384,41 @@ func TestCostAssumptionsNameTheConstants(t *testing.T) {
 	for _, s := range []string{"1,296,000 requests", "100ms per cold start", "10\n    minutes", "400,000 GB-s", "30 days", "+ 100 B each", "1 - exp(-period/interval)"} {
 		if !strings.Contains(a, s) {
 			t.Errorf("Assumptions() does not say %q:\n%s", s, a)
+		}
+	}
+}
+
+// The bill counts the stack's alarms: as many as serverless.yml defines.
+func TestCostAlarmsAreTheStacks(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "serverless.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(b), "Type: AWS::CloudWatch::Alarm"); n != Alarms {
+		t.Errorf("serverless.yml defines %d alarms, the cost model bills %d (Alarms)", n, Alarms)
+	}
+}
+
+// A schedule past targets.ShardSize is planned in shards, one planner
+// invocation each besides the tick's.
+func TestCostShardedPlanner(t *testing.T) {
+	for _, tt := range []struct{ targets, shards int }{
+		{10_000, 0}, {10_001, 8}, {1_000_000, 104}, {80_000, 8}, {80_001, 16},
+	} {
+		if got := Shards(tt.targets); got != tt.shards {
+			t.Errorf("Shards(%d) = %d, want %d", tt.targets, got, tt.shards)
+		}
+	}
+	in := Input{Region: "us-east-1", Params: DefaultParams(), ResultBytes: 2048, PageDuration: time.Second,
+		InitDuration: 100 * time.Millisecond, ColdStartRate: -1, ChangeInterval: 24 * time.Hour,
+		Schedules: []Schedule{{Name: "hourly", Targets: 1_000_000, Ticks: 720}}}
+	b, err := Estimate(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range b.Items {
+		if it.Item == "planner requests" && it.Quantity != 720*105 {
+			t.Errorf("planner requests %v, want 720 ticks × (1 + 104 shards)", it.Quantity)
 		}
 	}
 }

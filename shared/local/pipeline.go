@@ -45,15 +45,14 @@ type Pipeline struct {
 	Results      queue.Queue
 	ResultsDLQ   queue.Queue
 	Store        store.Store
-	// Plans holds the plan messages of a stored target list's shards, one
-	// planner invocation each, as the stage's plan queue does; PlansDLQ
-	// takes those that do not decode. TargetList is the stored list. With
-	// any of them nil, only targets.yaml's own targets are planned.
-	Plans, PlansDLQ queue.Queue
-	TargetList      planner.TargetList
-	Fetcher         worker.Fetcher
-	Log             *zap.Logger
-	Region          string
+	// TargetList is the stored target list (cronless targets import),
+	// planned in shards whose events go on the ticks queue, one planner
+	// invocation each, as the planner sends them to itself on AWS. Nil: only
+	// targets.yaml's own targets are planned.
+	TargetList planner.TargetList
+	Fetcher    worker.Fetcher
+	Log        *zap.Logger
+	Region     string
 
 	// PlannerMapping invokes the planner with the ticks (one per
 	// invocation; default concurrency 2).
@@ -74,12 +73,6 @@ type Pipeline struct {
 	resultsH                         *results.Results
 	metrics                          map[string]*metrics.Recorder
 	ticksMap, targetsMap, resultsMap *Mapping
-	plansMap                         *Mapping
-}
-
-// sharded reports whether the pipeline plans a stored target list.
-func (p *Pipeline) sharded() bool {
-	return p.Plans != nil && p.PlansDLQ != nil && p.TargetList != nil
 }
 
 func (p *Pipeline) init() {
@@ -94,8 +87,8 @@ func (p *Pipeline) init() {
 			p.metrics[fn] = metrics.New(fn)
 		}
 		popts := []planner.Option{planner.WithLogger(p.Log.With(zap.String("function", "planner"))), planner.WithMetrics(p.metrics["planner"])}
-		if p.sharded() {
-			popts = append(popts, planner.WithTargetList(p.TargetList, p.Plans), planner.WithDeadLetters(p.PlansDLQ))
+		if p.TargetList != nil && p.Ticks != nil {
+			popts = append(popts, planner.WithTargetList(p.TargetList, p.Ticks))
 		}
 		p.planner = planner.New(p.Targets, p.TargetsQueue, p.Store, popts...)
 		wopts := []worker.Option{
@@ -112,9 +105,6 @@ func (p *Pipeline) init() {
 		pm := p.PlannerMapping
 		pm.BatchSize = 1 // a tick is one asynchronous invocation on AWS
 		p.ticksMap = p.mapping("planner", p.Ticks, p.handleTicks, pm)
-		if p.sharded() {
-			p.plansMap = p.mapping("planner", p.Plans, p.planner.HandleSQS, pm) // one shard per invocation, as on AWS
-		}
 		p.targetsMap = p.mapping("worker", p.TargetsQueue, p.worker.Handle, p.WorkerMapping)
 		p.resultsMap = p.mapping("results", p.Results, p.resultsH.Handle, p.ResultsMapping)
 	})
@@ -153,9 +143,6 @@ func (p *Pipeline) StartMappings(ctx context.Context) (wait func()) {
 	if p.Ticks != nil {
 		wg.Go(func() { _ = p.ticksMap.Run(ctx) })
 	}
-	if p.plansMap != nil {
-		wg.Go(func() { _ = p.plansMap.Run(ctx) })
-	}
 	wg.Go(func() { _ = p.targetsMap.Run(ctx) })
 	wg.Go(func() { _ = p.resultsMap.Run(ctx) })
 	return wg.Wait
@@ -165,17 +152,16 @@ func (p *Pipeline) StartMappings(ctx context.Context) (wait func()) {
 type Progress struct {
 	Planned      int
 	Done         int         // results stored
-	Ticks        queue.Depth // ticks not yet planned
-	Plans        queue.Depth // shards not yet planned
+	Ticks        queue.Depth // ticks and shards not yet planned
 	TargetsQueue queue.Depth
 	Results      queue.Depth
-	DeadLetters  int // messages in the targets, results and plans DLQs
+	DeadLetters  int // messages in the targets and results DLQs
 }
 
 // Drained reports whether nothing is left to do: every job has a result
 // stored or sits in a dead-letter queue.
 func (pr Progress) Drained() bool {
-	return pr.Ticks.Total() == 0 && pr.Plans.Total() == 0 && pr.TargetsQueue.Total() == 0 && pr.Results.Total() == 0
+	return pr.Ticks.Total() == 0 && pr.TargetsQueue.Total() == 0 && pr.Results.Total() == 0
 }
 
 // Snapshot reads the queues and the given runs.
@@ -189,21 +175,13 @@ func (p *Pipeline) Snapshot(ctx context.Context, runIDs []string) (Progress, err
 			return pr, fmt.Errorf("depth of %s: %w", p.Ticks.Name(), err)
 		}
 	}
-	if p.Plans != nil {
-		if pr.Plans, err = p.Plans.Depth(ctx); err != nil {
-			return pr, fmt.Errorf("depth of %s: %w", p.Plans.Name(), err)
-		}
-	}
 	if pr.TargetsQueue, err = p.TargetsQueue.Depth(ctx); err != nil {
 		return pr, fmt.Errorf("depth of %s: %w", p.TargetsQueue.Name(), err)
 	}
 	if pr.Results, err = p.Results.Depth(ctx); err != nil {
 		return pr, fmt.Errorf("depth of %s: %w", p.Results.Name(), err)
 	}
-	for _, q := range []queue.Queue{p.TargetsDLQ, p.ResultsDLQ, p.PlansDLQ} {
-		if q == nil {
-			continue
-		}
+	for _, q := range []queue.Queue{p.TargetsDLQ, p.ResultsDLQ} {
 		d, err := q.Depth(ctx)
 		if err != nil {
 			return pr, fmt.Errorf("depth of %s: %w", q.Name(), err)
@@ -359,28 +337,22 @@ func (p *Pipeline) Fire(ctx context.Context, ticks ...planner.Tick) error {
 }
 
 // handleTicks is the planner's handler for the ticks queue: each record is
-// one tick, planned (with retries); a tick that still fails is left for
-// redelivery, and a bad tick (one whose schedule is no longer in the targets
-// file) is logged and dropped, as Lambda drops an event it cannot process.
+// one tick, or one shard of a tick's stored targets, planned (with
+// retries); one that still fails is left for redelivery, and a bad one (a
+// tick whose schedule is no longer in the targets file, an event that does
+// not decode) is logged and dropped, as Lambda drops an event it cannot
+// process.
 func (p *Pipeline) handleTicks(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 	var resp events.SQSEventResponse
 	for _, rec := range ev.Records {
-		var t planner.Tick
-		err := json.Unmarshal([]byte(rec.Body), &t)
-		if err != nil && !errors.Is(err, planner.ErrBadTick) {
-			err = fmt.Errorf("%w: %v", planner.ErrBadTick, err) // not JSON
-		}
-		if err == nil {
-			_, err = p.plan(ctx, t)
-		}
+		what, err := p.plan(ctx, json.RawMessage(rec.Body))
 		switch {
 		case err == nil:
 		case errors.Is(err, planner.ErrBadTick):
-			p.Log.Error("tick dropped: it cannot be planned", zap.String("message_id", rec.MessageId),
-				zap.String("schedule", t.Schedule), zap.Error(err))
+			p.Log.Error("event dropped: it cannot be planned", zap.String("message_id", rec.MessageId),
+				zap.String("event", what), zap.Error(err))
 		default:
-			p.Log.Error("tick not planned; it will be delivered again", zap.String("schedule", t.Schedule),
-				zap.String("scheduled_time", t.ScheduledTime), zap.Error(err))
+			p.Log.Error("event not planned; it will be delivered again", zap.String("event", what), zap.Error(err))
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
 		}
 	}
@@ -406,19 +378,29 @@ func (p *Pipeline) selectSchedules(names []string) ([]targets.Schedule, error) {
 // Scheduler and Lambda's asynchronous invocation retry it on AWS.
 const planRetries = 4
 
-// plan runs the planner on a tick, retrying a failure (a queue or store
-// that is briefly unavailable) with backoff. A retry plans the same run
-// again: its jobs are sent again and absorbed downstream. A bad tick is not
-// retried.
-func (p *Pipeline) plan(ctx context.Context, tick planner.Tick) (planner.Response, error) {
+// plan runs the planner on an event (a tick or a shard), retrying a
+// failure (a queue or store that is briefly unavailable) with backoff, and
+// says what the event was. A retry plans the same again: its jobs are sent
+// again and absorbed downstream. A bad event is not retried.
+func (p *Pipeline) plan(ctx context.Context, event json.RawMessage) (string, error) {
+	what := cutEvent(event)
 	delay := 100 * time.Millisecond
 	for attempt := 0; ; attempt++ {
-		resp, err := p.planner.Handle(ctx, tick)
+		_, err := p.planner.HandleEvent(ctx, event)
 		if err == nil || errors.Is(err, planner.ErrBadTick) || attempt == planRetries || ctx.Err() != nil {
-			return resp, err
+			return what, err
 		}
-		p.Log.Warn("planning failed; retrying", zap.String("schedule", tick.Schedule), zap.Int("attempt", attempt+1), zap.Error(err))
+		p.Log.Warn("planning failed; retrying", zap.String("event", what), zap.Int("attempt", attempt+1), zap.Error(err))
 		sleep(ctx, delay)
 		delay *= 2
 	}
+}
+
+// cutEvent is the start of an event, for the log.
+func cutEvent(event json.RawMessage) string {
+	const most = 200
+	if len(event) > most {
+		return string(event[:most]) + "…"
+	}
+	return string(event)
 }

@@ -70,8 +70,9 @@ type Response struct {
 	// NewRun is false when the tick was delivered before (the same run is
 	// planned again; its jobs are sent again and absorbed downstream).
 	NewRun bool `json:"new_run"`
-	// Shards is how many shards of the stored target list were sent to the
-	// plan queue; their jobs are counted in the run as each is planned.
+	// Shards is how many shards of the stored target list were sent, each
+	// to be planned by an invocation of its own; their jobs are counted in
+	// the run as each is planned.
 	Shards int `json:"shards,omitempty"`
 }
 
@@ -115,11 +116,10 @@ type Planner struct {
 	metrics     *metrics.Recorder
 
 	// A stored target list, planned in shards (shard.go).
-	list    TargetList
-	plans   Sender // the plan queue
-	planDLQ Sender // its dead-letter queue
-	ownMu   sync.Mutex
-	own     map[string]map[string]int // targets.yaml's targets per schedule and host
+	list   TargetList
+	shards Sender // sends each shard's event
+	ownMu  sync.Mutex
+	own    map[string]map[string]int // targets.yaml's targets per schedule and host
 }
 
 // Option configures a Planner.

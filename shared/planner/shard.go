@@ -4,19 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"go.uber.org/zap"
 
 	"github.com/cronless/cronless/shared/job"
 	"github.com/cronless/cronless/shared/metrics"
 	"github.com/cronless/cronless/shared/obs"
 	"github.com/cronless/cronless/shared/queue"
-	"github.com/cronless/cronless/shared/sqsevent"
 	"github.com/cronless/cronless/shared/store"
 	"github.com/cronless/cronless/shared/targets"
 )
@@ -24,15 +21,16 @@ import (
 // Sharded planning (docs/scale.md). A schedule's targets in a stored list
 // (cronless targets import) are planned in shards: the tick's planner
 // records the run with its shard count and sends one ShardMessage per shard
-// of the schedule's layout to the plan queue; each message is one planner
-// invocation (the plan queue's event source mapping has a batch size of 1),
-// which reads its shard's targets and their validators by key, records its
-// part of the run and sends its jobs.
+// of the schedule's layout to itself, as an asynchronous invocation each
+// (locally: on the ticks queue); each is one planner invocation, which
+// reads its shard's targets and their validators by key, records its part
+// of the run and sends its jobs.
 
 // ShardVersion is the version of the ShardMessage contract.
 const ShardVersion = 1
 
-// ShardMessage is the body of a plan queue message: one shard of one run.
+// ShardMessage is the event of one shard of one run: what the tick's
+// planner sends itself.
 type ShardMessage struct {
 	V           int           `json:"v"`
 	RunID       string        `json:"run_id"`
@@ -48,13 +46,14 @@ type ShardMessage struct {
 	PreviousRuns []string `json:"previous_runs,omitempty"`
 }
 
-// DecodeShardMessage decodes a plan queue message strictly and checks it.
+// DecodeShardMessage decodes a shard's event strictly and checks it; what
+// is wrong is an ErrBadTick (retrying will not help).
 func DecodeShardMessage(body []byte) (ShardMessage, error) {
 	var m ShardMessage
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&m); err != nil {
-		return ShardMessage{}, fmt.Errorf("plan message: %w", err)
+		return ShardMessage{}, fmt.Errorf("%w: shard event: %v", ErrBadTick, err)
 	}
 	var problems []string
 	if m.V != ShardVersion {
@@ -69,7 +68,7 @@ func DecodeShardMessage(body []byte) (ShardMessage, error) {
 		problems = append(problems, fmt.Sprintf("shard %+v is not a shard of schedule %q", m.Shard, m.Schedule))
 	}
 	if len(problems) > 0 {
-		return ShardMessage{}, fmt.Errorf("plan message: %s", strings.Join(problems, "; "))
+		return ShardMessage{}, fmt.Errorf("%w: shard event: %s", ErrBadTick, strings.Join(problems, "; "))
 	}
 	return m, nil
 }
@@ -87,13 +86,15 @@ type TargetList interface {
 // PlanLead is how long after the tick is planned a sharded run's pacing
 // starts. Every shard that starts within it paces its hosts' jobs from the
 // same instant, so a host whose targets span shards gets exactly its rate.
-// The plan queue's event source mapping starts 5 invocations at once and
-// adds up to 300 a minute (AWS-NOTES: Lambda SQS scaling), so the 128 shards
-// of a million targets all start within it. A shard that starts later paces
-// from its own start instead (ShardResponse.Late): no burst of overdue jobs,
-// at the price of a host spanning it and an earlier shard getting up to
-// twice its rate while both send.
-const PlanLead = 30 * time.Second
+// The shards are asynchronous invocations, started as soon as Lambda takes
+// them (up to 1,000 new execution environments every 10 s per function:
+// Lambda Developer Guide, "Lambda scaling behavior"), so the ~100 shards of
+// a million targets start well within it. A shard that starts later
+// (throttled, or retried after an error) paces from its own start instead
+// (ShardResponse.Late): no burst of overdue jobs, at the price of a host
+// spanning it and an earlier shard getting up to twice its rate while both
+// send.
+const PlanLead = 10 * time.Second
 
 // ShardResponse is what one shard planned.
 type ShardResponse struct {
@@ -112,15 +113,11 @@ type ShardResponse struct {
 }
 
 // WithTargetList plans each tick's stored targets (list) in shards, one
-// message per shard on plans, the plan queue.
-func WithTargetList(list TargetList, plans Sender) Option {
-	return func(p *Planner) { p.list, p.plans = list, plans }
+// event per shard sent with shards: on AWS an asynchronous invocation of
+// the planner itself (lambdaasync), locally the ticks queue.
+func WithTargetList(list TargetList, shards Sender) Option {
+	return func(p *Planner) { p.list, p.shards = list, shards }
 }
-
-// WithDeadLetters sends a plan message that does not decode to dlq, the
-// plan queue's dead-letter queue, with the reason (default: it is reported
-// failed, and SQS dead-letters it after maxReceiveCount receives).
-func WithDeadLetters(dlq Sender) Option { return func(p *Planner) { p.planDLQ = dlq } }
 
 // shardsOf returns the shards of schedule's stored targets: none without a
 // target list or when the list holds none of the schedule's targets.
@@ -135,7 +132,7 @@ func (p *Planner) shardsOf(ctx context.Context, schedule string) ([]targets.Shar
 	return layouts[schedule].Shards, nil
 }
 
-// sendShards sends one plan message per shard.
+// sendShards sends one event per shard.
 func (p *Planner) sendShards(ctx context.Context, runID, schedule string, at time.Time, shards []targets.Shard, pacedFrom time.Time) error {
 	prev, err := p.list.RecentRuns(ctx, schedule, at, store.PreviousRuns)
 	if err != nil {
@@ -155,7 +152,7 @@ func (p *Planner) sendShards(ctx context.Context, runID, schedule string, at tim
 	var failed []string
 	for start := 0; start < len(msgs); start += queue.MaxBatch {
 		batch := msgs[start:min(start+queue.MaxBatch, len(msgs))]
-		if err := p.plans.SendBatch(ctx, batch); err != nil {
+		if err := p.shards.SendBatch(ctx, batch); err != nil {
 			bad, partial := queue.FailedIDs(err)
 			for _, m := range batch {
 				if _, ok := bad[m.ID]; ok || !partial {
@@ -168,7 +165,7 @@ func (p *Planner) sendShards(ctx context.Context, runID, schedule string, at tim
 		}
 	}
 	if len(failed) > 0 {
-		return fmt.Errorf("plan messages of %d of %d shards not sent: %s", len(failed), len(msgs), strings.Join(failed, ", "))
+		return fmt.Errorf("events of %d of %d shards not sent: %s", len(failed), len(msgs), strings.Join(failed, ", "))
 	}
 	return nil
 }
@@ -177,7 +174,7 @@ func (p *Planner) sendShards(ctx context.Context, runID, schedule string, at tim
 // jobs again; its part is recorded once.
 func (p *Planner) HandleShard(ctx context.Context, m ShardMessage) (ShardResponse, error) {
 	if p.list == nil {
-		return ShardResponse{}, errors.New("a plan message reached a planner without a target list")
+		return ShardResponse{}, fmt.Errorf("%w: a shard event reached a planner without a target list", ErrBadTick)
 	}
 	log := obs.FromContext(ctx, p.log).With(obs.RunID(m.RunID), zap.String("schedule", m.Schedule), zap.Int("shard", m.Shard.Index))
 	resp := ShardResponse{RunID: m.RunID, Shard: m.Shard.Index}
@@ -287,46 +284,22 @@ func (p *Planner) ownPerHost(schedule string) map[string]int {
 	return n
 }
 
-// HandleSQS is the planner's handler for the plan queue's event source
-// mapping: each record is one shard. A record that does not decode is
-// dead-lettered with the reason; one whose shard fails is reported failed,
-// and SQS delivers it again.
-func (p *Planner) HandleSQS(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
-	var failures sqsevent.Failures
-	for _, rec := range ev.Records {
-		log := obs.FromContext(ctx, p.log).With(zap.String("message_id", rec.MessageId))
-		m, err := DecodeShardMessage([]byte(rec.Body))
-		if err != nil {
-			if !sqsevent.DeadLetter(ctx, p.planDLQ, rec, err, log) {
-				failures.Add(rec.MessageId)
-			}
-			continue
-		}
-		if _, err := p.HandleShard(obs.WithLogger(ctx, log), m); err != nil {
-			log.Error("shard not planned; the plan queue delivers it again", zap.Error(err))
-			failures.Add(rec.MessageId)
-		}
-	}
-	return failures.Response(ev), nil
-}
-
 // HandleEvent is the planner Lambda's handler: EventBridge Scheduler
-// invokes it with a Tick, and the plan queue's event source mapping with an
-// SQS event of plan messages. It tells them apart by the SQS event's
-// Records.
+// invokes it with a Tick, and the tick's planner with a ShardMessage per
+// shard of a stored target list. It tells them apart by the shard field.
 func (p *Planner) HandleEvent(ctx context.Context, payload json.RawMessage) (any, error) {
 	var probe struct {
-		Records json.RawMessage `json:"Records"`
+		Shard json.RawMessage `json:"shard"`
 	}
 	if err := json.Unmarshal(payload, &probe); err != nil {
-		return nil, fmt.Errorf("%w: the payload is not a JSON object: %v", ErrBadTick, err)
+		return nil, fmt.Errorf("%w: the event is not a JSON object: %v", ErrBadTick, err)
 	}
-	if probe.Records != nil {
-		var ev events.SQSEvent
-		if err := json.Unmarshal(payload, &ev); err != nil {
-			return nil, fmt.Errorf("the plan queue's event does not decode: %w", err)
+	if probe.Shard != nil {
+		m, err := DecodeShardMessage(payload)
+		if err != nil {
+			return nil, err
 		}
-		return p.HandleSQS(ctx, ev)
+		return p.HandleShard(ctx, m)
 	}
 	var tick Tick
 	if err := json.Unmarshal(payload, &tick); err != nil {

@@ -11,12 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
-
 	"github.com/cronless/cronless/shared/job"
 	"github.com/cronless/cronless/shared/planner"
 	"github.com/cronless/cronless/shared/queue"
-	"github.com/cronless/cronless/shared/sqsevent"
 	"github.com/cronless/cronless/shared/store"
 	"github.com/cronless/cronless/shared/targets"
 )
@@ -105,14 +102,14 @@ func entries(n int) []targets.Entry {
 	return es
 }
 
-// shardMessages decodes the plan messages sent.
+// shardMessages decodes the shard events sent.
 func shardMessages(t *testing.T, sent []queue.Outgoing) []planner.ShardMessage {
 	t.Helper()
 	var ms []planner.ShardMessage
 	for _, o := range sent {
 		m, err := planner.DecodeShardMessage([]byte(o.Body))
 		if err != nil {
-			t.Fatalf("plan message does not decode: %v\n%s", err, o.Body)
+			t.Fatalf("shard event does not decode: %v\n%s", err, o.Body)
 		}
 		ms = append(ms, m)
 	}
@@ -120,7 +117,7 @@ func shardMessages(t *testing.T, sent []queue.Outgoing) []planner.ShardMessage {
 }
 
 // The tick's planner plans targets.yaml's own targets, records the run with
-// its shard count, and sends one plan message per shard of the schedule's
+// its shard count, and sends one event per shard of the schedule's
 // layout; the shards together plan every stored target once, paced per
 // host across shards as one planner would.
 func TestShardedTick(t *testing.T) {
@@ -132,7 +129,7 @@ func TestShardedTick(t *testing.T) {
 	jobs, plans, runs := &fakeSender{}, &fakeSender{}, &fakeRuns{}
 	now := tickAt.Add(3 * time.Second)
 	p := planner.New(tf, jobs, runs, planner.WithClock(func() time.Time { return now }),
-		planner.WithTargetList(list, plans), planner.WithDeadLetters(&fakeSender{}))
+		planner.WithTargetList(list, plans))
 
 	resp, err := p.Handle(ctx, hourly())
 	if err != nil {
@@ -147,12 +144,12 @@ func TestShardedTick(t *testing.T) {
 	}
 	msgs := shardMessages(t, plans.sent())
 	if len(msgs) != len(shards) {
-		t.Fatalf("%d plan messages, want one per shard (%d)", len(msgs), len(shards))
+		t.Fatalf("%d shard events, want one per shard (%d)", len(msgs), len(shards))
 	}
 	for i, m := range msgs {
 		if m.Shard != shards[i] || m.RunID != resp.RunID || !m.PacedFrom.Equal(now.Add(planner.PlanLead)) ||
 			!slices.Equal(m.PreviousRuns, list.recent) {
-			t.Errorf("plan message %d: %+v", i, m)
+			t.Errorf("shard event %d: %+v", i, m)
 		}
 	}
 
@@ -204,7 +201,7 @@ func TestShardedTick(t *testing.T) {
 	}
 }
 
-// A shard message delivered again plans the same jobs, and its part is not
+// A shard event delivered again plans the same jobs, and its part is not
 // recorded twice.
 func TestShardRepeated(t *testing.T) {
 	ctx := context.Background()
@@ -332,15 +329,15 @@ func TestShardValidators(t *testing.T) {
 	}
 }
 
-// The plan queue's handler: a message that does not decode is
-// dead-lettered with the reason; a shard that fails is reported failed
-// (SQS delivers it again); HandleEvent tells ticks from plan messages.
+// HandleEvent tells ticks from shard events, and plans each; a shard event
+// that does not decode is a bad tick (retrying will not help), one whose
+// shard fails to read is an error to retry.
 func TestHandleEvent(t *testing.T) {
 	ctx := context.Background()
 	tf := targetsFile(t, 1, "")
 	list := newFakeList(t, entries(3))
-	jobs, plans, dlq := &fakeSender{}, &fakeSender{}, &fakeSender{}
-	p := planner.New(tf, jobs, &fakeRuns{}, planner.WithTargetList(list, plans), planner.WithDeadLetters(dlq))
+	jobs, shards := &fakeSender{}, &fakeSender{}
+	p := planner.New(tf, jobs, &fakeRuns{}, planner.WithTargetList(list, shards))
 
 	tick, _ := json.Marshal(hourly())
 	out, err := p.HandleEvent(ctx, tick)
@@ -350,40 +347,31 @@ func TestHandleEvent(t *testing.T) {
 	if r, ok := out.(planner.Response); !ok || r.Planned != 1 || r.Shards != 1 {
 		t.Fatalf("a tick gave %#v, want a planner.Response of 1 job and 1 shard", out)
 	}
-	good := plans.sent()[0].Body
-	ev := events.SQSEvent{Records: []events.SQSMessage{
-		{MessageId: "good", Body: good},
-		{MessageId: "bad", Body: `{"v":1,"run_id":"x"}`},
-	}}
-	payload, _ := json.Marshal(ev)
-	out, err = p.HandleEvent(ctx, payload)
+	shard := []byte(shards.sent()[0].Body)
+	out, err = p.HandleEvent(ctx, shard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r, ok := out.(events.SQSEventResponse); !ok || len(r.BatchItemFailures) != 0 {
-		t.Fatalf("plan messages gave %#v, want no failures (the bad one dead-lettered)", out)
-	}
-	letters := dlq.sent()
-	if len(letters) != 1 || letters[0].Body != `{"v":1,"run_id":"x"}` ||
-		!strings.Contains(letters[0].Attributes[sqsevent.AttrErrorMessage], "run_id, schedule, scheduled_at and paced_from are required") {
-		t.Fatalf("dead letters %+v, want the bad message with its reason", letters)
+	if r, ok := out.(planner.ShardResponse); !ok || r.Planned != 3 || !r.NewPart {
+		t.Fatalf("a shard event gave %#v, want a planner.ShardResponse of 3 jobs", out)
 	}
 	if len(jobs.sent()) != 1+3 {
 		t.Errorf("%d jobs sent, want the tick's 1 and the shard's 3", len(jobs.sent()))
 	}
-
-	list.failRead = errors.New("throttled")
-	r, err := p.HandleSQS(ctx, events.SQSEvent{Records: []events.SQSMessage{{MessageId: "good", Body: good}}})
-	if err != nil || len(r.BatchItemFailures) != 1 || r.BatchItemFailures[0].ItemIdentifier != "good" {
-		t.Fatalf("a failing shard gave %+v, %v; want it reported failed", r, err)
+	if _, err := p.HandleEvent(ctx, []byte(`{"v":1,"run_id":"x","shard":{}}`)); !errors.Is(err, planner.ErrBadTick) ||
+		!strings.Contains(err.Error(), "run_id, schedule, scheduled_at and paced_from are required") {
+		t.Errorf("a malformed shard event: %v, want ErrBadTick naming what is missing", err)
 	}
-
+	list.failRead = errors.New("throttled")
+	if _, err := p.HandleEvent(ctx, shard); err == nil || errors.Is(err, planner.ErrBadTick) || !strings.Contains(err.Error(), "throttled") {
+		t.Errorf("a shard whose read fails: %v, want an error to retry", err)
+	}
 	if _, err := p.HandleEvent(ctx, []byte(`{"detail-type":"Scheduled Event"}`)); !errors.Is(err, planner.ErrBadTick) {
 		t.Errorf("an EventBridge rule's event: %v, want ErrBadTick", err)
 	}
 }
 
-// A plan message is decoded strictly, and what is wrong is named.
+// A shard event is decoded strictly, and what is wrong is named.
 func TestDecodeShardMessage(t *testing.T) {
 	runID := job.RunID("hourly", tickAt)
 	ok := planner.ShardMessage{V: planner.ShardVersion, RunID: runID, Schedule: "hourly", ScheduledAt: tickAt,

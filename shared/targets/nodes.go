@@ -26,19 +26,35 @@ type entry struct {
 // pairs returns the entries of mapping n in order, reporting keys that are
 // not plain scalars or that repeat. noun names the mapping in messages.
 func (p *parser) pairs(n *yaml.Node, noun string) []entry {
-	var out []entry
-	first := map[string]int{} // key -> line of its first use
+	out := make([]entry, 0, len(n.Content)/2)
+	// A target's few keys are compared with each other; a large mapping's
+	// (hosts:) looked up. A list of a million targets pairs a million.
+	var first map[string]int // key -> line of its first use
+	if len(n.Content) > 32 {
+		first = make(map[string]int, len(n.Content)/2)
+	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		if k.Kind != yaml.ScalarNode {
 			p.addf(k, "keys in %s must be plain names, not %s", noun, describe(k))
 			continue
 		}
-		if line, dup := first[k.Value]; dup {
+		line, dup := first[k.Value]
+		if first == nil {
+			for _, e := range out {
+				if e.key == k.Value {
+					line, dup = e.keyNode.Line, true
+					break
+				}
+			}
+		}
+		if dup {
 			p.addf(k, "duplicate key %q in %s (first at line %d); keep one of them", k.Value, noun, line)
 			continue
 		}
-		first[k.Value] = k.Line
+		if first != nil {
+			first[k.Value] = k.Line
+		}
 		out = append(out, entry{key: k.Value, keyNode: k, value: v})
 	}
 	return out
@@ -53,8 +69,9 @@ func (p *parser) fields(n *yaml.Node, noun string, allowed []string, example str
 		p.addf(n, "%s must be a mapping like %s; got %s", noun, example, describe(n))
 		return nil
 	}
-	out := map[string]entry{}
-	for _, e := range p.pairs(n, noun) {
+	pairs := p.pairs(n, noun)
+	out := make(map[string]entry, len(pairs))
+	for _, e := range pairs {
 		if !slices.Contains(allowed, e.key) {
 			msg := fmt.Sprintf("unknown key %q in %s", e.key, noun)
 			if best := suggest(e.key, allowed); best != "" {

@@ -1,4 +1,4 @@
-// Package localbackend is the CLI's embedded backend: the local
+// Package localbackend is the CLI's embedded backend: the five local
 // queues and the store in one SQLite file.
 package localbackend
 
@@ -25,11 +25,7 @@ const (
 	TargetsDLQueue = "cronless-targets-dlq"
 	ResultsQueue   = "cronless-results"
 	ResultsDLQueue = "cronless-results-dlq"
-	// PlansQueue holds the plan messages of a stored target list's shards,
-	// PlansDLQueue those that fail (the stage's plan queue and its DLQ).
-	PlansQueue   = "cronless-plans"
-	PlansDLQueue = "cronless-plans-dlq"
-	Region       = "local"
+	Region         = "local"
 )
 
 // Settings are the settings of the local queues.
@@ -38,11 +34,10 @@ type Settings struct {
 	MaxReceives int
 }
 
-// Backend is the embedded local backend: the queues and the store in one SQLite file.
+// Backend is the embedded local backend: five queues and the store in one SQLite file.
 type Backend struct {
 	DB                                       *sql.DB
 	Ticks                                    *localq.Queue // nil when opened without queue settings on a database without it
-	Plans, PlansDLQ                          *localq.Queue // nil as Ticks
 	Targets, TargetsDLQ, Results, ResultsDLQ *localq.Queue
 	Store                                    *localstore.Store
 	// LogFile, when set, is the pipeline's log file (shared/logs), closed
@@ -87,12 +82,6 @@ func (b *Backend) init(ctx context.Context, qs *Settings) error {
 	if b.Ticks, err = qb.CreateQueue(ctx, TicksQueue, localq.Config{VisibilityTimeout: qs.Visibility, Region: Region}); err != nil {
 		return err
 	}
-	if b.PlansDLQ, err = qb.CreateQueue(ctx, PlansDLQueue, dlq); err != nil {
-		return err
-	}
-	if b.Plans, err = qb.CreateQueue(ctx, PlansQueue, cfg(PlansDLQueue)); err != nil {
-		return err
-	}
 	if b.Targets, err = qb.CreateQueue(ctx, TargetsQueue, cfg(TargetsDLQueue)); err != nil {
 		return err
 	}
@@ -121,18 +110,6 @@ func (b *Backend) open(ctx context.Context, qb *localq.Backend) error {
 	}
 	if err != nil {
 		return fmt.Errorf("queue %s: %w", TicksQueue, err)
-	}
-	// So are the plan queues (and they are read by status alone too).
-	for _, q := range []struct {
-		dst  **localq.Queue
-		name string
-	}{{&b.Plans, PlansQueue}, {&b.PlansDLQ, PlansDLQueue}} {
-		if *q.dst, err = qb.Queue(ctx, q.name); errors.Is(err, queue.ErrNoQueue) {
-			*q.dst, err = nil, nil
-		}
-		if err != nil {
-			return fmt.Errorf("queue %s: %w", q.name, err)
-		}
 	}
 	b.Store, err = localstore.New(ctx, b.DB)
 	return err

@@ -28,6 +28,10 @@ type View struct {
 	DeadLettered  int       `json:"dead_lettered"`
 	FirstResultAt time.Time `json:"first_result_at,omitzero"`
 	LastResultAt  time.Time `json:"last_result_at,omitzero"`
+	// Shards and PlannedShards: a run of a stored target list is planned in
+	// shards, and Planned counts those that have recorded their part.
+	Shards        int `json:"shards,omitempty"`
+	PlannedShards int `json:"planned_shards,omitempty"`
 }
 
 // newRunView is run with dead of its jobs in the targets DLQ.
@@ -37,13 +41,18 @@ func newRunView(r store.Run, dead int) View {
 		Planned: r.Planned, Succeeded: r.Succeeded, Failed: r.Failed,
 		InFlight: max(0, r.Planned-r.Done()-dead), DeadLettered: dead,
 		FirstResultAt: r.FirstResultAt.UTC(), LastResultAt: r.LastResultAt.UTC(),
+		Shards: r.Shards, PlannedShards: r.PlannedShards,
 	}
 }
 
-// plannedCell is the planned count for a person: "?" while unknown.
+// plannedCell is the planned count for a person: "?" while unknown, and
+// how many shards have added theirs while some have not.
 func (v View) plannedCell() string {
-	if v.Planned == 0 && v.Succeeded+v.Failed > 0 {
+	if v.Planned == 0 && v.Succeeded+v.Failed > 0 && v.Shards == 0 {
 		return "?"
+	}
+	if v.PlannedShards < v.Shards {
+		return fmt.Sprintf("%d so far (%d of %d shards planned)", v.Planned, v.PlannedShards, v.Shards)
 	}
 	return fmt.Sprint(v.Planned)
 }
