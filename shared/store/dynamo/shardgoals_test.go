@@ -198,3 +198,57 @@ func millionLayout(schedule, split string) targets.Layout {
 	}
 	return l
 }
+
+// TestGoalsPlanParts measures what recording a tick of a million targets'
+// plan parts costs (plannerShards parts of targets.ShardSize IDs of one
+// hash group each, as a shard plans them), and checks that no partition
+// key takes over 1,000 WCU a second when they are put within
+// plannerWindow seconds: each part is its own key, and the run's item
+// takes one small update per part.
+//
+//	CRONLESS_STANDINS=required go test -run 'TestGoalsPlanParts$' -v ./shared/store/dynamo/
+func TestGoalsPlanParts(t *testing.T) {
+	client := dynalite(t)
+	var clock frozen
+	clock.set(storetest.Tick(0))
+	s, m := simulatedStore(t, client, &clock)
+	run := store.Run{ID: storetest.RunID(0), Schedule: "hourly", ScheduledAt: storetest.Tick(0), Shards: plannerShards}
+	if _, err := s.PutRun(t.Context(), run); err != nil {
+		t.Fatal(err)
+	}
+	byGroup := make([][]string, targets.Groups)
+	for i := range plannerShards * targets.ShardSize {
+		id := fmt.Sprintf("shop-%07d", i)
+		byGroup[targets.Group(id)] = append(byGroup[targets.Group(id)], id)
+	}
+	m.Reset()
+	largest := 0
+	for sh := range plannerShards {
+		ids := byGroup[sh%targets.Groups]
+		from := (sh / targets.Groups) * targets.ShardSize % max(1, len(ids)-targets.ShardSize)
+		p := store.PlanPart{RunID: run.ID, Shard: sh, Planned: targets.ShardSize, Targets: ids[from : from+targets.ShardSize]}
+		if created, err := s.PutPlanPart(t.Context(), p); err != nil || !created {
+			t.Fatalf("PutPlanPart %d: %v, %v", sh, created, err)
+		}
+		largest = max(largest, dynamometer.ItemSize(rawItem(t, client, s.table, partKey(run.ID, sh))))
+	}
+	total := m.Total()
+	var hot dynamometer.PartitionSecond
+	var hotW float64
+	for k, u := range m.PerSecond() {
+		if u.Write > hotW {
+			hot, hotW = k, u.Write
+		}
+	}
+	wcu := hotW / plannerWindow
+	t.Logf("a part of %d targets: %.1f WRU (largest item %d B); the run's item and its GSI1 entry %.1f WRU a part",
+		targets.ShardSize, total.Write/plannerShards, largest, m.ByLabel()["run"].Write/plannerShards)
+	t.Logf("hottest key when %d parts are put in %.0f s: %s %q %.0f WCU/s", plannerShards, plannerWindow, hot.Target, hot.Key, wcu)
+	if wcu > goalKeyWCU {
+		t.Errorf("partition key %s %q takes %.0f WCU/s when %d parts are put in %.0f s, want at most %.0f", hot.Target, hot.Key, wcu, plannerShards, plannerWindow, goalKeyWCU)
+	}
+	got, err := s.Run(t.Context(), run.ID)
+	if err != nil || got.Planned != plannerShards*targets.ShardSize || got.PlannedShards != plannerShards || len(got.Targets) != got.Planned {
+		t.Errorf("Run: planned %d, %d of %d shards, %d targets, %v; want %d, all", got.Planned, got.PlannedShards, got.Shards, len(got.Targets), err, plannerShards*targets.ShardSize)
+	}
+}
