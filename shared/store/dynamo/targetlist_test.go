@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,8 +18,36 @@ import (
 	"github.com/cronless/cronless/shared/store"
 	"github.com/cronless/cronless/shared/store/dynamo/ddb"
 	"github.com/cronless/cronless/shared/store/dynamo/dynamometer"
+	"github.com/cronless/cronless/shared/store/storetest"
 	"github.com/cronless/cronless/shared/targets"
 )
+
+func TestTargetListContract(t *testing.T) {
+	client := dynalite(t)
+	storetest.RunTargetList(t, func(t *testing.T) storetest.ListStore { return newStore(t, client) })
+}
+
+// TestTargetListMeterMatchesDynalite runs the target list's contract
+// through the meter, as TestMeterMatchesDynalite runs the store's, but its
+// concurrent case.
+func TestTargetListMeterMatchesDynalite(t *testing.T) {
+	client := dynalite(t)
+	var compared atomic.Int64
+	storetest.RunTargetList(t, func(t *testing.T) storetest.ListStore {
+		s, m := meteredStore(t, client)
+		t.Cleanup(func() {
+			if !t.Failed() {
+				compared.Add(int64(checkReported(t, m.Calls())))
+			}
+		})
+		return s
+	}, storetest.LeaveOut("PlanPartsConcurrent", "the meter reads the old image before the write; concurrent writers change it in between"),
+		storetest.ListSize(14_000))
+	if compared.Load() == 0 {
+		t.Fatal("dynalite reported no consumed capacity to compare with")
+	}
+	t.Logf("%d calls' table units agree with dynalite's", compared.Load())
+}
 
 // TestGroupsAreRunShards: a large schedule's hash groups are the results'
 // run shards, so a shard's previous results are one key range of one GSI1
