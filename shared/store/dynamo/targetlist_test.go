@@ -523,3 +523,24 @@ func TestPutRunKeepsAnOldRun(t *testing.T) {
 		t.Errorf("Run: planned %d, %v; want 4", got.Planned, err)
 	}
 }
+
+// TestPartThenResult: a result of a run whose run item a plan part created
+// (before PutRun) makes it a run, listed with its part's plan.
+func TestPartThenResult(t *testing.T) {
+	client := dynalite(t)
+	s := newStore(t, client)
+	r := okResult("a", 5, "sha256:"+strings.Repeat("a", 64))
+	if _, err := s.PutPlanPart(t.Context(), store.PlanPart{RunID: r.RunID, Shard: 0, Planned: 2, Targets: []string{"a", "b"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.PutResult(t.Context(), r); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Run(t.Context(), r.RunID)
+	if err != nil || got.Planned != 2 || got.PlannedShards != 1 || got.Done() != 1 || got.Schedule != "hourly" || !got.ScheduledAt.Equal(r.ScheduledAt) {
+		t.Errorf("Run: %+v, %v; want planned 2 in 1 shard, 1 result, of schedule hourly at %v", got, err, r.ScheduledAt)
+	}
+	if runs, err := s.Runs(t.Context(), 0); err != nil || len(runs) != 1 || runs[0].Planned != 2 {
+		t.Errorf("Runs: %+v, %v; want the run, planned 2", runs, err)
+	}
+}
