@@ -302,6 +302,8 @@ func (s *Store) RecordAttempt(ctx context.Context, a store.Attempt) error {
 // and run, a strongly consistent GetItem and, if it is missing (no PutRun
 // came first), an upsert that keeps whatever a concurrent PutRun writes.
 // Results never update the run item otherwise: its counters are derived.
+// (An item of plan parts alone, which a shard's part may have created
+// before PutRun, has no run ID: the upsert makes it a run.)
 func (s *Store) ensureRun(ctx context.Context, r job.Result, now time.Time) error {
 	if s.runs.has(r.RunID) {
 		return nil
@@ -309,14 +311,14 @@ func (s *Store) ensureRun(ctx context.Context, r job.Result, now time.Time) erro
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:                aws.String(s.table),
 		Key:                      runKey(r.RunID),
-		ProjectionExpression:     aws.String("#pk"),
-		ExpressionAttributeNames: map[string]string{"#pk": AttrPK},
+		ProjectionExpression:     aws.String("#rid"),
+		ExpressionAttributeNames: map[string]string{"#rid": attrRunID},
 		ConsistentRead:           aws.Bool(true),
 	})
 	if err != nil {
 		return err
 	}
-	if len(out.Item) == 0 {
+	if item(out.Item).Str(attrRunID) == "" {
 		if _, err := s.db.UpdateItem(ctx, runUpdate(r.RunID, r.Schedule, r.ScheduledAt, now).input(s.table, runKey(r.RunID))); err != nil {
 			return err
 		}

@@ -291,19 +291,12 @@ func (s *Store) ApplyTargets(ctx context.Context, ch targets.Change, progress fu
 }
 
 func (s *Store) applyTargets(ctx context.Context, ch targets.Change, progress func(int)) error {
-	put := make([]types.WriteRequest, 0, len(ch.Put))
-	seen := map[string]bool{}
+	// Everything is checked before anything is written. The target items
+	// are made chunk by chunk as they are written, so that a million-target
+	// import holds no second copy of its change.
 	for _, st := range ch.Put {
 		if err := checkStored(st); err != nil {
 			return err
-		}
-		it, err := storedItem(st)
-		if err != nil {
-			return err
-		}
-		if k := it.KeyString(); !seen[k] {
-			seen[k] = true
-			put = append(put, ddb.Put(it))
 		}
 	}
 	layouts := make([]types.WriteRequest, 0, len(ch.Layouts))
@@ -321,17 +314,27 @@ func (s *Store) applyTargets(ctx context.Context, ch targets.Change, progress fu
 		}
 		layouts = append(layouts, ddb.Put(it))
 	}
-	var del []types.WriteRequest
-	for _, st := range ch.Delete {
+	// A key to delete that is put too is the target's new item: keep it.
+	// No key is deleted twice (BatchWriteItem refuses a call that names a
+	// key twice).
+	delAt := make(map[string]int, len(ch.Delete))
+	for i, st := range ch.Delete {
 		if err := checkStored(st); err != nil {
 			return err
 		}
-		k := ddb.Key(targetListPK(st.Schedule, st.Shard), targetPK(st.ID))
-		// A key that is put too is the target's new item: keep it (and
-		// delete no key twice, which BatchWriteItem refuses).
-		if ks := k.KeyString(); !seen[ks] {
-			seen[ks] = true
-			del = append(del, ddb.Delete(k))
+		if _, dup := delAt[storedKey(st)]; !dup {
+			delAt[storedKey(st)] = i
+		}
+	}
+	if len(delAt) > 0 {
+		for _, st := range ch.Put {
+			delete(delAt, storedKey(st))
+		}
+	}
+	del := make([]types.WriteRequest, 0, len(delAt)+len(ch.Dropped))
+	for i, st := range ch.Delete {
+		if j, ok := delAt[storedKey(st)]; ok && j == i {
+			del = append(del, ddb.Delete(ddb.Key(targetListPK(st.Schedule, st.Shard), targetPK(st.ID))))
 		}
 	}
 	for _, sched := range ch.Dropped {
@@ -353,16 +356,37 @@ func (s *Store) applyTargets(ctx context.Context, ch targets.Change, progress fu
 			progress(written)
 		}
 	}
-	for _, phase := range [][]types.WriteRequest{put, layouts, del} {
+	putChunk := func(start, end int) ([]types.WriteRequest, error) {
+		reqs := make([]types.WriteRequest, 0, end-start)
+		for _, st := range ch.Put[start:end] {
+			it, err := storedItem(st)
+			if err != nil {
+				return nil, err
+			}
+			reqs = append(reqs, ddb.Put(it))
+		}
+		return reqs, nil
+	}
+	fixed := func(reqs []types.WriteRequest) func(start, end int) ([]types.WriteRequest, error) {
+		return func(start, end int) ([]types.WriteRequest, error) { return reqs[start:end], nil }
+	}
+	phases := []struct {
+		n     int
+		chunk func(start, end int) ([]types.WriteRequest, error)
+	}{{len(ch.Put), putChunk}, {len(layouts), fixed(layouts)}, {len(del), fixed(del)}}
+	for _, phase := range phases {
 		g, gctx := errgroup.WithContext(ctx)
 		g.SetLimit(applyParallelism)
-		for start := 0; start < len(phase); start += 25 {
-			chunk := phase[start:min(start+25, len(phase))]
+		for start := 0; start < phase.n; start += batchWriteSize {
 			g.Go(func() error {
-				if err := ddb.BatchWriteRequests(gctx, s.db, s.table, s.retry, chunk); err != nil {
+				reqs, err := phase.chunk(start, min(start+batchWriteSize, phase.n))
+				if err != nil {
 					return err
 				}
-				done(len(chunk))
+				if err := ddb.BatchWriteRequests(gctx, s.db, s.table, s.retry, reqs); err != nil {
+					return err
+				}
+				done(len(reqs))
 				return nil
 			})
 		}
@@ -371,6 +395,14 @@ func (s *Store) applyTargets(ctx context.Context, ch targets.Change, progress fu
 		}
 	}
 	return nil
+}
+
+// batchWriteSize is the most items a BatchWriteItem call takes.
+const batchWriteSize = 25
+
+// storedKey names a stored target's item by its key.
+func storedKey(st targets.Stored) string {
+	return targetListPK(st.Schedule, st.Shard) + " " + targetPK(st.ID)
 }
 
 // checkStored checks what a stored target's key needs.

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,8 +18,36 @@ import (
 	"github.com/cronless/cronless/shared/store"
 	"github.com/cronless/cronless/shared/store/dynamo/ddb"
 	"github.com/cronless/cronless/shared/store/dynamo/dynamometer"
+	"github.com/cronless/cronless/shared/store/storetest"
 	"github.com/cronless/cronless/shared/targets"
 )
+
+func TestTargetListContract(t *testing.T) {
+	client := dynalite(t)
+	storetest.RunTargetList(t, func(t *testing.T) storetest.ListStore { return newStore(t, client) })
+}
+
+// TestTargetListMeterMatchesDynalite runs the target list's contract
+// through the meter, as TestMeterMatchesDynalite runs the store's, but its
+// concurrent case.
+func TestTargetListMeterMatchesDynalite(t *testing.T) {
+	client := dynalite(t)
+	var compared atomic.Int64
+	storetest.RunTargetList(t, func(t *testing.T) storetest.ListStore {
+		s, m := meteredStore(t, client)
+		t.Cleanup(func() {
+			if !t.Failed() {
+				compared.Add(int64(checkReported(t, m.Calls())))
+			}
+		})
+		return s
+	}, storetest.LeaveOut("PlanPartsConcurrent", "the meter reads the old image before the write; concurrent writers change it in between"),
+		storetest.ListSize(14_000))
+	if compared.Load() == 0 {
+		t.Fatal("dynalite reported no consumed capacity to compare with")
+	}
+	t.Logf("%d calls' table units agree with dynalite's", compared.Load())
+}
 
 // TestGroupsAreRunShards: a large schedule's hash groups are the results'
 // run shards, so a shard's previous results are one key range of one GSI1
@@ -492,5 +521,26 @@ func TestPutRunKeepsAnOldRun(t *testing.T) {
 	}
 	if got, err := s.Run(t.Context(), run.ID); err != nil || got.Planned != 4 {
 		t.Errorf("Run: planned %d, %v; want 4", got.Planned, err)
+	}
+}
+
+// TestPartThenResult: a result of a run whose run item a plan part created
+// (before PutRun) makes it a run, listed with its part's plan.
+func TestPartThenResult(t *testing.T) {
+	client := dynalite(t)
+	s := newStore(t, client)
+	r := okResult("a", 5, "sha256:"+strings.Repeat("a", 64))
+	if _, err := s.PutPlanPart(t.Context(), store.PlanPart{RunID: r.RunID, Shard: 0, Planned: 2, Targets: []string{"a", "b"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.PutResult(t.Context(), r); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Run(t.Context(), r.RunID)
+	if err != nil || got.Planned != 2 || got.PlannedShards != 1 || got.Done() != 1 || got.Schedule != "hourly" || !got.ScheduledAt.Equal(r.ScheduledAt) {
+		t.Errorf("Run: %+v, %v; want planned 2 in 1 shard, 1 result, of schedule hourly at %v", got, err, r.ScheduledAt)
+	}
+	if runs, err := s.Runs(t.Context(), 0); err != nil || len(runs) != 1 || runs[0].Planned != 2 {
+		t.Errorf("Runs: %+v, %v; want the run, planned 2", runs, err)
 	}
 }
