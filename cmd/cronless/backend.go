@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"strings"
 
@@ -15,7 +17,9 @@ import (
 	"github.com/cronless/cronless/cmd/cronless/internal/localbackend"
 	"github.com/cronless/cronless/shared/queue"
 	"github.com/cronless/cronless/shared/queue/sqsq"
+	"github.com/cronless/cronless/shared/sqlite"
 	"github.com/cronless/cronless/shared/store/dynamo"
+	"github.com/cronless/cronless/shared/store/localstore"
 )
 
 // The operating commands' backend and its store (cmdutil), by their names here.
@@ -53,12 +57,50 @@ func openLocal(ctx context.Context, a *Factory) (*backend, error) {
 	o := &backend{
 		Where:   fmt.Sprintf("local (%s)", a.DB),
 		Targets: b.Targets, TargetsDLQ: b.TargetsDLQ, Results: b.Results, ResultsDLQ: b.ResultsDLQ,
-		Store: b.Store, CloseFunc: func() { _ = b.Close() },
+		Store: b.Store, TargetList: b.Store, CloseFunc: func() { _ = b.Close() },
 	}
 	if b.Ticks != nil {
 		o.Ticks = b.Ticks
 	}
 	return o, nil
+}
+
+// openStoreBackend opens only the store of the backend the global flags
+// select (Factory.StoreBackend): locally the SQLite file without its queues
+// (created when create is set), on a stage its table, the one stack output
+// it needs looked up.
+func openStoreBackend(ctx context.Context, a *Factory, create bool) (*backend, error) {
+	if a.Stage == "" {
+		return openLocalStore(ctx, a.DB, create)
+	}
+	cfg, err := cmdutil.StageConfig(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	names := map[string]string{"TableName": os.Getenv(envTable)}
+	if err := stackOutputs(ctx, cloudformation.NewFromConfig(cfg), stackName(a.Stage), names); err != nil {
+		return nil, err
+	}
+	st := dynamo.New(dynamodb.NewFromConfig(cfg), names["TableName"])
+	return &backend{Where: fmt.Sprintf("stage %s (%s)", a.Stage, cfg.Region), Store: st, TargetList: st, AWS: &cfg, Table: names["TableName"]}, nil
+}
+
+// openLocalStore opens the store of the local backend at path, whether or
+// not a pipeline ever made its queues there.
+func openLocalStore(ctx context.Context, path string, create bool) (*backend, error) {
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) && !create {
+		return nil, fmt.Errorf("%w at %s yet (--db selects another file, --stage a deployed stage)", cmdutil.ErrNoBackend, path)
+	}
+	db, err := sqlite.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	st, err := localstore.New(ctx, db)
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("local backend %s: %w", path, err)
+	}
+	return &backend{Where: fmt.Sprintf("local (%s)", path), Store: st, TargetList: st, CloseFunc: func() { _ = db.Close() }}, nil
 }
 
 // stackName is the CloudFormation stack serverless.yml deploys for a stage.
@@ -88,7 +130,8 @@ func openStage(ctx context.Context, a *Factory) (*backend, error) {
 		*q.dst = sq
 		o.SQS[sq] = sq
 	}
-	o.Store = dynamo.New(dynamodb.NewFromConfig(cfg), names["TableName"])
+	st := dynamo.New(dynamodb.NewFromConfig(cfg), names["TableName"])
+	o.Store, o.TargetList = st, st
 	o.AWS, o.Table = &cfg, names["TableName"]
 	// The planner failures queue is read by status alone: its URL is looked
 	// up only then, so the other commands work on a stack without it.

@@ -22,6 +22,7 @@ import (
 	resultscmd "github.com/cronless/cronless/cmd/cronless/internal/cmd/results"
 	runscmd "github.com/cronless/cronless/cmd/cronless/internal/cmd/runs"
 	schedulescmd "github.com/cronless/cronless/cmd/cronless/internal/cmd/schedules"
+	targetscmd "github.com/cronless/cronless/cmd/cronless/internal/cmd/targets"
 	validatecmd "github.com/cronless/cronless/cmd/cronless/internal/cmd/validate"
 	"github.com/cronless/cronless/cmd/cronless/internal/cmdutil"
 	"github.com/cronless/cronless/cmd/cronless/internal/iostreams"
@@ -54,6 +55,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 // run runs the command line on f's streams and clock.
 func run(ctx context.Context, args []string, a *Factory) int {
 	a.Backend = func(ctx context.Context) (*backend, error) { return openBackend(ctx, a) }
+	a.StoreBackend = func(ctx context.Context, create bool) (*backend, error) { return openStoreBackend(ctx, a, create) }
 	root := rootCommand(a)
 	root.SetArgs(args)
 	root.SetIn(a.IOStreams.In)
@@ -108,7 +110,7 @@ Start with:  cronless demo`,
 		def = filepath.Join(".cronless", "local.db")
 	}
 	root.PersistentFlags().StringVar(&a.DB, "db", def, "the local backend's SQLite file (env CRONLESS_DB)")
-	root.PersistentFlags().StringVar(&a.Stage, "stage", "", "work on this deployed stage instead of the local backend (dlq, results, runs, status, logs); deployments, rollback and migrate need it")
+	root.PersistentFlags().StringVar(&a.Stage, "stage", "", "work on this deployed stage instead of the local backend (dlq, results, runs, status, logs, targets); deployments, rollback and migrate need it")
 	root.PersistentFlags().StringVar(&a.Region, "region", "", "the stage's AWS region (default: AWS_REGION or your profile's)")
 	root.PersistentFlags().StringVar(&a.Profile, "profile", "", "the AWS profile to use for --stage (default: AWS_PROFILE)")
 	root.PersistentFlags().StringVar(&a.LogLevel, "log-level", "warn", "log level: debug, info, warn or error")
@@ -137,5 +139,6 @@ Start with:  cronless demo`,
 	root.AddCommand(newCmdStatus(a))
 	root.AddCommand(logscmd.NewCmdLogs(a, nil))
 	root.AddCommand(migratecmd.NewCmdMigrate(a, nil))
+	root.AddCommand(targetscmd.NewCmdTargets(a))
 	return root
 }

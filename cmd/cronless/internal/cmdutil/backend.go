@@ -2,6 +2,7 @@ package cmdutil
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -28,6 +29,9 @@ type Backend struct {
 	Where                                    string
 	Targets, TargetsDLQ, Results, ResultsDLQ queue.Queue
 	Store                                    ResultsStore
+	// TargetList is the stored target list (cronless targets): the same
+	// store as Store, through the port the targets commands use.
+	TargetList store.TargetList
 	// SQS is the SQS adapter of each queue on a stage (nil locally), for
 	// what only SQS has (message move tasks).
 	SQS map[queue.Queue]*sqsq.Queue
@@ -53,3 +57,7 @@ func (o *Backend) Close() {
 		o.CloseFunc()
 	}
 }
+
+// ErrNoBackend is the error of StoreBackend when the local backend's file
+// does not exist (and was not to be created).
+var ErrNoBackend = errors.New("no local backend")

@@ -21,6 +21,12 @@ type Factory struct {
 	Exec func(ctx context.Context, argv []string, stdout, stderr io.Writer) error
 	// Backend opens the backend the global flags select (Close it).
 	Backend func(context.Context) (*Backend, error)
+	// StoreBackend opens only the store of the backend the global flags
+	// select (Where, Store and TargetList; no queues), for the commands
+	// that need nothing else (targets): locally the SQLite file whether or
+	// not a pipeline ever made its queues, created when create is set
+	// (else a missing file is ErrNoBackend); on a stage its table alone.
+	StoreBackend func(ctx context.Context, create bool) (*Backend, error)
 
 	// The global flags, set once cobra has parsed them.
 	DB       string
