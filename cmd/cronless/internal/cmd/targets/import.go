@@ -103,7 +103,9 @@ func importRun(opts *ImportOptions) error {
 	if err != nil {
 		return cmdutil.UsageError{Err: fmt.Errorf("read the target list: %w", err)}
 	}
+	done := spin(opts.IO, "checking "+opts.File)
 	list, err := targets.ParseList(opts.File, data, tf)
+	done()
 	if err != nil {
 		return err // a *targets.Error lists every problem; nothing is written
 	}
@@ -128,15 +130,18 @@ func importRun(opts *ImportOptions) error {
 			return err
 		}
 	}
+	done = spin(opts.IO, "planning the change")
 	ch := targets.PlanList(current, layouts, list)
-	current = nil
+	done()
+	count := len(list)
+	current, list = nil, nil // a million each: only the change is needed now
 	if err := printDiff(opts.IO.Out, format, diffRows(ch, opts.IDs)); err != nil {
 		return err
 	}
 	n := items(ch)
 	switch {
 	case ch.Empty():
-		summary(opts.IO, format, fmt.Sprintf("nothing to change: %s already holds the %s of %s; nothing written", where, plural(len(list), "target", "targets"), opts.File))
+		summary(opts.IO, format, fmt.Sprintf("nothing to change: %s already holds the %s of %s; nothing written", where, plural(count, "target", "targets"), opts.File))
 		return nil
 	case opts.DryRun:
 		summary(opts.IO, format, fmt.Sprintf("dry run: would add %d, change %d and remove %d targets in %s (%s to write); nothing written",

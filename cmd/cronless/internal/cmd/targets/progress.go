@@ -70,3 +70,17 @@ func (p *progress) finish() {
 		p.bar = nil
 	}
 }
+
+// spin shows a spinner with what on a terminal while a step of unknown
+// length runs (checking a file, planning the change), so that a large
+// list's first seconds are not silent; the returned function clears it.
+// Without a terminal it shows nothing: the lines of the steps that count
+// say enough in a log.
+func spin(ios *iostreams.IOStreams, what string) func() {
+	if !ios.IsStderrTTY() {
+		return func() {}
+	}
+	bar := progressbar.NewOptions(-1, progressbar.OptionSetWriter(ios.ErrOut), progressbar.OptionSetDescription(what),
+		progressbar.OptionClearOnFinish(), progressbar.OptionSetRenderBlankState(true))
+	return func() { _ = bar.Finish() }
+}
