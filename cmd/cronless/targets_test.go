@@ -117,9 +117,6 @@ func TestTargetsLocal(t *testing.T) {
 	if code != exitOK || !strings.Contains(out, "imported "+first) || !strings.Contains(out, "3 added, 0 changed, 0 removed") {
 		t.Fatalf("import: exit %d, stdout %q, stderr %q", code, out, stderr)
 	}
-	if !strings.Contains(stderr, "targets: writing ") {
-		t.Errorf("import: no progress line on stderr (no terminal): %q", stderr)
-	}
 	rows := storedRows(t, "--db", db)
 	if got := ids(rows); !slices.Equal(got, []string{"a", "b", "c"}) {
 		t.Fatalf("stored after the import: %v, want a b c", got)
@@ -205,6 +202,41 @@ func TestTargetsLocal(t *testing.T) {
 	code, out, _ = cli(t, "targets", "export", "--db", db, "--format", "csv")
 	if code != exitOK || !strings.HasPrefix(out, "id,url,schedule") || !strings.Contains(out, "https://shop.example/b2") {
 		t.Errorf("export --format csv to stdout: exit %d, %q", code, out)
+	}
+}
+
+// A large import shows its progress on stderr: a bar on a terminal, lines
+// in a log; stdout has the diff and the summary either way.
+func TestTargetsImportShowsProgress(t *testing.T) {
+	tf := writeFile(t, "targets.yaml", listYAML)
+	var rows []string
+	for i := range 2000 {
+		rows = append(rows, fmt.Sprintf("p%04d,https://shop%d.example/p/%d,hourly,,,,", i, i%10, i))
+	}
+	list := writeFile(t, "list.csv", csvList(rows...))
+	for _, terminal := range []bool{false, true} {
+		db := filepath.Join(t.TempDir(), "local.db")
+		stdout, stderr := runWithStderr(t, []string{"targets", "import", list, "--targets", tf, "--db", db, "-o", "table"}, terminal, false)
+		if !strings.Contains(stdout, "2000 added") || strings.ContainsAny(stdout, "\r\x1b") {
+			t.Errorf("terminal %v: stdout %q; want the diff and the summary, no control characters", terminal, stdout)
+		}
+		if terminal {
+			if !strings.Contains(stderr, "\r") || !strings.Contains(stderr, "writing") {
+				t.Errorf("on a terminal: stderr %q; want a bar", stderr)
+			}
+			continue
+		}
+		// How often lines come depends on how the store counts its
+		// writes (the local one per transaction); the last says done.
+		lines := strings.Split(strings.TrimSuffix(stderr, "\n"), "\n")
+		for _, l := range lines {
+			if !strings.HasPrefix(l, "targets: writing ") {
+				t.Errorf("piped: stderr line %q is not a progress line", l)
+			}
+		}
+		if last := lines[len(lines)-1]; last != "targets: writing 2001/2001" {
+			t.Errorf("piped: last line %q; want targets: writing 2001/2001 (2000 targets and the layout)", last)
+		}
 	}
 }
 

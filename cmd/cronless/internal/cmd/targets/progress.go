@@ -12,11 +12,17 @@ import (
 
 // progressSteps is how many lines a step's progress prints when stderr is
 // no terminal: one each tenth of the way (the last at the end).
-const progressSteps = 10
+// linesFrom is the least total that prints them: a smaller step takes
+// milliseconds, and the command's summary says what it did.
+const (
+	progressSteps = 10
+	linesFrom     = 1000
+)
 
 // progress shows one step's progress on stderr (reading or writing a
 // list): a bar on a terminal; otherwise "targets: writing 300000/1000000"
-// each tenth of the way, for logs. A step of nothing shows nothing. set
+// each tenth of the way, for logs. A step of nothing shows nothing, and
+// one of fewer than linesFrom items no lines. set
 // may be called from several goroutines (an adapter that writes in
 // parallel).
 type progress struct {
@@ -53,6 +59,9 @@ func (p *progress) set(n int) {
 			p.bar.ChangeMax(n)
 		}
 		_ = p.bar.Set(n)
+		return
+	}
+	if p.total < linesFrom {
 		return
 	}
 	if step := min(n, p.total) * progressSteps / p.total; step > p.step {

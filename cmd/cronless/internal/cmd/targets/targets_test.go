@@ -11,8 +11,8 @@ import (
 )
 
 // Without a terminal, progress is a line each tenth of the way, however
-// the adapter's counts jump, and the last one at the end; a step of
-// nothing prints nothing.
+// the adapter's counts jump, and the last one at the end; a small step
+// prints nothing.
 func TestProgressLinesWithoutATerminal(t *testing.T) {
 	for _, tt := range []struct {
 		name  string
@@ -20,11 +20,12 @@ func TestProgressLinesWithoutATerminal(t *testing.T) {
 		sets  []int
 		want  []string
 	}{
-		{"every item", 20, []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20},
-			[]string{"2/20", "4/20", "6/20", "8/20", "10/20", "12/20", "14/20", "16/20", "18/20", "20/20"}},
+		{"every item", 2000, seq(1, 2000),
+			[]string{"200/2000", "400/2000", "600/2000", "800/2000", "1000/2000", "1200/2000", "1400/2000", "1600/2000", "1800/2000", "2000/2000"}},
 		{"jumps", 1000, []int{250, 251, 999, 1000}, []string{"250/1000", "999/1000", "1000/1000"}},
-		{"all at once", 7, []int{7}, []string{"7/7"}},
-		{"a count past the total", 3, []int{2, 5}, []string{"2/3", "3/3"}},
+		{"all at once", 7000, []int{7000}, []string{"7000/7000"}},
+		{"a count past the total", 3000, []int{2000, 5000}, []string{"2000/3000", "3000/3000"}},
+		{"a small step", 999, seq(1, 999), nil},
 		{"nothing to do", 0, []int{0}, nil},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -47,6 +48,15 @@ func TestProgressLinesWithoutATerminal(t *testing.T) {
 			}
 		})
 	}
+}
+
+// seq is the ints from lo to hi.
+func seq(lo, hi int) []int {
+	var s []int
+	for i := lo; i <= hi; i++ {
+		s = append(s, i)
+	}
+	return s
 }
 
 // On a terminal, progress is a bar, cleared when done.
