@@ -148,6 +148,9 @@ func (s *Store) expiresAt(now time.Time) int64 {
 // without targets, or an older cronless) are not returned with it. (One of
 // the same count is: the repeated delivery of a tick planned by an older
 // cronless records its targets.)
+//
+// A run planned in shards (Shards > 0) stores Shards; its planned count
+// then grows by each shard's part (PutPlanPart), put before or after.
 func (s *Store) PutRun(ctx context.Context, run store.Run) (bool, error) {
 	created, err := s.putRun(ctx, run)
 	if err != nil {
@@ -160,6 +163,9 @@ func (s *Store) putRun(ctx context.Context, run store.Run) (bool, error) {
 	if err := store.CheckRun(run); err != nil {
 		return false, err
 	}
+	if run.Shards < 0 {
+		return false, fmt.Errorf("shards %d is negative", run.Shards)
+	}
 	if err := s.putTargets(ctx, run); err != nil {
 		return false, fmt.Errorf("targets: %w", err)
 	}
@@ -167,12 +173,16 @@ func (s *Store) putRun(ctx context.Context, run store.Run) (bool, error) {
 	if createdAt.IsZero() {
 		createdAt = s.now()
 	}
+	// The planned count is added to the parts' a shard may have put first
+	// (PutPlanPart). sh marks a run PutRun planned; a run item with a
+	// planned count and neither sh nor parts was planned by an older
+	// cronless.
 	u := runUpdate(run.ID, run.Schedule, run.ScheduledAt, createdAt)
-	u.set = append(u.set, "#pl = :pl")
-	u.names["#pl"] = attrPlanned
-	u.values[":pl"] = ddb.N(int64(run.Planned))
+	u.set = append(u.set, "#pl = if_not_exists(#pl, :zero) + :pl", "#sh = :sh")
+	u.names["#pl"], u.names["#sh"], u.names["#ps"] = attrPlanned, attrShards, attrPartShards
+	u.values[":pl"], u.values[":zero"], u.values[":sh"] = ddb.N(int64(run.Planned)), ddb.N(0), ddb.N(int64(run.Shards))
 	in := u.input(s.table, runKey(run.ID))
-	in.ConditionExpression = aws.String("attribute_not_exists(#pl)")
+	in.ConditionExpression = aws.String("attribute_not_exists(#sh) AND (attribute_not_exists(#pl) OR attribute_exists(#ps))")
 	if _, err := s.db.UpdateItem(ctx, in); err != nil {
 		if ddb.IsConditionFailed(err) {
 			return false, nil
@@ -292,6 +302,8 @@ func (s *Store) RecordAttempt(ctx context.Context, a store.Attempt) error {
 // and run, a strongly consistent GetItem and, if it is missing (no PutRun
 // came first), an upsert that keeps whatever a concurrent PutRun writes.
 // Results never update the run item otherwise: its counters are derived.
+// (An item of plan parts alone, which a shard's part may have created
+// before PutRun, has no run ID: the upsert makes it a run.)
 func (s *Store) ensureRun(ctx context.Context, r job.Result, now time.Time) error {
 	if s.runs.has(r.RunID) {
 		return nil
@@ -299,14 +311,14 @@ func (s *Store) ensureRun(ctx context.Context, r job.Result, now time.Time) erro
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:                aws.String(s.table),
 		Key:                      runKey(r.RunID),
-		ProjectionExpression:     aws.String("#pk"),
-		ExpressionAttributeNames: map[string]string{"#pk": AttrPK},
+		ProjectionExpression:     aws.String("#rid"),
+		ExpressionAttributeNames: map[string]string{"#rid": attrRunID},
 		ConsistentRead:           aws.Bool(true),
 	})
 	if err != nil {
 		return err
 	}
-	if len(out.Item) == 0 {
+	if item(out.Item).Str(attrRunID) == "" {
 		if _, err := s.db.UpdateItem(ctx, runUpdate(r.RunID, r.Schedule, r.ScheduledAt, now).input(s.table, runKey(r.RunID))); err != nil {
 			return err
 		}

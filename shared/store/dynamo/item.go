@@ -180,6 +180,7 @@ func runItem(run store.Run, createdAt time.Time, planned bool) item {
 	it.SetTime(attrCreatedAt, createdAt)
 	if planned {
 		it.SetN(attrPlanned, int64(run.Planned))
+		it.SetN(attrShards, int64(run.Shards))
 	}
 	return it
 }
@@ -202,6 +203,15 @@ func decodeRun(it item) (store.Run, error) {
 		return fail(err)
 	}
 	run.Planned = int(n)
+	if n, err = it.Num(attrShards); err != nil {
+		return fail(err)
+	}
+	run.Shards = int(n)
+	shards, err := partShards(it)
+	if err != nil {
+		return fail(err)
+	}
+	run.PlannedShards = len(shards)
 	return run, nil
 }
 

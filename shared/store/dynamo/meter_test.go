@@ -31,6 +31,12 @@ func itemKind(_ string, k dynamometer.Item) string {
 		return "targets"
 	case strings.HasPrefix(sk, prefixAttempt):
 		return "attempt"
+	case strings.HasPrefix(pk, prefixTargetList):
+		return "stored target"
+	case pk == pkLayouts:
+		return "layout"
+	case strings.HasPrefix(pk, prefixPart):
+		return "plan part"
 	}
 	return "other"
 }

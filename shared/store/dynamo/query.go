@@ -52,17 +52,14 @@ func (s *Store) Run(ctx context.Context, runID string) (store.Run, error) {
 			targets = it
 		}
 	}
-	if summary == nil {
+	if summary == nil || summary.Str(attrRunID) == "" {
+		// (An item of plan parts alone is not a run until PutRun or a
+		// result makes it one.)
 		return store.Run{}, fmt.Errorf("dynamo: run %q: %w", runID, store.ErrNotFound)
 	}
 	run, err := decodeRun(summary)
-	if err == nil && targets != nil {
-		run.Targets, err = decodeTargets(targets)
-		if len(run.Targets) != run.Planned {
-			// Another plan's, stored by a PutRun that found the run
-			// planned (without targets, or by an older cronless).
-			run.Targets = nil
-		}
+	if err == nil {
+		run.Targets, err = s.runTargets(ctx, run, summary, targets)
 	}
 	if err == nil {
 		err = s.count(ctx, &run)
@@ -73,9 +70,52 @@ func (s *Store) Run(ctx context.Context, runID string) (store.Run, error) {
 	return run, nil
 }
 
+// runTargets returns a run's targets: its own (the targets item), then
+// its parts' in shard order, or none when any of them are not as many as
+// their planned count: a list with some missing would say that targets
+// were not planned. Own targets of another count are another plan's,
+// stored by a PutRun that found the run planned (without targets, or by an
+// older cronless).
+func (s *Store) runTargets(ctx context.Context, run store.Run, summary, targets item) ([]string, error) {
+	var own []string
+	if targets != nil {
+		var err error
+		if own, err = decodeTargets(targets); err != nil {
+			return nil, err
+		}
+	}
+	shards, err := partShards(summary)
+	if err != nil {
+		return nil, fmt.Errorf("stored run %s: %w", summary.KeyString(), err)
+	}
+	ownPlanned := run.Planned
+	var parts []part
+	if len(shards) > 0 {
+		if parts, err = s.readParts(ctx, run.ID, shards); err != nil {
+			return nil, fmt.Errorf("plan parts: %w", err)
+		}
+	}
+	for _, p := range parts {
+		ownPlanned -= p.planned
+	}
+	if len(own) != ownPlanned {
+		return nil, nil
+	}
+	for _, p := range parts {
+		if !p.whole {
+			return nil, nil
+		}
+		own = append(own, p.targets...)
+	}
+	return own, nil
+}
+
 // Runs returns up to limit runs, newest scheduled first (all when limit <=
 // 0), each with its counters (see count) and without its targets: the
-// Query of GSI1 RUNS reads run items only.
+// Query of GSI1 RUNS reads run items only. Their planned counts and shards
+// are read from the run items themselves (BatchGetItem, 1 read unit a
+// run): GSI1 does not project the shards, and its planned count may lag a
+// part just added.
 func (s *Store) Runs(ctx context.Context, limit int) ([]store.Run, error) {
 	in := gsi1(gsiRuns)
 	in.TableName = aws.String(s.table)
@@ -85,6 +125,9 @@ func (s *Store) Runs(ctx context.Context, limit int) ([]store.Run, error) {
 	}
 	runs, err := query(ctx, s, in, limit, decodeRun)
 	if err != nil {
+		return nil, fmt.Errorf("dynamo: runs: %w", err)
+	}
+	if err := s.planned(ctx, runs); err != nil {
 		return nil, fmt.Errorf("dynamo: runs: %w", err)
 	}
 	var g errgroup.Group
@@ -101,6 +144,45 @@ func (s *Store) Runs(ctx context.Context, limit int) ([]store.Run, error) {
 		return nil, fmt.Errorf("dynamo: runs: %w", err)
 	}
 	return runs, nil
+}
+
+// planned fills in the planned counts and shards of runs from their run
+// items.
+func (s *Store) planned(ctx context.Context, runs []store.Run) error {
+	keys := make([]item, len(runs))
+	for i, r := range runs {
+		keys[i] = runKey(r.ID)
+	}
+	its, err := s.batchGet(ctx, keys, "#pk, #sk, #pl, #sh, #ps",
+		map[string]string{"#pk": AttrPK, "#sk": AttrSK, "#pl": attrPlanned, "#sh": attrShards, "#ps": attrPartShards})
+	if err != nil {
+		return err
+	}
+	byPK := make(map[string]item, len(its))
+	for _, it := range its {
+		byPK[it.Str(AttrPK)] = it
+	}
+	for i := range runs {
+		it, ok := byPK[runPK(runs[i].ID)]
+		if !ok {
+			continue
+		}
+		n, err := it.Num(attrPlanned)
+		if err != nil {
+			return fmt.Errorf("run %q: %w", runs[i].ID, err)
+		}
+		runs[i].Planned = int(n)
+		if n, err = it.Num(attrShards); err != nil {
+			return fmt.Errorf("run %q: %w", runs[i].ID, err)
+		}
+		runs[i].Shards = int(n)
+		shards, err := partShards(it)
+		if err != nil {
+			return fmt.Errorf("run %q: %w", runs[i].ID, err)
+		}
+		runs[i].PlannedShards = len(shards)
+	}
+	return nil
 }
 
 // count fills in a run's counters and result times from its results'

@@ -52,6 +52,14 @@ const (
 	skRun         = "SUMMARY"
 	skTargets     = "TARGETS" // SK of a run's targets item
 	gsiRuns       = "RUNS"    // GSI1PK of run items
+
+	// The stored target list (cronless targets import) and the plan parts
+	// of the runs planned from it (targetlist.go, planpart.go).
+	prefixTargetList = "TL#"     // PK of a stored target: TL#<schedule>#<shard index>; its SK is T#<targetID>
+	pkLayouts        = "TLAYOUT" // PK of the layout items; SK: the schedule
+	prefixPart       = "PART#"   // PK of a plan part: PART#<runID>#<shard, 6 digits>
+	skPart           = "P"       // SK of a plan part
+	prefixPartChunk  = "P#"      // SK of a chunk of a large part's IDs: P#<nonce>#<chunk, 3 digits>
 )
 
 // Data attributes of the items. The names are short because every byte of
@@ -88,7 +96,18 @@ const (
 	attrCreatedAt   = "ca"  // a run's creation time
 	attrMessageID   = "mid" // an attempt's message ID
 	attrAt          = "t"   // an attempt's time
-	attrTargets     = "tg"  // B: gzip of a run's target IDs joined by "\n"
+	attrTargets     = "tg"  // B: gzip of a run's target IDs joined by "\n" (run targets, plan part or its chunk)
+	attrRank        = "rk"  // N: a stored target's rank among its schedule's targets of its host (absent when 0)
+	attrTimeout     = "to"  // N: a stored target's own timeout, nanoseconds (absent: the file's default)
+	attrUserAgent   = "ua"  // a stored target's own user agent
+	attrRobots      = "rb"  // BOOL: a stored target's own robots setting (absent: the file's default)
+	attrExtract     = "ex"  // a stored target's extract: the name of an extracts: entry of targets.yaml
+	attrRules       = "ru"  // JSON text of a stored target's own extract rules
+	attrLayout      = "ly"  // JSON text of a schedule's shards (layout items)
+	attrShards      = "sh"  // N: the shards a run is planned in (set by every PutRun, 0 too)
+	attrPartShards  = "ps"  // NS: the shards whose plan part a run's planned count includes
+	attrChunks      = "nc"  // N: how many chunks hold a large plan part's IDs
+	attrNonce       = "nn"  // the key of a large plan part's chunks (its writer's)
 )
 
 // gsi1Include is what GSI1 projects besides the keys: of a result, what

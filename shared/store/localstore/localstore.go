@@ -64,11 +64,11 @@ func New(ctx context.Context, db *sql.DB) (*Store, error) {
 }
 
 // PutRun records a run. The first PutRun of a run ID stores its schedule,
-// scheduled time, planned count and targets and reports created. A run that
-// a result created first (planned count unknown) gets its planned count and
-// targets, and its schedule if it had none, and keeps its counters; that
-// PutRun reports created too, since it recorded the plan. Otherwise the
-// stored run is kept and created is false.
+// scheduled time, planned count, targets and shards and reports created. A
+// run that a result created first (planned count unknown) gets its planned
+// count, targets and shards, and its schedule if it had none, and keeps its
+// counters; that PutRun reports created too, since it recorded the plan.
+// Otherwise the stored run is kept and created is false.
 func (s *Store) PutRun(ctx context.Context, run store.Run) (bool, error) {
 	if err := store.CheckRun(run); err != nil {
 		return false, fmt.Errorf("localstore: put run %q: %w", run.ID, err)
@@ -90,14 +90,15 @@ func (s *Store) PutRun(ctx context.Context, run store.Run) (bool, error) {
 	// lock with the other writers of this process.
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		res, err := s.stmts.Exec(ctx, tx, `
-			INSERT INTO store_runs (run_id, schedule, scheduled_at, planned, created_at, targets)
-			VALUES (?, ?, ?, ?, ?, ?)
+			INSERT INTO store_runs (run_id, schedule, scheduled_at, planned, created_at, targets, shards)
+			VALUES (?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (run_id) DO UPDATE SET
 				planned  = excluded.planned,
 				targets  = excluded.targets,
+				shards   = excluded.shards,
 				schedule = CASE WHEN store_runs.schedule = '' THEN excluded.schedule ELSE store_runs.schedule END
 			WHERE store_runs.planned IS NULL`,
-			run.ID, run.Schedule, timeText(run.ScheduledAt), run.Planned, timeText(createdAt), targets)
+			run.ID, run.Schedule, timeText(run.ScheduledAt), run.Planned, timeText(createdAt), targets, run.Shards)
 		if err != nil {
 			return err
 		}

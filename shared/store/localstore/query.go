@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/cronless/cronless/shared/job"
@@ -183,16 +184,20 @@ func (s *Store) Attempts(ctx context.Context, runID, targetID string) ([]store.A
 	return as, nil
 }
 
-// queryRuns selects runs, with their targets when withTargets (otherwise
-// the column is not read); rest is the query after the FROM clause.
+// queryRuns selects runs; rest is the query after the FROM clause. With
+// targets, each run's own targets and its plan parts' are read, and its
+// parts counted from the same rows (Run: a few runs); without, the parts
+// are counted in SQL and no targets are read (Runs).
 func (s *Store) queryRuns(ctx context.Context, withTargets bool, rest string, args ...any) ([]store.Run, error) {
-	targets := "NULL"
-	if withTargets {
-		targets = "targets"
+	cols := `targets, 0, 0`
+	if !withTargets {
+		cols = `NULL,
+			(SELECT count(*) FROM store_plan_parts p WHERE p.run_id = store_runs.run_id),
+			(SELECT COALESCE(sum(planned), 0) FROM store_plan_parts p WHERE p.run_id = store_runs.run_id)`
 	}
 	rows, err := s.db.QueryContext(ctx, `
 		SELECT run_id, schedule, scheduled_at, planned, succeeded, failed,
-			created_at, first_result_at, last_result_at, `+targets+`
+			created_at, first_result_at, last_result_at, shards, `+cols+`
 		FROM store_runs `+rest, args...)
 	if err != nil {
 		return nil, err
@@ -203,11 +208,12 @@ func (s *Store) queryRuns(ctx context.Context, withTargets bool, rest string, ar
 		var (
 			run                                     store.Run
 			planned                                 sql.NullInt64
+			partsPlanned                            int
 			scheduledAt, createdAt, firstAt, lastAt sql.NullString
 			targets                                 sql.NullString
 		)
 		err := rows.Scan(&run.ID, &run.Schedule, &scheduledAt, &planned, &run.Succeeded, &run.Failed,
-			&createdAt, &firstAt, &lastAt, &targets)
+			&createdAt, &firstAt, &lastAt, &run.Shards, &targets, &run.PlannedShards, &partsPlanned)
 		if err != nil {
 			return nil, err
 		}
@@ -216,7 +222,7 @@ func (s *Store) queryRuns(ctx context.Context, withTargets bool, rest string, ar
 				return nil, fmt.Errorf("run %q: stored targets: %w", run.ID, err)
 			}
 		}
-		run.Planned = int(planned.Int64)
+		run.Planned = int(planned.Int64) + partsPlanned
 		for _, f := range []struct {
 			dst *time.Time
 			src sql.NullString
@@ -230,7 +236,46 @@ func (s *Store) queryRuns(ctx context.Context, withTargets bool, rest string, ar
 		}
 		runs = append(runs, run)
 	}
-	return runs, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if withTargets {
+		for i := range runs {
+			if err := s.addPlanParts(ctx, &runs[i]); err != nil {
+				return nil, fmt.Errorf("run %q: %w", runs[i].ID, err)
+			}
+		}
+	}
+	return runs, nil
+}
+
+// addPlanParts adds the run's recorded plan parts to it: their jobs to
+// Planned, their targets after its own, shard by shard.
+func (s *Store) addPlanParts(ctx context.Context, run *store.Run) error {
+	rows, err := s.db.QueryContext(ctx,
+		`SELECT planned, targets FROM store_plan_parts WHERE run_id = ? ORDER BY shard`, run.ID)
+	if err != nil {
+		return fmt.Errorf("plan parts: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			planned int
+			ids     string
+		)
+		if err := rows.Scan(&planned, &ids); err != nil {
+			return fmt.Errorf("plan parts: %w", err)
+		}
+		run.Planned += planned
+		run.PlannedShards++
+		if ids != "" {
+			run.Targets = append(run.Targets, strings.Split(ids, "\n")...)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("plan parts: %w", err)
+	}
+	return nil
 }
 
 // queryResults selects results from store_results aliased r; rest is the

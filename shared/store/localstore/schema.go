@@ -137,4 +137,45 @@ var migrations = []struct {
 	{"localstore/7", []string{
 		`ALTER TABLE store_results ADD COLUMN truncated TEXT`,
 	}},
+	// A stored target list (cronless targets import) and the plan parts of
+	// the runs planned from it in shards (store.TargetList).
+	{"localstore/8", []string{
+		// One row per target: its own settings (targets.Entry), its shard
+		// in its schedule's layout and its rank among its schedule's
+		// targets of its host. timeout_ns is 0 and user_agent and extract
+		// '' when not set; robots is NULL when not set; rules is the JSON
+		// of the inline rules, NULL when none.
+		`CREATE TABLE store_targets (
+			id         TEXT    NOT NULL PRIMARY KEY,
+			schedule   TEXT    NOT NULL,
+			shard      INTEGER NOT NULL,
+			rank       INTEGER NOT NULL,
+			url        TEXT    NOT NULL,
+			timeout_ns INTEGER NOT NULL DEFAULT 0,
+			user_agent TEXT    NOT NULL DEFAULT '',
+			robots     INTEGER,
+			extract    TEXT    NOT NULL DEFAULT '',
+			rules      TEXT
+		) WITHOUT ROWID`,
+		// A shard's targets in ID order (ShardTargets, EachTarget).
+		`CREATE INDEX store_targets_by_shard ON store_targets (schedule, shard, id)`,
+		// The layout of each schedule with stored targets: JSON of
+		// targets.Layout.
+		`CREATE TABLE store_target_layouts (
+			schedule TEXT NOT NULL PRIMARY KEY,
+			layout   TEXT NOT NULL
+		) WITHOUT ROWID`,
+		// What each shard of a run planned, first write wins: its job
+		// count and its target IDs in plan order, joined by line breaks
+		// (store.CheckPlanPart allows none in an ID), '' for none.
+		`CREATE TABLE store_plan_parts (
+			run_id  TEXT    NOT NULL,
+			shard   INTEGER NOT NULL,
+			planned INTEGER NOT NULL,
+			targets TEXT    NOT NULL,
+			PRIMARY KEY (run_id, shard)
+		) WITHOUT ROWID`,
+		// How many plan parts a run expects (store.Run.Shards).
+		`ALTER TABLE store_runs ADD COLUMN shards INTEGER NOT NULL DEFAULT 0`,
+	}},
 }

@@ -19,29 +19,38 @@ import (
 	"github.com/cronless/cronless/shared/store"
 )
 
-// Option adjusts Run.
-type Option func(leftOut map[string]string)
+// Option adjusts Run and RunTargetList.
+type Option func(*config)
 
-// LeaveOut tells Run not to run the named test of the suite (a subtest
-// name, such as "ConcurrentRuns") against this server, for reason, which
-// the subtest logs. Use it for a slow server's load tests, never for an
-// adapter's gap.
+// config is what the options set.
+type config struct {
+	// leftOut are the subtests not run, with the reason.
+	leftOut map[string]string
+	// listSize is how many targets RunTargetList's large list holds.
+	listSize int
+}
+
+func newConfig(opts []Option) *config {
+	c := &config{leftOut: make(map[string]string), listSize: defaultListSize}
+	for _, o := range opts {
+		o(c)
+	}
+	return c
+}
+
+// LeaveOut tells Run (or RunTargetList) not to run the named test of the
+// suite (a subtest name, such as "ConcurrentRuns") against this server,
+// for reason, which the subtest logs. Use it for a slow server's load
+// tests, never for an adapter's gap.
 func LeaveOut(name, reason string) Option {
-	return func(leftOut map[string]string) { leftOut[name] = reason }
+	return func(c *config) { c.leftOut[name] = reason }
 }
 
 // Run runs the contract suite. newStore must return a new, empty store for
 // each call (it is called once per subtest) and register its cleanup with
 // t.Cleanup.
 func Run(t *testing.T, newStore func(t *testing.T) store.Store, opts ...Option) {
-	leftOut := make(map[string]string)
-	for _, o := range opts {
-		o(leftOut)
-	}
-	tests := []struct {
-		name string
-		run  func(t *testing.T, newStore func(t *testing.T) store.Store)
-	}{
+	tests := []suiteTest[store.Store]{
 		{"ResultRoundTrip", testResultRoundTrip},
 		{"DuplicateResult", testDuplicateResult},
 		{"DuplicateResultConcurrent", testDuplicateResultConcurrent},
@@ -67,18 +76,30 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store, opts ...Option) 
 		{"ConcurrentRuns", testConcurrentRuns},
 		{"ConcurrentOneTarget", testConcurrentOneTarget},
 	}
+	runSuite(t, tests, newStore, newConfig(opts))
+}
+
+// suiteTest is one subtest of a suite on stores of type S.
+type suiteTest[S any] struct {
+	name string
+	run  func(t *testing.T, newStore func(t *testing.T) S)
+}
+
+// runSuite runs tests as subtests, but those c leaves out, and fails on a
+// LeaveOut of a test the suite does not have.
+func runSuite[S any](t *testing.T, tests []suiteTest[S], newStore func(t *testing.T) S, c *config) {
 	known := make(map[string]bool, len(tests))
 	for _, tt := range tests {
 		known[tt.name] = true
 		t.Run(tt.name, func(t *testing.T) {
-			if reason, ok := leftOut[tt.name]; ok {
+			if reason, ok := c.leftOut[tt.name]; ok {
 				t.Logf("left out on this server: %s", reason)
 				return
 			}
 			tt.run(t, newStore)
 		})
 	}
-	for name := range leftOut {
+	for name := range c.leftOut {
 		if !known[name] {
 			t.Errorf("LeaveOut(%q): the suite has no such test", name)
 		}

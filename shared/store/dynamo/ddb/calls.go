@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"time"
 
@@ -155,44 +156,60 @@ func (e *BatchError) Unwrap() error { return e.Err }
 // the call itself (after the SDK's own retries) end the write the same
 // way. Items must have distinct keys.
 func BatchWrite(ctx context.Context, db BatchWriteItemAPI, table string, r Retry, items []Item) error {
-	for start := 0; start < len(items); start += batchSize {
-		chunk := items[start:min(start+batchSize, len(items))]
-		pending := make([]types.WriteRequest, len(chunk))
-		for i, it := range chunk {
-			pending[i] = types.WriteRequest{PutRequest: &types.PutRequest{Item: it}}
-		}
+	reqs := make([]types.WriteRequest, len(items))
+	for i, it := range items {
+		reqs[i] = Put(it)
+	}
+	return BatchWriteRequests(ctx, db, table, r, reqs)
+}
+
+// Put and Delete are the requests of a batch write.
+func Put(it Item) types.WriteRequest {
+	return types.WriteRequest{PutRequest: &types.PutRequest{Item: it}}
+}
+
+func Delete(k Item) types.WriteRequest {
+	return types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: k}}
+}
+
+// BatchWriteRequests is BatchWrite of puts and deletes (Put, Delete), each
+// of a distinct key.
+func BatchWriteRequests(ctx context.Context, db BatchWriteItemAPI, table string, r Retry, reqs []types.WriteRequest) error {
+	for start := 0; start < len(reqs); start += batchSize {
+		chunk := reqs[start:min(start+batchSize, len(reqs))]
+		pending := slices.Clone(chunk)
 		for attempt := 1; ; attempt++ {
 			out, err := db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{
 				RequestItems: map[string][]types.WriteRequest{table: pending},
 			})
 			if err != nil {
-				return batchError(pending, items[start+len(chunk):], len(items), err)
+				return batchError(pending, reqs[start+len(chunk):], len(reqs), err)
 			}
 			pending = out.UnprocessedItems[table]
 			if len(pending) == 0 {
 				break
 			}
 			if attempt >= r.Attempts {
-				return batchError(pending, items[start+len(chunk):], len(items),
+				return batchError(pending, reqs[start+len(chunk):], len(reqs),
 					fmt.Errorf("%w after %d attempts", ErrUnprocessed, attempt))
 			}
 			if err := r.Sleep(ctx, r.Backoff(attempt)); err != nil {
-				return batchError(pending, items[start+len(chunk):], len(items), err)
+				return batchError(pending, reqs[start+len(chunk):], len(reqs), err)
 			}
 		}
 	}
 	return nil
 }
 
-func batchError(pending []types.WriteRequest, rest []Item, total int, err error) error {
+func batchError(pending, rest []types.WriteRequest, total int, err error) error {
 	e := &BatchError{Total: total, Err: err}
-	for _, w := range pending {
-		if w.PutRequest != nil {
+	for _, w := range slices.Concat(pending, rest) {
+		switch {
+		case w.PutRequest != nil:
 			e.Unwritten = append(e.Unwritten, Item(w.PutRequest.Item).KeyString())
+		case w.DeleteRequest != nil:
+			e.Unwritten = append(e.Unwritten, Item(w.DeleteRequest.Key).KeyString())
 		}
-	}
-	for _, it := range rest {
-		e.Unwritten = append(e.Unwritten, it.KeyString())
 	}
 	return e
 }
