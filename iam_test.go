@@ -78,6 +78,9 @@ var sdkActions = map[string][]string{
 	"dynamodb.BatchGetItem":   {"dynamodb:BatchGetItem"},
 	"dynamodb.BatchWriteItem": {"dynamodb:BatchWriteItem"},
 	"dynamodb.DescribeTable":  {"dynamodb:DescribeTable"},
+	// "... for AWS Lambda" (list_awslambda.html): Invoke is authorized by
+	// lambda:InvokeFunction, asynchronous invocations too.
+	"lambda.Invoke": {"lambda:InvokeFunction"},
 }
 
 // platformNeed is an action that a role needs for something Lambda does

@@ -450,7 +450,7 @@ func emfLines(t *testing.T, fn *function) []string {
 // <table ARN>/index/<name>, and one of the table on the table's ARN (Service
 // Authorization Reference, Amazon DynamoDB, resource types table and index).
 var dynamoGrants = map[string][]string{
-	"planner": {"dynamodb:UpdateItem table", "dynamodb:Query table/index/GSI1"},
+	"planner": {"dynamodb:UpdateItem table", "dynamodb:GetItem table", "dynamodb:Query table", "dynamodb:Query table/index/GSI1"},
 	"worker":  nil,
 	"results": {"dynamodb:PutItem table", "dynamodb:UpdateItem table", "dynamodb:GetItem table", "dynamodb:Query table"},
 }

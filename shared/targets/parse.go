@@ -207,7 +207,7 @@ func (p *parser) topLevel(root *yaml.Node) *File {
 	}
 	e, ok := top["targets"]
 	if !ok {
-		p.addf(root, "the file has no targets; add a targets: list with at least one target (id, url, schedule)")
+		p.addf(root, "the file has no targets; add a targets: list with at least one target (id, url, schedule), or targets: [] when every target is in a stored list (cronless targets import)")
 		return f
 	}
 	p.targets(f, e.value, &targetChecks{schedules: declared, extracts: extracts, firstLine: map[string]int{}})
@@ -291,8 +291,16 @@ type targetChecks struct {
 
 func (p *parser) targets(f *File, n *yaml.Node, c *targetChecks) {
 	n = deref(n)
-	if isNull(n) || (n.Kind == yaml.SequenceNode && len(n.Content) == 0) {
-		p.addf(n, "targets is empty; add at least one target with id, url and schedule")
+	// targets: [] says every target is in a stored list (cronless targets
+	// import); nothing under targets: is more likely a slip.
+	if n.Kind == yaml.SequenceNode && len(n.Content) == 0 {
+		if len(c.schedules) == 0 {
+			p.addf(n, "targets is empty and no schedules are defined; a stored list is planned on the schedules of this file: add them under schedules:")
+		}
+		return
+	}
+	if isNull(n) {
+		p.addf(n, "targets is empty; add at least one target with id, url and schedule, or write targets: [] when every target is in a stored list (cronless targets import)")
 		return
 	}
 	if n.Kind != yaml.SequenceNode {

@@ -398,18 +398,9 @@ func TestParseProblems(t *testing.T) {
 				`  - { id: a, url: "https://example.com/", schedule: hourly }`,
 			),
 			want: []want{
-				{1, 1, "the file has no targets; add a targets: list with at least one target (id, url, schedule)"},
+				{1, 1, "the file has no targets; add a targets: list with at least one target (id, url, schedule), or targets: [] when every target is in a stored list (cronless targets import)"},
 				{3, 1, `unknown key "target" in the file; did you mean "targets"? (allowed: schedules, defaults, hosts, extracts, targets)`},
 			},
-		},
-		{
-			name: "empty targets list",
-			file: yamlLines(
-				`schedules:`,
-				`  hourly: { expression: "rate(1 hour)" }`,
-				`targets: []`,
-			),
-			want: []want{{3, 10, "targets is empty; add at least one target with id, url and schedule"}},
 		},
 		{
 			name: "targets with nothing under it",
@@ -418,7 +409,7 @@ func TestParseProblems(t *testing.T) {
 				`  hourly: { expression: "rate(1 hour)" }`,
 				`targets:`,
 			),
-			want: []want{{3, 9, "targets is empty"}},
+			want: []want{{3, 9, "targets is empty; add at least one target with id, url and schedule, or write targets: []"}},
 		},
 		{
 			name: "targets is a mapping",
@@ -1019,5 +1010,21 @@ func TestEditDistance(t *testing.T) {
 		if got := editDistance(tt.a, tt.b); got != tt.want {
 			t.Errorf("editDistance(%q, %q) = %d, want %d", tt.a, tt.b, got, tt.want)
 		}
+	}
+}
+
+// targets: [] is a file whose targets are all in a stored list: its
+// schedules, defaults, hosts and extracts are what the list is planned with.
+func TestEmptyTargetsListIsAStoredListsFile(t *testing.T) {
+	f, err := Parse("targets.yaml", []byte("schedules:\n  hourly: { expression: \"rate(1 hour)\" }\nextracts:\n  title: { title: { css: title } }\ntargets: []\n"))
+	if err != nil {
+		t.Fatalf("targets: [] refused: %v", err)
+	}
+	if len(f.Targets) != 0 || len(f.Schedules) != 1 || len(f.Extracts["title"]) != 1 {
+		t.Fatalf("parsed %+v", f)
+	}
+	tg, err := f.Resolve(Entry{ID: "a", URL: "https://example.com/", Schedule: "hourly", Extract: "title"})
+	if err != nil || tg.Extract["title"].CSS != "title" {
+		t.Fatalf("a stored entry resolved to %+v, %v", tg, err)
 	}
 }
