@@ -203,6 +203,20 @@ func TestTargetsLocal(t *testing.T) {
 	if code != exitOK || !strings.HasPrefix(out, "id,url,schedule") || !strings.Contains(out, "https://shop.example/b2") {
 		t.Errorf("export --format csv to stdout: exit %d, %q", code, out)
 	}
+
+	// Every target removed: the list is empty, and there is nothing to
+	// export (an empty file would not import).
+	if code, out, stderr := cli(t, "targets", "remove", "d", "b", "--db", db); code != exitOK || !strings.Contains(out, "removed 2 targets (b, d)") {
+		t.Errorf("remove d b: exit %d, stdout %q, stderr %q", code, out, stderr)
+	}
+	code, out, stderr = cli(t, "targets", "list", "--db", db, "-o", "table")
+	if code != exitOK || out != "" || !strings.Contains(stderr, "no targets stored") {
+		t.Errorf("list of an empty list: exit %d, stdout %q, stderr %q; want 0 saying none is stored", code, out, stderr)
+	}
+	code, out, stderr = cli(t, "targets", "export", "--db", db)
+	if code != exitError || out != "" || !strings.Contains(stderr, "nothing to export") {
+		t.Errorf("export of an empty list: exit %d, stdout %q, stderr %q; want 1, nothing to export", code, out, stderr)
+	}
 }
 
 // A large import shows its progress on stderr: a bar on a terminal, lines

@@ -84,6 +84,9 @@ func exportRun(opts *ExportOptions) error {
 	if err != nil {
 		return err
 	}
+	if len(list) == 0 {
+		return fmt.Errorf("no targets stored in %s: nothing to export (`cronless targets import FILE` stores a list)", b.Where)
+	}
 	importOrder(list)
 	es := entries(list)
 	list = nil

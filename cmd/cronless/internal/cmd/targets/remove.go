@@ -103,7 +103,11 @@ func removeRun(opts *RemoveOptions) error {
 	}
 	importOrder(keep)
 	ch := targets.PlanList(current, layouts, entries(keep))
-	what := fmt.Sprintf("%s (%s)", plural(len(ids), "target", "targets"), strings.Join(ids, ", "))
+	named := ids
+	if len(named) > 10 {
+		named = append(named[:10:10], fmt.Sprintf("… (%d more)", len(ids)-10))
+	}
+	what := fmt.Sprintf("%s (%s)", plural(len(ids), "target", "targets"), strings.Join(named, ", "))
 	if opts.DryRun {
 		fmt.Fprintf(opts.IO.Out, "dry run: would remove %s from %s (%s to write); nothing written\n", what, b.Where, plural(items(ch), "item", "items"))
 		return nil
