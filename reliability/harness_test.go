@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"math/rand/v2"
@@ -238,8 +239,11 @@ type env struct {
 	kind                               string
 	vis                                time.Duration
 	jobs, jobsDLQ, results, resultsDLQ queue.Queue
-	store                              store.Store
-	fq, dl                             *standin.Server
+	// ticks carries a sharded rig's shard events, as Lambda's asynchronous
+	// invocation queue carries the planner's on AWS.
+	ticks  queue.Queue
+	store  store.Store
+	fq, dl *standin.Server
 	// closeIdle closes the SDK clients' idle connections.
 	closeIdle func()
 	// listWait is the wait of the receives that list a DLQ.
@@ -303,6 +307,7 @@ func localEnv(t *testing.T, o envOpts) *env {
 	e.resultsDLQ = mk("results-dlq", localq.Config{})
 	e.jobs = mk("targets", localq.Config{VisibilityTimeout: o.vis, MaxReceiveCount: o.maxReceives, DeadLetterQueue: "targets-dlq"})
 	e.results = mk("results", localq.Config{VisibilityTimeout: o.vis, MaxReceiveCount: o.maxReceives, DeadLetterQueue: "results-dlq"})
+	e.ticks = mk("ticks", localq.Config{VisibilityTimeout: o.vis})
 	if e.store, err = localstore.New(ctx, db); err != nil {
 		t.Fatal(err)
 	}
@@ -363,6 +368,7 @@ func standinEnv(t *testing.T, o envOpts) *env {
 	e.resultsDLQ = mk("results-dlq", "")
 	e.jobs = mk("targets", e.jobsDLQ.(*sqsq.Queue).URL())
 	e.results = mk("results", e.resultsDLQ.(*sqsq.Queue).URL())
+	e.ticks = mk("ticks", "")
 	table := fmt.Sprintf("cronless-rel-%d", tableSeq.Add(1))
 	if err := dynamo.CreateTable(ctx, dc, table); err != nil {
 		t.Fatal(err)
@@ -405,6 +411,8 @@ type faults struct {
 	putAfter     float64 // PutResult writes, then fails (the response is lost)
 	sendPartial  float64 // each entry of a SendBatch (planner's and worker's) fails
 	dupSend      float64 // a batch of jobs is sent 3 times at once
+	shardDup     float64 // a shard's event is sent twice (delivered at least once)
+	shardCrash   float64 // a shard's invocation dies: before reading its targets, or after recording its part and before sending its jobs
 }
 
 // rigOpts configures a pipeline.
@@ -417,6 +425,9 @@ type rigOpts struct {
 	hostConc    int
 	faults      faults
 	seed        uint64
+	// shardSize, when set, puts the targets in a stored list laid out in
+	// shards of at most shardSize, planned shard by shard.
+	shardSize int
 }
 
 // rig is a pipeline on an env, with its fault injectors.
@@ -437,7 +448,8 @@ type rig struct {
 	planAttempt atomic.Int64
 
 	wm, rm *local.Mapping
-	runs   []string // run IDs, oldest scheduled first
+	pm     *local.Mapping // the planner's, over the shard events (sharded rigs)
+	runs   []string       // run IDs, oldest scheduled first
 	label  string
 
 	mu       sync.Mutex
@@ -464,7 +476,11 @@ func newRig(t *testing.T, e *env, o rigOpts) *rig {
 		label: fmt.Sprintf("%s#%d", t.Name(), rigSeq.Add(1))}
 	r.site = newSite(t, o.latency)
 	r.ids = targetIDs(o.n)
-	tf, err := targets.Parse("targets.yaml", []byte(targetsYAML(r.site.URL, r.ids)))
+	file := targetsYAML(r.site.URL, r.ids)
+	if o.shardSize > 0 {
+		file = targetsYAML(r.site.URL, nil) + " []\n" // every target in the stored list
+	}
+	tf, err := targets.Parse("targets.yaml", []byte(file))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -484,6 +500,12 @@ func newRig(t *testing.T, e *env, o rigOpts) *rig {
 		Targets: tf, TargetsQueue: jobs, TargetsDLQ: e.jobsDLQ, Results: results, ResultsDLQ: e.resultsDLQ, Store: st,
 		Fetcher: &faultFetcher{inner: fetch, r: r}, PollWait: e.pollWait,
 		RetryDelay: func(int, time.Duration) time.Duration { return 0 },
+	}
+	if o.shardSize > 0 {
+		list := importList(t, e, r.site.URL, r.ids, o.shardSize)
+		r.p.Ticks, r.p.TargetList = &shardEvents{Queue: e.ticks, r: r}, &faultList{TargetList: list, r: r}
+		r.pm = &local.Mapping{Function: "planner", Queue: e.ticks, Handler: r.shardHandler,
+			BatchSize: 1, MaxConcurrency: 2, Timeout: 10 * time.Second, PollWait: e.pollWait}
 	}
 	r.wm = &local.Mapping{Function: "worker", Queue: e.jobs, Handler: r.workerHandler(r.p.Worker().Handle),
 		BatchSize: o.batch, MaxConcurrency: o.concurrency, Timeout: o.timeout, PollWait: e.pollWait}
@@ -517,6 +539,83 @@ func (r *rig) workerHandler(h local.SQSHandler) local.SQSHandler {
 }
 
 // firstAttempt counts a fetch of j and reports whether it is its first.
+// importList puts the targets in the env's store as a stored list, laid out
+// in shards of at most size.
+func importList(t *testing.T, e *env, base string, ids []string, size int) store.TargetList {
+	t.Helper()
+	list, ok := e.store.(store.TargetList)
+	if !ok {
+		t.Fatalf("the %s store holds no target list", e.kind)
+	}
+	entries := make([]targets.Entry, len(ids))
+	for i, id := range ids {
+		entries[i] = targets.Entry{ID: id, URL: base + "/p/" + id, Schedule: "tick",
+			Rules: map[string]job.Rule{"title": {CSS: "title"}}}
+	}
+	if err := list.ApplyTargets(context.Background(), targets.PlanList(nil, nil, entries, targets.WithShardSize(size)), nil); err != nil {
+		t.Fatal(err)
+	}
+	return list
+}
+
+// shardHandler is the planner's handler for the shard events: each failed
+// one comes back after the visibility timeout, as Lambda retries an
+// asynchronous invocation.
+func (r *rig) shardHandler(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+	var resp events.SQSEventResponse
+	for _, rec := range ev.Records {
+		if _, err := r.p.Planner().HandleEvent(ctx, json.RawMessage(rec.Body)); err != nil {
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
+		}
+	}
+	return resp, nil
+}
+
+// shardEvents is the planner's sender of shard events: some are sent twice.
+type shardEvents struct {
+	queue.Queue
+	r *rig
+}
+
+func (s *shardEvents) SendBatch(ctx context.Context, msgs []queue.Outgoing) error {
+	if err := s.Queue.SendBatch(ctx, msgs); err != nil {
+		return err
+	}
+	var again []queue.Outgoing
+	for _, m := range msgs {
+		if s.r.inject(s.r.f.shardDup) {
+			again = append(again, m)
+		}
+	}
+	if len(again) == 0 {
+		return nil
+	}
+	return s.Queue.SendBatch(ctx, again)
+}
+
+// faultList is the stored list as a shard's invocation sees it: some die
+// before reading their targets, some after recording their part and before
+// sending a job.
+type faultList struct {
+	store.TargetList
+	r *rig
+}
+
+func (f *faultList) ShardTargets(ctx context.Context, sh targets.Shard) ([]targets.Stored, error) {
+	if f.r.inject(f.r.f.shardCrash / 2) {
+		return nil, errors.New("injected: the shard's invocation died before reading its targets")
+	}
+	return f.TargetList.ShardTargets(ctx, sh)
+}
+
+func (f *faultList) PutPlanPart(ctx context.Context, p store.PlanPart) (bool, error) {
+	created, err := f.TargetList.PutPlanPart(ctx, p)
+	if err == nil && f.r.inject(f.r.f.shardCrash/2) {
+		return false, errors.New("injected: the shard's invocation died after recording its part")
+	}
+	return created, err
+}
+
 func (r *rig) firstAttempt(j job.Job) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -664,6 +763,9 @@ func (r *rig) start() (stop func()) {
 	pprof.Do(ctx, pprof.Labels("rig", r.label), func(ctx context.Context) {
 		wg.Go(func() { _ = r.wm.Run(ctx) })
 		wg.Go(func() { _ = r.rm.Run(ctx) })
+		if r.pm != nil {
+			wg.Go(func() { _ = r.pm.Run(ctx) })
+		}
 	})
 	return func() { cancel(); wg.Wait() }
 }
@@ -708,6 +810,9 @@ func (r *rig) check() tally {
 		at[id] = run.ScheduledAt
 		if run.Planned != len(r.ids) {
 			t.Errorf("run %s planned %d, want %d", id, run.Planned, len(r.ids))
+		}
+		if run.PlannedShards != run.Shards || (r.pm != nil && run.Shards == 0) {
+			t.Errorf("run %s recorded %d of its %d shards' parts", id, run.PlannedShards, run.Shards)
 		}
 		for _, tg := range r.ids {
 			planned[id+"/"+tg] = true

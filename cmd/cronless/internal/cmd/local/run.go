@@ -163,7 +163,7 @@ func pipeline(tf *targets.File, b *localbackend.Backend, f *pipelineFlags, log *
 	m := local.MappingConfig{BatchSize: f.batchSize, BatchWindow: f.batchWindow, MaxConcurrency: f.concurrency, Timeout: f.functionTimout}
 	return &local.Pipeline{
 		Targets: tf, Ticks: b.Ticks, TargetsQueue: b.Targets, TargetsDLQ: b.TargetsDLQ, Results: b.Results, ResultsDLQ: b.ResultsDLQ,
-		Store: b.Store, Log: log, Region: localbackend.Region,
+		Store: b.Store, TargetList: b.Store, Log: log, Region: localbackend.Region,
 		Fetcher: crawl.New(crawl.Options{
 			AllowPrivate: f.allowPrivate, UserAgent: tf.Defaults.UserAgent, Timeout: tf.Defaults.Timeout,
 			HostConcurrency: f.hostConcurrency, HostDelay: f.hostDelay,
