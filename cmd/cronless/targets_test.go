@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -12,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/cronless/cronless/cmd/cronless/internal/cmd/targets"
+	"github.com/cronless/cronless/shared/job"
 	"github.com/cronless/cronless/shared/standin"
 	"github.com/cronless/cronless/shared/store/dynamo"
 )
@@ -216,6 +219,62 @@ func TestTargetsLocal(t *testing.T) {
 	code, out, stderr = cli(t, "targets", "export", "--db", db)
 	if code != exitError || out != "" || !strings.Contains(stderr, "nothing to export") {
 		t.Errorf("export of an empty list: exit %d, stdout %q, stderr %q; want 1, nothing to export", code, out, stderr)
+	}
+}
+
+// A stored list is what the next tick plans: imported into a database
+// the import makes, the list is crawled by the next run; changed, the run
+// after crawls the new list, without the removed target.
+func TestTargetsImportTakesEffectAtTheNextTick(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		fmt.Fprintf(w, "<title>t%s</title><p class=price>%s</p>", r.URL.Path, r.URL.Path)
+	}))
+	defer srv.Close()
+	tf := writeFile(t, "targets.yaml", `schedules:
+  hourly: { expression: "rate(1 hour)" }
+defaults: { host_rate: 1000/s } # not a pacing test
+extracts:
+  product: { price: { css: .price } }
+targets: []
+`)
+	db := filepath.Join(t.TempDir(), "local.db")
+	tick := func(list string) map[string]job.Result {
+		t.Helper()
+		if code, _, stderr := cli(t, "targets", "import", list, "--targets", tf, "--db", db); code != exitOK {
+			t.Fatalf("import: exit %d, %s", code, stderr)
+		}
+		code, out, stderr := cli(t, "run", "--once", "--targets", tf, "--db", db, "--allow-private", "--log-level", "error")
+		if code != exitOK {
+			t.Fatalf("run --once: exit %d\n%s\n%s", code, out, stderr)
+		}
+		code, out, stderr = cli(t, "runs", "list", "--db", db, "--limit", "1", "-o", "json")
+		var run struct {
+			ID      string `json:"run_id"`
+			Planned int    `json:"planned"`
+		}
+		if err := json.Unmarshal([]byte(out), &run); code != exitOK || err != nil || run.Planned != 2 {
+			t.Fatalf("runs list: exit %d, %q (%v), %s; want the run, 2 planned", code, out, err, stderr)
+		}
+		code, out, stderr = cli(t, "results", "run", run.ID, "--db", db, "-o", "json")
+		if code != exitOK {
+			t.Fatalf("results run %s: exit %d, %s", run.ID, code, stderr)
+		}
+		return decodeLines(t, out)
+	}
+	got := tick(writeFile(t, "first.csv", csvList(
+		fmt.Sprintf("a,%s/a,hourly,,,,product", srv.URL),
+		fmt.Sprintf("b,%s/b,hourly,,,,", srv.URL),
+	)))
+	if len(got) != 2 || got["a"].Status != job.StatusOK || got["a"].Fields["price"] != "/a" || got["b"].Status != job.StatusOK {
+		t.Errorf("the first run's results %+v; want a (its price extracted by the named rules) and b, ok", got)
+	}
+	got = tick(writeFile(t, "second.csv", csvList(
+		fmt.Sprintf("a,%s/a2,hourly,,,,product", srv.URL),
+		fmt.Sprintf("c,%s/c,hourly,,,,", srv.URL),
+	)))
+	if len(got) != 2 || got["a"].Fields["price"] != "/a2" || got["c"].Status != job.StatusOK {
+		t.Errorf("the second run's results %+v; want a at its new URL and c, and not b", got)
 	}
 }
 
