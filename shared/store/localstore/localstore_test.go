@@ -594,12 +594,16 @@ func TestMigrateRunTargets(t *testing.T) {
 func TestMigrateRulesHash(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "local.db")
 	ctx := t.Context()
-	// A file of the previous version: today's schema without localstore/6.
+	// A file of the previous version: today's schema without localstore/6
+	// (and with the index of one run's results as it was then, which
+	// could not cover rules_hash).
 	db := openDB(t, path, dsnImmediate)
 	old := result("a", 0, "A")
 	old.Fields = map[string]any{"title": "old"}
 	put(t, newStore(t, db), old, result("b", 0, "B"))
 	for _, stmt := range []string{
+		`DROP INDEX store_results_by_run`,
+		`CREATE INDEX store_results_by_run ON store_results (run_id, target_id)`,
 		`ALTER TABLE store_results DROP COLUMN rules_hash`,
 		`DELETE FROM schema_migrations WHERE name = 'localstore/6'`,
 	} {

@@ -35,9 +35,8 @@ var schema = []string{
 	// A target's results in time order (History, previous and next result).
 	`CREATE INDEX IF NOT EXISTS store_results_by_target_time
 		ON store_results (target_id, scheduled_at, run_id)`,
-	// One run's results (RunResults, Failed).
-	`CREATE INDEX IF NOT EXISTS store_results_by_run
-		ON store_results (run_id, target_id)`,
+	// One run's results by target (store_results_by_run) is created by
+	// migration localstore/8, with the columns it covers.
 	// Failed results per target (Failed without a run).
 	`CREATE INDEX IF NOT EXISTS store_results_failed
 		ON store_results (target_id, scheduled_at, run_id) WHERE status = 'failed'`,
@@ -144,21 +143,25 @@ var migrations = []struct {
 		// in its schedule's layout and its rank among its schedule's
 		// targets of its host. timeout_ns is 0 and user_agent and extract
 		// '' when not set; robots is NULL when not set; rules is the JSON
-		// of the inline rules, NULL when none.
+		// of the inline rules, NULL when none. Rows are kept in shard
+		// order, so that a shard's targets are read as one range of the
+		// table (ShardTargets) rather than one lookup each; IDs are unique
+		// by an index (StoredTarget, and a target moved to another shard
+		// is moved, not copied).
 		`CREATE TABLE store_targets (
-			id         TEXT    NOT NULL PRIMARY KEY,
 			schedule   TEXT    NOT NULL,
 			shard      INTEGER NOT NULL,
+			id         TEXT    NOT NULL,
 			rank       INTEGER NOT NULL,
 			url        TEXT    NOT NULL,
 			timeout_ns INTEGER NOT NULL DEFAULT 0,
 			user_agent TEXT    NOT NULL DEFAULT '',
 			robots     INTEGER,
 			extract    TEXT    NOT NULL DEFAULT '',
-			rules      TEXT
+			rules      TEXT,
+			PRIMARY KEY (schedule, shard, id)
 		) WITHOUT ROWID`,
-		// A shard's targets in ID order (ShardTargets, EachTarget).
-		`CREATE INDEX store_targets_by_shard ON store_targets (schedule, shard, id)`,
+		`CREATE UNIQUE INDEX store_targets_by_id ON store_targets (id)`,
 		// The layout of each schedule with stored targets: JSON of
 		// targets.Layout.
 		`CREATE TABLE store_target_layouts (
@@ -177,5 +180,13 @@ var migrations = []struct {
 		) WITHOUT ROWID`,
 		// How many plan parts a run expects (store.Run.Shards).
 		`ALTER TABLE store_runs ADD COLUMN shards INTEGER NOT NULL DEFAULT 0`,
+		// One run's results by target (RunResults, Failed), now with the
+		// validators, so that a shard's previous validators are read from
+		// the index alone (ShardPrevious): a result's row holds its fields
+		// (kilobytes, past the page into overflow pages), and reading ten
+		// thousand of them by key took ten times as long.
+		`DROP INDEX IF EXISTS store_results_by_run`,
+		`CREATE INDEX store_results_by_run ON store_results
+			(run_id, target_id, scheduled_at, url, status, etag, last_modified, content_hash, rules_hash)`,
 	}},
 }

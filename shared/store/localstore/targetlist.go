@@ -1,6 +1,7 @@
 package localstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -60,7 +61,7 @@ func (s *Store) TargetLayouts(ctx context.Context) (map[string]targets.Layout, e
 // ShardTargets returns the stored targets of one shard in ID order, read
 // by the index on (schedule, shard, id).
 func (s *Store) ShardTargets(ctx context.Context, sh targets.Shard) ([]targets.Stored, error) {
-	ts, err := s.queryTargets(ctx, `WHERE schedule = ? AND shard = ? ORDER BY id`, sh.Schedule, sh.Index)
+	ts, err := s.queryTargets(ctx, sh.Count, `WHERE schedule = ? AND shard = ? ORDER BY id`, sh.Schedule, sh.Index)
 	if err != nil {
 		return nil, fmt.Errorf("localstore: targets of shard %d of schedule %q: %w", sh.Index, sh.Schedule, err)
 	}
@@ -70,7 +71,7 @@ func (s *Store) ShardTargets(ctx context.Context, sh targets.Shard) ([]targets.S
 // StoredTarget returns one stored target, or an error wrapping
 // store.ErrNotFound.
 func (s *Store) StoredTarget(ctx context.Context, id string) (targets.Stored, error) {
-	ts, err := s.queryTargets(ctx, `WHERE id = ?`, id)
+	ts, err := s.queryTargets(ctx, 1, `WHERE id = ?`, id)
 	if err != nil {
 		return targets.Stored{}, fmt.Errorf("localstore: target %q: %w", id, err)
 	}
@@ -91,9 +92,9 @@ func (s *Store) EachTarget(ctx context.Context, fn func(targets.Stored) error) e
 			err  error
 		)
 		if last == nil {
-			page, err = s.queryTargets(ctx, `ORDER BY schedule, shard, id LIMIT ?`, eachPage)
+			page, err = s.queryTargets(ctx, eachPage, `ORDER BY schedule, shard, id LIMIT ?`, eachPage)
 		} else {
-			page, err = s.queryTargets(ctx, `WHERE (schedule, shard, id) > (?, ?, ?) ORDER BY schedule, shard, id LIMIT ?`,
+			page, err = s.queryTargets(ctx, eachPage, `WHERE (schedule, shard, id) > (?, ?, ?) ORDER BY schedule, shard, id LIMIT ?`,
 				last.Schedule, last.Shard, last.ID, eachPage)
 		}
 		if err != nil {
@@ -128,12 +129,12 @@ func (s *Store) ApplyTargets(ctx context.Context, ch targets.Change, progress fu
 			progress(written)
 		}
 	}
-	for batch := range slices.Chunk(ch.Put, applyBatch) {
-		rows, err := encodeTargets(batch)
-		if err != nil {
-			return fmt.Errorf("localstore: apply targets: %w", err)
-		}
-		if err := s.write(ctx, func(tx *sql.Tx) error { return putTargets(ctx, tx, rows) }); err != nil {
+	rows, err := encodeTargets(ch.Put)
+	if err != nil {
+		return fmt.Errorf("localstore: apply targets: %w", err)
+	}
+	for batch := range slices.Chunk(rows, applyBatch) {
+		if err := s.write(ctx, func(tx *sql.Tx) error { return putTargets(ctx, tx, batch) }); err != nil {
 			return fmt.Errorf("localstore: apply targets: put %d targets: %w", len(batch), err)
 		}
 		wrote(len(batch))
@@ -234,10 +235,15 @@ type targetRow struct {
 	rules        any // NULL or JSON
 }
 
-func encodeTargets(ts []targets.Stored) ([]targetRow, error) {
-	rows := make([]targetRow, len(ts))
+// encodeTargets encodes ts, in the table's order (schedule, shard, ID):
+// rows written in key order are appended to the table rather than spread
+// over its pages, which SQLite's small page cache does not hold. (A
+// million new targets in a random order took 13 s in ID order, 9 s in
+// this one, and 80 s as they came.)
+func encodeTargets(ts []targets.Stored) ([]*targetRow, error) {
+	rows := make([]*targetRow, len(ts))
 	for i, t := range ts {
-		r := targetRow{id: t.ID, schedule: t.Schedule, shard: t.Shard, rank: t.Rank, url: t.URL,
+		r := &targetRow{id: t.ID, schedule: t.Schedule, shard: t.Shard, rank: t.Rank, url: t.URL,
 			timeout: int64(t.Timeout), userAgent: t.UserAgent, extract: t.Extract}
 		if t.Robots != nil {
 			r.robots = *t.Robots
@@ -251,39 +257,76 @@ func encodeTargets(ts []targets.Stored) ([]targetRow, error) {
 		}
 		rows[i] = r
 	}
+	slices.SortFunc(rows, func(a, b *targetRow) int {
+		return cmp.Or(strings.Compare(a.schedule, b.schedule), cmp.Compare(a.shard, b.shard), strings.Compare(a.id, b.id))
+	})
 	return rows, nil
 }
 
+// putRows is how many targets one INSERT statement of putTargets writes:
+// a statement per target would cost more than the row (database/sql and
+// the driver's work per call, a goroutine per call that watches the
+// context), and 100 rows are 1,000 parameters, far below SQLite's limit.
+const putRows = 100
+
 // putTargets upserts rows by ID.
-func putTargets(ctx context.Context, tx *sql.Tx, rows []targetRow) error {
-	st, err := tx.PrepareContext(ctx, `
-		INSERT INTO store_targets (`+targetCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (id) DO UPDATE SET
-			schedule = excluded.schedule, shard = excluded.shard, rank = excluded.rank, url = excluded.url,
-			timeout_ns = excluded.timeout_ns, user_agent = excluded.user_agent, robots = excluded.robots,
-			extract = excluded.extract, rules = excluded.rules`)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	for _, r := range rows {
-		_, err := st.ExecContext(ctx, r.id, r.schedule, r.shard, r.rank, r.url, r.timeout, r.userAgent, r.robots, r.extract, r.rules)
-		if err != nil {
-			return fmt.Errorf("target %q: %w", r.id, err)
+func putTargets(ctx context.Context, tx *sql.Tx, rows []*targetRow) error {
+	prepared := map[int]*sql.Stmt{} // by rows per statement
+	defer func() {
+		for _, st := range prepared {
+			_ = st.Close()
+		}
+	}()
+	args := make([]any, 0, putRows*10)
+	for chunk := range slices.Chunk(rows, putRows) {
+		st, ok := prepared[len(chunk)]
+		if !ok {
+			var err error
+			if st, err = tx.PrepareContext(ctx, upsertTargets(len(chunk))); err != nil {
+				return err
+			}
+			prepared[len(chunk)] = st
+		}
+		args = args[:0]
+		for _, r := range chunk {
+			args = append(args, r.id, r.schedule, r.shard, r.rank, r.url, r.timeout, r.userAgent, r.robots, r.extract, r.rules)
+		}
+		if _, err := st.ExecContext(ctx, args...); err != nil {
+			return fmt.Errorf("targets %q to %q: %w", chunk[0].id, chunk[len(chunk)-1].id, err)
 		}
 	}
 	return nil
 }
 
-// queryTargets selects stored targets; rest is the query after the FROM
-// clause.
-func (s *Store) queryTargets(ctx context.Context, rest string, args ...any) ([]targets.Stored, error) {
+// upsertTargets is the statement that upserts n targets by ID.
+func upsertTargets(n int) string {
+	var b strings.Builder
+	b.WriteString(`INSERT INTO store_targets (` + targetCols + `) VALUES `)
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+	}
+	// A target stored elsewhere (another shard or schedule) conflicts on
+	// the ID index, one stored here on the primary key: either is updated
+	// in place.
+	b.WriteString(` ON CONFLICT DO UPDATE SET
+		schedule = excluded.schedule, shard = excluded.shard, rank = excluded.rank, url = excluded.url,
+		timeout_ns = excluded.timeout_ns, user_agent = excluded.user_agent, robots = excluded.robots,
+		extract = excluded.extract, rules = excluded.rules`)
+	return b.String()
+}
+
+// queryTargets selects stored targets, about size of them; rest is the
+// query after the FROM clause.
+func (s *Store) queryTargets(ctx context.Context, size int, rest string, args ...any) ([]targets.Stored, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT `+targetCols+` FROM store_targets `+rest, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var ts []targets.Stored
+	ts := make([]targets.Stored, 0, min(max(size, 0), 2*targets.ShardSize))
 	for rows.Next() {
 		var (
 			t       targets.Stored
@@ -338,7 +381,8 @@ func (s *Store) RecentRuns(ctx context.Context, schedule string, before time.Tim
 
 // ShardPrevious returns the validators of each target of ids with a result
 // in one of runIDs, its newest there (by scheduled time, then run ID), by
-// target ID. It reads each (target, run) by the results' primary key.
+// target ID. It reads each (run, target) by key from the index that
+// covers the validators, never a result's row (BenchmarkShardPrevious).
 func (s *Store) ShardPrevious(ctx context.Context, sh targets.Shard, runIDs []string, ids []string) ([]store.Validators, error) {
 	if len(runIDs) == 0 || len(ids) == 0 {
 		return nil, nil
@@ -353,8 +397,8 @@ func (s *Store) ShardPrevious(ctx context.Context, sh targets.Shard, runIDs []st
 	}
 	rows, err := s.db.QueryContext(ctx, `
 		SELECT r.target_id, r.run_id, r.scheduled_at, r.url, r.status, r.etag, r.last_modified, r.content_hash, r.rules_hash
-		FROM json_each(?1) i CROSS JOIN json_each(?2) run CROSS JOIN store_results r
-		WHERE r.target_id = i.value AND r.run_id = run.value
+		FROM json_each(?2) run CROSS JOIN json_each(?1) i CROSS JOIN store_results r INDEXED BY store_results_by_run
+		WHERE r.run_id = run.value AND r.target_id = i.value
 		ORDER BY r.target_id, r.scheduled_at DESC, r.run_id DESC`, string(idsJSON), string(runsJSON))
 	if err != nil {
 		return nil, fmt.Errorf("localstore: previous results of shard %d of schedule %q: %w", sh.Index, sh.Schedule, err)

@@ -3,6 +3,7 @@ package localstore_test
 import (
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/cronless/cronless/shared/job"
@@ -18,16 +19,24 @@ func TestTargetListContract(t *testing.T) {
 }
 
 // TestMigrateTargetList opens a file as localstore/7 left it (no target
-// list, no plan parts, runs without shards): New adds them, its runs read
-// with no shards, and a run planned in shards and a list work on it.
+// list, no plan parts, runs without shards, an index of a run's results
+// without the validators): New adds them, its runs read with no shards,
+// its results are read as a shard's previous ones, and a run planned in
+// shards and a list work on it.
 func TestMigrateTargetList(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "local.db")
 	ctx := t.Context()
 	db := openDB(t, path, dsnImmediate)
-	if _, err := newStore(t, db).PutRun(ctx, store.Run{ID: runID(0), Schedule: "hourly", ScheduledAt: tick(0), Planned: 1, Targets: []string{"a"}}); err != nil {
+	old := newStore(t, db)
+	if _, err := old.PutRun(ctx, store.Run{ID: runID(0), Schedule: "hourly", ScheduledAt: tick(0), Planned: 1, Targets: []string{"a"}}); err != nil {
 		t.Fatal(err)
 	}
+	a := result("a", 0, "A")
+	a.ETag, a.RulesHash = `"a"`, job.RulesHash(nil)
+	put(t, old, a)
 	for _, stmt := range []string{
+		`DROP INDEX store_results_by_run`,
+		`CREATE INDEX store_results_by_run ON store_results (run_id, target_id)`,
 		`DROP TABLE store_targets`,
 		`DROP TABLE store_target_layouts`,
 		`DROP TABLE store_plan_parts`,
@@ -42,6 +51,14 @@ func TestMigrateTargetList(t *testing.T) {
 	s := newStore(t, db)
 	if got, err := s.Run(ctx, runID(0)); err != nil || got.Planned != 1 || got.Shards != 0 || got.PlannedShards != 0 {
 		t.Fatalf("old run after the migration: %+v, %v; want planned 1, no shards", got, err)
+	}
+	sh := targets.Shard{Schedule: "hourly", Group: targets.AllGroups}
+	if got, err := s.ShardPrevious(ctx, sh, []string{runID(0)}, []string{"a"}); err != nil || len(got) != 1 || got[0].ETag != a.ETag || got[0].RulesHash != a.RulesHash {
+		t.Errorf("ShardPrevious of an old result on the migrated file: %+v, %v; want its validators", got, err)
+	}
+	var index string
+	if err := db.QueryRowContext(ctx, `SELECT sql FROM sqlite_master WHERE name = 'store_results_by_run'`).Scan(&index); err != nil || !strings.Contains(index, "rules_hash") {
+		t.Errorf("store_results_by_run on the migrated file: %q, %v; want it to cover the validators", index, err)
 	}
 	if _, err := s.PutRun(ctx, store.Run{ID: runID(1), Schedule: "hourly", ScheduledAt: tick(1), Shards: 1}); err != nil {
 		t.Fatal(err)
@@ -127,20 +144,32 @@ func BenchmarkShardTargets(b *testing.B) {
 }
 
 // BenchmarkShardPrevious measures reading the validators of a range shard
-// of a schedule of 80,000 targets with results in two runs: the shard's
-// range holds some eight times its own targets' results, as a shard of a
-// million-target schedule does.
+// (half of a hash group of 10,500 targets) with results in two runs, in a
+// store holding the results of other groups' targets too, their IDs
+// interleaved with the shard's. The results are product pages (about
+// 1.7 KB of fields), as a real result's row is large. Setting up takes
+// some 20 s.
 func BenchmarkShardPrevious(b *testing.B) {
-	const n = 80_000
+	const group = 0
 	s := benchStore(b)
-	entries := benchEntries("hourly", n)
+	var all, mine []string
+	for i := 0; len(mine) < targets.ShardSize+500; i++ {
+		id := fmt.Sprintf("sku-%08d", i)
+		switch {
+		case targets.Group(id) == group:
+			mine = append(mine, id)
+		case i%2 == 1:
+			continue
+		}
+		all = append(all, id)
+	}
 	for i := range 2 {
 		rs := make([]job.Result, 0, 1000)
-		for _, e := range entries {
-			r := storetest.ProductPage(e.ID, i, 1)
-			r.ETag = `"` + e.ID + `"`
+		for j, id := range all {
+			r := storetest.ProductPage(id, i, 1)
+			r.ETag = `"` + id + `"`
 			rs = append(rs, r)
-			if len(rs) == cap(rs) {
+			if len(rs) == cap(rs) || j == len(all)-1 {
 				if _, err := s.PutResults(b.Context(), rs); err != nil {
 					b.Fatal(err)
 				}
@@ -148,20 +177,27 @@ func BenchmarkShardPrevious(b *testing.B) {
 			}
 		}
 	}
+	var es []targets.Entry
+	for _, id := range mine {
+		es = append(es, targets.Entry{ID: id, URL: "https://example.com/" + id, Schedule: "hourly"})
+	}
 	var sh targets.Shard
-	for _, c := range targets.PlanList(nil, nil, entries).Layouts["hourly"].Shards {
-		if (c.From != "" || c.To != "") && c.Count > sh.Count {
+	for _, c := range targets.PlanList(nil, nil, es).Layouts["hourly"].Shards {
+		if c.Group == group && c.From != "" {
 			sh = c
 		}
 	}
 	var ids []string
-	for _, e := range entries {
-		if sh.Holds(e.ID) {
-			ids = append(ids, e.ID)
+	for _, id := range mine {
+		if sh.Holds(id) {
+			ids = append(ids, id)
 		}
 	}
+	if len(ids) == 0 {
+		b.Fatalf("no range shard of group %d", group)
+	}
 	runs := []string{storetest.RunID(1), storetest.RunID(0)}
-	b.Logf("shard %d of group %d [%q, %q): %d targets", sh.Index, sh.Group, sh.From, sh.To, len(ids))
+	b.Logf("shard %d [%q, %q): %d targets, %d results in all", sh.Index, sh.From, sh.To, len(ids), 2*len(all))
 	for b.Loop() {
 		vs, err := s.ShardPrevious(b.Context(), sh, runs, ids)
 		if err != nil || len(vs) != len(ids) {
