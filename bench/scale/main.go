@@ -261,7 +261,12 @@ func (r report) print() {
 	fmt.Printf("peak RSS %d MiB\n", peakRSSMiB())
 }
 
-// check says what is wrong with a run: a count off, a duplicate.
+// maxShard is the longest a shard may take (issue 16: on the stand-ins,
+// none over 10 s).
+const maxShard = 10 * time.Second
+
+// check says what is wrong with a run: a count off, a duplicate, a shard
+// slower than maxShard, an item DynamoDB would refuse.
 func (r report) check() error {
 	var problems []string
 	if r.Enqueued != r.Targets {
@@ -272,6 +277,9 @@ func (r report) check() error {
 	}
 	if r.RecordedPlanned != r.Targets || r.PlannedShards != r.Shards {
 		problems = append(problems, fmt.Sprintf("the run records %d planned in %d of %d shards, want %d", r.RecordedPlanned, r.PlannedShards, r.Shards, r.Targets))
+	}
+	if n := len(r.ShardTimes); n > 0 && slices.Max(r.ShardTimes) > maxShard {
+		problems = append(problems, fmt.Sprintf("a shard took %s, over %s", slices.Max(r.ShardTimes).Round(time.Millisecond), maxShard))
 	}
 	if r.LargestItem > 400*1024 {
 		problems = append(problems, fmt.Sprintf("an item of %d B, over DynamoDB's 400 KB", r.LargestItem))
