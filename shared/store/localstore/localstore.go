@@ -1,7 +1,7 @@
 // Package localstore is the SQLite adapter of the store port, used by the
-// local mode of cronless. It keeps every semantic of store.Store (see the
-// store package) and adds the queries the CLI needs (History, Changed,
-// Failed).
+// local mode of cronless. It keeps every semantic of store.Store and
+// store.TargetList (see the store package) and adds the queries the CLI
+// needs (History, Changed, Failed).
 //
 // The Store takes a *sql.DB opened with the modernc.org/sqlite driver. It is
 // safe for concurrent use by many goroutines and by several processes on the

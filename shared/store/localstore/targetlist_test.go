@@ -2,6 +2,7 @@ package localstore_test
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -98,13 +99,14 @@ func benchStore(b *testing.B) *localstore.Store {
 }
 
 // benchEntries are n targets of schedule, on 1,000 hosts, IDs and URLs
-// about as long as a product catalogue's.
+// about as long as a product catalogue's, in no order of their IDs (as a
+// file lists them).
 func benchEntries(schedule string, n int) []targets.Entry {
 	es := make([]targets.Entry, n)
-	for i := range es {
-		id := fmt.Sprintf("%s-sku-%08d", schedule, i)
+	for i, k := range rand.New(rand.NewPCG(uint64(n), 16)).Perm(n) {
+		id := fmt.Sprintf("%s-sku-%08d", schedule, k)
 		es[i] = targets.Entry{ID: id, Schedule: schedule,
-			URL: fmt.Sprintf("https://shop%03d.example.com/products/%s?ref=cronless", i%1000, id)}
+			URL: fmt.Sprintf("https://shop%03d.example.com/products/%s?ref=cronless", k%1000, id)}
 	}
 	return es
 }

@@ -6,6 +6,9 @@
 //	func TestContract(t *testing.T) {
 //		storetest.Run(t, func(t *testing.T) store.Store { return newTestStore(t) })
 //	}
+//
+// An adapter that holds target lists (store.TargetList) runs
+// RunTargetList too, with a constructor of empty ListStores.
 package storetest
 
 import (
