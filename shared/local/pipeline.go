@@ -88,7 +88,9 @@ func (p *Pipeline) init() {
 		}
 		popts := []planner.Option{planner.WithLogger(p.Log.With(zap.String("function", "planner"))), planner.WithMetrics(p.metrics["planner"])}
 		if p.TargetList != nil && p.Ticks != nil {
-			popts = append(popts, planner.WithTargetList(p.TargetList, p.Ticks))
+			// The shards are planned here, a moment after their tick: their
+			// pacing need not wait for Lambda to start them.
+			popts = append(popts, planner.WithTargetList(p.TargetList, p.Ticks), planner.WithPlanLead(localPlanLead))
 		}
 		p.planner = planner.New(p.Targets, p.TargetsQueue, p.Store, popts...)
 		wopts := []worker.Option{
@@ -373,6 +375,9 @@ func (p *Pipeline) selectSchedules(names []string) ([]targets.Schedule, error) {
 	}
 	return out, nil
 }
+
+// localPlanLead is the local planner's planner.WithPlanLead.
+const localPlanLead = time.Second
 
 // planRetries is how often a failed tick is tried again, as EventBridge
 // Scheduler and Lambda's asynchronous invocation retry it on AWS.

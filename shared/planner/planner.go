@@ -117,7 +117,8 @@ type Planner struct {
 
 	// A stored target list, planned in shards (shard.go).
 	list   TargetList
-	shards Sender // sends each shard's event
+	shards Sender        // sends each shard's event
+	lead   time.Duration // PlanLead, or WithPlanLead's
 	ownMu  sync.Mutex
 	own    map[string]map[string]int // targets.yaml's targets per schedule and host
 }
@@ -148,7 +149,7 @@ func WithMetrics(m *metrics.Recorder) Option { return func(p *Planner) { p.metri
 // New returns a planner for the targets in tf, sending jobs with jobs and
 // recording runs (and reading the latest results) with runs.
 func New(tf *targets.File, jobs Sender, runs Store, opts ...Option) *Planner {
-	p := &Planner{targets: tf, jobs: jobs, runs: runs, log: zap.NewNop(), parallelism: 8, now: time.Now}
+	p := &Planner{targets: tf, jobs: jobs, runs: runs, log: zap.NewNop(), parallelism: 8, now: time.Now, lead: PlanLead}
 	for _, o := range opts {
 		o(p)
 	}
@@ -215,7 +216,7 @@ func (p *Planner) Handle(ctx context.Context, tick Tick) (Response, error) {
 		return Response{}, fmt.Errorf("plan %s: %w", runID, err)
 	}
 	if len(shards) > 0 {
-		if err := p.sendShards(ctx, runID, tick.Schedule, at, shards, pace.base.Add(PlanLead)); err != nil {
+		if err := p.sendShards(ctx, runID, tick.Schedule, at, shards, pace.base.Add(p.lead)); err != nil {
 			return Response{}, fmt.Errorf("plan %s: %w", runID, err)
 		}
 	}

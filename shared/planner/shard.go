@@ -112,6 +112,17 @@ type ShardResponse struct {
 	Late time.Duration `json:"late,omitempty"`
 }
 
+// WithPlanLead sets how long after a tick is planned its shards' pacing
+// starts (default PlanLead). The local pipeline plans its shards in the
+// same process a moment later, and takes a shorter one.
+func WithPlanLead(d time.Duration) Option {
+	return func(p *Planner) {
+		if d >= 0 {
+			p.lead = d
+		}
+	}
+}
+
 // WithTargetList plans each tick's stored targets (list) in shards, one
 // event per shard sent with shards: on AWS an asynchronous invocation of
 // the planner itself (lambdaasync), locally the ticks queue.

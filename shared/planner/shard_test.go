@@ -404,3 +404,16 @@ func TestDecodeShardMessage(t *testing.T) {
 		t.Errorf("an unknown field: %v", err)
 	}
 }
+
+// WithPlanLead moves when a sharded run's pacing starts.
+func TestPlanLead(t *testing.T) {
+	plans := &fakeSender{}
+	p := planner.New(targetsFile(t, 0, ""), &fakeSender{}, &fakeRuns{}, planner.WithClock(func() time.Time { return tickAt }),
+		planner.WithTargetList(newFakeList(t, entries(3)), plans), planner.WithPlanLead(time.Second))
+	if _, err := p.Handle(context.Background(), hourly()); err != nil {
+		t.Fatal(err)
+	}
+	if m := shardMessages(t, plans.sent())[0]; !m.PacedFrom.Equal(tickAt.Add(time.Second)) {
+		t.Errorf("paced from %s, want the tick's planning + 1s", m.PacedFrom)
+	}
+}
