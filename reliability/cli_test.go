@@ -398,3 +398,75 @@ func TestDLQReplaySurvivesSIGKILL(t *testing.T) {
 		DeadLettered: n, Replayed: n, Duplicates: dups, Faults: kills, Lost: lost, Took: time.Since(start),
 		Note: fmt.Sprintf("all %d jobs of a run dead-lettered, then `dlq replay --all --rate 40` killed %d times at random (50-650 ms); the final replay left %d messages for %d jobs; every job became one result. cmd/cronless TestDLQReplaySurvivesKill covers both backends with a consumer running.", n, kills, queued, n)})
 }
+
+// TestShardedRunSurvivesSIGKILL is TestRunSurvivesSIGKILL with the targets
+// in a stored list (cronless targets import) of small shards: the kills
+// land while the shards are planned and drained, and the restart finishes
+// every run with each run's planned count exactly its targets, every
+// shard's part recorded once.
+func TestShardedRunSurvivesSIGKILL(t *testing.T) {
+	quickParallel(t)
+	bin := buildCLI(t)
+	d := newDice(seed(t))
+	n := 40
+	if full {
+		n = 160
+	}
+	s := newSite(t, 25*time.Millisecond)
+	ids := targetIDs(n)
+	dir := t.TempDir()
+	tfile, list, db := filepath.Join(dir, "targets.yaml"), filepath.Join(dir, "list.csv"), filepath.Join(dir, "local.db")
+	if err := os.WriteFile(tfile, []byte(targetsYAML(s.URL, nil)+" []\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var csv strings.Builder
+	csv.WriteString("id,url,schedule\n")
+	for _, id := range ids {
+		fmt.Fprintf(&csv, "%s,%s/p/%s,tick\n", id, s.URL, id)
+	}
+	if err := os.WriteFile(list, []byte(csv.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	imp := exec.Command(bin, "targets", "import", list, "--targets", tfile, "--db", db, "--shard-size", "3")
+	if out, err := imp.CombinedOutput(); err != nil {
+		t.Fatalf("import: %v\n%s", err, out)
+	}
+	args := []string{"run", "--once", "--db", db, "--targets", tfile, "--allow-private", "--visibility-timeout", "1s",
+		"--function-timeout", "1s", "--retry-delay", "0s", "--concurrency", "2", "--host-concurrency", "4", "--log-level", "error"}
+	start := time.Now()
+	kills := 0
+	for range size.kills {
+		// Early kills (after 1 to n/4 pages) land while the shards are
+		// still being planned: the first shards' jobs are crawled while
+		// the last ones are planned.
+		before, k := s.pageHits(), 1+d.intN(n/4)
+		nextSecond()
+		cmd := exec.Command(bin, args...)
+		var out strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if killAfter(t, cmd, func() bool { return s.pageHits()-before >= k }, 30*time.Second) {
+			t.Logf("run finished before its kill: %s", out.String())
+			break
+		}
+		kills++
+	}
+	rss := restart(t, bin, args...)
+	b := openCLIBackend(t, db)
+	planned, stored, dead, lost := b.tally(t, ids)
+	runs, err := b.store.Runs(context.Background(), 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range runs {
+		if r.Planned != n || r.Shards == 0 || r.PlannedShards != r.Shards {
+			t.Errorf("run %s: planned %d in %d of %d shards, want %d in all", r.ID, r.Planned, r.PlannedShards, r.Shards, n)
+		}
+	}
+	t.Logf("%d kills, %d runs: planned %d, stored %d, dead %d, lost %d; %d pages crawled", kills, len(runs), planned, stored, dead, lost, s.pageHits())
+	if stored != planned || planned != n*len(runs) {
+		t.Errorf("%d of %d planned pairs stored (%d runs of %d); want all", stored, planned, len(runs), n)
+	}
+	figures.Add(reliability.Row{Class: "8 sharded cronless run SIGKILLed and restarted", Backend: "local (CLI)", Planned: planned, Stored: stored,
+		DeadLettered: dead, Duplicates: s.pageHits() - stored, Faults: kills, Lost: lost, PeakRSS: rss, Took: time.Since(start),
+		Note: fmt.Sprintf("%d targets imported as a stored list in shards of at most 3; SIGKILL at random points of the shards' planning and the drain, %d times, then a restart that runs to the end: all %d runs complete, each planned exactly once per target.", n, kills, len(runs))})
+}

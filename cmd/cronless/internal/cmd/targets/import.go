@@ -131,7 +131,7 @@ func importRun(opts *ImportOptions) error {
 		}
 	}
 	done = spin(opts.IO, "planning the change")
-	ch := targets.PlanList(current, layouts, list)
+	ch := planList(current, layouts, list)
 	done()
 	count := len(list)
 	current, list = nil, nil // a million each: only the change is needed now

@@ -102,7 +102,7 @@ func removeRun(opts *RemoveOptions) error {
 		}
 	}
 	importOrder(keep)
-	ch := targets.PlanList(current, layouts, entries(keep))
+	ch := planList(current, layouts, entries(keep))
 	named := ids
 	if len(named) > 10 {
 		named = append(named[:10:10], fmt.Sprintf("… (%d more)", len(ids)-10))
