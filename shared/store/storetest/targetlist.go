@@ -273,7 +273,7 @@ func testLargeList(t *testing.T, newStore func(t *testing.T) ListStore, n int) {
 // reimportLists are a list and the one that replaces it: a target changed
 // (a, its URL; d, its extract), one added (e), two removed (b, y), one
 // moved to another schedule (m) and a schedule dropped (weekly). c is
-// unchanged but ranks otherwise, b being gone.
+// unchanged, b (of its host, before it) gone.
 func reimportLists() (before, after []targets.Entry) {
 	e := func(id, schedule, url string) targets.Entry {
 		return targets.Entry{ID: id, URL: url, Schedule: schedule}
@@ -307,7 +307,8 @@ func testReimport(t *testing.T, newStore func(t *testing.T) ListStore) {
 	before, after := reimportLists()
 	apply(t, s, targets.PlanList(nil, nil, before))
 
-	ch := targets.PlanList(eachTarget(t, s), layoutsOf(t, s), after)
+	current, layouts := eachTarget(t, s), layoutsOf(t, s)
+	ch := targets.PlanList(current, layouts, after)
 	// What the stored list reads as decides the diff an import prints.
 	for _, d := range []struct {
 		what      string
@@ -323,7 +324,8 @@ func testReimport(t *testing.T, newStore func(t *testing.T) ListStore) {
 		}
 	}
 	apply(t, s, ch)
-	checkHolds(t, s, after)
+	want, wantLayouts := applied(current, layouts, ch)
+	checkHolds(t, s, after, want, wantLayouts)
 	for _, id := range []string{"b", "y", "w1"} {
 		if _, err := s.StoredTarget(t.Context(), id); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("StoredTarget(%q) after its removal: error %v, want ErrNotFound", id, err)
@@ -333,7 +335,7 @@ func testReimport(t *testing.T, newStore func(t *testing.T) ListStore) {
 		t.Errorf("ShardTargets of the dropped schedule = %s, want none", asJSON(got))
 	}
 	apply(t, s, ch)
-	checkHolds(t, s, after)
+	checkHolds(t, s, after, want, wantLayouts)
 }
 
 // testReimportInterrupted: an import cut short (some of its writes done)
@@ -362,36 +364,79 @@ func testReimportInterrupted(t *testing.T, newStore func(t *testing.T) ListStore
 				s := newStore(t)
 				apply(t, s, full)
 				apply(t, s, cut.done)
+				want, wantLayouts := applied(full.Put, full.Layouts, ch)
 				again := ch
 				if resume == "planned again" {
-					again = targets.PlanList(eachTarget(t, s), layoutsOf(t, s), after)
+					// Planned against what was stored, which may rank
+					// the targets otherwise.
+					current, layouts := eachTarget(t, s), layoutsOf(t, s)
+					again = targets.PlanList(current, layouts, after)
+					want, wantLayouts = applied(current, layouts, again)
 				}
 				apply(t, s, again)
-				checkHolds(t, s, after)
+				checkHolds(t, s, after, want, wantLayouts)
 			})
 		}
 	}
 }
 
-// checkHolds fails unless s holds exactly entries, laid out and ranked as
-// an import of them into an empty store lays them out (the lists of these
-// tests are small: one shard per schedule, whatever came before), and
-// unless importing them again finds nothing to do.
-func checkHolds(t *testing.T, s ListStore, entries []targets.Entry) {
+// checkHolds fails unless s holds exactly entries, stored as want and
+// laid out as wantLayouts, and unless importing entries again finds
+// nothing to do.
+func checkHolds(t *testing.T, s ListStore, entries []targets.Entry, want []targets.Stored, wantLayouts map[string]targets.Layout) {
 	t.Helper()
-	want := targets.PlanList(nil, nil, entries)
-	if got := layoutsOf(t, s); !reflect.DeepEqual(got, want.Layouts) {
-		t.Errorf("TargetLayouts =\n%s\nwant\n%s", asJSON(got), asJSON(want.Layouts))
+	all := eachTarget(t, s)
+	byID := make(map[string]targets.Entry, len(all))
+	for _, st := range all {
+		byID[st.ID] = st.Entry
 	}
-	checkStoredList(t, "EachTarget", eachTarget(t, s), exportOrder(want.Put))
-	for _, l := range want.Layouts {
-		for _, sh := range l.Shards {
-			checkStoredList(t, fmt.Sprintf("ShardTargets(%s/%d)", sh.Schedule, sh.Index), shardTargets(t, s, sh), inShard(want.Put, sh))
+	for _, e := range entries {
+		if got, ok := byID[e.ID]; !ok || !got.Equal(e) {
+			t.Errorf("stored %s: %s, want %s", e.ID, asJSON(got), asJSON(e))
 		}
 	}
-	if again := targets.PlanList(eachTarget(t, s), layoutsOf(t, s), entries); !again.Empty() {
+	if len(all) != len(entries) {
+		t.Errorf("EachTarget read %d targets, want the %d imported", len(all), len(entries))
+	}
+	if got := layoutsOf(t, s); !reflect.DeepEqual(got, wantLayouts) {
+		t.Errorf("TargetLayouts =\n%s\nwant\n%s", asJSON(got), asJSON(wantLayouts))
+	}
+	checkStoredList(t, "EachTarget", all, exportOrder(want))
+	for _, l := range wantLayouts {
+		for _, sh := range l.Shards {
+			checkStoredList(t, fmt.Sprintf("ShardTargets(%s/%d)", sh.Schedule, sh.Index), shardTargets(t, s, sh), inShard(want, sh))
+		}
+	}
+	if again := targets.PlanList(all, layoutsOf(t, s), entries); !again.Empty() {
 		t.Errorf("the list planned against the stored one: %s, want an empty change", asJSON(again))
 	}
+}
+
+// applied is the list and layouts that applying ch to current and layouts
+// leaves, as store.TargetList defines it: the puts by ID, the layouts, the
+// deletes of targets still where ch found them, the dropped schedules.
+func applied(current []targets.Stored, layouts map[string]targets.Layout, ch targets.Change) ([]targets.Stored, map[string]targets.Layout) {
+	byID := make(map[string]targets.Stored, len(current))
+	for _, st := range current {
+		byID[st.ID] = st
+	}
+	for _, st := range ch.Put {
+		byID[st.ID] = st
+	}
+	for _, d := range ch.Delete {
+		if st, ok := byID[d.ID]; ok && st.Schedule == d.Schedule && st.Shard == d.Shard {
+			delete(byID, d.ID)
+		}
+	}
+	ls := maps.Clone(layouts)
+	if ls == nil {
+		ls = map[string]targets.Layout{}
+	}
+	maps.Copy(ls, ch.Layouts)
+	for _, sched := range ch.Dropped {
+		delete(ls, sched)
+	}
+	return slices.Collect(maps.Values(byID)), ls
 }
 
 func apply(t *testing.T, s ListStore, ch targets.Change) {
