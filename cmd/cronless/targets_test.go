@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cronless/cronless/cmd/cronless/internal/cmd/targets"
 	"github.com/cronless/cronless/shared/job"
@@ -244,6 +245,10 @@ targets: []
 		if code, _, stderr := cli(t, "targets", "import", list, "--targets", tf, "--db", db); code != exitOK {
 			t.Fatalf("import: exit %d, %s", code, stderr)
 		}
+		// Each run in a second of its own: a run's ID is its tick's second,
+		// and a second run --once in the same second is the same run.
+		now := time.Now()
+		time.Sleep(now.Truncate(time.Second).Add(time.Second + 10*time.Millisecond).Sub(now))
 		code, out, stderr := cli(t, "run", "--once", "--targets", tf, "--db", db, "--allow-private", "--log-level", "error")
 		if code != exitOK {
 			t.Fatalf("run --once: exit %d\n%s\n%s", code, out, stderr)

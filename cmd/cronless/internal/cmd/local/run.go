@@ -247,7 +247,7 @@ func runOnce(ctx context.Context, ios *iostreams.IOStreams, db string, p *local.
 	var bar *progressbar.ProgressBar
 	var progress func(local.Progress)
 	if ios.IsStderrTTY() {
-		waitNoted := false
+		waitNoted, ticksOnly := false, 0
 		progress = func(pr local.Progress) {
 			if bar == nil && pr.Planned > 0 {
 				bar = progressbar.NewOptions(pr.Planned, progressbar.OptionSetWriter(ios.ErrOut),
@@ -258,9 +258,18 @@ func runOnce(ctx context.Context, ios *iostreams.IOStreams, db string, p *local.
 				bar.Describe(fmt.Sprintf("crawling (in queue %d, dead-lettered %d)", pr.TargetsQueue.Total(), pr.DeadLetters))
 				_ = bar.Set(pr.Done)
 			}
-			if !waitNoted && pr.Planned > 0 && pr.TargetsQueue.Total() == 0 && pr.Results.Total() == 0 && pr.Ticks.Total() > 0 {
+			onlyTicks := pr.Planned > 0 && pr.TargetsQueue.Total() == 0 && pr.Results.Total() == 0 && pr.Ticks.Total() > 0
+			if onlyTicks {
+				ticksOnly++
+			} else {
+				ticksOnly = 0
+			}
+			if !waitNoted && ticksOnly >= 5 {
 				// Only ticks an interrupted earlier start left are
 				// pending: they come back after the visibility timeout.
+				// Seen for a quarter of a second (5 snapshots): between
+				// recording its run and sending its jobs, this start's own
+				// tick looks the same for a moment.
 				waitNoted = true
 				if bar != nil {
 					_ = bar.Finish()
