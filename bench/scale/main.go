@@ -63,6 +63,9 @@ type config struct {
 	ShardSize int
 	Standins  bool
 	Dir       string
+	// Previous is how many earlier ticks stored a result of every target
+	// (local only): the shards then read their validators.
+	Previous int
 	// The child's phase: import the list at List into the database at DB.
 	Phase, DB, List, TargetsFile string
 }
@@ -74,6 +77,7 @@ func main() {
 	flag.IntVar(&c.Parallel, "parallel", 2, "shards planned at once (the local planner mapping's concurrency)")
 	flag.IntVar(&c.ShardSize, "shard-size", targets.ShardSize, "the most targets a shard holds")
 	flag.BoolVar(&c.Standins, "standins", false, "plan on fauxqs and dynalite instead of the local backend")
+	flag.IntVar(&c.Previous, "previous", 0, "earlier ticks with a result of every target, whose validators the shards read (local)")
 	flag.StringVar(&c.Dir, "dir", "", "work directory (default: a new temporary one, removed at the end)")
 	flag.StringVar(&c.Phase, "phase", "", "internal: import (the child process)")
 	flag.StringVar(&c.DB, "db", "", "internal: the database the child imports into")
@@ -160,6 +164,40 @@ func importList(ctx context.Context, c config) error {
 	}
 	fmt.Printf("imported %d targets in %.1f s (parse %.1f s), peak RSS %d MiB\n",
 		len(entries), time.Since(t0).Seconds(), parsed.Seconds(), peakRSSMiB())
+	if c.Previous > 0 {
+		t1 := time.Now()
+		if err := storePrevious(ctx, st, entries, c.Previous); err != nil {
+			return err
+		}
+		fmt.Printf("stored %d earlier ticks' results of every target in %.1f s\n", c.Previous, time.Since(t1).Seconds())
+	}
+	return nil
+}
+
+// storePrevious stores n earlier ticks (an hour apart before tickAt) with
+// an ok result of every entry, carrying an ETag: validators the next tick's
+// shards read and send.
+func storePrevious(ctx context.Context, st *localstore.Store, entries []targets.Entry, n int) error {
+	rules := job.RulesHash(nil)
+	for k := n; k >= 1; k-- {
+		at := tickAt.Add(-time.Duration(k) * time.Hour)
+		runID := job.RunID(schedule, at)
+		if _, err := st.PutRun(ctx, store.Run{ID: runID, Schedule: schedule, ScheduledAt: at, Planned: len(entries), CreatedAt: at}); err != nil {
+			return err
+		}
+		batch := make([]job.Result, 0, 1000)
+		for i, e := range entries {
+			batch = append(batch, job.Result{V: job.Version, RunID: runID, Schedule: schedule, TargetID: e.ID, URL: e.URL,
+				ScheduledAt: at, Status: job.StatusOK, HTTPStatus: 200, ContentHash: fmt.Sprintf("sha256:%064x", i),
+				ETag: fmt.Sprintf(`"%d-%d"`, i, k), RulesHash: rules, FetchedAt: at.Add(time.Second), Attempt: 1})
+			if len(batch) == cap(batch) || i == len(entries)-1 {
+				if _, err := st.PutResults(ctx, batch); err != nil {
+					return err
+				}
+				batch = batch[:0]
+			}
+		}
+	}
 	return nil
 }
 
@@ -176,6 +214,7 @@ type countingSender struct {
 	once     []uint64 // bit n: t-<n> sent
 	twice    []uint64 // bit n: t-<n> sent again
 	strange  int      // IDs not of the bench
+	previous int      // jobs sent with validators (a conditional request)
 }
 
 func newCountingSender(inner planner.Sender, n int) *countingSender {
@@ -217,6 +256,9 @@ func (s *countingSender) SendBatch(ctx context.Context, msgs []queue.Outgoing) e
 	defer s.mu.Unlock()
 	for _, m := range msgs {
 		s.largest = max(s.largest, len(m.Body))
+		if strings.Contains(m.Body, `"previous":`) {
+			s.previous++
+		}
 		if _, failed := bad[m.ID]; (err == nil || len(bad) > 0) && !failed {
 			s.mark(m.Attributes[job.AttrTargetID])
 		}
@@ -236,6 +278,7 @@ type report struct {
 	LargestItemWhat                 string
 	RecordedPlanned, PlannedShards  int
 	Reads                           string
+	WithValidators                  int
 }
 
 func (r report) print() {
@@ -254,6 +297,7 @@ func (r report) print() {
 	fmt.Printf("jobs enqueued %d, duplicates %d; run recorded: planned %d, shards %d of %d\n",
 		r.Enqueued, r.Duplicates, r.RecordedPlanned, r.PlannedShards, r.Shards)
 	fmt.Printf("largest job %d B; largest item written %d B (%s)\n", r.LargestBody, r.LargestItem, r.LargestItemWhat)
+	fmt.Printf("jobs with the validators of an earlier result: %d\n", r.WithValidators)
 	if r.Reads != "" {
 		fmt.Println(r.Reads)
 	}
@@ -351,7 +395,7 @@ func runLocal(ctx context.Context, c config) error {
 		return err
 	}
 	child := exec.CommandContext(ctx, exe, "-phase", "import", "-db", dbPath, "-list", listPath, "-targets-file", tfPath,
-		"-shard-size", strconv.Itoa(c.ShardSize))
+		"-shard-size", strconv.Itoa(c.ShardSize), "-previous", strconv.Itoa(c.Previous))
 	child.Stdout, child.Stderr = os.Stdout, os.Stderr
 	if err := child.Run(); err != nil {
 		return fmt.Errorf("import: %w", err)
@@ -412,7 +456,7 @@ func finish(ctx context.Context, st store.Store, jobs *countingSender, r *report
 		return fmt.Errorf("read the run: %w", err)
 	}
 	r.RecordedPlanned, r.PlannedShards, r.Planned = run.Planned, run.PlannedShards, run.Planned
-	r.SendCalls, r.SendFailures, r.LargestBody = jobs.calls.Load(), jobs.failures.Load(), jobs.largest
+	r.SendCalls, r.SendFailures, r.LargestBody, r.WithValidators = jobs.calls.Load(), jobs.failures.Load(), jobs.largest, jobs.previous
 	r.Enqueued, r.Duplicates = jobs.sent()
 	return nil
 }
