@@ -414,6 +414,13 @@ func runLocal(ctx context.Context, c config) error {
 	if err != nil {
 		return err
 	}
+	// The local backend's queues, as cmd/cronless names them, so that the
+	// CLI reads the database afterwards (-dir; cronless runs show).
+	for _, name := range []string{"cronless-targets-dlq", "cronless-results-dlq", "cronless-results"} {
+		if _, err := qb.CreateQueue(ctx, name, localq.Config{}); err != nil {
+			return err
+		}
+	}
 	jobsQ, err := qb.CreateQueue(ctx, "cronless-targets", localq.Config{})
 	if err != nil {
 		return err
