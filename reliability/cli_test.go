@@ -466,7 +466,7 @@ func TestShardedRunSurvivesSIGKILL(t *testing.T) {
 	if stored != planned || planned != n*len(runs) {
 		t.Errorf("%d of %d planned pairs stored (%d runs of %d); want all", stored, planned, len(runs), n)
 	}
-	figures.Add(reliability.Row{Class: "8 sharded cronless run SIGKILLed and restarted", Backend: "local (CLI)", Planned: planned, Stored: stored,
+	figures.Add(reliability.Row{Class: "10 sharded cronless run SIGKILLed and restarted", Backend: "local (CLI)", Planned: planned, Stored: stored,
 		DeadLettered: dead, Duplicates: s.pageHits() - stored, Faults: kills, Lost: lost, PeakRSS: rss, Took: time.Since(start),
 		Note: fmt.Sprintf("%d targets imported as a stored list in shards of at most 3; SIGKILL at random points of the shards' planning and the drain, %d times, then a restart that runs to the end: all %d runs complete, each planned exactly once per target.", n, kills, len(runs))})
 }

@@ -123,7 +123,7 @@ func TestFaultClasses(t *testing.T) {
 		{class: "4b older run's results after the newer's", quick: true, body: olderAfterNewer,
 			note: "run t1 drained first, then run t0 (different content): latest stays t1's, t1's changed flag is recomputed against t0."},
 		{class: "5 poison messages", quick: true, body: poison},
-		{class: "7 sharded planning: shard events repeated, invocations dying mid-shard", quick: true, failing: 1,
+		{class: "9 sharded planning: shard events repeated, invocations dying mid-shard", quick: true, failing: 1,
 			rig:  rigOpts{shardSize: 8, faults: faults{shardDup: 0.3, shardCrash: 0.3, dupSend: 0.1}},
 			note: "the targets in a stored list, in shards of at most 8 targets; 30% of shard events sent twice, 30% of shard invocations die (half before reading their targets, half after recording their part and before sending a job) and are delivered again; 10% of job batches sent 3×. Each run's planned count is exactly its targets, every shard's part recorded once."},
 		{class: "random: all faults at once", quick: true, failing: 1,
