@@ -179,6 +179,29 @@ func nextSecond() {
 	time.Sleep(now.Truncate(time.Second).Add(time.Second + 10*time.Millisecond).Sub(now))
 }
 
+// killRuns starts the CLI with args up to size.kills times, each in a new
+// second (so that each start plans its own run: the run ID is the tick's
+// second), and kills it with SIGKILL once after pages() more pages were
+// served; it returns how many starts it killed (a start that ends by
+// itself first ends the loop).
+func killRuns(t *testing.T, bin string, args []string, s *site, pages func() int) (kills int) {
+	t.Helper()
+	for range size.kills {
+		before, k := s.pageHits(), pages()
+		nextSecond()
+		cmd := exec.Command(bin, args...)
+		var out strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if killAfter(t, cmd, func() bool { return s.pageHits()-before >= k }, 30*time.Second) {
+			t.Logf("run finished before its kill: %s", out.String())
+			break
+		}
+		kills++
+		t.Logf("kill %d after %d pages", kills, s.pageHits()-before)
+	}
+	return kills
+}
+
 // restart runs the CLI to its end (in a new second, so that it plans its
 // own run) after a kill, and returns its peak RSS.
 func restart(t *testing.T, bin string, args ...string) (rss uint64) {
@@ -217,25 +240,11 @@ func TestRunSurvivesSIGKILL(t *testing.T) {
 	args := []string{"run", "--once", "--db", db, "--targets", tfile, "--allow-private", "--visibility-timeout", "1s",
 		"--function-timeout", "1s", "--retry-delay", "0s", "--concurrency", "2", "--host-concurrency", "4", "--log-level", "error"}
 	start := time.Now()
-	kills := 0
-	for range size.kills {
-		// Kill once between the first page and half of the pages since
-		// this start were served: the planner sends a tick's jobs while
-		// the workers already crawl the first ones, so the early kills
-		// land in the middle of the planning (the tick is then planned
-		// again by the next start).
-		before, k := s.pageHits(), 1+d.intN(n/2)
-		nextSecond() // each start plans its own run (the run ID is the tick's second)
-		cmd := exec.Command(bin, args...)
-		var out strings.Builder
-		cmd.Stdout, cmd.Stderr = &out, &out
-		if killAfter(t, cmd, func() bool { return s.pageHits()-before >= k }, 30*time.Second) {
-			t.Logf("run finished before its kill: %s", out.String())
-			break
-		}
-		kills++
-		t.Logf("kill %d after %d pages", kills, s.pageHits()-before)
-	}
+	// Kill once between the first page and half of the pages since this
+	// start were served: the planner sends a tick's jobs while the workers
+	// already crawl the first ones, so the early kills land in the middle
+	// of the planning (the tick is then planned again by the next start).
+	kills := killRuns(t, bin, args, s, func() int { return 1 + d.intN(n/2) })
 	rss := restart(t, bin, args...)
 	b := openCLIBackend(t, db)
 	planned, stored, dead, lost := b.tally(t, ids)
@@ -434,22 +443,10 @@ func TestShardedRunSurvivesSIGKILL(t *testing.T) {
 	args := []string{"run", "--once", "--db", db, "--targets", tfile, "--allow-private", "--visibility-timeout", "1s",
 		"--function-timeout", "1s", "--retry-delay", "0s", "--concurrency", "2", "--host-concurrency", "4", "--log-level", "error"}
 	start := time.Now()
-	kills := 0
-	for range size.kills {
-		// Early kills (after 1 to n/4 pages) land while the shards are
-		// still being planned: the first shards' jobs are crawled while
-		// the last ones are planned.
-		before, k := s.pageHits(), 1+d.intN(n/4)
-		nextSecond()
-		cmd := exec.Command(bin, args...)
-		var out strings.Builder
-		cmd.Stdout, cmd.Stderr = &out, &out
-		if killAfter(t, cmd, func() bool { return s.pageHits()-before >= k }, 30*time.Second) {
-			t.Logf("run finished before its kill: %s", out.String())
-			break
-		}
-		kills++
-	}
+	// Early kills (after 1 to n/4 pages) land while the shards are still
+	// being planned: the first shards' jobs are crawled while the last ones
+	// are planned.
+	kills := killRuns(t, bin, args, s, func() int { return 1 + d.intN(n/4) })
 	rss := restart(t, bin, args...)
 	b := openCLIBackend(t, db)
 	planned, stored, dead, lost := b.tally(t, ids)
