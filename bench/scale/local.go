@@ -147,7 +147,7 @@ func finish(ctx context.Context, st store.Store, q queue.Queue, jobs *countingSe
 	if err != nil {
 		return fmt.Errorf("read the run: %w", err)
 	}
-	r.RecordedPlanned, r.PlannedShards, r.Planned = run.Planned, run.PlannedShards, run.Planned
+	r.RecordedPlanned, r.PlannedShards = run.Planned, run.PlannedShards
 	r.SendCalls, r.SendFailures, r.LargestBody, r.WithValidators = jobs.calls.Load(), jobs.failures.Load(), jobs.largest, jobs.previous
 	r.Enqueued, r.Duplicates = jobs.sent()
 	d, err := q.Depth(ctx)

@@ -10,17 +10,17 @@ import (
 
 // report is what one run measured.
 type report struct {
-	Targets, Hosts, Shards, Planned int
-	Wall, Tick                      time.Duration
-	ShardTimes                      []time.Duration
-	SendCalls, SendFailures         int64
-	Enqueued, Duplicates            int
-	LargestBody                     int
-	LargestItem                     int
-	LargestItemWhat                 string
-	RecordedPlanned, PlannedShards  int
-	Reads                           string
-	WithValidators                  int
+	Targets, Hosts, Shards         int
+	Wall, Tick                     time.Duration
+	ShardTimes                     []time.Duration
+	SendCalls, SendFailures        int64
+	Enqueued, Duplicates           int
+	LargestBody                    int
+	LargestItem                    int
+	LargestItemWhat                string
+	RecordedPlanned, PlannedShards int
+	Reads                          string
+	WithValidators                 int
 }
 
 func (r report) print() {

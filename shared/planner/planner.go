@@ -212,7 +212,7 @@ func (p *Planner) Handle(ctx context.Context, tick Tick) (Response, error) {
 	if err != nil {
 		return Response{}, fmt.Errorf("record run %s: %w", runID, err)
 	}
-	if err := p.send(ctx, msgs, tgts); err != nil {
+	if err := p.send(ctx, p.jobs, "jobs", msgs, ids); err != nil {
 		return Response{}, fmt.Errorf("plan %s: %w", runID, err)
 	}
 	if len(shards) > 0 {
@@ -277,9 +277,11 @@ func validators(tgts []targets.Target, latest []store.Validators) map[string]*jo
 	return prev
 }
 
-// send sends msgs in batches of queue.MaxBatch, p.parallelism batches at a
-// time, and returns an error naming every target whose job was not sent.
-func (p *Planner) send(ctx context.Context, msgs []queue.Outgoing, tgts []targets.Target) error {
+// send sends msgs with to in batches of queue.MaxBatch, p.parallelism
+// batches at a time, and returns an error naming, by names (one per
+// message), every one that was not sent: what of jobs (targets) or of shard
+// events (shards).
+func (p *Planner) send(ctx context.Context, to Sender, what string, msgs []queue.Outgoing, names []string) error {
 	var (
 		mu     sync.Mutex
 		failed []string
@@ -290,7 +292,7 @@ func (p *Planner) send(ctx context.Context, msgs []queue.Outgoing, tgts []target
 		end := min(start+queue.MaxBatch, len(msgs))
 		batch := msgs[start:end]
 		g.Go(func() error {
-			err := p.jobs.SendBatch(ctx, batch)
+			err := to.SendBatch(ctx, batch)
 			if err == nil {
 				return nil
 			}
@@ -302,15 +304,15 @@ func (p *Planner) send(ctx context.Context, msgs []queue.Outgoing, tgts []target
 					if !partial {
 						e = err
 					}
-					failed = append(failed, fmt.Sprintf("%s (%v)", tgts[start+i].ID, e))
+					failed = append(failed, fmt.Sprintf("%s (%v)", names[start+i], e))
 				}
 			}
 			return nil
 		})
 	}
-	_ = g.Wait() // never an error: the failed targets are collected
+	_ = g.Wait() // never an error: the failures are collected
 	if len(failed) > 0 {
-		return fmt.Errorf("jobs of %d of %d targets not sent: %s", len(failed), len(msgs), strings.Join(failed, ", "))
+		return fmt.Errorf("%d of %d %s not sent: %s", len(failed), len(msgs), what, strings.Join(failed, ", "))
 	}
 	return nil
 }

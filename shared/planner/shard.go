@@ -152,6 +152,7 @@ func (p *Planner) sendShards(ctx context.Context, runID, schedule string, at tim
 		prev = nil
 	}
 	msgs := make([]queue.Outgoing, 0, len(shards))
+	names := make([]string, 0, len(shards))
 	for _, sh := range shards {
 		body, err := job.Encode(ShardMessage{V: ShardVersion, RunID: runID, Schedule: schedule, ScheduledAt: at,
 			Shard: sh, PacedFrom: pacedFrom, PreviousRuns: prev})
@@ -159,26 +160,9 @@ func (p *Planner) sendShards(ctx context.Context, runID, schedule string, at tim
 			return err
 		}
 		msgs = append(msgs, queue.Outgoing{ID: fmt.Sprintf("shard-%d", sh.Index), Body: body})
+		names = append(names, fmt.Sprintf("shard %d", sh.Index))
 	}
-	var failed []string
-	for start := 0; start < len(msgs); start += queue.MaxBatch {
-		batch := msgs[start:min(start+queue.MaxBatch, len(msgs))]
-		if err := p.shards.SendBatch(ctx, batch); err != nil {
-			bad, partial := queue.FailedIDs(err)
-			for _, m := range batch {
-				if _, ok := bad[m.ID]; ok || !partial {
-					failed = append(failed, m.ID)
-				}
-			}
-			if !partial {
-				failed[len(failed)-1] += fmt.Sprintf(" (%v)", err)
-			}
-		}
-	}
-	if len(failed) > 0 {
-		return fmt.Errorf("events of %d of %d shards not sent: %s", len(failed), len(msgs), strings.Join(failed, ", "))
-	}
-	return nil
+	return p.send(ctx, p.shards, "shard events", msgs, names)
 }
 
 // HandleShard plans one shard of a run. A repeated message plans the same
@@ -243,7 +227,7 @@ func (p *Planner) HandleShard(ctx context.Context, m ShardMessage) (ShardRespons
 		return resp, fmt.Errorf("record shard %d of %s: %w", m.Shard.Index, m.RunID, err)
 	}
 	resp.Planned, resp.NewPart = len(msgs), created
-	if err := p.send(ctx, msgs, tgts); err != nil {
+	if err := p.send(ctx, p.jobs, "jobs", msgs, ids); err != nil {
 		return resp, fmt.Errorf("plan shard %d of %s: %w", m.Shard.Index, m.RunID, err)
 	}
 	if resp.Late > 0 {
