@@ -18,8 +18,8 @@ import (
 //     its deletes and dropped schedules. Applying it again, whole or after
 //     an interruption, ends in the same list;
 //   - ShardTargets reads one shard's targets by key (never a scan), in ID
-//     order; TargetLayouts, StoredTarget and EachTarget read what
-//     ApplyTargets wrote;
+//     order, and ShardTail the last few of them; TargetLayouts,
+//     StoredTarget and EachTarget read what ApplyTargets wrote;
 //   - PutPlanPart records the part of a run one shard planned once; putting
 //     it again keeps the first. Run sums the parts into Planned and appends
 //     their targets, shard by shard, after the run's own; Runs sums them
@@ -30,6 +30,11 @@ type TargetList interface {
 	TargetLayouts(ctx context.Context) (map[string]targets.Layout, error)
 	// ShardTargets returns the stored targets of one shard, in ID order.
 	ShardTargets(ctx context.Context, sh targets.Shard) ([]targets.Stored, error)
+	// ShardTail returns the last n stored targets of one shard (all of them
+	// when it holds fewer), in ID order, reading by key: the few the tick's
+	// planner plans itself so that every shard sends full batches
+	// (docs/scale.md).
+	ShardTail(ctx context.Context, sh targets.Shard, n int) ([]targets.Stored, error)
 	// StoredTarget returns one stored target, or ErrNotFound.
 	StoredTarget(ctx context.Context, id string) (targets.Stored, error)
 	// EachTarget calls fn with every stored target, schedule by schedule

@@ -89,6 +89,39 @@ func (s *Store) shardTargets(ctx context.Context, sh targets.Shard, consistent b
 	return out, err
 }
 
+// ShardTail returns the last n stored targets of one shard in ID order: a
+// query of the shard's partition backwards, a page of n items (more only
+// when some are not the shard's).
+func (s *Store) ShardTail(ctx context.Context, sh targets.Shard, n int) ([]targets.Stored, error) {
+	out := []targets.Stored{}
+	if n <= 0 {
+		return out, nil
+	}
+	if err := checkSchedule(sh.Schedule); err != nil {
+		return nil, fmt.Errorf("dynamo: last %d targets of shard %d: %w", n, sh.Index, err)
+	}
+	in := &dynamodb.QueryInput{
+		TableName:                 aws.String(s.table),
+		KeyConditionExpression:    aws.String("#pk = :pk"),
+		ExpressionAttributeNames:  map[string]string{"#pk": AttrPK},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": ddb.S(targetListPK(sh.Schedule, sh.Index))},
+		ScanIndexForward:          aws.Bool(false),
+		Limit:                     aws.Int32(int32(min(n, 1000))),
+	}
+	err := s.each(ctx, in, func(it item) (bool, error) {
+		st, err := decodeStored(it)
+		if err == nil && sh.Holds(st.ID) {
+			out = append(out, st)
+		}
+		return len(out) < n, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("dynamo: last %d targets of shard %d of schedule %q: %w", n, sh.Index, sh.Schedule, err)
+	}
+	slices.Reverse(out)
+	return out, nil
+}
+
 // StoredTarget returns one stored target, or an error wrapping
 // store.ErrNotFound: the layouts say which shard holds its ID (in each
 // schedule), and a GetItem reads it there.

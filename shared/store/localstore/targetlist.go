@@ -68,6 +68,20 @@ func (s *Store) ShardTargets(ctx context.Context, sh targets.Shard) ([]targets.S
 	return ts, nil
 }
 
+// ShardTail returns the last n stored targets of one shard in ID order,
+// read backwards by the index on (schedule, shard, id).
+func (s *Store) ShardTail(ctx context.Context, sh targets.Shard, n int) ([]targets.Stored, error) {
+	if n <= 0 {
+		return []targets.Stored{}, nil
+	}
+	ts, err := s.queryTargets(ctx, n, `WHERE schedule = ? AND shard = ? ORDER BY id DESC LIMIT ?`, sh.Schedule, sh.Index, n)
+	if err != nil {
+		return nil, fmt.Errorf("localstore: last %d targets of shard %d of schedule %q: %w", n, sh.Index, sh.Schedule, err)
+	}
+	slices.Reverse(ts)
+	return ts, nil
+}
+
 // StoredTarget returns one stored target, or an error wrapping
 // store.ErrNotFound.
 func (s *Store) StoredTarget(ctx context.Context, id string) (targets.Stored, error) {

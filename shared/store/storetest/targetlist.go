@@ -46,6 +46,7 @@ func RunTargetList(t *testing.T, newStore func(t *testing.T) ListStore, opts ...
 		{"ListRoundTrip", testListRoundTrip},
 		{"EmptyList", testEmptyList},
 		{"EachTargetStops", testEachTargetStops},
+		{"ShardTail", testShardTail},
 		{"LargeList", func(t *testing.T, newStore func(t *testing.T) ListStore) {
 			testLargeList(t, newStore, c.listSize)
 		}},
