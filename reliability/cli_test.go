@@ -409,7 +409,9 @@ func TestDLQReplaySurvivesSIGKILL(t *testing.T) {
 }
 
 // TestShardedRunSurvivesSIGKILL is TestRunSurvivesSIGKILL with the targets
-// in a stored list (cronless targets import) of small shards: the kills
+// in a stored list (cronless targets import) of small shards (of at most
+// 15 targets, so that most have a body their own invocation plans and a
+// tail the tick plans): the kills
 // land while the shards are planned and drained, and the restart finishes
 // every run with each run's planned count exactly its targets, every
 // shard's part recorded once.
@@ -417,9 +419,11 @@ func TestShardedRunSurvivesSIGKILL(t *testing.T) {
 	quickParallel(t)
 	bin := buildCLI(t)
 	d := newDice(seed(t))
-	n := 40
+	// Shards of up to 15 targets: most are planned by their own shard event
+	// but for their tail, which the tick plans; some are all tail.
+	n := 120
 	if full {
-		n = 160
+		n = 240
 	}
 	s := newSite(t, 25*time.Millisecond)
 	ids := targetIDs(n)
@@ -436,7 +440,7 @@ func TestShardedRunSurvivesSIGKILL(t *testing.T) {
 	if err := os.WriteFile(list, []byte(csv.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	imp := exec.Command(bin, "targets", "import", list, "--targets", tfile, "--db", db, "--shard-size", "3")
+	imp := exec.Command(bin, "targets", "import", list, "--targets", tfile, "--db", db, "--shard-size", "15")
 	if out, err := imp.CombinedOutput(); err != nil {
 		t.Fatalf("import: %v\n%s", err, out)
 	}
@@ -465,5 +469,5 @@ func TestShardedRunSurvivesSIGKILL(t *testing.T) {
 	}
 	figures.Add(reliability.Row{Class: "10 sharded cronless run SIGKILLed and restarted", Backend: "local (CLI)", Planned: planned, Stored: stored,
 		DeadLettered: dead, Duplicates: s.pageHits() - stored, Faults: kills, Lost: lost, PeakRSS: rss, Took: time.Since(start),
-		Note: fmt.Sprintf("%d targets imported as a stored list in shards of at most 3; SIGKILL at random points of the shards' planning and the drain, %d times, then a restart that runs to the end: all %d runs complete, each planned exactly once per target.", n, kills, len(runs))})
+		Note: fmt.Sprintf("%d targets imported as a stored list in shards of at most 15; SIGKILL at random points of the shards' planning and the drain, %d times, then a restart that runs to the end: all %d runs complete, each planned exactly once per target.", n, kills, len(runs))})
 }

@@ -53,9 +53,9 @@ type scenario struct {
 func (sc scenario) run(t *testing.T, kind string) {
 	e := newEnv(t, kind, sc.env)
 	ro := sc.rig
-	ro.n = size.targets
+	ro.n = max(size.targets, sc.rig.n)
 	if kind == backendStandins {
-		ro.n = size.standinTargets
+		ro.n = max(size.standinTargets, sc.rig.n)
 	}
 	ro.seed = seed(t)
 	r := newRig(t, e, ro)
@@ -124,8 +124,8 @@ func TestFaultClasses(t *testing.T) {
 			note: "run t1 drained first, then run t0 (different content): latest stays t1's, t1's changed flag is recomputed against t0."},
 		{class: "5 poison messages", quick: true, body: poison},
 		{class: "9 sharded planning: shard events repeated, invocations dying mid-shard", quick: true, failing: 1,
-			rig:  rigOpts{shardSize: 8, faults: faults{shardDup: 0.3, shardCrash: 0.3, dupSend: 0.1}},
-			note: "the targets in a stored list, in shards of at most 8 targets; 30% of shard events sent twice, 30% of shard invocations die (half before reading their targets, half after recording their part and before sending a job) and are delivered again; 10% of job batches sent 3×. Each run's planned count is exactly its targets, every shard's part recorded once."},
+			rig:  rigOpts{n: 100, shardSize: 12, faults: faults{shardDup: 0.3, shardCrash: 0.3, dupSend: 0.1}},
+			note: "at least 100 targets in a stored list, in shards of at most 12 (the tick plans each shard's last count mod 10 targets itself, and the whole of a shard under 10); 30% of shard events sent twice, 30% of shard invocations die (half before reading their targets, half after recording their part and before sending a job) and are delivered again; 10% of job batches sent 3×. Each run's planned count is exactly its targets, every shard's part recorded once."},
 		{class: "random: all faults at once", quick: true, failing: 1,
 			env: envOpts{maxReceives: 4},
 			rig: rigOpts{faults: faults{fetchPanic: 0.05, fetchStall: 0.03, handlerPanic: 0.05, overrun: 0.03,

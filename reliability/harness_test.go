@@ -417,7 +417,7 @@ type faults struct {
 
 // rigOpts configures a pipeline.
 type rigOpts struct {
-	n           int
+	n           int // targets (a scenario's: at least, over the mode's size)
 	batch       int
 	concurrency int
 	timeout     time.Duration

@@ -34,7 +34,7 @@ func planTick(ctx context.Context, p *planner.Planner, shards queue.Queue, paral
 	if err != nil {
 		return fmt.Errorf("plan the tick: %w", err)
 	}
-	r.Tick, r.Shards = time.Since(t0), resp.Shards
+	r.Tick, r.Shards, r.Tails = time.Since(t0), resp.Shards, resp.Tails
 	var mu sync.Mutex
 	var done atomic.Int64
 	g, gctx := errgroup.WithContext(ctx)

@@ -74,6 +74,10 @@ type Response struct {
 	// to be planned by an invocation of its own; their jobs are counted in
 	// the run as each is planned.
 	Shards int `json:"shards,omitempty"`
+	// Tails is how many of the stored targets in Planned this invocation
+	// planned itself, the last few of each shard, so that every shard sends
+	// full batches (tails.go).
+	Tails int `json:"tails,omitempty"`
 }
 
 // Sender sends a batch of up to queue.MaxBatch messages.
@@ -199,6 +203,24 @@ func (p *Planner) Handle(ctx context.Context, tick Tick) (Response, error) {
 	if err != nil {
 		return Response{}, fmt.Errorf("plan %s: %w", runID, err)
 	}
+	// A stored list's shards, each planned by its own invocation but for
+	// its tail, which this one plans with its own targets (tails.go).
+	var (
+		stored runRef
+		tails  tailJobs
+	)
+	if len(shards) > 0 {
+		stored = runRef{ID: runID, Schedule: tick.Schedule, At: at, PacedFrom: pace.base.Add(p.lead),
+			PreviousRuns: p.recentRuns(ctx, tick.Schedule, at, log)}
+		if tails, err = p.planTails(ctx, stored, shards, log); err != nil {
+			return Response{}, fmt.Errorf("plan %s: %w", runID, err)
+		}
+		msgs, ids = append(msgs, tails.msgs...), append(ids, tails.ids...)
+		for i := range msgs {
+			msgs[i].ID = entryID(i)
+		}
+		shards = tails.rest
+	}
 
 	// The run is recorded before its jobs are sent, so no result can be
 	// stored for a run whose planned count is unknown for long. It records
@@ -216,18 +238,19 @@ func (p *Planner) Handle(ctx context.Context, tick Tick) (Response, error) {
 		return Response{}, fmt.Errorf("plan %s: %w", runID, err)
 	}
 	if len(shards) > 0 {
-		if err := p.sendShards(ctx, runID, tick.Schedule, at, shards, pace.base.Add(p.lead)); err != nil {
+		if err := p.sendShards(ctx, stored, shards, tails.from); err != nil {
 			return Response{}, fmt.Errorf("plan %s: %w", runID, err)
 		}
 	}
-	log.Info("run planned", zap.Int("planned", len(msgs)), zap.Int("shards", len(shards)), zap.Bool("new_run", created),
+	log.Info("run planned", zap.Int("planned", len(msgs)), zap.Int("shards", len(shards)), zap.Int("tails", len(tails.ids)), zap.Bool("new_run", created),
 		zap.Duration("paced_over", pace.span), zap.String("slowest_host", pace.slowest))
 	p.metrics.Add(metrics.JobsPlanned, tick.Schedule, "", float64(len(msgs)))
 	p.metrics.Add(metrics.PacedOverSeconds, tick.Schedule, "", pace.span.Seconds())
 	if err := p.metrics.Flush(); err != nil {
 		log.Warn("metrics not written", zap.Error(err))
 	}
-	return Response{RunID: runID, Schedule: tick.Schedule, ScheduledAt: at, Planned: len(msgs), NewRun: created, Shards: len(shards)}, nil
+	return Response{RunID: runID, Schedule: tick.Schedule, ScheduledAt: at, Planned: len(msgs), NewRun: created, Shards: len(shards),
+		Tails: len(tails.ids)}, nil
 }
 
 // previous returns, by target ID, the validators of each target's latest

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -44,6 +45,10 @@ type ShardMessage struct {
 	// newest first, read once by the tick's planner: the runs whose results
 	// give the shard's validators.
 	PreviousRuns []string `json:"previous_runs,omitempty"`
+	// Tail, when set, is the first of the shard's last few targets, which
+	// the tick's planner planned itself (tails.go): the shard plans its
+	// targets before it.
+	Tail string `json:"tail,omitempty"`
 }
 
 // DecodeShardMessage decodes a shard's event strictly and checks it; what
@@ -67,6 +72,9 @@ func DecodeShardMessage(body []byte) (ShardMessage, error) {
 	if m.Shard.Schedule != m.Schedule || m.Shard.Index < 0 || m.Shard.Group < targets.AllGroups || m.Shard.Group >= targets.Groups {
 		problems = append(problems, fmt.Sprintf("shard %+v is not a shard of schedule %q", m.Shard, m.Schedule))
 	}
+	if m.Tail != "" && !m.Shard.Holds(m.Tail) {
+		problems = append(problems, fmt.Sprintf("tail %q is not a target ID of shard %d", m.Tail, m.Shard.Index))
+	}
 	if len(problems) > 0 {
 		return ShardMessage{}, fmt.Errorf("%w: shard event: %s", ErrBadTick, strings.Join(problems, "; "))
 	}
@@ -79,6 +87,7 @@ type TargetList interface {
 	TargetLayouts(ctx context.Context) (map[string]targets.Layout, error)
 	RecentRuns(ctx context.Context, schedule string, before time.Time, n int) ([]string, error)
 	ShardTargets(ctx context.Context, sh targets.Shard) ([]targets.Stored, error)
+	ShardTail(ctx context.Context, sh targets.Shard, n int) ([]targets.Stored, error)
 	ShardPrevious(ctx context.Context, sh targets.Shard, runIDs []string, ids []string) ([]store.Validators, error)
 	PutPlanPart(ctx context.Context, part store.PlanPart) (created bool, err error)
 }
@@ -143,19 +152,27 @@ func (p *Planner) shardsOf(ctx context.Context, schedule string) ([]targets.Shar
 	return layouts[schedule].Shards, nil
 }
 
-// sendShards sends one event per shard.
-func (p *Planner) sendShards(ctx context.Context, runID, schedule string, at time.Time, shards []targets.Shard, pacedFrom time.Time) error {
+// recentRuns reads the schedule's most recent runs before at once per
+// tick: the runs whose results give the stored targets' validators. None
+// when the read fails: the stored targets' requests are then unconditional,
+// which is only more expensive.
+func (p *Planner) recentRuns(ctx context.Context, schedule string, at time.Time, log *zap.Logger) []string {
 	prev, err := p.list.RecentRuns(ctx, schedule, at, store.PreviousRuns)
 	if err != nil {
-		// The shards plan unconditional requests: only more expensive.
-		obs.FromContext(ctx, p.log).Warn("previous runs not read; the shards' requests are unconditional", zap.Error(err))
-		prev = nil
+		log.Warn("previous runs not read; the stored targets' requests are unconditional", zap.Error(err))
+		return nil
 	}
+	return prev
+}
+
+// sendShards sends one event per shard; tails are the first IDs of the
+// shards' tails the tick planned, by shard index.
+func (p *Planner) sendShards(ctx context.Context, r runRef, shards []targets.Shard, tails map[int]string) error {
 	msgs := make([]queue.Outgoing, 0, len(shards))
 	names := make([]string, 0, len(shards))
 	for _, sh := range shards {
-		body, err := job.Encode(ShardMessage{V: ShardVersion, RunID: runID, Schedule: schedule, ScheduledAt: at,
-			Shard: sh, PacedFrom: pacedFrom, PreviousRuns: prev})
+		body, err := job.Encode(ShardMessage{V: ShardVersion, RunID: r.ID, Schedule: r.Schedule, ScheduledAt: r.At,
+			Shard: sh, PacedFrom: r.PacedFrom, PreviousRuns: r.PreviousRuns, Tail: tails[sh.Index]})
 		if err != nil {
 			return err
 		}
@@ -177,50 +194,18 @@ func (p *Planner) HandleShard(ctx context.Context, m ShardMessage) (ShardRespons
 	if err != nil {
 		return resp, fmt.Errorf("read shard %d of %s: %w", m.Shard.Index, m.RunID, err)
 	}
-	tgts := make([]targets.Target, 0, len(stored))
-	ranks := make([]int, 0, len(stored))
-	for _, s := range stored {
-		t, err := p.targets.Resolve(s.Entry)
-		if err == nil && t.Schedule != m.Schedule {
-			err = fmt.Errorf("target %q is of schedule %q now, not %q", s.ID, t.Schedule, m.Schedule)
-		}
-		if err != nil {
-			// Not planned; said once per tick, loudly: the user fixes
-			// targets.yaml or the list.
-			log.Error("target not planned", zap.String("target_id", s.ID), zap.Error(err))
-			resp.Unplannable++
-			continue
-		}
-		tgts = append(tgts, t)
-		ranks = append(ranks, s.Rank)
+	sh := m.Shard
+	if m.Tail != "" { // the tick planned the targets from Tail on
+		stored = stored[:sort.Search(len(stored), func(i int) bool { return stored[i].ID >= m.Tail })]
+		sh.To = m.Tail
 	}
-	ids := make([]string, len(tgts))
-	for i, t := range tgts {
-		ids[i] = t.ID
+	r := runRef{ID: m.RunID, Schedule: m.Schedule, At: m.ScheduledAt, PacedFrom: m.PacedFrom, PreviousRuns: m.PreviousRuns}
+	planned, err := p.planStored(ctx, r, sh, stored, log)
+	if err != nil {
+		return resp, fmt.Errorf("plan shard %d of %s: %w", m.Shard.Index, m.RunID, err)
 	}
-	prev := p.shardPrevious(ctx, m, tgts, ids, log)
-
-	now := p.now().UTC()
-	base := m.PacedFrom
-	if now.After(base) {
-		resp.Late, base = now.Sub(base), now
-	}
-	own := p.ownPerHost(m.Schedule)
-	pace := newPacer(base)
-	msgs := make([]queue.Outgoing, 0, len(tgts))
-	for i, t := range tgts {
-		j := t.Job(m.RunID, m.ScheduledAt)
-		j.Previous = prev[t.ID]
-		host := t.Host()
-		delay, notBefore := pace.at(host, own[host]+ranks[i], t.HostRate, now)
-		j.NotBefore = notBefore
-		body, err := job.Encode(j)
-		if err != nil {
-			return resp, fmt.Errorf("plan shard %d of %s: %w", m.Shard.Index, m.RunID, err)
-		}
-		msgs = append(msgs, queue.Outgoing{ID: entryID(len(msgs)), Body: body,
-			Attributes: job.Attributes(j.RunID, j.TargetID), Delay: delay})
-	}
+	msgs, ids := planned.msgs, planned.ids
+	resp.Unplannable, resp.Late = planned.unplannable, planned.late
 	// The part is recorded before its jobs are sent, as the run is.
 	created, err := p.list.PutPlanPart(ctx, store.PlanPart{RunID: m.RunID, Shard: m.Shard.Index, Planned: len(msgs), Targets: ids})
 	if err != nil {
@@ -234,8 +219,8 @@ func (p *Planner) HandleShard(ctx context.Context, m ShardMessage) (ShardRespons
 		log.Warn("shard started after its pacing began; its hosts are paced from its own start",
 			zap.Duration("late", resp.Late))
 	}
-	log.Info("shard planned", zap.Int("planned", len(msgs)), zap.Bool("new_part", created),
-		zap.Int("unplannable", resp.Unplannable), zap.Duration("paced_over", pace.span), zap.String("slowest_host", pace.slowest))
+	log.Info("shard planned", zap.Int("planned", len(msgs)), zap.Bool("new_part", created), zap.Int("unplannable", resp.Unplannable),
+		zap.Duration("paced_over", planned.pace.span), zap.String("slowest_host", planned.pace.slowest))
 	p.metrics.Add(metrics.JobsPlanned, m.Schedule, "", float64(len(msgs)))
 	if err := p.metrics.Flush(); err != nil {
 		log.Warn("metrics not written", zap.Error(err))
@@ -243,17 +228,87 @@ func (p *Planner) HandleShard(ctx context.Context, m ShardMessage) (ShardRespons
 	return resp, nil
 }
 
-// shardPrevious returns the validators of the shard's targets, as previous
-// does for a whole tick; none when the read fails.
-func (p *Planner) shardPrevious(ctx context.Context, m ShardMessage, tgts []targets.Target, ids []string, log *zap.Logger) map[string]*job.Previous {
-	if len(tgts) == 0 || len(m.PreviousRuns) == 0 {
+// runRef is what planning a run's stored targets needs of the run.
+type runRef struct {
+	ID, Schedule string
+	At           time.Time
+	// PacedFrom is when the run's stored targets' pacing starts
+	// (ShardMessage.PacedFrom).
+	PacedFrom    time.Time
+	PreviousRuns []string
+}
+
+// storedJobs are the jobs planned for some stored targets of a shard.
+type storedJobs struct {
+	msgs []queue.Outgoing
+	ids  []string // msgs' targets, in order
+	// unplannable counts the targets not planned: targets.yaml no longer
+	// defines their schedule or extract (each is logged).
+	unplannable int
+	late        time.Duration // how long after PacedFrom they were paced from
+	pace        *pacer
+}
+
+// planStored plans the jobs of stored, targets of sh in ID order: each is
+// resolved against targets.yaml, gets the validators of its newest result
+// in the run's previous runs (read by key, sh's range), and is paced by its
+// rank from the run's PacedFrom (or from now, when that has passed).
+func (p *Planner) planStored(ctx context.Context, r runRef, sh targets.Shard, stored []targets.Stored, log *zap.Logger) (storedJobs, error) {
+	out := storedJobs{msgs: make([]queue.Outgoing, 0, len(stored)), ids: make([]string, 0, len(stored))}
+	tgts := make([]targets.Target, 0, len(stored))
+	ranks := make([]int, 0, len(stored))
+	for _, s := range stored {
+		t, err := p.targets.Resolve(s.Entry)
+		if err == nil && t.Schedule != r.Schedule {
+			err = fmt.Errorf("target %q is of schedule %q now, not %q", s.ID, t.Schedule, r.Schedule)
+		}
+		if err != nil {
+			// Not planned; said once per tick, loudly: the user fixes
+			// targets.yaml or the list.
+			log.Error("target not planned", zap.String("target_id", s.ID), zap.Error(err))
+			out.unplannable++
+			continue
+		}
+		tgts = append(tgts, t)
+		ranks = append(ranks, s.Rank)
+		out.ids = append(out.ids, t.ID)
+	}
+	prev := p.shardPrevious(ctx, sh, r.PreviousRuns, tgts, out.ids, log)
+
+	now := p.now().UTC()
+	base := r.PacedFrom
+	if now.After(base) {
+		out.late, base = now.Sub(base), now
+	}
+	own := p.ownPerHost(r.Schedule)
+	out.pace = newPacer(base)
+	for i, t := range tgts {
+		j := t.Job(r.ID, r.At)
+		j.Previous = prev[t.ID]
+		host := t.Host()
+		delay, notBefore := out.pace.at(host, own[host]+ranks[i], t.HostRate, now)
+		j.NotBefore = notBefore
+		body, err := job.Encode(j)
+		if err != nil {
+			return out, err
+		}
+		out.msgs = append(out.msgs, queue.Outgoing{ID: entryID(len(out.msgs)), Body: body,
+			Attributes: job.Attributes(j.RunID, j.TargetID), Delay: delay})
+	}
+	return out, nil
+}
+
+// shardPrevious returns the validators of some of sh's targets, as
+// previous does for a whole tick; none when the read fails.
+func (p *Planner) shardPrevious(ctx context.Context, sh targets.Shard, runIDs []string, tgts []targets.Target, ids []string, log *zap.Logger) map[string]*job.Previous {
+	if len(tgts) == 0 || len(runIDs) == 0 {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, previousTimeout)
 	defer cancel()
-	vs, err := p.list.ShardPrevious(ctx, m.Shard, m.PreviousRuns, ids)
+	vs, err := p.list.ShardPrevious(ctx, sh, runIDs, ids)
 	if err != nil {
-		log.Warn("previous results not read; the shard's requests are unconditional", zap.Error(err))
+		log.Warn("previous results not read; these stored targets' requests are unconditional", zap.Int("shard", sh.Index), zap.Error(err))
 		return nil
 	}
 	return validators(tgts, vs)

@@ -30,12 +30,30 @@ type fakeList struct {
 	prev     []store.Validators
 	asked    [][]string // the run IDs ShardPrevious was asked for
 	failRead error
+	failTail error
 }
 
 func newFakeList(t *testing.T, entries []targets.Entry) *fakeList {
 	t.Helper()
 	ch := targets.PlanList(nil, nil, entries)
 	return &fakeList{layouts: ch.Layouts, stored: ch.Put, parts: map[string]store.PlanPart{}}
+}
+
+// add stores a target of shard index after the layout was computed, as an
+// import that keeps the layout would (its count is then stale).
+func (l *fakeList) add(id string, index int) {
+	l.stored = append(l.stored, targets.Stored{Entry: targets.Entry{ID: id, URL: "https://added.example.com/" + id, Schedule: "hourly"},
+		Shard: index, Rank: 0})
+}
+
+// remove drops the first stored target of shard index.
+func (l *fakeList) remove(index int) {
+	for i, s := range l.stored {
+		if s.Shard == index {
+			l.stored = slices.Delete(l.stored, i, i+1)
+			return
+		}
+	}
 }
 
 func (l *fakeList) TargetLayouts(context.Context) (map[string]targets.Layout, error) {
@@ -58,6 +76,14 @@ func (l *fakeList) ShardTargets(_ context.Context, sh targets.Shard) ([]targets.
 	}
 	slices.SortFunc(out, func(a, b targets.Stored) int { return strings.Compare(a.ID, b.ID) })
 	return out, nil
+}
+
+func (l *fakeList) ShardTail(ctx context.Context, sh targets.Shard, n int) ([]targets.Stored, error) {
+	if l.failTail != nil {
+		return nil, l.failTail
+	}
+	all, err := l.ShardTargets(ctx, sh)
+	return all[len(all)-min(n, len(all)):], err
 }
 
 func (l *fakeList) ShardPrevious(_ context.Context, sh targets.Shard, runIDs []string, ids []string) ([]store.Validators, error) {
@@ -116,14 +142,16 @@ func shardMessages(t *testing.T, sent []queue.Outgoing) []planner.ShardMessage {
 	return ms
 }
 
-// The tick's planner plans targets.yaml's own targets, records the run with
-// its shard count, and sends one event per shard of the schedule's
-// layout; the shards together plan every stored target once, paced per
-// host across shards as one planner would.
+// The tick's planner plans targets.yaml's own targets and the tail of each
+// shard (its last count mod 10 targets), records the run with its shard
+// count, and sends one event per shard of the schedule's layout; the
+// shards plan the rest, in full batches, so that the whole run takes
+// ceil(N/10) SendMessageBatch calls. Together they plan every stored
+// target once, paced per host across shards as one planner would.
 func TestShardedTick(t *testing.T) {
 	ctx := context.Background()
 	tf := targetsFile(t, 2, "  - { id: own-shared, url: \"https://shared.example.com/own\", schedule: hourly }\n")
-	n := targets.ShardSize + 5_000 // two hash groups at least: 8 shards
+	n := targets.ShardSize + 5_003 // two hash groups at least: 8 shards
 	list := newFakeList(t, entries(n))
 	list.recent = []string{"hourly-older", "hourly-oldest"}
 	jobs, plans, runs := &fakeSender{}, &fakeSender{}, &fakeRuns{}
@@ -136,11 +164,18 @@ func TestShardedTick(t *testing.T) {
 		t.Fatal(err)
 	}
 	shards := list.layouts["hourly"].Shards
-	if resp.Planned != 3 || resp.Shards != len(shards) || len(shards) != targets.Groups {
-		t.Fatalf("response %+v, want 3 own targets planned and %d shards", resp, targets.Groups)
+	tails := 0
+	for _, sh := range shards {
+		tails += sh.Count % queue.MaxBatch
 	}
-	if len(runs.runs) != 1 || runs.runs[0].Shards != len(shards) || runs.runs[0].Planned != 3 {
-		t.Fatalf("run recorded as %+v, want planned 3 with %d shards", runs.runs, len(shards))
+	if tails == 0 {
+		t.Fatalf("layout %+v: want shards whose counts are not multiples of 10", shards)
+	}
+	if resp.Planned != 3+tails || resp.Tails != tails || resp.Shards != len(shards) || len(shards) != targets.Groups {
+		t.Fatalf("response %+v, want 3 own targets and %d of the shards' tails planned, and %d shards", resp, tails, targets.Groups)
+	}
+	if len(runs.runs) != 1 || runs.runs[0].Shards != len(shards) || runs.runs[0].Planned != 3+tails || len(runs.runs[0].Targets) != 3+tails {
+		t.Fatalf("run recorded as %+v, want planned %d with %d shards", runs.runs, 3+tails, len(shards))
 	}
 	msgs := shardMessages(t, plans.sent())
 	if len(msgs) != len(shards) {
@@ -148,27 +183,24 @@ func TestShardedTick(t *testing.T) {
 	}
 	for i, m := range msgs {
 		if m.Shard != shards[i] || m.RunID != resp.RunID || !m.PacedFrom.Equal(now.Add(planner.PlanLead)) ||
-			!slices.Equal(m.PreviousRuns, list.recent) {
+			!slices.Equal(m.PreviousRuns, list.recent) || (m.Tail == "") != (m.Shard.Count%queue.MaxBatch == 0) {
 			t.Errorf("shard event %d: %+v", i, m)
 		}
 	}
 
-	// Each shard is one invocation; together they plan every stored target.
+	// Each shard is one invocation; with the tick's tails they plan every
+	// stored target once.
 	all := map[string]job.Job{}
-	var sentAt []time.Duration // when each shared.example.com job is due, from PacedFrom
-	for _, m := range msgs {
-		before := len(jobs.sent())
-		r, err := p.HandleShard(ctx, m)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !r.NewPart || r.Planned != m.Shard.Count || r.Late != 0 {
-			t.Errorf("shard %d: %+v, want a new part of %d jobs, not late", m.Shard.Index, r, m.Shard.Count)
-		}
-		for _, o := range jobs.sent()[before:] {
+	var sentAt []time.Duration // when each stored shared.example.com job is due, from PacedFrom
+	collect := func(sent []queue.Outgoing, pacedFrom time.Time) {
+		t.Helper()
+		for _, o := range sent {
 			j, err := job.DecodeJob([]byte(o.Body))
 			if err != nil {
 				t.Fatal(err)
+			}
+			if !strings.HasPrefix(j.TargetID, "s-") {
+				continue // targets.yaml's own
 			}
 			if _, dup := all[j.TargetID]; dup {
 				t.Errorf("%s planned twice", j.TargetID)
@@ -181,22 +213,47 @@ func TestShardedTick(t *testing.T) {
 				if !j.NotBefore.IsZero() {
 					due = j.NotBefore
 				}
-				sentAt = append(sentAt, due.Sub(m.PacedFrom))
+				sentAt = append(sentAt, due.Sub(pacedFrom))
 			}
 		}
 	}
+	collect(jobs.sent(), now.Add(planner.PlanLead))
+	if len(all) != tails {
+		t.Fatalf("the tick planned %d stored targets, want the %d of the tails", len(all), tails)
+	}
+	for _, m := range msgs {
+		before := len(jobs.sent())
+		r, err := p.HandleShard(ctx, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := m.Shard.Count - m.Shard.Count%queue.MaxBatch; !r.NewPart || r.Planned != want || r.Late != 0 {
+			t.Errorf("shard %d: %+v, want a new part of %d jobs, not late", m.Shard.Index, r, want)
+		}
+		collect(jobs.sent()[before:], m.PacedFrom)
+	}
 	if len(all) != n {
-		t.Fatalf("the shards planned %d jobs, want %d", len(all), n)
+		t.Fatalf("the tick and the shards planned %d jobs, want %d", len(all), n)
 	}
 	if list.created != len(shards) {
 		t.Errorf("%d plan parts recorded, want %d", list.created, len(shards))
+	}
+	// Every batch full but one: ceil(N/10) SendMessageBatch calls.
+	partial := 0
+	for _, b := range jobs.batches {
+		if len(b) < queue.MaxBatch {
+			partial++
+		}
+	}
+	if want := (n + 3 + queue.MaxBatch - 1) / queue.MaxBatch; len(jobs.batches) != want || partial > 1 {
+		t.Errorf("%d SendMessageBatch calls (%d partial), want ceil(%d/10) = %d", len(jobs.batches), partial, n+3, want)
 	}
 	// shared.example.com has one own target (rank 0) and every third stored
 	// one: at 1 a second, one job due in each second from PacedFrom + 1 s.
 	slices.Sort(sentAt)
 	for i, d := range sentAt {
 		if want := time.Duration(i+1) * time.Second; d != want {
-			t.Fatalf("shared.example.com's job %d is due %s after the pacing starts, want %s (one a second across shards)", i, d, want)
+			t.Fatalf("shared.example.com's job %d is due %s after the pacing starts, want %s (one a second across shards and tails)", i, d, want)
 		}
 	}
 }
@@ -281,24 +338,29 @@ func TestShardLatePacesFromItsStart(t *testing.T) {
 func TestShardUnplannableTarget(t *testing.T) {
 	ctx := context.Background()
 	tf := targetsFile(t, 0, "")
-	es := entries(5)
+	es := entries(15) // a shard of 10 and a tail of 5
 	es[2].Extract = "gone"
+	es[13].Extract = "gone"
 	list := newFakeList(t, es)
-	jobs, plans := &fakeSender{}, &fakeSender{}
-	p := planner.New(tf, jobs, &fakeRuns{}, planner.WithTargetList(list, plans))
-	if _, err := p.Handle(ctx, hourly()); err != nil {
+	jobs, plans, runs := &fakeSender{}, &fakeSender{}, &fakeRuns{}
+	p := planner.New(tf, jobs, runs, planner.WithTargetList(list, plans))
+	tick, err := p.Handle(ctx, hourly())
+	if err != nil {
 		t.Fatal(err)
+	}
+	if tick.Planned != 4 || slices.Contains(runs.runs[0].Targets, es[13].ID) {
+		t.Errorf("tick %+v, run targets %v: want the tail's 4 plannable targets", tick, runs.runs[0].Targets)
 	}
 	r, err := p.HandleShard(ctx, shardMessages(t, plans.sent())[0])
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Planned != 4 || r.Unplannable != 1 {
-		t.Fatalf("%+v, want 4 planned and 1 unplannable", r)
+	if r.Planned != 9 || r.Unplannable != 1 {
+		t.Fatalf("%+v, want 9 planned and 1 unplannable", r)
 	}
 	part := list.parts[r.RunID+"/0"]
-	if slices.Contains(part.Targets, es[2].ID) || len(part.Targets) != 4 {
-		t.Errorf("part targets %v, want the 4 planned", part.Targets)
+	if slices.Contains(part.Targets, es[2].ID) || len(part.Targets) != 9 {
+		t.Errorf("part targets %v, want the 9 planned", part.Targets)
 	}
 }
 
@@ -307,7 +369,7 @@ func TestShardUnplannableTarget(t *testing.T) {
 func TestShardValidators(t *testing.T) {
 	ctx := context.Background()
 	tf := targetsFile(t, 0, "")
-	es := entries(3)
+	es := entries(13) // a shard of 10 and a tail of 3, which the tick plans
 	list := newFakeList(t, es)
 	list.recent = []string{"hourly-20261127T080000Z"}
 	rules := job.RulesHash(nil)
@@ -315,6 +377,7 @@ func TestShardValidators(t *testing.T) {
 		{TargetID: es[0].ID, URL: es[0].URL, Status: job.StatusOK, ETag: `"a"`, RulesHash: rules},
 		{TargetID: es[1].ID, URL: "https://elsewhere.example.com/", Status: job.StatusOK, ETag: `"b"`, RulesHash: rules},
 		{TargetID: es[2].ID, URL: es[2].URL, Status: job.StatusFailed, ETag: `"c"`, RulesHash: rules},
+		{TargetID: es[12].ID, URL: es[12].URL, Status: job.StatusOK, ETag: `"d"`, RulesHash: rules},
 	}
 	jobs, plans := &fakeSender{}, &fakeSender{}
 	p := planner.New(tf, jobs, &fakeRuns{}, planner.WithTargetList(list, plans))
@@ -328,13 +391,17 @@ func TestShardValidators(t *testing.T) {
 	if pr := got[es[0].ID].Previous; pr == nil || pr.ETag != `"a"` {
 		t.Errorf("%s: previous %+v, want ETag \"a\"", es[0].ID, pr)
 	}
-	for _, e := range es[1:] {
+	if pr := got[es[12].ID].Previous; pr == nil || pr.ETag != `"d"` {
+		t.Errorf("%s (the tick's tail): previous %+v, want ETag \"d\"", es[12].ID, pr)
+	}
+	for _, e := range es[1:12] {
 		if got[e.ID].Previous != nil {
-			t.Errorf("%s: previous %+v, want none (other URL, or not ok)", e.ID, got[e.ID].Previous)
+			t.Errorf("%s: previous %+v, want none (other URL, not ok, or no result)", e.ID, got[e.ID].Previous)
 		}
 	}
-	if len(list.asked) != 1 || !slices.Equal(list.asked[0], list.recent) {
-		t.Errorf("ShardPrevious asked for %v, want %v", list.asked, list.recent)
+	// The tick for its tail, the shard for the rest.
+	if len(list.asked) != 2 || !slices.Equal(list.asked[0], list.recent) || !slices.Equal(list.asked[1], list.recent) {
+		t.Errorf("ShardPrevious asked for %v, want %v twice", list.asked, list.recent)
 	}
 }
 
@@ -344,7 +411,7 @@ func TestShardValidators(t *testing.T) {
 func TestHandleEvent(t *testing.T) {
 	ctx := context.Background()
 	tf := targetsFile(t, 1, "")
-	list := newFakeList(t, entries(3))
+	list := newFakeList(t, entries(13)) // a shard of 10 and a tail of 3
 	jobs, shards := &fakeSender{}, &fakeSender{}
 	p := planner.New(tf, jobs, &fakeRuns{}, planner.WithTargetList(list, shards))
 
@@ -353,19 +420,19 @@ func TestHandleEvent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r, ok := out.(planner.Response); !ok || r.Planned != 1 || r.Shards != 1 {
-		t.Fatalf("a tick gave %#v, want a planner.Response of 1 job and 1 shard", out)
+	if r, ok := out.(planner.Response); !ok || r.Planned != 1+3 || r.Shards != 1 {
+		t.Fatalf("a tick gave %#v, want a planner.Response of 1+3 jobs and 1 shard", out)
 	}
 	shard := []byte(shards.sent()[0].Body)
 	out, err = p.HandleEvent(ctx, shard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r, ok := out.(planner.ShardResponse); !ok || r.Planned != 3 || !r.NewPart {
-		t.Fatalf("a shard event gave %#v, want a planner.ShardResponse of 3 jobs", out)
+	if r, ok := out.(planner.ShardResponse); !ok || r.Planned != 10 || !r.NewPart {
+		t.Fatalf("a shard event gave %#v, want a planner.ShardResponse of 10 jobs", out)
 	}
-	if len(jobs.sent()) != 1+3 {
-		t.Errorf("%d jobs sent, want the tick's 1 and the shard's 3", len(jobs.sent()))
+	if len(jobs.sent()) != 4+10 {
+		t.Errorf("%d jobs sent, want the tick's 4 and the shard's 10", len(jobs.sent()))
 	}
 	if _, err := p.HandleEvent(ctx, []byte(`{"v":1,"run_id":"x","shard":{}}`)); !errors.Is(err, planner.ErrBadTick) ||
 		!strings.Contains(err.Error(), "run_id, schedule, scheduled_at and paced_from are required") {
@@ -399,6 +466,7 @@ func TestDecodeShardMessage(t *testing.T) {
 		{"shard of another schedule", func(m *planner.ShardMessage) { m.Shard.Schedule = "daily" }, "is not a shard of schedule"},
 		{"group out of range", func(m *planner.ShardMessage) { m.Shard.Group = targets.Groups }, "is not a shard of schedule"},
 		{"no paced_from", func(m *planner.ShardMessage) { m.PacedFrom = time.Time{} }, "paced_from are required"},
+		{"tail outside the shard", func(m *planner.ShardMessage) { m.Shard.To, m.Tail = "m", "z" }, `tail "z" is not a target ID of shard`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			m := ok
@@ -418,7 +486,7 @@ func TestDecodeShardMessage(t *testing.T) {
 func TestPlanLead(t *testing.T) {
 	plans := &fakeSender{}
 	p := planner.New(targetsFile(t, 0, ""), &fakeSender{}, &fakeRuns{}, planner.WithClock(func() time.Time { return tickAt }),
-		planner.WithTargetList(newFakeList(t, entries(3)), plans), planner.WithPlanLead(time.Second))
+		planner.WithTargetList(newFakeList(t, entries(13)), plans), planner.WithPlanLead(time.Second))
 	if _, err := p.Handle(context.Background(), hourly()); err != nil {
 		t.Fatal(err)
 	}
