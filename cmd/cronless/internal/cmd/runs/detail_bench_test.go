@@ -47,7 +47,7 @@ func BenchmarkRunDetailPlanned(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		d, err := newRunDetail(ctx, st, r, res, nil)
+		d, err := newRunDetail(ctx, st, r, res, nil, DefaultMissingLimit)
 		if err != nil {
 			b.Fatal(err)
 		}
