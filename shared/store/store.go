@@ -165,6 +165,25 @@ type Store interface {
 	Attempts(ctx context.Context, runID, targetID string) ([]Attempt, error)
 }
 
+// RunAttempter is a store that reads the recorded failed attempts of every
+// target of one run at once, by key: `cronless runs show` orders a run's
+// targets without a result by them (attempted ones first) without a read
+// per target, which for a run of a million targets is a million reads.
+//
+// It is apart from Store because not every adapter can offer it: localstore
+// keys attempts by (run, target, …), so one indexed query reads a run's;
+// dynamo keeps them in their target's partition (T#<target>, A#<run>#…),
+// where a run's attempts could only be found by a Scan or through a new
+// index, so dynamo does not implement it, and its callers read Attempts for
+// the few targets they show. Adapters that offer it run storetest's
+// RunAttempter suite.
+type RunAttempter interface {
+	// RunAttempts returns the recorded failed attempts of run runID,
+	// ordered by target ID and then as Attempts orders a target's, with
+	// the contract version V set; none (and no error) for an unknown run.
+	RunAttempts(ctx context.Context, runID string) ([]Attempt, error)
+}
+
 // CheckRun checks what PutRun requires of a run: an ID, a scheduled time, a
 // planned count that is not negative, and targets (if any) that are as many
 // as planned, each a non-empty ID without a line break. Adapters call it.

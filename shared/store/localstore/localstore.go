@@ -29,6 +29,7 @@ import (
 )
 
 var _ store.Store = (*Store)(nil)
+var _ store.RunAttempter = (*Store)(nil)
 
 // Store is the SQLite store. Create it with New.
 type Store struct {

@@ -61,6 +61,10 @@ func TestContract(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store { return newTestStore(t) })
 }
 
+func TestRunAttempterContract(t *testing.T) {
+	storetest.RunAttempter(t, func(t *testing.T) storetest.AttempterStore { return newTestStore(t) })
+}
+
 var base = time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)
 
 func tick(i int) time.Time { return base.Add(time.Duration(i) * time.Hour) }

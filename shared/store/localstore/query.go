@@ -159,29 +159,45 @@ func (s *Store) Failed(ctx context.Context, runID string) ([]job.Result, error) 
 // Attempts returns the recorded failed attempts of a (run, target) in time
 // order (then by attempt number and message ID; one without a time first).
 func (s *Store) Attempts(ctx context.Context, runID, targetID string) ([]store.Attempt, error) {
-	rows, err := s.db.QueryContext(ctx, `
-		SELECT attempt, message_id, at, error_kind, error_message FROM store_attempts
-		WHERE run_id = ? AND target_id = ? ORDER BY at, attempt, message_id`, runID, targetID)
+	as, err := s.queryAttempts(ctx, `WHERE run_id = ? AND target_id = ? ORDER BY at, attempt, message_id`, runID, targetID)
 	if err != nil {
 		return nil, fmt.Errorf("localstore: attempts of %s/%s: %w", targetID, runID, err)
+	}
+	return as, nil
+}
+
+// RunAttempts returns the recorded failed attempts of every target of run
+// runID, by target ID and then as Attempts orders them: one query of the
+// attempts' primary key, which starts with the run ID (store.RunAttempter).
+func (s *Store) RunAttempts(ctx context.Context, runID string) ([]store.Attempt, error) {
+	as, err := s.queryAttempts(ctx, `WHERE run_id = ? ORDER BY target_id, at, attempt, message_id`, runID)
+	if err != nil {
+		return nil, fmt.Errorf("localstore: attempts of run %s: %w", runID, err)
+	}
+	return as, nil
+}
+
+// queryAttempts selects attempts; rest is the query after the FROM clause.
+func (s *Store) queryAttempts(ctx context.Context, rest string, args ...any) ([]store.Attempt, error) {
+	rows, err := s.db.QueryContext(ctx, `
+		SELECT run_id, target_id, attempt, message_id, at, error_kind, error_message FROM store_attempts `+rest, args...)
+	if err != nil {
+		return nil, err
 	}
 	defer rows.Close()
 	as := []store.Attempt{}
 	for rows.Next() {
-		a := store.Attempt{V: job.Version, RunID: runID, TargetID: targetID}
+		a := store.Attempt{V: job.Version}
 		var at sql.NullString
-		if err := rows.Scan(&a.Attempt, &a.MessageID, &at, &a.Error.Kind, &a.Error.Message); err != nil {
-			return nil, fmt.Errorf("localstore: attempts of %s/%s: %w", targetID, runID, err)
+		if err := rows.Scan(&a.RunID, &a.TargetID, &a.Attempt, &a.MessageID, &at, &a.Error.Kind, &a.Error.Message); err != nil {
+			return nil, err
 		}
 		if a.At, err = parseTime(at); err != nil {
-			return nil, fmt.Errorf("localstore: attempts of %s/%s: %w", targetID, runID, err)
+			return nil, err
 		}
 		as = append(as, a)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("localstore: attempts of %s/%s: %w", targetID, runID, err)
-	}
-	return as, nil
+	return as, rows.Err()
 }
 
 // queryRuns selects runs; rest is the query after the FROM clause. With

@@ -12,16 +12,17 @@ import (
 	"github.com/cronless/cronless/shared/store"
 )
 
-func testAttempts(t *testing.T, newStore func(t *testing.T) store.Store) {
-	// attempt is attempt n of message msg at the job of (target, run),
-	// made minute minutes after the run's tick.
-	attempt := func(target string, run int, msg string, n, minute int) store.Attempt {
-		return store.Attempt{
-			V: job.Version, RunID: runID(run), TargetID: target, MessageID: msg, Attempt: n,
-			At:    tick(run).Add(time.Duration(minute)*time.Minute + 7*time.Nanosecond),
-			Error: job.Error{Kind: "timeout", Message: fmt.Sprintf("%s attempt %d: context deadline exceeded — ü", msg, n)},
-		}
+// attempt is attempt n of message msg at the job of (target, run), made
+// minute minutes after the run's tick.
+func attempt(target string, run int, msg string, n, minute int) store.Attempt {
+	return store.Attempt{
+		V: job.Version, RunID: runID(run), TargetID: target, MessageID: msg, Attempt: n,
+		At:    tick(run).Add(time.Duration(minute)*time.Minute + 7*time.Nanosecond),
+		Error: job.Error{Kind: "timeout", Message: fmt.Sprintf("%s attempt %d: context deadline exceeded — ü", msg, n)},
 	}
+}
+
+func testAttempts(t *testing.T, newStore func(t *testing.T) store.Store) {
 	// Three attempts of message m-1, then m-1 dead-lettered and replayed as
 	// m-2, whose receive count starts at 1 again.
 	m1 := []store.Attempt{attempt("a", 0, "m-1", 1, 1), attempt("a", 0, "m-1", 2, 2), attempt("a", 0, "m-1", 3, 4)}
@@ -74,7 +75,7 @@ func testAttempts(t *testing.T, newStore func(t *testing.T) store.Store) {
 			if err != nil {
 				t.Fatalf("Attempts: %v", err)
 			}
-			checkAttempts(t, got, tt.want)
+			checkAttempts(t, "Attempts(a, tick 0)", got, tt.want)
 			if got, err := s.Attempts(t.Context(), runID(9), "a"); err != nil || len(got) != 0 {
 				t.Errorf("Attempts(unknown run) = %v, %v; want none, no error", got, err)
 			}
@@ -151,7 +152,7 @@ func testErrorMessagesCapped(t *testing.T, newStore func(t *testing.T) store.Sto
 
 // checkAttempts fails unless got is want: times equal as instants,
 // everything else equal, in order.
-func checkAttempts(t *testing.T, got, want []store.Attempt) {
+func checkAttempts(t *testing.T, what string, got, want []store.Attempt) {
 	t.Helper()
 	same := len(got) == len(want)
 	for i := 0; same && i < len(got); i++ {
@@ -161,6 +162,6 @@ func checkAttempts(t *testing.T, got, want []store.Attempt) {
 		same = same && g == w
 	}
 	if !same {
-		t.Errorf("Attempts(a, tick 0):\n got %s\nwant %s", asJSON(got), asJSON(want))
+		t.Errorf("%s:\n got %s\nwant %s", what, asJSON(got), asJSON(want))
 	}
 }

@@ -103,12 +103,14 @@ func runsListRun(opts *RunsListOptions) error {
 type RunsShowOptions struct {
 	cmdutil.QueryOptions
 	RunID string
+	// Limit is how many targets without a result are listed (0: all).
+	Limit int
 }
 
 // NewCmdRunsShow is `runs show`; runF, when set, runs instead of runsShowRun (tests).
 func NewCmdRunsShow(f *cmdutil.Factory, runF func(*RunsShowOptions) error) *cobra.Command {
 	opts := &RunsShowOptions{QueryOptions: cmdutil.NewQueryOptions(f)}
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "show RUN_ID",
 		Short: "One run: its counts, its results, and the targets without a result",
 		Long: `One run: its counts, its results, and the targets without a result, each with
@@ -119,8 +121,18 @@ them with the run) that have no result in it. For a run whose targets were not
 recorded (planned by an older cronless, or, on a stage, too many to record), they
 are guessed: the targets whose job is in the targets DLQ and, when that does not
 account for every job missing, the targets of the run's schedule (known from
-their latest result) that have no result in this run.`,
+their latest result) that have no result in this run.
+
+A run of many targets has many without a result while it is in flight, so the
+summary counts them (and those in the DLQ) and at most --limit are listed, in
+every format: those whose job is in the DLQ first, then those with failed
+attempts, then the rest, each by target ID. A line (JSON: without_result_more;
+CSV: a note on stderr) says how many more there are; --limit 0 lists them all.
+On a stage, which targets have failed attempts is known only for those listed
+(DynamoDB keeps attempts by target, and finding a run's would take a read per
+target): past the limit, the targets not in the DLQ come in ID order.`,
 		Example: `  cronless runs show hourly-20261127T090000Z
+  cronless runs show hourly-20261127T090000Z --limit 0 -o csv > missing.csv
   cronless runs show hourly-20261127T090000Z -o json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -129,9 +141,14 @@ their latest result) that have no result in this run.`,
 			return cmdutil.RunOr(opts, runF, runsShowRun)
 		},
 	}
+	cmd.Flags().IntVar(&opts.Limit, "limit", DefaultMissingLimit, "list at most this many targets without a result (0: all)")
+	return cmd
 }
 
 func runsShowRun(opts *RunsShowOptions) error {
+	if err := cmdutil.IntFlag("limit", opts.Limit, 0, 1_000_000_000); err != nil {
+		return err
+	}
 	format, o, err := opts.Open()
 	if err != nil {
 		return err
@@ -150,11 +167,17 @@ func runsShowRun(opts *RunsShowOptions) error {
 	if err != nil {
 		return err
 	}
-	d, err := newRunDetail(ctx, o.Store, run, res, letters)
+	d, err := newRunDetail(ctx, o.Store, run, res, letters, opts.Limit)
 	if err != nil {
 		return err
 	}
-	return printRunDetail(opts.IO.Out, format, d)
+	if err := printRunDetail(opts.IO.Out, format, d); err != nil {
+		return err
+	}
+	if d.MissingMore > 0 && format != "table" {
+		fmt.Fprintf(opts.IO.ErrOut, "%d more targets without a result are not listed: %s\n", d.MissingMore, moreHint(run.ID))
+	}
+	return nil
 }
 
 // deadLetters lists the messages of the targets DLQ without consuming them
