@@ -24,7 +24,9 @@ var (
 	defaultsKeys = []string{"timeout", "user_agent", "robots", "host_rate", "host_concurrency"}
 	hostKeys     = []string{"rate", "concurrency"}
 	targetKeys   = []string{"id", "url", "schedule", "timeout", "user_agent", "robots", "extract"}
-	ruleKeys     = []string{"css", "attr", "all", "required", "regex"}
+	// optionalTargetKeys are the keys of targetKeys a target may leave out.
+	optionalTargetKeys = []string{"timeout", "user_agent", "robots", "extract"}
+	ruleKeys           = []string{"css", "attr", "all", "required", "regex"}
 )
 
 var (
@@ -329,6 +331,14 @@ func (p *parser) entry(index int, n *yaml.Node, c *targetChecks) (Entry, bool) {
 	fields := p.fields(n, noun, targetKeys, "{ id: example, url: https://example.com/, schedule: hourly }")
 	if fields == nil {
 		return Entry{}, false
+	}
+	// An optional key with no value (null, ~ or nothing) is a key not
+	// written, as an empty CSV cell is: pandas and jq write null for a
+	// value a row does not have.
+	for _, k := range optionalTargetKeys {
+		if e, found := fields[k]; found && isNull(deref(e.value)) {
+			delete(fields, k)
+		}
 	}
 	var t Entry
 	ok := true
