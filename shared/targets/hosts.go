@@ -35,7 +35,7 @@ func (p *parser) hosts(f *File, n *yaml.Node) {
 	for _, kv := range p.pairs(n, "hosts") {
 		name, msg := hostName(kv.key)
 		if msg != "" {
-			p.addf(kv.keyNode, "%s", msg)
+			p.add(kv.keyNode, "hosts name", msg)
 		}
 		noun := fmt.Sprintf("hosts entry %q", kv.key)
 		h, ok := p.host(kv.value, noun)

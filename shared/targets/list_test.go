@@ -3,6 +3,7 @@ package targets
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -613,6 +614,50 @@ func TestParseListGood(t *testing.T) {
 				name = "list.yaml"
 			}
 			checkEntries(t, mustList(t, f, name, tt.data), tt.want)
+		})
+	}
+}
+
+// A list of many bad rows lists its first MaxListed problems and sums up
+// the rest: how many, and whether any is of a kind not listed, with the
+// first of those. The error still holds every problem.
+func TestParseListManyProblems(t *testing.T) {
+	rows := func(n, from int, format string) []string {
+		out := make([]string, n)
+		for i := range out {
+			out[i] = fmt.Sprintf(format, from+i, from+i)
+		}
+		return out
+	}
+	badURL := "u-%d,example.com/%d,hourly"
+	badSchedule := "s-%d,https://example.com/%d,weekly"
+	tests := []struct {
+		name     string
+		rows     []string
+		problems int
+		last     string
+	}{
+		{"as many as are listed", rows(MaxListed, 0, badURL), MaxListed, "list.csv:101:"},
+		{"more of the same kind", rows(1000, 0, badURL), 1000,
+			"… and 900 more problems not listed, of the kinds above; fix those, and check the file again"},
+		{"more, some of another kind", append(rows(150, 0, badURL), rows(30, 150, badSchedule)...), 180,
+			`… and 80 more problems not listed: 50 of the kinds above and 30 of 1 other kind, the first at list.csv:152:`},
+		{"more, all of other kinds", append(append(rows(100, 0, badURL), "x-1,https://example.com/x,hourly,,,,too,many"), rows(5, 200, badSchedule)...), 106,
+			`… and 6 more problems not listed, of 2 other kinds, the first at list.csv:102:`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			problems := listProblems(t, "list.csv", csvLines(append([]string{"id,url,schedule"}, tt.rows...)...))
+			if len(problems) != tt.problems {
+				t.Errorf("%d problems, want every one of %d", len(problems), tt.problems)
+			}
+			lines := strings.Split((&Error{Problems: problems}).Error(), "\n")
+			if want := min(tt.problems, MaxListed+1); len(lines) != want {
+				t.Errorf("the message has %d lines, want %d", len(lines), want)
+			}
+			if got := lines[len(lines)-1]; !strings.Contains(got, tt.last) {
+				t.Errorf("the message ends with\n  %s\nwant\n  ...%s...", got, tt.last)
+			}
 		})
 	}
 }

@@ -104,9 +104,15 @@ type parser struct {
 	problems []Problem
 }
 
-// addf records a problem at node n.
+// addf records a problem at node n, of the kind its format says.
 func (p *parser) addf(n *yaml.Node, format string, args ...any) {
-	pr := Problem{File: p.file, Msg: fmt.Sprintf(format, args...)}
+	p.add(n, format, fmt.Sprintf(format, args...))
+}
+
+// add records the problem msg at node n; kind tells problems alike but for
+// their values (Error sums up those it does not list by kind).
+func (p *parser) add(n *yaml.Node, kind, msg string) {
+	pr := Problem{File: p.file, Msg: msg, kind: kind}
 	if n != nil {
 		pr.Line, pr.Col = n.Line, n.Column
 	}
@@ -406,7 +412,7 @@ func (p *parser) entry(index int, n *yaml.Node, c *targetChecks) (Entry, bool) {
 		} else {
 			msg += fmt.Sprintf(" (defined: %s)", strings.Join(declared, ", "))
 		}
-		p.addf(e.value, "%s", msg)
+		p.add(e.value, "unknown schedule", msg)
 		ok = false
 	} else {
 		t.Schedule = s
