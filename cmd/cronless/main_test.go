@@ -150,7 +150,7 @@ func TestValidateTickSpread(t *testing.T) {
 	}
 	wantErr := "cronless: warning: schedule hourly: a tick needs 1h23m20s to start its 10000 targets on 1 host (slowest host big.example: 10000 at 2/s), " +
 		"longer than its period of 1h0m0s: ticks will overlap; raise the host's rate in hosts:, or run the schedule less often\n" +
-		"cronless: warning: " + path + ":6:3: hosts entry \"exmaple.com\" matches no target's host; did you mean \"example.com\"?\n"
+		"cronless: warning: " + path + ":6:3: hosts entry \"exmaple.com\" matches no target's host in this file; did you mean \"example.com\"? (stored targets are not checked)\n"
 	if stderr != wantErr {
 		t.Errorf("stderr =\n%s\nwant\n%s", stderr, wantErr)
 	}

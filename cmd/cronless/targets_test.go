@@ -330,20 +330,25 @@ func TestTargetsImportRejectsABadFileWhole(t *testing.T) {
 	for _, tt := range []struct {
 		name, file, content string
 		says                []string
+		lacks               []string
 	}{
 		{"csv", "bad.csv", csvList(
 			"a,https://shop.example/a,hourly,,,,",
 			"b,https://shop.example/b,weekly,,,,",
 			"c,not a url,hourly,,,,",
 			"d,https://shop.example/d,hourly,,,,nosuch",
-		), []string{"bad.csv:3:", `"weekly"`, "bad.csv:4:", "bad.csv:5:", `"nosuch"`}},
+		), []string{"bad.csv:3:", `"weekly"`, "bad.csv:4:", "bad.csv:5:", `"nosuch"`}, nil},
 		{"jsonl", "bad.jsonl", `{"id": "a", "url": "https://shop.example/a", "schedule": "hourly"}
 {"id": "b", "url": "https://shop.example/b", "shedule": "hourly"}
-`, []string{"bad.jsonl:2:", "shedule"}},
+`, []string{"bad.jsonl:2:", "shedule"}, nil},
 		{"yaml", "bad.yaml", "targets:\n  - { id: a, url: \"https://shop.example/a\", schedule: hourly }\n  - { id: a, url: \"https://shop.example/b\", schedule: hourly }\n",
-			[]string{"bad.yaml:3:", `"a"`}},
-		{"an ID of targets.yaml's own", "own.csv", csvList("own,https://shop.example/own,hourly,,,,"), []string{"own.csv:2:", `"own"`}},
-		{"no target", "empty.csv", csvList(), []string{"empty.csv:1:", "remove every stored target"}},
+			[]string{"bad.yaml:3:", `"a"`}, nil},
+		{"an ID of targets.yaml's own", "own.csv", csvList("own,https://shop.example/own,hourly,,,,"), []string{"own.csv:2:", `"own"`}, nil},
+		{"no target", "empty.csv", csvList(), []string{"empty.csv:1:", "remove every stored target"}, nil},
+		// A thousand bad rows print the first hundred problems, then a sum
+		// of the rest, not a thousand lines.
+		{"a thousand bad rows", "many.csv", csvList(manyRows(1000, "shop.example/%d,hourly,,,,")...),
+			[]string{"many.csv:2:", "many.csv:101:", "… and 900 more problems not listed, of the kinds above"}, []string{"many.csv:102:", "many.csv:1001:"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			bad := writeFile(t, tt.file, tt.content)
@@ -358,6 +363,11 @@ func TestTargetsImportRejectsABadFileWhole(t *testing.T) {
 						t.Errorf("import %s: stderr lacks %q:\n%s", tt.file, want, stderr)
 					}
 				}
+				for _, not := range tt.lacks {
+					if strings.Contains(stderr, not) {
+						t.Errorf("import %s: stderr says %q, past the problems it lists", tt.file, not)
+					}
+				}
 			}
 			if got := ids(storedRows(t, "--db", db)); !slices.Equal(got, []string{"a"}) {
 				t.Errorf("after the rejected import: %v, want a alone", got)
@@ -367,6 +377,16 @@ func TestTargetsImportRejectsABadFileWhole(t *testing.T) {
 			}
 		})
 	}
+}
+
+// manyRows are n CSV rows with IDs r-0… and the rest of each row from
+// format, given the row's number.
+func manyRows(n int, format string) []string {
+	rows := make([]string, n)
+	for i := range rows {
+		rows[i] = fmt.Sprintf("r-%d,"+format, i, i)
+	}
+	return rows
 }
 
 func TestTargetsUsage(t *testing.T) {

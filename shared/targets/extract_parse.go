@@ -67,7 +67,7 @@ func (p *parser) targetExtract(e entry, targetNoun string, names []string) (stri
 		if strings.HasPrefix(strings.TrimSpace(name), "{") {
 			msg += "; a CSV cell holds a name only: write the rules under extracts: in targets.yaml, or list the targets as jsonl or yaml"
 		}
-		p.addf(v, "%s", msg)
+		p.add(v, "unknown extract", msg)
 		return "", nil, false
 	case v.Kind != yaml.MappingNode:
 		p.addf(v, `extract in %s must map field names to rules, e.g. title: { css: "h1" }; got %s (or name an entry of extracts:, e.g. extract: product)`, targetNoun, describe(v))

@@ -35,7 +35,7 @@ func (p *parser) hosts(f *File, n *yaml.Node) {
 	for _, kv := range p.pairs(n, "hosts") {
 		name, msg := hostName(kv.key)
 		if msg != "" {
-			p.addf(kv.keyNode, "%s", msg)
+			p.add(kv.keyNode, "hosts name", msg)
 		}
 		noun := fmt.Sprintf("hosts entry %q", kv.key)
 		h, ok := p.host(kv.value, noun)
@@ -213,9 +213,10 @@ func (f *File) hostFor(host string) (Host, bool) {
 	return Host{}, false
 }
 
-// UnusedHosts are the hosts: entries that no target's host matches, to
-// warn about: not an error, since a target added later may use one, but
-// often a typo.
+// UnusedHosts are the hosts: entries that no target of the file matches,
+// to warn about: not an error, since a target added later or a stored
+// target (cronless targets import, which the file does not see) may use
+// one, but often a typo. The message says so.
 func (f *File) UnusedHosts() []Problem {
 	used := map[string]bool{}
 	var hosts []string
@@ -232,11 +233,11 @@ func (f *File) UnusedHosts() []Problem {
 			continue
 		}
 		h := f.Hosts[name]
-		msg := fmt.Sprintf("hosts entry %q matches no target's host", name)
+		msg := fmt.Sprintf("hosts entry %q matches no target's host in this file", name)
 		if best := suggest(name, hosts); best != "" {
-			msg += fmt.Sprintf("; did you mean %q?", best)
+			msg += fmt.Sprintf("; did you mean %q? (stored targets are not checked)", best)
 		} else {
-			msg += "; it applies once a target's URL is on that host"
+			msg += "; it applies to stored targets on that host (cronless targets import), and once a target's URL is on it"
 		}
 		out = append(out, Problem{File: f.file, Line: h.Line, Col: h.Col, Msg: msg})
 	}

@@ -171,8 +171,8 @@ func TestUnusedHosts(t *testing.T) {
 	))
 	got := f.UnusedHosts()
 	want := []string{
-		`targets.yaml:5:3: hosts entry "exmaple.com" matches no target's host; did you mean "example.com"?`,
-		`targets.yaml:6:3: hosts entry "later.example" matches no target's host; it applies once a target's URL is on that host`,
+		`targets.yaml:5:3: hosts entry "exmaple.com" matches no target's host in this file; did you mean "example.com"? (stored targets are not checked)`,
+		`targets.yaml:6:3: hosts entry "later.example" matches no target's host in this file; it applies to stored targets on that host (cronless targets import), and once a target's URL is on it`,
 	}
 	if len(got) != len(want) {
 		t.Fatalf("UnusedHosts = %v, want %d", got, len(want))

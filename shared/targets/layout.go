@@ -134,55 +134,97 @@ func (c Change) Empty() bool {
 // IDs unique, entries validated). A schedule keeps its shard boundaries as
 // long as it needs as many shards and none grows past 1.5 × ShardSize, so
 // that adding or removing a few targets moves no others.
+//
+// A million targets are planned in one pass per schedule that places each
+// entry, then one that counts what to write and one that writes it into
+// slices of that size: the change is the bulk of what PlanList allocates.
 func PlanList(current []Stored, layouts map[string]Layout, entries []Entry, opts ...ListOption) Change {
 	cfg := listConfig{shardSize: ShardSize}
 	for _, o := range opts {
 		o(&cfg)
 	}
+	schedules, bySchedule := groupBySchedule(entries)
+	old := make(map[string]int, len(current)) // ID to index in current
+	for j, s := range current {
+		old[s.ID] = j
+	}
 	var ch Change
-	bySchedule := map[string][]Entry{}
-	var schedules []string
-	for _, e := range entries {
-		if _, ok := bySchedule[e.Schedule]; !ok {
-			schedules = append(schedules, e.Schedule)
-		}
-		bySchedule[e.Schedule] = append(bySchedule[e.Schedule], e)
-	}
-	old := make(map[string]Stored, len(current))
-	for _, s := range current {
-		old[s.ID] = s
-	}
 	ch.Layouts = make(map[string]Layout, len(schedules))
+	hosts := hostNames{}
+	ranks := make([]int, len(entries))
+	shard := make([]int, len(entries))
 	for _, sched := range schedules {
-		es := bySchedule[sched]
-		l := layout(sched, es, layouts[sched], cfg.shardSize)
+		idx := bySchedule[sched]
+		l := layout(sched, entries, idx, layouts[sched], cfg.shardSize)
 		if prev, ok := layouts[sched]; !ok || !sameLayout(prev, l) {
 			ch.Layouts[sched] = l
 		}
-		ranks := rank(es, old)
-		for i, e := range es {
-			s := Stored{Entry: e, Shard: l.ShardOf(e.ID), Rank: ranks[i]}
-			o, had := old[e.ID]
+		rank(entries, idx, current, old, hosts, ranks)
+		for _, i := range idx {
+			shard[i] = l.ShardOf(entries[i].ID)
+		}
+	}
+
+	// What each entry needs, counted, then written in schedule order.
+	const added, changed, moved, put = 1, 2, 4, 8
+	need := make([]uint8, len(entries))
+	kept := make([]bool, len(current)) // current[j] is in entries
+	var nAdded, nChanged, nMoved, nPut int
+	for i, e := range entries {
+		j, had := old[e.ID]
+		if !had {
+			need[i] = added | put
+			nAdded++
+			nPut++
+			continue
+		}
+		kept[j] = true
+		o := &current[j]
+		if !o.Entry.Equal(e) {
+			need[i] |= changed | put
+			nChanged++
+		}
+		if o.Schedule != e.Schedule || o.Shard != shard[i] {
+			need[i] |= moved
+			nMoved++
+		}
+		if o.Shard != shard[i] || o.Rank != ranks[i] {
+			need[i] |= put
+		}
+		if need[i]&put != 0 {
+			nPut++
+		}
+	}
+	nRemoved := 0
+	for _, s := range current {
+		if !kept[old[s.ID]] {
+			nRemoved++
+		}
+	}
+	ch.Added = withRoom[string](nAdded)
+	ch.Changed = withRoom[string](nChanged)
+	ch.Removed = withRoom[string](nRemoved)
+	ch.Put = withRoom[Stored](nPut)
+	ch.Delete = withRoom[Stored](nMoved + nRemoved)
+	for _, sched := range schedules {
+		for _, i := range bySchedule[sched] {
+			e := entries[i]
 			switch {
-			case !had:
+			case need[i]&added != 0:
 				ch.Added = append(ch.Added, e.ID)
-			case !o.Entry.Equal(e):
+			case need[i]&changed != 0:
 				ch.Changed = append(ch.Changed, e.ID)
 			}
-			if had && (o.Schedule != s.Schedule || o.Shard != s.Shard) {
-				ch.Delete = append(ch.Delete, o)
+			if need[i]&moved != 0 {
+				ch.Delete = append(ch.Delete, current[old[e.ID]])
 			}
-			if !had || !o.Entry.Equal(e) || o.Shard != s.Shard || o.Rank != s.Rank {
-				ch.Put = append(ch.Put, s)
+			if need[i]&put != 0 {
+				ch.Put = append(ch.Put, Stored{Entry: e, Shard: shard[i], Rank: ranks[i]})
 			}
 		}
 	}
-	seen := make(map[string]bool, len(entries))
-	for _, e := range entries {
-		seen[e.ID] = true
-	}
 	for _, s := range current {
-		if !seen[s.ID] {
+		if !kept[old[s.ID]] {
 			ch.Removed = append(ch.Removed, s.ID)
 			ch.Delete = append(ch.Delete, s)
 		}
@@ -199,73 +241,67 @@ func PlanList(current []Stored, layouts map[string]Layout, entries []Entry, opts
 	return ch
 }
 
-// rank gives each of one schedule's entries its rank among the entries of
-// its host. A target that stays on its schedule and host keeps its rank, so
-// that a re-import with a few targets added or removed rewrites only those:
-// new ones take the lowest free ranks. The gaps removed targets leave are
-// idle seconds in the host's pacing, so when they pass a quarter of the
-// host's targets the host is ranked afresh, in list order.
-func rank(es []Entry, old map[string]Stored) []int {
-	ranks := make([]int, len(es))
-	byHost := map[string][]int{}
-	var hosts []string
-	for i, e := range es {
-		h := e.Host()
-		if _, ok := byHost[h]; !ok {
-			hosts = append(hosts, h)
-		}
-		byHost[h] = append(byHost[h], i)
+// withRoom is an empty slice with room for n, nil when n is 0 (as a
+// change's lists of nothing have always been).
+func withRoom[T any](n int) []T {
+	if n == 0 {
+		return nil
 	}
-	for _, h := range hosts {
-		idx := byHost[h]
-		used := make(map[int]bool, len(idx))
-		top := -1
-		for _, i := range idx {
-			ranks[i] = -1
-			if o, had := old[es[i].ID]; had && o.Schedule == es[i].Schedule && !used[o.Rank] && o.Host() == h {
-				ranks[i], used[o.Rank] = o.Rank, true
-				top = max(top, o.Rank)
-			}
-		}
-		free := 0
-		for _, i := range idx {
-			if ranks[i] < 0 {
-				for used[free] {
-					free++
-				}
-				ranks[i], used[free] = free, true
-				top = max(top, free)
-			}
-		}
-		if top+1 > len(idx)+len(idx)/4 {
-			for k, i := range idx {
-				ranks[i] = k
-			}
-		}
-	}
-	return ranks
+	return make([]T, 0, n)
 }
 
-// layout lays out one schedule's entries, keeping prev's boundaries when
-// they still fit.
-func layout(schedule string, es []Entry, prev Layout, size int) Layout {
-	n := len(es)
+// groupBySchedule returns the schedules of entries in the order they first
+// appear, and the indices of each one's entries, in list order (slices of
+// one array).
+func groupBySchedule(entries []Entry) ([]string, map[string][]int) {
+	count := map[string]int{}
+	var schedules []string
+	for _, e := range entries {
+		if _, ok := count[e.Schedule]; !ok {
+			schedules = append(schedules, e.Schedule)
+		}
+		count[e.Schedule]++
+	}
+	all := make([]int, 0, len(entries))
+	by := make(map[string][]int, len(schedules))
+	for _, sched := range schedules {
+		by[sched] = all[len(all) : len(all) : len(all)+count[sched]]
+		all = all[:len(all)+count[sched]]
+	}
+	for i, e := range entries {
+		by[e.Schedule] = append(by[e.Schedule], i)
+	}
+	return schedules, by
+}
+
+// layout lays out one schedule's entries (entries[i] for i in idx),
+// keeping prev's boundaries when they still fit.
+func layout(schedule string, entries []Entry, idx []int, prev Layout, size int) Layout {
+	n := len(idx)
 	if n <= size {
 		return Layout{Schedule: schedule, Shards: []Shard{{Schedule: schedule, Index: 0, Group: AllGroups, Count: n}}}
 	}
-	groups := make([][]string, Groups)
-	for _, e := range es {
-		g := Group(e.ID)
-		groups[g] = append(groups[g], e.ID)
+	per := make([]int, Groups) // targets, then shards, of each group
+	for _, i := range idx {
+		per[Group(entries[i].ID)]++
 	}
-	per := make([]int, Groups) // shards of each group
+	groups := make([][]string, Groups) // slices of one array
+	all := make([]string, 0, n)
+	for g, c := range per {
+		groups[g] = all[len(all) : len(all) : len(all)+c]
+		all = all[:len(all)+c]
+	}
+	for _, i := range idx {
+		g := Group(entries[i].ID)
+		groups[g] = append(groups[g], entries[i].ID)
+	}
 	for g, ids := range groups {
 		per[g] = max(1, (len(ids)+size-1)/size)
 	}
-	if kept, ok := keep(prev, es, per, size); ok {
+	if kept, ok := keep(prev, groups, per, size); ok {
 		return kept
 	}
-	l := Layout{Schedule: schedule}
+	l := Layout{Schedule: schedule, Shards: make([]Shard, 0, Groups)}
 	for g, ids := range groups {
 		sort.Strings(ids)
 		from := ""
@@ -282,9 +318,10 @@ func layout(schedule string, es []Entry, prev Layout, size int) Layout {
 	return l
 }
 
-// keep returns prev with its counts redone for es, when prev splits every
-// group into as many shards as per says and none grows past 1.5 × size.
-func keep(prev Layout, es []Entry, per []int, size int) (Layout, bool) {
+// keep returns prev with its counts redone for the IDs of each group, when
+// prev splits every group into as many shards as per says and none grows
+// past 1.5 × size.
+func keep(prev Layout, groups [][]string, per []int, size int) (Layout, bool) {
 	have := make([]int, Groups)
 	for _, s := range prev.Shards {
 		if s.Group == AllGroups {
@@ -299,12 +336,14 @@ func keep(prev Layout, es []Entry, per []int, size int) (Layout, bool) {
 	for i := range kept.Shards {
 		kept.Shards[i].Count = 0
 	}
-	for _, e := range es {
-		i := kept.ShardOf(e.ID)
-		if i < 0 {
-			return Layout{}, false
+	for _, ids := range groups {
+		for _, id := range ids {
+			i := kept.ShardOf(id)
+			if i < 0 {
+				return Layout{}, false
+			}
+			kept.Shards[i].Count++
 		}
-		kept.Shards[i].Count++
 	}
 	for _, s := range kept.Shards {
 		if s.Count > size*3/2 {

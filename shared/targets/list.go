@@ -108,12 +108,16 @@ func (f *File) listChecks() *targetChecks {
 	for _, t := range f.Targets {
 		ids[t.ID] = f.targetLines[t.ID] // 0 when f was not parsed
 	}
-	name := f.file
-	if name == "" {
-		name = "targets.yaml"
-	}
 	return &targetChecks{schedules: f.ScheduleNames, extracts: f.ExtractNames, firstLine: map[string]int{},
-		fileIDs: ids, fileName: name}
+		fileIDs: ids, fileName: f.fileName()}
+}
+
+// fileName is the name the file was parsed as, for messages.
+func (f *File) fileName() string {
+	if f.file == "" {
+		return "targets.yaml"
+	}
+	return f.file
 }
 
 // noTargetsMsg says what an empty list would do if it were read.

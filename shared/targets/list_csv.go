@@ -66,7 +66,7 @@ func (p *parser) csvList(data []byte, c *targetChecks) []Entry {
 				line, col = r.FieldPos(len(columns)) // the first cell too many
 				hint = "put a cell holding a comma in double quotes"
 			}
-			p.problems = append(p.problems, Problem{File: p.file, Line: line, Col: col,
+			p.problems = append(p.problems, Problem{File: p.file, Line: line, Col: col, kind: "row cells",
 				Msg: fmt.Sprintf("row has %s, but the header (line %d) names %d columns: %s; %s",
 					cells(len(rec)), headerLine, len(columns), strings.Join(columns, ","), hint)})
 			continue
@@ -168,7 +168,7 @@ func (p *parser) csvSyntax(err error, data []byte) bool {
 	if perr.StartLine != perr.Line {
 		msg += fmt.Sprintf(" (in the row that starts at line %d)", perr.StartLine)
 	}
-	p.problems = append(p.problems, Problem{File: p.file, Line: perr.Line, Col: perr.Column, Msg: msg})
+	p.problems = append(p.problems, Problem{File: p.file, Line: perr.Line, Col: perr.Column, Msg: msg, kind: "CSV syntax"})
 	return true
 }
 

@@ -81,7 +81,7 @@ func (p *parser) jsonSyntax(line []byte, lineNo int) {
 	if t := bytes.TrimSpace(line); len(t) > 0 && (t[0] == '[' || (t[0] == '{' && len(t) == 1)) {
 		hint = "a JSON lines file holds one target object a line, not a list or an object over many lines"
 	}
-	p.problems = append(p.problems, Problem{File: p.file, Line: lineNo, Col: col, Msg: fmt.Sprintf("JSON syntax error: %v; %s", err, hint)})
+	p.problems = append(p.problems, Problem{File: p.file, Line: lineNo, Col: col, Msg: fmt.Sprintf("JSON syntax error: %v; %s", err, hint), kind: "JSON syntax"})
 }
 
 // nodePool hands out YAML nodes that are used again for the next row.

@@ -3,6 +3,7 @@ package targets
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -452,7 +453,7 @@ func TestParseListJSONLProblems(t *testing.T) {
 				`{"id": "a", "url": "https://example.com/i", "schedule": "hourly"}`,
 				`{"id":"j","url":"https:\/\/example.com\/j","schedule":"daily","extract":"articel"}`,
 				`{"id": "k", "url": "https://example.com/k", "schedule": "hourly", "extract": ["title"]}`,
-				`{"id": "l", "url": "https://example.com/l", "schedule": "hourly", "user_agent": null}`,
+				`{"id": "l", "url": null, "schedule": "hourly", "user_agent": null}`,
 			),
 			want: []wantProblem{
 				{3, 8, `id in target "5" must be a string, got the number 5; put it in quotes: id: "5"`},
@@ -469,7 +470,7 @@ func TestParseListJSONLProblems(t *testing.T) {
 				{11, 8, `duplicate target id "a" (first defined at line 1); give each target its own id`},
 				{12, 73, `unknown extract "articel" in target "j"; did you mean "article"? (defined in extracts: product, article)`},
 				{13, 78, `extract in target "k" must map field names to rules, e.g. title: { css: "h1" }; got a list (or name an entry of extracts:, e.g. extract: product)`},
-				{14, 81, `user_agent in target "l" has no value; write a user agent`},
+				{14, 20, `url in target "l" has no value; use an absolute http or https URL`},
 			},
 		},
 		{
@@ -585,14 +586,78 @@ func TestParseListGood(t *testing.T) {
 			[]Entry{{ID: "a", URL: "https://example.com/a", Schedule: "hourly"}}},
 		{"JSONL with CRLF, spaces and tabs, and no last newline", []byte("\t{ \"id\" :\t\"a\" , \"url\": \"https://example.com/a\", \"schedule\": \"hourly\", \"robots\": true } \r\n\r\n{\"id\":\"b\",\"url\":\"https://example.com/\\u00e9\",\"schedule\":\"daily\",\"extract\":null}"),
 			[]Entry{{ID: "a", URL: "https://example.com/a", Schedule: "hourly", Robots: boolPtr(true)}, {ID: "b", URL: "https://example.com/é", Schedule: "daily"}}},
+		// pandas' to_json(orient="records", lines=True) and jq write null for
+		// a value a row does not have: it is a key not written, as an empty
+		// CSV cell is, and as in targets.yaml.
+		{"JSONL with null for every optional key", yamlLines(
+			`{"id": "a", "url": "https://example.com/a", "schedule": "hourly", "timeout": null, "user_agent": null, "robots": null, "extract": null}`,
+			`{"id": "b", "url": "https://example.com/b", "schedule": "daily", "timeout": "20s", "user_agent": null, "robots": false, "extract": "product"}`),
+			[]Entry{{ID: "a", URL: "https://example.com/a", Schedule: "hourly"},
+				{ID: "b", URL: "https://example.com/b", Schedule: "daily", Timeout: 20 * time.Second, Robots: boolPtr(false), Extract: "product"}}},
+		{"YAML with null, ~ and nothing for optional keys", yamlLines(
+			`targets:`,
+			`  - { id: a, url: "https://example.com/a", schedule: hourly, timeout: null, user_agent: ~, robots: null, extract: ~ }`,
+			`  - id: b`,
+			`    url: https://example.com/b`,
+			`    schedule: hourly`,
+			`    timeout:`,
+			`    robots:`),
+			[]Entry{{ID: "a", URL: "https://example.com/a", Schedule: "hourly"}, {ID: "b", URL: "https://example.com/b", Schedule: "hourly"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			name := "list.csv"
-			if strings.HasPrefix(tt.name, "JSONL") {
+			switch {
+			case strings.HasPrefix(tt.name, "JSONL"):
 				name = "list.jsonl"
+			case strings.HasPrefix(tt.name, "YAML"):
+				name = "list.yaml"
 			}
 			checkEntries(t, mustList(t, f, name, tt.data), tt.want)
+		})
+	}
+}
+
+// A list of many bad rows lists its first MaxListed problems and sums up
+// the rest: how many, and whether any is of a kind not listed, with the
+// first of those. The error still holds every problem.
+func TestParseListManyProblems(t *testing.T) {
+	rows := func(n, from int, format string) []string {
+		out := make([]string, n)
+		for i := range out {
+			out[i] = fmt.Sprintf(format, from+i, from+i)
+		}
+		return out
+	}
+	badURL := "u-%d,example.com/%d,hourly"
+	badSchedule := "s-%d,https://example.com/%d,weekly"
+	tests := []struct {
+		name     string
+		rows     []string
+		problems int
+		last     string
+	}{
+		{"as many as are listed", rows(MaxListed, 0, badURL), MaxListed, "list.csv:101:"},
+		{"more of the same kind", rows(1000, 0, badURL), 1000,
+			"… and 900 more problems not listed, of the kinds above; fix those, and check the file again"},
+		{"more, some of another kind", append(rows(150, 0, badURL), rows(30, 150, badSchedule)...), 180,
+			`… and 80 more problems not listed: 50 of the kinds above and 30 of 1 other kind, the first at list.csv:152:`},
+		{"more, all of other kinds", append(append(rows(100, 0, badURL), "x-1,https://example.com/x,hourly,,,,too,many"), rows(5, 200, badSchedule)...), 106,
+			`… and 6 more problems not listed, of 2 other kinds, the first at list.csv:102:`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			problems := listProblems(t, "list.csv", csvLines(append([]string{"id,url,schedule"}, tt.rows...)...))
+			if len(problems) != tt.problems {
+				t.Errorf("%d problems, want every one of %d", len(problems), tt.problems)
+			}
+			lines := strings.Split((&Error{Problems: problems}).Error(), "\n")
+			if want := min(tt.problems, MaxListed+1); len(lines) != want {
+				t.Errorf("the message has %d lines, want %d", len(lines), want)
+			}
+			if got := lines[len(lines)-1]; !strings.Contains(got, tt.last) {
+				t.Errorf("the message ends with\n  %s\nwant\n  ...%s...", got, tt.last)
+			}
 		})
 	}
 }

@@ -24,7 +24,9 @@ var (
 	defaultsKeys = []string{"timeout", "user_agent", "robots", "host_rate", "host_concurrency"}
 	hostKeys     = []string{"rate", "concurrency"}
 	targetKeys   = []string{"id", "url", "schedule", "timeout", "user_agent", "robots", "extract"}
-	ruleKeys     = []string{"css", "attr", "all", "required", "regex"}
+	// optionalTargetKeys are the keys of targetKeys a target may leave out.
+	optionalTargetKeys = []string{"timeout", "user_agent", "robots", "extract"}
+	ruleKeys           = []string{"css", "attr", "all", "required", "regex"}
 )
 
 var (
@@ -102,9 +104,15 @@ type parser struct {
 	problems []Problem
 }
 
-// addf records a problem at node n.
+// addf records a problem at node n, of the kind its format says.
 func (p *parser) addf(n *yaml.Node, format string, args ...any) {
-	pr := Problem{File: p.file, Msg: fmt.Sprintf(format, args...)}
+	p.add(n, format, fmt.Sprintf(format, args...))
+}
+
+// add records the problem msg at node n; kind tells problems alike but for
+// their values (Error sums up those it does not list by kind).
+func (p *parser) add(n *yaml.Node, kind, msg string) {
+	pr := Problem{File: p.file, Msg: msg, kind: kind}
 	if n != nil {
 		pr.Line, pr.Col = n.Line, n.Column
 	}
@@ -330,6 +338,14 @@ func (p *parser) entry(index int, n *yaml.Node, c *targetChecks) (Entry, bool) {
 	if fields == nil {
 		return Entry{}, false
 	}
+	// An optional key with no value (null, ~ or nothing) is a key not
+	// written, as an empty CSV cell is: pandas and jq write null for a
+	// value a row does not have.
+	for _, k := range optionalTargetKeys {
+		if e, found := fields[k]; found && isNull(deref(e.value)) {
+			delete(fields, k)
+		}
+	}
 	var t Entry
 	ok := true
 	// str reads a string value as p.str does, putting the words of its
@@ -396,7 +412,7 @@ func (p *parser) entry(index int, n *yaml.Node, c *targetChecks) (Entry, bool) {
 		} else {
 			msg += fmt.Sprintf(" (defined: %s)", strings.Join(declared, ", "))
 		}
-		p.addf(e.value, "%s", msg)
+		p.add(e.value, "unknown schedule", msg)
 		ok = false
 	} else {
 		t.Schedule = s

@@ -26,7 +26,7 @@ func (p *parser) schedules(f *File, e entry) (declared []string) {
 			if s := suggestName(name); s != "" {
 				msg += fmt.Sprintf(`, e.g. %q`, s)
 			}
-			p.addf(kv.keyNode, "%s", msg)
+			p.add(kv.keyNode, "schedule name", msg)
 		}
 		s, ok := p.schedule(name, kv.value)
 		if ok {

@@ -256,6 +256,9 @@ type Problem struct {
 	Line, Col int
 	// Msg says what is wrong and how to fix it.
 	Msg string
+	// kind tells problems alike but for their values (the format of Msg),
+	// to sum up those Error does not list; "" is Msg's own kind.
+	kind string
 }
 
 // String formats the problem as "file:line:col: message", the form editors
@@ -276,13 +279,61 @@ type Error struct {
 	Problems []Problem
 }
 
-// Error lists the problems one per line.
+// MaxListed is how many problems an Error's message lists: a list of a
+// million bad rows has a million problems, and the first ones say what to
+// fix; the message sums up the rest.
+const MaxListed = 100
+
+// Error lists the problems one per line, the first MaxListed of them, and
+// then how many more there are and whether they are of the kinds listed.
 func (e *Error) Error() string {
-	lines := make([]string, len(e.Problems))
-	for i, p := range e.Problems {
+	listed := e.Problems[:min(len(e.Problems), MaxListed)]
+	lines := make([]string, len(listed), len(listed)+1)
+	for i, p := range listed {
 		lines[i] = p.String()
 	}
+	if rest := e.Problems[len(listed):]; len(rest) > 0 {
+		lines = append(lines, summary(listed, rest))
+	}
 	return strings.Join(lines, "\n")
+}
+
+// summary sums up the problems rest that follow those listed: how many,
+// how many are of kinds not listed, and the first of those.
+func summary(listed, rest []Problem) string {
+	kinds := make(map[string]bool, len(listed))
+	for _, p := range listed {
+		kinds[p.kindOf()] = true
+	}
+	others := map[string]bool{}
+	var first *Problem
+	n := 0
+	for i, p := range rest {
+		if k := p.kindOf(); !kinds[k] {
+			if first == nil {
+				first = &rest[i]
+			}
+			others[k] = true
+			n++
+		}
+	}
+	more := fmt.Sprintf("… and %d more %s not listed", len(rest), plural(len(rest), "problem", "problems"))
+	switch {
+	case n == 0:
+		return more + ", of the kinds above; fix those, and check the file again"
+	case n == len(rest):
+		return fmt.Sprintf("%s, of %d other %s, the first at %s; fix the ones above, and check the file again",
+			more, len(others), plural(len(others), "kind", "kinds"), first)
+	}
+	return fmt.Sprintf("%s: %d of the kinds above and %d of %d other %s, the first at %s; fix the ones above, and check the file again",
+		more, len(rest)-n, n, len(others), plural(len(others), "kind", "kinds"), first)
+}
+
+func (p Problem) kindOf() string {
+	if p.kind != "" {
+		return p.kind
+	}
+	return p.Msg
 }
 
 // sortProblems orders problems by position, keeping the order of problems

@@ -259,6 +259,22 @@ func TestParseGoodFiles(t *testing.T) {
 			},
 		},
 		{
+			name: "a target's optional key with no value takes the default",
+			file: yamlLines(
+				`schedules:`,
+				`  hourly: { expression: "rate(1 hour)" }`,
+				`defaults: { timeout: 7s, user_agent: "bot/7", robots: false }`,
+				`targets:`,
+				`  - { id: a, url: "https://example.com/a", schedule: hourly, timeout: ~, user_agent: null, robots: ~, extract: null }`,
+			),
+			check: func(t *testing.T, f *File) {
+				got := f.Targets[0]
+				if got.Timeout != 7*time.Second || got.UserAgent != "bot/7" || got.Robots || got.Extract != nil {
+					t.Errorf("a = %+v, want the defaults", got)
+				}
+			},
+		},
+		{
 			name: "every rule key, ids with dots and dashes, at() schedule",
 			file: yamlLines(
 				`schedules:`,

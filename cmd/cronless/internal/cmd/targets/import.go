@@ -56,9 +56,10 @@ schedules and extracts must be there, and its IDs must not be those of
 targets.yaml's own targets. A file with no target is refused (it would remove
 every stored target: ` + "`cronless targets remove`" + ` takes targets out).
 
-Every problem in FILE is reported at once, each with its line and column (or CSV
-row) and what to change, and then nothing is written: a bad row rejects the
-import whole.
+Every problem in FILE is found at once, each with its line and column (or CSV
+row) and what to change; the first 100 are printed, then how many more there are
+and where the first of a kind not printed is. Then nothing is written: a bad row
+rejects the import whole.
 
 It is idempotent: importing the same file again writes nothing and says so. An
 import that is interrupted (Ctrl-C, a network error) leaves part of the change
