@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -176,8 +177,22 @@ func (p *Planner) Handle(ctx context.Context, tick Tick) (Response, error) {
 	runID := job.RunID(tick.Schedule, at)
 	log := obs.FromContext(ctx, p.log).With(obs.RunID(runID), zap.String("schedule", tick.Schedule))
 
+	shards, err := p.shardsOf(ctx, tick.Schedule)
+	if err != nil {
+		return Response{}, fmt.Errorf("plan %s: %w", runID, err)
+	}
+	var prevRuns []string // a stored list's: the runs its validators come from
+	if len(shards) > 0 {
+		prevRuns = p.recentRuns(ctx, tick.Schedule, at, log)
+	}
+
 	tgts := p.targets.TargetsFor(tick.Schedule)
-	prev := p.previous(ctx, tick.Schedule, at, tgts, log)
+	var prev map[string]*job.Previous
+	if len(shards) > 0 {
+		prev = p.ownPrevious(ctx, tick.Schedule, prevRuns, tgts, log)
+	} else {
+		prev = p.previous(ctx, tick.Schedule, at, tgts, log)
+	}
 	msgs := make([]queue.Outgoing, 0, len(tgts))
 	ids := make([]string, 0, len(tgts))
 	pace := newPacer(p.now())
@@ -199,10 +214,6 @@ func (p *Planner) Handle(ctx context.Context, tick Tick) (Response, error) {
 		ids = append(ids, t.ID)
 	}
 
-	shards, err := p.shardsOf(ctx, tick.Schedule)
-	if err != nil {
-		return Response{}, fmt.Errorf("plan %s: %w", runID, err)
-	}
 	// A stored list's shards, each planned by its own invocation but for
 	// its tail, which this one plans with its own targets (tails.go).
 	var (
@@ -210,8 +221,7 @@ func (p *Planner) Handle(ctx context.Context, tick Tick) (Response, error) {
 		tails  tailJobs
 	)
 	if len(shards) > 0 {
-		stored = runRef{ID: runID, Schedule: tick.Schedule, At: at, PacedFrom: pace.base.Add(p.lead),
-			PreviousRuns: p.recentRuns(ctx, tick.Schedule, at, log)}
+		stored = runRef{ID: runID, Schedule: tick.Schedule, At: at, PacedFrom: pace.base.Add(p.lead), PreviousRuns: prevRuns}
 		if tails, err = p.planTails(ctx, stored, shards, log); err != nil {
 			return Response{}, fmt.Errorf("plan %s: %w", runID, err)
 		}
@@ -272,6 +282,24 @@ func (p *Planner) previous(ctx context.Context, schedule string, at time.Time, t
 		return nil
 	}
 	return validators(tgts, latest)
+}
+
+// ownPrevious is previous for targets.yaml's own targets of a schedule
+// that also has a stored list: store.Previous would read the previous
+// run's every result (10^6 of them at scale) to keep these few, so their
+// validators are read as a shard's are, by key, over the range of their
+// IDs in each hash group (ShardPrevious), holding only theirs.
+func (p *Planner) ownPrevious(ctx context.Context, schedule string, runIDs []string, tgts []targets.Target, log *zap.Logger) map[string]*job.Previous {
+	if len(tgts) == 0 {
+		return nil
+	}
+	ids := make([]string, len(tgts))
+	for i, t := range tgts {
+		ids[i] = t.ID
+	}
+	slices.Sort(ids)
+	span := targets.Shard{Schedule: schedule, Group: targets.AllGroups, From: ids[0], To: ids[len(ids)-1] + "\x00"}
+	return p.shardPrevious(ctx, span, runIDs, tgts, ids, log)
 }
 
 // validators keeps, by target ID, the validators of each target's result

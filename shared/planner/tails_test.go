@@ -8,8 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cronless/cronless/shared/job"
 	"github.com/cronless/cronless/shared/planner"
 	"github.com/cronless/cronless/shared/queue"
+	"github.com/cronless/cronless/shared/store"
 	"github.com/cronless/cronless/shared/targets"
 )
 
@@ -160,3 +162,28 @@ func TestTailsOfARepeatedTick(t *testing.T) {
 
 // atTick plans at the tick's time.
 var atTick = planner.WithClock(func() time.Time { return tickAt })
+
+// targets.yaml's own targets of a schedule with a stored list get their
+// validators by key, as a shard's do (ShardPrevious over their IDs), not
+// from store.Previous, which would read the previous run's every result.
+func TestOwnTargetsOfAShardedScheduleReadByKey(t *testing.T) {
+	tf := targetsFile(t, 2, "")
+	list := newFakeList(t, entries(30))
+	list.recent = []string{"hourly-20261127T080000Z"}
+	own := tf.TargetsFor("hourly")[1]
+	list.prev = []store.Validators{{TargetID: own.ID, URL: own.URL, Status: job.StatusOK, ETag: `"own"`, RulesHash: job.RulesHash(own.Extract)}}
+	jobs, plans, runs := &fakeSender{}, &fakeSender{}, &fakeRuns{}
+	p := planner.New(tf, jobs, runs, planner.WithTargetList(list, plans), atTick)
+	if _, err := p.Handle(context.Background(), hourly()); err != nil {
+		t.Fatal(err)
+	}
+	if runs.latestCalls != 0 {
+		t.Errorf("store.Previous called %d times, want none for a schedule with a stored list", runs.latestCalls)
+	}
+	if pr := decodeJobs(t, jobs.sent())[own.ID].Previous; pr == nil || pr.ETag != `"own"` {
+		t.Errorf("%s: previous %+v, want ETag \"own\"", own.ID, pr)
+	}
+	if len(list.asked) != 1 || !slices.Equal(list.asked[0], list.recent) {
+		t.Errorf("ShardPrevious asked for %v, want %v once", list.asked, list.recent)
+	}
+}
