@@ -233,6 +233,10 @@ func explainPlanner(l *Letter) {
 		if kind == "" {
 			kind = f.Condition
 		}
-		l.LastError = &ErrorInfo{Kind: kind, Message: f.Why(), Attempt: f.Attempts, At: f.FailedAt, Source: f.Source}
+		msg := f.Reason
+		if f.Malformed != "" {
+			msg = "malformed: " + f.Malformed
+		}
+		l.LastError = &ErrorInfo{Kind: kind, Message: msg, Attempt: f.Attempts, At: f.FailedAt, Source: f.Source}
 	}
 }

@@ -147,7 +147,7 @@ func TestListPlannerFailures(t *testing.T) {
 		t.Fatalf("listed %d for run %s, want its tick and its shard", len(ls), job.RunID("hourly", tickAt))
 	}
 	for _, l := range ls {
-		if l.Planner == nil || l.LastError == nil || l.LastError.Message != "wrapError: boom" || l.LastError.Source != dlq.SourceInvocationRecord {
+		if l.Planner == nil || l.LastError == nil || l.LastError.Message != "boom" || l.LastError.Kind != "wrapError" || l.LastError.Source != dlq.SourceInvocationRecord {
 			t.Errorf("letter %+v (planner %+v, error %+v); want explained by its record", l, l.Planner, l.LastError)
 		}
 	}

@@ -224,7 +224,7 @@ func alarmNext(name, stageFlag, stage string) string {
 	case strings.HasSuffix(name, "-results-dlq-not-empty"):
 		return "cronless dlq list --queue results" + stageFlag
 	case strings.HasSuffix(name, "-planner-failures-not-empty"):
-		return "cronless logs --function planner --level warn --since 1d --stage " + stage
+		return "cronless dlq list --queue planner" + stageFlag
 	case strings.HasSuffix(name, "-targets-queue-stalled"):
 		return "cronless logs --function worker --level warn --stage " + stage
 	case strings.HasSuffix(name, "-results-queue-stalled"):

@@ -80,7 +80,7 @@ rest stay in the DLQ. A deployed stage only.`,
 			return cmdutil.RunOr(opts, runF, dlqCancelRun)
 		},
 	}
-	cmd.Flags().StringVar(&opts.queue, "queue", "targets", "the dead-letter queue: targets or results")
+	cmd.Flags().StringVar(&opts.queue, "queue", "targets", "the dead-letter queue: targets or results (the planner failures queue has no move tasks)")
 	return cmd
 }
 

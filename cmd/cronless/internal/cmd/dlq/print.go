@@ -142,10 +142,10 @@ func summary(ios *iostreams.IOStreams, format, line string) {
 type actionPrinter struct {
 	w       io.Writer
 	format  string
-	planner bool // the rows are planner failures
-	now    func() time.Time // for the ages
-	rows   []Row
-	err    error
+	planner bool             // the rows are planner failures
+	now     func() time.Time // for the ages
+	rows    []Row
+	err     error
 }
 
 func newActionPrinter(w io.Writer, format string, now func() time.Time, planner bool) *actionPrinter {
