@@ -940,6 +940,7 @@ func checkOutputs(t *testing.T, tpl *template, c deployCase) {
 		"TargetsQueueUrl": "TargetsQueue", "TargetsDLQUrl": "TargetsDLQ",
 		"ResultsQueueUrl": "ResultsQueue", "ResultsDLQUrl": "ResultsDLQ",
 		"TableName": "TableV2", "AlarmTopicArn": "AlarmTopic",
+		"PlannerFailuresQueueUrl": "PlannerFailuresQueue", "PlannerFunctionName": "PlannerLambdaFunction",
 	} {
 		o, ok := tpl.Outputs[out]
 		if !ok {

@@ -73,7 +73,8 @@ func TestStackOnMoto(t *testing.T) {
 
 	// The outputs the CLI reads (cmd/cronless/backend.go): a missing one fails
 	// every --stage command.
-	for _, k := range []string{"TargetsQueueUrl", "TargetsDLQUrl", "ResultsQueueUrl", "ResultsDLQUrl", "TableName"} {
+	for _, k := range []string{"TargetsQueueUrl", "TargetsDLQUrl", "ResultsQueueUrl", "ResultsDLQUrl", "TableName",
+		"PlannerFailuresQueueUrl", "PlannerFunctionName"} {
 		if outputs[k] == "" {
 			t.Fatalf("stack %s has no output %s: %v", stackName(), k, outputs)
 		}
@@ -85,6 +86,11 @@ func TestStackOnMoto(t *testing.T) {
 	}
 	if got, w := outputs["V1TableName"], "cronless-"+stackStage; got != w {
 		t.Errorf("output V1TableName = %q, want %q", got, w)
+	}
+	// dlq replay --queue planner invokes the planner by this name
+	// (docs/aws.md, Resources).
+	if got, w := outputs["PlannerFunctionName"], "cronless-"+stackStage+"-planner"; got != w {
+		t.Errorf("output PlannerFunctionName = %q, want %q", got, w)
 	}
 
 	sqsClient := sqs.NewFromConfig(standin.AWSConfig(t), func(o *sqs.Options) { o.BaseEndpoint = aws.String(moto.Endpoint) })

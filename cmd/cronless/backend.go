@@ -11,10 +11,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/cronless/cronless/cmd/cronless/internal/cmdutil"
 	"github.com/cronless/cronless/cmd/cronless/internal/localbackend"
+	"github.com/cronless/cronless/shared/lambdaasync"
 	"github.com/cronless/cronless/shared/queue"
 	"github.com/cronless/cronless/shared/queue/sqsq"
 	"github.com/cronless/cronless/shared/sqlite"
@@ -36,6 +38,7 @@ const (
 	envResultsDLQ   = "CRONLESS_RESULTS_DLQ_URL"
 	envTable        = "CRONLESS_TABLE"
 	envPlannerDLQ   = "CRONLESS_PLANNER_FAILURES_QUEUE_URL"
+	envPlanner      = "CRONLESS_PLANNER_FUNCTION"
 )
 
 // openBackend opens the backend the global flags select.
@@ -61,6 +64,10 @@ func openLocal(ctx context.Context, a *Factory) (*backend, error) {
 	}
 	if b.Ticks != nil {
 		o.Ticks = b.Ticks
+		o.Planner = func(context.Context) (cmdutil.PlannerSender, error) { return b.Ticks, nil }
+	}
+	if b.PlannerFailures != nil {
+		o.PlannerFailures = func(context.Context) (queue.Queue, error) { return b.PlannerFailures, nil }
 	}
 	return o, nil
 }
@@ -133,14 +140,22 @@ func openStage(ctx context.Context, a *Factory) (*backend, error) {
 	st := dynamo.New(dynamodb.NewFromConfig(cfg), names["TableName"])
 	o.Store, o.TargetList = st, st
 	o.AWS, o.Table = &cfg, names["TableName"]
-	// The planner failures queue is read by status alone: its URL is looked
-	// up only then, so the other commands work on a stack without it.
+	// The planner failures queue and the planner function are read by
+	// status and dlq --queue planner alone: they are looked up only then, so
+	// the other commands work on a stack without them.
 	o.PlannerFailures = func(ctx context.Context) (queue.Queue, error) {
 		url := map[string]string{"PlannerFailuresQueueUrl": os.Getenv(envPlannerDLQ)}
 		if err := stackOutputs(ctx, cloudformation.NewFromConfig(cfg), stackName(a.Stage), url); err != nil {
 			return nil, err
 		}
 		return sqsq.New(sqsClient, url["PlannerFailuresQueueUrl"]), nil
+	}
+	o.Planner = func(ctx context.Context) (cmdutil.PlannerSender, error) {
+		fn := map[string]string{"PlannerFunctionName": os.Getenv(envPlanner)}
+		if err := stackOutputs(ctx, cloudformation.NewFromConfig(cfg), stackName(a.Stage), fn); err != nil {
+			return nil, err
+		}
+		return lambdaasync.New(lambda.NewFromConfig(cfg), fn["PlannerFunctionName"]), nil
 	}
 	return o, nil
 }

@@ -26,7 +26,10 @@ type testBackend struct {
 	// args select the backend on the command line (--db … or --stage …).
 	args                                     []string
 	Targets, TargetsDLQ, Results, ResultsDLQ queue.Queue
-	Store                                    resultsStore
+	// PlannerFailures is the planner failures queue; Ticks the local ticks
+	// queue (nil on a stage, where a replay invokes the planner).
+	PlannerFailures, Ticks queue.Queue
+	Store                  resultsStore
 }
 
 // withArgs returns the command line with the backend's flags appended.
@@ -49,7 +52,8 @@ func localTestBackend(t *testing.T) *testBackend {
 	}
 	t.Cleanup(func() { _ = b.Close() })
 	return &testBackend{name: "local", args: []string{"--db", db},
-		Targets: b.Targets, TargetsDLQ: b.TargetsDLQ, Results: b.Results, ResultsDLQ: b.ResultsDLQ, Store: b.Store}
+		Targets: b.Targets, TargetsDLQ: b.TargetsDLQ, Results: b.Results, ResultsDLQ: b.ResultsDLQ,
+		PlannerFailures: b.PlannerFailures, Ticks: b.Ticks, Store: b.Store}
 }
 
 // stageTestBackend is a stage "test" on fauxqs and dynalite: the CLI finds
@@ -80,12 +84,14 @@ func stageTestBackend(t *testing.T) *testBackend {
 	resultsDLQ := mk("cronless-test-results-dlq", "")
 	targetsURL := mk("cronless-test-targets", targetsDLQURL)
 	results := mk("cronless-test-results", resultsDLQ)
+	plannerFailures := mk("cronless-test-planner-failures", "")
 	db := dl.DynamoDB(t)
 	if err := dynamo.CreateTable(ctx, db, "cronless-test"); err != nil {
 		t.Fatal(err)
 	}
 	for k, v := range map[string]string{
 		envTargetsQueue: targetsURL, envTargetsDLQ: targetsDLQURL, envResultsQueue: results, envResultsDLQ: resultsDLQ, envTable: "cronless-test",
+		envPlannerDLQ:          plannerFailures,
 		"AWS_ENDPOINT_URL_SQS": fq.Endpoint, "AWS_ENDPOINT_URL_DYNAMODB": dl.Endpoint,
 		"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": standin.Region,
 		"AWS_PROFILE": "", "AWS_CONFIG_FILE": filepath.Join(t.TempDir(), "none"), "AWS_SHARED_CREDENTIALS_FILE": filepath.Join(t.TempDir(), "none"),
@@ -95,5 +101,5 @@ func stageTestBackend(t *testing.T) *testBackend {
 	q := func(url string) queue.Queue { return sqsq.New(client, url) }
 	return &testBackend{name: "stage", args: []string{"--stage", "test"},
 		Targets: q(targetsURL), TargetsDLQ: q(targetsDLQURL), Results: q(results), ResultsDLQ: q(resultsDLQ),
-		Store: dynamo.New(db, "cronless-test")}
+		PlannerFailures: q(plannerFailures), Store: dynamo.New(db, "cronless-test")}
 }

@@ -137,13 +137,20 @@ func reseedDLQ(t *testing.T, b *testBackend, seed []queue.Outgoing) time.Time {
 	wantAllVisible(t, b.TargetsDLQ, 0)
 	wantAllVisible(t, b.Targets, 0)
 	start := time.Now()
-	for _, m := range seed {
-		if err := b.TargetsDLQ.SendBatch(context.Background(), []queue.Outgoing{m}); err != nil {
+	sendSpaced(t, b.TargetsDLQ, seed)
+	return start.Add(goldenAge)
+}
+
+// sendSpaced sends msgs to q one at a time, in order, a few milliseconds
+// apart, so that each has a sent time of its own.
+func sendSpaced(t *testing.T, q queue.Queue, msgs []queue.Outgoing) {
+	t.Helper()
+	for _, m := range msgs {
+		if err := q.SendBatch(context.Background(), []queue.Outgoing{m}); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(3 * time.Millisecond) // SQS sent times are in milliseconds
 	}
-	return start.Add(goldenAge)
 }
 
 // dlqIDs lists q (raising each message's receive count by one) and returns

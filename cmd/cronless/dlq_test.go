@@ -626,7 +626,7 @@ func TestDLQUsage(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"dlq", "list", "--queue", "jobs"}, "use targets or results"},
+		{[]string{"dlq", "list", "--queue", "jobs"}, "use targets, results or planner"},
 		{[]string{"dlq", "list", "--output", "xml"}, "use table, json or csv"},
 		{[]string{"dlq", "list", "--limit", "-1"}, "--limit -1"},
 		{[]string{"dlq", "list", "--visibility", "100ms"}, "--visibility"},

@@ -96,7 +96,10 @@ type Letter struct {
 	// error_message attributes when a handler dead-lettered it itself,
 	// else the last failed attempt recorded for its (run, target); nil when
 	// neither is known.
-	LastError  *ErrorInfo        `json:"last_error,omitempty"`
+	LastError *ErrorInfo `json:"last_error,omitempty"`
+	// Planner explains a message of the planner failures queue (a scan
+	// with Options.Planner); nil for the other queues.
+	Planner    *PlannerFailure   `json:"planner,omitempty"`
 	Attributes map[string]string `json:"attributes,omitempty"`
 	Body       string            `json:"body"`
 
@@ -232,6 +235,9 @@ type Options struct {
 	// History explains the messages; nil leaves LastError to the
 	// attributes.
 	History History
+	// Planner reads the messages as planner failures (Letter.Planner):
+	// the queue is the planner failures queue.
+	Planner bool
 	// Progress, if set, is called after each batch.
 	Progress func(Progress)
 	// Now is the clock (default time.Now).
@@ -308,6 +314,8 @@ const (
 	ActionFailed      Action = "failed"
 	ActionDuplicated  Action = "duplicated" // sent, but not deleted from the DLQ: now in both queues
 	ActionNotArchived Action = "not archived"
+	// ActionNotReplayable: a malformed planner failure, left in the queue.
+	ActionNotReplayable Action = "not replayable"
 )
 
 // Summary counts what a replay or purge did.

@@ -43,23 +43,63 @@ type ReplayOptions struct {
 // back to dest, less StrippedAttributes, deleting each only once it was sent.
 // A wholly failed send stops it; the summary is returned in every case.
 func Replay(ctx context.Context, dlq Queue, dest Sender, opts ReplayOptions) (Summary, error) {
+	return replay(ctx, dlq, dest, opts, func(l *Letter) (queue.Outgoing, error) {
+		return queue.Outgoing{Body: l.Body, Attributes: replayAttributes(l.Attributes)}, nil
+	})
+}
+
+// ReplayPlanner re-delivers the planner failures of dlq (the planner
+// failures queue) that match opts.Filter (at most opts.Limit) to the
+// planner through dest: each failure's event (the tick or the shard
+// event), without attributes, deleted from dlq only once dest took it. On
+// a stage dest invokes the planner asynchronously (shared/lambdaasync);
+// locally it is the ticks queue. A malformed failure is reported as
+// ActionNotReplayable, counted failed, and left in the queue.
+func ReplayPlanner(ctx context.Context, dlq Queue, dest Sender, opts ReplayOptions) (Summary, error) {
+	opts.Planner = true
+	return replay(ctx, dlq, dest, opts, func(l *Letter) (queue.Outgoing, error) {
+		if l.Planner == nil || !l.Planner.Replayable() {
+			why := "not a planner failure"
+			if l.Planner != nil {
+				why = l.Planner.Malformed
+			}
+			return queue.Outgoing{}, fmt.Errorf("%w: %s; it stays in %s (read it with dlq show, then purge it)", ErrNotReplayable, why, dlq.Name())
+		}
+		return queue.Outgoing{Body: string(l.Planner.Payload)}, nil
+	})
+}
+
+// replay is Replay with what is sent for each letter given by outgoing; a
+// letter it refuses is reported ActionNotReplayable and left in place.
+func replay(ctx context.Context, dlq Queue, dest Sender, opts ReplayOptions, outgoing func(*Letter) (queue.Outgoing, error)) (Summary, error) {
 	if opts.Rate < 0 {
 		return Summary{}, fmt.Errorf("rate %v is negative", opts.Rate)
 	}
 	pace := &pacer{rate: opts.Rate}
 	return act(ctx, dlq, opts.Options, opts.DryRun, opts.Report, func(ctx context.Context, s *session, batch []*Letter, t *tally) error {
+		var ok []*Letter
+		out := map[*Letter]queue.Outgoing{}
+		for _, l := range batch {
+			o, err := outgoing(l)
+			if err != nil {
+				t.failed([]*Letter{l}, ActionNotReplayable, err)
+				continue
+			}
+			out[l] = o
+			ok = append(ok, l)
+		}
 		if opts.DryRun {
-			t.done(batch, ActionWouldMove, &t.sum.Moved)
+			t.done(ok, ActionWouldMove, &t.sum.Moved)
 			return nil
 		}
-		for len(batch) > 0 {
-			n := min(len(batch), pace.chunk())
-			chunk := batch[:n]
-			batch = batch[n:]
+		for len(ok) > 0 {
+			n := min(len(ok), pace.chunk())
+			chunk := ok[:n]
+			ok = ok[n:]
 			if err := pace.wait(ctx, n); err != nil {
 				return err
 			}
-			if err := move(ctx, s, dest, chunk, t); err != nil {
+			if err := move(ctx, s, dest, chunk, out, t); err != nil {
 				return err
 			}
 		}
@@ -113,11 +153,13 @@ func act(ctx context.Context, q Queue, o Options, dryRun bool, report Report,
 	return sum, err
 }
 
-// move sends chunk to dest, then deletes from the DLQ what was sent.
-func move(ctx context.Context, s *session, dest Sender, chunk []*Letter, t *tally) error {
+// move sends chunk to dest (each letter as msgs has it), then deletes
+// from the DLQ what was sent.
+func move(ctx context.Context, s *session, dest Sender, chunk []*Letter, msgs map[*Letter]queue.Outgoing, t *tally) error {
 	out := make([]queue.Outgoing, len(chunk))
 	for i, l := range chunk {
-		out[i] = queue.Outgoing{ID: "m" + strconv.Itoa(i), Body: l.Body, Attributes: replayAttributes(l.Attributes)}
+		out[i] = msgs[l]
+		out[i].ID = "m" + strconv.Itoa(i)
 	}
 	err := dest.SendBatch(ctx, out)
 	failed, partial := queue.FailedIDs(err)

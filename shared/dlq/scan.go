@@ -240,6 +240,9 @@ func scanWith(ctx context.Context, q Queue, opts Options, pre func(queue.Message
 		var cands []*Letter
 		for i, m := range msgs {
 			all[i] = newLetter(q.Name(), m)
+			if opts.Planner {
+				explainPlanner(all[i])
+			}
 			if pre == nil || pre(m) {
 				cands = append(cands, all[i])
 			}

@@ -33,6 +33,9 @@ type Sender struct {
 // New returns a sender that invokes function (a name or ARN).
 func New(api API, function string) *Sender { return &Sender{api: api, function: function} }
 
+// Name is the function the sender invokes (for messages).
+func (s *Sender) Name() string { return s.function }
+
 // maxPayload is the largest event an asynchronous invocation takes: 1 MB
 // (Lambda Developer Guide, "Lambda quotas": invocation payload,
 // asynchronous).

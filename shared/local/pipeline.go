@@ -39,12 +39,18 @@ type Pipeline struct {
 	// tick is deleted only after every job of its run was sent, so a
 	// process killed while planning plans the same run (same run ID) again
 	// once the tick's visibility timeout has passed, on its next start.
-	Ticks        queue.Queue
-	TargetsQueue queue.Queue
-	TargetsDLQ   queue.Queue
-	Results      queue.Queue
-	ResultsDLQ   queue.Queue
-	Store        store.Store
+	Ticks queue.Queue
+	// PlannerFailures holds, as Lambda's invocation records, the ticks and
+	// shard events the planner failed on PlannerAttempts times and the bad
+	// ones, as the planner's on-failure destination does on AWS: listed and
+	// replayed with `cronless dlq --queue planner`. Nil: a bad event is
+	// logged and dropped, a failing one retried for ever.
+	PlannerFailures queue.Queue
+	TargetsQueue    queue.Queue
+	TargetsDLQ      queue.Queue
+	Results         queue.Queue
+	ResultsDLQ      queue.Queue
+	Store           store.Store
 	// TargetList is the stored target list (cronless targets import),
 	// planned in shards whose events go on the ticks queue, one planner
 	// invocation each, as the planner sends them to itself on AWS. Nil: only
@@ -278,6 +284,9 @@ func (p *Pipeline) reports(ctx context.Context, runIDs []string) ([]RunReport, e
 	out := make([]RunReport, 0, len(runIDs))
 	for _, id := range runIDs {
 		r, err := p.Store.Run(ctx, id)
+		if errors.Is(err, store.ErrNotFound) && p.PlannerFailures != nil {
+			return nil, fmt.Errorf("run %s was not planned: the planner failed on its tick, now on %s (cronless dlq list --queue planner)", id, p.PlannerFailures.Name())
+		}
 		if err != nil {
 			return nil, fmt.Errorf("run %s: %w", id, err)
 		}
@@ -340,16 +349,27 @@ func (p *Pipeline) Fire(ctx context.Context, ticks ...planner.Tick) error {
 
 // handleTicks is the planner's handler for the ticks queue: each record is
 // one tick, or one shard of a tick's stored targets, planned (with
-// retries); one that still fails is left for redelivery, and a bad one (a
-// tick whose schedule is no longer in the targets file, an event that does
-// not decode) is logged and dropped, as Lambda drops an event it cannot
-// process.
+// retries). One that still fails is left for redelivery, up to
+// PlannerAttempts deliveries; then, and at once for a bad one (a tick
+// whose schedule is no longer in the targets file, an event that does not
+// decode), it is recorded on the planner failures queue, as Lambda records
+// a failed asynchronous invocation, and deleted from the ticks queue only
+// once recorded.
 func (p *Pipeline) handleTicks(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 	var resp events.SQSEventResponse
 	for _, rec := range ev.Records {
 		what, err := p.plan(ctx, json.RawMessage(rec.Body))
 		switch {
 		case err == nil:
+		case p.PlannerFailures != nil && giveUp(rec, err):
+			if ferr := p.failed(ctx, rec, err); ferr != nil {
+				p.Log.Error("event not planned, and not recorded as failed; it will be delivered again", zap.String("event", what),
+					zap.Error(err), zap.NamedError("record_error", ferr))
+				resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
+				continue
+			}
+			p.Log.Error("event not planned; recorded on the planner failures queue (cronless dlq list --queue planner)",
+				zap.String("message_id", rec.MessageId), zap.String("event", what), zap.Error(err))
 		case errors.Is(err, planner.ErrBadTick):
 			p.Log.Error("event dropped: it cannot be planned", zap.String("message_id", rec.MessageId),
 				zap.String("event", what), zap.Error(err))

@@ -74,6 +74,7 @@ type env struct {
 	res   *localq.Queue
 	rdlq  *localq.Queue
 	tf    *targets.File
+	qb    *localq.Backend
 }
 
 func newEnv(t *testing.T, base string) *env {
@@ -111,7 +112,7 @@ func newEnvYAML(t *testing.T, yaml string) *env {
 		}
 		return q
 	}
-	e := &env{}
+	e := &env{qb: qb}
 	e.dlq = mk("targets-dlq", localq.Config{})
 	e.rdlq = mk("results-dlq", localq.Config{})
 	e.ticks = mk("ticks", localq.Config{VisibilityTimeout: time.Second})

@@ -25,7 +25,7 @@ const (
 	RoleResults         = "results"
 	RoleTargetsDLQ      = "targets-dlq"
 	RoleResultsDLQ      = "results-dlq"
-	RolePlannerFailures = "planner-failures" // stage only: the planner's on-failure destination
+	RolePlannerFailures = "planner-failures" // the planner's on-failure destination (locally: what the local planner failed on)
 )
 
 // Queue is one queue's counts, as SQS's approximate attributes give them.
@@ -172,7 +172,7 @@ func Assess(in Input) Report {
 		case q.Role == RoleResultsDLQ && n > 0:
 			add("cronless dlq list --queue results"+stage, "%s in %s (results that could not be stored)", plural(n, "dead letter"), q.Name)
 		case q.Role == RolePlannerFailures && n > 0:
-			add(fmt.Sprintf("cronless logs --function planner --level warn --since 1d --stage %s", in.Stage), "%s in %s (schedule ticks the planner failed on)", plural(n, "message"), q.Name)
+			add("cronless dlq list --queue planner"+stage, "%s in %s (ticks or shard events the planner failed on)", plural(n, "message"), q.Name)
 		case !q.DLQ && q.AgeKnown && q.OldestAge > stale:
 			add(consumerHint(q.Role, in.Stage), "the oldest message of %s is %s old (more than %s): is it consumed?", q.Name, Round(q.OldestAge), stale)
 		}
@@ -224,7 +224,7 @@ func alarmNext(name, stageFlag, stage string) string {
 	case strings.HasSuffix(name, "-results-dlq-not-empty"):
 		return "cronless dlq list --queue results" + stageFlag
 	case strings.HasSuffix(name, "-planner-failures-not-empty"):
-		return "cronless logs --function planner --level warn --since 1d --stage " + stage
+		return "cronless dlq list --queue planner" + stageFlag
 	case strings.HasSuffix(name, "-targets-queue-stalled"):
 		return "cronless logs --function worker --level warn --stage " + stage
 	case strings.HasSuffix(name, "-results-queue-stalled"):

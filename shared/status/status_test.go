@@ -39,7 +39,9 @@ targets:
 			{Role: RoleResultsDLQ, Name: "r", DLQ: true, Delayed: 2}, {Role: RolePlannerFailures, Name: "p", DLQ: true, Visible: 1}}},
 			[]string{"oldest message of t is 1h0m0s old → cronless logs --function worker --level warn --stage prod (and check the function's SQS event source mapping is enabled)",
 				"2 dead letters in r → cronless dlq list --queue results --stage prod",
-				"1 message in p (schedule ticks the planner failed on) → cronless logs --function planner --level warn --since 1d --stage prod"}},
+				"1 message in p (ticks or shard events the planner failed on) → cronless dlq list --queue planner --stage prod"}},
+		{"planner failures alarm", Input{Stage: "prod", Alarms: []Alarm{{Name: "cronless-prod-planner-failures-not-empty", Description: "not planned"}}},
+			[]string{"alarm cronless-prod-planner-failures-not-empty is in ALARM: not planned → cronless dlq list --queue planner --stage prod"}},
 		{"alarm", Input{Stage: "prod", Alarms: []Alarm{{Name: "cronless-prod-targets-queue-stalled", Description: "stalled"}}},
 			[]string{"alarm cronless-prod-targets-queue-stalled is in ALARM: stalled → cronless logs --function worker --level warn --stage prod"}},
 	} {

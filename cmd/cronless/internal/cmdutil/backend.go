@@ -44,11 +44,24 @@ type Backend struct {
 	// Table is the stage's DynamoDB table, the stack output TableName
 	// (empty locally), for migrate.
 	Table string
-	// PlannerFailures opens the stage's planner failures queue (the
-	// planner's on-failure destination; nil locally).
+	// PlannerFailures opens the planner failures queue: on a stage the
+	// planner's on-failure destination and Scheduler's dead-letter queue,
+	// locally where the local pipeline records what it failed to plan (nil
+	// in a local backend made before it had one).
 	PlannerFailures func(context.Context) (queue.Queue, error)
+	// Planner opens what re-delivers an event to the planner (dlq replay
+	// --queue planner): on a stage asynchronous invocations of the planner
+	// function (shared/lambdaasync), locally the ticks queue.
+	Planner func(context.Context) (PlannerSender, error)
 	// CloseFunc releases what the backend holds (nil: nothing).
 	CloseFunc func()
+}
+
+// PlannerSender re-delivers events to the planner; a queue.Queue and a
+// lambdaasync.Sender satisfy it.
+type PlannerSender interface {
+	Name() string
+	SendBatch(ctx context.Context, msgs []queue.Outgoing) error
 }
 
 // Close releases what the backend holds.

@@ -1,4 +1,4 @@
-// Package localbackend is the CLI's embedded backend: the five local
+// Package localbackend is the CLI's embedded backend: the six local
 // queues and the store in one SQLite file.
 package localbackend
 
@@ -20,12 +20,16 @@ import (
 const (
 	// TicksQueue holds schedule ticks until they are planned: the local
 	// stand-in for Lambda's asynchronous invocation queue (no twin on AWS).
-	TicksQueue     = "cronless-ticks"
-	TargetsQueue   = "cronless-targets"
-	TargetsDLQueue = "cronless-targets-dlq"
-	ResultsQueue   = "cronless-results"
-	ResultsDLQueue = "cronless-results-dlq"
-	Region         = "local"
+	TicksQueue = "cronless-ticks"
+	// PlannerFailuresQueue holds what the local planner failed on, as
+	// Lambda's invocation records (the stage's
+	// cronless-<stage>-planner-failures).
+	PlannerFailuresQueue = "cronless-planner-failures"
+	TargetsQueue         = "cronless-targets"
+	TargetsDLQueue       = "cronless-targets-dlq"
+	ResultsQueue         = "cronless-results"
+	ResultsDLQueue       = "cronless-results-dlq"
+	Region               = "local"
 )
 
 // Settings are the settings of the local queues.
@@ -34,10 +38,11 @@ type Settings struct {
 	MaxReceives int
 }
 
-// Backend is the embedded local backend: five queues and the store in one SQLite file.
+// Backend is the embedded local backend: six queues and the store in one SQLite file.
 type Backend struct {
 	DB                                       *sql.DB
 	Ticks                                    *localq.Queue // nil when opened without queue settings on a database without it
+	PlannerFailures                          *localq.Queue // likewise
 	Targets, TargetsDLQ, Results, ResultsDLQ *localq.Queue
 	Store                                    *localstore.Store
 	// LogFile, when set, is the pipeline's log file (shared/logs), closed
@@ -76,6 +81,9 @@ func (b *Backend) init(ctx context.Context, qs *Settings) error {
 	if b.ResultsDLQ, err = qb.CreateQueue(ctx, ResultsDLQueue, dlq); err != nil {
 		return err
 	}
+	if b.PlannerFailures, err = qb.CreateQueue(ctx, PlannerFailuresQueue, dlq); err != nil {
+		return err
+	}
 	cfg := func(dlqName string) localq.Config {
 		return localq.Config{VisibilityTimeout: qs.Visibility, MaxReceiveCount: qs.MaxReceives, DeadLetterQueue: dlqName, Region: Region}
 	}
@@ -103,13 +111,18 @@ func (b *Backend) open(ctx context.Context, qb *localq.Backend) error {
 			return fmt.Errorf("queue %s: %w (run `cronless run --once` once to create the local backend)", q.name, err)
 		}
 	}
-	// The ticks queue is read by status alone; a database made before it
-	// existed has none.
-	if b.Ticks, err = qb.Queue(ctx, TicksQueue); errors.Is(err, queue.ErrNoQueue) {
-		b.Ticks, err = nil, nil
-	}
-	if err != nil {
-		return fmt.Errorf("queue %s: %w", TicksQueue, err)
+	// A database made before the ticks or the planner failures queue
+	// existed has none: the commands that read them say so.
+	for _, q := range []struct {
+		dst  **localq.Queue
+		name string
+	}{{&b.Ticks, TicksQueue}, {&b.PlannerFailures, PlannerFailuresQueue}} {
+		if *q.dst, err = qb.Queue(ctx, q.name); errors.Is(err, queue.ErrNoQueue) {
+			*q.dst, err = nil, nil
+		}
+		if err != nil {
+			return fmt.Errorf("queue %s: %w", q.name, err)
+		}
 	}
 	b.Store, err = localstore.New(ctx, b.DB)
 	return err

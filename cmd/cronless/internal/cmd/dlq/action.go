@@ -41,7 +41,7 @@ func (o *actOptions) registerDryRun(cmd *cobra.Command, help string) {
 func (opts *actOptions) act(format string, q queue.Queue, a action, where, note string, sopts deadletter.Options,
 	do func(deadletter.Options, deadletter.Report) (deadletter.Summary, error)) error {
 	done := Progress(opts.ctx, opts.IO, q, a.doing+" "+q.Name(), &sopts)
-	out := newActionPrinter(opts.IO.Out, format, opts.Now)
+	out := newActionPrinter(opts.IO.Out, format, opts.Now, opts.queue == plannerQueue)
 	sum, err := do(sopts, out.report)
 	done()
 	if perr := out.flush(); perr != nil && err == nil {

@@ -17,7 +17,7 @@ func (opts *dlqOptions) openMover() (o *cmdutil.Backend, m deadletter.Mover, p d
 	if o, err = opts.Backend(opts.ctx); err != nil {
 		return nil, nil, dlqPair{}, err
 	}
-	pairs, err := dlqPairs(o, opts.queue)
+	pairs, err := dlqPairs(opts.ctx, o, opts.queue)
 	if err != nil {
 		o.Close()
 		return nil, nil, dlqPair{}, err
@@ -28,6 +28,15 @@ func (opts *dlqOptions) openMover() (o *cmdutil.Backend, m deadletter.Mover, p d
 		return nil, nil, dlqPair{}, cmdutil.Usagef("message move tasks need a deployed stage (--stage)")
 	}
 	return o, sq, pairs[0], nil
+}
+
+// checkMoveQueue checks the --queue of a message move task: targets or
+// results, whose DLQs are SQS redrive DLQs.
+func checkMoveQueue(name string) error {
+	if name == plannerQueue {
+		return cmdutil.Usagef("the planner failures queue has no message move tasks: its messages go back to the planner, not to a queue; use `cronless dlq replay --queue planner` without --native")
+	}
+	return checkQueueFlag(name, false)
 }
 
 // movesUnsupported explains a server without message move tasks.
@@ -71,12 +80,12 @@ rest stay in the DLQ. A deployed stage only.`,
 			return cmdutil.RunOr(opts, runF, dlqCancelRun)
 		},
 	}
-	cmd.Flags().StringVar(&opts.queue, "queue", "targets", "the dead-letter queue: targets or results")
+	cmd.Flags().StringVar(&opts.queue, "queue", "targets", "the dead-letter queue: targets or results (the planner failures queue has no move tasks)")
 	return cmd
 }
 
 func dlqCancelRun(opts *DLQCancelOptions) error {
-	if err := checkQueueFlag(opts.queue, false); err != nil {
+	if err := checkMoveQueue(opts.queue); err != nil {
 		return err
 	}
 	if opts.Stage == "" {

@@ -2,6 +2,7 @@ package dlq
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -66,7 +67,7 @@ type dlqFlags struct {
 }
 
 func (f *dlqFlags) registerQueue(cmd *cobra.Command, def string) {
-	help := "the dead-letter queue: targets (jobs the workers gave up on) or results (results that could not be stored)"
+	help := "the dead-letter queue: targets (jobs the workers gave up on), results (results that could not be stored) or planner (ticks and shard events the planner failed on)"
 	if def == "" {
 		help += " (default: look in both)"
 	}
@@ -110,10 +111,14 @@ func (f *dlqFlags) parse(ios *iostreams.IOStreams) (format string, flt deadlette
 	if format, err = cmdutil.OutputFormat(ios, f.output); err != nil {
 		return "", flt, err
 	}
-	if flt, err = f.filter(); err != nil {
+	if err := checkQueueFlag(f.queue, false); err != nil {
 		return "", flt, err
 	}
-	return format, flt, checkQueueFlag(f.queue, false)
+	if f.queue == plannerQueue && (f.target != "" || f.errorKind != "") {
+		return "", flt, cmdutil.Usagef("--target and --error-kind select jobs; the planner failures queue holds ticks and shard events: select them with --run, --older-than or --limit")
+	}
+	flt, err = f.filter()
+	return format, flt, err
 }
 
 // filter checks the filter flags.
@@ -135,15 +140,21 @@ func (f *dlqFlags) filter() (deadletter.Filter, error) {
 	return flt, nil
 }
 
+// plannerQueue is --queue's name of the planner failures queue.
+const plannerQueue = "planner"
+
 // dlqPair is a dead-letter queue and the queue its messages came from.
 type dlqPair struct {
-	name   string // targets or results
-	dlq    queue.Queue
-	source queue.Queue
+	name string // targets, results or planner
+	dlq  queue.Queue
+	// source is where a replay sends the messages: nil for the planner
+	// failures queue, whose messages go back to the planner (openPlanner).
+	source deadletter.Sender
 }
 
-// dlqPairs returns the DLQs that --queue names ("" : both).
-func dlqPairs(o *cmdutil.Backend, name string) ([]dlqPair, error) {
+// dlqPairs returns the DLQs that --queue names ("" : targets and
+// results).
+func dlqPairs(ctx context.Context, o *cmdutil.Backend, name string) ([]dlqPair, error) {
 	pairs := []dlqPair{{"targets", o.TargetsDLQ, o.Targets}, {"results", o.ResultsDLQ, o.Results}}
 	switch name {
 	case "":
@@ -152,16 +163,25 @@ func dlqPairs(o *cmdutil.Backend, name string) ([]dlqPair, error) {
 		return pairs[:1], nil
 	case "results":
 		return pairs[1:], nil
+	case plannerQueue:
+		if o.PlannerFailures == nil {
+			return nil, fmt.Errorf("%s has no planner failures queue yet: a `cronless run` of this version creates it", o.Where)
+		}
+		q, err := o.PlannerFailures(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("the planner failures queue: %w", err)
+		}
+		return []dlqPair{{name: plannerQueue, dlq: q}}, nil
 	}
-	return nil, cmdutil.Usagef("--queue %q: use targets or results", name)
+	return nil, cmdutil.Usagef("--queue %q: use targets, results or planner", name)
 }
 
 // checkQueueFlag checks --queue before anything is opened.
 func checkQueueFlag(name string, allowBoth bool) error {
-	if name == "targets" || name == "results" || name == "" && allowBoth {
+	if name == "targets" || name == "results" || name == plannerQueue || name == "" && allowBoth {
 		return nil
 	}
-	return cmdutil.Usagef("--queue %q: use targets or results", name)
+	return cmdutil.Usagef("--queue %q: use targets, results or planner", name)
 }
 
 // openDLQs opens the backend, the dead-letter queues --queue selects and
@@ -171,7 +191,7 @@ func (o *dlqOptions) openDLQs(flt deadletter.Filter) (*cmdutil.Backend, []dlqPai
 	if err != nil {
 		return nil, nil, deadletter.Options{}, err
 	}
-	pairs, err := dlqPairs(b, o.queue)
+	pairs, err := dlqPairs(o.ctx, b, o.queue)
 	if err == nil {
 		var opts deadletter.Options
 		if opts, err = o.scanOptions(b, flt); err == nil {
@@ -187,6 +207,10 @@ func (o *dlqOptions) scanOptions(b *cmdutil.Backend, flt deadletter.Filter) (dea
 		return deadletter.Options{}, cmdutil.Usagef("--visibility %s: must be between %s and %s", o.visibility, deadletter.MinVisibility, deadletter.MaxVisibility)
 	}
 	opts := deadletter.Options{Filter: flt, Limit: o.limit, Visibility: o.visibility, History: b.Store, Now: o.Now}
+	if o.queue == plannerQueue {
+		// Its messages are ticks and shard events, explained by themselves.
+		opts.Planner, opts.History = true, nil
+	}
 	if o.Stage != "" {
 		opts.Wait = StageWait
 	}
@@ -200,8 +224,10 @@ func NewCmdDLQ(f *cmdutil.Factory) *cobra.Command {
 		Short: "List, show, replay and purge dead-lettered messages",
 		Long: `Work with the dead-letter queues: the targets DLQ holds jobs the workers gave up on
 (retried maxReceiveCount times, or malformed), the results DLQ results that could not
-be stored. Every command works on the local backend (--db) or a deployed stage
-(--stage).
+be stored. --queue planner selects the planner failures queue: the schedule ticks and
+shard events the planner failed on (Lambda's invocation records) or that EventBridge
+Scheduler could not deliver; replaying one re-delivers its event to the planner. Every
+command works on the local backend (--db) or a deployed stage (--stage).
 
 Listing does not consume: cronless receives the messages to read them, keeps them
 hidden while it pages through the queue, and makes them visible again at the end,

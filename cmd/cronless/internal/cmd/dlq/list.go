@@ -26,8 +26,15 @@ count (as before this listing), age, and the last error of the message's (run,
 target) from the error history, or the reason a handler gave when it dead-lettered
 a malformed message itself.
 
+With --queue planner it lists the planner failures queue: for each tick or shard
+event the planner failed on (or Scheduler could not deliver), what failed (the tick
+of a schedule at its time, or shard k of a run), its run, the attempts made, its age
+and why (the Lambda error of the invocation record, or Scheduler's ERROR_CODE and
+ERROR_MESSAGE). A message of neither shape is listed as malformed, with the reason.
+
 The messages stay in the queue, visible again when the listing ends.`,
-		Example: `  cronless dlq list
+		Example: `  cronless dlq list --queue planner --stage prod
+  cronless dlq list
   cronless dlq list --stage prod --queue results -o json
   cronless dlq list --target example --older-than 24h`,
 	}, opts, &opts.dlqOptions, "list at most this many messages", runF, dlqListRun)
@@ -51,7 +58,7 @@ func dlqListRun(opts *DLQListOptions) error {
 	if err != nil && !incomplete {
 		return fmt.Errorf("list %s: %w", q.Name(), err)
 	}
-	if err := printLetters(opts.IO.Out, format, letters, opts.Now(), ""); err != nil {
+	if err := printLetters(opts.IO.Out, format, letters, opts.Now(), "", opts.queue == plannerQueue); err != nil {
 		return err
 	}
 	if incomplete {

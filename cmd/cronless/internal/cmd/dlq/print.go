@@ -22,13 +22,17 @@ type Row struct {
 }
 
 // printLetters prints dead letters as a table, JSON lines or CSV, oldest
-// first. With action set, each row starts with it (replay and purge).
-func printLetters(w io.Writer, format string, letters []deadletter.Letter, now time.Time, action string) error {
+// first, as planner failures when planner is set. With action set, each
+// row starts with it (replay and purge).
+func printLetters(w io.Writer, format string, letters []deadletter.Letter, now time.Time, action string, planner bool) error {
 	rows := make([]Row, len(letters))
 	for i, l := range letters {
 		rows[i] = Row{Action: action, Letter: l, AgeSeconds: int64(l.Age(now).Seconds())}
 	}
 	sortDLQRows(rows)
+	if planner {
+		return printPlannerRows(w, format, rows, action != "")
+	}
 	return printDLQRows(w, format, rows, action != "")
 }
 
@@ -136,15 +140,16 @@ func summary(ios *iostreams.IOStreams, format, line string) {
 // actionPrinter prints what a replay or purge did with each message: JSON
 // lines as it happens, a table or CSV at the end (oldest first).
 type actionPrinter struct {
-	w      io.Writer
-	format string
-	now    func() time.Time // for the ages
-	rows   []Row
-	err    error
+	w       io.Writer
+	format  string
+	planner bool             // the rows are planner failures
+	now     func() time.Time // for the ages
+	rows    []Row
+	err     error
 }
 
-func newActionPrinter(w io.Writer, format string, now func() time.Time) *actionPrinter {
-	return &actionPrinter{w: w, format: format, now: now}
+func newActionPrinter(w io.Writer, format string, now func() time.Time, planner bool) *actionPrinter {
+	return &actionPrinter{w: w, format: format, now: now, planner: planner}
 }
 
 func (p *actionPrinter) report(l deadletter.Letter, act deadletter.Action, err error) {
@@ -170,5 +175,8 @@ func (p *actionPrinter) flush() error {
 		return nil
 	}
 	sortDLQRows(p.rows)
+	if p.planner {
+		return printPlannerRows(p.w, p.format, p.rows, true)
+	}
 	return printDLQRows(p.w, p.format, p.rows, true)
 }

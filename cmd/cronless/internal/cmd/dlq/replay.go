@@ -28,7 +28,10 @@ func NewCmdDLQReplay(f *cmdutil.Factory, runF func(*DLQReplayOptions) error) *co
 		Short: "Move dead-lettered messages back to the queue they came from",
 		Long: `Move the messages that match the filters back to their source queue (the targets
 DLQ's to the targets queue, the results DLQ's to the results queue), to be processed
-again. Say what to move with --target, --run, --error-kind or --older-than, or
+again. --queue planner re-delivers the ticks and shard events of the planner failures
+queue to the planner instead: on a stage as asynchronous invocations of the planner
+function (InvocationType Event), locally on the ticks queue; a malformed one (neither a
+tick nor a shard event) is not replayed and stays in the queue. Say what to move with --target, --run, --error-kind or --older-than, or
 --all for everything.
 
 Each message is sent first and deleted from the DLQ only after the send succeeded,
@@ -50,6 +53,7 @@ not the task; ` + "`cronless dlq cancel`" + ` cancels it.`,
 		Example: `  cronless dlq replay --target example --dry-run
   cronless dlq replay --target example
   cronless dlq replay --error-kind http_5xx --older-than 1h --rate 5 --stage prod
+  cronless dlq replay --queue planner --run hourly-20261127T090000Z --stage prod
   cronless dlq replay --all --native --rate 50 --stage prod`,
 	}, opts, &opts.dlqOptions, "move at most this many messages", runF, dlqReplayRun)
 	cmd.Flags().Float64Var(&opts.Rate, "rate", 0, "send at most this many messages a second (0: no cap)")
@@ -68,6 +72,9 @@ func dlqReplayRun(opts *DLQReplayOptions) error {
 		return cmdutil.Usagef("--rate %v: must be 0 (no cap) or more messages a second", opts.Rate)
 	}
 	if opts.Native {
+		if err := checkMoveQueue(opts.queue); err != nil {
+			return err
+		}
 		if !opts.All || !flt.IsZero() || opts.limit != 0 {
 			return cmdutil.Usagef("--native moves the whole queue with an SQS message move task, which cannot filter: pass --all and no --target, --run, --error-kind, --older-than or --limit (or drop --native)")
 		}
@@ -91,9 +98,30 @@ func dlqReplayRun(opts *DLQReplayOptions) error {
 	}
 	defer o.Close()
 	p := pairs[0]
+	if p.name == plannerQueue {
+		return replayPlanner(opts, o, format, p.dlq, sopts)
+	}
 	return opts.act(format, p.dlq, replayAction, p.dlq.Name()+" → "+p.source.Name()+" on "+o.Where, "", sopts,
 		func(sopts deadletter.Options, report deadletter.Report) (deadletter.Summary, error) {
 			return deadletter.Replay(opts.ctx, p.dlq, p.source, deadletter.ReplayOptions{Options: sopts, Rate: opts.Rate, DryRun: opts.DryRun, Report: report})
+		})
+}
+
+// replayPlanner re-delivers the planner failures that match to the
+// planner: on a stage as asynchronous invocations of the planner function,
+// locally on the ticks queue.
+func replayPlanner(opts *DLQReplayOptions, o *cmdutil.Backend, format string, q queue.Queue, sopts deadletter.Options) error {
+	if o.Planner == nil {
+		return fmt.Errorf("%s has no ticks queue to re-deliver to: a `cronless run` of this version creates it", o.Where)
+	}
+	dest, err := o.Planner(opts.ctx)
+	if err != nil {
+		return fmt.Errorf("the planner: %w", err)
+	}
+	note := "; the planner plans them again (a failure comes back here)"
+	return opts.act(format, q, replayAction, q.Name()+" → "+dest.Name()+" on "+o.Where, note, sopts,
+		func(sopts deadletter.Options, report deadletter.Report) (deadletter.Summary, error) {
+			return deadletter.ReplayPlanner(opts.ctx, q, dest, deadletter.ReplayOptions{Options: sopts, Rate: opts.Rate, DryRun: opts.DryRun, Report: report})
 		})
 }
 

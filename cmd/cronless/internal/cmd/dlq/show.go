@@ -35,10 +35,13 @@ func NewCmdDLQShow(f *cmdutil.Factory, runF func(*DLQShowOptions) error) *cobra.
 its receive count (as before this look) and when it was sent, and the error history
 of its (run, target): every failed attempt recorded, oldest first.
 
-Without --queue it looks in the targets DLQ, then in the results DLQ. The message
-stays in the queue.`,
+Without --queue it looks in the targets DLQ, then in the results DLQ. With --queue
+planner it shows a planner failure: what failed (a tick or a shard event), why, when,
+after how many attempts, and whether a replay can re-deliver it. The message stays in
+the queue.`,
 		Example: `  cronless dlq show 6f0c3a9e-5b1d-4d44-9a57-1f0e2b7c8d90
-  cronless dlq show 6f0c3a9e-5b1d-4d44-9a57-1f0e2b7c8d90 --stage prod -o json`,
+  cronless dlq show 6f0c3a9e-5b1d-4d44-9a57-1f0e2b7c8d90 --stage prod -o json
+  cronless dlq show 6f0c3a9e-5b1d-4d44-9a57-1f0e2b7c8d90 --queue planner --stage prod`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.set(f, cmd)
@@ -78,6 +81,9 @@ func dlqShowRun(opts *DLQShowOptions) error {
 		if err != nil {
 			return fmt.Errorf("show: %w", err)
 		}
+		if p.name == plannerQueue {
+			return printPlannerLetter(opts.IO.Out, format, l, opts.Now())
+		}
 		var history []job.Attempt
 		if l.RunID != "" && l.TargetID != "" {
 			if history, err = o.Store.Attempts(ctx, l.RunID, l.TargetID); err != nil {
@@ -86,8 +92,12 @@ func dlqShowRun(opts *DLQShowOptions) error {
 		}
 		return printLetter(opts.IO.Out, format, l, history, opts.Now())
 	}
-	return fmt.Errorf("message %s is not in %s on %s (replayed or purged already? `cronless dlq list` shows what is there)",
-		opts.MessageID, strings.Join(searched, " or "), o.Where)
+	hint := "`cronless dlq list` shows what is there"
+	if opts.queue == "" {
+		hint += "; a planner failure needs --queue planner"
+	}
+	return fmt.Errorf("message %s is not in %s on %s (replayed or purged already? %s)",
+		opts.MessageID, strings.Join(searched, " or "), o.Where, hint)
 }
 
 // printLetter prints one dead letter whole: for a person (table), as one
@@ -128,23 +138,9 @@ func printLetter(w io.Writer, format string, l deadletter.Letter, history []job.
 	if err := t.Write(bw); err != nil {
 		return err
 	}
-	if len(l.Attributes) > 0 {
-		fmt.Fprintln(bw, "\nAttributes:")
-		keys := make([]string, 0, len(l.Attributes))
-		for k := range l.Attributes {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		at := cmdutil.NewTable("  NAME", "VALUE")
-		for _, k := range keys {
-			at.Add("  "+k, l.Attributes[k])
-		}
-		if err := at.Write(bw); err != nil {
-			return err
-		}
+	if err := writeAttributesAndBody(bw, l); err != nil {
+		return err
 	}
-	fmt.Fprintln(bw, "\nBody:")
-	fmt.Fprintln(bw, indentText(prettyJSON(l.Body), "  "))
 	if len(history) == 0 {
 		fmt.Fprintln(bw, "\nError history: none recorded for this run and target.")
 	} else {
@@ -167,6 +163,29 @@ func printLetter(w io.Writer, format string, l deadletter.Letter, history []job.
 		}
 	}
 	return bw.Flush()
+}
+
+// writeAttributesAndBody writes a letter's attributes (sorted by name)
+// and its body (JSON pretty-printed) for a person.
+func writeAttributesAndBody(w io.Writer, l deadletter.Letter) error {
+	if len(l.Attributes) > 0 {
+		fmt.Fprintln(w, "\nAttributes:")
+		keys := make([]string, 0, len(l.Attributes))
+		for k := range l.Attributes {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		at := cmdutil.NewTable("  NAME", "VALUE")
+		for _, k := range keys {
+			at.Add("  "+k, l.Attributes[k])
+		}
+		if err := at.Write(w); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintln(w, "\nBody:")
+	fmt.Fprintln(w, indentText(prettyJSON(l.Body), "  "))
+	return nil
 }
 
 // prettyJSON indents s when it is JSON, keeping its key order, else

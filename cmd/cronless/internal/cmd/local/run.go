@@ -162,7 +162,7 @@ func openPipeline(ctx context.Context, f *pipelineFlags, dbPath string, log *zap
 func pipeline(tf *targets.File, b *localbackend.Backend, f *pipelineFlags, log *zap.Logger) *local.Pipeline {
 	m := local.MappingConfig{BatchSize: f.batchSize, BatchWindow: f.batchWindow, MaxConcurrency: f.concurrency, Timeout: f.functionTimout}
 	return &local.Pipeline{
-		Targets: tf, Ticks: b.Ticks, TargetsQueue: b.Targets, TargetsDLQ: b.TargetsDLQ, Results: b.Results, ResultsDLQ: b.ResultsDLQ,
+		Targets: tf, Ticks: b.Ticks, PlannerFailures: b.PlannerFailures, TargetsQueue: b.Targets, TargetsDLQ: b.TargetsDLQ, Results: b.Results, ResultsDLQ: b.ResultsDLQ,
 		Store: b.Store, TargetList: b.Store, Log: log, Region: localbackend.Region,
 		Fetcher: crawl.New(crawl.Options{
 			AllowPrivate: f.allowPrivate, UserAgent: tf.Defaults.UserAgent, Timeout: tf.Defaults.Timeout,
