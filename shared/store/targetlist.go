@@ -15,8 +15,13 @@ import (
 // Every adapter keeps these semantics (storetest's TargetList suite):
 //
 //   - ApplyTargets writes a targets.Change: its puts, then its layouts, then
-//     its deletes and dropped schedules. Applying it again, whole or after
-//     an interruption, ends in the same list;
+//     its deletes, then its dropped schedules. Applying it again, whole or
+//     after an interruption, ends in the same list, and so does applying
+//     the change planned again against what an interruption left: an
+//     adapter that reads a target only where its layout places it finishes
+//     the deletes an interrupted apply had yet to make (in every later
+//     ApplyTargets, an empty change too, before it writes a layout), so
+//     that no later layout brings a removed target back;
 //   - ShardTargets reads one shard's targets by key (never a scan), in ID
 //     order, and ShardTail the last few of them; TargetLayouts,
 //     StoredTarget and EachTarget read what ApplyTargets wrote;
@@ -41,8 +46,10 @@ type TargetList interface {
 	// (by name), shard by shard, in ID order in a shard; an error from fn
 	// stops it and is returned.
 	EachTarget(ctx context.Context, fn func(targets.Stored) error) error
-	// ApplyTargets writes ch; progress, when not nil, is called with the
-	// number of items written so far.
+	// ApplyTargets writes ch, after it has finished what an interrupted
+	// ApplyTargets left (an empty ch finishes it too: call it even when
+	// the change planned is empty); progress, when not nil, is called with
+	// the number of items written so far.
 	ApplyTargets(ctx context.Context, ch targets.Change, progress func(written int)) error
 
 	// RecentRuns returns the IDs of schedule's n most recent runs scheduled

@@ -35,6 +35,8 @@ func itemKind(_ string, k dynamometer.Item) string {
 		return "stored target"
 	case pk == pkLayouts:
 		return "layout"
+	case pk == pkPending:
+		return "pending shards"
 	case strings.HasPrefix(pk, prefixPart):
 		return "plan part"
 	}

@@ -55,11 +55,12 @@ const (
 
 	// The stored target list (cronless targets import) and the plan parts
 	// of the runs planned from it (targetlist.go, planpart.go).
-	prefixTargetList = "TL#"     // PK of a stored target: TL#<schedule>#<shard index>; its SK is T#<targetID>
-	pkLayouts        = "TLAYOUT" // PK of the layout items; SK: the schedule
-	prefixPart       = "PART#"   // PK of a plan part: PART#<runID>#<shard, 6 digits>
-	skPart           = "P"       // SK of a plan part
-	prefixPartChunk  = "P#"      // SK of a chunk of a large part's IDs: P#<nonce>#<chunk, 3 digits>
+	prefixTargetList = "TL#"       // PK of a stored target: TL#<schedule>#<shard index>; its SK is T#<targetID>
+	pkLayouts        = "TLAYOUT"   // PK of the layout items; SK: the schedule
+	pkPending        = "TLPENDING" // PK of the shards an apply has yet to sweep (targetsweep.go); SK: the schedule
+	prefixPart       = "PART#"     // PK of a plan part: PART#<runID>#<shard, 6 digits>
+	skPart           = "P"         // SK of a plan part
+	prefixPartChunk  = "P#"        // SK of a chunk of a large part's IDs: P#<nonce>#<chunk, 3 digits>
 )
 
 // Data attributes of the items. The names are short because every byte of
@@ -104,6 +105,7 @@ const (
 	attrExtract     = "ex"  // a stored target's extract: the name of an extracts: entry of targets.yaml
 	attrRules       = "ru"  // JSON text of a stored target's own extract rules
 	attrLayout      = "ly"  // JSON text of a schedule's shards (layout items)
+	attrPending     = "pd"  // JSON text of the shard indexes an apply has yet to sweep (TLPENDING items)
 	attrShards      = "sh"  // N: the shards a run is planned in (set by every PutRun, 0 too)
 	attrPartShards  = "ps"  // NS: the shards whose plan part a run's planned count includes
 	attrChunks      = "nc"  // N: how many chunks hold a large plan part's IDs

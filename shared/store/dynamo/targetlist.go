@@ -30,9 +30,18 @@ var _ store.TargetList = (*Store)(nil)
 // TargetLayouts returns the layout of every schedule with stored targets:
 // a strongly consistent Query of TLAYOUT (one item per schedule).
 func (s *Store) TargetLayouts(ctx context.Context) (map[string]targets.Layout, error) {
-	ls, err := s.layouts(ctx)
+	out, err := s.layoutsBySchedule(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("dynamo: target layouts: %w", err)
+	}
+	return out, nil
+}
+
+// layoutsBySchedule returns the stored layouts in a map by schedule.
+func (s *Store) layoutsBySchedule(ctx context.Context) (map[string]targets.Layout, error) {
+	ls, err := s.layouts(ctx)
+	if err != nil {
+		return nil, err
 	}
 	out := make(map[string]targets.Layout, len(ls))
 	for _, l := range ls {

@@ -131,7 +131,10 @@ func (s *Store) EachTarget(ctx context.Context, fn func(targets.Stored) error) e
 // leaves no copy behind), then its layouts, then its deletes (only of a
 // target still where the change found it: a moved target was put under its
 // new place already) and its dropped schedules. Each step can be written
-// again: an interrupted import run again ends in the same list.
+// again: an interrupted import run again ends in the same list. No row is
+// hidden by a layout (EachTarget reads every one, and a target's ID is
+// unique), so what an interrupted apply left is in the next import's diff,
+// and an empty change has nothing to finish.
 func (s *Store) ApplyTargets(ctx context.Context, ch targets.Change, progress func(written int)) error {
 	if err := checkChange(ch); err != nil {
 		return fmt.Errorf("localstore: apply targets: %w", err)

@@ -125,9 +125,9 @@ func testReimportInterrupted(t *testing.T, newStore func(t *testing.T) ListStore
 }
 
 // checkHolds fails unless s holds exactly entries, stored as want and
-// laid out as wantLayouts, and unless importing entries again finds
-// nothing to do.
-func checkHolds(t *testing.T, s ListStore, entries []targets.Entry, want []targets.Stored, wantLayouts map[string]targets.Layout) {
+// laid out as wantLayouts, and unless importing entries again (planned
+// with opts) finds nothing to do.
+func checkHolds(t *testing.T, s ListStore, entries []targets.Entry, want []targets.Stored, wantLayouts map[string]targets.Layout, opts ...targets.ListOption) {
 	t.Helper()
 	all := eachTarget(t, s)
 	byID := make(map[string]targets.Entry, len(all))
@@ -151,7 +151,7 @@ func checkHolds(t *testing.T, s ListStore, entries []targets.Entry, want []targe
 			checkStoredList(t, fmt.Sprintf("ShardTargets(%s/%d)", sh.Schedule, sh.Index), shardTargets(t, s, sh), inShard(want, sh))
 		}
 	}
-	if again := targets.PlanList(all, layoutsOf(t, s), entries); !again.Empty() {
+	if again := targets.PlanList(all, layoutsOf(t, s), entries, opts...); !again.Empty() {
 		t.Errorf("the list planned against the stored one: %s, want an empty change", asJSON(again))
 	}
 }

@@ -52,6 +52,7 @@ func RunTargetList(t *testing.T, newStore func(t *testing.T) ListStore, opts ...
 		}},
 		{"Reimport", testReimport},
 		{"ReimportInterrupted", testReimportInterrupted},
+		{"RelayoutInterrupted", testRelayoutInterrupted},
 		{"PlanParts", testPlanParts},
 		{"PlanPartsBeforeRun", testPlanPartsBeforeRun},
 		{"PlanPartRejected", testPlanPartRejected},
