@@ -142,7 +142,19 @@ func importRun(opts *ImportOptions) error {
 	n := items(ch)
 	switch {
 	case ch.Empty():
-		summary(opts.IO, format, fmt.Sprintf("nothing to change: %s already holds the %s of %s; nothing written", where, plural(count, "target", "targets"), opts.File))
+		// An empty change still finishes what an interrupted import left
+		// (store.TargetList: the items it had not deleted yet).
+		finished := 0
+		if !opts.DryRun {
+			if err := b.TargetList.ApplyTargets(ctx, ch, func(n int) { finished = n }); err != nil {
+				return fmt.Errorf("finish an interrupted import in %s: %w", where, err)
+			}
+		}
+		msg := fmt.Sprintf("nothing to change: %s already holds the %s of %s; nothing written", where, plural(count, "target", "targets"), opts.File)
+		if finished > 0 {
+			msg = fmt.Sprintf("%s already holds the %s of %s; finished an interrupted import (%s deleted)", where, plural(count, "target", "targets"), opts.File, plural(finished, "leftover item", "leftover items"))
+		}
+		summary(opts.IO, format, msg)
 		return nil
 	case opts.DryRun:
 		summary(opts.IO, format, fmt.Sprintf("dry run: would add %d, change %d and remove %d targets in %s (%s to write); nothing written",
