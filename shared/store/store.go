@@ -120,6 +120,21 @@ type StoredResult struct {
 	StoredAt time.Time
 }
 
+// RunEntry is what a store keeps of one result of a run in the index that
+// lists the run's results: enough to count them by status, find the
+// targets without a result and list the first ones, without the result's
+// fields. The HTTP status and error of a result are not in it (DynamoDB's
+// GSI1 does not project them): read the results listed (Result) for them.
+type RunEntry struct {
+	TargetID string
+	Status   job.Status
+	// Changed is the result's Changed flag.
+	Changed bool
+	URL     string
+	// StoredAt is when the store stored the result.
+	StoredAt time.Time
+}
+
 // Attempt is one failed, retryable attempt at a job (the wire contract
 // job.Attempt), stored so a dead-lettered message can be explained.
 type Attempt = job.Attempt
@@ -159,6 +174,19 @@ type Store interface {
 	Previous(ctx context.Context, schedule string, before time.Time) ([]Validators, error)
 	// RunResults returns one run's results, ordered by target ID.
 	RunResults(ctx context.Context, runID string) ([]job.Result, error)
+	// RunEntries calls fn with the entry of every result of run runID
+	// (RunEntry: no fields), in target ID order, none for an unknown run.
+	// It stops at the first error fn returns and returns it. fn must not
+	// call the store: an adapter may hold a read open while fn runs.
+	//
+	// It is what lists or counts a run's results without reading them
+	// whole: a run of a million results, read with RunResults, is a
+	// million results' fields in memory. It is a method of Store, not an
+	// optional interface as RunAttempter is, because every adapter can
+	// offer it from an index it keeps anyway: localstore from the index
+	// of a run's results (store_results_by_run), dynamo from the run's
+	// GSI1 entries alone, as its run counters are read.
+	RunEntries(ctx context.Context, runID string, fn func(RunEntry) error) error
 	// Attempts returns the recorded failed attempts of a (run, target),
 	// oldest first (by At, then attempt number and message ID), with the
 	// contract version V set.

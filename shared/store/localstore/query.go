@@ -102,6 +102,44 @@ func (s *Store) RunResults(ctx context.Context, runID string) ([]job.Result, err
 	return rs, nil
 }
 
+// RunEntries calls fn with the entry of every result of run runID, in
+// target ID order: one query that the index store_results_by_run covers,
+// read row by row while fn runs (fn must not call the store).
+func (s *Store) RunEntries(ctx context.Context, runID string, fn func(store.RunEntry) error) error {
+	if err := s.runEntries(ctx, runID, fn); err != nil {
+		return fmt.Errorf("localstore: entries of run %q: %w", runID, err)
+	}
+	return nil
+}
+
+func (s *Store) runEntries(ctx context.Context, runID string, fn func(store.RunEntry) error) error {
+	rows, err := s.db.QueryContext(ctx, `
+		SELECT target_id, status, changed, url, stored_at FROM store_results INDEXED BY store_results_by_run
+		WHERE run_id = ? ORDER BY target_id`, runID)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			e        store.RunEntry
+			status   string
+			storedAt sql.NullString
+		)
+		if err := rows.Scan(&e.TargetID, &status, &e.Changed, &e.URL, &storedAt); err != nil {
+			return err
+		}
+		e.Status = job.Status(status)
+		if e.StoredAt, err = parseTime(storedAt); err != nil {
+			return fmt.Errorf("result %s: %w", e.TargetID, err)
+		}
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
 // History returns a target's results scheduled in [since, until), newest
 // first, at most limit of them. A zero since or until leaves that end open;
 // limit <= 0 means no limit.

@@ -189,4 +189,13 @@ var migrations = []struct {
 		`CREATE INDEX store_results_by_run ON store_results
 			(run_id, target_id, scheduled_at, url, status, etag, last_modified, content_hash, rules_hash)`,
 	}},
+	// One run's results by target, now with what RunEntries reads too
+	// (changed, stored_at), so that `cronless runs show` lists a run of a
+	// million results from the index alone, without reading each row and
+	// its fields' overflow pages. Rebuilding it reads every result once.
+	{"localstore/9", []string{
+		`DROP INDEX IF EXISTS store_results_by_run`,
+		`CREATE INDEX store_results_by_run ON store_results
+			(run_id, target_id, scheduled_at, url, status, etag, last_modified, content_hash, rules_hash, changed, stored_at)`,
+	}},
 }

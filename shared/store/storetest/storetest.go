@@ -72,6 +72,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store, opts ...Option) 
 		{"RunRejectsBadTargets", testRunRejectsBadTargets},
 		{"Runs", testRuns},
 		{"RunResults", testRunResults},
+		{"RunEntries", testRunEntries},
 		{"History", testHistory},
 		{"ChangedSince", testChangedSince},
 		{"Failed", testFailed},

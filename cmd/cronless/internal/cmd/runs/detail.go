@@ -16,7 +16,18 @@ import (
 // runDetail is one run as runs show prints it.
 type runDetail struct {
 	View
+	// Results are the first results by target ID, at most --limit of
+	// them, with their fields.
 	Results []job.Result `json:"results"`
+	// ResultsCount is how many results the run has, ResultsOK,
+	// ResultsFailed and ResultsChanged how many of them are ok, failed
+	// and changed, and ResultsMore how many Results leaves out (over
+	// --limit): Results is complete when it is 0.
+	ResultsCount   int `json:"results_count"`
+	ResultsOK      int `json:"results_ok"`
+	ResultsFailed  int `json:"results_failed"`
+	ResultsChanged int `json:"results_changed"`
+	ResultsMore    int `json:"results_more"`
 	// Missing are the first targets without a result (see runs show's
 	// help for which come first), at most --limit of them.
 	Missing []missingTarget `json:"without_result"`
@@ -40,13 +51,10 @@ const (
 	missingFromGuess = "guessed"
 )
 
-// newRunDetail puts together what runs show prints, with at most limit
-// (0: all) targets without a result listed.
-func newRunDetail(ctx context.Context, st cmdutil.ResultsStore, run store.Run, res []job.Result, letters []dlq.Letter, limit int) (runDetail, error) {
-	have := map[string]bool{}
-	for _, r := range res {
-		have[r.TargetID] = true
-	}
+// newRunDetail puts together what runs show prints of run, its results
+// (rr, with the listed ones read) and the targets DLQ's letters, with at
+// most limit (0: all) targets without a result listed.
+func newRunDetail(ctx context.Context, st cmdutil.ResultsStore, run store.Run, rr runResults, letters []dlq.Letter, limit int) (runDetail, error) {
 	dead := 0
 	inDLQ := map[string]dlq.Letter{}
 	for _, l := range letters {
@@ -58,11 +66,11 @@ func newRunDetail(ctx context.Context, st cmdutil.ResultsStore, run store.Run, r
 			inDLQ[l.TargetID] = l
 		}
 	}
-	ids, guessed := missingTargets(run, have), false
+	ids, guessed := missingTargets(run, &rr), false
 	if ids == nil {
 		guessed = true
 		for id := range inDLQ {
-			if !have[id] {
+			if !rr.has(id) {
 				ids = append(ids, id)
 			}
 		}
@@ -76,7 +84,7 @@ func newRunDetail(ctx context.Context, st cmdutil.ResultsStore, run store.Run, r
 		}
 		for _, l := range latest {
 			_, dl := inDLQ[l.TargetID]
-			if l.Schedule == run.Schedule && !have[l.TargetID] && !dl {
+			if l.Schedule == run.Schedule && !rr.has(l.TargetID) && !dl {
 				ids = append(ids, l.TargetID)
 			}
 		}
@@ -86,8 +94,9 @@ func newRunDetail(ctx context.Context, st cmdutil.ResultsStore, run store.Run, r
 	if err != nil {
 		return runDetail{}, err
 	}
-	d := runDetail{View: newRunView(run, dead), Results: res, Missing: missing, MissingFrom: missingFromPlan,
-		MissingCount: len(ids), MissingMore: len(ids) - len(missing)}
+	d := runDetail{View: newRunView(run, dead), Results: rr.listed, Missing: missing, MissingFrom: missingFromPlan,
+		ResultsCount: len(rr.ids), ResultsOK: rr.ok, ResultsFailed: rr.failed, ResultsChanged: rr.changed,
+		ResultsMore: len(rr.ids) - len(rr.listed), MissingCount: len(ids), MissingMore: len(ids) - len(missing)}
 	for _, id := range ids {
 		if _, dl := inDLQ[id]; dl {
 			d.MissingInDLQ++
@@ -114,6 +123,7 @@ func printRunDetail(w io.Writer, format string, d runDetail) error {
 	for _, kv := range [][2]string{
 		{"Run", v.ID}, {"Schedule", v.Schedule}, {"Scheduled", cmdutil.TableTime(v.ScheduledAt)},
 		{"Planned", v.plannedCell()}, {"OK", fmt.Sprint(v.Succeeded)}, {"Failed", fmt.Sprint(v.Failed)},
+		{"Changed", fmt.Sprint(d.ResultsChanged)},
 		{"In flight", fmt.Sprint(v.InFlight)}, {"Dead-lettered", fmt.Sprint(v.DeadLettered)},
 		{"Without a result", fmt.Sprintf("%d (%d in the DLQ)", d.MissingCount, d.MissingInDLQ)},
 		{"First result", cmdutil.TableTime(v.FirstResultAt)}, {"Last result", cmdutil.TableTime(v.LastResultAt)},
@@ -123,13 +133,21 @@ func printRunDetail(w io.Writer, format string, d runDetail) error {
 	if err := head.WriteRows(w); err != nil {
 		return err
 	}
-	if len(d.Results) == 0 {
+	switch {
+	case d.ResultsCount == 0:
 		fmt.Fprintln(w, "\nNo results yet.")
-	} else {
-		fmt.Fprintf(w, "\nResults (%d):\n", len(d.Results))
+	case d.ResultsMore > 0:
+		fmt.Fprintf(w, "\nResults (%d; the first %d by target ID):\n", d.ResultsCount, len(d.Results))
+	default:
+		fmt.Fprintf(w, "\nResults (%d):\n", d.ResultsCount)
+	}
+	if len(d.Results) > 0 {
 		if err := cmdutil.PrintResults(w, "cmdutil.Table", d.Results); err != nil {
 			return err
 		}
+	}
+	if d.ResultsMore > 0 {
+		fmt.Fprintf(w, "… and %d more: %s\n", d.ResultsMore, moreResultsHint(v.ID))
 	}
 	if d.MissingCount == 0 {
 		return nil
@@ -168,6 +186,11 @@ func printRunDetail(w io.Writer, format string, d runDetail) error {
 // moreHint says how to list every target of run runID without a result.
 func moreHint(runID string) string {
 	return fmt.Sprintf("`cronless runs show %s --limit 0` lists them all (-o csv for a file)", runID)
+}
+
+// moreResultsHint says how to list every result of run runID.
+func moreResultsHint(runID string) string {
+	return fmt.Sprintf("`cronless runs show %s --limit 0` or `cronless results run %s` lists them all", runID, runID)
 }
 
 // runDetailCSV is one row per target of the run: its result or, for a

@@ -131,7 +131,7 @@ func TestNewRunDetailTargets(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			st := &planStore{latest: tt.latest, attempts: attempts}
 			run := store.Run{ID: runID, Schedule: "hourly", ScheduledAt: at, Planned: 4, Succeeded: len(tt.results), Targets: tt.targets}
-			d, err := newRunDetail(context.Background(), st, run, tt.results, tt.letters, 0)
+			d, err := newRunDetail(context.Background(), st, run, resultsOf(tt.results), tt.letters, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -211,7 +211,7 @@ func TestNewRunDetailLimit(t *testing.T) {
 					st, want = ras, tt.wantByRun
 				}
 				run := store.Run{ID: runID, Schedule: "hourly", ScheduledAt: at, Planned: len(targets), Succeeded: 1, Failed: 1, Targets: targets}
-				d, err := newRunDetail(context.Background(), st, run, results, letters, tt.limit)
+				d, err := newRunDetail(context.Background(), st, run, resultsOf(results), letters, tt.limit)
 				if err != nil {
 					t.Fatal(err)
 				}

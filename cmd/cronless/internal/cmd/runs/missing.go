@@ -3,25 +3,18 @@ package runs
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
-
-	"golang.org/x/sync/errgroup"
 
 	"github.com/cronless/cronless/shared/dlq"
 	"github.com/cronless/cronless/shared/job"
 	"github.com/cronless/cronless/shared/store"
 )
 
-// DefaultMissingLimit is how many targets without a result runs show lists
-// unless --limit says otherwise.
+// DefaultMissingLimit is how many results, and how many targets without a
+// result, runs show lists unless --limit says otherwise.
 const DefaultMissingLimit = 50
-
-// attemptReads is how many targets' attempts runs show reads at once from
-// a store that reads them a target at a time (dynamo: a Query each).
-const attemptReads = 8
 
 // missingTarget is a target of a run that has no result in it.
 type missingTarget struct {
@@ -103,23 +96,17 @@ func runAttempts(ctx context.Context, st attemptsReader, runID string) (map[stri
 }
 
 // targetAttempts reads the attempts of each of ids in run runID, a target
-// at a time, attemptReads at once: for a store that cannot read a run's
+// at a time, storeReads at once: for a store that cannot read a run's
 // at once, and only for the targets listed.
 func targetAttempts(ctx context.Context, st attemptsReader, runID string, ids []string) (map[string][]store.Attempt, error) {
-	got := make([][]store.Attempt, len(ids))
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(attemptReads)
-	for i, id := range ids {
-		g.Go(func() error {
-			as, err := st.Attempts(gctx, runID, id)
-			if err != nil && !errors.Is(err, store.ErrNotFound) {
-				return fmt.Errorf("attempts of %s in run %s: %w", id, runID, err)
-			}
-			got[i] = as
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
+	got, err := eachOf(ctx, ids, func(ctx context.Context, id string) ([]store.Attempt, error) {
+		as, err := st.Attempts(ctx, runID, id)
+		if err != nil {
+			return nil, fmt.Errorf("attempts of %s in run %s: %w", id, runID, err)
+		}
+		return as, nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	byTarget := make(map[string][]store.Attempt, len(ids))
@@ -165,14 +152,14 @@ func listMissing(ctx context.Context, st attemptsReader, runID string, ids []str
 
 // missingTargets returns the run's recorded targets that have no result,
 // or nil when the run has no recorded targets.
-func missingTargets(run store.Run, have map[string]bool) []string {
+func missingTargets(run store.Run, rr *runResults) []string {
 	if len(run.Targets) == 0 {
 		return nil
 	}
-	ids := make([]string, 0, max(0, len(run.Targets)-len(have)))
+	ids := make([]string, 0, max(0, len(run.Targets)-len(rr.ids)))
 	seen := make(map[string]bool, cap(ids))
 	for _, id := range run.Targets {
-		if !have[id] && !seen[id] {
+		if !rr.has(id) && !seen[id] {
 			seen[id] = true
 			ids = append(ids, id)
 		}

@@ -103,7 +103,8 @@ func runsListRun(opts *RunsListOptions) error {
 type RunsShowOptions struct {
 	cmdutil.QueryOptions
 	RunID string
-	// Limit is how many targets without a result are listed (0: all).
+	// Limit is how many results, and how many targets without a result,
+	// are listed (0: all).
 	Limit int
 }
 
@@ -123,11 +124,15 @@ are guessed: the targets whose job is in the targets DLQ and, when that does not
 account for every job missing, the targets of the run's schedule (known from
 their latest result) that have no result in this run.
 
-A run of many targets has many without a result while it is in flight, so the
-summary counts them (and those in the DLQ) and at most --limit are listed, in
-every format: those whose job is in the DLQ first, then those with failed
-attempts, then the rest, each by target ID. A line (JSON: without_result_more;
-CSV: a note on stderr) says how many more there are; --limit 0 lists them all.
+A run of many targets has many results once it is done, and many without a
+result while it is in flight, so the summary counts both (results by status, and
+how many changed; targets without one, and how many are in the DLQ), and at most
+--limit of each are listed, in every format. Results come by target ID, with
+their fields; the targets without a result come with those whose job is in the
+DLQ first, then those with failed attempts, then the rest, each by target ID. A
+line (JSON: results_more and without_result_more; CSV: a note on stderr) says
+how many more there are; --limit 0 lists them all, reading every result with
+its fields (` + "`cronless results run`" + ` does too).
 On a stage, which targets have failed attempts is known only for those listed
 (DynamoDB keeps attempts by target, and finding a run's would take a read per
 target): past the limit, the targets not in the DLQ come in ID order.`,
@@ -141,7 +146,7 @@ target): past the limit, the targets not in the DLQ come in ID order.`,
 			return cmdutil.RunOr(opts, runF, runsShowRun)
 		},
 	}
-	cmd.Flags().IntVar(&opts.Limit, "limit", DefaultMissingLimit, "list at most this many targets without a result (0: all)")
+	cmd.Flags().IntVar(&opts.Limit, "limit", DefaultMissingLimit, "list at most this many results and this many targets without a result (0: all)")
 	return cmd
 }
 
@@ -159,20 +164,23 @@ func runsShowRun(opts *RunsShowOptions) error {
 	if err != nil {
 		return err
 	}
-	res, err := o.Store.RunResults(ctx, run.ID)
+	rr, err := readRunResults(ctx, o.Store, run.ID, opts.Limit)
 	if err != nil {
-		return fmt.Errorf("results of run %s: %w", run.ID, err)
+		return err
 	}
 	letters, err := deadLetters(&opts.QueryOptions, o)
 	if err != nil {
 		return err
 	}
-	d, err := newRunDetail(ctx, o.Store, run, res, letters, opts.Limit)
+	d, err := newRunDetail(ctx, o.Store, run, rr, letters, opts.Limit)
 	if err != nil {
 		return err
 	}
 	if err := printRunDetail(opts.IO.Out, format, d); err != nil {
 		return err
+	}
+	if d.ResultsMore > 0 && format != "table" {
+		fmt.Fprintf(opts.IO.ErrOut, "%d more results are not listed: %s\n", d.ResultsMore, moreResultsHint(run.ID))
 	}
 	if d.MissingMore > 0 && format != "table" {
 		fmt.Fprintf(opts.IO.ErrOut, "%d more targets without a result are not listed: %s\n", d.MissingMore, moreHint(run.ID))
