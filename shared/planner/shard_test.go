@@ -282,20 +282,21 @@ func TestShardRepeated(t *testing.T) {
 	if !first.NewPart || again.NewPart || again.Planned != first.Planned || len(jobs.sent()) != 2*n {
 		t.Fatalf("first %+v, again %+v, %d jobs sent; want the same %d jobs twice and one part", first, again, len(jobs.sent()), n)
 	}
-	// The batches go out in parallel: compare the targets, not the order.
-	var once, twice []string
-	for i, o := range jobs.sent() {
-		if i < n {
-			once = append(once, mustTarget(t, o))
-		} else {
-			twice = append(twice, mustTarget(t, o))
-		}
-	}
-	slices.Sort(once)
-	slices.Sort(twice)
-	if !slices.Equal(once, twice) {
+	if once, twice := sortedTargets(t, jobs.sent()[:n]), sortedTargets(t, jobs.sent()[n:]); !slices.Equal(once, twice) {
 		t.Fatalf("the repeated shard sent jobs of %v, the first time %v", twice, once)
 	}
+}
+
+// sortedTargets are the target IDs of sent jobs, sorted: batches go out in
+// parallel, so two sendings are compared by their targets, not their order.
+func sortedTargets(t *testing.T, sent []queue.Outgoing) []string {
+	t.Helper()
+	ids := make([]string, len(sent))
+	for i, o := range sent {
+		ids[i] = mustTarget(t, o)
+	}
+	slices.Sort(ids)
+	return ids
 }
 
 // A shard that starts after its pacing began paces from its own start: its

@@ -141,17 +141,7 @@ func TestTailsOfARepeatedTick(t *testing.T) {
 	if !first.NewRun || again.NewRun || again.Tails != first.Tails || first.Tails == 0 {
 		t.Fatalf("first %+v, again %+v: want the same tails, one new run", first, again)
 	}
-	var once, twice []string
-	for i, o := range jobs.sent() {
-		if i < n {
-			once = append(once, mustTarget(t, o))
-		} else {
-			twice = append(twice, mustTarget(t, o))
-		}
-	}
-	slices.Sort(once)
-	slices.Sort(twice)
-	if !slices.Equal(once, twice) {
+	if once, twice := sortedTargets(t, jobs.sent()[:n]), sortedTargets(t, jobs.sent()[n:]); !slices.Equal(once, twice) {
 		t.Errorf("the repeated tick planned %v, the first %v", twice, once)
 	}
 	a, b := shardMessages(t, plans.sent()[:events]), shardMessages(t, plans.sent()[events:])
