@@ -83,10 +83,34 @@ func (s *Store) endSweep(ctx context.Context, ch targets.Change, stored map[stri
 	for _, sched := range ch.Dropped {
 		delete(now, sched)
 	}
-	if err := s.sweep(ctx, next, now, nil, done); err != nil {
+	if err := s.sweep(ctx, inOld(next, stored), now, nil, done); err != nil {
 		return err
 	}
 	return s.recordPending(ctx, next, nil)
+}
+
+// inOld keeps, of next, the shards the old layouts (stored) had. Only they
+// can hold what ch did not put: a shard new to its schedule's layout holds
+// ch's puts alone, since beginSweep swept whatever an interrupted apply had
+// left there. So a first import, which re-reads nothing, costs no sweep.
+func inOld(next pendingShards, stored map[string]targets.Layout) pendingShards {
+	out := pendingShards{}
+	for sched, idx := range next {
+		old := map[int]bool{}
+		for _, sh := range stored[sched].Shards {
+			old[sh.Index] = true
+		}
+		var keep []int
+		for _, i := range idx {
+			if old[i] {
+				keep = append(keep, i)
+			}
+		}
+		if len(keep) > 0 {
+			out[sched] = keep
+		}
+	}
+	return out
 }
 
 // pendingShards are shard indexes of each schedule, by schedule.
