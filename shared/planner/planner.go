@@ -181,14 +181,13 @@ func (p *Planner) Handle(ctx context.Context, tick Tick) (Response, error) {
 	if err != nil {
 		return Response{}, fmt.Errorf("plan %s: %w", runID, err)
 	}
-	var prevRuns []string // a stored list's: the runs its validators come from
+	tgts := p.targets.TargetsFor(tick.Schedule)
+	var (
+		prevRuns []string // a stored list's: the runs its validators come from
+		prev     map[string]*job.Previous
+	)
 	if len(shards) > 0 {
 		prevRuns = p.recentRuns(ctx, tick.Schedule, at, log)
-	}
-
-	tgts := p.targets.TargetsFor(tick.Schedule)
-	var prev map[string]*job.Previous
-	if len(shards) > 0 {
 		prev = p.ownPrevious(ctx, tick.Schedule, prevRuns, tgts, log)
 	} else {
 		prev = p.previous(ctx, tick.Schedule, at, tgts, log)
@@ -217,12 +216,13 @@ func (p *Planner) Handle(ctx context.Context, tick Tick) (Response, error) {
 	// A stored list's shards, each planned by its own invocation but for
 	// its tail, which this one plans with its own targets (tails.go).
 	var (
-		stored runRef
-		tails  tailJobs
+		run   ShardMessage // the shards' event, but for its shard and tail
+		tails tailJobs
 	)
 	if len(shards) > 0 {
-		stored = runRef{ID: runID, Schedule: tick.Schedule, At: at, PacedFrom: pace.base.Add(p.lead), PreviousRuns: prevRuns}
-		if tails, err = p.planTails(ctx, stored, shards, log); err != nil {
+		run = ShardMessage{V: ShardVersion, RunID: runID, Schedule: tick.Schedule, ScheduledAt: at,
+			PacedFrom: pace.base.Add(p.lead), PreviousRuns: prevRuns}
+		if tails, err = p.planTails(ctx, run, shards, log); err != nil {
 			return Response{}, fmt.Errorf("plan %s: %w", runID, err)
 		}
 		msgs, ids = append(msgs, tails.msgs...), append(ids, tails.ids...)
@@ -248,7 +248,7 @@ func (p *Planner) Handle(ctx context.Context, tick Tick) (Response, error) {
 		return Response{}, fmt.Errorf("plan %s: %w", runID, err)
 	}
 	if len(shards) > 0 {
-		if err := p.sendShards(ctx, stored, shards, tails.from); err != nil {
+		if err := p.sendShards(ctx, run, shards, tails.from); err != nil {
 			return Response{}, fmt.Errorf("plan %s: %w", runID, err)
 		}
 	}

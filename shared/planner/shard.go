@@ -165,14 +165,16 @@ func (p *Planner) recentRuns(ctx context.Context, schedule string, at time.Time,
 	return prev
 }
 
-// sendShards sends one event per shard; tails are the first IDs of the
-// shards' tails the tick planned, by shard index.
-func (p *Planner) sendShards(ctx context.Context, r runRef, shards []targets.Shard, tails map[int]string) error {
+// sendShards sends run's event to each shard (run is the event without
+// its shard); tails are the first IDs of the shards' tails the tick
+// planned, by shard index.
+func (p *Planner) sendShards(ctx context.Context, run ShardMessage, shards []targets.Shard, tails map[int]string) error {
 	msgs := make([]queue.Outgoing, 0, len(shards))
 	names := make([]string, 0, len(shards))
 	for _, sh := range shards {
-		body, err := job.Encode(ShardMessage{V: ShardVersion, RunID: r.ID, Schedule: r.Schedule, ScheduledAt: r.At,
-			Shard: sh, PacedFrom: r.PacedFrom, PreviousRuns: r.PreviousRuns, Tail: tails[sh.Index]})
+		m := run
+		m.Shard, m.Tail = sh, tails[sh.Index]
+		body, err := job.Encode(m)
 		if err != nil {
 			return err
 		}
@@ -194,13 +196,12 @@ func (p *Planner) HandleShard(ctx context.Context, m ShardMessage) (ShardRespons
 	if err != nil {
 		return resp, fmt.Errorf("read shard %d of %s: %w", m.Shard.Index, m.RunID, err)
 	}
-	sh := m.Shard
+	part := m
 	if m.Tail != "" { // the tick planned the targets from Tail on
 		stored = stored[:sort.Search(len(stored), func(i int) bool { return stored[i].ID >= m.Tail })]
-		sh.To = m.Tail
+		part.Shard.To = m.Tail
 	}
-	r := runRef{ID: m.RunID, Schedule: m.Schedule, At: m.ScheduledAt, PacedFrom: m.PacedFrom, PreviousRuns: m.PreviousRuns}
-	planned, err := p.planStored(ctx, r, sh, stored, log)
+	planned, err := p.planStored(ctx, part, stored, log)
 	if err != nil {
 		return resp, fmt.Errorf("plan shard %d of %s: %w", m.Shard.Index, m.RunID, err)
 	}
@@ -228,16 +229,6 @@ func (p *Planner) HandleShard(ctx context.Context, m ShardMessage) (ShardRespons
 	return resp, nil
 }
 
-// runRef is what planning a run's stored targets needs of the run.
-type runRef struct {
-	ID, Schedule string
-	At           time.Time
-	// PacedFrom is when the run's stored targets' pacing starts
-	// (ShardMessage.PacedFrom).
-	PacedFrom    time.Time
-	PreviousRuns []string
-}
-
 // storedJobs are the jobs planned for some stored targets of a shard.
 type storedJobs struct {
 	msgs []queue.Outgoing
@@ -249,18 +240,19 @@ type storedJobs struct {
 	pace        *pacer
 }
 
-// planStored plans the jobs of stored, targets of sh in ID order: each is
-// resolved against targets.yaml, gets the validators of its newest result
-// in the run's previous runs (read by key, sh's range), and is paced by its
-// rank from the run's PacedFrom (or from now, when that has passed).
-func (p *Planner) planStored(ctx context.Context, r runRef, sh targets.Shard, stored []targets.Stored, log *zap.Logger) (storedJobs, error) {
+// planStored plans the jobs of stored, targets of m's shard in ID order
+// (m.Shard bounds the part of it they are in): each is resolved against
+// targets.yaml, gets the validators of its newest result in the run's
+// previous runs (read by key, over m.Shard's range), and is paced by its
+// rank from m.PacedFrom (or from now, when that has passed).
+func (p *Planner) planStored(ctx context.Context, m ShardMessage, stored []targets.Stored, log *zap.Logger) (storedJobs, error) {
 	out := storedJobs{msgs: make([]queue.Outgoing, 0, len(stored)), ids: make([]string, 0, len(stored))}
 	tgts := make([]targets.Target, 0, len(stored))
 	ranks := make([]int, 0, len(stored))
 	for _, s := range stored {
 		t, err := p.targets.Resolve(s.Entry)
-		if err == nil && t.Schedule != r.Schedule {
-			err = fmt.Errorf("target %q is of schedule %q now, not %q", s.ID, t.Schedule, r.Schedule)
+		if err == nil && t.Schedule != m.Schedule {
+			err = fmt.Errorf("target %q is of schedule %q now, not %q", s.ID, t.Schedule, m.Schedule)
 		}
 		if err != nil {
 			// Not planned; said once per tick, loudly: the user fixes
@@ -273,17 +265,17 @@ func (p *Planner) planStored(ctx context.Context, r runRef, sh targets.Shard, st
 		ranks = append(ranks, s.Rank)
 		out.ids = append(out.ids, t.ID)
 	}
-	prev := p.shardPrevious(ctx, sh, r.PreviousRuns, tgts, out.ids, log)
+	prev := p.shardPrevious(ctx, m.Shard, m.PreviousRuns, tgts, out.ids, log)
 
 	now := p.now().UTC()
-	base := r.PacedFrom
+	base := m.PacedFrom
 	if now.After(base) {
 		out.late, base = now.Sub(base), now
 	}
-	own := p.ownPerHost(r.Schedule)
+	own := p.ownPerHost(m.Schedule)
 	out.pace = newPacer(base)
 	for i, t := range tgts {
-		j := t.Job(r.ID, r.At)
+		j := t.Job(m.RunID, m.ScheduledAt)
 		j.Previous = prev[t.ID]
 		host := t.Host()
 		delay, notBefore := out.pace.at(host, own[host]+ranks[i], t.HostRate, now)

@@ -36,12 +36,12 @@ type tailJobs struct {
 	from map[int]string
 	// rest are the shards with targets before their tail, or without one:
 	// those the tick sends an event.
-	rest        []targets.Shard
-	unplannable int
+	rest []targets.Shard
 }
 
-// planTails plans the tails of the shards of run r.
-func (p *Planner) planTails(ctx context.Context, r runRef, shards []targets.Shard, log *zap.Logger) (tailJobs, error) {
+// planTails plans the tails of the shards of run (the shards' event
+// without its shard).
+func (p *Planner) planTails(ctx context.Context, run ShardMessage, shards []targets.Shard, log *zap.Logger) (tailJobs, error) {
 	planned := make([]storedJobs, len(shards))
 	from := make([]string, len(shards))
 	whole := make([]bool, len(shards))
@@ -64,9 +64,10 @@ func (p *Planner) planTails(ctx context.Context, r runRef, shards []targets.Shar
 			if len(tail) == 0 {
 				return nil
 			}
-			part := sh
-			part.From = tail[0].ID
-			js, err := p.planStored(ctx, r, part, tail, log)
+			part := run
+			part.Shard = sh
+			part.Shard.From = tail[0].ID
+			js, err := p.planStored(ctx, part, tail, log)
 			if err != nil {
 				return fmt.Errorf("plan the tail of shard %d: %w", sh.Index, err)
 			}
@@ -88,7 +89,6 @@ func (p *Planner) planTails(ctx context.Context, r runRef, shards []targets.Shar
 		out.from[shards[i].Index] = from[i]
 		out.msgs = append(out.msgs, js.msgs...)
 		out.ids = append(out.ids, js.ids...)
-		out.unplannable += js.unplannable
 	}
 	return out, nil
 }
