@@ -25,7 +25,10 @@ import (
 //     attributes ERROR_CODE, ERROR_MESSAGE, EXECUTION_ID,
 //     EXHAUSTED_RETRY_CONDITION, RETRY_ATTEMPTS, SCHEDULE_ARN and TARGET_ARN
 //     say why (EventBridge Scheduler User Guide, "Configuring a schedule's
-//     dead-letter queue", Retrieve the dead-letter event).
+//     dead-letter queue", Retrieve the dead-letter event). That section
+//     was not readable where this was written: the names are as remembered
+//     from it and as two public emulators send them, unchecked against AWS,
+//     so each is optional here and a message without them is still a tick.
 
 // Scheduler's message attributes on a dead-letter event.
 const (

@@ -99,8 +99,9 @@ func (s *Store) shardTargets(ctx context.Context, sh targets.Shard, consistent b
 }
 
 // ShardTail returns the last n stored targets of one shard in ID order: a
-// query of the shard's partition backwards, a page of n items (more only
-// when some are not the shard's).
+// query of the shard's partition backwards (ScanIndexForward false: the
+// sort key in descending order, DynamoDB API Reference, Query), a page of
+// n items (more only when some are not the shard's).
 func (s *Store) ShardTail(ctx context.Context, sh targets.Shard, n int) ([]targets.Stored, error) {
 	out := []targets.Stored{}
 	if n <= 0 {
